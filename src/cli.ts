@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/** The command line: `mountstorm serve` (the default) and its flags. The only place that exits. */
+import { flagsHelp, loadConfig, parseArgs } from './config';
+import { ConfigError, MountstormError, errorMessage } from './errors';
+import { Logger } from './log';
+import { serve } from './main';
+import { VERSION } from './version';
+
+const USAGE = `usage: mountstorm [serve] [flags]
+
+Prometheus exporter that sees Linux mount storms coming: mount table size and churn, overlay layer
+depth, lock-wait probes for namespace_sem and mount_lock, per-socket CPU and topology.
+
+commands:
+  serve     run the exporter (default)
+
+flags (also MOUNTSTORM_<FLAG> environment variables, and keys of --config.file):
+  --help      show this help
+  --version   print the version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
+  const rest = argv[0] === command ? argv.slice(1) : argv;
+  if (command !== 'serve') {
+    process.stderr.write(`mountstorm: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  const args = parseArgs(rest);
+  if (args.help) {
+    process.stdout.write(USAGE + flagsHelp() + '\n');
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`mountstorm ${VERSION} (node ${process.version})\n`);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new ConfigError(`unexpected argument "${args.positionals[0]}"`);
+  const config = loadConfig(args);
+  const log = new Logger(config.logLevel);
+  const running = await serve(config, log);
+  await new Promise<void>((resolve) => {
+    let signalled = false;
+    const stop = (sig: string) => {
+      if (signalled) return;
+      signalled = true;
+      log.info('shutting down', { signal: sig });
+      // A kernel stall must not keep the process from exiting.
+      setTimeout(() => process.exit(1), 5000).unref();
+      void running.close().then(resolve);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const known = err instanceof MountstormError;
+    process.stderr.write(`mountstorm: ${known ? errorMessage(err) : (err as Error)?.stack ?? String(err)}\n`);
+    process.exit(known ? 2 : 1);
+  },
+);

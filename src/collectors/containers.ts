@@ -1,0 +1,64 @@
+/**
+ * Container starts: every new `<namespace>/<container>` directory in a runtime task directory
+ * (containerd: /run/containerd/io.containerd.runtime.v2.task) is a container's bundle appearing.
+ * chokidar watches them (inotify underneath); a directory that does not exist is "no data" and is
+ * picked up on a later sample once the runtime creates it.
+ */
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Collector, CollectorContext } from './collector';
+
+export class ContainersCollector implements Collector {
+  readonly name = 'containers';
+  private readonly starts;
+  private readonly watched;
+  private readonly watchers = new Map<string, FSWatcher>();
+  private readonly dirs: string[];
+
+  constructor(private readonly ctx: CollectorContext) {
+    this.starts = ctx.exposition.counter('mountstorm_container_starts_total', "New container bundles seen in the runtime's task directories.");
+    this.watched = ctx.exposition.gauge('mountstorm_container_task_dirs_watched', 'Runtime task directories that exist and are being watched.');
+    this.dirs = ctx.config.containers.taskDirs.map((d) => ctx.paths.root(d));
+  }
+
+  private async exists(dir: string): Promise<boolean> {
+    try {
+      return (await fs.stat(dir)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  private startWatching(dir: string): Promise<void> {
+    const w = watch(dir, { ignoreInitial: true, depth: 1, persistent: false, followSymlinks: false });
+    w.on('addDir', (p: string) => {
+      // depth 1 = <namespace>, depth 2 = <namespace>/<container>: only the latter is a start.
+      const rel = path.relative(dir, p);
+      if (rel.split(path.sep).length === 2) this.starts.inc();
+    });
+    w.on('error', (err) => this.ctx.log.failure(`watch:${dir}`, 'warn', 'container task directory watch failed', { dir, err: String(err) }));
+    this.watchers.set(dir, w);
+    return new Promise((resolve) => w.once('ready', () => resolve()));
+  }
+
+  async update(): Promise<void> {
+    for (const dir of this.dirs) {
+      const present = await this.exists(dir);
+      const w = this.watchers.get(dir);
+      if (present && !w) {
+        await this.startWatching(dir);
+        this.ctx.log.info('watching container task directory', { dir });
+      } else if (!present && w) {
+        this.watchers.delete(dir);
+        await w.close();
+      }
+    }
+    this.watched.set(this.watchers.size);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.watchers.values()].map((w) => w.close()));
+    this.watchers.clear();
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * System vendor and model. On clouds the DMI product name is the instance type (r5.metal, …), which
+ * is what the hardware comparison of lock wait needs. DMI is read through the sysfs seam; where a
+ * platform has no DMI (device-tree ARM boards, some VMs) systeminformation knows the other places.
+ */
+import { promises as fs } from 'node:fs';
+import * as si from 'systeminformation';
+import type { Collector, CollectorContext } from './collector';
+
+async function dmi(file: string): Promise<string | undefined> {
+  try {
+    const v = (await fs.readFile(file, 'utf8')).trim();
+    return v === '' ? undefined : v;
+  } catch {
+    return undefined;
+  }
+}
+
+export class HostCollector implements Collector {
+  readonly name = 'host';
+  private readonly info;
+  private known: { vendor: string; model: string } | undefined;
+
+  constructor(private readonly ctx: CollectorContext) {
+    this.info = ctx.exposition.gauge('mountstorm_host_info', 'System vendor and model (on clouds, the instance type); value is 1.', ['system_vendor', 'system_model']);
+  }
+
+  async update(): Promise<void> {
+    if (!this.known) {
+      let vendor = await dmi(this.ctx.paths.sys('class/dmi/id/sys_vendor'));
+      let model = await dmi(this.ctx.paths.sys('class/dmi/id/product_name'));
+      // systeminformation reads the host's own /sys and /proc: only ask it about the real host.
+      if ((vendor === undefined || model === undefined) && this.ctx.paths.sysfs === '/sys') {
+        const sys = await si.system();
+        vendor ??= sys.manufacturer || undefined;
+        model ??= sys.model || undefined;
+      }
+      this.known = { vendor: vendor ?? 'unknown', model: model ?? 'unknown' };
+    }
+    this.info.reset();
+    this.info.set({ system_vendor: this.known.vendor, system_model: this.known.model }, 1);
+  }
+}

@@ -1,0 +1,39 @@
+/** Distinct mount namespaces, from the /proc/PID/ns/mnt links; processes may exit mid-scan. */
+import { promises as fs } from 'node:fs';
+import { errnoCode } from '../errors';
+import type { Collector, CollectorContext } from './collector';
+
+const GONE = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM', 'ENOTDIR']);
+const BATCH = 64;
+
+export class NamespacesCollector implements Collector {
+  readonly name = 'namespaces';
+  private readonly namespaces;
+  private readonly unreadable;
+
+  constructor(private readonly ctx: CollectorContext) {
+    this.namespaces = ctx.exposition.gauge('mountstorm_mount_namespaces', 'Distinct mount namespaces among the processes visible in procfs.');
+    this.unreadable = ctx.exposition.gauge('mountstorm_mount_namespace_unreadable_processes', 'Processes whose ns/mnt link could not be read in the last scan (without CAP_SYS_PTRACE the count is a lower bound).');
+  }
+
+  async update(): Promise<void> {
+    const pids = (await fs.readdir(this.ctx.paths.procfs)).filter((n) => /^\d+$/.test(n));
+    const seen = new Set<string>();
+    let unreadable = 0;
+    for (let i = 0; i < pids.length; i += BATCH) {
+      const links = await Promise.all(
+        pids.slice(i, i + BATCH).map((pid) =>
+          fs.readlink(this.ctx.paths.proc(pid, 'ns/mnt')).catch((err: unknown) => {
+            if (!GONE.has(errnoCode(err) ?? '')) throw err;
+            // Exited since readdir (ENOENT/ESRCH) is not unreadable; a permission error is.
+            if (errnoCode(err) === 'EACCES' || errnoCode(err) === 'EPERM') unreadable++;
+            return undefined;
+          }),
+        ),
+      );
+      for (const l of links) if (l !== undefined) seen.add(l);
+    }
+    this.namespaces.set(seen.size);
+    this.unreadable.set(unreadable);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The sampling loop. Churn and lock wait happen between scrapes, so the exporter samples on its own
+ * clock (--sample.interval) and scrapes render the latest sample. Every collector runs isolated and
+ * timed each tick; one failing never stops the others. A tick never overlaps the previous one: a tick
+ * that is due while the last still runs is counted as an overrun and skipped, not queued.
+ */
+import { promises as fs } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Collector } from './collectors/collector';
+import { errorMessage } from './errors';
+import type { Exposition } from './exposition';
+import type { Logger } from './log';
+
+export class Sampler {
+  private readonly success;
+  private readonly duration;
+  private readonly overruns;
+  private readonly samples;
+  private readonly lastSample;
+  private readonly cpu;
+  private readonly rss;
+  private readonly heap;
+  private readonly fds;
+  private readonly loopDelay;
+  private readonly loopMonitor = monitorEventLoopDelay({ resolution: 10 });
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly cpuBase = process.cpuUsage();
+  private stopped = false;
+
+  constructor(
+    private readonly collectors: Collector[],
+    private readonly exposition: Exposition,
+    private readonly log: Logger,
+    private readonly intervalMs: number,
+  ) {
+    const e = exposition;
+    this.success = e.gauge('mountstorm_scrape_collector_success', 'Whether the collector succeeded in the last sample.', ['collector']);
+    this.duration = e.gauge('mountstorm_scrape_collector_duration_seconds', 'How long the collector took in the last sample.', ['collector']);
+    this.overruns = e.counter('mountstorm_sample_overruns_total', 'Sample ticks skipped because the previous sample was still running.');
+    this.samples = e.counter('mountstorm_samples_total', 'Samples completed.');
+    this.lastSample = e.gauge('mountstorm_last_sample_timestamp_seconds', 'Unix time at which the last sample completed.');
+    this.cpu = e.counter('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.');
+    this.rss = e.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.');
+    this.heap = e.gauge('process_heap_bytes', 'V8 heap in use, in bytes.');
+    this.fds = e.gauge('process_open_fds', 'Number of open file descriptors.');
+    this.loopDelay = e.gauge('mountstorm_event_loop_delay_p99_seconds', "99th percentile of the exporter's event-loop delay over the last sample interval.");
+    e.gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.').set(Math.round(Date.now() / 1000 - process.uptime()));
+    this.loopMonitor.enable();
+  }
+
+  /** Runs one sample now; resolves when every collector has finished. */
+  sampleOnce(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.runAll().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async runOne(c: Collector): Promise<[boolean, number]> {
+    const start = process.hrtime.bigint();
+    let ok = true;
+    try {
+      await c.update();
+      this.log.recovered(`collector:${c.name}`, `collector ${c.name} succeeded again`);
+    } catch (err) {
+      ok = false;
+      this.log.failure(`collector:${c.name}`, 'error', 'collector failed', { collector: c.name, err: errorMessage(err) });
+    }
+    return [ok, Number(process.hrtime.bigint() - start) / 1e9];
+  }
+
+  private async runAll(): Promise<void> {
+    const results = await Promise.all(this.collectors.map((c) => this.runOne(c)));
+    const fdCount = await fs.readdir('/proc/self/fd').then((l) => l.length, () => undefined);
+    this.collectors.forEach((c, i) => {
+      const [ok, secs] = results[i] as [boolean, number];
+      this.success.set({ collector: c.name }, ok ? 1 : 0);
+      this.duration.set({ collector: c.name }, secs);
+    });
+    const u = process.cpuUsage(this.cpuBase);
+    this.cpu.reset();
+    this.cpu.inc((u.user + u.system) / 1e6);
+    const mem = process.memoryUsage();
+    this.rss.set(mem.rss);
+    this.heap.set(mem.heapUsed);
+    if (fdCount !== undefined) this.fds.set(fdCount);
+    this.loopDelay.set(this.loopMonitor.percentile(99) / 1e9);
+    this.loopMonitor.reset();
+    this.samples.inc();
+    this.lastSample.set(Date.now() / 1000);
+    this.exposition.invalidate();
+  }
+
+  /** Starts the loop on a fixed cadence (the first sample runs immediately). */
+  start(): Promise<void> {
+    const first = this.sampleOnce();
+    this.timer = setInterval(() => {
+      if (this.stopped) return;
+      if (this.running) {
+        this.overruns.inc();
+        this.exposition.invalidate();
+        return;
+      }
+      void this.sampleOnce();
+    }, this.intervalMs);
+    return first;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.loopMonitor.disable();
+    await this.running;
+    await Promise.all(this.collectors.map((c) => c.close?.().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The HTTP face: /metrics (Prometheus text, or OpenMetrics when the client asks for it), / (a
+ * landing page), /healthz. Built without listening so tests can drive it; `main` listens.
+ */
+import express, { type Request, type Response, type NextFunction } from 'express';
+import type { Exposition, Format } from './exposition';
+import type { Logger } from './log';
+
+export interface AppDeps {
+  exposition: Exposition;
+  telemetryPath: string;
+  /** Parallel scrapes allowed; more get 503 instead of piling up. */
+  maxRequests: number;
+  log: Logger;
+  version: string;
+}
+
+/** OpenMetrics only when the Accept header asks for it; Prometheus text otherwise. */
+export function negotiate(accept: string | undefined): Format {
+  return accept !== undefined && /application\/openmetrics-text/i.test(accept) ? 'openmetrics' : 'prometheus';
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+  let inFlight = 0;
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.set('Allow', 'GET, HEAD').status(405).type('text/plain').send('method not allowed\n');
+      return;
+    }
+    next();
+  });
+
+  app.get(deps.telemetryPath, (req: Request, res: Response) => {
+    if (inFlight >= deps.maxRequests) {
+      res.status(503).type('text/plain').send('too many concurrent scrapes\n');
+      return;
+    }
+    inFlight++;
+    const format = negotiate(req.get('accept'));
+    deps.exposition
+      .render(format)
+      .then((body) => {
+        res.set('Content-Type', deps.exposition.contentType(format)).send(body);
+      })
+      .catch((err: unknown) => {
+        deps.log.error('rendering metrics failed', { err: String(err) });
+        res.status(500).type('text/plain').send('rendering metrics failed\n');
+      })
+      .finally(() => inFlight--);
+  });
+
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.type('text/plain').send('ok\n');
+  });
+
+  app.get('/', (_req: Request, res: Response) => {
+    const path = escapeHtml(deps.telemetryPath);
+    res
+      .type('html')
+      .send(
+        `<!doctype html><html><head><meta charset="utf-8"><title>mountstorm</title></head><body>` +
+          `<h1>mountstorm ${escapeHtml(deps.version)}</h1><p>Prometheus exporter for Linux mount storms.</p>` +
+          `<ul><li><a href="${path}">Metrics</a></li><li><a href="/healthz">Health</a></li></ul></body></html>\n`,
+      );
+  });
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).type('text/plain').send('not found\n');
+  });
+
+  // Malformed requests (bad URL encoding and the like) get a 400, never a stack trace.
+  app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) deps.log.error('request failed', { err: err.message });
+    res.status(status).type('text/plain').send(status === 500 ? 'internal error\n' : 'bad request\n');
+  });
+  return app;
+}

@@ -1,0 +1,38 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+function findRoot(dir: string): string {
+  for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'package.json')) && fs.existsSync(path.join(d, 'jest.config.js'))) return d;
+  }
+  throw new Error('repository root not found');
+}
+
+export const REPO = findRoot(__dirname);
+export const FIXTURES = path.join(REPO, 'test/fixtures');
+export const CLI = path.join(REPO, 'dist/src/cli.js');
+export const ARTIFACTS = path.join(REPO, 'test-artifacts');
+
+export const IS_ROOT = process.getuid?.() === 0;
+
+export function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `test` when cond holds, else a skip whose name says why (jest has no skip reasons of its own). */
+export function testIf(cond: boolean, reason: string): jest.It {
+  if (cond) return test;
+  const skip = ((name: string, fn?: jest.ProvidesCallback, timeout?: number) => test.skip(`${name} [skipped: ${reason}]`, fn, timeout)) as jest.It;
+  return skip;
+}
+
+/** In CI (CI=true, root) a missing prerequisite is a failure, never a silent skip. */
+export function requireInCi(cond: boolean, what: string): void {
+  if (process.env.CI === 'true' && !cond) throw new Error(`CI must be able to run this: ${what}`);
+}

@@ -1,0 +1,76 @@
+/** Runs the built exporter as users do (node dist/src/cli.js serve …) and reads its /metrics. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { CLI } from './env';
+import { parseExposition, sum, type Sample } from './metrics';
+
+export interface RunningExporter {
+  proc: ChildProcess;
+  url: string;
+  /** Host PID of the node process (differs from proc.pid when wrapped in unshare). */
+  pid: number;
+  logs: () => string;
+  metrics(): Promise<Sample[]>;
+  /** Waits until `samples` more samples have completed after this call. */
+  waitSamples(samples: number, timeoutMs?: number): Promise<Sample[]>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** Wrap in a new mount + PID namespace, so /proc/1 is the exporter itself. */
+  privateNamespaces?: boolean;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+function childPid(pid: number): number | undefined {
+  try {
+    const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.length > 0 ? Number(kids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startExporter(args: string[], opts: StartOptions = {}): Promise<RunningExporter> {
+  const node = [process.execPath, CLI, 'serve', '--web.listen-address=127.0.0.1:0', ...args];
+  const [cmd, ...argv] = opts.privateNamespaces
+    ? ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', ...node]
+    : node;
+  const proc = spawn(cmd as string, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  let url: string | undefined;
+  while (!url) {
+    const m = /msg=listening address=([\d.]+:\d+)/.exec(out);
+    if (m) url = `http://${m[1]}`;
+    else if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`exporter did not start:\n${out}`);
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+  const pid = opts.privateNamespaces ? (childPid(proc.pid as number) ?? -1) : (proc.pid as number);
+  const metrics = async () => parseExposition(await (await fetch(`${url}/metrics`)).text());
+  return {
+    proc,
+    url,
+    pid,
+    logs: () => out,
+    metrics,
+    async waitSamples(n, timeoutMs = 20_000) {
+      const start = sum(await metrics(), 'mountstorm_samples_total');
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const m = await metrics();
+        if (sum(m, 'mountstorm_samples_total') >= start + n) return m;
+        if (Date.now() > end) throw new Error(`no ${n} samples within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
