@@ -38,23 +38,25 @@ async function main(argv: string[]): Promise<number> {
   if (args.positionals.length > 0) throw new ConfigError(`unexpected argument "${args.positionals[0]}"`);
   const config = loadConfig(args);
   const log = new Logger(config.logLevel);
+  // Signal handlers go in before anything starts, so a SIGTERM during start-up still shuts down cleanly.
+  let signalled: string | undefined;
+  let wake: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const onSignal = (sig: string) => {
+    if (signalled) return;
+    signalled = sig;
+    // A kernel stall must not keep the process from exiting.
+    setTimeout(() => process.exit(1), 5000).unref();
+    wake();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   const running = await serve(config, log);
-  await new Promise<void>((resolve) => {
-    let signalled = false;
-    const stop = (sig: string) => {
-      if (signalled) return;
-      signalled = true;
-      log.info('shutting down', { signal: sig });
-      // A kernel stall must not keep the process from exiting.
-      setTimeout(() => process.exit(1), 5000).unref();
-      void running.close().then(resolve);
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
+  await stopped;
+  log.info('shutting down', { signal: signalled });
+  await running.close();
   return 0;
 }
-
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -16,6 +16,7 @@ export interface Config {
   /** PID whose mount namespace is watched ("self" for the exporter's own). */
   mountPid: string;
   sampleIntervalMs: number;
+  sampleTimeoutMs: number;
   collectors: Readonly<Record<string, boolean>>;
   probes: { timeoutMs: number; statPath: string | undefined; statBatch: number; baselineWindowMs: number };
   containers: { taskDirs: string[] };
@@ -49,6 +50,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'path.rootfs', kind: 'path', default: '/', help: "Host root filesystem (the container runtime's state directories are read under it)." },
   { name: 'mount.pid', kind: 'string', default: '1', help: 'PID whose mount namespace is watched, or "self".', check: (v) => (/^(self|[1-9]\d*)$/.test(String(v)) ? undefined : 'must be a positive PID or "self"') },
   { name: 'sample.interval', kind: 'duration', default: 1000, help: 'How often the sampler reads the mount table and runs the probes.', check: (v) => ((v as number) >= 100 ? undefined : 'must be at least 100ms') },
+  { name: 'sample.timeout', kind: 'duration', default: 15000, help: 'A collector still running after this long is marked failed for the sample and not restarted until it returns.', check: (v) => ((v as number) >= 50 ? undefined : 'must be at least 50ms') },
   { name: 'collector.probes.timeout', kind: 'duration', default: 10000, help: 'A probe still blocked in the kernel after this long is reported as a stall of this length.', check: (v) => ((v as number) >= 10 ? undefined : 'must be at least 10ms') },
   { name: 'collector.probes.stat-path', kind: 'path', default: undefined, help: 'Path stat()ed by the mount_lock probe; its lookup must cross a mount point (default: <path.procfs>/sys/fs).' },
   { name: 'collector.probes.stat-batch', kind: 'int', default: 32, help: 'stat() calls per mount_lock probe; the probe reports the time per call.', check: positive },
@@ -238,6 +240,7 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
     paths: { procfs: get('path.procfs'), sysfs: get('path.sysfs'), rootfs: get('path.rootfs') },
     mountPid: get('mount.pid'),
     sampleIntervalMs: get('sample.interval'),
+    sampleTimeoutMs: get('sample.timeout'),
     collectors: Object.freeze(collectors),
     probes: {
       timeoutMs: get('collector.probes.timeout'),

@@ -34,7 +34,7 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   const probes = new ProbeRunner(config.probes.timeoutMs);
   const ctx = { config, paths, log, exposition, probes, mountinfoPath: paths.proc(config.mountPid, 'mountinfo') };
   const collectors = createCollectors(ctx);
-  const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs);
+  const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs, config.sampleTimeoutMs);
 
   const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION });
   const server = http.createServer(SERVER_OPTIONS, app);

@@ -27,12 +27,14 @@ export class Sampler {
   private running: Promise<void> | undefined;
   private readonly cpuBase = process.cpuUsage();
   private stopped = false;
+  private readonly stuck = new Set<Collector>();
 
   constructor(
     private readonly collectors: Collector[],
     private readonly exposition: Exposition,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    private readonly timeoutMs: number,
   ) {
     const e = exposition;
     this.success = e.gauge('mountstorm_scrape_collector_success', 'Whether the collector succeeded in the last sample.', ['collector']);
@@ -58,17 +60,37 @@ export class Sampler {
     return this.running;
   }
 
+  /**
+   * Runs one collector with a deadline. A collector stuck in the kernel past the deadline is marked
+   * failed, and is not started again until its stuck call returns: the other collectors keep their
+   * cadence, and no threads pile up behind a stalled lock.
+   */
   private async runOne(c: Collector): Promise<[boolean, number]> {
     const start = process.hrtime.bigint();
-    let ok = true;
+    const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
+    if (this.stuck.has(c)) return [false, 0];
+    let timer: NodeJS.Timeout | undefined;
+    const update = c.update();
+    const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
     try {
-      await c.update();
+      const r = await Promise.race([update, deadline]);
+      if (r === 'timeout') {
+        this.stuck.add(c);
+        update.then(
+          () => this.stuck.delete(c),
+          () => this.stuck.delete(c),
+        );
+        this.log.failure(`collector:${c.name}`, 'error', 'collector timed out', { collector: c.name, timeout_ms: this.timeoutMs });
+        return [false, elapsed()];
+      }
       this.log.recovered(`collector:${c.name}`, `collector ${c.name} succeeded again`);
+      return [true, elapsed()];
     } catch (err) {
-      ok = false;
       this.log.failure(`collector:${c.name}`, 'error', 'collector failed', { collector: c.name, err: errorMessage(err) });
+      return [false, elapsed()];
+    } finally {
+      clearTimeout(timer);
     }
-    return [ok, Number(process.hrtime.bigint() - start) / 1e9];
   }
 
   private async runAll(): Promise<void> {

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian 12 machine (run as root):
+# Debian's Prometheus (promtool) and the npm packages pinned in package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v promtool >/dev/null || need+=(prometheus)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v nsenter >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+npm ci --no-audit --no-fund --loglevel=error

@@ -1,0 +1,115 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { ConfigError } from '../src/errors';
+import { FLAGS, loadConfig, parseArgs, parseConfigFile, parseDuration, parseListenAddress } from '../src/config';
+import { CLI } from './support/env';
+
+const tmp = fs.mkdtempSync('/tmp/mountstorm-config-');
+afterAll(() => fs.rmSync(tmp, { recursive: true }));
+
+describe('flags', () => {
+  test('defaults', () => {
+    const c = loadConfig(parseArgs([]), {});
+    expect(c.web.listenAddress).toBe(':9866');
+    expect(c.web.telemetryPath).toBe('/metrics');
+    expect(c.sampleIntervalMs).toBe(1000);
+    expect(c.mountPid).toBe('1');
+    expect(c.collectors).toEqual({ mounts: true, probes: true, namespaces: true, cpu: true, host: true, containers: true });
+    expect(c.containers.taskDirs).toEqual(['/run/containerd/io.containerd.runtime.v2.task']);
+    expect(Object.isFrozen(c) && Object.isFrozen(c.web) && Object.isFrozen(c.collectors)).toBe(true);
+  });
+
+  test('node_exporter style: --a=b, --a b, --no-collector.x, repeatable lists', () => {
+    const c = loadConfig(
+      parseArgs(['--sample.interval=500ms', '--path.procfs', '/host/proc', '--no-collector.cpu', '--collector.containers.task-dir=/a', '--collector.containers.task-dir', '/b']),
+      {},
+    );
+    expect(c.sampleIntervalMs).toBe(500);
+    expect(c.paths.procfs).toBe('/host/proc');
+    expect(c.collectors.cpu).toBe(false);
+    expect(c.containers.taskDirs).toEqual(['/a', '/b']);
+  });
+
+  test.each([
+    [['--nope'], /unknown flag --nope/],
+    [['--sample.interval=fast'], /sample.interval: must be a duration/],
+    [['--sample.interval=10ms'], /at least 100ms/],
+    [['--mount.pid=0'], /mount.pid: must be a positive PID/],
+    [['--web.listen-address=9866'], /web.listen-address: must be host:port/],
+    [['--log.level=loud'], /log.level: must be one of/],
+    [['--no-sample.interval'], /only boolean flags/],
+    [['--web.telemetry-path=/'], /telemetry-path/],
+    [['--path.procfs'], /needs a value/],
+  ])('%j is a ConfigError naming it', (argv, msg) => {
+    expect(() => loadConfig(parseArgs(argv), {})).toThrow(ConfigError);
+    expect(() => loadConfig(parseArgs(argv), {})).toThrow(msg);
+  });
+
+  test('durations and listen addresses', () => {
+    expect(parseDuration('1.5s')).toBe(1500);
+    expect(parseDuration('2m')).toBe(120000);
+    expect(parseDuration('1')).toBeUndefined();
+    expect(parseListenAddress(':9866')).toEqual({ host: undefined, port: 9866 });
+    expect(parseListenAddress('[::1]:80')).toEqual({ host: '::1', port: 80 });
+    expect(parseListenAddress('127.0.0.1:70000')).toBeUndefined();
+  });
+});
+
+describe('config file and environment', () => {
+  test('precedence: flag > environment > file > default', () => {
+    const file = path.join(tmp, 'a.yaml');
+    fs.writeFileSync(file, 'sample.interval: 2s\nmount.pid: 42\nlog.level: debug\ncollector.host: false\n');
+    const env = { MOUNTSTORM_MOUNT_PID: '7', MOUNTSTORM_LOG_LEVEL: 'warn' };
+    const c = loadConfig(parseArgs([`--config.file=${file}`, '--log.level=error']), env);
+    expect(c.sampleIntervalMs).toBe(2000); // file
+    expect(c.mountPid).toBe('7'); // env over file
+    expect(c.logLevel).toBe('error'); // flag over env
+    expect(c.collectors.host).toBe(false);
+    expect(c.collectors.cpu).toBe(true); // default
+  });
+
+  test.each([
+    ['sample.intervall: 1s\n', /unknown key "sample.intervall"/],
+    ['sample.interval: soon\n', /b.yaml: sample.interval: must be a duration/],
+    ['collector.cpu: maybe\n', /collector.cpu: must be true or false/],
+    ['- a\n- b\n', /must be a mapping/],
+    ['a: [\n', /not valid YAML/],
+    ['config.file: /x\n', /unknown key "config.file"/],
+  ])('broken file %j is a clear error', (text, msg) => {
+    expect(() => parseConfigFile(text, path.join(tmp, 'b.yaml'))).toThrow(msg);
+  });
+
+  test('an unreadable config file is a ConfigError', () => {
+    expect(() => loadConfig(parseArgs(['--config.file=/nonexistent/x.yaml']), {})).toThrow(/cannot read \/nonexistent\/x.yaml/);
+  });
+
+  test('a bad environment value names the variable', () => {
+    expect(() => loadConfig(parseArgs([]), { MOUNTSTORM_SAMPLE_INTERVAL: 'x' })).toThrow(/environment MOUNTSTORM_SAMPLE_INTERVAL/);
+  });
+});
+
+describe('the CLI', () => {
+  test('--help lists every flag with its default', () => {
+    const out = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    for (const f of FLAGS) expect(out).toContain(`--${f.name}`);
+    expect(out).toContain('(default: :9866)');
+    expect(out).toContain('--no-collector.probes');
+  });
+
+  test('--version', () => {
+    expect(execFileSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' })).toMatch(/^mountstorm \d+\.\d+\.\d+ \(node v/);
+  });
+
+  test('a bad flag exits 2 with one clear line, no stack trace', () => {
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--sample.interval=x'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('mountstorm: flag: sample.interval: must be a duration such as 500ms, 1s, 5m (got "x")\n');
+  });
+
+  test('an unknown command exits 2', () => {
+    const r = spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});
