@@ -83,7 +83,7 @@ export function parseListenAddress(s: string): { host: string | undefined; port:
   return { host: host === '' ? undefined : host, port };
 }
 
-function coerce(spec: FlagSpec, raw: unknown, origin: string): Value {
+export function coerce(spec: FlagSpec, raw: unknown, origin: string): Value {
   const fail = (why: string) => new ConfigError(`${origin}: ${spec.name}: ${why} (got ${JSON.stringify(raw)})`);
   let v: Value;
   switch (spec.kind) {
@@ -132,7 +132,8 @@ export interface ParsedArgs {
 }
 
 /** Parses `--name=value`, `--name value`, `--collector.x` / `--no-collector.x`, `--help`, `--version`. */
-export function parseArgs(argv: readonly string[]): ParsedArgs {
+export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[] = FLAGS): ParsedArgs {
+  const table = specs === FLAGS ? SPEC : new Map(specs.map((f) => [f.name, f]));
   const values = new Map<string, Value>();
   const positionals: string[] = [];
   let help = false;
@@ -159,7 +160,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       negated = true;
       name = name.slice(3);
     }
-    const spec = SPEC.get(name);
+    const spec = table.get(name);
     if (!spec) throw new ConfigError(`unknown flag --${name} (see --help)`);
     if (spec.kind === 'bool') {
       if (raw === undefined) raw = 'true';
@@ -264,9 +265,9 @@ function deepFreeze<T>(o: T): T {
 }
 
 /** The --help text: every flag with its default, generated from the same table the parser uses. */
-export function flagsHelp(): string {
+export function flagsHelp(specs: readonly FlagSpec[] = FLAGS): string {
   const lines: string[] = [];
-  for (const f of FLAGS) {
+  for (const f of specs) {
     const neg = f.kind === 'bool' ? ` / --no-${f.name}` : '';
     let def = '';
     if (f.default !== undefined) {

@@ -1,0 +1,152 @@
+/**
+ * The storm's own process, started by `mountstorm storm` through
+ * `unshare --mount --propagation private --fork --kill-child`: every mount it makes lives in this
+ * private namespace on its own tmpfs and vanishes with it, whatever kills it. It exits as soon as
+ * its parent goes away (stdin closes), so it never outlives the command either.
+ * Speaks JSON lines on stdout: {type:"start"|"progress"|"result"|"error", …}.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { MS_PRIVATE, MS_REC, close, mount, mountSetattrIdmap, openTreeClone, umount2, MNT_DETACH } from './syscalls';
+import { SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
+import { percentiles } from './stats';
+import type { WorkerInput, WorkerResult } from './worker';
+import type { StormReport } from './report';
+
+export interface ChildOptions {
+  mode: Mode;
+  containers: number;
+  layers: number;
+  concurrency: number;
+  durationMs: number;
+  holdMs: number;
+  /** The command's own mount namespace: the child refuses to mount if it is still in it. */
+  parentMountNs: string;
+}
+
+function emit(msg: object): void {
+  process.stdout.write(JSON.stringify(msg) + '\n');
+}
+
+function fail(code: string, message: string): never {
+  emit({ type: 'error', code, message });
+  process.exit(3);
+}
+
+/** A user namespace mapping 0-65535 to 100000-165535, held open by a helper that exits with us. */
+async function userNamespace(): Promise<{ fd: number; done: () => void }> {
+  const helper = spawn('unshare', ['--user', '--', 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const nsPath = `/proc/${helper.pid}/ns/user`;
+  const deadline = Date.now() + 5000;
+  // Wait until the helper has entered its own user namespace.
+  while (fs.readlinkSync(nsPath) === fs.readlinkSync('/proc/self/ns/user')) {
+    if (Date.now() > deadline || helper.exitCode !== null) throw new Error('user namespace helper did not start');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  fs.writeFileSync(`/proc/${helper.pid}/uid_map`, '0 100000 65536\n');
+  fs.writeFileSync(`/proc/${helper.pid}/gid_map`, '0 100000 65536\n');
+  const fd = fs.openSync(nsPath, 'r');
+  return { fd, done: () => helper.stdin?.end() };
+}
+
+async function main(): Promise<void> {
+  const opts = JSON.parse(process.argv[2] ?? '{}') as ChildOptions;
+  // The parent is gone: stop at once, the namespace and its mounts go with us.
+  process.stdin.on('end', () => process.exit(4));
+  process.stdin.on('close', () => process.exit(4));
+  process.stdin.resume();
+
+  // Belt and braces: even if unshare's --propagation was ignored, nothing we mount may reach the host.
+  mount('none', '/', null, MS_REC | MS_PRIVATE);
+  if (fs.readlinkSync('/proc/self/ns/mnt') === opts.parentMountNs) fail('E_NAMESPACE', 'refusing to mount: not in a private mount namespace');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-storm-'));
+  mount('mountstorm-storm', root, 'tmpfs', 0, 'mode=0700');
+  emit({ type: 'start', root });
+  for (let i = 0; i < opts.layers; i++) {
+    fs.mkdirSync(`${root}/l/${i}`, { recursive: true });
+    fs.writeFileSync(`${root}/l/${i}/layer-${i}`, `layer ${i}\n`);
+  }
+
+  let userns = { fd: -1, done: () => undefined as void };
+  if (usesIdmap(opts.mode)) {
+    try {
+      userns = await userNamespace();
+      const fd = openTreeClone(`${root}/l`);
+      try {
+        mountSetattrIdmap(fd, userns.fd);
+      } finally {
+        close(fd);
+      }
+    } catch (err) {
+      fail('E_IDMAP', `idmapped mounts do not work here (${(err as Error).message}); --mode bind-per-layer works without them`);
+    }
+  }
+
+  const shared = new SharedArrayBuffer(16);
+  const counters = new Int32Array(shared);
+  process.on('SIGTERM', () => Atomics.store(counters, 2, 2));
+  process.on('SIGINT', () => Atomics.store(counters, 2, 2));
+  const input: Omit<WorkerInput, 'shared'> = {
+    root,
+    mode: opts.mode,
+    layers: opts.layers,
+    usernsFd: userns.fd,
+    holdMs: opts.holdMs,
+    total: opts.durationMs > 0 ? 0 : opts.containers,
+  };
+  const workers = Array.from({ length: opts.concurrency }, () => new Worker(path.join(__dirname, 'worker.js'), { workerData: { ...input, shared } }));
+  const results = workers.map(
+    (w) =>
+      new Promise<WorkerResult>((resolve, reject) => {
+        w.on('message', (m: { type: string; result?: WorkerResult }) => m.type === 'result' && resolve(m.result as WorkerResult));
+        w.once('error', reject);
+      }),
+  );
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  const start = process.hrtime.bigint();
+  // A sustained storm ends when its duration is up: no new containers, held ones finish their hold.
+  const stopAt = opts.durationMs > 0 ? setTimeout(() => Atomics.compareExchange(counters, 2, 0, 1), opts.durationMs) : undefined;
+  Atomics.store(counters, 3, 1);
+  Atomics.notify(counters, 3);
+  const progress = setInterval(() => emit({ type: 'progress', done: Atomics.load(counters, 1), elapsed: Number(process.hrtime.bigint() - start) / 1e9 }), 200);
+  const all = await Promise.all(results);
+  clearTimeout(stopAt);
+  const wall = Number(process.hrtime.bigint() - start) / 1e9;
+  clearInterval(progress);
+  userns.done();
+  try {
+    umount2(root, MNT_DETACH);
+    fs.rmdirSync(root);
+  } catch {
+    // The namespace goes with this process anyway.
+  }
+  const error = all.find((r) => r.error)?.error;
+  if (error) fail('E_SYSCALL', error);
+
+  const syscalls = Object.fromEntries(SYSCALLS.map((s) => [s, all.reduce((a, r) => a + r.syscalls[s], 0)])) as Record<Syscall, number>;
+  const latency = Object.fromEntries(
+    SYSCALLS.filter((s) => syscalls[s] > 0).map((s) => [s, percentiles(all.flatMap((r) => r.latency[s].values), syscalls[s])]),
+  ) as StormReport['latency'];
+  const operations = all.reduce((a, r) => a + r.operations, 0);
+  const containers = all.reduce((a, r) => a + r.containers, 0);
+  const report: StormReport = {
+    mode: opts.mode,
+    layers: opts.layers,
+    concurrency: opts.concurrency,
+    containers,
+    operations,
+    teardownUmounts: all.reduce((a, r) => a + r.teardownUmounts, 0),
+    syscalls,
+    wallSeconds: wall,
+    operationsPerSecond: operations / wall,
+    latency,
+    containerStart: percentiles(all.flatMap((r) => r.startSeconds)),
+  };
+  emit({ type: 'result', report });
+  process.exit(0);
+}
+
+main().catch((err: unknown) => fail('E_STORM', err instanceof Error ? err.message : String(err)));

@@ -1,0 +1,131 @@
+/**
+ * `mountstorm storm`: a fire drill that reproduces a container mount storm with real syscalls, in a
+ * private mount namespace of its own, and reports what it cost.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { SingleBar, Presets } from 'cli-progress';
+import { flagsHelp, parseArgs, type FlagSpec } from '../config';
+import { ConfigError, UnsupportedError } from '../errors';
+import { MAX_LAYERS, MODES, type Mode } from './plan';
+import { compare, formatComparison, formatReport, type StormReport } from './report';
+import type { ChildOptions } from './child';
+
+const CAP_SYS_ADMIN = 21;
+
+export const STORM_FLAGS: FlagSpec[] = [
+  { name: 'mode', kind: 'string', default: 'per-layer-idmap', help: `How containers mount their layers: ${MODES.join(', ')}.`, check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`) },
+  { name: 'containers', kind: 'int', default: 100, help: 'Containers to start in one burst (ignored with --duration).', check: (v) => ((v as number) >= 1 ? undefined : 'must be at least 1') },
+  { name: 'layers', kind: 'int', default: 50, help: `Image layers per container (1-${MAX_LAYERS}).`, check: (v) => ((v as number) >= 1 && (v as number) <= MAX_LAYERS ? undefined : `must be between 1 and ${MAX_LAYERS}`) },
+  { name: 'concurrency', kind: 'int', default: 4, help: 'Worker threads starting containers in parallel.', check: (v) => ((v as number) >= 1 && (v as number) <= 1024 ? undefined : 'must be between 1 and 1024') },
+  { name: 'duration', kind: 'duration', default: 0, help: 'Sustain the storm this long instead of one burst.' },
+  { name: 'hold', kind: 'duration', default: 0, help: "Keep each container's rootfs mounted this long, growing the table as running pods do." },
+  { name: 'compare', kind: 'string', default: undefined, help: 'Run this second mode on the same workload and print the ratio.', check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`) },
+  { name: 'json', kind: 'bool', default: false, help: 'Print the report as JSON.' },
+  { name: 'progress', kind: 'bool', default: true, help: 'Show progress on stderr (a bar on a terminal, plain lines otherwise).' },
+];
+
+export const STORM_USAGE = `usage: mountstorm storm [flags]
+
+Reproduces a container mount storm with real mount syscalls (open_tree, mount_setattr, move_mount,
+mount, umount2) in a private mount namespace on its own tmpfs; nothing reaches the host's mount
+table, also if the command is killed. Needs CAP_SYS_ADMIN (root).
+
+flags:
+${flagsHelp(STORM_FLAGS)}
+`;
+
+/** Whether this process has CAP_SYS_ADMIN in its effective set (root usually does). */
+export function hasCapSysAdmin(statusText = fs.readFileSync('/proc/self/status', 'utf8')): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(statusText);
+  return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(CAP_SYS_ADMIN)) & 1n) === 1n;
+}
+
+interface RunOptions extends ChildOptions {
+  progress: boolean;
+}
+
+function runOnce(opts: RunOptions): Promise<StormReport> {
+  const child = path.join(__dirname, 'child.js');
+  const { progress, ...childOpts } = opts;
+  const proc = spawn('unshare', ['--mount', '--propagation', 'private', '--fork', '--kill-child', process.execPath, child, JSON.stringify(childOpts)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let root: string | undefined;
+  let result: StormReport | undefined;
+  let error: { code: string; message: string } | undefined;
+  const tty = progress && process.stderr.isTTY === true;
+  const total = opts.durationMs > 0 ? undefined : opts.containers;
+  const bar = tty && total ? new SingleBar({ format: `${opts.mode} [{bar}] {value}/{total} containers | {duration_formatted}`, stream: process.stderr }, Presets.shades_classic) : undefined;
+  bar?.start(total ?? 0, 0);
+  let lastPlain = 0;
+  const stop = () => proc.kill('SIGTERM');
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  readline.createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    let msg: { type: string; [k: string]: unknown };
+    try {
+      msg = JSON.parse(line) as typeof msg;
+    } catch {
+      return;
+    }
+    if (msg.type === 'start') root = msg.root as string;
+    else if (msg.type === 'result') result = msg.report as StormReport;
+    else if (msg.type === 'error') error = msg as unknown as { code: string; message: string };
+    else if (msg.type === 'progress') {
+      if (bar) bar.update(msg.done as number);
+      else if (progress && Date.now() - lastPlain >= 1000) {
+        lastPlain = Date.now();
+        process.stderr.write(`storm ${opts.mode}: ${msg.done as number}${total ? `/${total}` : ''} containers, ${(msg.elapsed as number).toFixed(1)} s\n`);
+      }
+    }
+  });
+  return new Promise((resolve, reject) => {
+    proc.on('exit', (code) => {
+      bar?.stop();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      // The child removes its directory; if it was killed, the (empty, unmounted here) directory is ours to remove.
+      if (root) fs.rm(root, { recursive: true, force: true }, () => undefined);
+      if (result) resolve(result);
+      else if (error?.code === 'E_IDMAP') reject(new UnsupportedError(error.message));
+      else reject(new Error(error ? error.message : `storm process exited with code ${code}`));
+    });
+  });
+}
+
+export async function stormCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, STORM_FLAGS);
+  if (args.help) {
+    process.stdout.write(STORM_USAGE);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new ConfigError(`unexpected argument "${args.positionals[0]}"`);
+  const get = <T>(name: string): T => (args.values.has(name) ? args.values.get(name) : STORM_FLAGS.find((f) => f.name === name)?.default) as T;
+  const opts: RunOptions = {
+    mode: get<Mode>('mode'),
+    containers: get('containers'),
+    layers: get('layers'),
+    concurrency: get('concurrency'),
+    durationMs: get('duration'),
+    holdMs: get('hold'),
+    parentMountNs: fs.readlinkSync('/proc/self/ns/mnt'),
+    progress: get<boolean>('progress') && !get<boolean>('json'),
+  };
+  if (!hasCapSysAdmin()) {
+    throw new UnsupportedError('mountstorm storm needs CAP_SYS_ADMIN to make mounts (run it as root); no mode can run without it');
+  }
+  const json = get<boolean>('json');
+  const second = get<Mode | undefined>('compare');
+  const first = await runOnce(opts);
+  if (second === undefined) {
+    process.stdout.write(json ? JSON.stringify(first, null, 2) + '\n' : formatReport(first) + '\n');
+    return 0;
+  }
+  const other = await runOnce({ ...opts, mode: second });
+  const c = compare(first, other);
+  process.stdout.write(json ? JSON.stringify(c, null, 2) + '\n' : formatComparison(c) + '\n');
+  return 0;
+}

@@ -1,0 +1,152 @@
+/**
+ * One storm thread: takes the next container index from a shared counter and sets it up with real
+ * syscalls, timing each one. Runs inside the storm's private mount namespace (see child.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as fs from 'node:fs';
+import { MNT_DETACH, MS_BIND, close, mount, mountSetattrIdmap, moveMount, openTreeClone, umount2 } from './syscalls';
+import { ROUNDS, SYSCALLS, type Mode, type Syscall } from './plan';
+import { Reservoir } from './stats';
+
+export interface WorkerInput {
+  root: string;
+  mode: Mode;
+  layers: number;
+  usernsFd: number;
+  holdMs: number;
+  /** Containers to start in all (burst), or 0 to run until the stop flag is set. */
+  total: number;
+  /**
+   * Int32Array view: [0] next container, [1] containers done, [2] stop (1: start no more
+   * containers, let held ones finish their hold; 2: abort, release everything now), [3] go.
+   */
+  shared: SharedArrayBuffer;
+}
+
+export interface WorkerResult {
+  containers: number;
+  operations: number;
+  teardownUmounts: number;
+  syscalls: Record<Syscall, number>;
+  latency: Record<Syscall, { values: number[]; seen: number }>;
+  startSeconds: number[];
+  error?: string;
+}
+
+const input = workerData as WorkerInput;
+const shared = new Int32Array(input.shared);
+const lat = Object.fromEntries(SYSCALLS.map((s) => [s, new Reservoir()])) as Record<Syscall, Reservoir>;
+const counts = Object.fromEntries(SYSCALLS.map((s) => [s, 0])) as Record<Syscall, number>;
+let operations = 0;
+let teardown = 0;
+const startSeconds: number[] = [];
+const held: { at: number; path: string }[] = [];
+
+function timed<T>(name: Syscall, fn: () => T): T {
+  const t = process.hrtime.bigint();
+  const r = fn();
+  lat[name].add(Number(process.hrtime.bigint() - t) / 1e9);
+  counts[name]++;
+  return r;
+}
+
+function idmapAttach(source: string, target: string): void {
+  const fd = timed('open_tree', () => openTreeClone(source));
+  try {
+    timed('mount_setattr', () => mountSetattrIdmap(fd, input.usernsFd));
+    timed('move_mount', () => moveMount(fd, target));
+  } finally {
+    close(fd);
+  }
+}
+
+function attach(source: string, target: string): void {
+  if (input.mode === 'bind-per-layer') timed('mount', () => mount(source, target, null, MS_BIND));
+  else idmapAttach(source, target);
+  operations++;
+}
+
+function detach(target: string): void {
+  timed('umount2', () => umount2(target));
+  operations++;
+}
+
+function teardownUmount(target: string): void {
+  timed('umount2', () => umount2(target, MNT_DETACH));
+  teardown++;
+}
+
+/** Sets up one container: two rounds of layer mounts + overlay; returns the rootfs overlay path. */
+function runContainer(c: number): string {
+  const layerRoot = `${input.root}/l`;
+  let rootfs = '';
+  for (let r = 0; r < ROUNDS; r++) {
+    const base = `${input.root}/c${c}/${r}`;
+    fs.mkdirSync(`${base}/u`, { recursive: true });
+    fs.mkdirSync(`${base}/w`);
+    fs.mkdirSync(`${base}/m`);
+    const lower: string[] = [];
+    const attached: string[] = [];
+    if (input.mode === 'common-parent-idmap') {
+      fs.mkdirSync(`${base}/p`);
+      attach(layerRoot, `${base}/p`);
+      attached.push(`${base}/p`);
+      for (let i = 0; i < input.layers; i++) lower.push(`${base}/p/${i}`);
+    } else {
+      for (let i = 0; i < input.layers; i++) {
+        fs.mkdirSync(`${base}/${i}`);
+        attach(`${layerRoot}/${i}`, `${base}/${i}`);
+        attached.push(`${base}/${i}`);
+        lower.push(`${base}/${i}`);
+      }
+    }
+    timed('mount', () => mount('overlay', `${base}/m`, 'overlay', 0, `lowerdir=${lower.join(':')},upperdir=${base}/u,workdir=${base}/w`));
+    operations++;
+    for (const t of attached) detach(t);
+    if (r === 0) teardownUmount(`${base}/m`);
+    else rootfs = `${base}/m`;
+  }
+  return rootfs;
+}
+
+function releaseDue(now: number): void {
+  while (held.length > 0 && (held[0] as { at: number }).at <= now) teardownUmount((held.shift() as { path: string }).path);
+}
+
+function main(): WorkerResult {
+  let containers = 0;
+  let error: string | undefined;
+  try {
+    for (;;) {
+      if (Atomics.load(shared, 2) !== 0) break;
+      const c = Atomics.add(shared, 0, 1);
+      if (input.total > 0 && c >= input.total) break;
+      const t0 = process.hrtime.bigint();
+      const rootfs = runContainer(c);
+      startSeconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      containers++;
+      Atomics.add(shared, 1, 1);
+      if (input.holdMs > 0) held.push({ at: Date.now() + input.holdMs, path: rootfs });
+      else teardownUmount(rootfs);
+      releaseDue(Date.now());
+    }
+    // Containers still held go away when their hold ends (or at once when stopped).
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    while (held.length > 0) {
+      const abort = Atomics.load(shared, 2) === 2;
+      const wait = abort ? 0 : (held[0] as { at: number }).at - Date.now();
+      if (wait > 0) Atomics.wait(sleeper, 0, 0, Math.min(wait, 200));
+      releaseDue(abort ? Infinity : Date.now());
+    }
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+    Atomics.store(shared, 2, 2);
+  }
+  const latency = Object.fromEntries(SYSCALLS.map((s) => [s, { values: lat[s].values, seen: lat[s].seen }])) as WorkerResult['latency'];
+  return { containers, operations, teardownUmounts: teardown, syscalls: counts, latency, startSeconds, error };
+}
+
+// Start together: the storm's clock starts when every thread is ready, not while threads boot.
+parentPort?.postMessage({ type: 'ready' });
+Atomics.wait(shared, 3, 0);
+parentPort?.postMessage({ type: 'result', result: main() });

@@ -1,0 +1,130 @@
+/** `mountstorm storm` against the real kernel. */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { hasCapSysAdmin } from '../../src/storm/command';
+import { MODES, operationsPerContainer, syscallsPerContainer, SYSCALLS } from '../../src/storm/plan';
+import type { Comparison, StormReport } from '../../src/storm/report';
+import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
+
+requireInCi(IS_ROOT, 'root for real mounts');
+const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) to mount');
+
+function storm(args: string[]): StormReport & Comparison {
+  return JSON.parse(execFileSync(process.execPath, [CLI, 'storm', '--json', ...args], { encoding: 'utf8' })) as StormReport & Comparison;
+}
+
+/** Mounts the storm made (its tmpfs is named mountstorm-storm) still visible in any mount namespace. */
+function leftoverStormMounts(): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      for (const line of fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n')) if (line.includes('mountstorm-storm')) out.push(`${pid}: ${line}`);
+    } catch {
+      // exited, or not ours to read
+    }
+  }
+  return out;
+}
+
+describe('mountstorm storm', () => {
+  for (const mode of MODES) rootTest(`${mode}: operation and syscall counts equal the mode formula exactly`, () => {
+    const containers = 3;
+    const layers = 5;
+    const r = storm([`--mode=${mode}`, `--containers=${containers}`, `--layers=${layers}`, '--concurrency=2']);
+    expect(r.containers).toBe(containers);
+    expect(r.operations).toBe(containers * operationsPerContainer(mode, layers));
+    const want = syscallsPerContainer(mode, layers);
+    for (const s of SYSCALLS) expect(r.syscalls[s]).toBe(containers * want[s]);
+    expect(r.teardownUmounts).toBe(2 * containers);
+    expect(leftoverStormMounts()).toEqual([]);
+  });
+
+  test('the formulas: 2 × (1 + 2·layers) per container before the fix, 6 after', () => {
+    expect(operationsPerContainer('per-layer-idmap', 50)).toBe(202);
+    expect(operationsPerContainer('bind-per-layer', 50)).toBe(202);
+    expect(operationsPerContainer('common-parent-idmap', 50)).toBe(6);
+    expect(100 * operationsPerContainer('per-layer-idmap', 50)).toBe(20200);
+  });
+
+  rootTest('common-parent-idmap does O(1) operations per container whatever the layer count', () => {
+    const few = storm(['--mode=common-parent-idmap', '--containers=4', '--layers=2', '--concurrency=1']);
+    const many = storm(['--mode=common-parent-idmap', '--containers=4', '--layers=60', '--concurrency=1']);
+    expect(few.operations / few.containers).toBe(6);
+    expect(many.operations / many.containers).toBe(6);
+    const perLayer = storm(['--mode=per-layer-idmap', '--containers=4', '--layers=60', '--concurrency=1']);
+    expect(perLayer.operations / perLayer.containers).toBe(2 * (1 + 2 * 60));
+  });
+
+  rootTest('latency percentiles are present and ordered; container start times reported', () => {
+    const r = storm(['--containers=20', '--layers=10', '--concurrency=4']);
+    for (const s of SYSCALLS) {
+      const p = r.latency[s];
+      expect(p).toBeDefined();
+      if (!p) continue;
+      expect(p.count).toBe(r.syscalls[s]);
+      expect(p.p50).toBeGreaterThan(0);
+      expect(p.p50).toBeLessThanOrEqual(p.p99);
+      expect(p.p99).toBeLessThanOrEqual(p.max);
+    }
+    expect(r.containerStart.count).toBe(20);
+    expect(r.containerStart.p50).toBeLessThanOrEqual(r.containerStart.p99);
+    expect(r.operationsPerSecond).toBeGreaterThan(0);
+    expect(r.wallSeconds).toBeGreaterThan(0);
+  });
+
+  rootTest('--compare runs both modes on the same workload and gives the ratio', () => {
+    const c = storm(['--containers=10', '--layers=20', '--concurrency=2', '--compare=common-parent-idmap']);
+    expect(c.baseline.mode).toBe('per-layer-idmap');
+    expect(c.candidate.mode).toBe('common-parent-idmap');
+    expect(c.ratios.operationsPerContainer).toBeCloseTo(6 / 82, 6);
+    expect(c.ratios.wallSeconds).toBeCloseTo(c.candidate.wallSeconds / c.baseline.wallSeconds, 6);
+  });
+
+  rootTest('--duration sustains the storm and --hold keeps rootfs mounts until their hold ends', () => {
+    const t = Date.now();
+    const r = storm(['--duration=1500ms', '--hold=1s', '--layers=3', '--concurrency=2']);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(2400);
+    expect(r.containers).toBeGreaterThan(10);
+    expect(r.operations).toBe(r.containers * operationsPerContainer('per-layer-idmap', 3));
+    expect(r.teardownUmounts).toBe(2 * r.containers);
+    expect(leftoverStormMounts()).toEqual([]);
+  });
+
+  rootTest('SIGKILL mid-run: no mount of the storm remains in any namespace, no process survives', async () => {
+    const proc = spawn(process.execPath, [CLI, 'storm', '--duration=30s', '--hold=10s', '--layers=20', '--concurrency=2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const deadline = Date.now() + 15_000;
+    while (!/[1-9]\d* containers/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(leftoverStormMounts().length).toBeGreaterThan(0); // it really is mid-storm
+    proc.kill('SIGKILL');
+    const gone = Date.now() + 10_000;
+    while ((leftoverStormMounts().length > 0 || pgrepStorm()) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    expect(leftoverStormMounts()).toEqual([]);
+    expect(pgrepStorm()).toBe(false);
+  });
+
+  requireInCi(hasCommand('setpriv'), 'setpriv (util-linux)');
+  testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')('without CAP_SYS_ADMIN: a clear error naming what is needed, exit 2', () => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'storm'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('mountstorm: mountstorm storm needs CAP_SYS_ADMIN to make mounts (run it as root); no mode can run without it\n');
+  });
+
+  test('CAP_SYS_ADMIN detection from /proc/self/status', () => {
+    expect(hasCapSysAdmin('CapEff:\t000001ffffffffff\n')).toBe(true);
+    expect(hasCapSysAdmin('CapEff:\t0000000000000000\n')).toBe(false);
+    expect(hasCapSysAdmin('CapEff:\t0000000000200000\n')).toBe(true);
+  });
+
+  test('bad flags are clear errors', () => {
+    const r = spawnSync(process.execPath, [CLI, 'storm', '--mode=sideways'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/mode: must be one of per-layer-idmap, common-parent-idmap, bind-per-layer/);
+    expect(spawnSync(process.execPath, [CLI, 'storm', '--layers=500'], { encoding: 'utf8' }).stderr).toMatch(/layers: must be between 1 and 128/);
+  });
+});
+
+function pgrepStorm(): boolean {
+  return spawnSync('pgrep', ['-f', 'dist/src/storm/child.js'], { encoding: 'utf8' }).status === 0;
+}
