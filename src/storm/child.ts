@@ -54,15 +54,28 @@ async function userNamespace(): Promise<{ fd: number; done: () => void }> {
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as ChildOptions;
-  // The parent is gone: stop at once, the namespace and its mounts go with us.
-  process.stdin.on('end', () => process.exit(4));
-  process.stdin.on('close', () => process.exit(4));
+  // The parent is gone: stop at once; the namespace and its mounts go with us, and the (host-side,
+  // empty) directory the tmpfs sat on is removed here, since the parent cannot any more.
+  let root: string | undefined;
+  const orphaned = () => {
+    if (root) {
+      try {
+        umount2(root, MNT_DETACH);
+        fs.rmdirSync(root);
+      } catch {
+        // best effort: the mounts vanish with the namespace regardless
+      }
+    }
+    process.exit(4);
+  };
+  process.stdin.on('end', orphaned);
+  process.stdin.on('close', orphaned);
   process.stdin.resume();
 
   // Belt and braces: even if unshare's --propagation was ignored, nothing we mount may reach the host.
   mount('none', '/', null, MS_REC | MS_PRIVATE);
   if (fs.readlinkSync('/proc/self/ns/mnt') === opts.parentMountNs) fail('E_NAMESPACE', 'refusing to mount: not in a private mount namespace');
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-storm-'));
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-storm-'));
   mount('mountstorm-storm', root, 'tmpfs', 0, 'mode=0700');
   emit({ type: 'start', root });
   for (let i = 0; i < opts.layers; i++) {

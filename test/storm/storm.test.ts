@@ -102,6 +102,7 @@ describe('mountstorm storm', () => {
     while ((leftoverStormMounts().length > 0 || pgrepStorm()) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
     expect(leftoverStormMounts()).toEqual([]);
     expect(pgrepStorm()).toBe(false);
+    expect(fs.readdirSync('/tmp').filter((d) => d.startsWith('mountstorm-storm-'))).toEqual([]);
   });
 
   requireInCi(hasCommand('setpriv'), 'setpriv (util-linux)');
