@@ -26,8 +26,7 @@ export class Logger {
   }
 
   child(fields: Fields): Logger {
-    const c = new Logger(LOG_LEVELS[this.minRank], this.write, { ...this.base, ...fields });
-    return c;
+    return new Logger(LOG_LEVELS[this.minRank], this.write, { ...this.base, ...fields });
   }
 
   log(level: LogLevel, msg: string, fields: Fields = {}): void {
@@ -53,9 +52,8 @@ export class Logger {
 
   /** Logs a failure of `cause` only when its message changes; `recovered(cause)` logs the end of it. */
   failure(cause: string, level: LogLevel, msg: string, fields: Fields = {}): void {
-    const key = `${msg}`;
-    if (this.failing.get(cause) === key) return;
-    this.failing.set(cause, key);
+    if (this.failing.get(cause) === msg) return;
+    this.failing.set(cause, msg);
     this.log(level, msg, { ...fields, cause });
   }
 
