@@ -30,7 +30,9 @@ export function ruleGroups(): RuleGroup[] {
   const w = T.rateWindow;
   return [
     {
-      name: 'mountstorm.recording',
+      // One group: rules in a group run in order, so each alert sees the recording rules of the same
+      // evaluation (separate groups run concurrently and an alert could read the previous tick's).
+      name: 'mountstorm',
       interval: '5s',
       rules: [
         { record: 'instance:mountstorm_mounts:sum', expr: 'sum by (instance) (mountstorm_mounts)' },
@@ -38,12 +40,6 @@ export function ruleGroups(): RuleGroup[] {
         { record: 'instance:mountstorm_mount_syscalls:rate30s', expr: `sum by (instance) (rate(mountstorm_mount_syscalls_total[${w}]))` },
         { record: 'instance:mountstorm_lock_wait_estimate_seconds:max', expr: 'max by (instance, lock) (mountstorm_lock_wait_estimate_seconds)' },
         { record: 'instance:mountstorm_mount_table_utilisation:ratio', expr: 'instance:mountstorm_mounts:sum / on (instance) max by (instance) (mountstorm_mount_max)' },
-      ],
-    },
-    {
-      name: 'mountstorm.alerts',
-      interval: '5s',
-      rules: [
         alert(
           'MountStormImminent',
           'critical',
