@@ -83,7 +83,7 @@ export function parseListenAddress(s: string): { host: string | undefined; port:
   return { host: host === '' ? undefined : host, port };
 }
 
-export function coerce(spec: FlagSpec, raw: unknown, origin: string): Value {
+function coerce(spec: FlagSpec, raw: unknown, origin: string): Value {
   const fail = (why: string) => new ConfigError(`${origin}: ${spec.name}: ${why} (got ${JSON.stringify(raw)})`);
   let v: Value;
   switch (spec.kind) {
