@@ -20,6 +20,7 @@ export interface Config {
   collectors: Readonly<Record<string, boolean>>;
   probes: { timeoutMs: number; statPath: string | undefined; statBatch: number; baselineWindowMs: number };
   containers: { taskDirs: string[] };
+  tracefs: { path: string | undefined; bufferSizeKb: number; topProcesses: number };
   logLevel: LogLevel;
   configFile: string | undefined;
 }
@@ -56,6 +57,9 @@ export const FLAGS: FlagSpec[] = [
   { name: 'collector.probes.stat-batch', kind: 'int', default: 32, help: 'stat() calls per mount_lock probe; the probe reports the time per call.', check: positive },
   { name: 'collector.probes.baseline-window', kind: 'duration', default: 1_800_000, help: 'Window over which each probe learns its quiet baseline (its 10th percentile).', check: (v) => ((v as number) >= 10_000 ? undefined : 'must be at least 10s') },
   { name: 'collector.containers.task-dir', kind: 'list', default: [DEFAULT_TASK_DIR], help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.' },
+  { name: 'collector.tracefs.path', kind: 'path', default: undefined, help: 'tracefs mount point (default: <path.sysfs>/kernel/tracing, else <path.sysfs>/kernel/debug/tracing; mounted at the first when no tracefs is mounted).' },
+  { name: 'collector.tracefs.buffer-size', kind: 'int', default: 512, help: "Ring buffer per CPU of the exporter's tracefs instance, in KiB; raise it when mountstorm_trace_events_lost_total rises.", check: (v) => ((v as number) >= 16 && (v as number) <= 1 << 20 ? undefined : 'must be between 16 and 1048576 KiB') },
+  { name: 'collector.tracefs.top-processes', kind: 'int', default: 10, help: 'Process names given their own series in mountstorm_mount_syscalls_by_process_total (the first seen keep them); the rest are "other".', check: (v) => ((v as number) >= 0 && (v as number) <= 100 ? undefined : 'must be between 0 and 100') },
   { name: 'log.level', kind: 'string', default: 'info', help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.`, check: (v) => ((LOG_LEVELS as readonly string[]).includes(String(v)) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`) },
   { name: 'config.file', kind: 'path', default: undefined, help: 'YAML file whose keys are these flag names (without "--").' },
   ...COLLECTORS.map((c): FlagSpec => ({ name: `collector.${c.name}`, kind: 'bool', default: c.defaultEnabled, help: `Enable the ${c.name} collector: ${c.help}` })),
@@ -250,6 +254,11 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
       baselineWindowMs: get('collector.probes.baseline-window'),
     },
     containers: { taskDirs: get('collector.containers.task-dir') },
+    tracefs: {
+      path: get('collector.tracefs.path'),
+      bufferSizeKb: get('collector.tracefs.buffer-size'),
+      topProcesses: get('collector.tracefs.top-processes'),
+    },
     logLevel: get('log.level') as LogLevel,
     configFile: file,
   };

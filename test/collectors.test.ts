@@ -37,7 +37,8 @@ describe('containers collector (chokidar on a real directory)', () => {
 
 describe('namespaces collector on the real /proc', () => {
   test('processes exiting during the scan never fail the collector', async () => {
-    const exp = await startExporter(['--sample.interval=100ms', '--no-collector.containers']);
+    // In the host's namespaces: no tracefs (it would mount one on the host's /sys/kernel/tracing).
+    const exp = await startExporter(['--sample.interval=100ms', '--no-collector.containers', '--no-collector.tracefs']);
     try {
       const churn = spawn('sh', ['-c', 'for i in $(seq 1 300); do (sleep 0.01 &) ; done; wait']);
       await new Promise((r) => churn.on('exit', r));

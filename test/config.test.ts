@@ -15,8 +15,9 @@ describe('flags', () => {
     expect(c.web.telemetryPath).toBe('/metrics');
     expect(c.sampleIntervalMs).toBe(1000);
     expect(c.mountPid).toBe('1');
-    expect(c.collectors).toEqual({ mounts: true, probes: true, namespaces: true, cpu: true, host: true, containers: true });
+    expect(c.collectors).toEqual({ mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true });
     expect(c.containers.taskDirs).toEqual(['/run/containerd/io.containerd.runtime.v2.task']);
+    expect(c.tracefs).toEqual({ path: undefined, bufferSizeKb: 512, topProcesses: 10 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.web) && Object.isFrozen(c.collectors)).toBe(true);
   });
 
@@ -38,6 +39,8 @@ describe('flags', () => {
     [['--mount.pid=0'], /mount.pid: must be a positive PID/],
     [['--web.listen-address=9866'], /web.listen-address: must be host:port/],
     [['--log.level=loud'], /log.level: must be one of/],
+    [['--collector.tracefs.buffer-size=8'], /buffer-size: must be between 16 and 1048576 KiB/],
+    [['--collector.tracefs.top-processes=-1'], /top-processes: must be between 0 and 100/],
     [['--no-sample.interval'], /only boolean flags/],
     [['--web.telemetry-path=/'], /telemetry-path/],
     [['--path.procfs'], /needs a value/],

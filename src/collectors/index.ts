@@ -5,6 +5,7 @@ import { HostCollector } from './host';
 import { MountsCollector } from './mounts';
 import { NamespacesCollector } from './namespaces';
 import { ProbesCollector } from './probes';
+import { TracefsCollector } from './tracefs';
 
 const FACTORIES: Record<string, (ctx: CollectorContext) => Collector> = {
   mounts: (ctx) => new MountsCollector(ctx),
@@ -13,6 +14,7 @@ const FACTORIES: Record<string, (ctx: CollectorContext) => Collector> = {
   cpu: (ctx) => new CpuCollector(ctx),
   host: (ctx) => new HostCollector(ctx),
   containers: (ctx) => new ContainersCollector(ctx),
+  tracefs: (ctx) => new TracefsCollector(ctx),
 };
 
 /** The enabled collectors, in the order of COLLECTORS. */

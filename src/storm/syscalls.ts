@@ -1,7 +1,7 @@
 /**
  * The mount syscalls, called directly through koffi (libc's wrappers and raw syscall(2) for the new
- * mount API, which glibc 2.36 wraps only partly). Only the storm drill and tests use these; the
- * exporter itself never mounts anything.
+ * mount API, which glibc 2.36 wraps only partly). The storm drill and tests use these; the exporter
+ * itself mounts nothing but tracefs, and only where no tracefs is mounted (src/tracefs/instance.ts).
  */
 import koffi from 'koffi';
 import * as os from 'node:os';

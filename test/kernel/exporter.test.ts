@@ -28,7 +28,7 @@ describe('real kernel, private mount and PID namespace', () => {
   });
   afterAll(async () => {
     if (!IS_ROOT) return;
-    await exp.stop('SIGKILL');
+    await exp.stop('SIGTERM'); // SIGTERM: the exporter removes its tracefs instance
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -21,6 +21,8 @@ export interface StartOptions {
   privateNamespaces?: boolean;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** A command the exporter runs under, e.g. setpriv to drop privileges. */
+  wrap?: string[];
 }
 
 function childPid(pid: number): number | undefined {
@@ -33,7 +35,7 @@ function childPid(pid: number): number | undefined {
 }
 
 export async function startExporter(args: string[], opts: StartOptions = {}): Promise<RunningExporter> {
-  const node = [process.execPath, CLI, 'serve', '--web.listen-address=127.0.0.1:0', ...args];
+  const node = [...(opts.wrap ?? []), process.execPath, CLI, 'serve', '--web.listen-address=127.0.0.1:0', ...args];
   const [cmd, ...argv] = opts.privateNamespaces
     ? ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', ...node]
     : node;
@@ -69,7 +71,12 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
       }
     },
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null) proc.kill(signal);
+      // unshare --fork ignores SIGTERM and SIGINT while it waits: signal the exporter itself, and
+      // unshare exits with its status.
+      if (proc.exitCode === null) {
+        if (opts.privateNamespaces && pid > 0) process.kill(pid, signal);
+        else proc.kill(signal);
+      }
       return exited;
     },
   };

@@ -1,0 +1,200 @@
+/**
+ * Exact mount syscall accounting and measured lock wait, from the kernel's own tracepoints. Probes
+ * estimate; these count. The collector owns a tracefs instance (src/tracefs/instance.ts) whose
+ * trace_pipe a reader thread parses (src/tracefs/reader.ts); each sample takes that thread's
+ * cumulative totals and adds what is new. Where tracefs cannot be used (no privileges, no tracefs,
+ * a kernel without syscall tracepoints) the collector has no data and says why once; it retries
+ * every minute.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { errorMessage } from '../errors';
+import { LATENCY_BUCKETS } from '../exposition';
+import { readTopology, type Topology } from '../sysfs/topology';
+import { TRACED_SYSCALLS, type TraceTotals } from '../tracefs/aggregate';
+import { locateTracefs, TraceInstance, type TracefsMount } from '../tracefs/instance';
+import type { ReaderData, ReaderRequest, ReaderResponse } from '../tracefs/reader';
+import { MonotonicDelta, type Collector, type CollectorContext } from './collector';
+
+const RETRY_MS = 60_000;
+const TOPOLOGY_REFRESH_MS = 60_000;
+const SNAPSHOT_TIMEOUT_MS = 5_000;
+const POLL_MS = 100;
+const MAX_INFLIGHT = 65_536;
+
+class TraceSession {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: ReaderResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private failed: Error | undefined;
+
+  constructor(
+    readonly instance: TraceInstance,
+    readonly generation: number,
+    topProcesses: number,
+    procfs: string,
+  ) {
+    const workerData: ReaderData = { fd: instance.pipeFd, buckets: LATENCY_BUCKETS, topProcesses, maxInflight: MAX_INFLIGHT, pollMs: POLL_MS, procfs };
+    this.worker = new Worker(path.join(__dirname, '../tracefs/reader.js'), { workerData });
+    this.worker.unref();
+    this.worker.on('message', (res: ReaderResponse) => {
+      const p = this.pending.get(res.id);
+      if (!p) return;
+      this.pending.delete(res.id);
+      clearTimeout(p.timer);
+      p.resolve(res);
+    });
+    const fail = (err: Error) => {
+      this.failed = err;
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', () => fail(new Error('trace reader thread exited')));
+  }
+
+  get dead(): Error | undefined {
+    return this.failed;
+  }
+
+  snapshot(): Promise<ReaderResponse> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`trace reader did not answer within ${SNAPSHOT_TIMEOUT_MS} ms`));
+      }, SNAPSHOT_TIMEOUT_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      this.worker.postMessage({ id } satisfies ReaderRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker.postMessage('stop');
+    await this.worker.terminate();
+    this.instance.remove();
+  }
+}
+
+export class TracefsCollector implements Collector {
+  readonly name = 'tracefs';
+  private readonly calls;
+  private readonly duration;
+  private readonly errors;
+  private readonly byProcess;
+  private readonly lockWait;
+  private readonly lost;
+  private readonly events;
+  private readonly parseErrors;
+  private readonly deltas = new MonotonicDelta();
+  private readonly durationSeen = new Map<string, { counts: number[]; sum: number }>();
+  private session: TraceSession | undefined;
+  private tracefs: TracefsMount | undefined;
+  private lastAttempt = -Infinity;
+  private generation = 0;
+  private topology: { value: Topology; at: number } | undefined;
+
+  constructor(private readonly ctx: CollectorContext) {
+    const e = ctx.exposition;
+    this.calls = e.counter('mountstorm_mount_syscalls_total', 'Mount-family syscalls entered, from tracefs syscall tracepoints, by syscall and the socket of the CPU that ran it (unshare, setns and clone only with CLONE_NEWNS).', ['syscall', 'socket']);
+    this.duration = e.bulkHistogram('mountstorm_mount_syscall_duration_seconds', 'Duration of mount-family syscalls, from entry to exit of the same task.', LATENCY_BUCKETS, ['syscall']);
+    this.errors = e.counter('mountstorm_mount_syscall_errors_total', 'Mount-family syscalls that returned an error, by errno.', ['syscall', 'errno']);
+    this.byProcess = e.counter('mountstorm_mount_syscalls_by_process_total', 'Mount-family syscalls by process name; names beyond --collector.tracefs.top-processes are counted as "other".', ['comm']);
+    this.lockWait = e.counter('mountstorm_mount_lock_wait_seconds_total', 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
+    this.lost = e.counter('mountstorm_trace_events_lost_total', 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
+    this.events = e.counter('mountstorm_trace_events_total', 'Trace events read and accounted from the tracefs instance.');
+    this.parseErrors = e.counter('mountstorm_trace_parse_errors_total', 'trace_pipe lines that did not have the documented shape.');
+  }
+
+  private start(): void {
+    const cfg = this.ctx.config.tracefs;
+    this.tracefs ??= locateTracefs(this.ctx.paths, cfg.path);
+    const instance = TraceInstance.create(this.tracefs, { bufferSizeKb: cfg.bufferSizeKb, log: this.ctx.log });
+    this.session = new TraceSession(instance, ++this.generation, cfg.topProcesses, this.ctx.paths.procfs);
+    this.ctx.log.info('tracefs: tracing mount syscalls', { instance: instance.dir, events: instance.enabled.length, missing: instance.missing.join(',') || undefined });
+  }
+
+  private async socketOf(): Promise<(cpu: string) => string> {
+    const now = Date.now();
+    if (!this.topology || now - this.topology.at >= TOPOLOGY_REFRESH_MS) this.topology = { value: await readTopology(this.ctx.paths), at: now };
+    const cpus = this.topology.value.cpus;
+    return (cpu) => cpus.get(Number(cpu))?.socket ?? 'unknown';
+  }
+
+  async update(): Promise<void> {
+    if (this.session?.dead) {
+      this.ctx.log.warn('tracefs: the reader stopped; starting a new instance', { err: errorMessage(this.session.dead) });
+      await this.session.close().catch(() => undefined);
+      this.session = undefined;
+    }
+    if (!this.session) {
+      if (Date.now() - this.lastAttempt < RETRY_MS) return;
+      this.lastAttempt = Date.now();
+      try {
+        this.start();
+        this.ctx.log.recovered('tracefs:start', 'tracefs collector started');
+      } catch (err) {
+        // No data, not a failure: the other collectors carry on, and the reason is logged once.
+        this.ctx.log.failure('tracefs:start', 'info', 'tracefs collector has no data', { reason: errorMessage(err) });
+        return;
+      }
+    }
+    const session = this.session as TraceSession;
+    const res = await session.snapshot();
+    const lostByCpu = session.instance.lostByCpu();
+    const socketOf = await this.socketOf();
+    if (res.readError) throw new Error(`reading ${session.instance.dir}/trace_pipe: ${res.readError}`);
+    this.apply(session.generation, res.totals, lostByCpu, socketOf);
+  }
+
+  /** Writes what is new since the last sample, in one synchronous block. */
+  private apply(gen: number, t: TraceTotals, lostByCpu: Map<string, number>, socketOf: (cpu: string) => string): void {
+    const d = this.deltas;
+    // Totals are cumulative per reader session; a new session's totals are all new (first reading taken whole).
+    const g = `${gen}\t`;
+    // Every syscall starts at 0 on every socket, so the first calls of a storm are a rate, not a new series.
+    const sockets = new Set([...(this.topology?.value.cpus.values() ?? [])].map((p) => p.socket));
+    for (const s of TRACED_SYSCALLS) for (const socket of sockets) this.calls.inc({ syscall: s.name, socket }, 0);
+
+    for (const [key, v] of Object.entries(t.callsByCpu)) {
+      const [syscall, cpu] = key.split('\t') as [string, string];
+      const inc = d.delta(`${g}calls\t${key}`, v);
+      if (inc > 0) this.calls.inc({ syscall, socket: socketOf(cpu) }, inc);
+    }
+    for (const [key, v] of Object.entries(t.errors)) {
+      const [syscall, errno] = key.split('\t') as [string, string];
+      const inc = d.delta(`${g}errors\t${key}`, v);
+      if (inc > 0) this.errors.inc({ syscall, errno }, inc);
+    }
+    for (const [comm, v] of Object.entries(t.byProcess)) {
+      const inc = d.delta(`${g}comm\t${comm}`, v);
+      if (inc > 0) this.byProcess.inc({ comm }, inc);
+    }
+    for (const [key, v] of Object.entries(t.lockWait)) {
+      const [syscall, kind] = key.split('\t') as [string, string];
+      const inc = d.delta(`${g}lock\t${key}`, v);
+      if (inc > 0) this.lockWait.inc({ syscall, kind }, inc);
+    }
+    for (const [syscall, h] of Object.entries(t.durations)) {
+      const seen = this.durationSeen.get(g + syscall) ?? { counts: h.counts.map(() => 0), sum: 0 };
+      this.duration.add({ syscall }, h.counts.map((c, i) => Math.max(0, c - (seen.counts[i] as number))), Math.max(0, h.sum - seen.sum));
+      this.durationSeen.set(g + syscall, { counts: [...h.counts], sum: h.sum });
+    }
+    let lost = d.delta(`${g}lostLines`, t.lostLines);
+    for (const [cpu, v] of lostByCpu) lost += d.delta(`${g}lost\t${cpu}`, v);
+    this.lost.inc(lost);
+    this.events.inc(d.delta(`${g}events`, t.events));
+    this.parseErrors.inc(d.delta(`${g}parseErrors`, t.parseErrors));
+    if (t.lastParseError) this.ctx.log.failure('tracefs:parse', 'warn', 'tracefs: unparsable trace_pipe line', { err: t.lastParseError });
+  }
+
+  async close(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    await s?.close();
+  }
+}

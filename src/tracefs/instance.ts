@@ -1,0 +1,222 @@
+/**
+ * The exporter's own tracefs instance (`instances/mountstorm-<pid>`): never the global buffer or
+ * another tool's instance. Everything here is synchronous on purpose: removal must also work from a
+ * process 'exit' handler, after a fatal error.
+ *
+ * Liveness of an instance is read from the kernel, not from PIDs (which differ across PID
+ * namespaces): an instance whose trace_pipe is open cannot be removed (rmdir gives EBUSY), so every
+ * other `mountstorm-*` instance that rmdir accepts belonged to an exporter that is gone.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { errnoCode, errorMessage, UnsupportedError } from '../errors';
+import type { HostPaths } from '../fs/paths';
+import type { Logger } from '../log';
+import { mount, umount2 } from '../storm/syscalls';
+import { TRACED_SYSCALLS } from './aggregate';
+
+const TRACEFS_MAGIC = 0x74726163;
+const SYSFS_MAGIC = 0x62656572;
+const INSTANCE_NAME = /^mountstorm-\d+(?:-\d+)?$/;
+
+function fsType(p: string): number | undefined {
+  try {
+    return fs.statfsSync(p).type;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface TracefsMount {
+  dir: string;
+  /** We mounted it (no tracefs was mounted), so we unmount it on exit. */
+  mountedByUs: boolean;
+}
+
+/**
+ * Finds tracefs: the configured path, else <sysfs>/kernel/tracing, else <sysfs>/kernel/debug/tracing.
+ * When none is mounted and <sysfs> is a real sysfs, mounts tracefs at <sysfs>/kernel/tracing (where
+ * systemd would have mounted it), as perf and bpftrace do.
+ */
+export function locateTracefs(paths: HostPaths, configured: string | undefined): TracefsMount {
+  if (configured !== undefined) {
+    if (fsType(configured) !== TRACEFS_MAGIC) throw new UnsupportedError(`--collector.tracefs.path ${configured} is not a tracefs mount`);
+    return { dir: configured, mountedByUs: false };
+  }
+  const primary = paths.sys('kernel/tracing');
+  for (const dir of [primary, paths.sys('kernel/debug/tracing')]) if (fsType(dir) === TRACEFS_MAGIC) return { dir, mountedByUs: false };
+  if (fsType(paths.sys('kernel')) !== SYSFS_MAGIC || !fs.existsSync(primary)) {
+    throw new UnsupportedError(`no tracefs at ${primary} (${paths.sysfs} is not the kernel's sysfs, so nothing is mounted there)`);
+  }
+  try {
+    mount('tracefs', primary, 'tracefs', 0);
+  } catch (err) {
+    throw new UnsupportedError(`no tracefs at ${primary} and mounting one failed: ${errorMessage(err)} (needs CAP_SYS_ADMIN)`, { cause: err });
+  }
+  return { dir: primary, mountedByUs: true };
+}
+
+/** Removes the `mountstorm-*` instances whose exporter is gone; returns their names. */
+export function removeStaleInstances(tracefsDir: string, keep?: string): string[] {
+  const dir = path.join(tracefsDir, 'instances');
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!INSTANCE_NAME.test(name) || name === keep) continue;
+    try {
+      fs.rmdirSync(path.join(dir, name));
+      removed.push(name);
+    } catch (err) {
+      if (errnoCode(err) !== 'EBUSY' && errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
+  return removed;
+}
+
+function write(file: string, value: string): void {
+  fs.writeFileSync(file, value);
+}
+
+export interface InstanceOptions {
+  bufferSizeKb: number;
+  log: Logger;
+}
+
+export class TraceInstance {
+  /** trace_pipe, opened non-blocking; the reader thread shares this descriptor. */
+  readonly pipeFd: number;
+  readonly enabled: string[] = [];
+  readonly missing: string[] = [];
+  private removed = false;
+  private readonly onExit = () => this.remove();
+
+  private constructor(
+    readonly tracefs: TracefsMount,
+    readonly dir: string,
+    opts: InstanceOptions,
+  ) {
+    try {
+      // mono: one clock for all CPUs, so a syscall that migrates between its entry and exit is timed right.
+      try {
+        write(path.join(dir, 'trace_clock'), 'mono');
+      } catch (err) {
+        opts.log.warn('tracefs: cannot select the mono trace clock; durations across CPU migrations may be off', { err: errorMessage(err) });
+      }
+      write(path.join(dir, 'buffer_size_kb'), String(opts.bufferSizeKb));
+      const events: Array<{ event: string; filter?: string }> = [];
+      for (const s of TRACED_SYSCALLS) {
+        events.push({ event: `syscalls/sys_enter_${s.name}`, filter: s.enterFilter });
+        if (s.exit) events.push({ event: `syscalls/sys_exit_${s.name}` });
+      }
+      events.push({ event: 'lock/contention_begin' }, { event: 'lock/contention_end' });
+      for (const { event, filter } of events) {
+        const evDir = path.join(dir, 'events', event);
+        if (!fs.existsSync(evDir)) {
+          this.missing.push(event);
+          continue;
+        }
+        if (filter) write(path.join(evDir, 'filter'), filter);
+        write(path.join(evDir, 'enable'), '1');
+        this.enabled.push(event);
+      }
+      if (!this.enabled.some((e) => e.startsWith('syscalls/'))) {
+        throw new UnsupportedError('the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)');
+      }
+      this.pipeFd = fs.openSync(path.join(dir, 'trace_pipe'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    } catch (err) {
+      this.rmdir();
+      throw err;
+    }
+    process.on('exit', this.onExit);
+  }
+
+  /**
+   * Creates this process's instance, after removing stale ones. The name is mountstorm-<pid>; when
+   * that is taken by a live exporter (same PID in another PID namespace) a suffix is added.
+   */
+  static create(tracefs: TracefsMount, opts: InstanceOptions): TraceInstance {
+    const instances = path.join(tracefs.dir, 'instances');
+    for (const name of removeStaleInstances(tracefs.dir)) opts.log.info('tracefs: removed a stale instance left by an exporter that is gone', { instance: name });
+    for (let n = 0; n < 100; n++) {
+      const name = n === 0 ? `mountstorm-${process.pid}` : `mountstorm-${process.pid}-${n}`;
+      const dir = path.join(instances, name);
+      try {
+        fs.mkdirSync(dir);
+      } catch (err) {
+        if (errnoCode(err) === 'EEXIST') continue;
+        throw new UnsupportedError(`cannot create tracefs instance ${dir}: ${errorMessage(err)} (needs root or CAP_SYS_ADMIN)`, { cause: err });
+      }
+      return new TraceInstance(tracefs, dir, opts);
+    }
+    throw new UnsupportedError(`cannot create a tracefs instance under ${instances}: 100 names taken`);
+  }
+
+  get name(): string {
+    return path.basename(this.dir);
+  }
+
+  /** Per-CPU events the ring buffer overwrote or dropped (`per_cpu/cpuN/stats`), keyed by CPU. */
+  lostByCpu(): Map<string, number> {
+    const out = new Map<string, number>();
+    let cpus: string[];
+    try {
+      cpus = fs.readdirSync(path.join(this.dir, 'per_cpu'));
+    } catch {
+      return out;
+    }
+    for (const cpu of cpus) {
+      let text: string;
+      try {
+        text = fs.readFileSync(path.join(this.dir, 'per_cpu', cpu, 'stats'), 'utf8');
+      } catch {
+        continue;
+      }
+      const overrun = /^overrun: (\d+)$/m.exec(text);
+      const dropped = /^dropped events: (\d+)$/m.exec(text);
+      out.set(cpu, Number(overrun?.[1] ?? 0) + Number(dropped?.[1] ?? 0));
+    }
+    return out;
+  }
+
+  private rmdir(): void {
+    for (let i = 0; i < 5; i++) {
+      try {
+        fs.rmdirSync(this.dir);
+        return;
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return;
+        if (errnoCode(err) !== 'EBUSY') return;
+      }
+    }
+  }
+
+  /** Stops tracing, closes trace_pipe and removes the instance; safe to call more than once. */
+  remove(): void {
+    if (this.removed) return;
+    this.removed = true;
+    process.off('exit', this.onExit);
+    try {
+      write(path.join(this.dir, 'tracing_on'), '0');
+    } catch {
+      // gone already
+    }
+    try {
+      fs.closeSync(this.pipeFd);
+    } catch {
+      // closed already
+    }
+    this.rmdir();
+    if (this.tracefs.mountedByUs) {
+      try {
+        umount2(this.tracefs.dir);
+      } catch {
+        // another tracer uses it now: leave it mounted
+      }
+    }
+  }
+}

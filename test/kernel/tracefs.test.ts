@@ -1,0 +1,143 @@
+/**
+ * The tracefs collector against the real kernel. Exporters run in their own mount and PID
+ * namespaces (each mounts tracefs there, privately); tracefs instances are global, so the test
+ * lists them through the first exporter's namespace.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { StormReport } from '../../src/storm/report';
+import { CLI, IS_ROOT, REPO, hasCommand, requireInCi, testIf } from '../support/env';
+import { startExporter, type RunningExporter } from '../support/exporter';
+import { has, sum, type Sample } from '../support/metrics';
+
+requireInCi(IS_ROOT, 'root for tracefs and real mounts');
+const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for tracefs and real mounts');
+const ARGS = ['--sample.interval=200ms', '--no-collector.containers', '--no-collector.namespaces'];
+
+describe('tracefs collector, real kernel', () => {
+  let exp: RunningExporter;
+  let dir: string;
+  const instances = () =>
+    execFileSync('nsenter', ['-t', String(exp.pid), '-m', '--', 'ls', '/sys/kernel/tracing/instances'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((n) => n.startsWith('mountstorm-'));
+  const total = (m: Sample[], name: string, labels?: Record<string, string>) => (has(m, name, labels) ? sum(m, name, labels) : 0);
+  const delta = (a: Sample[], b: Sample[], name: string, labels?: Record<string, string>) => total(b, name, labels) - total(a, name, labels);
+
+  beforeAll(async () => {
+    if (!IS_ROOT) return;
+    dir = fs.mkdtempSync('/tmp/mountstorm-tracefs-');
+    exp = await startExporter(ARGS, { privateNamespaces: true });
+    await exp.waitSamples(2);
+  });
+  afterAll(async () => {
+    if (!IS_ROOT) return;
+    await exp.stop('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  rootTest('the exporter traces through its own instance', async () => {
+    const m = await exp.metrics();
+    expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'tracefs' })).toBe(1);
+    expect(instances().length).toBeGreaterThanOrEqual(1);
+    expect(exp.logs()).toMatch(/msg="tracefs: tracing mount syscalls" instance=\/sys\/kernel\/tracing\/instances\/mountstorm-1/);
+  });
+
+  rootTest('a helper making exactly K mounts and K umounts: counts and histogram rise by exactly K', async () => {
+    const K = 37;
+    // A symlink gives the helper its own comm, so its syscalls are told apart from anything else's.
+    const helper = path.join(dir, 'ms-k-helper');
+    fs.symlinkSync(process.execPath, helper);
+    fs.mkdirSync(path.join(dir, 'k'));
+    const before = await exp.waitSamples(1);
+    // Into the exporter's private mount namespace (setns is not a mount), so nothing else mounts.
+    execFileSync('nsenter', ['-t', String(exp.pid), '-m', '--', helper, path.join(REPO, 'dist/test/support/mount-k.js'), path.join(dir, 'k'), String(K)]);
+    const after = await exp.waitSamples(3);
+    // comm is resolved when the event is read, so nsenter's setns(CLONE_NEWNS) before it exec'd the
+    // helper counts under the helper's name too.
+    expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'setns' })).toBe(1);
+    expect(delta(before, after, 'mountstorm_mount_syscalls_by_process_total', { comm: 'ms-k-helper' })).toBe(2 * K + 1);
+    expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'mount' })).toBe(K);
+    expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'umount' })).toBe(K);
+    expect(delta(before, after, 'mountstorm_mount_syscall_duration_seconds_count', { syscall: 'mount' })).toBe(K);
+    expect(delta(before, after, 'mountstorm_mount_syscall_duration_seconds_count', { syscall: 'umount' })).toBe(K);
+    expect(delta(before, after, 'mountstorm_mount_syscall_duration_seconds_sum', { syscall: 'mount' })).toBeGreaterThan(0);
+    expect(delta(before, after, 'mountstorm_mount_syscall_errors_total')).toBe(0);
+    expect(total(after, 'mountstorm_trace_events_lost_total')).toBe(0);
+  });
+
+  rootTest('failed syscalls are counted by errno', async () => {
+    const before = await exp.waitSamples(1);
+    spawnSync('nsenter', ['-t', String(exp.pid), '-m', '--', 'umount', dir]); // not a mount point: EINVAL
+    const after = await exp.waitSamples(3);
+    expect(delta(before, after, 'mountstorm_mount_syscall_errors_total', { syscall: 'umount', errno: 'EINVAL' })).toBeGreaterThanOrEqual(1);
+  });
+
+  rootTest('a concurrent mountstorm storm: exact new-API counts and lock wait measured', async () => {
+    const before = await exp.waitSamples(1);
+    const r = JSON.parse(
+      execFileSync(process.execPath, [CLI, 'storm', '--json', '--containers=30', '--layers=20', '--concurrency=8'], { encoding: 'utf8' }),
+    ) as StormReport;
+    const after = await exp.waitSamples(3);
+    // Only the storm uses the new mount API here, so these match its own accounting exactly, plus
+    // the one open_tree + mount_setattr with which it checks that idmapped mounts work.
+    expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'open_tree' })).toBe(r.syscalls.open_tree + 1);
+    expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'mount_setattr' })).toBe(r.syscalls.mount_setattr + 1);
+    expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'move_mount' })).toBe(r.syscalls.move_mount);
+    expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'umount' })).toBeGreaterThanOrEqual(r.syscalls.umount2);
+    const wait = delta(before, after, 'mountstorm_mount_lock_wait_seconds_total');
+    // eslint-disable-next-line no-console
+    console.log(`storm: ${r.operations} operations in ${r.wallSeconds.toFixed(2)} s; lock wait inside mount syscalls ${(wait * 1e3).toFixed(1)} ms`);
+    expect(wait).toBeGreaterThan(0);
+  });
+
+  rootTest('kill -9 leaves the instance behind; the next exporter removes it; SIGTERM removes its own', async () => {
+    const instanceOf = (e: RunningExporter) => /tracing mount syscalls" instance=\/sys\/kernel\/tracing\/instances\/(\S+)/.exec(e.logs())?.[1];
+    const start = instances();
+    const b = await startExporter(ARGS, { privateNamespaces: true });
+    await b.waitSamples(2);
+    const bName = instanceOf(b) as string;
+    expect(instances().sort()).toEqual([...start, bName].sort());
+    await b.stop('SIGKILL');
+    expect(instances()).toContain(bName);
+
+    const c = await startExporter(ARGS, { privateNamespaces: true });
+    await c.waitSamples(2);
+    expect(c.logs()).toContain(`removed a stale instance left by an exporter that is gone" instance=${bName}`);
+    // The live exporter's instance is left alone; C has exactly one of its own.
+    expect(instances().sort()).toEqual([...start, instanceOf(c) as string].sort());
+    expect(await c.stop('SIGTERM')).toBe(0);
+    expect(instances().sort()).toEqual([...start].sort());
+  });
+});
+
+describe('tracefs unavailable', () => {
+  requireInCi(hasCommand('setpriv'), 'setpriv (util-linux)');
+  testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')('without privileges: no data, logged once, the exporter healthy', async () => {
+    const exp = await startExporter(['--sample.interval=100ms', '--no-collector.containers'], {
+      wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'],
+    });
+    try {
+      const m = await exp.waitSamples(5);
+      expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'tracefs' })).toBe(1);
+      expect(m.some((s) => s.name.startsWith('mountstorm_mount_syscall'))).toBe(false);
+      expect(sum(m, 'mountstorm_mounts')).toBeGreaterThan(0);
+      expect(exp.logs().match(/tracefs collector has no data/g)).toHaveLength(1);
+      expect((await fetch(`${exp.url}/healthz`)).status).toBe(200);
+    } finally {
+      await exp.stop();
+    }
+  });
+
+  test('a sysfs that is not the kernel’s (fixture tree): no data, nothing mounted', async () => {
+    const exp = await startExporter([`--path.sysfs=${path.join(REPO, 'test/fixtures/sys')}`, '--sample.interval=100ms', '--no-collector.containers']);
+    try {
+      await exp.waitSamples(3);
+      expect(exp.logs()).toMatch(/tracefs collector has no data" reason="no tracefs at .*test\/fixtures\/sys\/kernel\/tracing/);
+      expect(fs.existsSync(path.join(REPO, 'test/fixtures/sys/kernel/tracing'))).toBe(false);
+    } finally {
+      await exp.stop();
+    }
+  });
+});

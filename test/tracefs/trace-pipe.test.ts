@@ -1,0 +1,139 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ParseError } from '../../src/errors';
+import { LATENCY_BUCKETS } from '../../src/exposition';
+import { TraceAggregator, type TraceTotals } from '../../src/tracefs/aggregate';
+import { lockKind, parseTraceLine } from '../../src/tracefs/trace-pipe';
+import { FIXTURES } from '../support/env';
+
+// Captured from this kernel by test/fixtures/capture/trace-pipe.sh; its header says what ran.
+const CAPTURE = fs.readFileSync(path.join(FIXTURES, 'tracefs/trace_pipe.txt'), 'utf8');
+
+function aggregate(chunks: string[], opts: Partial<ConstructorParameters<typeof TraceAggregator>[0]> = {}): TraceTotals {
+  const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 1000, ...opts });
+  for (const c of chunks) a.feed(c);
+  return a.snapshot();
+}
+
+function sumWhere(m: Record<string, number>, prefix: string): number {
+  return Object.entries(m)
+    .filter(([k]) => k.startsWith(prefix))
+    .reduce((s, [, v]) => s + v, 0);
+}
+
+describe('trace_pipe lines', () => {
+  test('syscall entry and exit, with the comm holding a space and dashes', () => {
+    expect(parseTraceLine('      kubelet -x-22087   [001] .....  6647.566568: sys_umount -> 0xffffffffffffffea')).toEqual({ kind: 'exit', syscall: 'umount', comm: 'kubelet -x', tid: 22087, cpu: 1, ts: 6647.566568, ret: -22 });
+    expect(parseTraceLine('   runc:[2:INIT]-9-1234    [013] d..1.  12.000001: sys_mount(dev_name: 0x1, dir_name: 0x2, type: 0, flags: 0x1000, data: 0)')).toEqual({ kind: 'enter', syscall: 'mount', comm: 'runc:[2:INIT]-9', tid: 1234, cpu: 13, ts: 12.000001 });
+  });
+
+  test('record-tgid column and the <...> comm', () => {
+    expect(parseTraceLine('           <...>-77      (     70) [000] .....   1.5: sys_open_tree -> 0x3')).toMatchObject({ kind: 'exit', syscall: 'open_tree', comm: '<...>', tid: 77, ret: 3 });
+  });
+
+  test('lock contention flags and kinds', () => {
+    expect(parseTraceLine('  umount-21352 [000] ...1.  6286.122552: contention_begin: 00000000ffdd4408 (flags=SPIN|MUTEX)')).toMatchObject({ kind: 'lock_begin', flags: 33 });
+    expect(parseTraceLine('  umount-21352 [000] ...1.  6286.122553: contention_end: 00000000ffdd4408 (ret=0)')).toMatchObject({ kind: 'lock_end', tid: 21352 });
+    expect([lockKind(4), lockKind(2), lockKind(33), lockKind(32), lockKind(1), lockKind(5), lockKind(3), lockKind(16 | 2), lockKind(8), lockKind(0)]).toEqual(['rwsem_write', 'rwsem_read', 'mutex', 'mutex', 'spin', 'rwlock_write', 'rwlock_read', 'percpu_rwsem_read', 'rt_mutex', 'other']);
+  });
+
+  test('lost-events marker', () => {
+    expect(parseTraceLine('CPU:3 [LOST 120 EVENTS]')).toEqual({ kind: 'lost', cpu: 3, count: 120 });
+  });
+
+  test.each([['garbage'], ['x-1 [000] ..... 1.0: sys_mount'], ['x-1 [000] ..... 1.0: sys_mount -> nothex'], ['x-1 [000] ..... 1.0: contention_begin: 0 (flags=BOGUS)'], ['x-1 [000] ..... 1.0: contention_begin: 0']])('%j is a ParseError naming the line', (line) => {
+    expect(() => parseTraceLine(line, 'trace_pipe', 7)).toThrow(ParseError);
+    expect(() => parseTraceLine(line, 'trace_pipe', 7)).toThrow(/trace_pipe:7:/);
+  });
+
+  test('events we do not count are "other", not errors', () => {
+    expect(parseTraceLine('  bash-1 [000] ..... 1.0: sched_switch: prev_comm=bash')).toEqual({ kind: 'other' });
+  });
+});
+
+describe('aggregating a captured trace', () => {
+  const t = aggregate([CAPTURE]);
+
+  test('exact counts: the capture script made 253 mounts, 252 umounts, one unshare(CLONE_NEWNS)', () => {
+    expect(t.parseErrors).toBe(0);
+    expect(sumWhere(t.callsByCpu, 'mount\t')).toBe(253);
+    expect(sumWhere(t.callsByCpu, 'umount\t')).toBe(252);
+    expect(sumWhere(t.callsByCpu, 'unshare\t')).toBe(1);
+    // Every entry was matched with its exit; the unfiltered exit of unshare(CLONE_NEWUSER) is ignored.
+    expect(t.durations.mount?.count).toBe(253);
+    expect(t.durations.umount?.count).toBe(252);
+    expect(t.durations.unshare?.count).toBe(1);
+    expect(t.inflight).toBe(0);
+  });
+
+  test('errors by errno, processes by name', () => {
+    expect(t.errors).toEqual({ 'umount\tEINVAL': 1, 'mount\tENOENT': 1 });
+    expect(t.byProcess['kubelet -x']).toBe(22);
+    expect(Object.values(t.byProcess).reduce((a, b) => a + b, 0)).toBe(253 + 252 + 1);
+  });
+
+  test('lock wait is attributed only to contention inside mount syscalls', () => {
+    const waits = Object.values(t.lockWait);
+    expect(waits.length).toBeGreaterThan(0);
+    for (const w of waits) expect(w).toBeGreaterThan(0);
+    // Bounded by the time those syscalls took.
+    const inSyscalls = Object.values(t.durations).reduce((s, d) => s + d.sum, 0);
+    expect(waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(inSyscalls + 1e-9);
+  });
+
+  test('durations land in the buckets: counts add up and the sum matches', () => {
+    const d = t.durations.mount!;
+    expect(d.counts.reduce((a, b) => a + b, 0)).toBe(d.count);
+    expect(d.sum).toBeGreaterThan(0);
+  });
+
+  test('the same text cut at any byte gives the same totals', () => {
+    for (const cut of [1, 17, 4096, Math.floor(CAPTURE.length / 2), CAPTURE.length - 3]) {
+      expect(aggregate([CAPTURE.slice(0, cut), CAPTURE.slice(cut)])).toEqual(t);
+    }
+  });
+});
+
+describe('bounds', () => {
+  const enter = (tid: number, ts: number, comm = 'p') => `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
+  const exit = (tid: number, ts: number, ret = '0x0') => `p-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount -> ${ret}\n`;
+
+  test('process names beyond the limit are "other", and a named one keeps its series', () => {
+    const t = aggregate([enter(1, 1, 'a'), enter(2, 1, 'b'), enter(3, 1, 'c'), enter(4, 1, 'a')], { topProcesses: 2 });
+    expect(t.byProcess).toEqual({ a: 2, b: 1, other: 1 });
+  });
+
+  test('<...> is resolved through the resolver, else "unknown"', () => {
+    expect(aggregate([enter(5, 1, '<...>')], { resolveComm: (tid) => (tid === 5 ? 'containerd' : undefined) }).byProcess).toEqual({ containerd: 1 });
+    expect(aggregate([enter(6, 1, '<...>')]).byProcess).toEqual({ unknown: 1 });
+  });
+
+  test('in-flight syscalls are capped; the overflow is still counted', () => {
+    const t = aggregate([enter(1, 1), enter(2, 1), enter(3, 1), exit(3, 2), exit(1, 2)], { maxInflight: 2 });
+    expect(sumWhere(t.callsByCpu, 'mount\t')).toBe(3);
+    expect(t.durations.mount?.count).toBe(1);
+  });
+
+  test('a syscall whose exit never comes is forgotten after the max age', () => {
+    const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
+    a.feed(enter(1, 1) + enter(2, 400));
+    a.expire(300);
+    expect(a.snapshot().inflight).toBe(1);
+  });
+
+  test('a runaway line is dropped and counted, memory stays bounded', () => {
+    const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
+    for (let i = 0; i < 100; i++) a.feed('x'.repeat(4096));
+    a.feed('\n' + enter(1, 1));
+    const t = a.snapshot();
+    expect(t.parseErrors).toBeGreaterThanOrEqual(1);
+    expect(sumWhere(t.callsByCpu, 'mount\t')).toBe(1);
+  });
+
+  test('a malformed line in the middle is counted and the rest still parsed', () => {
+    const t = aggregate([enter(1, 1) + 'garbage\n' + exit(1, 1.5, '0xfffffffffffffff0')]);
+    expect(t.parseErrors).toBe(1);
+    expect(t.lastParseError).toMatch(/trace_pipe:2:/);
+    expect(t.errors).toEqual({ 'mount\tEBUSY': 1 });
+  });
+});
