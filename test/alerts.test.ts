@@ -1,17 +1,16 @@
 /** The alerting bundle: rules checked and unit-tested by promtool, routing by amtool and a real Alertmanager. */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { renderRules } from '../src/alerts/render';
 import { ruleGroups } from '../src/alerts/rules';
 import { RUNBOOK_BASE } from '../src/alerts/thresholds';
 import { REPO, hasCommand, requireInCi, testIf } from './support/env';
-import { startPagerDuty, type PagerDutyReceiver } from './support/pagerduty';
+import { AM_CONFIG, startAlertmanager } from './support/alertmanager';
+import { startPagerDuty } from './support/pagerduty';
 
 const RULES = path.join(REPO, 'alerts/mountstorm.rules.yaml');
-const AM_CONFIG = path.join(REPO, 'deploy/alertmanager/alertmanager.yml');
 const alerts = ruleGroups().flatMap((g) => g.rules).filter((r) => r.alert);
 
 requireInCi(hasCommand('promtool') && hasCommand('amtool') && hasCommand('prometheus-alertmanager'), 'promtool, amtool, prometheus-alertmanager');
@@ -79,37 +78,6 @@ describe('Alertmanager routing', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** The shipped Alertmanager config, pointed at a local PagerDuty receiver with routing keys in tmp files. */
-export async function startAlertmanager(pd: PagerDutyReceiver, dir: string): Promise<{ url: string; proc: ChildProcess; keys: Record<string, string> }> {
-  const keys = { page: 'p'.repeat(32), tickets: 't'.repeat(32) };
-  for (const [k, v] of Object.entries(keys)) fs.writeFileSync(path.join(dir, `${k}.key`), v);
-  const cfg = fs
-    .readFileSync(AM_CONFIG, 'utf8')
-    .replaceAll('https://events.pagerduty.com/v2/enqueue', pd.url)
-    .replaceAll('/etc/alertmanager/secrets/pagerduty-page.key', path.join(dir, 'page.key'))
-    .replaceAll('/etc/alertmanager/secrets/pagerduty-tickets.key', path.join(dir, 'tickets.key'));
-  fs.writeFileSync(path.join(dir, 'alertmanager.yml'), cfg);
-  const port = await freePort();
-  const proc = spawn('prometheus-alertmanager', [`--config.file=${dir}/alertmanager.yml`, `--storage.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error('alertmanager did not become ready');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, proc, keys };
-}
-
 describe('a real Alertmanager with the shipped config and a PagerDuty receiver', () => {
   withAlertmanager('critical pages PagerDuty within seconds; a warning on the same node is inhibited', async () => {
     const dir = fs.mkdtempSync('/tmp/mountstorm-am-');
@@ -133,6 +101,7 @@ describe('a real Alertmanager with the shipped config and a PagerDuty receiver',
       expect(page?.event_action).toBe('trigger');
       expect(page?.routing_key).toBe(am.keys.page);
       expect(page?.payload?.severity).toBe('critical');
+      expect(page?.payload?.summary).toBe('[FIRING] MountStormImminent on node1:9866: MountStormImminent summary');
       expect(page?.payload?.component).toBe('MountStormImminent');
       expect(page?.payload?.group).toBe('node1:9866');
       expect(page?.payload?.custom_details?.runbook_url).toBe(`${RUNBOOK_BASE}/MountStormImminent.md`);

@@ -38,16 +38,18 @@ export function ruleGroups(): RuleGroup[] {
         { record: 'instance:mountstorm_mounts:sum', expr: 'sum by (instance) (mountstorm_mounts)' },
         { record: 'instance:mountstorm_mounts_added:rate30s', expr: `sum by (instance) (rate(mountstorm_mounts_added_total[${w}]))` },
         { record: 'instance:mountstorm_mount_syscalls:rate30s', expr: `sum by (instance) (rate(mountstorm_mount_syscalls_total[${w}]))` },
+        { record: 'instance:mountstorm_mount_lock_wait_seconds:rate30s', expr: `sum by (instance) (rate(mountstorm_mount_lock_wait_seconds_total[${w}]))` },
         { record: 'instance:mountstorm_lock_wait_estimate_seconds:max', expr: 'max by (instance, lock) (mountstorm_lock_wait_estimate_seconds)' },
         { record: 'instance:mountstorm_mount_table_utilisation:ratio', expr: 'instance:mountstorm_mounts:sum / on (instance) max by (instance) (mountstorm_mount_max)' },
         alert(
           'MountStormImminent',
           'critical',
+          // Where tracefs runs, its syscall rate and measured lock wait lead; elsewhere the table churn and the probe do.
           `(instance:mountstorm_mounts_added:rate30s > ${T.churnPerSecond} or instance:mountstorm_mount_syscalls:rate30s > ${T.syscallsPerSecond})\n` +
-            `and on (instance)\ninstance:mountstorm_lock_wait_estimate_seconds:max{lock="namespace_sem"} > ${T.leadingLockWaitSeconds}`,
+            `and on (instance)\n(\n  instance:mountstorm_lock_wait_estimate_seconds:max{lock="namespace_sem"} > ${T.leadingLockWaitSeconds}\n  or on (instance)\n  instance:mountstorm_mount_lock_wait_seconds:rate30s > ${T.leadingMeasuredLockWaitRatio}\n)`,
           T.leadingFor,
           'A mount storm is starting: heavy mount churn with rising lock wait.',
-          `{{ $labels.instance }} is adding mounts or making mount syscalls at {{ $value | humanize }}/s while namespace_sem lock wait rises; pod health checks fail within ~30 s if this continues.`,
+          `{{ $labels.instance }} is adding mounts or making mount syscalls at {{ $value | humanize }}/s while lock wait on the mount locks rises; pod health checks fail within ~30 s if this continues.`,
         ),
         alert(
           'MountStormLockWaitHigh',

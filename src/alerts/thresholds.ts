@@ -16,8 +16,13 @@ export const THRESHOLDS = {
   churnPerSecond: 50,
   /** …or mount-family syscalls faster than this (per second, tracefs)… */
   syscallsPerSecond: 500,
-  /** …while namespace_sem lock wait is above this (seconds): a storm has started. */
+  /** …while namespace_sem lock wait (probe estimate, seconds) is above this… */
   leadingLockWaitSeconds: 0.002,
+  /**
+   * …or tasks inside mount syscalls spend more than this many seconds per second in lock
+   * contention (tracefs, measured): a storm has started. Normal churn stays near 0.001.
+   */
+  leadingMeasuredLockWaitRatio: 0.05,
   leadingFor: '5s',
 
   /** Sustained namespace_sem lock wait that precedes probe failures (mountinfo readers blocked). */
