@@ -3,6 +3,7 @@
 import { flagsHelp, loadConfig, parseArgs } from './config';
 import { ConfigError, MountstormError, errorMessage } from './errors';
 import { Logger } from './log';
+import { doctorCommand } from './doctor/command';
 import { serve } from './main';
 import { stormCommand } from './storm/command';
 import { VERSION } from './version';
@@ -15,6 +16,7 @@ depth, lock-wait probes for namespace_sem and mount_lock, per-socket CPU and top
 commands:
   serve     run the exporter (default)
   storm     reproduce a container mount storm in a private namespace (see mountstorm storm --help)
+  doctor    diagnose this host's mount-storm risk and what the exporter can see (mountstorm doctor --help)
 
 flags (also MOUNTSTORM_<FLAG> environment variables, and keys of --config.file):
   --help      show this help
@@ -25,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
   const rest = argv[0] === command ? argv.slice(1) : argv;
   if (command === 'storm') return stormCommand(rest);
+  if (command === 'doctor') return doctorCommand(rest);
   if (command !== 'serve') {
     process.stderr.write(`mountstorm: unknown command "${command}"\n\n${USAGE}`);
     return 2;

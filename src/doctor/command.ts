@@ -1,0 +1,67 @@
+/** `mountstorm doctor`: flags, text and JSON output, exit code by risk. */
+import { FLAGS, flagsHelp, parseArgs, type FlagSpec } from '../config';
+import { ConfigError } from '../errors';
+import { HostPaths } from '../fs/paths';
+import { DEPTH_BUCKETS, diagnose, type Diagnosis } from './diagnose';
+
+const SHARED = ['path.procfs', 'path.sysfs', 'path.rootfs', 'mount.pid', 'collector.containers.task-dir', 'collector.tracefs.path'];
+export const DOCTOR_FLAGS: FlagSpec[] = [
+  ...FLAGS.filter((f) => SHARED.includes(f.name)),
+  { name: 'json', kind: 'bool', default: false, help: 'Print the diagnosis as JSON.' },
+];
+
+/** Exit status when the diagnosis finds high risk (0 otherwise; 2 is a usage error). */
+export const EXIT_HIGH_RISK = 3;
+
+export const DOCTOR_USAGE = `usage: mountstorm doctor [flags]
+
+A one-shot diagnosis of this host for mount-storm risk: CPU topology (sockets, NUMA, SMT), the mount
+table against fs.mount-max, overlay layer depth, idmapped mounts, which kernel features exist
+(tracefs events, lock contention tracepoints, listmount/statmount, fanotify mount events), and which
+collectors will work with the current privileges, and why. Exits ${EXIT_HIGH_RISK} when the risk is high.
+
+flags:
+${flagsHelp(DOCTOR_FLAGS)}
+`;
+
+const MARK = { yes: '✓', no: '✗', unknown: '?' } as const;
+
+export function renderText(d: Diagnosis): string {
+  const out: string[] = [];
+  const h = d.host;
+  out.push(`mountstorm doctor — risk: ${d.risk.toUpperCase()}`, '');
+  out.push('Host');
+  out.push(`  ${h.systemVendor} ${h.systemModel}, kernel ${h.kernel}`);
+  out.push(`  ${h.cpuModel}: ${h.cpus} CPUs, ${h.sockets} socket(s), ${h.numaNodes} NUMA node(s), SMT ${h.smt ? 'on' : 'off'}`);
+  out.push('', `Mount table (PID ${d.mountTable.pid})`);
+  if (d.mountTable.error) out.push(`  unreadable: ${d.mountTable.error}`);
+  else {
+    const util = d.mountTable.utilisation === undefined ? '' : ` (${(d.mountTable.utilisation * 100).toFixed(1)} % of fs.mount-max ${d.mountTable.mountMax})`;
+    out.push(`  ${d.mountTable.mounts} mounts${util}; ${d.mountTable.idmapped} idmapped; ${d.mountTable.overlays} overlays, deepest ${d.deepestOverlay} layers`);
+    if (d.mountTable.overlays > 0) out.push(`  overlay depth: ${DEPTH_BUCKETS.map(([k]) => `${k}: ${d.layerDepth[k]}`).join(', ')}`);
+  }
+  out.push('', 'Kernel features');
+  for (const [name, f] of Object.entries(d.features)) out.push(`  ${MARK[f.available]} ${name.padEnd(28)} ${f.detail}`);
+  out.push('', 'Collectors with the current privileges');
+  for (const [name, c] of Object.entries(d.collectors)) out.push(`  ${c.works ? '✓' : '✗'} ${name.padEnd(11)} ${c.why}`);
+  out.push('', 'Findings');
+  if (d.findings.length === 0) out.push('  none');
+  for (const f of d.findings) out.push(`  [${f.risk}] ${f.what}`, `      → ${f.advice}`);
+  return out.join('\n') + '\n';
+}
+
+export async function doctorCommand(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const args = parseArgs(argv, DOCTOR_FLAGS);
+  if (args.help) {
+    write(DOCTOR_USAGE);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new ConfigError(`doctor: unexpected argument "${args.positionals[0]}"`);
+  const get = <T>(name: string): T => (args.values.has(name) ? args.values.get(name) : DOCTOR_FLAGS.find((f) => f.name === name)?.default) as T;
+  const paths = new HostPaths(get('path.procfs'), get('path.sysfs'), get('path.rootfs'));
+  // Syscall probes describe the running kernel: only when looking at the live host.
+  const live = paths.procfs === '/proc' && paths.sysfs === '/sys';
+  const d = await diagnose({ paths, mountPid: get('mount.pid'), taskDirs: get('collector.containers.task-dir'), tracefsPath: get('collector.tracefs.path'), probeKernel: live });
+  write(get<boolean>('json') ? JSON.stringify(d, null, 2) + '\n' : renderText(d));
+  return d.risk === 'high' ? EXIT_HIGH_RISK : 0;
+}

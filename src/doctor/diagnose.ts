@@ -1,0 +1,229 @@
+/**
+ * `mountstorm doctor`: one look at this host, through the same path seam as the exporter (so it runs
+ * on fixture trees too). Gathers facts, then grades the risk with the thresholds the alerts use.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { THRESHOLDS } from '../alerts/thresholds';
+import { errnoCode, errorMessage } from '../errors';
+import type { HostPaths } from '../fs/paths';
+import { isIdmapped, overlayLowerLayers, parseMountinfo } from '../procfs/mountinfo';
+import { parseCpuModel } from '../procfs/cpuinfo';
+import { hasCapSysAdmin } from '../storm/command';
+import { readTopology } from '../sysfs/topology';
+import { TRACED_SYSCALLS } from '../tracefs/aggregate';
+
+export type Risk = 'low' | 'medium' | 'high';
+export type Availability = 'yes' | 'no' | 'unknown';
+
+export interface Finding {
+  risk: Risk;
+  what: string;
+  advice: string;
+}
+
+export interface Diagnosis {
+  host: { kernel: string; cpuModel: string; systemVendor: string; systemModel: string; cpus: number; sockets: number; numaNodes: number; smt: boolean };
+  mountTable: { pid: string; mounts: number | undefined; mountMax: number | undefined; utilisation: number | undefined; idmapped: number; overlays: number; parseErrors: number; error?: string };
+  /** Overlay mounts by lower-layer depth: "1", "2-5", "6-10", "11-20", "21-50", ">50". */
+  layerDepth: Record<string, number>;
+  deepestOverlay: number;
+  features: Record<'tracefs' | 'syscall_tracepoints' | 'lock_contention_tracepoints' | 'listmount_statmount' | 'fanotify_mount_events', { available: Availability; detail: string }>;
+  collectors: Record<string, { works: boolean; why: string }>;
+  findings: Finding[];
+  risk: Risk;
+}
+
+export const DEPTH_BUCKETS: ReadonlyArray<[string, number, number]> = [
+  ['1', 1, 1],
+  ['2-5', 2, 5],
+  ['6-10', 6, 10],
+  ['11-20', 11, 20],
+  ['21-50', 21, 50],
+  ['>50', 51, Infinity],
+];
+
+function read(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function canRead(file: string): { ok: boolean; why: string } {
+  try {
+    fs.closeSync(fs.openSync(file, 'r'));
+    return { ok: true, why: `${file} is readable` };
+  } catch (err) {
+    return { ok: false, why: `${file}: ${errnoCode(err) ?? errorMessage(err)}` };
+  }
+}
+
+export interface DoctorOptions {
+  paths: HostPaths;
+  mountPid: string;
+  taskDirs: string[];
+  tracefsPath?: string;
+  /** Kernel feature probes that call syscalls (listmount, fanotify): only on the live host, not on fixture trees. */
+  probeKernel: boolean;
+}
+
+function tracefsDir(paths: HostPaths, configured: string | undefined): string | undefined {
+  const TRACEFS_MAGIC = 0x74726163;
+  for (const d of configured ? [configured] : [paths.sys('kernel/tracing'), paths.sys('kernel/debug/tracing')]) {
+    try {
+      if (fs.statfsSync(d).type === TRACEFS_MAGIC || fs.existsSync(path.join(d, 'events'))) return d;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+/** listmount(2) on the root of our namespace: ENOSYS means the kernel predates 6.8. */
+function probeListmount(): { available: Availability; detail: string } {
+  if (os.arch() !== 'x64' && os.arch() !== 'arm64') return { available: 'unknown', detail: `not probed on ${os.arch()}` };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { listmountProbe } = require('./probe-syscalls') as typeof import('./probe-syscalls');
+  return listmountProbe();
+}
+
+function probeFanotifyMount(): { available: Availability; detail: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { fanotifyMountProbe } = require('./probe-syscalls') as typeof import('./probe-syscalls');
+  return fanotifyMountProbe();
+}
+
+/** Where no tracefs is mounted, a private mount namespace looks (root only). */
+function privateTracefsEvents(): { syscalls: string[]; lockContention: boolean } | undefined {
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, path.join(__dirname, 'tracefs-events.js')], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) return undefined;
+  try {
+    return JSON.parse(r.stdout) as { syscalls: string[]; lockContention: boolean };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
+  const { paths } = opts;
+  const topo = await readTopology(paths);
+  const dmi = (f: string) => read(paths.sys('class/dmi/id', f))?.trim() || 'unknown';
+  const host = {
+    kernel: opts.probeKernel ? os.release() : 'unknown',
+    cpuModel: parseCpuModel(read(paths.proc('cpuinfo')) ?? '') ?? 'unknown',
+    systemVendor: dmi('sys_vendor'),
+    systemModel: dmi('product_name'),
+    cpus: topo.cpus.size,
+    sockets: topo.sockets,
+    numaNodes: topo.numaNodes,
+    smt: topo.smt,
+  };
+
+  const mountinfoPath = paths.proc(opts.mountPid, 'mountinfo');
+  const layerDepth: Record<string, number> = Object.fromEntries(DEPTH_BUCKETS.map(([k]) => [k, 0]));
+  let deepestOverlay = 0;
+  const mountTable: Diagnosis['mountTable'] = { pid: opts.mountPid, mounts: undefined, mountMax: undefined, utilisation: undefined, idmapped: 0, overlays: 0, parseErrors: 0 };
+  const maxText = read(paths.proc('sys/fs/mount-max'));
+  mountTable.mountMax = maxText === undefined ? undefined : Number(maxText.trim());
+  try {
+    const parsed = parseMountinfo(fs.readFileSync(mountinfoPath, 'utf8'), mountinfoPath);
+    mountTable.mounts = parsed.mounts.length;
+    mountTable.parseErrors = parsed.errors.length;
+    for (const m of parsed.mounts) {
+      if (isIdmapped(m)) mountTable.idmapped++;
+      if (m.fsType !== 'overlay') continue;
+      mountTable.overlays++;
+      const n = overlayLowerLayers(m.superOptions).length;
+      deepestOverlay = Math.max(deepestOverlay, n);
+      const bucket = DEPTH_BUCKETS.find(([, lo, hi]) => n >= lo && n <= hi);
+      if (bucket) layerDepth[bucket[0]] = (layerDepth[bucket[0]] ?? 0) + 1;
+    }
+    if (mountTable.mountMax) mountTable.utilisation = mountTable.mounts / mountTable.mountMax;
+  } catch (err) {
+    mountTable.error = `${mountinfoPath}: ${errnoCode(err) ?? errorMessage(err)}`;
+  }
+
+  const tdir = tracefsDir(paths, opts.tracefsPath);
+  const admin = opts.probeKernel ? hasCapSysAdmin() : false;
+  let events: { syscalls: string[]; lockContention: boolean } | undefined;
+  if (tdir && fs.existsSync(path.join(tdir, 'events'))) {
+    const sysDir = path.join(tdir, 'events/syscalls');
+    events = {
+      syscalls: fs.existsSync(sysDir) ? fs.readdirSync(sysDir).filter((n) => n.startsWith('sys_enter_')).map((n) => n.slice(10)) : [],
+      lockContention: fs.existsSync(path.join(tdir, 'events/lock/contention_begin')),
+    };
+  } else if (!tdir && admin) {
+    events = privateTracefsEvents();
+  }
+  const traced = TRACED_SYSCALLS.filter((s) => events?.syscalls.includes(s.name)).length;
+  const features: Diagnosis['features'] = {
+    tracefs: tdir
+      ? { available: 'yes', detail: `mounted at ${tdir}` }
+      : admin && events
+        ? { available: 'yes', detail: `not mounted; the exporter mounts it at ${paths.sys('kernel/tracing')}` }
+        : { available: 'unknown', detail: 'not mounted, and mounting it needs CAP_SYS_ADMIN' },
+    syscall_tracepoints: !events
+      ? { available: 'unknown', detail: 'tracefs events not readable' }
+      : traced > 0
+        ? { available: 'yes', detail: `${traced}/${TRACED_SYSCALLS.length} mount-family syscalls traceable` }
+        : { available: 'no', detail: 'no syscalls/ events (CONFIG_FTRACE_SYSCALLS off)' },
+    lock_contention_tracepoints: !events
+      ? { available: 'unknown', detail: 'tracefs events not readable' }
+      : events.lockContention
+        ? { available: 'yes', detail: 'lock:contention_begin/end' }
+        : { available: 'no', detail: 'no lock/contention_* events (kernel < 5.19)' },
+    listmount_statmount: opts.probeKernel ? probeListmount() : { available: 'unknown', detail: 'not probed on a fixture tree' },
+    fanotify_mount_events: opts.probeKernel ? probeFanotifyMount() : { available: 'unknown', detail: 'not probed on a fixture tree' },
+  };
+
+  const mi = canRead(mountinfoPath);
+  const nsSelf = canRead(paths.proc('self/ns/mnt'));
+  const taskDirs = opts.taskDirs.map((d) => paths.root(d));
+  const taskDir = taskDirs.find((d) => fs.existsSync(d));
+  const collectors: Diagnosis['collectors'] = {
+    mounts: { works: mi.ok, why: mi.why },
+    probes: { works: mi.ok, why: mi.ok ? `${mountinfoPath} readable; stat() of ${paths.proc('sys/fs')}` : mi.why },
+    namespaces: {
+      works: true,
+      why: admin || process.getuid?.() === 0 ? 'root: every /proc/*/ns/mnt is readable' : `without CAP_SYS_PTRACE only this user's processes are seen (${nsSelf.why})`,
+    },
+    cpu: (() => {
+      const r = canRead(paths.proc('stat'));
+      return { works: r.ok, why: r.why };
+    })(),
+    host: { works: true, why: host.systemModel === 'unknown' ? 'no DMI product name: reported as unknown' : `DMI says ${host.systemVendor} ${host.systemModel}` },
+    containers: { works: taskDir !== undefined, why: taskDir ? `watching ${taskDir}` : `no task directory (${taskDirs.join(', ')}): no data until one appears` },
+    tracefs: {
+      works: admin && features.syscall_tracepoints.available !== 'no',
+      why: !admin ? 'needs root or CAP_SYS_ADMIN to create a tracefs instance: no data' : features.syscall_tracepoints.available === 'no' ? features.syscall_tracepoints.detail : tdir ? `instance under ${tdir}/instances` : features.tracefs.detail,
+    },
+  };
+
+  const findings: Finding[] = [];
+  const riskyTopology = host.sockets > 1 || host.smt;
+  const topoWhat = `${host.sockets} socket${host.sockets === 1 ? '' : 's'}, ${host.numaNodes} NUMA node${host.numaNodes === 1 ? '' : 's'}, SMT ${host.smt ? 'on' : 'off'}`;
+  if (riskyTopology && deepestOverlay > THRESHOLDS.deepLayers) {
+    findings.push({ risk: 'high', what: `deep-layer images (deepest overlay: ${deepestOverlay} layers) on a risky topology (${topoWhat})`, advice: 'use a runtime that idmaps the common parent once (containerd with PR 12092), keep images under 10 layers, stagger container starts, or prefer single-socket instance types / SMT off' });
+  } else if (riskyTopology) {
+    findings.push({ risk: 'medium', what: `topology where global-lock cache lines bounce: ${topoWhat}`, advice: 'keep frequently launched images under 10 layers; mount storms hurt most here' });
+  } else if (deepestOverlay > THRESHOLDS.deepLayers) {
+    findings.push({ risk: 'medium', what: `deep-layer images (deepest overlay: ${deepestOverlay} layers)`, advice: 'fewer layers, or a runtime that mounts a common parent once' });
+  }
+  if (mountTable.utilisation !== undefined && mountTable.utilisation > THRESHOLDS.tableNearMaxRatio) {
+    findings.push({ risk: 'high', what: `mount table at ${(mountTable.utilisation * 100).toFixed(0)} % of fs.mount-max (${mountTable.mounts}/${mountTable.mountMax})`, advice: 'find leaked mounts (see alerts/runbooks/MountTableRunawayGrowth.md) or raise fs.mount-max' });
+  } else if (mountTable.mounts !== undefined && mountTable.mounts > 10_000) {
+    findings.push({ risk: 'medium', what: `large mount table (${mountTable.mounts} entries): every mountinfo reader and namespace copy pays for it`, advice: 'check for leaked mounts' });
+  }
+  if (mountTable.idmapped > 0 && deepestOverlay > THRESHOLDS.deepLayers) {
+    findings.push({ risk: 'medium', what: `${mountTable.idmapped} idmapped mounts with deep overlays: the per-layer idmap pattern`, advice: 'upgrade the runtime to one that idmaps once per overlay' });
+  }
+  if (mountTable.error) findings.push({ risk: 'medium', what: `cannot read the mount table: ${mountTable.error}`, advice: 'run as root, or with hostPID and CAP_SYS_PTRACE in a container' });
+  if (!collectors.tracefs?.works) findings.push({ risk: 'low', what: 'the tracefs collector will have no data', advice: collectors.tracefs?.why ?? '' });
+  const rank: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
+  const risk = findings.reduce<Risk>((r, f) => (rank[f.risk] > rank[r] ? f.risk : r), 'low');
+  return { host, mountTable, layerDepth, deepestOverlay, features, collectors, findings, risk };
+}
