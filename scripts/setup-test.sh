@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root):
-# Debian's Prometheus (promtool), Alertmanager (amtool) and the npm packages pinned in package-lock.json.
+# Debian's Prometheus (prometheus, promtool), Alertmanager (prometheus-alertmanager, amtool), Chromium
+# (the landing page is tested in it, driven by playwright-core) and the npm packages pinned in
+# package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then

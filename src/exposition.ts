@@ -108,6 +108,13 @@ export class Exposition {
     return h;
   }
 
+  /** The current values of one metric (as prom-client's get() returns them), or undefined. */
+  async values(name: string): Promise<Array<{ labels: Record<string, string | number>; value: number }> | undefined> {
+    const m = this.registries.prometheus.getSingleMetric(name);
+    if (!m) return undefined;
+    return (await m.get()).values as Array<{ labels: Record<string, string | number>; value: number }>;
+  }
+
   /** A sample finished: the next scrape renders anew. */
   invalidate(): void {
     this.generation++;

@@ -12,6 +12,7 @@ import { HostPaths } from './fs/paths';
 import type { Logger } from './log';
 import { ProbeRunner } from './probes/runner';
 import { Sampler } from './sampler';
+import { StateRecorder } from './state/recorder';
 import { createApp } from './server';
 import { VERSION } from './version';
 
@@ -36,7 +37,9 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   const collectors = createCollectors(ctx);
   const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs, config.sampleTimeoutMs);
 
-  const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION });
+  const state = new StateRecorder(exposition, config.sampleIntervalMs, VERSION);
+  sampler.onSample(() => state.record());
+  const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION, state });
   const server = http.createServer(SERVER_OPTIONS, app);
   server.maxRequestsPerSocket = 1000;
   const listen = parseListenAddress(config.web.listenAddress);

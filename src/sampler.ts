@@ -28,6 +28,7 @@ export class Sampler {
   private readonly cpuBase = process.cpuUsage();
   private stopped = false;
   private readonly stuck = new Set<Collector>();
+  private readonly listeners: Array<() => Promise<void>> = [];
 
   constructor(
     private readonly collectors: Collector[],
@@ -49,6 +50,11 @@ export class Sampler {
     this.loopDelay = e.gauge('mountstorm_event_loop_delay_p99_seconds', "99th percentile of the exporter's event-loop delay over the last sample interval.");
     e.gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.').set(Math.round(Date.now() / 1000 - process.uptime()));
     this.loopMonitor.enable();
+  }
+
+  /** Runs `listener` after every completed sample (a failing listener is logged, never fails the sample). */
+  onSample(listener: () => Promise<void>): void {
+    this.listeners.push(listener);
   }
 
   /** Runs one sample now; resolves when every collector has finished. */
@@ -113,6 +119,7 @@ export class Sampler {
     this.samples.inc();
     this.lastSample.set(Date.now() / 1000);
     this.exposition.invalidate();
+    for (const l of this.listeners) await l().catch((err: unknown) => this.log.failure('sample-listener', 'warn', 'after-sample listener failed', { err: errorMessage(err) }));
   }
 
   /** Starts the loop on a fixed cadence (the first sample runs immediately). */

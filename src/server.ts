@@ -4,7 +4,9 @@
  */
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { Exposition, Format } from './exposition';
+import { landingPage } from './landing/page';
 import type { Logger } from './log';
+import type { StateRecorder } from './state/recorder';
 
 export interface AppDeps {
   exposition: Exposition;
@@ -13,6 +15,8 @@ export interface AppDeps {
   maxRequests: number;
   log: Logger;
   version: string;
+  /** The node's state for the landing page; without it `/` is a plain page of links. */
+  state?: StateRecorder;
 }
 
 /** OpenMetrics only when the Accept header asks for it; Prometheus text otherwise. */
@@ -63,14 +67,27 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/', (_req: Request, res: Response) => {
-    const path = escapeHtml(deps.telemetryPath);
+    if (deps.state) {
+      res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'");
+      res.type('html').send(landingPage(deps.telemetryPath));
+      return;
+    }
+    const path = escapeHtml('.' + deps.telemetryPath);
     res
       .type('html')
       .send(
         `<!doctype html><html><head><meta charset="utf-8"><title>mountstorm</title></head><body>` +
           `<h1>mountstorm ${escapeHtml(deps.version)}</h1><p>Prometheus exporter for Linux mount storms.</p>` +
-          `<ul><li><a href="${path}">Metrics</a></li><li><a href="/healthz">Health</a></li></ul></body></html>\n`,
+          `<ul><li><a href="${path}">Metrics</a></li><li><a href="./healthz">Health</a></li></ul></body></html>\n`,
       );
+  });
+
+  app.get('/api/state', (_req: Request, res: Response) => {
+    if (!deps.state) {
+      res.status(404).type('text/plain').send('not found\n');
+      return;
+    }
+    res.set('Cache-Control', 'no-store').json(deps.state.state());
   });
 
   app.use((_req: Request, res: Response) => {

@@ -33,7 +33,7 @@ describe('createApp without listening', () => {
   test('/, /healthz, 404, 405, HEAD', async () => {
     const landing = await fetch(`${base}/`);
     expect(landing.status).toBe(200);
-    expect(await landing.text()).toContain('<a href="/metrics">');
+    expect(await landing.text()).toContain('<a href="./metrics">');
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     const post = await fetch(`${base}/metrics`, { method: 'POST', body: 'x' });

@@ -1,0 +1,104 @@
+/**
+ * The landing page in real headless Chromium (Debian's chromium, driven by playwright-core): it
+ * loads with no request leaving the exporter, its numbers match /metrics, and during a real storm
+ * it shows the storm (screenshot saved to test-artifacts/).
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ARTIFACTS, CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
+import { startExporter, type RunningExporter } from '../support/exporter';
+import { FIXTURE_ARGS } from '../support/fixtures';
+import { sum } from '../support/metrics';
+
+requireInCi(hasCommand('chromium'), 'chromium (scripts/setup-test.sh installs it)');
+const withChromium = testIf(hasCommand('chromium'), 'chromium not installed (scripts/setup-test.sh installs it)');
+
+let browser: Browser | undefined;
+beforeAll(async () => {
+  if (hasCommand('chromium')) browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function open(exp: RunningExporter): Promise<{ page: Page; requests: string[] }> {
+  const page = await (browser as Browser).newPage({ viewport: { width: 1280, height: 1000 } });
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await page.goto(`${exp.url}/`);
+  await page.waitForSelector('body[data-loaded]');
+  return { page, requests };
+}
+
+const value = (page: Page, field: string) => page.locator(`[data-field="${field}"]`).first().getAttribute('data-value');
+
+describe('landing page on the dual-socket fixture host', () => {
+  let exp: RunningExporter;
+  beforeAll(async () => {
+    exp = await startExporter(FIXTURE_ARGS);
+    await exp.waitSamples(3);
+  });
+  afterAll(() => exp.stop());
+
+  withChromium('loads without any outside request; its numbers match /metrics', async () => {
+    const { page, requests } = await open(exp);
+    const m = await exp.metrics();
+    expect(Number(await value(page, 'mounts'))).toBe(sum(m, 'mountstorm_mounts'));
+    expect(Number(await value(page, 'mountMax'))).toBe(sum(m, 'mountstorm_mount_max'));
+    expect(Number(await value(page, 'overlayMax'))).toBe(sum(m, 'mountstorm_overlay_lower_layers_max'));
+    expect(Number(await value(page, 'idmapped'))).toBe(sum(m, 'mountstorm_idmapped_mounts'));
+    const topo = m.find((s) => s.name === 'mountstorm_cpu_topology_info')?.labels ?? {};
+    expect(await value(page, 'sockets')).toBe(topo.sockets);
+    expect(await value(page, 'numaNodes')).toBe(topo.numa_nodes);
+    expect(await value(page, 'smt')).toBe(String(topo.smt === 'on'));
+    expect(await page.locator('[data-field="instance"]').first().textContent()).toBe('Amazon EC2 r5.metal');
+    // 12-layer overlays on 2 sockets with SMT: the info alert's condition holds, nothing else.
+    expect(await page.locator('tr[data-alert="MountStormDeepLayersRiskyTopology"]').getAttribute('data-holds')).toBe('true');
+    expect(await page.locator('tr[data-alert="MountStormImminent"]').getAttribute('data-holds')).toBe('false');
+    expect(await page.locator('#conditions tbody tr').count()).toBe(8);
+    for (const r of requests) expect(new URL(r).origin).toBe(new URL(exp.url).origin);
+    await page.close();
+  });
+
+  test('/api/state is JSON and not cached', async () => {
+    const r = await fetch(`${exp.url}/api/state`);
+    expect(r.headers.get('content-type')).toMatch(/application\/json/);
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    const s = (await r.json()) as { conditions: unknown[]; history: { t: number[] } };
+    expect(s.conditions).toHaveLength(8);
+    expect(s.history.t.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('landing page during a real storm', () => {
+  requireInCi(IS_ROOT, 'root for a real storm');
+  testIf(IS_ROOT && hasCommand('chromium'), 'needs root (storm, tracefs) and chromium')(
+    'shows the storm: syscall rate and lock wait up, the leading alert condition holds; screenshot saved',
+    async () => {
+      const exp = await startExporter(['--sample.interval=500ms', '--no-collector.containers'], { privateNamespaces: true });
+      try {
+        await exp.waitSamples(4);
+        const storm = new Promise<void>((resolve, reject) =>
+          execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=12s', '--concurrency=8', '--layers=50'], { maxBuffer: 64 << 20 }, (err) => (err ? reject(err) : resolve())),
+        );
+        await new Promise((r) => setTimeout(r, 9000));
+        const { page } = await open(exp);
+        await page.waitForFunction('Number(document.querySelector(\'[data-field="syscalls"]\').dataset.value) > 500', undefined, { timeout: 10_000 });
+        const m = await exp.metrics();
+        expect(Number(await value(page, 'mounts'))).toBe(sum(m, 'mountstorm_mounts'));
+        expect(Number(await value(page, 'lockWait'))).toBeGreaterThan(0);
+        expect(await page.locator('tr[data-alert="MountStormImminent"]').getAttribute('data-holds')).toBe('true');
+        expect(Number(await page.locator('#chart-syscalls').getAttribute('data-points'))).toBeGreaterThan(5);
+        fs.mkdirSync(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: path.join(ARTIFACTS, 'landing-storm.png'), fullPage: true });
+        await page.close();
+        await storm;
+      } finally {
+        await exp.stop('SIGTERM');
+      }
+    },
+    90_000,
+  );
+});
