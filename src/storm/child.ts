@@ -57,16 +57,28 @@ async function main(): Promise<void> {
   // The parent is gone: stop at once; the namespace and its mounts go with us, and the (host-side,
   // empty) directory the tmpfs sat on is removed here, since the parent cannot any more.
   let root: string | undefined;
+  let workers: Worker[] = [];
+  let counters: Int32Array | undefined;
+  let orphan = false;
   const orphaned = () => {
-    if (root) {
-      try {
-        umount2(root, MNT_DETACH);
-        fs.rmdirSync(root);
-      } catch {
-        // best effort: the mounts vanish with the namespace regardless
+    if (orphan) return;
+    orphan = true;
+    // Stop the workers before detaching the tmpfs: a worker still running after the detach would
+    // create its container directories on the host's /tmp, under the path the tmpfs covered.
+    if (counters) Atomics.store(counters, 2, 2);
+    const stopped = Promise.all(workers.map((w) => w.terminate()));
+    const timeout = new Promise((r) => setTimeout(r, 2000));
+    void Promise.race([stopped, timeout]).finally(() => {
+      if (root) {
+        try {
+          umount2(root, MNT_DETACH);
+          fs.rmSync(root, { recursive: true, force: true });
+        } catch {
+          // best effort: the mounts vanish with the namespace regardless
+        }
       }
-    }
-    process.exit(4);
+      process.exit(4);
+    });
   };
   process.stdin.on('end', orphaned);
   process.stdin.on('close', orphaned);
@@ -99,9 +111,10 @@ async function main(): Promise<void> {
   }
 
   const shared = new SharedArrayBuffer(16);
-  const counters = new Int32Array(shared);
-  process.on('SIGTERM', () => Atomics.store(counters, 2, 2));
-  process.on('SIGINT', () => Atomics.store(counters, 2, 2));
+  const shm = new Int32Array(shared);
+  counters = shm;
+  process.on('SIGTERM', () => Atomics.store(shm, 2, 2));
+  process.on('SIGINT', () => Atomics.store(shm, 2, 2));
   const input: Omit<WorkerInput, 'shared'> = {
     root,
     mode: opts.mode,
@@ -110,7 +123,7 @@ async function main(): Promise<void> {
     holdMs: opts.holdMs,
     total: opts.durationMs > 0 ? 0 : opts.containers,
   };
-  const workers = Array.from({ length: opts.concurrency }, () => new Worker(path.join(__dirname, 'worker.js'), { workerData: { ...input, shared } }));
+  workers = Array.from({ length: opts.concurrency }, () => new Worker(path.join(__dirname, 'worker.js'), { workerData: { ...input, shared } }));
   const results = workers.map(
     (w) =>
       new Promise<WorkerResult>((resolve, reject) => {
@@ -121,10 +134,10 @@ async function main(): Promise<void> {
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
   const start = process.hrtime.bigint();
   // A sustained storm ends when its duration is up: no new containers, held ones finish their hold.
-  const stopAt = opts.durationMs > 0 ? setTimeout(() => Atomics.compareExchange(counters, 2, 0, 1), opts.durationMs) : undefined;
-  Atomics.store(counters, 3, 1);
-  Atomics.notify(counters, 3);
-  const progress = setInterval(() => emit({ type: 'progress', done: Atomics.load(counters, 1), elapsed: Number(process.hrtime.bigint() - start) / 1e9 }), 200);
+  const stopAt = opts.durationMs > 0 ? setTimeout(() => Atomics.compareExchange(shm, 2, 0, 1), opts.durationMs) : undefined;
+  Atomics.store(shm, 3, 1);
+  Atomics.notify(shm, 3);
+  const progress = setInterval(() => emit({ type: 'progress', done: Atomics.load(shm, 1), elapsed: Number(process.hrtime.bigint() - start) / 1e9 }), 200);
   const all = await Promise.all(results);
   clearTimeout(stopAt);
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
