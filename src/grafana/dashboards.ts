@@ -1,0 +1,226 @@
+/**
+ * The Grafana dashboards, as code (Grafana Foundation SDK builders). `npm run render-dashboards`
+ * writes grafana/*.json; a test fails while the committed JSON is stale, and runs every panel query
+ * against a real Prometheus that scraped the exporter during a storm.
+ *
+ * Conventions (kubernetes-mixin): fixed uid, a `datasource` template variable (no `__inputs`, so the
+ * JSON imports through the UI and provisions from files as is), `instance` variables, a unit and a
+ * description on every panel, runbook links, alert annotations. Queries use the raw metrics (not
+ * the recording rules), so the dashboards work where the rules are not loaded.
+ */
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as heatmap from '@grafana/grafana-foundation-sdk/heatmap';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { RUNBOOK_BASE, THRESHOLDS as T } from '../alerts/thresholds';
+
+const DS = { type: 'prometheus', uid: '${datasource}' };
+const J = `job="${T.job}"`;
+
+function q(expr: string, legend?: string, opts: { instant?: boolean; format?: 'heatmap' | 'table' } = {}): prometheus.DataqueryBuilder {
+  const b = new prometheus.DataqueryBuilder().expr(expr).datasource(DS);
+  if (legend) b.legendFormat(legend);
+  if (opts.instant) b.instant();
+  else b.range();
+  if (opts.format) b.format(opts.format === 'heatmap' ? prometheus.PromQueryFormat.Heatmap : prometheus.PromQueryFormat.Table);
+  return b;
+}
+
+/** A panel link to an alert's runbook (panel links take builders; a data link is just these fields). */
+function runbook(alert: string): { build(): { title: string; url: string; targetBlank: boolean } } {
+  return { build: () => ({ title: `Runbook: ${alert}`, url: `${RUNBOOK_BASE}/${alert}.md`, targetBlank: true }) };
+}
+
+function ts(title: string, unit: string, description: string, targets: prometheus.DataqueryBuilder[], w = 12, h = 8, alert?: string): timeseries.PanelBuilder {
+  const p = new timeseries.PanelBuilder().title(title).unit(unit).description(description).datasource(DS).gridPos({ x: 0, y: 0, w, h }).lineWidth(1).fillOpacity(10);
+  for (const t of targets) p.withTarget(t);
+  if (alert) p.links([runbook(alert) as never]);
+  return p;
+}
+
+function statPanel(title: string, unit: string, description: string, target: prometheus.DataqueryBuilder, w = 4, alert?: string): stat.PanelBuilder {
+  const p = new stat.PanelBuilder().title(title).unit(unit).description(description).datasource(DS).gridPos({ x: 0, y: 0, w, h: 4 }).withTarget(target);
+  if (alert) p.links([runbook(alert) as never]);
+  return p;
+}
+
+function heat(title: string, description: string, target: prometheus.DataqueryBuilder, alert?: string): heatmap.PanelBuilder {
+  const p = new heatmap.PanelBuilder()
+    .title(title)
+    .unit('s')
+    .description(description)
+    .datasource(DS)
+    .gridPos({ x: 0, y: 0, w: 12, h: 8 })
+    .withTarget(target)
+    .calculate(false)
+    .yAxis(new heatmap.YAxisConfigBuilder().unit('s'));
+  if (alert) p.links([runbook(alert) as never]);
+  return p;
+}
+
+function datasourceVar(): dashboard.DatasourceVariableBuilder {
+  return new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus');
+}
+
+function instanceVar(multi: boolean): dashboard.QueryVariableBuilder {
+  const v = new dashboard.QueryVariableBuilder('instance')
+    .label('Node')
+    .datasource(DS)
+    .query(`label_values(mountstorm_build_info{${J}}, instance)`)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(dashboard.VariableSort.AlphabeticalAsc);
+  if (multi) v.multi(true).includeAll(true).allValue('.+');
+  return v;
+}
+
+function alertAnnotations(sel: string): dashboard.AnnotationQueryBuilder {
+  return new dashboard.AnnotationQueryBuilder()
+    .name('Mount storm alerts')
+    .datasource(DS)
+    .enable(true)
+    .iconColor('red')
+    .expr(`ALERTS{alertstate="firing", alertname=~"MountStorm.*|MountTable.*", ${sel}}`)
+    .titleFormat('{{alertname}}')
+    .textFormat('{{instance}}: {{alertname}} ({{severity}})')
+    .step('15s');
+}
+
+function links(): dashboard.DashboardLinkBuilder[] {
+  return [
+    new dashboard.DashboardLinkBuilder('Runbooks').type(dashboard.DashboardLinkType.Link).url(RUNBOOK_BASE).targetBlank(true).icon('doc'),
+    new dashboard.DashboardLinkBuilder('Mount storm dashboards').type(dashboard.DashboardLinkType.Dashboards).tags(['mountstorm']).asDropdown(true).includeVars(true).keepTime(true),
+  ];
+}
+
+/** Lays panels out left to right, wrapping at 24 columns. */
+function layout<P extends { build(): unknown }>(panels: Array<[P, number, number]>): P[] {
+  let x = 0;
+  let y = 0;
+  let rowH = 0;
+  return panels.map(([p, w, h]) => {
+    if (x + w > 24) {
+      x = 0;
+      y += rowH;
+      rowH = 0;
+    }
+    (p as unknown as { gridPos(g: object): void }).gridPos({ x, y, w, h });
+    x += w;
+    rowH = Math.max(rowH, h);
+    return p;
+  });
+}
+
+export function nodeDashboard(): dashboard.Dashboard {
+  const I = `${J}, instance=~"$instance"`;
+  const R = '$__rate_interval';
+  const panels: Array<[{ build(): unknown }, number, number]> = [
+    [statPanel('Mounts', 'short', 'Entries in the watched mount table (mountstorm_mounts).', q(`sum(mountstorm_mounts{${I}})`, undefined, { instant: true }), 4, 'MountTableNearMax'), 4, 4],
+    [statPanel('Table vs fs.mount-max', 'percentunit', 'Mount table size as a share of fs.mount-max; mounts fail with ENOSPC at 100 %.', q(`sum(mountstorm_mounts{${I}}) / max(mountstorm_mount_max{${I}})`, undefined, { instant: true }), 4, 'MountTableNearMax'), 4, 4],
+    [statPanel('Mount syscalls/s', 'ops', 'Exact mount-family syscalls per second, from tracefs (no data without the tracefs collector).', q(`sum(rate(mountstorm_mount_syscalls_total{${I}}[${R}]))`, undefined, { instant: true }), 4, 'MountStormImminent'), 4, 4],
+    [statPanel('Measured lock wait', 's', 'Seconds per second that tasks inside mount syscalls spent in lock contention (tracefs).', q(`sum(rate(mountstorm_mount_lock_wait_seconds_total{${I}}[${R}]))`, undefined, { instant: true }), 4, 'MountStormImminent'), 4, 4],
+    [statPanel('namespace_sem wait', 's', 'How far the namespace_sem probe sits above its learned quiet baseline.', q(`max(mountstorm_lock_wait_estimate_seconds{${I}, lock="namespace_sem"})`, undefined, { instant: true }), 4, 'MountStormLockWaitHigh'), 4, 4],
+    [statPanel('Deepest overlay', 'short', 'Lower layers of the deepest overlay mount; more than 10 is the common warning level.', q(`max(mountstorm_overlay_lower_layers_max{${I}})`, undefined, { instant: true }), 4, 'MountStormDeepLayersRiskyTopology'), 4, 4],
+
+    [ts('Mount table by filesystem type', 'short', 'Entries in the watched mount table, by fstype.', [q(`sum by (fstype) (mountstorm_mounts{${I}})`, '{{fstype}}')], 12, 8, 'MountTableRunawayGrowth'), 12, 8],
+    [ts('Mount churn', 'ops', 'Mounts appearing and disappearing between samples, per second (a lower bound: churn within one sample is missed).', [q(`sum(rate(mountstorm_mounts_added_total{${I}}[${R}]))`, 'added'), q(`sum(rate(mountstorm_mounts_removed_total{${I}}[${R}]))`, 'removed')], 12, 8, 'MountStormImminent'), 12, 8],
+
+    [ts('Mount syscalls by syscall', 'ops', 'Exact mount-family syscalls per second by syscall (tracefs).', [q(`sum by (syscall) (rate(mountstorm_mount_syscalls_total{${I}}[${R}]))`, '{{syscall}}')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Mount syscalls by process', 'ops', 'Which processes make the mount syscalls: containerd, runc, systemd, kubelet (tracefs).', [q(`sum by (comm) (rate(mountstorm_mount_syscalls_by_process_total{${I}}[${R}]))`, '{{comm}}')], 12, 8), 12, 8],
+
+    [heat('namespace_sem probe latency', 'Distribution of the namespace_sem probe (first 4 KiB read of mountinfo): it queues behind mount writers.', q(`sum by (le) (rate(mountstorm_probe_duration_seconds_bucket{${I}, probe="namespace_sem"}[${R}]))`, '{{le}}', { format: 'heatmap' }), 'MountStormLockWaitHigh'), 12, 8],
+    [heat('Mount syscall latency', 'Distribution of mount-family syscall durations, entry to exit (tracefs).', q(`sum by (le) (rate(mountstorm_mount_syscall_duration_seconds_bucket{${I}}[${R}]))`, '{{le}}', { format: 'heatmap' }), 'MountStormImminent'), 12, 8],
+
+    [ts('Measured lock wait by lock kind', 's', 'Seconds per second in lock contention inside mount syscalls, by kind (rwsem_write is namespace_sem taken for writing; spin includes mount_lock).', [q(`sum by (kind) (rate(mountstorm_mount_lock_wait_seconds_total{${I}}[${R}]))`, '{{kind}}')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Lock-wait probes above baseline', 's', 'The probe estimates (recent median above the learned quiet baseline) and the baselines themselves.', [q(`max by (lock) (mountstorm_lock_wait_estimate_seconds{${I}})`, '{{lock}} above baseline'), q(`max by (probe) (mountstorm_probe_baseline_seconds{${I}})`, '{{probe}} baseline')], 12, 8, 'MountStormLockWaitHigh'), 12, 8],
+
+    [ts('Mount syscall latency p99', 's', '99th percentile duration per syscall (tracefs).', [q(`histogram_quantile(0.99, sum by (syscall, le) (rate(mountstorm_mount_syscall_duration_seconds_bucket{${I}}[${R}])))`, '{{syscall}}')], 12, 8), 12, 8],
+    [ts('Mount syscall errors', 'ops', 'Failed mount-family syscalls per second by errno; ENOSPC means fs.mount-max was hit (0 when none failed).', [q(`sum by (errno) (rate(mountstorm_mount_syscall_errors_total{${I}}[${R}])) or vector(0)`, '{{errno}}')], 12, 8, 'MountTableNearMax'), 12, 8],
+
+    [ts('CPU by socket: system vs user', 'percentunit', 'CPU time per socket, system (where the mount locks spin) against user.', [q(`sum by (socket, mode) (rate(mountstorm_cpu_seconds_total{${I}, mode=~"system|user"}[${R}]))`, 'socket {{socket}} {{mode}}')], 12, 8), 12, 8],
+    [ts('Container starts', 'ops', "New container bundles per second in the runtime's task directories.", [q(`sum(rate(mountstorm_container_starts_total{${I}}[${R}]))`, 'starts')], 12, 8), 12, 8],
+
+    [ts('Overlay layers', 'short', 'Overlay mounts, and the lower layers of the deepest one.', [q(`max(mountstorm_overlay_mounts{${I}})`, 'overlay mounts'), q(`max(mountstorm_overlay_lower_layers_max{${I}})`, 'deepest overlay (layers)')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
+    [ts('Exporter health', 'short', 'Collectors failing (0 = all good), sample overruns and trace events lost per second.', [q(`count(mountstorm_scrape_collector_success{${I}} == 0) or vector(0)`, 'collectors failing'), q(`sum(rate(mountstorm_sample_overruns_total{${I}}[${R}]))`, 'overruns/s'), q(`sum(rate(mountstorm_trace_events_lost_total{${I}}[${R}]))`, 'trace events lost/s')], 12, 8, 'MountStormCollectorFailing'), 12, 8],
+    [ts('Exporter cost', 's', "The exporter's own CPU (seconds per second) and its slowest collector per sample.", [q(`sum(rate(process_cpu_seconds_total{${I}}[${R}]))`, 'CPU'), q(`max(mountstorm_scrape_collector_duration_seconds{${I}})`, 'slowest collector')], 12, 8), 12, 8],
+  ];
+  const b = new dashboard.DashboardBuilder('Mount storm — node')
+    .uid('mountstorm-node')
+    .description('One node: mount table size and churn, syscalls and lock wait, per-socket CPU and the exporter itself.')
+    .tags(['mountstorm', 'mounts'])
+    .refresh('10s')
+    .time({ from: 'now-1h', to: 'now' })
+    .withVariable(datasourceVar())
+    .withVariable(instanceVar(false))
+    .annotation(alertAnnotations('instance=~"$instance"'))
+    .links(links());
+  for (const p of layout(panels)) b.withPanel(p as never);
+  return b.build();
+}
+
+export function fleetDashboard(): dashboard.Dashboard {
+  const I = `${J}, instance=~"$instance"`;
+  const R = '$__rate_interval';
+  const topo = `* on (instance) group_left (sockets, smt) max by (instance, sockets, smt) (mountstorm_cpu_topology_info{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (mountstorm_host_info{${I}})`;
+  const panels: Array<[{ build(): unknown }, number, number]> = [
+    [ts('Nodes by mount syscall rate', 'ops', 'The 10 nodes making the most mount-family syscalls per second (tracefs).', [q(`topk(10, sum by (instance) (rate(mountstorm_mount_syscalls_total{${I}}[${R}])))`, '{{instance}}')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Nodes by measured lock wait', 's', 'The 10 nodes whose mount syscalls spend the most time in lock contention, seconds per second (tracefs).', [q(`topk(10, sum by (instance) (rate(mountstorm_mount_lock_wait_seconds_total{${I}}[${R}])))`, '{{instance}}')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Nodes by namespace_sem wait', 's', 'The 10 nodes whose namespace_sem probe sits furthest above its quiet baseline.', [q(`topk(10, max by (instance) (mountstorm_lock_wait_estimate_seconds{${I}, lock="namespace_sem"}))`, '{{instance}}')], 12, 8, 'MountStormLockWaitHigh'), 12, 8],
+    [ts('Nodes by mount table size', 'short', 'The 10 nodes with the largest mount tables.', [q(`topk(10, sum by (instance) (mountstorm_mounts{${I}}))`, '{{instance}}')], 12, 8, 'MountTableNearMax'), 12, 8],
+    [ts('namespace_sem wait by topology', 's', 'The hardware comparison: the probe estimate averaged by socket count, SMT and instance type.', [q(`avg by (sockets, smt, system_model) (max by (instance) (mountstorm_lock_wait_estimate_seconds{${I}, lock="namespace_sem"}) ${topo})`, '{{system_model}} sockets={{sockets}} smt={{smt}}')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
+    [ts('Measured lock wait by topology', 's', 'The hardware comparison with tracefs: lock wait inside mount syscalls per node, averaged by socket count, SMT and instance type.', [q(`avg by (sockets, smt, system_model) (sum by (instance) (rate(mountstorm_mount_lock_wait_seconds_total{${I}}[${R}])) ${topo})`, '{{system_model}} sockets={{sockets}} smt={{smt}}')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
+    [
+      new table.PanelBuilder()
+        .title('Nodes')
+        .unit('short')
+        .description('Every node: topology, instance type, mount table size and deepest overlay.')
+        .datasource(DS)
+        .withTarget(q(`max by (instance, sockets, numa_nodes, smt, cpu_model) (mountstorm_cpu_topology_info{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (mountstorm_host_info{${I}}) * on (instance) group_left () sum by (instance) (mountstorm_mounts{${I}})`, undefined, { instant: true, format: 'table' })),
+      24,
+      8,
+    ],
+  ];
+  const b = new dashboard.DashboardBuilder('Mount storm — fleet')
+    .uid('mountstorm-fleet')
+    .description('All nodes: who storms, whose locks wait, and which hardware suffers most.')
+    .tags(['mountstorm', 'mounts'])
+    .refresh('30s')
+    .time({ from: 'now-6h', to: 'now' })
+    .withVariable(datasourceVar())
+    .withVariable(instanceVar(true))
+    .annotation(alertAnnotations('instance=~"$instance"'))
+    .links(links());
+  for (const p of layout(panels)) b.withPanel(p as never);
+  return b.build();
+}
+
+export const DASHBOARDS: Record<string, () => dashboard.Dashboard> = {
+  'mountstorm-node.json': nodeDashboard,
+  'mountstorm-fleet.json': fleetDashboard,
+};
+
+/** Panel ids and query refIds, which Grafana would otherwise assign on load, so the JSON is stable. */
+function number(d: dashboard.Dashboard): dashboard.Dashboard {
+  (d.panels ?? []).forEach((p, i) => {
+    const panel = p as { id?: number; targets?: Array<{ refId?: string }> };
+    panel.id = i + 1;
+    (panel.targets ?? []).forEach((t, j) => (t.refId = String.fromCharCode(65 + j)));
+  });
+  return d;
+}
+
+export function renderDashboard(name: string): string {
+  const make = DASHBOARDS[name];
+  if (!make) throw new Error(`no dashboard ${name}`);
+  return JSON.stringify(number(make()), null, 2) + '\n';
+}
+
+if (require.main === module) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const path = require('node:path') as typeof import('node:path');
+  const out = process.argv[2] ?? 'grafana';
+  for (const name of Object.keys(DASHBOARDS)) fs.writeFileSync(path.join(out, name), renderDashboard(name));
+}
