@@ -11,7 +11,7 @@ import { LOG_LEVELS, type LogLevel } from './log';
 import { COLLECTORS } from './collectors/definitions';
 
 export interface Config {
-  web: { listenAddress: string; telemetryPath: string; maxRequests: number };
+  web: { listenAddress: string; telemetryPath: string; maxRequests: number; configFile: string | undefined };
   paths: { procfs: string; sysfs: string; rootfs: string };
   /** PID whose mount namespace is watched ("self" for the exporter's own). */
   mountPid: string;
@@ -46,6 +46,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'web.listen-address', kind: 'string', default: `:${DEFAULT_PORT}`, help: 'Address to listen on, host:port (":port" for all interfaces).', check: (v) => (parseListenAddress(String(v)) ? undefined : 'must be host:port or :port') },
   { name: 'web.telemetry-path', kind: 'string', default: '/metrics', help: 'Path under which to expose metrics.', check: (v) => (/^\/[A-Za-z0-9._~\/-]*$/.test(String(v)) && v !== '/' ? undefined : 'must be an absolute URL path other than "/"') },
   { name: 'web.max-requests', kind: 'int', default: 40, help: 'Maximum number of parallel scrape requests; further ones get 503.', check: positive },
+  { name: 'web.config.file', kind: 'path', default: undefined, help: 'exporter-toolkit web configuration (tls_server_config, basic_auth_users with bcrypt hashes); re-read when it or its certificate files change.' },
   { name: 'path.procfs', kind: 'path', default: '/proc', help: 'procfs mountpoint.' },
   { name: 'path.sysfs', kind: 'path', default: '/sys', help: 'sysfs mountpoint.' },
   { name: 'path.rootfs', kind: 'path', default: '/', help: "Host root filesystem (the container runtime's state directories are read under it)." },
@@ -241,6 +242,7 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
       listenAddress: get('web.listen-address'),
       telemetryPath: get('web.telemetry-path'),
       maxRequests: get('web.max-requests'),
+      configFile: get('web.config.file'),
     },
     paths: { procfs: get('path.procfs'), sysfs: get('path.sysfs'), rootfs: get('path.rootfs') },
     mountPid: get('mount.pid'),

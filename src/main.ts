@@ -3,6 +3,8 @@
  * stops everything it started (server, timers, watchers, the probe worker).
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { watch, type FSWatcher } from 'chokidar';
 import type { AddressInfo } from 'node:net';
 import { createCollectors } from './collectors';
 import type { Config } from './config';
@@ -15,6 +17,9 @@ import { Sampler } from './sampler';
 import { StateRecorder } from './state/recorder';
 import { createApp } from './server';
 import { VERSION } from './version';
+import { errorMessage } from './errors';
+import { WebAuth } from './web/auth';
+import { loadWebConfig, type TlsSettings, type WebConfig } from './web/config';
 
 export interface Running {
   server: http.Server;
@@ -26,7 +31,56 @@ export interface Running {
 /** Bounds for slow or hostile clients: headers must arrive within 10 s, a whole request within 30 s. */
 const SERVER_OPTIONS: http.ServerOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
 
+function tlsOptions(t: TlsSettings): https.ServerOptions {
+  return {
+    cert: t.cert,
+    key: t.key,
+    ca: t.ca,
+    minVersion: t.minVersion,
+    requestCert: t.clientAuth !== 'NoClientCert',
+    // The "if given" and "any" modes are enforced per request by WebAuth.
+    rejectUnauthorized: t.clientAuth === 'RequireAndVerifyClientCert',
+  };
+}
+
+/**
+ * Re-reads the web config when it or its certificate files change. A file that no longer parses is
+ * logged and the running settings are kept; switching TLS on or off needs a restart.
+ */
+function watchWebConfig(current: WebConfig, server: http.Server, auth: WebAuth, log: Logger): FSWatcher {
+  let active = current;
+  const files = () => [active.file, ...(active.tls?.files ?? [])];
+  const watcher = watch(files(), { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
+  let timer: NodeJS.Timeout | undefined;
+  const reload = () => {
+    let next: WebConfig;
+    try {
+      next = loadWebConfig(active.file);
+    } catch (err) {
+      log.error('web config reload failed; keeping the previous settings', { err: errorMessage(err) });
+      return;
+    }
+    if (Boolean(next.tls) !== Boolean(active.tls) || (next.tls && active.tls && next.tls.clientAuth !== active.tls.clientAuth)) {
+      log.error('web config reload: turning TLS on or off, or changing client_auth_type, needs a restart; keeping the previous settings', { file: active.file });
+      return;
+    }
+    if (next.tls) (server as https.Server).setSecureContext(tlsOptions(next.tls));
+    auth.update(next.users, next.tls?.clientAuth ?? 'NoClientCert');
+    watcher.unwatch(files());
+    active = next;
+    watcher.add(files());
+    log.info('web config reloaded', { file: active.file, tls: Boolean(active.tls), basic_auth_users: active.users.size });
+  };
+  watcher.on('all', () => {
+    clearTimeout(timer);
+    timer = setTimeout(reload, 100);
+  });
+  return watcher;
+}
+
 export async function serve(config: Readonly<Config>, log: Logger): Promise<Running> {
+  // A bad web config stops the start (ConfigError), before anything else is set up.
+  const webConfig = config.web.configFile !== undefined ? loadWebConfig(config.web.configFile) : undefined;
   const paths = new HostPaths(config.paths.procfs, config.paths.sysfs, config.paths.rootfs);
   const exposition = new Exposition();
   exposition
@@ -39,8 +93,9 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
 
   const state = new StateRecorder(exposition, config.sampleIntervalMs, VERSION);
   sampler.onSample(() => state.record());
-  const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION, state });
-  const server = http.createServer(SERVER_OPTIONS, app);
+  const auth = webConfig ? new WebAuth(webConfig.users, webConfig.tls?.clientAuth ?? 'NoClientCert') : undefined;
+  const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION, state, auth });
+  const server: http.Server = webConfig?.tls ? https.createServer({ ...SERVER_OPTIONS, ...tlsOptions(webConfig.tls) }, app) : http.createServer(SERVER_OPTIONS, app);
   server.maxRequestsPerSocket = 1000;
   const listen = parseListenAddress(config.web.listenAddress);
   if (!listen) throw new Error(`bad listen address ${config.web.listenAddress}`);
@@ -52,7 +107,8 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
     });
   });
   const address = server.address() as AddressInfo;
-  log.info('listening', { address: `${address.address}:${address.port}`, telemetry_path: config.web.telemetryPath, collectors: collectors.map((c) => c.name).join(',') });
+  const watcher = webConfig && auth ? watchWebConfig(webConfig, server, auth, log) : undefined;
+  log.info('listening', { address: `${address.address}:${address.port}`, telemetry_path: config.web.telemetryPath, tls: Boolean(webConfig?.tls), basic_auth: Boolean(auth?.enabled), collectors: collectors.map((c) => c.name).join(',') });
   // The first sample completes before scrapes see data; the loop keeps its cadence after it.
   await sampler.start();
 
@@ -67,6 +123,7 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        await watcher?.close();
         await sampler.stop();
         await probes.close();
       })();

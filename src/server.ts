@@ -7,6 +7,7 @@ import type { Exposition, Format } from './exposition';
 import { landingPage } from './landing/page';
 import type { Logger } from './log';
 import type { StateRecorder } from './state/recorder';
+import type { WebAuth } from './web/auth';
 
 export interface AppDeps {
   exposition: Exposition;
@@ -17,6 +18,8 @@ export interface AppDeps {
   version: string;
   /** The node's state for the landing page; without it `/` is a plain page of links. */
   state?: StateRecorder;
+  /** Basic auth and client-certificate checks from --web.config.file. */
+  auth?: WebAuth;
 }
 
 /** OpenMetrics only when the Accept header asks for it; Prometheus text otherwise. */
@@ -43,6 +46,12 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
+  // /healthz stays open for liveness probes (it says "ok" and nothing else); everything else is behind auth.
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.type('text/plain').send('ok\n');
+  });
+  if (deps.auth) app.use(deps.auth.middleware());
+
   app.get(deps.telemetryPath, (req: Request, res: Response) => {
     if (inFlight >= deps.maxRequests) {
       res.status(503).type('text/plain').send('too many concurrent scrapes\n');
@@ -60,10 +69,6 @@ export function createApp(deps: AppDeps): express.Express {
         res.status(500).type('text/plain').send('rendering metrics failed\n');
       })
       .finally(() => inFlight--);
-  });
-
-  app.get('/healthz', (_req: Request, res: Response) => {
-    res.type('text/plain').send('ok\n');
   });
 
   app.get('/', (_req: Request, res: Response) => {

@@ -16,13 +16,13 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(opts: { dir: string; targets: string[]; alertmanager?: string; scrapeInterval?: string }): Promise<RunningPrometheus> {
+export async function startPrometheus(opts: { dir: string; targets: string[]; alertmanager?: string; scrapeInterval?: string; extraJobs?: object[]; scrape?: object }): Promise<RunningPrometheus> {
   const every = opts.scrapeInterval ?? '5s';
   const config = {
     global: { scrape_interval: every, evaluation_interval: every },
     rule_files: [RULES],
     alerting: opts.alertmanager ? { alertmanagers: [{ static_configs: [{ targets: [opts.alertmanager.replace(/^https?:\/\//, '')] }] }] } : undefined,
-    scrape_configs: [{ job_name: THRESHOLDS.job, static_configs: [{ targets: opts.targets }] }],
+    scrape_configs: [{ job_name: THRESHOLDS.job, static_configs: [{ targets: opts.targets }], ...opts.scrape }, ...(opts.extraJobs ?? [])],
   };
   fs.writeFileSync(path.join(opts.dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
   const port = await freePort();

@@ -1,0 +1,124 @@
+/**
+ * Property-based fuzzing (fast-check) of every parser of outside input: whatever the bytes, only a
+ * typed ParseError / ConfigError escapes, and the invariants hold.
+ */
+import * as fc from 'fast-check';
+import { parseConfigFile } from '../src/config';
+import { ConfigError, ParseError } from '../src/errors';
+import { LATENCY_BUCKETS } from '../src/exposition';
+import { escapePath, parseMountinfo, parseMountinfoLine, unescapeOctal } from '../src/procfs/mountinfo';
+import { parseProcStat } from '../src/procfs/stat';
+import { parseCpuList } from '../src/sysfs/cpulist';
+import { TraceAggregator } from '../src/tracefs/aggregate';
+import { parseTraceLine } from '../src/tracefs/trace-pipe';
+import { parseWebConfig } from '../src/web/config';
+
+const RUNS = { numRuns: 2000 };
+/** Runs f; anything thrown must be an instance of one of the allowed classes. */
+function onlyThrows(allowed: Array<new (...a: never[]) => Error>, f: () => unknown): void {
+  try {
+    f();
+  } catch (err) {
+    if (!allowed.some((c) => err instanceof c)) throw err;
+  }
+}
+
+// Text that looks like kernel output often enough to reach deep branches: digits, separators,
+// escapes, colons, dashes and arbitrary unicode.
+const kernelish = fc.stringMatching(/^[0-9a-z :\-\\\/,._=()\[\]|#\t]{0,120}$/);
+const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), kernelish);
+
+describe('mountinfo', () => {
+  test('any text: only ParseErrors, entries + errors = non-empty lines', () => {
+    fc.assert(
+      fc.property(fc.array(anyText, { maxLength: 20 }), (lines) => {
+        const text = lines.join('\n');
+        const parsed = parseMountinfo(text);
+        const nonEmpty = text.split('\n').filter((l) => l !== '').length;
+        expect(parsed.mounts.length + parsed.errors.length).toBe(nonEmpty);
+        for (const e of parsed.errors) expect(e).toBeInstanceOf(ParseError);
+      }),
+      RUNS,
+    );
+  });
+
+  test('escapes round-trip: any path the kernel escapes unescapes to itself', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (s) => expect(unescapeOctal(escapePath(s))).toBe(s)), RUNS);
+  });
+
+  const field = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).map((s) => '/' + s);
+  test('a well-formed line built from any paths parses back to them', () => {
+    fc.assert(
+      fc.property(fc.nat(1e6), fc.nat(1e6), field, field, field, fc.constantFrom('', ' shared:1', ' master:2 propagate_from:3', ' unbindable'), (id, parent, root, mp, src, optional) => {
+        const line = `${id} ${parent} 0:42 ${escapePath(root)} ${escapePath(mp)} rw,relatime${optional} - tmpfs ${escapePath(src)} rw,size=1k`;
+        const m = parseMountinfoLine(line, 1);
+        expect([m.mountId, m.parentId, m.root, m.mountPoint, m.source, m.fsType]).toEqual([id, parent, root, mp, src, 'tmpfs']);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('/proc/stat, cpu lists', () => {
+  test('/proc/stat: any text gives a result or a ParseError', () => {
+    fc.assert(fc.property(fc.array(anyText, { maxLength: 10 }), (lines) => onlyThrows([ParseError], () => parseProcStat(lines.join('\n')))), RUNS);
+  });
+
+  test('cpu lists: any text gives CPUs or a ParseError; any set of CPUs round-trips through its range form', () => {
+    fc.assert(fc.property(anyText, (s) => onlyThrows([ParseError], () => parseCpuList(s))), RUNS);
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.nat(4096), { maxLength: 64 }), (cpus) => {
+        const sorted = [...cpus].sort((a, b) => a - b);
+        const ranges: string[] = [];
+        for (let i = 0; i < sorted.length; ) {
+          let j = i;
+          while (j + 1 < sorted.length && (sorted[j + 1] as number) === (sorted[j] as number) + 1) j++;
+          ranges.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+          i = j + 1;
+        }
+        expect(parseCpuList(ranges.join(',') + '\n')).toEqual(sorted);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('tracefs', () => {
+  test('trace_pipe lines: any text is an event or a ParseError', () => {
+    fc.assert(fc.property(anyText, (s) => onlyThrows([ParseError], () => parseTraceLine(s))), RUNS);
+  });
+
+  test('the aggregator takes any chunks without throwing; counts never go down', () => {
+    const validLine = fc
+      .tuple(fc.constantFrom('mount', 'umount', 'open_tree', 'unshare'), fc.nat(50), fc.nat(3), fc.boolean(), fc.nat(1000))
+      .map(([sys, tid, cpu, enter, t]) => `  p-${tid} [00${cpu}] ..... ${(t / 1000).toFixed(6)}: ${enter ? `sys_${sys}(x: 0)` : `sys_${sys} -> 0x0`}\n`);
+    fc.assert(
+      fc.property(fc.array(fc.oneof(anyText, validLine), { maxLength: 50 }), (chunks) => {
+        const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 3, maxInflight: 8 });
+        let last = 0;
+        for (const c of chunks) {
+          a.feed(c);
+          const t = a.snapshot();
+          const total = Object.values(t.callsByCpu).reduce((x, y) => x + y, 0);
+          expect(total).toBeGreaterThanOrEqual(last);
+          last = total;
+          expect(t.inflight).toBeLessThanOrEqual(8);
+          expect(Object.keys(t.byProcess).length).toBeLessThanOrEqual(4);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('configuration files', () => {
+  const yamlish = fc.oneof(anyText, fc.jsonValue().map((v) => JSON.stringify(v)), fc.dictionary(fc.constantFrom('sample.interval', 'web.listen-address', 'collector.cpu', 'mount.pid', 'nope', 'collector.containers.task-dir'), fc.jsonValue()).map((d) => JSON.stringify(d)));
+  test('--config.file: any text gives settings or a ConfigError', () => {
+    fc.assert(fc.property(yamlish, (s) => onlyThrows([ConfigError], () => parseConfigFile(s, 'fuzz.yml'))), RUNS);
+  });
+
+  test('--web.config.file: any text gives a config or a ConfigError', () => {
+    const web = fc.dictionary(fc.constantFrom('tls_server_config', 'basic_auth_users', 'http_server_config', 'other'), fc.jsonValue()).map((d) => JSON.stringify(d));
+    fc.assert(fc.property(fc.oneof(yamlish, web), (s) => onlyThrows([ConfigError], () => parseWebConfig(s, '/nonexistent/web.yml'))), RUNS);
+  });
+});
