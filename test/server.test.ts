@@ -3,8 +3,10 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Exposition } from '../src/exposition';
 import { Logger } from '../src/log';
+import { MAX_CONNECTIONS } from '../src/main';
 import { createApp, negotiate } from '../src/server';
 import { startExporter, type RunningExporter } from './support/exporter';
+import { sum } from './support/metrics';
 import { FIXTURE_ARGS } from './support/fixtures';
 
 describe('createApp without listening', () => {
@@ -88,6 +90,59 @@ describe('the running server against slow and hostile clients', () => {
     expect(reply).toMatch(/^HTTP\/1\.1 4\d\d/);
     expect((await fetch(`${exp.url}/healthz`)).status).toBe(200);
   });
+
+  test('a huge URL gets 431 and the server keeps serving', async () => {
+    const r = await fetch(`${exp.url}/${'a'.repeat(100 * 1024)}`).catch((e: Error) => e);
+    if (!(r instanceof Error)) expect(r.status).toBe(431);
+    expect((await fetch(`${exp.url}/metrics`)).status).toBe(200);
+  });
+
+  test('a client trickling its headers is cut off after the 10 s header timeout', async () => {
+    const { port } = new URL(exp.url);
+    const s = net.connect(Number(port), '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    const t = Date.now();
+    s.write('GET /metrics HTTP/1.1\r\n');
+    const trickle = setInterval(() => s.writable && s.write('X-A: b\r\n'), 500);
+    const reply = await new Promise<string>((resolve) => {
+      let d = '';
+      s.on('data', (b: Buffer) => (d += b.toString()));
+      s.on('close', () => resolve(d));
+    });
+    clearInterval(trickle);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(9_000);
+    expect(Date.now() - t).toBeLessThan(13_000);
+    expect(reply).toMatch(/^(HTTP\/1\.1 408|$)/);
+  }, 20_000);
+
+  test('thousands of concurrent connections: bounded memory, scrapes still served', async () => {
+    const { port } = new URL(exp.url);
+    const rss = async () => sum(await exp.metrics(), 'process_resident_memory_bytes');
+    const before = await rss();
+    const sockets: net.Socket[] = [];
+    await Promise.all(
+      Array.from({ length: 3000 }, () =>
+        new Promise<void>((resolve) => {
+          const s = net.connect(Number(port), '127.0.0.1', () => resolve());
+          s.on('error', () => resolve());
+          s.on('close', () => resolve());
+          sockets.push(s);
+        }),
+      ),
+    );
+    // Half-finished requests on every socket the server accepted.
+    for (const s of sockets) if (s.writable) s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((r) => setTimeout(r, 1000));
+    const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await fetch(`${exp.url}/metrics`)).status).toBe(200);
+    // The server refuses connections beyond its cap at accept.
+    expect(open).toBeLessThanOrEqual(MAX_CONNECTIONS);
+    expect(open).toBeGreaterThan(MAX_CONNECTIONS / 2);
+    await exp.waitSamples(2);
+    expect((await rss()) - before).toBeLessThan(100 * 1024 * 1024);
+  }, 30_000);
 
   test('SIGTERM shuts down cleanly with exit 0', async () => {
     const other = await startExporter(FIXTURE_ARGS);

@@ -1,0 +1,28 @@
+/**
+ * Starts the exporter in-process with the given flags, lets it sample, closes it, and reports what
+ * is still alive: the process must then end by itself (no process.exit here), which proves close()
+ * stopped every server, timer, watcher and worker. Prints {closeMs, left, tracefsInstances}.
+ * usage: node serve-close.js [exporter flags]
+ */
+import * as fs from 'node:fs';
+import { loadConfig, parseArgs } from '../../src/config';
+import { Logger } from '../../src/log';
+import { serve } from '../../src/main';
+
+void (async () => {
+  const config = loadConfig(parseArgs(process.argv.slice(2)), {});
+  const running = await serve(config, new Logger('error'));
+  await new Promise((r) => setTimeout(r, 1500));
+  const t = Date.now();
+  await running.close();
+  const closeMs = Date.now() - t;
+  await new Promise((r) => setImmediate(r));
+  const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
+  let tracefsInstances: string[] | null = null;
+  try {
+    tracefsInstances = fs.readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith('mountstorm-'));
+  } catch {
+    // no tracefs in this namespace (it was ours and is unmounted)
+  }
+  process.stdout.write(JSON.stringify({ closeMs, left, tracefsInstances }) + '\n');
+})();
