@@ -84,9 +84,10 @@ async function main(): Promise<void> {
   process.stdin.on('close', orphaned);
   process.stdin.resume();
 
+  // Never in the command's (the host's) namespace: checked before any mount, even the one below.
+  if (fs.readlinkSync('/proc/self/ns/mnt') === opts.parentMountNs) fail('E_NAMESPACE', 'refusing to mount: not in a private mount namespace');
   // Belt and braces: even if unshare's --propagation was ignored, nothing we mount may reach the host.
   mount('none', '/', null, MS_REC | MS_PRIVATE);
-  if (fs.readlinkSync('/proc/self/ns/mnt') === opts.parentMountNs) fail('E_NAMESPACE', 'refusing to mount: not in a private mount namespace');
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-storm-'));
   mount('mountstorm-storm', root, 'tmpfs', 0, 'mode=0700');
   emit({ type: 'start', root });
