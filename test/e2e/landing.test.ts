@@ -10,7 +10,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { ARTIFACTS, CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
 import { startExporter, type RunningExporter } from '../support/exporter';
 import { FIXTURE_ARGS } from '../support/fixtures';
+import { makeCerts } from '../support/certs';
 import { sum } from '../support/metrics';
+import * as os from 'node:os';
+import * as bcrypt from 'bcryptjs';
 
 requireInCi(hasCommand('chromium'), 'chromium (scripts/setup-test.sh installs it)');
 const withChromium = testIf(hasCommand('chromium'), 'chromium not installed (scripts/setup-test.sh installs it)');
@@ -70,6 +73,32 @@ describe('landing page on the dual-socket fixture host', () => {
     expect(s.conditions).toHaveLength(8);
     expect(s.history.t.length).toBeGreaterThanOrEqual(2);
   });
+});
+
+withChromium('behind TLS and basic auth: loads, fetches its data through the same credentials, numbers match', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-landing-tls-'));
+  makeCerts(dir);
+  fs.writeFileSync(path.join(dir, 'web.yml'), `tls_server_config: {cert_file: server.crt, key_file: server.key}\nbasic_auth_users: {viewer: '${bcrypt.hashSync('pw', 10)}'}\n`);
+  const exp = await startExporter([...FIXTURE_ARGS, `--web.config.file=${dir}/web.yml`]);
+  const ctx = await (browser as Browser).newContext({ ignoreHTTPSErrors: true, httpCredentials: { username: 'viewer', password: 'pw' } });
+  try {
+    const url = exp.url.replace('http://', 'https://');
+    const page = await ctx.newPage();
+    const failed: string[] = [];
+    page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
+    await page.goto(`${url}/`);
+    await page.waitForSelector('body[data-loaded]');
+    expect(failed).toEqual([]);
+    expect(await value(page, 'sockets')).toBe('2');
+    const unauth = await (browser as Browser).newContext({ ignoreHTTPSErrors: true });
+    expect((await unauth.request.get(`${url}/`)).status()).toBe(401);
+    expect((await unauth.request.get(`${url}/api/state`)).status()).toBe(401);
+    await unauth.close();
+  } finally {
+    await ctx.close();
+    await exp.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('landing page during a real storm', () => {

@@ -112,6 +112,21 @@ describe('tracefs collector, real kernel', () => {
   });
 });
 
+rootTest('out of buffer: a 16 KiB ring under a storm loses events, counted in trace_events_lost_total; the exporter stays healthy', async () => {
+  const small = await startExporter([...ARGS, '--collector.tracefs.buffer-size=16'], { privateNamespaces: true });
+  try {
+    await small.waitSamples(2);
+    execFileSync(process.execPath, [CLI, 'storm', '--json', '--containers=60', '--layers=30', '--concurrency=8'], { encoding: 'utf8' });
+    const m = await small.waitSamples(3);
+    expect(sum(m, 'mountstorm_trace_events_lost_total')).toBeGreaterThan(0);
+    expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'tracefs' })).toBe(1);
+    expect(sum(m, 'mountstorm_mount_syscalls_total')).toBeGreaterThan(0);
+    expect((await fetch(`${small.url}/healthz`)).status).toBe(200);
+  } finally {
+    await small.stop('SIGTERM');
+  }
+});
+
 describe('tracefs unavailable', () => {
   requireInCi(hasCommand('setpriv'), 'setpriv (util-linux)');
   testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')('without privileges: no data, logged once, the exporter healthy', async () => {
