@@ -76,6 +76,15 @@ function teardownUmount(target: string): void {
   teardown++;
 }
 
+/**
+ * A sustained storm (--duration) starts containers without end: their directories go once their
+ * mounts are gone, or the storm's tmpfs runs out of inodes (ENOSPC) after some 25,000 containers.
+ * A burst keeps them, so its timing has no extra file-system work in it.
+ */
+function removeDir(dir: string): void {
+  if (input.total === 0) fs.rmSync(dir, { recursive: true, force: true });
+}
+
 /** Sets up one container: two rounds of layer mounts + overlay; returns the rootfs overlay path. */
 function runContainer(c: number): string {
   const layerRoot = `${input.root}/l`;
@@ -103,14 +112,22 @@ function runContainer(c: number): string {
     timed('mount', () => mount('overlay', `${base}/m`, 'overlay', 0, `lowerdir=${lower.join(':')},upperdir=${base}/u,workdir=${base}/w`));
     operations++;
     for (const t of attached) detach(t);
-    if (r === 0) teardownUmount(`${base}/m`);
-    else rootfs = `${base}/m`;
+    if (r === 0) {
+      teardownUmount(`${base}/m`);
+      removeDir(base);
+    } else rootfs = `${base}/m`;
   }
   return rootfs;
 }
 
+/** Unmounts a container's rootfs overlay (…/c<N>/1/m) and removes the container's directory. */
+function release(rootfs: string): void {
+  teardownUmount(rootfs);
+  removeDir(rootfs.slice(0, rootfs.lastIndexOf('/', rootfs.lastIndexOf('/') - 1)));
+}
+
 function releaseDue(now: number): void {
-  while (held.length > 0 && (held[0] as { at: number }).at <= now) teardownUmount((held.shift() as { path: string }).path);
+  while (held.length > 0 && (held[0] as { at: number }).at <= now) release((held.shift() as { path: string }).path);
 }
 
 function main(): WorkerResult {
@@ -127,7 +144,7 @@ function main(): WorkerResult {
       containers++;
       Atomics.add(shared, 1, 1);
       if (input.holdMs > 0) held.push({ at: Date.now() + input.holdMs, path: rootfs });
-      else teardownUmount(rootfs);
+      else release(rootfs);
       releaseDue(Date.now());
     }
     // Containers still held go away when their hold ends (or at once when stopped).
