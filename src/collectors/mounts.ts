@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { LATENCY_BUCKETS } from '../exposition';
 import { errnoCode } from '../errors';
 import { isIdmapped, overlayLowerLayers, parseMountinfo } from '../procfs/mountinfo';
+import { MountinfoWatch } from '../watch/mountinfo';
 import type { Collector, CollectorContext } from './collector';
 
 export const LAYER_BUCKETS = [1, 2, 5, 10, 20, 30, 50, 75, 100, 128, 250, 500];
@@ -44,6 +45,9 @@ export class MountsCollector implements Collector {
   private readonly tableBytes;
   private readonly parseErrors;
   private previous: Set<string> | undefined;
+  private readonly changes;
+  private readonly reads;
+  private readonly watch: MountinfoWatch;
 
   constructor(private readonly ctx: CollectorContext) {
     const e = ctx.exposition;
@@ -59,9 +63,24 @@ export class MountsCollector implements Collector {
     this.readDuration = e.histogram('mountstorm_mountinfo_read_duration_seconds', 'Time to read the whole watched mountinfo once (grows with table size and lock wait).', LATENCY_BUCKETS);
     this.tableBytes = e.gauge('mountstorm_mountinfo_bytes', 'Size of the watched mountinfo text in bytes.');
     this.parseErrors = e.counter('mountstorm_mountinfo_parse_errors_total', 'mountinfo lines that did not parse and were skipped.');
+    this.changes = e.counter('mountstorm_mount_table_change_events_total', 'Wake-ups of poll(2) on the watched mountinfo: the namespace changed (bursts coalesce into one).');
+    this.reads = e.counter('mountstorm_mountinfo_reads_total', 'Whole reads of the watched mountinfo: after a change (poll), at least once a minute, or every sample where poll is unavailable.');
+    this.watch = new MountinfoWatch(ctx.mountinfoPath);
+  }
+
+  async close(): Promise<void> {
+    await this.watch.close();
   }
 
   async update(): Promise<void> {
+    this.changes.inc(this.watch.takeEvents());
+    // Reading the table takes namespace_sem: only when it changed (or the safety interval ran out).
+    if (this.previous && !this.watch.due()) {
+      const mountMax = await this.readMountMax();
+      if (mountMax !== undefined) this.mountMax.set(mountMax);
+      return;
+    }
+    this.watch.reading();
     const start = process.hrtime.bigint();
     const buf = await readProcFile(this.ctx.mountinfoPath);
     const readSeconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -95,6 +114,7 @@ export class MountsCollector implements Collector {
     }
 
     // Apply: one synchronous block.
+    this.reads.inc();
     this.readDuration.observe(readSeconds);
     this.tableBytes.set(buf.length);
     this.mounts.reset();

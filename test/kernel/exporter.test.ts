@@ -83,6 +83,21 @@ describe('real kernel, private mount and PID namespace', () => {
     expect(sum(await exp.waitSamples(2), 'mountstorm_idmapped_mounts')).toBe(0);
   });
 
+  rootTest('change-driven reads: a quiet table is not re-read; a change wakes the reader through poll()', async () => {
+    const q0 = await exp.waitSamples(1);
+    const q1 = await exp.waitSamples(10);
+    const d = (a: Sample[], b: Sample[], n: string) => sum(b, n) - sum(a, n);
+    expect(d(q0, q1, 'mountstorm_mountinfo_reads_total')).toBe(0);
+    expect(d(q0, q1, 'mountstorm_mount_table_change_events_total')).toBe(0);
+    inNs(`mkdir -p ${dir}/poll && mount -t tmpfs poll ${dir}/poll`);
+    const c = await exp.waitSamples(3);
+    expect(d(q1, c, 'mountstorm_mount_table_change_events_total')).toBeGreaterThanOrEqual(1);
+    expect(d(q1, c, 'mountstorm_mountinfo_reads_total')).toBeGreaterThanOrEqual(1);
+    expect(d(q1, c, 'mountstorm_mounts_added_total')).toBe(1);
+    inNs(`umount ${dir}/poll`);
+    expect(d(c, await exp.waitSamples(3), 'mountstorm_mounts_removed_total')).toBe(1);
+  });
+
   rootTest('fs.mount-max and mount namespaces are read from the kernel', async () => {
     const m = await exp.metrics();
     expect(sum(m, 'mountstorm_mount_max')).toBe(Number(fs.readFileSync('/proc/sys/fs/mount-max', 'utf8')));

@@ -1,0 +1,34 @@
+/**
+ * Waits in poll(2) for POLLPRI on an open mountinfo: the kernel raises it (with POLLERR) once after
+ * any change to that mount namespace, coalescing bursts. Each wake-up adds 1 to shared[0]; shared[1]
+ * set to 1 stops the loop within one poll timeout. A worker thread, because poll blocks.
+ */
+import * as fs from 'node:fs';
+import { workerData } from 'node:worker_threads';
+import koffi from 'koffi';
+
+const POLLPRI = 0x2;
+const POLLERR = 0x8;
+const TIMEOUT_MS = 250;
+
+const libc = koffi.load('libc.so.6');
+const PollFd = koffi.struct('mountstorm_pollfd', { fd: 'int', events: 'short', revents: 'short' });
+const poll = libc.func('int poll(_Inout_ mountstorm_pollfd *fds, unsigned long nfds, int timeout)');
+
+const { path, shared } = workerData as { path: string; shared: SharedArrayBuffer };
+const state = new Int32Array(shared);
+const fd = fs.openSync(path, 'r');
+try {
+  while (Atomics.load(state, 1) === 0) {
+    const p = { fd, events: POLLPRI, revents: 0 };
+    const n = poll(p, 1, TIMEOUT_MS) as number;
+    if (n < 0) {
+      Atomics.store(state, 2, koffi.errno() || 1); // tell the watcher poll broke: it falls back to reading every sample
+      break;
+    }
+    if (n > 0 && p.revents & (POLLPRI | POLLERR)) Atomics.add(state, 0, 1);
+  }
+} finally {
+  fs.closeSync(fd);
+}
+void PollFd;
