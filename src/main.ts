@@ -102,7 +102,6 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   const auth = webConfig ? new WebAuth(webConfig.users, webConfig.tls?.clientAuth ?? 'NoClientCert') : undefined;
   const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION, state, auth });
   const server: http.Server = webConfig?.tls ? https.createServer({ ...SERVER_OPTIONS, ...tlsOptions(webConfig.tls) }, app) : http.createServer(SERVER_OPTIONS, app);
-  server.maxRequestsPerSocket = 1000;
   server.maxConnections = MAX_CONNECTIONS;
   const listen = parseListenAddress(config.web.listenAddress);
   if (!listen) throw new Error(`bad listen address ${config.web.listenAddress}`);

@@ -11,20 +11,27 @@ import type { Collector, CollectorContext } from './collector';
 
 export const LAYER_BUCKETS = [1, 2, 5, 10, 20, 30, 50, 75, 100, 128, 250, 500];
 
-/** Reads a whole pseudo-file in one go; /proc sizes are 0, so read until EOF. */
+/**
+ * Reads a whole pseudo-file; /proc sizes are 0, so read until EOF. seq_file hands out about a page
+ * per read(), so the reads go straight into one growing buffer (doubling): a 50k-mount table is ~940
+ * reads and a handful of copies, not a fresh allocation per read.
+ */
 export async function readProcFile(file: string): Promise<Buffer> {
   const fh = await fs.open(file, 'r');
   try {
-    const chunks: Buffer[] = [];
+    let buf = Buffer.allocUnsafe(256 * 1024);
     let total = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(total < 65536 ? 65536 : Math.min(total, 4 << 20));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (buf.length - total < 64 * 1024) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
+      }
+      const { bytesRead } = await fh.read(buf, total, buf.length - total, null);
       if (bytesRead === 0) break;
-      chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
       total += bytesRead;
     }
-    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+    return buf.subarray(0, total);
   } finally {
     await fh.close();
   }
