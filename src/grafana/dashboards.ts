@@ -112,6 +112,22 @@ function layout<P extends { build(): unknown }>(panels: Array<[P, number, number
   });
 }
 
+/** What both dashboards share: variables, annotations, links and tags; panels laid out in a grid. */
+function build(d: { title: string; uid: string; description: string; refresh: string; from: string; multiNode: boolean }, panels: Array<[{ build(): unknown }, number, number]>): dashboard.Dashboard {
+  const b = new dashboard.DashboardBuilder(d.title)
+    .uid(d.uid)
+    .description(d.description)
+    .tags(['mountstorm', 'mounts'])
+    .refresh(d.refresh)
+    .time({ from: d.from, to: 'now' })
+    .withVariable(datasourceVar())
+    .withVariable(instanceVar(d.multiNode))
+    .annotation(alertAnnotations('instance=~"$instance"'))
+    .links(links());
+  for (const p of layout(panels)) b.withPanel(p as never);
+  return b.build();
+}
+
 export function nodeDashboard(): dashboard.Dashboard {
   const I = `${J}, instance=~"$instance"`;
   const R = '$__rate_interval';
@@ -145,18 +161,7 @@ export function nodeDashboard(): dashboard.Dashboard {
     [ts('Exporter health', 'short', 'Collectors failing (0 = all good), sample overruns and trace events lost per second.', [q(`count(mountstorm_scrape_collector_success{${I}} == 0) or vector(0)`, 'collectors failing'), q(`sum(rate(mountstorm_sample_overruns_total{${I}}[${R}]))`, 'overruns/s'), q(`sum(rate(mountstorm_trace_events_lost_total{${I}}[${R}]))`, 'trace events lost/s')], 12, 8, 'MountStormCollectorFailing'), 12, 8],
     [ts('Exporter cost', 's', "The exporter's own CPU (seconds per second) and its slowest collector per sample.", [q(`sum(rate(process_cpu_seconds_total{${I}}[${R}]))`, 'CPU'), q(`max(mountstorm_scrape_collector_duration_seconds{${I}})`, 'slowest collector')], 12, 8), 12, 8],
   ];
-  const b = new dashboard.DashboardBuilder('Mount storm — node')
-    .uid('mountstorm-node')
-    .description('One node: mount table size and churn, syscalls and lock wait, per-socket CPU and the exporter itself.')
-    .tags(['mountstorm', 'mounts'])
-    .refresh('10s')
-    .time({ from: 'now-1h', to: 'now' })
-    .withVariable(datasourceVar())
-    .withVariable(instanceVar(false))
-    .annotation(alertAnnotations('instance=~"$instance"'))
-    .links(links());
-  for (const p of layout(panels)) b.withPanel(p as never);
-  return b.build();
+  return build({ title: 'Mount storm — node', uid: 'mountstorm-node', description: 'One node: mount table size and churn, syscalls and lock wait, per-socket CPU and the exporter itself.', refresh: '10s', from: 'now-1h', multiNode: false }, panels);
 }
 
 export function fleetDashboard(): dashboard.Dashboard {
@@ -181,18 +186,7 @@ export function fleetDashboard(): dashboard.Dashboard {
       8,
     ],
   ];
-  const b = new dashboard.DashboardBuilder('Mount storm — fleet')
-    .uid('mountstorm-fleet')
-    .description('All nodes: who storms, whose locks wait, and which hardware suffers most.')
-    .tags(['mountstorm', 'mounts'])
-    .refresh('30s')
-    .time({ from: 'now-6h', to: 'now' })
-    .withVariable(datasourceVar())
-    .withVariable(instanceVar(true))
-    .annotation(alertAnnotations('instance=~"$instance"'))
-    .links(links());
-  for (const p of layout(panels)) b.withPanel(p as never);
-  return b.build();
+  return build({ title: 'Mount storm — fleet', uid: 'mountstorm-fleet', description: 'All nodes: who storms, whose locks wait, and which hardware suffers most.', refresh: '30s', from: 'now-6h', multiNode: true }, panels);
 }
 
 export const DASHBOARDS: Record<string, () => dashboard.Dashboard> = {
