@@ -6,11 +6,9 @@ import { promises as fs } from 'node:fs';
 import { errnoCode } from '../errors';
 import { parseCpuModel } from '../procfs/cpuinfo';
 import { CPU_MODES, parseProcStat, USER_HZ } from '../procfs/stat';
-import { readTopology, type Topology } from '../sysfs/topology';
+import { TopologyCache } from '../sysfs/topology';
 import { MonotonicDelta, type Collector, type CollectorContext } from './collector';
 
-/** Topology changes only with CPU hotplug; re-read it this often, not every sample. */
-const TOPOLOGY_REFRESH_MS = 60_000;
 
 export class CpuCollector implements Collector {
   readonly name = 'cpu';
@@ -18,12 +16,14 @@ export class CpuCollector implements Collector {
   private readonly topologyInfo;
   private readonly smtActive;
   private readonly deltas = new MonotonicDelta();
-  private topology: { value: Topology; model: string; at: number } | undefined;
+  private readonly topology: TopologyCache;
+  private model: string | undefined;
 
   constructor(private readonly ctx: CollectorContext) {
     const e = ctx.exposition;
     this.seconds = e.counter('mountstorm_cpu_seconds_total', 'CPU time by socket, NUMA node and mode (from /proc/stat).', ['socket', 'numa_node', 'mode']);
     this.topologyInfo = e.gauge('mountstorm_cpu_topology_info', 'CPU model, socket and NUMA node counts and whether SMT is on; value is 1.', ['cpu_model', 'sockets', 'numa_nodes', 'smt']);
+    this.topology = new TopologyCache(ctx.paths);
     this.smtActive = e.gauge('mountstorm_smt_active', '1 when SMT sibling threads are online, else 0.');
   }
 
@@ -37,12 +37,9 @@ export class CpuCollector implements Collector {
   }
 
   async update(): Promise<void> {
-    const now = Date.now();
-    if (!this.topology || now - this.topology.at >= TOPOLOGY_REFRESH_MS) {
-      this.topology = { value: await readTopology(this.ctx.paths), model: await this.cpuModel(), at: now };
-    }
+    const topo = await this.topology.get();
+    this.model ??= await this.cpuModel();
     const stat = parseProcStat(await fs.readFile(this.ctx.paths.proc('stat'), 'utf8'), this.ctx.paths.proc('stat'));
-    const topo = this.topology.value;
 
     const sums = new Map<string, { socket: string; numa_node: string; mode: string; ticks: number }>();
     for (const [cpu, times] of stat.cpus) {
@@ -60,7 +57,7 @@ export class CpuCollector implements Collector {
 
     for (const s of sums.values()) this.seconds.inc({ socket: s.socket, numa_node: s.numa_node, mode: s.mode }, s.ticks / USER_HZ);
     this.topologyInfo.reset();
-    this.topologyInfo.set({ cpu_model: this.topology.model, sockets: String(topo.sockets), numa_nodes: String(topo.numaNodes), smt: topo.smt ? 'on' : 'off' }, 1);
+    this.topologyInfo.set({ cpu_model: this.model, sockets: String(topo.sockets), numa_nodes: String(topo.numaNodes), smt: topo.smt ? 'on' : 'off' }, 1);
     this.smtActive.set(topo.smt ? 1 : 0);
   }
 }

@@ -10,14 +10,13 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../errors';
 import { LATENCY_BUCKETS } from '../exposition';
-import { readTopology, type Topology } from '../sysfs/topology';
+import { TopologyCache, type Topology } from '../sysfs/topology';
 import { TRACED_SYSCALLS, type TraceTotals } from '../tracefs/aggregate';
 import { locateTracefs, TraceInstance, type TracefsMount } from '../tracefs/instance';
 import type { ReaderData, ReaderRequest, ReaderResponse } from '../tracefs/reader';
 import { MonotonicDelta, type Collector, type CollectorContext } from './collector';
 
 const RETRY_MS = 60_000;
-const TOPOLOGY_REFRESH_MS = 60_000;
 const SNAPSHOT_TIMEOUT_MS = 5_000;
 const POLL_MS = 100;
 const MAX_INFLIGHT = 65_536;
@@ -96,7 +95,8 @@ export class TracefsCollector implements Collector {
   private tracefs: TracefsMount | undefined;
   private lastAttempt = -Infinity;
   private generation = 0;
-  private topology: { value: Topology; at: number } | undefined;
+  private readonly topology: TopologyCache;
+  private topo: Topology | undefined;
 
   constructor(private readonly ctx: CollectorContext) {
     const e = ctx.exposition;
@@ -107,6 +107,7 @@ export class TracefsCollector implements Collector {
     this.lockWait = e.counter('mountstorm_mount_lock_wait_seconds_total', 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
     this.lost = e.counter('mountstorm_trace_events_lost_total', 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
     this.events = e.counter('mountstorm_trace_events_total', 'Trace events read and accounted from the tracefs instance.');
+    this.topology = new TopologyCache(ctx.paths);
     this.parseErrors = e.counter('mountstorm_trace_parse_errors_total', 'trace_pipe lines that did not have the documented shape.');
   }
 
@@ -119,9 +120,8 @@ export class TracefsCollector implements Collector {
   }
 
   private async socketOf(): Promise<(cpu: string) => string> {
-    const now = Date.now();
-    if (!this.topology || now - this.topology.at >= TOPOLOGY_REFRESH_MS) this.topology = { value: await readTopology(this.ctx.paths), at: now };
-    const cpus = this.topology.value.cpus;
+    this.topo = await this.topology.get();
+    const cpus = this.topo.cpus;
     return (cpu) => cpus.get(Number(cpu))?.socket ?? 'unknown';
   }
 
@@ -157,7 +157,7 @@ export class TracefsCollector implements Collector {
     // Totals are cumulative per reader session; a new session's totals are all new (first reading taken whole).
     const g = `${gen}\t`;
     // Every syscall starts at 0 on every socket, so the first calls of a storm are a rate, not a new series.
-    const sockets = new Set([...(this.topology?.value.cpus.values() ?? [])].map((p) => p.socket));
+    const sockets = new Set([...(this.topo?.cpus.values() ?? [])].map((p) => p.socket));
     for (const s of TRACED_SYSCALLS) for (const socket of sockets) this.calls.inc({ syscall: s.name, socket }, 0);
 
     for (const [key, v] of Object.entries(t.callsByCpu)) {

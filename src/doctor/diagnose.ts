@@ -14,6 +14,7 @@ import { parseCpuModel } from '../procfs/cpuinfo';
 import { hasCapSysAdmin } from '../storm/command';
 import { readTopology } from '../sysfs/topology';
 import { TRACED_SYSCALLS } from '../tracefs/aggregate';
+import { availableEvents, type AvailableEvents } from '../tracefs/available';
 
 export type Risk = 'low' | 'medium' | 'high';
 export type Availability = 'yes' | 'no' | 'unknown';
@@ -98,11 +99,11 @@ function probeFanotifyMount(): { available: Availability; detail: string } {
 }
 
 /** Where no tracefs is mounted, a private mount namespace looks (root only). */
-function privateTracefsEvents(): { syscalls: string[]; lockContention: boolean } | undefined {
+function privateTracefsEvents(): AvailableEvents | undefined {
   const r = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, path.join(__dirname, 'tracefs-events.js')], { encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0) return undefined;
   try {
-    return JSON.parse(r.stdout) as { syscalls: string[]; lockContention: boolean };
+    return JSON.parse(r.stdout) as AvailableEvents;
   } catch {
     return undefined;
   }
@@ -149,17 +150,13 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
 
   const tdir = tracefsDir(paths, opts.tracefsPath);
   const admin = opts.probeKernel ? hasCapSysAdmin() : false;
-  let events: { syscalls: string[]; lockContention: boolean } | undefined;
+  let events: AvailableEvents | undefined;
   if (tdir && fs.existsSync(path.join(tdir, 'events'))) {
-    const sysDir = path.join(tdir, 'events/syscalls');
-    events = {
-      syscalls: fs.existsSync(sysDir) ? fs.readdirSync(sysDir).filter((n) => n.startsWith('sys_enter_')).map((n) => n.slice(10)) : [],
-      lockContention: fs.existsSync(path.join(tdir, 'events/lock/contention_begin')),
-    };
+    events = availableEvents(tdir);
   } else if (!tdir && admin) {
     events = privateTracefsEvents();
   }
-  const traced = TRACED_SYSCALLS.filter((s) => events?.syscalls.includes(s.name)).length;
+  const traced = events?.syscalls.length ?? 0;
   const features: Diagnosis['features'] = {
     tracefs: tdir
       ? { available: 'yes', detail: `mounted at ${tdir}` }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TRACED_SYSCALLS } from '../tracefs/aggregate';
+import { availableEvents } from '../tracefs/available';
 import { mount, umount2 } from '../storm/syscalls';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-doctor-'));
@@ -14,9 +14,7 @@ let mounted = false;
 try {
   mount('tracefs', dir, 'tracefs', 0);
   mounted = true;
-  const has = (e: string) => fs.existsSync(path.join(dir, 'events', e));
-  const syscalls = fs.existsSync(path.join(dir, 'events/syscalls')) ? fs.readdirSync(path.join(dir, 'events/syscalls')).filter((n) => n.startsWith('sys_enter_')).map((n) => n.slice(10)).filter((n) => TRACED_SYSCALLS.some((s) => s.name === n)) : [];
-  process.stdout.write(JSON.stringify({ syscalls, lockContention: has('lock/contention_begin') && has('lock/contention_end') }) + '\n');
+  process.stdout.write(JSON.stringify(availableEvents(dir)) + '\n');
 } finally {
   if (mounted) umount2(dir);
   fs.rmdirSync(dir);

@@ -74,3 +74,18 @@ export async function readTopology(paths: HostPaths): Promise<Topology> {
   const numaNodes = nodeNames.length === 0 ? 1 : nodeNames.length;
   return { cpus, sockets, numaNodes, smt };
 }
+
+/** Topology changes only with CPU hotplug: read it at most once per `refreshMs`. */
+export class TopologyCache {
+  private cached: { value: Topology; at: number } | undefined;
+
+  constructor(
+    private readonly paths: HostPaths,
+    private readonly refreshMs = 60_000,
+  ) {}
+
+  async get(now = Date.now()): Promise<Topology> {
+    if (!this.cached || now - this.cached.at >= this.refreshMs) this.cached = { value: await readTopology(this.paths), at: now };
+    return this.cached.value;
+  }
+}
