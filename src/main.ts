@@ -4,7 +4,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { watch, type FSWatcher } from 'chokidar';
+import { watch } from 'chokidar';
 import type { AddressInfo } from 'node:net';
 import { createCollectors } from './collectors';
 import type { Config } from './config';
@@ -53,7 +53,7 @@ function tlsOptions(t: TlsSettings): https.ServerOptions {
  * Re-reads the web config when it or its certificate files change. A file that no longer parses is
  * logged and the running settings are kept; switching TLS on or off needs a restart.
  */
-function watchWebConfig(current: WebConfig, server: http.Server, auth: WebAuth, log: Logger): FSWatcher {
+function watchWebConfig(current: WebConfig, server: http.Server, auth: WebAuth, log: Logger): { close(): Promise<void> } {
   let active = current;
   const files = () => [active.file, ...(active.tls?.files ?? [])];
   const watcher = watch(files(), { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
@@ -81,7 +81,12 @@ function watchWebConfig(current: WebConfig, server: http.Server, auth: WebAuth, 
     clearTimeout(timer);
     timer = setTimeout(reload, 100);
   });
-  return watcher;
+  return {
+    async close() {
+      clearTimeout(timer); // a reload due after close would re-add watches
+      await watcher.close();
+    },
+  };
 }
 
 export async function serve(config: Readonly<Config>, log: Logger): Promise<Running> {
