@@ -12,10 +12,12 @@ import { Worker } from 'node:worker_threads';
 const PROC_SUPER_MAGIC = 0x9fa0;
 
 export class MountinfoWatch {
-  private readonly state = new Int32Array(new SharedArrayBuffer(12));
+  private readonly state = new Int32Array(new SharedArrayBuffer(16));
   private worker: Worker | undefined;
   private seen = -1;
   private readAt = 0;
+  /** The last read happened after the poll descriptor was open: no change since it can go unseen. */
+  private lastReadArmed = false;
   private reported = 0;
 
   constructor(
@@ -48,14 +50,15 @@ export class MountinfoWatch {
     return d;
   }
 
-  /** True when the table must be read: changed since the last read, too old, or no watch. */
+  /** True when the table must be read: changed since the last read, too old, no watch, or the last read predates the watch. */
   due(now = Date.now()): boolean {
-    if (!this.active) return true;
+    if (!this.active || !this.lastReadArmed) return true;
     return Atomics.load(this.state, 0) !== this.seen || now - this.readAt >= this.maxAgeMs;
   }
 
   /** Call just before reading: a change during the read then makes the next sample read again. */
   reading(now = Date.now()): void {
+    this.lastReadArmed = Atomics.load(this.state, 3) === 1;
     this.seen = Atomics.load(this.state, 0);
     this.readAt = now;
   }

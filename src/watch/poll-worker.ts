@@ -1,7 +1,8 @@
 /**
  * Waits in poll(2) for POLLPRI on an open mountinfo: the kernel raises it (with POLLERR) once after
  * any change to that mount namespace, coalescing bursts. Each wake-up adds 1 to shared[0]; shared[1]
- * set to 1 stops the loop within one poll timeout. A worker thread, because poll blocks.
+ * set to 1 stops the loop within one poll timeout; shared[2] is the errno if poll broke; shared[3]
+ * becomes 1 once the descriptor is open (armed). A worker thread, because poll blocks.
  */
 import * as fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
@@ -18,6 +19,8 @@ const poll = libc.func('int poll(_Inout_ mountstorm_pollfd *fds, unsigned long n
 const { path, shared } = workerData as { path: string; shared: SharedArrayBuffer };
 const state = new Int32Array(shared);
 const fd = fs.openSync(path, 'r');
+// Armed: from here on every change raises POLLPRI on this descriptor (its baseline is taken at open).
+Atomics.store(state, 3, 1);
 try {
   while (Atomics.load(state, 1) === 0) {
     const p = { fd, events: POLLPRI, revents: 0 };
