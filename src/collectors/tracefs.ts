@@ -96,7 +96,6 @@ export class TracefsCollector implements Collector {
   private lastAttempt = -Infinity;
   private generation = 0;
   private readonly topology: TopologyCache;
-  private topo: Topology | undefined;
 
   constructor(private readonly ctx: CollectorContext) {
     const e = ctx.exposition;
@@ -107,8 +106,8 @@ export class TracefsCollector implements Collector {
     this.lockWait = e.counter('mountstorm_mount_lock_wait_seconds_total', 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
     this.lost = e.counter('mountstorm_trace_events_lost_total', 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
     this.events = e.counter('mountstorm_trace_events_total', 'Trace events read and accounted from the tracefs instance.');
-    this.topology = new TopologyCache(ctx.paths);
     this.parseErrors = e.counter('mountstorm_trace_parse_errors_total', 'trace_pipe lines that did not have the documented shape.');
+    this.topology = new TopologyCache(ctx.paths);
   }
 
   private start(): void {
@@ -117,12 +116,6 @@ export class TracefsCollector implements Collector {
     const instance = TraceInstance.create(this.tracefs, { bufferSizeKb: cfg.bufferSizeKb, log: this.ctx.log });
     this.session = new TraceSession(instance, ++this.generation, cfg.topProcesses, this.ctx.paths.procfs);
     this.ctx.log.info('tracefs: tracing mount syscalls', { instance: instance.dir, events: instance.enabled.length, missing: instance.missing.join(',') || undefined });
-  }
-
-  private async socketOf(): Promise<(cpu: string) => string> {
-    this.topo = await this.topology.get();
-    const cpus = this.topo.cpus;
-    return (cpu) => cpus.get(Number(cpu))?.socket ?? 'unknown';
   }
 
   async update(): Promise<void> {
@@ -146,18 +139,19 @@ export class TracefsCollector implements Collector {
     const session = this.session as TraceSession;
     const res = await session.snapshot();
     const lostByCpu = session.instance.lostByCpu();
-    const socketOf = await this.socketOf();
+    const topology = await this.topology.get();
     if (res.readError) throw new Error(`reading ${session.instance.dir}/trace_pipe: ${res.readError}`);
-    this.apply(session.generation, res.totals, lostByCpu, socketOf);
+    this.apply(session.generation, res.totals, lostByCpu, topology);
   }
 
   /** Writes what is new since the last sample, in one synchronous block. */
-  private apply(gen: number, t: TraceTotals, lostByCpu: Map<string, number>, socketOf: (cpu: string) => string): void {
+  private apply(gen: number, t: TraceTotals, lostByCpu: Map<string, number>, topology: Topology): void {
     const d = this.deltas;
     // Totals are cumulative per reader session; a new session's totals are all new (first reading taken whole).
     const g = `${gen}\t`;
+    const socketOf = (cpu: string) => topology.cpus.get(Number(cpu))?.socket ?? 'unknown';
     // Every syscall starts at 0 on every socket, so the first calls of a storm are a rate, not a new series.
-    const sockets = new Set([...(this.topo?.cpus.values() ?? [])].map((p) => p.socket));
+    const sockets = new Set([...topology.cpus.values()].map((p) => p.socket));
     for (const s of TRACED_SYSCALLS) for (const socket of sockets) this.calls.inc({ syscall: s.name, socket }, 0);
 
     for (const [key, v] of Object.entries(t.callsByCpu)) {
