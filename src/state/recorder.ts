@@ -150,7 +150,7 @@ export class StateRecorder {
     };
     const collectors: Record<string, boolean> = {};
     for (const c of v.get('mountstorm_scrape_collector_success') ?? []) collectors[String(c.labels.collector)] = c.value === 1;
-    const tracefs = node.syscallsPerSecond !== undefined || last?.syscalls !== undefined;
+    const tracefs = last?.syscalls !== undefined;
     return {
       version: this.version,
       now: Date.now(),

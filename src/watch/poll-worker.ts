@@ -13,7 +13,7 @@ const POLLERR = 0x8;
 const TIMEOUT_MS = 250;
 
 const libc = koffi.load('libc.so.6');
-const PollFd = koffi.struct('mountstorm_pollfd', { fd: 'int', events: 'short', revents: 'short' });
+koffi.struct('mountstorm_pollfd', { fd: 'int', events: 'short', revents: 'short' }); // named in the signature below
 const poll = libc.func('int poll(_Inout_ mountstorm_pollfd *fds, unsigned long nfds, int timeout)');
 
 const { path, shared } = workerData as { path: string; shared: SharedArrayBuffer };
@@ -34,4 +34,3 @@ try {
 } finally {
   fs.closeSync(fd);
 }
-void PollFd;
