@@ -126,11 +126,12 @@ describe('real kernel, private mount and PID namespace', () => {
 
     const churn = path.join(REPO, 'dist/test/support/churn.js');
     const storm = new Promise<string>((resolve, reject) => {
-      execFile('nsenter', ['-t', String(exp.pid), '-m', '-p', '--', process.execPath, churn, `${dir}/churn`, '2', '8', '5000', '3'], (err, out) => (err ? reject(err) : resolve(out)));
+      execFile('nsenter', ['-t', String(exp.pid), '-m', '-p', '--', process.execPath, churn, `${dir}/churn`, '2', '14', '5000', '3'], (err, out) => (err ? reject(err) : resolve(out)));
     });
     await new Promise((r) => setTimeout(r, 1500));
     const s0 = await exp.metrics();
-    const stormMax = await maxEstimate(20);
+    // On 2 cores the estimate rises in bursts: watch 45 samples (9 s) of the 14 s storm.
+    const stormMax = await maxEstimate(45);
     const stormSlow = slowFraction(s0, await exp.metrics());
     const pairs = Number((await storm).trim());
     // eslint-disable-next-line no-console
