@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // What the tracefs collector costs, and how fast its parser is. Two figures, each with a baseline
 // measured in the same run:
-//  1. Overhead: a fixed `mountstorm storm` run R times in each of three arms, interleaved
-//     (no exporter | exporter without tracefs | exporter with tracefs, 1 s sampling); the median
-//     storm throughput of each arm ÷ the no-exporter arm.
+//  1. Overhead: a fixed `mountstorm storm` run R times in each of four arms, interleaved
+//     (no exporter | exporter without tracefs | exporter with tracefs, 1 s sampling | the same
+//     tracepoints enabled in an instance nobody reads: the kernel's recording cost, a floor no
+//     reader can beat); the median storm throughput of each arm ÷ the no-exporter arm.
 //  2. Parser: trace_pipe lines/s the aggregator sustains on the captured fixture (repeated to
 //     ~1M lines), against the peak event rate tracefs reported during the storms above.
 // usage (root, after npm run build): node bench/tracefs.js [rounds] [containers] [layers] [concurrency]
@@ -39,6 +40,21 @@ async function startExporter(extra) {
   };
 }
 
+/** The exporter's tracepoints enabled in an instance of a helper that never reads it. */
+async function startUnreadInstance() {
+  const script = `
+    const { locateTracefs, TraceInstance } = require(${JSON.stringify(path.join(__dirname, '../dist/src/tracefs/instance'))});
+    const { HostPaths } = require(${JSON.stringify(path.join(__dirname, '../dist/src/fs/paths'))});
+    const { Logger } = require(${JSON.stringify(path.join(__dirname, '../dist/src/log'))});
+    const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: 512, log: new Logger('error') });
+    process.stdout.write('ready\\n');
+    process.on('SIGTERM', () => process.exit(0));
+    setInterval(() => {}, 1000);`;
+  const p = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => { p.stdout.once('data', resolve); p.once('exit', (c) => reject(new Error(`unread-instance helper exited ${c}`))); });
+  return { stop: async () => { p.kill('SIGTERM'); await new Promise((r) => p.on('exit', r)); } };
+}
+
 function storm() {
   const out = execFileSync(process.execPath, [cli, 'storm', '--json', '--no-progress', `--containers=${containers}`, `--layers=${layers}`, `--concurrency=${concurrency}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out);
@@ -50,7 +66,7 @@ const metric = (text, name) => {
 };
 
 (async () => {
-  const arms = { none: [], 'exporter, no tracefs': [], 'exporter + tracefs': [] };
+  const arms = { none: [], 'exporter, no tracefs': [], 'exporter + tracefs': [], 'tracepoints on, not read (floor)': [] };
   let peakEventsPerSec = 0;
   storm(); // warm-up
   for (let r = 0; r < rounds; r++) {
@@ -69,6 +85,9 @@ const metric = (text, name) => {
     peakEventsPerSec = Math.max(peakEventsPerSec, events / Math.max(rep.wallSeconds, 1e-3));
     await e.stop();
     void secs;
+    const u = await startUnreadInstance();
+    arms['tracepoints on, not read (floor)'].push(storm().operationsPerSecond);
+    await u.stop();
   }
 
   const fixture = fs.readFileSync(path.join(__dirname, '../test/fixtures/tracefs/trace_pipe.txt'), 'utf8');

@@ -20,6 +20,7 @@ export interface Config {
   collectors: Readonly<Record<string, boolean>>;
   probes: { timeoutMs: number; statPath: string | undefined; statBatch: number; baselineWindowMs: number };
   containers: { taskDirs: string[] };
+  mounts: { method: 'auto' | 'listmount' | 'mountinfo' };
   tracefs: { path: string | undefined; bufferSizeKb: number; topProcesses: number };
   logLevel: LogLevel;
   configFile: string | undefined;
@@ -57,6 +58,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'collector.probes.stat-path', kind: 'path', default: undefined, help: 'Path stat()ed by the mount_lock probe; its lookup must cross a mount point (default: <path.procfs>/sys/fs).' },
   { name: 'collector.probes.stat-batch', kind: 'int', default: 32, help: 'stat() calls per mount_lock probe; the probe reports the time per call.', check: positive },
   { name: 'collector.probes.baseline-window', kind: 'duration', default: 1_800_000, help: 'Window over which each probe learns its quiet baseline (its 10th percentile).', check: (v) => ((v as number) >= 10_000 ? undefined : 'must be at least 10s') },
+  { name: 'collector.mounts.method', kind: 'string', default: 'auto', help: 'How to read the mount table: listmount (listmount(2) and statmount(2), Linux 6.8+, and 6.11+ for a namespace other than the exporter\'s; exact churn, a fraction of the cost), mountinfo (the text, every kernel), or auto (listmount where it works, else mountinfo).', check: (v) => (['auto', 'listmount', 'mountinfo'].includes(String(v)) ? undefined : 'must be auto, listmount or mountinfo') },
   { name: 'collector.containers.task-dir', kind: 'list', default: [DEFAULT_TASK_DIR], help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.' },
   { name: 'collector.tracefs.path', kind: 'path', default: undefined, help: 'tracefs mount point (default: <path.sysfs>/kernel/tracing, else <path.sysfs>/kernel/debug/tracing; mounted at the first when no tracefs is mounted).' },
   { name: 'collector.tracefs.buffer-size', kind: 'int', default: 512, help: "Ring buffer per CPU of the exporter's tracefs instance, in KiB; raise it when mountstorm_trace_events_lost_total rises.", check: (v) => ((v as number) >= 16 && (v as number) <= 1 << 20 ? undefined : 'must be between 16 and 1048576 KiB') },
@@ -256,6 +258,7 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
       baselineWindowMs: get('collector.probes.baseline-window'),
     },
     containers: { taskDirs: get('collector.containers.task-dir') },
+    mounts: { method: get('collector.mounts.method') as Config['mounts']['method'] },
     tracefs: {
       path: get('collector.tracefs.path'),
       bufferSizeKb: get('collector.tracefs.buffer-size'),

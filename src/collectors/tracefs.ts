@@ -7,13 +7,13 @@
  * every minute.
  */
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../errors';
 import { LATENCY_BUCKETS } from '../exposition';
 import { TopologyCache, type Topology } from '../sysfs/topology';
 import { TRACED_SYSCALLS, type TraceTotals } from '../tracefs/aggregate';
 import { locateTracefs, TraceInstance, type TracefsMount } from '../tracefs/instance';
-import type { ReaderData, ReaderRequest, ReaderResponse } from '../tracefs/reader';
+import type { ReaderData, ReaderResponse } from '../tracefs/reader';
+import { WorkerCall } from '../worker/call';
 import { MonotonicDelta, type Collector, type CollectorContext } from './collector';
 
 const RETRY_MS = 60_000;
@@ -22,10 +22,7 @@ const POLL_MS = 100;
 const MAX_INFLIGHT = 65_536;
 
 class TraceSession {
-  private readonly worker: Worker;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: ReaderResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private failed: Error | undefined;
+  private readonly reader: WorkerCall<object, ReaderResponse>;
 
   constructor(
     readonly instance: TraceInstance,
@@ -34,47 +31,22 @@ class TraceSession {
     procfs: string,
   ) {
     const workerData: ReaderData = { fd: instance.pipeFd, buckets: LATENCY_BUCKETS, topProcesses, maxInflight: MAX_INFLIGHT, pollMs: POLL_MS, procfs };
-    this.worker = new Worker(path.join(__dirname, '../tracefs/reader.js'), { workerData });
-    this.worker.unref();
-    this.worker.on('message', (res: ReaderResponse) => {
-      const p = this.pending.get(res.id);
-      if (!p) return;
-      this.pending.delete(res.id);
-      clearTimeout(p.timer);
-      p.resolve(res);
-    });
-    const fail = (err: Error) => {
-      this.failed = err;
-      for (const p of this.pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(err);
-      }
-      this.pending.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', () => fail(new Error('trace reader thread exited')));
+    // No respawn: the thread owns the trace_pipe descriptor; a dead session is replaced whole.
+    this.reader = new WorkerCall(path.join(__dirname, '../tracefs/reader.js'), { workerData, respawn: false });
+    this.reader.start();
   }
 
   get dead(): Error | undefined {
-    return this.failed;
+    return this.reader.dead;
   }
 
   snapshot(): Promise<ReaderResponse> {
-    if (this.failed) return Promise.reject(this.failed);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`trace reader did not answer within ${SNAPSHOT_TIMEOUT_MS} ms`));
-      }, SNAPSHOT_TIMEOUT_MS);
-      this.pending.set(id, { resolve, reject, timer });
-      this.worker.postMessage({ id } satisfies ReaderRequest);
-    });
+    return this.reader.call({}, SNAPSHOT_TIMEOUT_MS, () => new Error(`trace reader did not answer within ${SNAPSHOT_TIMEOUT_MS} ms`));
   }
 
   async close(): Promise<void> {
-    this.worker.postMessage('stop');
-    await this.worker.terminate();
+    this.reader.post('stop');
+    await this.reader.close();
     this.instance.remove();
   }
 }

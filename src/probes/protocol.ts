@@ -2,4 +2,4 @@ export type ProbeRequest =
   | { id: number; kind: 'first-read'; path: string }
   | { id: number; kind: 'stat-batch'; path: string; count: number };
 
-export type ProbeResponse = { id: number; seconds: number } | { id: number; error: string };
+export type ProbeResponse = { seconds: number };

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import type { ProbeRequest, ProbeResponse } from './protocol';
+import type { WorkerAnswer } from '../worker/call';
 
 const buf = Buffer.allocUnsafe(4096);
 
@@ -12,7 +13,7 @@ function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-function handle(req: ProbeRequest): ProbeResponse {
+function handle(req: ProbeRequest): WorkerAnswer<ProbeResponse> {
   switch (req.kind) {
     case 'first-read': {
       // open() is not timed: only the first read() takes namespace_sem (seq_file m_start).
@@ -34,7 +35,7 @@ function handle(req: ProbeRequest): ProbeResponse {
 }
 
 parentPort?.on('message', (req: ProbeRequest) => {
-  let res: ProbeResponse;
+  let res: WorkerAnswer<ProbeResponse>;
   try {
     res = handle(req);
   } catch (err) {

@@ -28,7 +28,8 @@ export const OPEN_TREE_CLOEXEC = 0o2000000;
 export const MOVE_MOUNT_F_EMPTY_PATH = 4;
 export const MOUNT_ATTR_IDMAP = 0x00100000;
 
-const MountAttr = koffi.struct('mount_attr', { attr_set: 'uint64_t', attr_clr: 'uint64_t', propagation: 'uint64_t', userns_fd: 'uint64_t' });
+// Anonymous: koffi's type names are process-wide, and a module may be loaded more than once (jest).
+const MountAttr = koffi.struct({ attr_set: 'uint64_t', attr_clr: 'uint64_t', propagation: 'uint64_t', userns_fd: 'uint64_t' });
 const MOUNT_ATTR_SIZE = koffi.sizeof(MountAttr);
 
 export class SyscallError extends Error {

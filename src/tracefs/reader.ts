@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { parentPort, workerData } from 'node:worker_threads';
 import { errnoCode, errorMessage } from '../errors';
+import type { WorkerAnswer } from '../worker/call';
 import { TraceAggregator } from './aggregate';
 
 export interface ReaderData {
@@ -21,7 +22,7 @@ export interface ReaderData {
 }
 
 export type ReaderRequest = { id: number };
-export type ReaderResponse = { id: number; totals: import('./aggregate').TraceTotals; readError?: string };
+export type ReaderResponse = { totals: import('./aggregate').TraceTotals; readError?: string };
 
 const data = workerData as ReaderData;
 const CHUNK = 1 << 20;
@@ -91,6 +92,6 @@ parentPort?.on('message', (req: ReaderRequest | 'stop') => {
     return;
   }
   drain();
-  const res: ReaderResponse = { id: req.id, totals: agg.snapshot(), readError };
+  const res: WorkerAnswer<ReaderResponse> = { id: req.id, totals: agg.snapshot(), readError };
   parentPort?.postMessage(res);
 });

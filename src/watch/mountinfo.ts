@@ -65,6 +65,7 @@ export class MountinfoWatch {
 
   async close(): Promise<void> {
     Atomics.store(this.state, 1, 1);
+    Atomics.notify(this.state, 1);
     const w = this.worker;
     this.worker = undefined;
     if (w) await w.terminate();

@@ -13,7 +13,7 @@ import { sum, parseExposition } from '../support/metrics';
 import { FIXTURE_ARGS } from '../support/fixtures';
 
 const GOLDEN = path.join(FIXTURES, 'e2e-output.prom');
-const VARYING = /^(process_|mountstorm_build_info|mountstorm_probe_|mountstorm_lock_wait_estimate|mountstorm_event_loop|mountstorm_last_sample|mountstorm_samples_total|mountstorm_mountinfo_read_duration|mountstorm_mountinfo_reads_total|mountstorm_scrape_collector_duration|mountstorm_sample_overruns)/;
+const VARYING = /^(process_|mountstorm_build_info|mountstorm_probe_|mountstorm_lock_wait_estimate|mountstorm_event_loop|mountstorm_last_sample|mountstorm_samples_total|mountstorm_mount_table_read_duration|mountstorm_mount_table_reads_total|mountstorm_scrape_collector_duration|mountstorm_sample_overruns)/;
 
 function stable(text: string): string {
   return text

@@ -5,6 +5,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { listmountProbe } from '../../src/doctor/probe-syscalls';
 import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
 import { startExporter, type RunningExporter } from '../support/exporter';
 import { sum, type Sample } from '../support/metrics';
@@ -37,6 +38,13 @@ describe('real kernel, private mount and PID namespace', () => {
   rootTest('the exporter watches its own namespace: /proc/1 is the exporter', () => {
     expect(fs.readlinkSync(`/proc/${exp.pid}/ns/mnt`)).not.toBe(fs.readlinkSync('/proc/self/ns/mnt'));
     expect(inNs('cat /proc/1/comm').trim()).toBe('node');
+  });
+
+  rootTest('the table is read with listmount(2) where the kernel has it (Linux 6.8+), else the text', async () => {
+    const m = await exp.waitSamples(1);
+    const expected = listmountProbe().available === 'yes' ? 'listmount' : 'mountinfo';
+    expect(sum(m, 'mountstorm_mount_table_method', { method: expected })).toBe(1);
+    expect(sum(m, 'mountstorm_mount_table_method')).toBe(1);
   });
 
   rootTest('N mounts: mountstorm_mounts equals the line count and added_total rises by exactly N', async () => {
@@ -87,12 +95,12 @@ describe('real kernel, private mount and PID namespace', () => {
     const q0 = await exp.waitSamples(1);
     const q1 = await exp.waitSamples(10);
     const d = (a: Sample[], b: Sample[], n: string) => sum(b, n) - sum(a, n);
-    expect(d(q0, q1, 'mountstorm_mountinfo_reads_total')).toBe(0);
+    expect(d(q0, q1, 'mountstorm_mount_table_reads_total')).toBe(0);
     expect(d(q0, q1, 'mountstorm_mount_table_change_events_total')).toBe(0);
     inNs(`mkdir -p ${dir}/poll && mount -t tmpfs poll ${dir}/poll`);
     const c = await exp.waitSamples(3);
     expect(d(q1, c, 'mountstorm_mount_table_change_events_total')).toBeGreaterThanOrEqual(1);
-    expect(d(q1, c, 'mountstorm_mountinfo_reads_total')).toBeGreaterThanOrEqual(1);
+    expect(d(q1, c, 'mountstorm_mount_table_reads_total')).toBeGreaterThanOrEqual(1);
     expect(d(q1, c, 'mountstorm_mounts_added_total')).toBe(1);
     inNs(`umount ${dir}/poll`);
     expect(d(c, await exp.waitSamples(3), 'mountstorm_mounts_removed_total')).toBe(1);
