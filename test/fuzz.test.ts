@@ -6,7 +6,7 @@ import * as fc from 'fast-check';
 import { parseConfigFile } from '../src/config';
 import { ConfigError, ParseError } from '../src/errors';
 import { LATENCY_BUCKETS } from '../src/exposition';
-import { escapePath, parseMountinfo, parseMountinfoLine, unescapeOctal } from '../src/procfs/mountinfo';
+import { escapePath, isIdmapped, parseMountinfo, parseMountinfoLine, scanMountinfo, unescapeOctal, type MountFacts } from '../src/procfs/mountinfo';
 import { parseProcStat } from '../src/procfs/stat';
 import { parseCpuList } from '../src/sysfs/cpulist';
 import { TraceAggregator } from '../src/tracefs/aggregate';
@@ -44,6 +44,33 @@ describe('mountinfo', () => {
 
   test('escapes round-trip: any path the kernel escapes unescapes to itself', () => {
     fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (s) => expect(unescapeOctal(escapePath(s))).toBe(s)), RUNS);
+  });
+
+  /** scanMountinfo (the collector's lean reader) must give exactly what parseMountinfo gives. */
+  const sameAsParser = (text: string) => {
+    const scanned: MountFacts[] = [];
+    const errors = scanMountinfo(text, 'fuzz', (m) => scanned.push({ ...m }));
+    const parsed = parseMountinfo(text, 'fuzz');
+    expect(scanned).toEqual(parsed.mounts.map((m) => ({ identity: m.identity, fsType: m.fsType, idmapped: isIdmapped(m), superOptions: m.superOptions })));
+    expect(errors.map((e) => e.message)).toEqual(parsed.errors.map((e) => e.message));
+  };
+  const mountLine = fc
+    .tuple(
+      fc.nat(1e6),
+      fc.nat(1e6),
+      fc.constantFrom('0:42', '254:0', '0:', ':1', 'x:1', '1:2:3'),
+      fc.constantFrom('/', '/a\\040b', '', '/r'),
+      fc.constantFrom('/m', '/x\\134y', ''),
+      fc.constantFrom('rw,relatime', 'rw,idmapped', 'idmapped', 'ro,noidmapped', 'rw,idmapped,nosuid', 'idmappedx', ''),
+      fc.constantFrom('', ' shared:1', ' master:2 propagate_from:3', ' unbindable', ' future:7', ' shared:', ' bogus', ' -'),
+      fc.constantFrom(' - tmpfs src rw', ' - overlay overlay rw,lowerdir=/a:/b', ' - fuse.sshfs a@b rw', ' - tmp\\040fs s rw', ' -  s rw', ' - t s', ' - t s rw extra', ' - t  rw', ' - t s '),
+    )
+    .map(([id, parent, dev, root, mp, opts, optional, tail]) => `${id} ${parent} ${dev} ${root} ${mp} ${opts}${optional}${tail}`);
+  test('the lean scanner agrees with the parser on well-formed and near-miss lines', () => {
+    fc.assert(fc.property(fc.array(mountLine, { maxLength: 12 }), (lines) => sameAsParser(lines.join('\n'))), RUNS);
+  });
+  test('the lean scanner agrees with the parser on any text', () => {
+    fc.assert(fc.property(fc.array(fc.oneof(anyText, mountLine), { maxLength: 20 }), (lines) => sameAsParser(lines.join('\n'))), RUNS);
   });
 
   const field = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).map((s) => '/' + s);

@@ -2,7 +2,7 @@
  * The watched mount table: entries by fstype, churn by diffing consecutive readings, overlay layer
  * depth, idmapped mounts, and the kernel's fs.mount-max ceiling. A worker thread takes the readings
  * (src/mounttable/worker.ts: listmount(2) where it works, mountinfo text otherwise), only after a
- * change that poll(2) reported or once a minute.
+ * change that poll(2) reported (src/watch/mountinfo.ts) or once a minute.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -31,6 +31,7 @@ export class MountsCollector implements Collector {
   private readonly tableBytes;
   private readonly parseErrors;
   private sampled = false;
+  private reportedBroken: string | undefined;
   private readonly changes;
   private readonly reads;
   private readonly method;
@@ -51,7 +52,7 @@ export class MountsCollector implements Collector {
     this.readDuration = e.histogram('mountstorm_mount_table_read_duration_seconds', 'Time to read the whole watched mount table once (grows with table size and lock wait).', LATENCY_BUCKETS);
     this.tableBytes = e.gauge('mountstorm_mountinfo_bytes', 'Size of the watched mountinfo text in bytes (0 with the listmount method, which reads no text).');
     this.parseErrors = e.counter('mountstorm_mountinfo_parse_errors_total', 'mountinfo lines that did not parse and were skipped.');
-    this.changes = e.counter('mountstorm_mount_table_change_events_total', 'Wake-ups of poll(2) on the watched mountinfo: the namespace changed (bursts coalesce into one).');
+    this.changes = e.counter('mountstorm_mount_table_change_events_total', 'Samples in which poll(2) on the watched mountinfo reported a change to the namespace (all changes between two samples count once).');
     this.reads = e.counter('mountstorm_mount_table_reads_total', 'Whole readings of the watched mount table: after a change (poll), at least once a minute, or every sample where poll is unavailable.');
     this.method = e.gauge('mountstorm_mount_table_method', 'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.', ['method']);
     this.watch = new MountinfoWatch(ctx.mountinfoPath);
@@ -60,11 +61,16 @@ export class MountsCollector implements Collector {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.watch.close(), this.table.close()]);
+    this.watch.close();
+    await this.table.close();
   }
 
   async update(): Promise<void> {
-    this.changes.inc(this.watch.takeEvents());
+    if (this.watch.poll()) this.changes.inc();
+    if (this.watch.broken !== this.reportedBroken) {
+      this.reportedBroken = this.watch.broken;
+      if (this.watch.broken) this.ctx.log.info(`mounts: every sample reads the table: ${this.watch.broken}`);
+    }
     // Every reading of the table takes namespace_sem: only when it changed (or the safety interval ran out).
     if (this.sampled && !this.watch.due()) {
       const mountMax = await this.readMountMax();

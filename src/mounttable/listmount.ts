@@ -20,7 +20,6 @@ const libc = koffi.load('libc.so.6');
 const syscall4 = libc.func('long syscall(long nr, void *req, void *buf, size_t size, unsigned int flags)');
 const ioctlU64 = libc.func('int ioctl(int fd, unsigned long request, _Out_ uint64_t *out)');
 
-const LSMT_ROOT = 0xffffffffffffffffn;
 const MNT_ID_REQ_SIZE_VER0 = 24;
 const MNT_ID_REQ_SIZE_VER1 = 32; // + mnt_ns_id (6.11+)
 /** _IOR(0xb7, 5, __u64): the 64-bit id of the mount namespace an nsfs descriptor refers to. */
@@ -64,12 +63,20 @@ export class MountApi {
 
   constructor(readonly nsId: bigint) {}
 
-  private request(mntId: bigint, param: bigint): Buffer {
+  /** struct mnt_id_req for `mntId` (a number below 2^53, or LSMT_ROOT) and `param`, without allocating. */
+  private request(mntId: number | 'root', param: number): Buffer {
     const r = this.req;
     r.writeUInt32LE(this.nsId === 0n ? MNT_ID_REQ_SIZE_VER0 : MNT_ID_REQ_SIZE_VER1, 0);
     r.writeUInt32LE(0, 4);
-    r.writeBigUInt64LE(mntId, 8);
-    r.writeBigUInt64LE(param, 16);
+    if (mntId === 'root') {
+      r.writeUInt32LE(0xffffffff, 8);
+      r.writeUInt32LE(0xffffffff, 12);
+    } else {
+      r.writeUInt32LE(mntId % 0x1_0000_0000, 8);
+      r.writeUInt32LE(Math.floor(mntId / 0x1_0000_0000), 12);
+    }
+    r.writeUInt32LE(param % 0x1_0000_0000, 16);
+    r.writeUInt32LE(Math.floor(param / 0x1_0000_0000), 20);
     r.writeBigUInt64LE(this.nsId, 24);
     return r;
   }
@@ -78,9 +85,9 @@ export class MountApi {
   list(): Float64Array {
     let out = new Float64Array(PAGE_IDS);
     let n = 0;
-    let last = 0n;
+    let last = 0;
     for (;;) {
-      const got = Number(syscall4(SYS.listmount, this.request(LSMT_ROOT, last), this.page, PAGE_IDS, 0));
+      const got = Number(syscall4(SYS.listmount, this.request('root', last), this.page, PAGE_IDS, 0));
       if (got < 0) throw new MountApiError('listmount', errnoName(koffi.errno()));
       if (n + got > out.length) {
         const bigger = new Float64Array(Math.max(out.length * 2, n + got));
@@ -91,7 +98,7 @@ export class MountApi {
       for (let i = 0; i < got; i++) out[n + i] = (w[2 * i + 1] as number) * 0x1_0000_0000 + (w[2 * i] as number);
       n += got;
       if (got < PAGE_IDS) break;
-      last = BigInt(out[n - 1] as number);
+      last = out[n - 1] as number;
     }
     const ids = out.subarray(0, n);
     // Ascending since 6.11 (an rbtree by id); older kernels walked a list: sort when needed.
@@ -108,7 +115,7 @@ export class MountApi {
   stat(id: number, mask: number): StatmountResult | undefined {
     const want = mask & STATMOUNT_FS_TYPE && !this.subtypeUnsupported ? mask | STATMOUNT_FS_SUBTYPE : mask;
     for (;;) {
-      const rc = Number(syscall4(SYS.statmount, this.request(BigInt(id), BigInt(want)), this.statBuf, this.statBuf.length, 0));
+      const rc = Number(syscall4(SYS.statmount, this.request(id, want), this.statBuf, this.statBuf.length, 0));
       if (rc >= 0) break;
       const code = errnoName(koffi.errno());
       if (code === 'ENOENT') return undefined;
@@ -123,7 +130,7 @@ export class MountApi {
       throw new MountApiError('statmount', code);
     }
     const b = this.statBuf;
-    const got = Number(b.readBigUInt64LE(8));
+    const got = b.readUInt32LE(8); // the mask's low word: every flag asked for is below 2^32
     const str = (offsetField: number): string => {
       const start = STATMOUNT_FIXED + b.readUInt32LE(offsetField);
       const end = b.indexOf(0, start);
@@ -131,7 +138,7 @@ export class MountApi {
     };
     const result: StatmountResult = {
       fsType: got & STATMOUNT_FS_TYPE ? str(36) : '',
-      mntAttr: Number(b.readBigUInt64LE(64)),
+      mntAttr: b.readUInt32LE(64), // MOUNT_ATTR_* flags all sit in the low word
       mntIdOld: b.readUInt32LE(56),
     };
     if (got & STATMOUNT_FS_SUBTYPE) {

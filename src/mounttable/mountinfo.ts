@@ -4,7 +4,7 @@
  * point) and churn is a lower bound: a mount replaced by an identical one in between is missed.
  */
 import * as fs from 'node:fs';
-import { isIdmapped, overlayLowerLayers, parseMountinfo } from '../procfs/mountinfo';
+import { overlayLowerLayers, scanMountinfo } from '../procfs/mountinfo';
 import { TableTally, type MountTable, type TableSample } from './table';
 
 /**
@@ -44,15 +44,14 @@ export class MountinfoTable implements MountTable {
     const start = process.hrtime.bigint();
     const buf = readProcFileSync(this.file);
     const readSeconds = Number(process.hrtime.bigint() - start) / 1e9;
-    const { mounts, errors } = parseMountinfo(buf.toString('utf8'), this.file);
     const tally = new TableTally();
     const current = new Set<string>();
     const previous = this.previous;
-    for (const m of mounts) {
+    const errors = scanMountinfo(buf.toString('utf8'), this.file, (m) => {
       current.add(m.identity);
       const isNew = previous !== undefined && !previous.has(m.identity);
-      tally.add(m.fsType, m.fsType === 'overlay' ? overlayLowerLayers(m.superOptions).length : 0, isIdmapped(m), isNew);
-    }
+      tally.add(m.fsType, m.fsType === 'overlay' ? overlayLowerLayers(m.superOptions).length : 0, m.idmapped, isNew);
+    });
     let added = 0;
     let removed = 0;
     if (previous) {

@@ -196,3 +196,121 @@ export function overlayLowerLayers(superOptions: string): string[] {
 export function isIdmapped(m: MountInfo): boolean {
   return m.mountOptions.includes('idmapped');
 }
+
+/** What the mounts collector needs of one entry (see scanMountinfo). */
+export interface MountFacts {
+  identity: string;
+  fsType: string;
+  idmapped: boolean;
+  /** Raw, still escaped, as in MountInfo. */
+  superOptions: string;
+}
+
+function isDigits(t: string, a: number, b: number): boolean {
+  if (a >= b) return false;
+  for (let i = a; i < b; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** An optional field parseOptional accepts: `unbindable`, or `tag:decimal` (unknown tags included). */
+function optionalOk(t: string, a: number, b: number): boolean {
+  if (b - a === 10 && t.startsWith('unbindable', a)) return true;
+  const colon = t.indexOf(':', a);
+  return colon >= 0 && colon < b && isDigits(t, colon + 1, b);
+}
+
+/** Whether the comma-separated options in t[a, b) include `idmapped` as a whole option. */
+function hasIdmapped(t: string, a: number, b: number): boolean {
+  // Walks the options by comma: an unbounded indexOf would scan the rest of the table per line.
+  for (let i = a; i < b; ) {
+    let comma = i;
+    while (comma < b && t.charCodeAt(comma) !== 44) comma++;
+    if (comma - i === 8 && t.startsWith('idmapped', i)) return true;
+    i = comma + 1;
+  }
+  return false;
+}
+
+/** Scans the line t[ls, le) into `out`; false when it is not plainly well-formed (the full parser decides). */
+function scanLine(t: string, ls: number, le: number, out: MountFacts): boolean {
+  const next = (from: number): number => {
+    const i = t.indexOf(' ', from);
+    return i < 0 || i >= le ? -1 : i;
+  };
+  const s1 = next(ls);
+  if (s1 < 0 || !isDigits(t, ls, s1)) return false;
+  const s2 = next(s1 + 1);
+  if (s2 < 0 || !isDigits(t, s1 + 1, s2)) return false;
+  const s3 = next(s2 + 1);
+  if (s3 < 0) return false;
+  const colon = t.indexOf(':', s2 + 1);
+  if (colon < 0 || colon >= s3 || !isDigits(t, s2 + 1, colon) || !isDigits(t, colon + 1, s3)) return false;
+  const s4 = next(s3 + 1);
+  if (s4 <= s3 + 1) return false; // root: present and non-empty
+  const s5 = next(s4 + 1);
+  if (s5 <= s4 + 1) return false; // mount point: present and non-empty
+  const s6 = next(s5 + 1);
+  if (s6 < 0) return false;
+  let p = s6 + 1;
+  for (;;) {
+    const e = next(p);
+    if (e < 0) return false; // no '-' followed by three fields
+    if (e === p + 1 && t.charCodeAt(p) === 45) {
+      p = e + 1;
+      break;
+    }
+    if (!optionalOk(t, p, e)) return false;
+    p = e + 1;
+  }
+  const b = next(p);
+  if (b <= p) return false; // filesystem type: present and non-empty
+  const c = next(b + 1);
+  if (c < 0 || next(c + 1) >= 0) return false; // exactly source and super options follow
+  out.identity = t.slice(ls, s5);
+  out.fsType = unescapeOctal(t.slice(p, b));
+  out.idmapped = hasIdmapped(t, s5 + 1, s6);
+  out.superOptions = t.slice(c + 1, le);
+  return true;
+}
+
+/**
+ * The lean reading of a mountinfo text, for the mounts collector: per entry only its identity, type,
+ * idmapped flag and super options, found by scanning for spaces instead of splitting and unescaping
+ * every field (a 100k-line table is read on every change during a storm). A line the scan does not
+ * accept goes to parseMountinfoLine, which stays the authority: its ParseError is returned, or its
+ * entry visited if the scan was only stricter. The fuzz tests hold both to the same answers.
+ * `visit` gets one reused object: copy what you keep.
+ */
+export function scanMountinfo(text: string, source: string, visit: (m: MountFacts) => void): ParseError[] {
+  const errors: ParseError[] = [];
+  const facts: MountFacts = { identity: '', fsType: '', idmapped: false, superOptions: '' };
+  let start = 0;
+  let lineNo = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    lineNo++;
+    if (end > start) {
+      if (scanLine(text, start, end, facts)) {
+        visit(facts);
+      } else {
+        try {
+          const m = parseMountinfoLine(text.slice(start, end), lineNo, source);
+          facts.identity = m.identity;
+          facts.fsType = m.fsType;
+          facts.idmapped = isIdmapped(m);
+          facts.superOptions = m.superOptions;
+          visit(facts);
+        } catch (err) {
+          if (!(err instanceof ParseError)) throw err;
+          errors.push(err);
+        }
+      }
+    }
+    start = end + 1;
+  }
+  return errors;
+}

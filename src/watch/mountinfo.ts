@@ -1,73 +1,87 @@
 /**
- * Change-driven reads of the watched mount table. poll(2) on /proc/PID/mountinfo wakes on any change
- * to that namespace (POLLPRI|POLLERR, coalesced, no count), so the mounts collector reads the whole
- * table — which takes namespace_sem, the lock we measure — only after a change, and at least every
- * `maxAgeMs` as a safety net. A quiet host then costs almost nothing. Where poll cannot work (a
- * fixture tree, not procfs) every sample reads, as before.
+ * Change-driven reads of the watched mount table. The kernel raises POLLPRI|POLLERR on an open
+ * /proc/PID/mountinfo once after any change to that namespace since the descriptor last polled
+ * (mounts_poll compares the namespace's event counter with the one the descriptor saw). So once per
+ * sample the collector asks poll(2) with a zero timeout — a few microseconds, no lock, no thread —
+ * and reads the whole table (which takes namespace_sem, the lock we measure) only when it changed,
+ * and at least every `maxAgeMs` as a safety net. A quiet host then costs almost nothing. Where poll
+ * cannot work (a fixture tree, not procfs) every sample reads.
+ *
+ * A storm changes the namespace tens of thousands of times a second; asking once per sample costs
+ * one syscall however fast it changes (a thread blocked in poll() would wake, and spin, for each).
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import koffi from 'koffi';
+import { errnoName } from '../tracefs/aggregate';
 
 const PROC_SUPER_MAGIC = 0x9fa0;
+const POLLPRI = 0x2;
+const POLLERR = 0x8;
+
+const libc = koffi.load('libc.so.6');
+// Anonymous struct: koffi's type names are process-wide, and a module may be loaded more than once (jest).
+const PollFd = koffi.struct({ fd: 'int', events: 'short', revents: 'short' });
+const poll = libc.func('poll', 'int', [koffi.inout(koffi.pointer(PollFd)), 'unsigned long', 'int']);
 
 export class MountinfoWatch {
-  private readonly state = new Int32Array(new SharedArrayBuffer(16));
-  private worker: Worker | undefined;
-  private seen = -1;
+  private fd: number | undefined;
   private readAt = 0;
-  /** The last read happened after the poll descriptor was open: no change since it can go unseen. */
-  private lastReadArmed = false;
-  private reported = 0;
+  private changedSinceRead = true;
+  /** Why change-driven reads are off (every sample reads), or undefined while they work. */
+  broken: string | undefined;
 
   constructor(
     readonly file: string,
     private readonly maxAgeMs = 60_000,
   ) {
-    let onProc = false;
     try {
-      onProc = fs.statfsSync(file).type === PROC_SUPER_MAGIC;
-    } catch {
-      onProc = false;
+      if (fs.statfsSync(file).type !== PROC_SUPER_MAGIC) {
+        this.broken = `${file} is not on procfs`;
+        return;
+      }
+      // Opened before the first read: every change from here on raises POLLPRI on it.
+      this.fd = fs.openSync(file, 'r');
+    } catch (err) {
+      this.broken = `cannot open ${file} for poll(2): ${err instanceof Error ? err.message : String(err)}`;
     }
-    if (!onProc) return;
-    this.worker = new Worker(path.join(__dirname, 'poll-worker.js'), { workerData: { path: file, shared: this.state.buffer } });
-    this.worker.unref();
-    this.worker.on('error', () => (this.worker = undefined));
-    this.worker.on('exit', () => (this.worker = undefined));
   }
 
   /** Whether change events drive the reads (false: every sample reads). */
   get active(): boolean {
-    return this.worker !== undefined && Atomics.load(this.state, 2) === 0;
+    return this.fd !== undefined;
   }
 
-  /** Change events since the last call (for mountstorm_mount_table_change_events_total). */
-  takeEvents(): number {
-    const now = Atomics.load(this.state, 0);
-    const d = now - this.reported;
-    this.reported = now;
-    return d;
+  /**
+   * Asks the kernel, without waiting, whether the namespace changed since the last call: true once
+   * per burst of changes. Counted in mountstorm_mount_table_change_events_total.
+   */
+  poll(): boolean {
+    if (this.fd === undefined) return false;
+    const p = { fd: this.fd, events: POLLPRI, revents: 0 };
+    const n = poll(p, 1, 0) as number;
+    if (n < 0) {
+      this.broken = `poll(2) on ${this.file} failed: ${errnoName(koffi.errno())}`;
+      this.close();
+      return false;
+    }
+    const changed = n > 0 && (p.revents & (POLLPRI | POLLERR)) !== 0;
+    if (changed) this.changedSinceRead = true;
+    return changed;
   }
 
-  /** True when the table must be read: changed since the last read, too old, no watch, or the last read predates the watch. */
+  /** True when the table must be read: changed since the last read, too old, or no watch. */
   due(now = Date.now()): boolean {
-    if (!this.active || !this.lastReadArmed) return true;
-    return Atomics.load(this.state, 0) !== this.seen || now - this.readAt >= this.maxAgeMs;
+    return this.fd === undefined || this.changedSinceRead || now - this.readAt >= this.maxAgeMs;
   }
 
-  /** Call just before reading: a change during the read then makes the next sample read again. */
+  /** Call just before reading: a change during the read raises POLLPRI for the next poll(). */
   reading(now = Date.now()): void {
-    this.lastReadArmed = Atomics.load(this.state, 3) === 1;
-    this.seen = Atomics.load(this.state, 0);
+    this.changedSinceRead = false;
     this.readAt = now;
   }
 
-  async close(): Promise<void> {
-    Atomics.store(this.state, 1, 1);
-    Atomics.notify(this.state, 1);
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
   }
 }
