@@ -77,8 +77,10 @@ export class MountsCollector implements Collector {
       if (mountMax !== undefined) this.mountMax.set(mountMax);
       return;
     }
-    this.watch.reading();
     const [t, mountMax] = await Promise.all([this.table.call({}), this.readMountMax()]);
+    // After success only: a failed reading is retried next sample. A change during the reading
+    // raised POLLPRI for the next poll(), so it is not lost.
+    this.watch.reading();
 
     // Apply: one synchronous block.
     this.reads.inc();

@@ -74,7 +74,7 @@ export class MountinfoWatch {
     return this.fd === undefined || this.changedSinceRead || now - this.readAt >= this.maxAgeMs;
   }
 
-  /** Call just before reading: a change during the read raises POLLPRI for the next poll(). */
+  /** Call after a successful reading: a change during it raised POLLPRI for the next poll(). */
   reading(now = Date.now()): void {
     this.changedSinceRead = false;
     this.readAt = now;
