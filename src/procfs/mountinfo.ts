@@ -122,25 +122,30 @@ export function parseMountinfoLine(line: string, lineNo: number, source = 'mount
   };
 }
 
-export function parseMountinfo(text: string, source = 'mountinfo'): ParsedMountinfo {
-  const mounts: MountInfo[] = [];
-  const errors: ParseError[] = [];
+/** Calls `f` with the bounds [start, end) and 1-based number of every non-empty line of `text`. */
+function forEachLine(text: string, f: (start: number, end: number, lineNo: number) => void): void {
   let start = 0;
   let lineNo = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     lineNo++;
-    const line = text.slice(start, end);
+    if (end > start) f(start, end, lineNo);
     start = end + 1;
-    if (line === '') continue;
+  }
+}
+
+export function parseMountinfo(text: string, source = 'mountinfo'): ParsedMountinfo {
+  const mounts: MountInfo[] = [];
+  const errors: ParseError[] = [];
+  forEachLine(text, (start, end, lineNo) => {
     try {
-      mounts.push(parseMountinfoLine(line, lineNo, source));
+      mounts.push(parseMountinfoLine(text.slice(start, end), lineNo, source));
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
       errors.push(err);
     }
-  }
+  });
   return { mounts, errors };
 }
 
@@ -287,30 +292,22 @@ function scanLine(t: string, ls: number, le: number, out: MountFacts): boolean {
 export function scanMountinfo(text: string, source: string, visit: (m: MountFacts) => void): ParseError[] {
   const errors: ParseError[] = [];
   const facts: MountFacts = { identity: '', fsType: '', idmapped: false, superOptions: '' };
-  let start = 0;
-  let lineNo = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    lineNo++;
-    if (end > start) {
-      if (scanLine(text, start, end, facts)) {
-        visit(facts);
-      } else {
-        try {
-          const m = parseMountinfoLine(text.slice(start, end), lineNo, source);
-          facts.identity = m.identity;
-          facts.fsType = m.fsType;
-          facts.idmapped = isIdmapped(m);
-          facts.superOptions = m.superOptions;
-          visit(facts);
-        } catch (err) {
-          if (!(err instanceof ParseError)) throw err;
-          errors.push(err);
-        }
-      }
+  forEachLine(text, (start, end, lineNo) => {
+    if (scanLine(text, start, end, facts)) {
+      visit(facts);
+      return;
     }
-    start = end + 1;
-  }
+    try {
+      const m = parseMountinfoLine(text.slice(start, end), lineNo, source);
+      facts.identity = m.identity;
+      facts.fsType = m.fsType;
+      facts.idmapped = isIdmapped(m);
+      facts.superOptions = m.superOptions;
+      visit(facts);
+    } catch (err) {
+      if (!(err instanceof ParseError)) throw err;
+      errors.push(err);
+    }
+  });
   return errors;
 }
