@@ -1,22 +1,25 @@
 #!/usr/bin/env node
-// What the tracefs collector costs, and how fast its parser is. Two figures, each with a baseline
+// What the tracefs collector costs, and how fast its decoders are. Each figure with a baseline
 // measured in the same run:
-//  1. Overhead: a fixed `mountstorm storm` run R times in each of four arms, interleaved
-//     (no exporter | exporter without tracefs | exporter with tracefs, 1 s sampling | the same
-//     tracepoints enabled in an instance nobody reads: the kernel's recording cost, a floor no
-//     reader can beat); the median storm throughput of each arm ÷ the no-exporter arm.
-//  2. Parser: trace_pipe lines/s the aggregator sustains on the captured fixture (repeated to
-//     ~1M lines), against the peak event rate tracefs reported during the storms above.
-// usage (root, after npm run build): node bench/tracefs.js [rounds] [containers] [layers] [concurrency]
+//  1. Interference: a fixed sustained `mountstorm storm` (--duration) run R times in each of five
+//     arms, interleaved: no exporter (the baseline) | exporter without tracefs | exporter with
+//     tracefs, 1 s sampling, reading the binary trace_pipe_raw pages (the default) | the same
+//     reading the trace_pipe text | the same tracepoints enabled in an instance nobody reads (the
+//     kernel's recording cost: a floor no reader can beat). Median storm throughput of each arm ÷
+//     the no-exporter arm, and the exporter's own CPU (all threads) per second of storm.
+//  2. Decoders: events/s the raw decoder (captured trace_pipe_raw pages) and the text parser
+//     (captured trace_pipe lines) sustain, against the peak event rate seen in the storms above.
+// usage (root, after npm run build): node bench/tracefs.js [rounds] [duration] [layers] [concurrency]
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { TraceAggregator } = require('../dist/src/tracefs/aggregate');
+const { decodePage, rawLayout, RawBatch, TimeMerge } = require('../dist/src/tracefs/raw');
 const { LATENCY_BUCKETS } = require('../dist/src/exposition');
 
 const rounds = Number(process.argv[2] ?? 7);
-const containers = process.argv[3] ?? '100';
+const duration = process.argv[3] ?? '5s';
 const layers = process.argv[4] ?? '50';
 const concurrency = process.argv[5] ?? '8';
 const cli = path.join(__dirname, '../dist/src/cli.js');
@@ -30,10 +33,15 @@ async function startExporter(extra) {
   p.stderr.on('data', (d) => (log += d));
   for (let i = 0; i < 100 && !/msg=listening/.test(log); i++) await sleep(50);
   await sleep(1500);
+  const kid = Number(fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
   return {
     metrics: async () => (await fetch('http://127.0.0.1:19867/metrics')).text(),
+    /** CPU seconds the exporter (every thread) has used. */
+    cpu: () => {
+      const f = fs.readFileSync(`/proc/${kid}/stat`, 'utf8').slice(fs.readFileSync(`/proc/${kid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    },
     stop: async () => {
-      const kid = Number(fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
       process.kill(kid, 'SIGTERM');
       await new Promise((r) => p.on('exit', r));
     },
@@ -46,7 +54,7 @@ async function startUnreadInstance() {
     const { locateTracefs, TraceInstance } = require(${JSON.stringify(path.join(__dirname, '../dist/src/tracefs/instance'))});
     const { HostPaths } = require(${JSON.stringify(path.join(__dirname, '../dist/src/fs/paths'))});
     const { Logger } = require(${JSON.stringify(path.join(__dirname, '../dist/src/log'))});
-    const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: 512, log: new Logger('error') });
+    const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: 512, format: 'raw', log: new Logger('error') });
     process.stdout.write('ready\\n');
     process.on('SIGTERM', () => process.exit(0));
     setInterval(() => {}, 1000);`;
@@ -56,7 +64,7 @@ async function startUnreadInstance() {
 }
 
 function storm() {
-  const out = execFileSync(process.execPath, [cli, 'storm', '--json', '--no-progress', `--containers=${containers}`, `--layers=${layers}`, `--concurrency=${concurrency}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync(process.execPath, [cli, 'storm', '--json', '--no-progress', `--duration=${duration}`, `--layers=${layers}`, `--concurrency=${concurrency}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out);
 }
 
@@ -65,55 +73,86 @@ const metric = (text, name) => {
   return m ? Number(m[1]) : 0;
 };
 
+const RAW = 'exporter + tracefs (raw pages, default)';
+const TEXT = 'exporter + tracefs (text)';
+
+/** Captured pages and lines (test/fixtures/tracefs), decoded and aggregated over and over: events/s. */
+function decoderRates() {
+  const dir = path.join(__dirname, '../test/fixtures/tracefs/raw');
+  const formats = new Map();
+  for (const sys of fs.readdirSync(path.join(dir, 'events'))) for (const ev of fs.readdirSync(path.join(dir, 'events', sys))) formats.set(`${sys}/${ev}`, fs.readFileSync(path.join(dir, 'events', sys, ev, 'format'), 'utf8'));
+  const layout = rawLayout(fs.readFileSync(path.join(dir, 'header_page'), 'utf8'), fs.readFileSync(path.join(dir, 'header_event'), 'utf8'), formats);
+  const cpus = fs.readdirSync(dir).filter((f) => /^cpu\d+\.raw$/.test(f)).map((f) => [Number(f.slice(3, -4)), fs.readFileSync(path.join(dir, f))]);
+  const agg = () => new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 65536, resolveComm: () => 'x' });
+  const raw = [];
+  const text = [];
+  const lines = fs.readFileSync(path.join(dir, 'trace_pipe.txt'), 'utf8');
+  const nLines = lines.split('\n').length - 1;
+  for (let i = 0; i < 5; i++) {
+    const a = agg();
+    const m = new TimeMerge(false);
+    let n = 0;
+    const t0 = process.hrtime.bigint();
+    for (let rep = 0; rep < 500; rep++) {
+      for (const [cpu, pages] of cpus) {
+        m.startRun();
+        for (let off = 0; off < pages.length; off += 4096) decodePage(pages.subarray(off, off + 4096), 4096, cpu, layout, m.pending);
+      }
+      m.release(0, (b, j) => {
+        n++;
+        a.account(b.kind[j], b.syscall[j], b.tid[j], b.cpu[j], b.ts[j] + rep * 10, b.value[j]);
+      });
+    }
+    raw.push(n / (Number(process.hrtime.bigint() - t0) / 1e9));
+    const t = agg();
+    const t1 = process.hrtime.bigint();
+    for (let rep = 0; rep < 500; rep++) t.feed(lines);
+    text.push((nLines * 500) / (Number(process.hrtime.bigint() - t1) / 1e9));
+  }
+  return { raw: median(raw), text: median(text) };
+}
+
 (async () => {
-  const arms = { none: [], 'exporter, no tracefs': [], 'exporter + tracefs': [], 'tracepoints on, not read (floor)': [] };
+  const arms = { none: [], 'exporter, no tracefs': [], [RAW]: [], [TEXT]: [], 'tracepoints on, not read (floor)': [] };
+  const cpuPerSec = { 'exporter, no tracefs': [], [RAW]: [], [TEXT]: [] };
   let peakEventsPerSec = 0;
   storm(); // warm-up
-  for (let r = 0; r < rounds; r++) {
-    arms.none.push(storm().operationsPerSecond);
-    let e = await startExporter(['--no-collector.tracefs']);
-    arms['exporter, no tracefs'].push(storm().operationsPerSecond);
-    await e.stop();
-    e = await startExporter([]);
+  const measured = async (arm, args) => {
+    const e = await startExporter(args);
     const before = metric(await e.metrics(), 'mountstorm_trace_events_total');
-    const t0 = process.hrtime.bigint();
+    const c0 = e.cpu();
     const rep = storm();
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    arms['exporter + tracefs'].push(rep.operationsPerSecond);
+    cpuPerSec[arm].push((e.cpu() - c0) / rep.wallSeconds);
+    arms[arm].push(rep.operationsPerSecond);
     await sleep(1500);
     const events = metric(await e.metrics(), 'mountstorm_trace_events_total') - before;
     peakEventsPerSec = Math.max(peakEventsPerSec, events / Math.max(rep.wallSeconds, 1e-3));
     await e.stop();
-    void secs;
+  };
+  for (let r = 0; r < rounds; r++) {
+    arms.none.push(storm().operationsPerSecond);
+    await measured('exporter, no tracefs', ['--no-collector.tracefs']);
+    await measured(RAW, ['--collector.tracefs.format=raw']);
+    await measured(TEXT, ['--collector.tracefs.format=text']);
     const u = await startUnreadInstance();
     arms['tracepoints on, not read (floor)'].push(storm().operationsPerSecond);
     await u.stop();
   }
-
-  const fixture = fs.readFileSync(path.join(__dirname, '../test/fixtures/tracefs/trace_pipe.txt'), 'utf8');
-  const reps = Math.ceil(1_000_000 / fixture.split('\n').length);
-  const text = fixture.repeat(reps);
-  const lines = fixture.split('\n').length * reps;
-  const parseRuns = [];
-  for (let i = 0; i < 5; i++) {
-    const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 65536 });
-    const t0 = process.hrtime.bigint();
-    for (let off = 0; off < text.length; off += 1 << 20) a.feed(text.slice(off, off + (1 << 20)));
-    parseRuns.push(lines / (Number(process.hrtime.bigint() - t0) / 1e9));
-  }
-  const parseRate = median(parseRuns);
+  const rates = decoderRates();
 
   const base = median(arms.none);
   console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}`);
-  console.log(`Command: node bench/tracefs.js ${rounds} ${containers} ${layers} ${concurrency}`);
-  console.log(`Storm: per-layer-idmap, ${containers} containers × ${layers} layers, concurrency ${concurrency}; ${rounds} interleaved rounds per arm, median`);
+  console.log(`Command: node bench/tracefs.js ${rounds} ${duration} ${layers} ${concurrency}`);
+  console.log(`Storm: per-layer-idmap, sustained ${duration}, ${layers} layers, concurrency ${concurrency}; ${rounds} interleaved rounds per arm, median`);
   console.log('');
-  console.log('| arm | median storm mount ops/s | min | max | ratio to no exporter |');
-  console.log('|---|---|---|---|---|');
+  console.log('| arm | median storm mount ops/s | min | max | ratio to no exporter | exporter CPU per storm second |');
+  console.log('|---|---|---|---|---|---|');
   for (const [name, v] of Object.entries(arms)) {
-    console.log(`| ${name} | ${Math.round(median(v))} | ${Math.round(Math.min(...v))} | ${Math.round(Math.max(...v))} | ${(median(v) / base).toFixed(3)} |`);
+    const c = cpuPerSec[name] ? `${(median(cpuPerSec[name]) * 1000).toFixed(0)} ms` : '';
+    console.log(`| ${name} | ${Math.round(median(v))} | ${Math.round(Math.min(...v))} | ${Math.round(Math.max(...v))} | ${(median(v) / base).toFixed(3)} | ${c} |`);
   }
   console.log('');
-  console.log(`Parser: ${Math.round(parseRate).toLocaleString('en')} trace_pipe lines/s (median of 5 over ${lines.toLocaleString('en')} captured lines); ` +
-    `peak event rate during the storms ${Math.round(peakEventsPerSec).toLocaleString('en')}/s → headroom ${(parseRate / Math.max(peakEventsPerSec, 1)).toFixed(1)}×`);
+  console.log(`Peak event rate during the storms: ${Math.round(peakEventsPerSec).toLocaleString('en')}/s.`);
+  console.log(`Decoders (median of 5, captured fixtures, decode + merge + aggregate): raw pages ${Math.round(rates.raw).toLocaleString('en')} events/s ` +
+    `(headroom ${(rates.raw / Math.max(peakEventsPerSec, 1)).toFixed(1)}×); text ${Math.round(rates.text).toLocaleString('en')} lines/s (headroom ${(rates.text / Math.max(peakEventsPerSec, 1)).toFixed(1)}×; the kernel's formatting of the text is not in this figure).`);
 })();

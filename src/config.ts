@@ -21,7 +21,7 @@ export interface Config {
   probes: { timeoutMs: number; statPath: string | undefined; statBatch: number; baselineWindowMs: number };
   containers: { taskDirs: string[] };
   mounts: { method: 'auto' | 'listmount' | 'mountinfo' };
-  tracefs: { path: string | undefined; bufferSizeKb: number; topProcesses: number };
+  tracefs: { path: string | undefined; bufferSizeKb: number; topProcesses: number; format: 'auto' | 'raw' | 'text' };
   logLevel: LogLevel;
   configFile: string | undefined;
 }
@@ -62,6 +62,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'collector.containers.task-dir', kind: 'list', default: [DEFAULT_TASK_DIR], help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.' },
   { name: 'collector.tracefs.path', kind: 'path', default: undefined, help: 'tracefs mount point (default: <path.sysfs>/kernel/tracing, else <path.sysfs>/kernel/debug/tracing; mounted at the first when no tracefs is mounted).' },
   { name: 'collector.tracefs.buffer-size', kind: 'int', default: 512, help: "Ring buffer per CPU of the exporter's tracefs instance, in KiB; raise it when mountstorm_trace_events_lost_total rises.", check: (v) => ((v as number) >= 16 && (v as number) <= 1 << 20 ? undefined : 'must be between 16 and 1048576 KiB') },
+  { name: 'collector.tracefs.format', kind: 'string', default: 'auto', help: 'How trace events are read: raw (the binary per-CPU trace_pipe_raw pages; the kernel does not format them), text (trace_pipe; costs the kernel a printf per event), or auto (raw where its page format is one this reader knows, else text).', check: (v) => (['auto', 'raw', 'text'].includes(String(v)) ? undefined : 'must be auto, raw or text') },
   { name: 'collector.tracefs.top-processes', kind: 'int', default: 10, help: 'Process names given their own series in mountstorm_mount_syscalls_by_process_total (the first seen keep them); the rest are "other".', check: (v) => ((v as number) >= 0 && (v as number) <= 100 ? undefined : 'must be between 0 and 100') },
   { name: 'log.level', kind: 'string', default: 'info', help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.`, check: (v) => ((LOG_LEVELS as readonly string[]).includes(String(v)) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`) },
   { name: 'config.file', kind: 'path', default: undefined, help: 'YAML file whose keys are these flag names (without "--").' },
@@ -263,6 +264,7 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
       path: get('collector.tracefs.path'),
       bufferSizeKb: get('collector.tracefs.buffer-size'),
       topProcesses: get('collector.tracefs.top-processes'),
+      format: get('collector.tracefs.format') as Config['tracefs']['format'],
     },
     logLevel: get('log.level') as LogLevel,
     configFile: file,

@@ -17,7 +17,7 @@ describe('flags', () => {
     expect(c.mountPid).toBe('1');
     expect(c.collectors).toEqual({ mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true });
     expect(c.containers.taskDirs).toEqual(['/run/containerd/io.containerd.runtime.v2.task']);
-    expect(c.tracefs).toEqual({ path: undefined, bufferSizeKb: 512, topProcesses: 10 });
+    expect(c.tracefs).toEqual({ path: undefined, bufferSizeKb: 512, topProcesses: 10, format: 'auto' });
     expect(Object.isFrozen(c) && Object.isFrozen(c.web) && Object.isFrozen(c.collectors)).toBe(true);
   });
 
@@ -41,6 +41,7 @@ describe('flags', () => {
     [['--log.level=loud'], /log.level: must be one of/],
     [['--collector.tracefs.buffer-size=8'], /buffer-size: must be between 16 and 1048576 KiB/],
     [['--collector.tracefs.top-processes=-1'], /top-processes: must be between 0 and 100/],
+    [['--collector.tracefs.format=binary'], /tracefs.format: must be auto, raw or text/],
     [['--no-sample.interval'], /only boolean flags/],
     [['--web.telemetry-path=/'], /telemetry-path/],
     [['--path.procfs'], /needs a value/],

@@ -1,7 +1,8 @@
 /**
  * Exact mount syscall accounting and measured lock wait, from the kernel's own tracepoints. Probes
- * estimate; these count. The collector owns a tracefs instance (src/tracefs/instance.ts) whose
- * trace_pipe a reader thread parses (src/tracefs/reader.ts); each sample takes that thread's
+ * estimate; these count. The collector owns a tracefs instance (src/tracefs/instance.ts) whose ring
+ * buffer a reader thread decodes (src/tracefs/reader.ts: binary trace_pipe_raw pages, or the
+ * trace_pipe text where those cannot be decoded); each sample takes that thread's
  * cumulative totals and adds what is new. Where tracefs cannot be used (no privileges, no tracefs,
  * a kernel without syscall tracepoints) the collector has no data and says why once; it retries
  * every minute.
@@ -30,8 +31,17 @@ class TraceSession {
     topProcesses: number,
     procfs: string,
   ) {
-    const workerData: ReaderData = { fd: instance.pipeFd, buckets: LATENCY_BUCKETS, topProcesses, maxInflight: MAX_INFLIGHT, pollMs: POLL_MS, procfs };
-    // No respawn: the thread owns the trace_pipe descriptor; a dead session is replaced whole.
+    const workerData: ReaderData = {
+      source: instance.source,
+      monoClock: instance.monoClock,
+      tracefsDir: instance.tracefs.dir,
+      buckets: LATENCY_BUCKETS,
+      topProcesses,
+      maxInflight: MAX_INFLIGHT,
+      pollMs: POLL_MS,
+      procfs,
+    };
+    // No respawn: the thread reads the instance's descriptors; a dead session is replaced whole.
     this.reader = new WorkerCall(path.join(__dirname, '../tracefs/reader.js'), { workerData, respawn: false });
     this.reader.start();
   }
@@ -78,16 +88,22 @@ export class TracefsCollector implements Collector {
     this.lockWait = e.counter('mountstorm_mount_lock_wait_seconds_total', 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
     this.lost = e.counter('mountstorm_trace_events_lost_total', 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
     this.events = e.counter('mountstorm_trace_events_total', 'Trace events read and accounted from the tracefs instance.');
-    this.parseErrors = e.counter('mountstorm_trace_parse_errors_total', 'trace_pipe lines that did not have the documented shape.');
+    this.parseErrors = e.counter('mountstorm_trace_parse_errors_total', 'trace_pipe lines or trace_pipe_raw records that did not have the documented shape.');
     this.topology = new TopologyCache(ctx.paths);
   }
 
   private start(): void {
     const cfg = this.ctx.config.tracefs;
     this.tracefs ??= locateTracefs(this.ctx.paths, cfg.path);
-    const instance = TraceInstance.create(this.tracefs, { bufferSizeKb: cfg.bufferSizeKb, log: this.ctx.log });
+    const instance = TraceInstance.create(this.tracefs, { bufferSizeKb: cfg.bufferSizeKb, format: cfg.format, log: this.ctx.log });
     this.session = new TraceSession(instance, ++this.generation, cfg.topProcesses, this.ctx.paths.procfs);
-    this.ctx.log.info('tracefs: tracing mount syscalls', { instance: instance.dir, events: instance.enabled.length, missing: instance.missing.join(',') || undefined });
+    this.ctx.log.info('tracefs: tracing mount syscalls', {
+      instance: instance.dir,
+      format: instance.source.format,
+      events: instance.enabled.length,
+      missing: instance.missing.join(',') || undefined,
+    });
+    if (instance.textReason) this.ctx.log.warn('tracefs: reading trace_pipe text, which costs the kernel more, because trace_pipe_raw cannot be decoded here', { reason: instance.textReason });
   }
 
   async update(): Promise<void> {
@@ -112,7 +128,7 @@ export class TracefsCollector implements Collector {
     const res = await session.snapshot();
     const lostByCpu = session.instance.lostByCpu();
     const topology = await this.topology.get();
-    if (res.readError) throw new Error(`reading ${session.instance.dir}/trace_pipe: ${res.readError}`);
+    if (res.readError) throw new Error(`reading ${session.instance.dir}/${session.instance.source.format === 'raw' ? 'per_cpu/*/trace_pipe_raw' : 'trace_pipe'}: ${res.readError}`);
     this.apply(session.generation, res.totals, lostByCpu, topology);
   }
 
@@ -150,7 +166,11 @@ export class TracefsCollector implements Collector {
       this.duration.add({ syscall }, h.counts.map((c, i) => Math.max(0, c - (seen.counts[i] as number))), Math.max(0, h.sum - seen.sum));
       this.durationSeen.set(g + syscall, { counts: [...h.counts], sum: h.sum });
     }
-    let lost = d.delta(`${g}lostLines`, t.lostLines);
+    // The per-CPU stats count every overwritten or dropped event; the reader's own loss markers
+    // ("[LOST n EVENTS]", a page's missed-events flag) report the same events, so they are the
+    // count only where the stats cannot be read.
+    let lost = 0;
+    if (lostByCpu.size === 0) lost = d.delta(`${g}lostLines`, t.lostLines);
     for (const [cpu, v] of lostByCpu) lost += d.delta(`${g}lost\t${cpu}`, v);
     this.lost.inc(lost);
     this.events.inc(d.delta(`${g}events`, t.events));

@@ -15,6 +15,7 @@ import { hasCapSysAdmin } from '../storm/command';
 import { readTopology } from '../sysfs/topology';
 import { TRACED_SYSCALLS } from '../tracefs/aggregate';
 import { availableEvents, type AvailableEvents } from '../tracefs/available';
+import { isTracefs, tracefsCandidates } from '../tracefs/instance';
 
 export type Risk = 'low' | 'medium' | 'high';
 export type Availability = 'yes' | 'no' | 'unknown';
@@ -72,16 +73,9 @@ export interface DoctorOptions {
   probeKernel: boolean;
 }
 
+/** The exporter's tracefs (src/tracefs/instance.ts), or a fixture tree's directory holding events/. */
 function tracefsDir(paths: HostPaths, configured: string | undefined): string | undefined {
-  const TRACEFS_MAGIC = 0x74726163;
-  for (const d of configured ? [configured] : [paths.sys('kernel/tracing'), paths.sys('kernel/debug/tracing')]) {
-    try {
-      if (fs.statfsSync(d).type === TRACEFS_MAGIC || fs.existsSync(path.join(d, 'events'))) return d;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
+  return tracefsCandidates(paths, configured).find((d) => isTracefs(d) || fs.existsSync(path.join(d, 'events')));
 }
 
 /** listmount(2) on the root of our namespace: ENOSYS means the kernel predates 6.8. */

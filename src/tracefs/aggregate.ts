@@ -1,12 +1,13 @@
 /**
- * Turns trace_pipe lines into the cumulative totals the tracefs collector exports. Pure: no I/O, so
- * tests feed it captured lines. Memory is bounded whatever the event rate: lines are parsed as they
- * come (a partial last line is carried), in-flight syscalls are kept per task up to a cap, and
- * process names beyond the first `topProcesses` are counted as "other".
+ * Turns trace events (trace_pipe lines, or records decoded from trace_pipe_raw pages) into the
+ * cumulative totals the tracefs collector exports. Pure: no I/O, so tests feed it captured input.
+ * Memory is bounded whatever the event rate: lines are parsed as they come (a partial last line is
+ * carried), in-flight syscalls are kept per task up to a cap, and process names beyond the first
+ * `topProcesses` are counted as "other".
  */
 import * as os from 'node:os';
 import { errorMessage, ParseError } from '../errors';
-import { lockKind, parseTraceLine } from './trace-pipe';
+import { lockKind, parseTraceLine, type TraceEvent } from './trace-pipe';
 
 /** Each traced syscall: the event name and the filter on its enter event (unshare/clone/setns only count CLONE_NEWNS). */
 export const CLONE_NEWNS = 0x20000;
@@ -49,12 +50,21 @@ export interface TraceTotals {
   lastParseError?: string;
 }
 
+/** A task's traced syscall; kept (inactive) after its exit, so a busy task reuses one object. */
 interface InFlight {
-  syscall: string;
+  syscall: string | undefined;
   start: number;
-  lockStart?: number;
-  lockKind?: string;
+  lockStart: number | undefined;
+  lockKind: string | undefined;
 }
+
+/** Event kinds of TraceAggregator.account(), the allocation-free entry point. */
+export const ENTER = 0;
+export const EXIT = 1;
+export const LOCK_BEGIN = 2;
+export const LOCK_END = 3;
+/** A task's name changed (exec, or PR_SET_NAME): `syscall` holds the new name, `tid` the task. */
+export const NAME = 4;
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 
@@ -68,6 +78,8 @@ export interface AggregatorOptions {
   maxInflight: number;
   /** Resolves "<...>" (the kernel's comm cache missed) to a name, e.g. from /proc/<tid>/comm. */
   resolveComm?: (tid: number) => string | undefined;
+  /** Told of a NAME event: from then on, `tid` is called `comm`. */
+  onName?: (tid: number, comm: string) => void;
 }
 
 export class TraceAggregator {
@@ -75,8 +87,11 @@ export class TraceAggregator {
   private lineNo = 0;
   private lastTs = 0;
   private readonly inflight = new Map<number, InFlight>();
+  private active = 0;
   private readonly namedProcesses = new Set<string>();
-  readonly totals: TraceTotals = { events: 0, parseErrors: 0, lostLines: 0, callsByCpu: {}, errors: {}, byProcess: {}, lockWait: {}, durations: {}, inflight: 0 };
+  /** syscall → calls by CPU; folded into totals.callsByCpu by snapshot(). */
+  private readonly calls = new Map<string, number[]>();
+  private readonly totals: TraceTotals = { events: 0, parseErrors: 0, lostLines: 0, callsByCpu: {}, errors: {}, byProcess: {}, lockWait: {}, durations: {}, inflight: 0 };
 
   constructor(private readonly opts: AggregatorOptions) {}
 
@@ -127,54 +142,100 @@ export class TraceAggregator {
       this.fail(err);
       return;
     }
-    const t = this.totals;
+    this.event(ev);
+  }
+
+  /** A record that could not be decoded (raw pages): counted like an unparsable line. */
+  malformed(err: unknown): void {
+    this.fail(err);
+  }
+
+  /** Accounts one event, from a trace_pipe line; events must come in time order. */
+  event(ev: TraceEvent): void {
     switch (ev.kind) {
-      case 'enter': {
-        const exits = TRACED.get(ev.syscall);
-        if (exits === undefined) return;
-        t.events++;
-        this.lastTs = ev.ts;
-        this.add(t.callsByCpu, `${ev.syscall}\t${ev.cpu}`, 1);
-        this.add(t.byProcess, this.processName(ev.comm, ev.tid), 1);
-        if (exits && (this.inflight.size < this.opts.maxInflight || this.inflight.has(ev.tid))) {
-          this.inflight.set(ev.tid, { syscall: ev.syscall, start: ev.ts });
-        }
+      case 'enter':
+        this.account(ENTER, ev.syscall, ev.tid, ev.cpu, ev.ts, 0, ev.comm);
         break;
-      }
-      case 'exit': {
-        t.events++;
-        const f = this.inflight.get(ev.tid);
-        // unshare/setns exits are not filtered; only those whose entry we saw count.
-        if (!f || f.syscall !== ev.syscall) return;
-        this.inflight.delete(ev.tid);
-        this.observe(ev.syscall, Math.max(0, ev.ts - f.start));
-        if (ev.ret < 0) this.add(t.errors, `${ev.syscall}\t${errnoName(-ev.ret)}`, 1);
+      case 'exit':
+        this.account(EXIT, ev.syscall, ev.tid, ev.cpu, ev.ts, ev.ret);
         break;
-      }
-      case 'lock_begin': {
-        t.events++;
-        const f = this.inflight.get(ev.tid);
-        if (!f) return;
-        // A mutex's optimistic spin (SPIN|MUTEX) is followed by the sleeping wait (MUTEX) before
-        // one contention_end: the wait runs from the first begin.
-        f.lockStart ??= ev.ts;
-        f.lockKind = lockKind(ev.flags);
+      case 'lock_begin':
+        this.account(LOCK_BEGIN, '', ev.tid, ev.cpu, ev.ts, ev.flags);
         break;
-      }
-      case 'lock_end': {
-        t.events++;
-        const f = this.inflight.get(ev.tid);
-        if (!f || f.lockStart === undefined) return;
-        this.add(t.lockWait, `${f.syscall}\t${f.lockKind}`, Math.max(0, ev.ts - f.lockStart));
-        f.lockStart = undefined;
-        f.lockKind = undefined;
+      case 'lock_end':
+        this.account(LOCK_END, '', ev.tid, ev.cpu, ev.ts, 0);
         break;
-      }
+      case 'name':
+        this.account(NAME, ev.name, ev.tid, ev.cpu, ev.ts, 0);
+        break;
       case 'lost':
-        t.lostLines += ev.count;
+        this.totals.lostLines += ev.count;
         break;
       case 'other':
         break;
+    }
+  }
+
+  /**
+   * Accounts one event without allocating (the raw reader's path): `value` is the return value of an
+   * exit and the flags of a lock_begin; `comm` is the kernel's name for the task, where it gave one;
+   * for NAME, `syscall` is the task's new name.
+   */
+  account(kind: number, syscall: string, tid: number, cpu: number, ts: number, value: number, comm = '<...>'): void {
+    const t = this.totals;
+    if (kind === ENTER) {
+      const exits = TRACED.get(syscall);
+      if (exits === undefined) return;
+      t.events++;
+      this.lastTs = ts;
+      let byCpu = this.calls.get(syscall);
+      if (!byCpu) this.calls.set(syscall, (byCpu = []));
+      byCpu[cpu] = (byCpu[cpu] ?? 0) + 1;
+      this.add(t.byProcess, this.processName(comm, tid), 1);
+      if (!exits) return;
+      const f = this.inflight.get(tid);
+      if (f) {
+        if (f.syscall === undefined) this.active++;
+        f.syscall = syscall;
+        f.start = ts;
+        f.lockStart = undefined;
+        f.lockKind = undefined;
+      } else {
+        // Full: make room by forgetting the tasks not in a syscall now (rarely needed, O(size)).
+        if (this.inflight.size >= this.opts.maxInflight && this.active < this.inflight.size) {
+          for (const [id, x] of this.inflight) if (x.syscall === undefined) this.inflight.delete(id);
+        }
+        if (this.inflight.size < this.opts.maxInflight) {
+          this.inflight.set(tid, { syscall, start: ts, lockStart: undefined, lockKind: undefined });
+          this.active++;
+        }
+      }
+      return;
+    }
+    t.events++;
+    if (kind === NAME) {
+      this.opts.onName?.(tid, syscall);
+      return;
+    }
+    const f = this.inflight.get(tid);
+    if (!f || f.syscall === undefined) return;
+    if (kind === EXIT) {
+      // unshare/setns exits are not filtered; only those whose entry we saw count.
+      if (f.syscall !== syscall) return;
+      f.syscall = undefined;
+      this.active--;
+      this.observe(syscall, Math.max(0, ts - f.start));
+      if (value < 0) this.add(t.errors, `${syscall}\t${errnoName(-value)}`, 1);
+    } else if (kind === LOCK_BEGIN) {
+      // A mutex's optimistic spin (SPIN|MUTEX) is followed by the sleeping wait (MUTEX) before
+      // one contention_end: the wait runs from the first begin.
+      f.lockStart ??= ts;
+      f.lockKind = lockKind(value);
+    } else if (kind === LOCK_END) {
+      if (f.lockStart === undefined) return;
+      this.add(t.lockWait, `${f.syscall}\t${f.lockKind}`, Math.max(0, ts - f.lockStart));
+      f.lockStart = undefined;
+      f.lockKind = undefined;
     }
   }
 
@@ -196,11 +257,18 @@ export class TraceAggregator {
    * the exit event was lost to an overrun), so the in-flight map never fills with ghosts.
    */
   expire(maxAgeSeconds: number): void {
-    for (const [tid, f] of this.inflight) if (this.lastTs - f.start > maxAgeSeconds) this.inflight.delete(tid);
+    for (const [tid, f] of this.inflight) {
+      if (this.lastTs - f.start <= maxAgeSeconds) continue;
+      if (f.syscall !== undefined) this.active--;
+      this.inflight.delete(tid);
+    }
   }
 
+  /** The cumulative totals; the object is the aggregator's own, updated by later events. */
   snapshot(): TraceTotals {
-    this.totals.inflight = this.inflight.size;
-    return this.totals;
+    const t = this.totals;
+    for (const [syscall, byCpu] of this.calls) byCpu.forEach((n, cpu) => (t.callsByCpu[`${syscall}\t${cpu}`] = n));
+    t.inflight = this.active;
+    return t;
   }
 }

@@ -4,20 +4,25 @@
  * process 'exit' handler, after a fatal error.
  *
  * Liveness of an instance is read from the kernel, not from PIDs (which differ across PID
- * namespaces): an instance whose trace_pipe is open cannot be removed (rmdir gives EBUSY), so every
- * other `mountstorm-*` instance that rmdir accepts belonged to an exporter that is gone.
+ * namespaces): an instance whose trace_pipe or a trace_pipe_raw is open cannot be removed (rmdir
+ * gives EBUSY), so every other `mountstorm-*` instance that rmdir accepts belonged to an exporter
+ * that is gone.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { errnoCode, errorMessage, UnsupportedError } from '../errors';
 import type { HostPaths } from '../fs/paths';
 import type { Logger } from '../log';
 import { mount, umount2 } from '../storm/syscalls';
 import { TRACED_SYSCALLS } from './aggregate';
+import { rawLayout, type RawLayout } from './raw';
 
 const TRACEFS_MAGIC = 0x74726163;
 const SYSFS_MAGIC = 0x62656572;
 const INSTANCE_NAME = /^mountstorm-\d+(?:-\d+)?$/;
+/** Events that rename a task, read with raw pages only (trace_pipe names tasks itself). */
+const NAME_EVENTS = ['sched/sched_process_exec', 'task/task_rename'];
 
 function fsType(p: string): number | undefined {
   try {
@@ -25,6 +30,16 @@ function fsType(p: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether `dir` is a tracefs mount (by its filesystem magic, not its path). */
+export function isTracefs(dir: string): boolean {
+  return fsType(dir) === TRACEFS_MAGIC;
+}
+
+/** Where tracefs is looked for, in order: the configured path alone, else <sysfs>/kernel/tracing, then <sysfs>/kernel/debug/tracing. */
+export function tracefsCandidates(paths: HostPaths, configured: string | undefined): string[] {
+  return configured !== undefined ? [configured] : [paths.sys('kernel/tracing'), paths.sys('kernel/debug/tracing')];
 }
 
 export interface TracefsMount {
@@ -39,12 +54,10 @@ export interface TracefsMount {
  * systemd would have mounted it), as perf and bpftrace do.
  */
 export function locateTracefs(paths: HostPaths, configured: string | undefined): TracefsMount {
-  if (configured !== undefined) {
-    if (fsType(configured) !== TRACEFS_MAGIC) throw new UnsupportedError(`--collector.tracefs.path ${configured} is not a tracefs mount`);
-    return { dir: configured, mountedByUs: false };
-  }
+  const found = tracefsCandidates(paths, configured).find(isTracefs);
+  if (found !== undefined) return { dir: found, mountedByUs: false };
+  if (configured !== undefined) throw new UnsupportedError(`--collector.tracefs.path ${configured} is not a tracefs mount`);
   const primary = paths.sys('kernel/tracing');
-  for (const dir of [primary, paths.sys('kernel/debug/tracing')]) if (fsType(dir) === TRACEFS_MAGIC) return { dir, mountedByUs: false };
   if (fsType(paths.sys('kernel')) !== SYSFS_MAGIC || !fs.existsSync(primary)) {
     throw new UnsupportedError(`no tracefs at ${primary} (${paths.sysfs} is not the kernel's sysfs, so nothing is mounted there)`);
   }
@@ -82,14 +95,26 @@ function write(file: string, value: string): void {
   fs.writeFileSync(file, value);
 }
 
+/** How the instance's events are read: the ring buffer's binary pages per CPU, or the kernel's text. */
+export type TraceFormat = 'auto' | 'raw' | 'text';
+
+/** Descriptors the reader thread reads, opened non-blocking here so they close with the instance. */
+export type TraceSource =
+  | { format: 'text'; fd: number }
+  | { format: 'raw'; cpus: Array<{ cpu: number; fd: number }>; layout: RawLayout; pageSize: number };
+
 export interface InstanceOptions {
   bufferSizeKb: number;
+  format: TraceFormat;
   log: Logger;
 }
 
 export class TraceInstance {
-  /** trace_pipe, opened non-blocking; the reader thread shares this descriptor. */
-  readonly pipeFd: number;
+  readonly source: TraceSource;
+  /** Why the text is read where raw pages were asked for (auto). */
+  readonly textReason: string | undefined;
+  /** The trace clock is CLOCK_MONOTONIC, so event times compare with the reader's own clock. */
+  readonly monoClock: boolean = false;
   readonly enabled: string[] = [];
   readonly missing: string[] = [];
   private removed = false;
@@ -104,6 +129,7 @@ export class TraceInstance {
       // mono: one clock for all CPUs, so a syscall that migrates between its entry and exit is timed right.
       try {
         write(path.join(dir, 'trace_clock'), 'mono');
+        this.monoClock = true;
       } catch (err) {
         opts.log.warn('tracefs: cannot select the mono trace clock; durations across CPU migrations may be off', { err: errorMessage(err) });
       }
@@ -127,12 +153,55 @@ export class TraceInstance {
       if (!this.enabled.some((e) => e.startsWith('syscalls/'))) {
         throw new UnsupportedError('the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)');
       }
-      this.pipeFd = fs.openSync(path.join(dir, 'trace_pipe'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      let raw: TraceSource | undefined;
+      if (opts.format !== 'text') {
+        // Raw records carry a pid, not a name: exec and PR_SET_NAME events keep the reader's names right.
+        const naming = NAME_EVENTS.filter((e) => fs.existsSync(path.join(dir, 'events', e)));
+        for (const e of naming) write(path.join(dir, 'events', e, 'enable'), '1');
+        this.enabled.push(...naming);
+        try {
+          raw = this.openRaw();
+        } catch (err) {
+          if (opts.format === 'raw') throw err;
+          this.textReason = errorMessage(err);
+          for (const e of naming) write(path.join(dir, 'events', e, 'enable'), '0');
+          this.enabled.splice(this.enabled.length - naming.length);
+        }
+      }
+      this.source = raw ?? { format: 'text', fd: fs.openSync(path.join(dir, 'trace_pipe'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) };
     } catch (err) {
       this.rmdir();
       throw err;
     }
     process.on('exit', this.onExit);
+  }
+
+  /** Opens every CPU's trace_pipe_raw, after checking that this reader can decode the kernel's pages. */
+  private openRaw(): TraceSource {
+    if (os.endianness() !== 'LE') throw new UnsupportedError('trace_pipe_raw is decoded on little-endian hosts only');
+    const read = (f: string) => fs.readFileSync(path.join(this.dir, f), 'utf8');
+    const formats = new Map(this.enabled.map((e) => [e, read(`events/${e}/format`)]));
+    const layout = rawLayout(read('events/header_page'), read('events/header_event'), formats);
+    // A sub-buffer may be larger than a page (buffer_subbuf_size_kb, Linux 6.8+); a read returns one.
+    let pageSize = 4096;
+    try {
+      pageSize = Math.max(pageSize, Number(read('buffer_subbuf_size_kb').trim()) * 1024 || 0);
+    } catch {
+      // older kernel: sub-buffers are pages
+    }
+    const cpus: Array<{ cpu: number; fd: number }> = [];
+    try {
+      for (const name of fs.readdirSync(path.join(this.dir, 'per_cpu'))) {
+        const cpu = /^cpu(\d+)$/.exec(name)?.[1];
+        if (cpu === undefined) continue;
+        cpus.push({ cpu: Number(cpu), fd: fs.openSync(path.join(this.dir, 'per_cpu', name, 'trace_pipe_raw'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) });
+      }
+      if (cpus.length === 0) throw new UnsupportedError(`no per_cpu/cpu*/trace_pipe_raw under ${this.dir}`);
+    } catch (err) {
+      for (const { fd } of cpus) fs.closeSync(fd);
+      throw err;
+    }
+    return { format: 'raw', cpus, layout, pageSize };
   }
 
   /**
@@ -205,10 +274,13 @@ export class TraceInstance {
     } catch {
       // gone already
     }
-    try {
-      fs.closeSync(this.pipeFd);
-    } catch {
-      // closed already
+    const fds = this.source.format === 'text' ? [this.source.fd] : this.source.cpus.map((c) => c.fd);
+    for (const fd of fds) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // closed already
+      }
     }
     this.rmdir();
     if (this.tracefs.mountedByUs) {

@@ -1,19 +1,30 @@
 /**
- * The trace_pipe reader thread. It drains the instance's trace_pipe (non-blocking, so it never sits
- * in a read the exporter cannot interrupt) every few milliseconds, folds the lines into running
- * totals, and answers the collector's snapshot requests. Parsing here keeps the exporter's event loop
- * free however fast a storm writes events.
+ * The trace reader thread. It drains the instance every few milliseconds (non-blocking, so it never
+ * sits in a read the exporter cannot interrupt), folds the events into running totals, and answers
+ * the collector's snapshot requests. Decoding here keeps the exporter's event loop free however fast
+ * a storm writes events.
+ *
+ * Two sources: the binary pages of every CPU's trace_pipe_raw (the default; no formatting in the
+ * kernel), or the text of trace_pipe. Raw pages come per CPU, so each drain merges them by time
+ * before accounting (TimeMerge): a task that migrates between its syscall's entry and exit, or
+ * sleeps on a lock on one CPU and wakes on another, is paired right.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { parentPort, workerData } from 'node:worker_threads';
-import { errnoCode, errorMessage } from '../errors';
+import { errnoCode, errorMessage, ParseError } from '../errors';
 import type { WorkerAnswer } from '../worker/call';
-import { TraceAggregator } from './aggregate';
+import { TraceAggregator, type TraceTotals } from './aggregate';
+import type { TraceSource } from './instance';
+import { decodePage, parseSavedCmdlines, TimeMerge, type RawBatch } from './raw';
 
 export interface ReaderData {
-  fd: number;
+  source: TraceSource;
+  /** Event times are CLOCK_MONOTONIC (trace_clock mono), comparable with process.hrtime. */
+  monoClock: boolean;
+  /** The tracefs mount, for saved_cmdlines. */
+  tracefsDir: string;
   buckets: number[];
   topProcesses: number;
   maxInflight: number;
@@ -22,20 +33,52 @@ export interface ReaderData {
 }
 
 export type ReaderRequest = { id: number };
-export type ReaderResponse = { totals: import('./aggregate').TraceTotals; readError?: string };
+export type ReaderResponse = { totals: TraceTotals; readError?: string };
 
 const data = workerData as ReaderData;
 const CHUNK = 1 << 20;
-/** At most this much is parsed per drain, so snapshot requests are answered even under a flood. */
+/** At most this much is read per drain, so snapshot requests are answered even under a flood. */
 const MAX_DRAIN = 64 << 20;
 /** A syscall in flight longer than this lost its exit (task killed, or events overwritten). */
 const INFLIGHT_MAX_AGE_S = 300;
 
+/**
+ * Task names. trace_pipe lines carry the kernel's name for the task; raw records carry only its pid,
+ * so names come from the kernel's pid → comm cache (saved_cmdlines, which trace_pipe uses too), else
+ * /proc/<tid>/comm. Answers, found or not, hold for NAME_TTL_MS: a storm's busy threads cost a lookup
+ * a second, not one per event (saved_cmdlines holds up to 64k entries on recent kernels). A task that
+ * exec's or renames itself is renamed at once, by its sched_process_exec or task_rename event.
+ */
+const NAME_TTL_MS = 1000;
+let namesAt = 0;
+let cmdlines: Map<number, string> | undefined;
+const names = new Map<number, string | null>();
 const comms = new Map<number, string>();
 function resolveComm(tid: number): string | undefined {
+  const known = names.get(tid);
+  if (known !== undefined) return known ?? undefined;
+  let name: string | undefined;
+  if (data.source.format === 'raw') {
+    cmdlines ??= readCmdlines();
+    name = cmdlines.get(tid);
+  }
+  name ??= procComm(tid);
+  names.set(tid, name ?? null);
+  return name;
+}
+
+function forgetNames(): void {
+  const now = Date.now();
+  if (now - namesAt < NAME_TTL_MS) return;
+  namesAt = now;
+  names.clear();
+  cmdlines = undefined;
+}
+
+function procComm(tid: number): string | undefined {
   const hit = comms.get(tid);
   if (hit !== undefined) return hit;
-  let name: string | undefined;
+  let name: string;
   try {
     name = fs.readFileSync(path.join(data.procfs, String(tid), 'comm'), 'utf8').trim();
   } catch {
@@ -46,32 +89,84 @@ function resolveComm(tid: number): string | undefined {
   return name;
 }
 
-const agg = new TraceAggregator({ buckets: data.buckets, topProcesses: data.topProcesses, maxInflight: data.maxInflight, resolveComm });
-const decoder = new StringDecoder('utf8');
-const buf = Buffer.allocUnsafe(CHUNK);
+function readCmdlines(): Map<number, string> {
+  try {
+    return parseSavedCmdlines(fs.readFileSync(path.join(data.tracefsDir, 'saved_cmdlines'), 'utf8'));
+  } catch {
+    return new Map();
+  }
+}
+
+const agg = new TraceAggregator({
+  buckets: data.buckets,
+  topProcesses: data.topProcesses,
+  maxInflight: data.maxInflight,
+  resolveComm,
+  // An exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry its new name.
+  onName: (tid, comm) => names.set(tid, comm),
+});
 let readError: string | undefined;
 let closed = false;
 
-function drain(): void {
-  if (closed) return;
+/** Reads until EAGAIN or `budget` bytes, handing each read's length to `chunk`; returns the bytes read. */
+function readAll(fd: number, buf: Buffer, budget: number, chunk: (n: number) => void): number {
   let total = 0;
-  while (total < MAX_DRAIN) {
+  while (total < budget) {
     let n: number;
     try {
-      n = fs.readSync(data.fd, buf, 0, CHUNK, null);
+      n = fs.readSync(fd, buf, 0, buf.length, null);
     } catch (err) {
       const code = errnoCode(err);
-      if (code === 'EAGAIN' || code === 'EINTR') return;
+      if (code === 'EAGAIN' || code === 'EINTR') break;
       // EBADF: the instance was removed and its descriptor closed; nothing more will come.
       readError = errorMessage(err);
       if (code === 'EBADF') closed = true;
-      return;
+      break;
     }
-    if (n === 0) return;
+    if (n === 0) break;
     readError = undefined;
     total += n;
-    agg.feed(decoder.write(buf.subarray(0, n)));
+    chunk(n);
   }
+  return total;
+}
+
+function textDrain(fd: number): () => void {
+  const decoder = new StringDecoder('utf8');
+  const buf = Buffer.allocUnsafe(CHUNK);
+  return () => {
+    readAll(fd, buf, MAX_DRAIN, (n) => agg.feed(decoder.write(buf.subarray(0, n))));
+  };
+}
+
+function emit(b: RawBatch, i: number): void {
+  agg.account(b.kind[i] as number, b.syscall[i] as string, b.tid[i] as number, b.cpu[i] as number, b.ts[i] as number, b.value[i] as number);
+}
+
+function rawDrain(source: Extract<TraceSource, { format: 'raw' }>): () => void {
+  const buf = Buffer.allocUnsafe(source.pageSize);
+  const merge = new TimeMerge(data.monoClock);
+  return () => {
+    const now = Number(process.hrtime.bigint()) / 1e9;
+    let budget = MAX_DRAIN;
+    for (const { cpu, fd } of source.cpus) {
+      if (closed) break;
+      merge.startRun();
+      budget -= readAll(fd, buf, budget, (n) => {
+        const r = decodePage(buf, n, cpu, source.layout, merge.pending);
+        if (r.missed > 0) agg.event({ kind: 'lost', cpu, count: r.missed });
+        if (r.error) agg.malformed(new ParseError(`per_cpu/cpu${cpu}/trace_pipe_raw`, 0, r.error));
+      });
+    }
+    merge.release(now, emit);
+  };
+}
+
+const drainSource = data.source.format === 'raw' ? rawDrain(data.source) : textDrain(data.source.fd);
+function drain(): void {
+  if (closed) return;
+  forgetNames();
+  drainSource();
 }
 
 let sinceExpire = 0;

@@ -18,8 +18,12 @@ export type TraceEvent =
   | { kind: 'exit'; syscall: string; comm: string; tid: number; cpu: number; ts: number; ret: number }
   | { kind: 'lock_begin'; comm: string; tid: number; cpu: number; ts: number; flags: number }
   | { kind: 'lock_end'; comm: string; tid: number; cpu: number; ts: number }
+  | { kind: 'name'; comm: string; tid: number; cpu: number; ts: number; name: string }
   | { kind: 'lost'; cpu: number; count: number }
   | { kind: 'other' };
+
+/** An event with a task and a time: what trace_pipe_raw records decode to. */
+export type TimedEvent = Exclude<TraceEvent, { kind: 'lost' } | { kind: 'other' }>;
 
 /** lock:contention_begin flag bits (include/trace/events/lock.h, LCB_F_*). */
 export const LOCK_FLAGS = { SPIN: 1, READ: 2, WRITE: 4, RT: 8, PERCPU: 16, MUTEX: 32 } as const;

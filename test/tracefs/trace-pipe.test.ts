@@ -114,6 +114,14 @@ describe('bounds', () => {
     expect(t.durations.mount?.count).toBe(1);
   });
 
+  test('a full table makes room by forgetting tasks that finished their syscall, never one in flight', () => {
+    // 3 takes the place of 1 (done); 4 finds 2 and 3 in flight and is counted, not timed.
+    const t = aggregate([enter(1, 1), exit(1, 2), enter(2, 3), enter(3, 4), enter(4, 5), exit(4, 6), exit(3, 7), exit(2, 8)], { maxInflight: 2 });
+    expect(sumWhere(t.callsByCpu, 'mount\t')).toBe(4);
+    expect(t.durations.mount).toMatchObject({ count: 3, sum: 1 + 3 + 5 });
+    expect(t.inflight).toBe(0);
+  });
+
   test('a syscall whose exit never comes is forgotten after the max age', () => {
     const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
     a.feed(enter(1, 1) + enter(2, 400));
