@@ -51,7 +51,7 @@ describe('mountinfo', () => {
     const scanned: MountFacts[] = [];
     const errors = scanMountinfo(text, 'fuzz', (m) => scanned.push({ ...m }));
     const parsed = parseMountinfo(text, 'fuzz');
-    expect(scanned).toEqual(parsed.mounts.map((m) => ({ identity: m.identity, fsType: m.fsType, idmapped: isIdmapped(m), superOptions: m.superOptions })));
+    expect(scanned).toEqual(parsed.mounts.map((m) => ({ mountId: m.mountId, identity: m.identity, fsType: m.fsType, idmapped: isIdmapped(m), superOptions: m.superOptions })));
     expect(errors.map((e) => e.message)).toEqual(parsed.errors.map((e) => e.message));
   };
   const mountLine = fc

@@ -4,12 +4,9 @@
  * (src/mounttable/worker.ts: listmount(2) where it works, mountinfo text otherwise), only after a
  * change that poll(2) reported (src/watch/mountinfo.ts) or once a minute.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { LATENCY_BUCKETS } from '../exposition';
-import { errnoCode } from '../errors';
-import type { TableSample } from '../mounttable/table';
-import type { TableWorkerData } from '../mounttable/worker';
+import type { TableReading, TableWorkerData } from '../mounttable/worker';
 import { MountinfoWatch } from '../watch/mountinfo';
 import { WorkerCall } from '../worker/call';
 import type { Collector, CollectorContext } from './collector';
@@ -36,7 +33,7 @@ export class MountsCollector implements Collector {
   private readonly reads;
   private readonly method;
   private readonly watch: MountinfoWatch;
-  private readonly table: WorkerCall<object, TableSample>;
+  private readonly table: WorkerCall<object, TableReading>;
 
   constructor(private readonly ctx: CollectorContext) {
     const e = ctx.exposition;
@@ -56,7 +53,7 @@ export class MountsCollector implements Collector {
     this.reads = e.counter('mountstorm_mount_table_reads_total', 'Whole readings of the watched mount table: after a change (poll), at least once a minute, or every sample where poll is unavailable.');
     this.method = e.gauge('mountstorm_mount_table_method', 'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.', ['method']);
     this.watch = new MountinfoWatch(ctx.mountinfoPath);
-    const workerData: TableWorkerData = { mountinfoPath: ctx.mountinfoPath, method: ctx.config.mounts.method };
+    const workerData: TableWorkerData = { mountinfoPath: ctx.mountinfoPath, method: ctx.config.mounts.method, mountMaxPath: ctx.paths.proc('sys/fs/mount-max') };
     this.table = new WorkerCall(path.join(__dirname, '../mounttable/worker.js'), { workerData });
   }
 
@@ -71,13 +68,10 @@ export class MountsCollector implements Collector {
       this.reportedBroken = this.watch.broken;
       if (this.watch.broken) this.ctx.log.info(`mounts: every sample reads the table: ${this.watch.broken}`);
     }
-    // Every reading of the table takes namespace_sem: only when it changed (or the safety interval ran out).
-    if (this.sampled && !this.watch.due()) {
-      const mountMax = await this.readMountMax();
-      if (mountMax !== undefined) this.mountMax.set(mountMax);
-      return;
-    }
-    const [t, mountMax] = await Promise.all([this.table.call({}), this.readMountMax()]);
+    // Every reading of the table takes namespace_sem: only when it changed (or the safety interval
+    // ran out). fs.mount-max comes with each reading, so it is at most a minute old.
+    if (this.sampled && !this.watch.due()) return;
+    const t = await this.table.call({});
     // After success only: a failed reading is retried next sample. A change during the reading
     // raised POLLPRI for the next poll(), so it is not lost.
     this.watch.reading();
@@ -97,7 +91,7 @@ export class MountsCollector implements Collector {
     this.overlayLayersMax.set(t.layersMax);
     for (const d of t.newOverlayDepths) this.newOverlayLayers.observe(d);
     this.idmapped.set(t.idmapped);
-    if (mountMax !== undefined) this.mountMax.set(mountMax);
+    if (t.mountMax !== undefined) this.mountMax.set(t.mountMax);
     if (t.fallback) this.ctx.log.info(`mounts: reading mountinfo text; ${t.fallback}`);
     if (t.parseErrors > 0) {
       this.parseErrors.inc(t.parseErrors);
@@ -106,15 +100,5 @@ export class MountsCollector implements Collector {
       this.ctx.log.recovered('mountinfo-parse', 'mountinfo parses cleanly again');
     }
     this.sampled = true;
-  }
-
-  private async readMountMax(): Promise<number | undefined> {
-    try {
-      const v = (await fs.readFile(this.ctx.paths.proc('sys/fs/mount-max'), 'utf8')).trim();
-      return /^\d+$/.test(v) ? Number(v) : undefined;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return undefined;
-      throw err;
-    }
   }
 }

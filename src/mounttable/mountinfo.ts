@@ -11,12 +11,13 @@ import { TableTally, type MountTable, type TableSample } from './table';
  * Reads a whole pseudo-file synchronously (run it in a worker). /proc sizes are 0, so read until EOF;
  * seq_file hands out about a page per read(), so the reads go straight into one growing buffer
  * (doubling): a 50k-mount table is ~940 reads and a handful of copies. Synchronous, because an async
- * read would be a thread-pool round trip per page (~940 per sample at 50k mounts).
+ * read would be a thread-pool round trip per page (~940 per sample at 50k mounts). `buf` is reused
+ * when it is large enough (the result is a view of it, valid until the next call with it); the
+ * buffer used is returned for the next call.
  */
-export function readProcFileSync(file: string): Buffer {
+export function readProcFileSync(file: string, buf: Buffer = Buffer.allocUnsafe(256 * 1024)): { data: Buffer; buf: Buffer } {
   const fd = fs.openSync(file, 'r');
   try {
-    let buf = Buffer.allocUnsafe(256 * 1024);
     let total = 0;
     for (;;) {
       if (buf.length - total < 64 * 1024) {
@@ -28,7 +29,7 @@ export function readProcFileSync(file: string): Buffer {
       if (n === 0) break;
       total += n;
     }
-    return buf.subarray(0, total);
+    return { data: buf.subarray(0, total), buf };
   } finally {
     fs.closeSync(fd);
   }
@@ -36,29 +37,41 @@ export function readProcFileSync(file: string): Buffer {
 
 export class MountinfoTable implements MountTable {
   readonly method = 'mountinfo';
-  private previous: Set<string> | undefined;
+  /**
+   * The previous reading: identity by mount id. Ids are unique within a reading and the kernel hands
+   * out the lowest free one, so an array indexed by id is dense; a reading compares strings only for
+   * the same id and never hashes them.
+   */
+  private previous: string[] | undefined;
+  private previousCount = 0;
+  /** Grown to the table's size once, then reused: no fresh 256 KiB+ allocation per reading. */
+  private buf: Buffer | undefined;
 
   constructor(readonly file: string) {}
 
   sample(): TableSample {
     const start = process.hrtime.bigint();
-    const buf = readProcFileSync(this.file);
+    const read = readProcFileSync(this.file, this.buf);
+    this.buf = read.buf;
+    const buf = read.data;
     const readSeconds = Number(process.hrtime.bigint() - start) / 1e9;
     const tally = new TableTally();
-    const current = new Set<string>();
+    const current: string[] = [];
     const previous = this.previous;
+    let count = 0;
+    let kept = 0;
     const errors = scanMountinfo(buf.toString('utf8'), this.file, (m) => {
-      current.add(m.identity);
-      const isNew = previous !== undefined && !previous.has(m.identity);
-      tally.add(m.fsType, m.fsType === 'overlay' ? overlayLowerLayers(m.superOptions).length : 0, m.idmapped, isNew);
+      if (current[m.mountId] === undefined) count++;
+      current[m.mountId] = m.identity;
+      const same = previous !== undefined && previous[m.mountId] === m.identity;
+      if (same) kept++;
+      tally.add(m.fsType, m.fsType === 'overlay' ? overlayLowerLayers(m.superOptions).length : 0, m.idmapped, previous !== undefined && !same);
     });
-    let added = 0;
-    let removed = 0;
-    if (previous) {
-      for (const id of current) if (!previous.has(id)) added++;
-      removed = previous.size - (current.size - added);
-    }
+    // max(0): a text repeating an id (never the kernel's) must not make churn negative.
+    const added = previous ? Math.max(0, count - kept) : 0;
+    const removed = previous ? Math.max(0, this.previousCount - kept) : 0;
     this.previous = current;
+    this.previousCount = count;
     return {
       method: this.method,
       ...tally,

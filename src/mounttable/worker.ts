@@ -16,6 +16,22 @@ export type TableMethodSetting = 'auto' | 'listmount' | 'mountinfo';
 export interface TableWorkerData {
   mountinfoPath: string;
   method: TableMethodSetting;
+  /** <procfs>/sys/fs/mount-max, read with each reading (a tiny synchronous read, no thread-pool hop). */
+  mountMaxPath: string;
+}
+
+/** A reading, and fs.mount-max at the time (undefined where the kernel has no such sysctl). */
+export type TableReading = TableSample & { mountMax?: number };
+
+function readMountMax(file: string): number | undefined {
+  let v: string;
+  try {
+    v = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  return /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -44,7 +60,7 @@ if (parentPort) {
   const data = workerData as TableWorkerData;
   let table: MountTable | undefined;
   parentPort.on('message', (req: { id: number }) => {
-    let res: WorkerAnswer<TableSample>;
+    let res: WorkerAnswer<TableReading>;
     try {
       let s: TableSample;
       if (table) {
@@ -54,7 +70,7 @@ if (parentPort) {
         table = opened.table;
         s = opened.first;
       }
-      res = { ...s, id: req.id };
+      res = { ...s, mountMax: readMountMax(data.mountMaxPath), id: req.id };
     } catch (err) {
       res = { id: req.id, error: errorMessage(err), code: errnoCode(err) };
     }

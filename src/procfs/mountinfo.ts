@@ -204,6 +204,8 @@ export function isIdmapped(m: MountInfo): boolean {
 
 /** What the mounts collector needs of one entry (see scanMountinfo). */
 export interface MountFacts {
+  /** The entry's mount id (unique within one reading; reused across readings). */
+  mountId: number;
   identity: string;
   fsType: string;
   idmapped: boolean;
@@ -239,14 +241,33 @@ function hasIdmapped(t: string, a: number, b: number): boolean {
   return false;
 }
 
+/** The last few filesystem types seen: a table is mostly a handful of types, so most lines allocate none. */
+const recentTypes: string[] = [];
+
+/** The filesystem type in t[a, b), unescaped. */
+function fsTypeAt(t: string, a: number, b: number): string {
+  for (const known of recentTypes) if (known.length === b - a && t.startsWith(known, a)) return known;
+  const raw = t.slice(a, b);
+  const type = unescapeOctal(raw);
+  // Only types that read as written can be matched against the text above.
+  if (type === raw) {
+    if (recentTypes.length >= 8) recentTypes.pop();
+    recentTypes.unshift(type);
+  }
+  return type;
+}
+
+/** The next space in t[from, le), or -1. */
+function nextSpace(t: string, from: number, le: number): number {
+  const i = t.indexOf(' ', from);
+  return i < 0 || i >= le ? -1 : i;
+}
+
 /** Scans the line t[ls, le) into `out`; false when it is not plainly well-formed (the full parser decides). */
 function scanLine(t: string, ls: number, le: number, out: MountFacts): boolean {
-  const next = (from: number): number => {
-    const i = t.indexOf(' ', from);
-    return i < 0 || i >= le ? -1 : i;
-  };
+  const next = (from: number): number => nextSpace(t, from, le);
   const s1 = next(ls);
-  if (s1 < 0 || !isDigits(t, ls, s1)) return false;
+  if (s1 < 0 || !isDigits(t, ls, s1) || s1 - ls > 15) return false;
   const s2 = next(s1 + 1);
   if (s2 < 0 || !isDigits(t, s1 + 1, s2)) return false;
   const s3 = next(s2 + 1);
@@ -274,8 +295,11 @@ function scanLine(t: string, ls: number, le: number, out: MountFacts): boolean {
   if (b <= p) return false; // filesystem type: present and non-empty
   const c = next(b + 1);
   if (c < 0 || next(c + 1) >= 0) return false; // exactly source and super options follow
+  let id = 0;
+  for (let i = ls; i < s1; i++) id = id * 10 + t.charCodeAt(i) - 48;
+  out.mountId = id;
   out.identity = t.slice(ls, s5);
-  out.fsType = unescapeOctal(t.slice(p, b));
+  out.fsType = fsTypeAt(t, p, b);
   out.idmapped = hasIdmapped(t, s5 + 1, s6);
   out.superOptions = t.slice(c + 1, le);
   return true;
@@ -291,7 +315,7 @@ function scanLine(t: string, ls: number, le: number, out: MountFacts): boolean {
  */
 export function scanMountinfo(text: string, source: string, visit: (m: MountFacts) => void): ParseError[] {
   const errors: ParseError[] = [];
-  const facts: MountFacts = { identity: '', fsType: '', idmapped: false, superOptions: '' };
+  const facts: MountFacts = { mountId: 0, identity: '', fsType: '', idmapped: false, superOptions: '' };
   forEachLine(text, (start, end, lineNo) => {
     if (scanLine(text, start, end, facts)) {
       visit(facts);
@@ -299,6 +323,7 @@ export function scanMountinfo(text: string, source: string, visit: (m: MountFact
     }
     try {
       const m = parseMountinfoLine(text.slice(start, end), lineNo, source);
+      facts.mountId = m.mountId;
       facts.identity = m.identity;
       facts.fsType = m.fsType;
       facts.idmapped = isIdmapped(m);
