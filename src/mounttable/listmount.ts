@@ -81,9 +81,12 @@ export class MountApi {
     return r;
   }
 
-  /** Every mount id in the namespace, ascending. Ids are below 2^53 (they start at 2^31), so exact as numbers. */
+  /** Ids are below 2^53 (they start at 2^31), so exact as numbers. */
+  private ids = new Float64Array(PAGE_IDS);
+
+  /** Every mount id in the namespace, ascending: a view valid until the next call. */
   list(): Float64Array {
-    let out = new Float64Array(PAGE_IDS);
+    let out = this.ids;
     let n = 0;
     let last = 0;
     for (;;) {
@@ -93,6 +96,7 @@ export class MountApi {
         const bigger = new Float64Array(Math.max(out.length * 2, n + got));
         bigger.set(out.subarray(0, n));
         out = bigger;
+        this.ids = out;
       }
       const w = this.pageWords;
       for (let i = 0; i < got; i++) out[n + i] = (w[2 * i + 1] as number) * 0x1_0000_0000 + (w[2 * i] as number);
@@ -172,8 +176,9 @@ export function namespaceIdFor(mountinfoPath: string): bigint {
   }
 }
 
-/** Per-mount facts kept between readings, in arrays parallel to the sorted id list. */
+/** Per-mount facts kept between readings, in arrays parallel to the sorted id list (the first `count` entries). */
 interface Known {
+  count: number;
   ids: Float64Array;
   type: Uint16Array;
   layers: Uint16Array;
@@ -183,6 +188,10 @@ interface Known {
 export class ListmountTable implements MountTable {
   readonly method = 'listmount';
   private known: Known | undefined;
+  /** The arrays of the reading before `known`, written over by the next one. */
+  private spare: Known | undefined;
+  private perType: Uint32Array = new Uint32Array(16);
+  private idmappedPerType: Uint32Array = new Uint32Array(16);
   private readonly typeNames: string[] = [];
   private readonly typeIndex = new Map<string, number>();
   /** statmount calls made (for the exporter's own cost). */
@@ -200,17 +209,31 @@ export class ListmountTable implements MountTable {
     return i;
   }
 
+  /** The arrays the next reading is written into: the previous reading's spare set, grown when too small. */
+  private scratch(n: number): Known {
+    const s = this.spare;
+    if (s && s.ids.length >= n) return s;
+    const size = Math.ceil(Math.max(n, 1024) * 1.25);
+    return { count: 0, ids: new Float64Array(size), type: new Uint16Array(size), layers: new Uint16Array(size), idmapped: new Uint8Array(size) };
+  }
+
   sample(): TableSample {
     const start = process.hrtime.bigint();
     const ids = this.api.list();
     const prev = this.known;
-    const next: Known = { ids: new Float64Array(ids.length), type: new Uint16Array(ids.length), layers: new Uint16Array(ids.length), idmapped: new Uint8Array(ids.length) };
+    const next = this.scratch(ids.length);
     const tally = new TableTally();
+    // Counted by type index: only overlays need a per-mount look (layers, and whether it is new).
+    if (this.perType.length < this.typeNames.length + 1) this.perType = new Uint32Array(this.typeNames.length + 16);
+    if (this.idmappedPerType.length < this.perType.length) this.idmappedPerType = new Uint32Array(this.perType.length);
+    let perType: Uint32Array = this.perType.fill(0);
+    let idmappedPerType: Uint32Array = this.idmappedPerType.fill(0);
+    const overlay = this.typeId('overlay');
     let kept = 0;
     let added = 0;
     let removed = 0;
     let p = 0;
-    const pn = prev?.ids.length ?? 0;
+    const pn = prev?.count ?? 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number;
       while (prev && p < pn && (prev.ids[p] as number) < id) {
@@ -240,13 +263,33 @@ export class ListmountTable implements MountTable {
         next.layers[kept] = Math.min(layers, 0xffff);
         next.idmapped[kept] = st.mntAttr & MOUNT_ATTR_IDMAP ? 1 : 0;
         if (prev) added++;
+        if (this.typeNames.length > perType.length) {
+          perType = this.grow(perType);
+          idmappedPerType = this.grow(idmappedPerType);
+        }
       }
-      tally.add(this.typeNames[next.type[kept] as number] as string, next.layers[kept] as number, next.idmapped[kept] === 1, prev !== undefined && isNew);
+      const type = next.type[kept] as number;
+      if (type === overlay) tally.add('overlay', next.layers[kept] as number, next.idmapped[kept] === 1, prev !== undefined && isNew);
+      else {
+        perType[type] = (perType[type] as number) + 1;
+        idmappedPerType[type] = (idmappedPerType[type] as number) + (next.idmapped[kept] as number);
+      }
       kept++;
     }
     removed += pn - p;
-    this.known = { ids: next.ids.subarray(0, kept), type: next.type.subarray(0, kept), layers: next.layers.subarray(0, kept), idmapped: next.idmapped.subarray(0, kept) };
+    for (let t = 0; t < this.typeNames.length; t++) if (t !== overlay) tally.addMany(this.typeNames[t] as string, perType[t] as number, idmappedPerType[t] as number);
+    next.count = kept;
+    this.perType = perType;
+    this.idmappedPerType = idmappedPerType;
+    this.spare = prev;
+    this.known = next;
     const readSeconds = Number(process.hrtime.bigint() - start) / 1e9;
     return { method: this.method, ...tally, added, removed, readSeconds, parseErrors: 0 };
+  }
+
+  private grow(a: Uint32Array): Uint32Array {
+    const b = new Uint32Array(this.typeNames.length + 16);
+    b.set(a);
+    return b;
   }
 }

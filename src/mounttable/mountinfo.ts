@@ -60,13 +60,29 @@ export class MountinfoTable implements MountTable {
     const previous = this.previous;
     let count = 0;
     let kept = 0;
+    // Types come in runs (a storm's binds, a node's overlays): counted per run, not per line.
+    let runType = '';
+    let runN = 0;
+    let runIdmapped = 0;
     const errors = scanMountinfo(buf.toString('utf8'), this.file, (m) => {
       if (current[m.mountId] === undefined) count++;
       current[m.mountId] = m.identity;
       const same = previous !== undefined && previous[m.mountId] === m.identity;
       if (same) kept++;
-      tally.add(m.fsType, m.fsType === 'overlay' ? overlayLowerLayers(m.superOptions).length : 0, m.idmapped, previous !== undefined && !same);
+      if (m.fsType === 'overlay') {
+        tally.add('overlay', overlayLowerLayers(m.superOptions).length, m.idmapped, previous !== undefined && !same);
+        return;
+      }
+      if (m.fsType !== runType) {
+        tally.addMany(runType, runN, runIdmapped);
+        runType = m.fsType;
+        runN = 0;
+        runIdmapped = 0;
+      }
+      runN++;
+      if (m.idmapped) runIdmapped++;
     });
+    tally.addMany(runType, runN, runIdmapped);
     // max(0): a text repeating an id (never the kernel's) must not make churn negative.
     const added = previous ? Math.max(0, count - kept) : 0;
     const removed = previous ? Math.max(0, this.previousCount - kept) : 0;

@@ -44,6 +44,12 @@ export class TableTally {
   idmapped = 0;
   readonly newOverlayDepths: number[] = [];
 
+  /** `n` mounts of one type other than overlay, `idmapped` of them idmapped (no per-mount detail needed). */
+  addMany(fsType: string, n: number, idmapped: number): void {
+    if (n > 0) this.byType.set(fsType, (this.byType.get(fsType) ?? 0) + n);
+    this.idmapped += idmapped;
+  }
+
   add(fsType: string, overlayLayers: number, idmapped: boolean, isNew: boolean): void {
     this.byType.set(fsType, (this.byType.get(fsType) ?? 0) + 1);
     if (idmapped) this.idmapped++;

@@ -117,7 +117,8 @@ function readAll(fd: number, buf: Buffer, budget: number, chunk: (n: number) => 
       n = fs.readSync(fd, buf, 0, buf.length, null);
     } catch (err) {
       const code = errnoCode(err);
-      if (code === 'EAGAIN' || code === 'EINTR') break;
+      // ENODEV: this CPU's buffer is offline (a CPU taken down); it has nothing to read.
+      if (code === 'EAGAIN' || code === 'EINTR' || code === 'ENODEV') break;
       // EBADF: the instance was removed and its descriptor closed; nothing more will come.
       readError = errorMessage(err);
       if (code === 'EBADF') closed = true;
