@@ -35,15 +35,70 @@ export function readProcFileSync(file: string, buf: Buffer = Buffer.allocUnsafe(
   }
 }
 
+/** Ids beyond this go to a Map: mount ids are the lowest free ones, so real tables stay far below. */
+const DENSE_IDS = 1 << 21;
+
+/** Where each mount id's identity is in one reading's text: [start, start + length), by id. */
+class IdentityRanges {
+  start = new Int32Array(1024).fill(-1);
+  length = new Int32Array(1024);
+  sparse = new Map<number, [number, number]>();
+  count = 0;
+  text = '';
+
+  reset(text: string): void {
+    this.start.fill(-1);
+    this.sparse.clear();
+    this.count = 0;
+    this.text = text;
+  }
+
+  set(id: number, start: number, length: number): void {
+    if (id >= DENSE_IDS) {
+      if (!this.sparse.has(id)) this.count++;
+      this.sparse.set(id, [start, length]);
+      return;
+    }
+    if (id >= this.start.length) {
+      const size = Math.min(DENSE_IDS, Math.max(id + 1, this.start.length * 2));
+      const s = new Int32Array(size).fill(-1);
+      s.set(this.start);
+      const l = new Int32Array(size);
+      l.set(this.length);
+      this.start = s;
+      this.length = l;
+    }
+    if ((this.start[id] as number) < 0) this.count++;
+    this.start[id] = start;
+    this.length[id] = length;
+  }
+
+  /** Whether id's identity here is text[start, start + length). */
+  same(id: number, text: string, start: number, length: number): boolean {
+    let at: number;
+    if (id >= DENSE_IDS) {
+      const r = this.sparse.get(id);
+      if (!r || r[1] !== length) return false;
+      at = r[0];
+    } else {
+      if (id >= this.start.length || this.length[id] !== length) return false;
+      at = this.start[id] as number;
+      if (at < 0) return false;
+    }
+    // A slice is a view (no copy), and startsWith compares natively: faster than charCodeAt in a loop.
+    return this.text.startsWith(text.slice(start, start + length), at);
+  }
+}
+
 export class MountinfoTable implements MountTable {
   readonly method = 'mountinfo';
   /**
-   * The previous reading: identity by mount id. Ids are unique within a reading and the kernel hands
-   * out the lowest free one, so an array indexed by id is dense; a reading compares strings only for
-   * the same id and never hashes them.
+   * The previous reading's identities by mount id (ids are unique within a reading, and the kernel
+   * hands out the lowest free one, so they are dense): a reading compares each entry in place with
+   * the same id's, and allocates no string per line. Two sets, swapped each reading.
    */
-  private previous: string[] | undefined;
-  private previousCount = 0;
+  private previous: IdentityRanges | undefined;
+  private spare = new IdentityRanges();
   /** Grown to the table's size once, then reused: no fresh 256 KiB+ allocation per reading. */
   private buf: Buffer | undefined;
 
@@ -56,21 +111,22 @@ export class MountinfoTable implements MountTable {
     const buf = read.data;
     const readSeconds = Number(process.hrtime.bigint() - start) / 1e9;
     const tally = new TableTally();
-    const current: string[] = [];
+    const text = buf.toString('utf8');
+    const current = this.spare;
+    current.reset(text);
     const previous = this.previous;
-    let count = 0;
     let kept = 0;
     // Types come in runs (a storm's binds, a node's overlays): counted per run, not per line.
     let runType = '';
     let runN = 0;
     let runIdmapped = 0;
-    const errors = scanMountinfo(buf.toString('utf8'), this.file, (m) => {
-      if (current[m.mountId] === undefined) count++;
-      current[m.mountId] = m.identity;
-      const same = previous !== undefined && previous[m.mountId] === m.identity;
+    const errors = scanMountinfo(text, this.file, (m) => {
+      const length = m.identityEnd - m.start;
+      current.set(m.mountId, m.start, length);
+      const same = previous !== undefined && previous.same(m.mountId, text, m.start, length);
       if (same) kept++;
       if (m.fsType === 'overlay') {
-        tally.add('overlay', overlayLowerLayers(m.superOptions).length, m.idmapped, previous !== undefined && !same);
+        tally.add('overlay', overlayLowerLayers(text.slice(m.superStart, m.superEnd)).length, m.idmapped, previous !== undefined && !same);
         return;
       }
       if (m.fsType !== runType) {
@@ -84,10 +140,10 @@ export class MountinfoTable implements MountTable {
     });
     tally.addMany(runType, runN, runIdmapped);
     // max(0): a text repeating an id (never the kernel's) must not make churn negative.
-    const added = previous ? Math.max(0, count - kept) : 0;
-    const removed = previous ? Math.max(0, this.previousCount - kept) : 0;
+    const added = previous ? Math.max(0, current.count - kept) : 0;
+    const removed = previous ? Math.max(0, previous.count - kept) : 0;
+    this.spare = previous ?? new IdentityRanges();
     this.previous = current;
-    this.previousCount = count;
     return {
       method: this.method,
       ...tally,

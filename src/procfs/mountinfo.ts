@@ -202,15 +202,20 @@ export function isIdmapped(m: MountInfo): boolean {
   return m.mountOptions.includes('idmapped');
 }
 
-/** What the mounts collector needs of one entry (see scanMountinfo). */
+/**
+ * What the mounts collector needs of one entry (see scanMountinfo). Text fields are offsets into the
+ * scanned text, so a reading allocates no string per line: identity is text.slice(start,
+ * identityEnd) (the first five fields as written: id, parent, device, root, mount point), super
+ * options text.slice(superStart, superEnd) (raw, still escaped, as in MountInfo).
+ */
 export interface MountFacts {
-  /** The entry's mount id (unique within one reading; reused across readings). */
   mountId: number;
-  identity: string;
+  start: number;
+  identityEnd: number;
   fsType: string;
   idmapped: boolean;
-  /** Raw, still escaped, as in MountInfo. */
-  superOptions: string;
+  superStart: number;
+  superEnd: number;
 }
 
 function isDigits(t: string, a: number, b: number): boolean {
@@ -298,24 +303,26 @@ function scanLine(t: string, ls: number, le: number, out: MountFacts): boolean {
   let id = 0;
   for (let i = ls; i < s1; i++) id = id * 10 + t.charCodeAt(i) - 48;
   out.mountId = id;
-  out.identity = t.slice(ls, s5);
+  out.start = ls;
+  out.identityEnd = s5;
   out.fsType = fsTypeAt(t, p, b);
   out.idmapped = hasIdmapped(t, s5 + 1, s6);
-  out.superOptions = t.slice(c + 1, le);
+  out.superStart = c + 1;
+  out.superEnd = le;
   return true;
 }
 
 /**
- * The lean reading of a mountinfo text, for the mounts collector: per entry only its identity, type,
- * idmapped flag and super options, found by scanning for spaces instead of splitting and unescaping
- * every field (a 100k-line table is read on every change during a storm). A line the scan does not
+ * The lean reading of a mountinfo text, for the mounts collector: per entry only its id, where its
+ * identity and super options are, its type and idmapped flag, found by scanning for spaces instead of
+ * splitting and unescaping every field (a 100k-line table is read on every change during a storm). A line the scan does not
  * accept goes to parseMountinfoLine, which stays the authority: its ParseError is returned, or its
  * entry visited if the scan was only stricter. The fuzz tests hold both to the same answers.
  * `visit` gets one reused object: copy what you keep.
  */
 export function scanMountinfo(text: string, source: string, visit: (m: MountFacts) => void): ParseError[] {
   const errors: ParseError[] = [];
-  const facts: MountFacts = { mountId: 0, identity: '', fsType: '', idmapped: false, superOptions: '' };
+  const facts: MountFacts = { mountId: 0, start: 0, identityEnd: 0, fsType: '', idmapped: false, superStart: 0, superEnd: 0 };
   forEachLine(text, (start, end, lineNo) => {
     if (scanLine(text, start, end, facts)) {
       visit(facts);
@@ -323,11 +330,14 @@ export function scanMountinfo(text: string, source: string, visit: (m: MountFact
     }
     try {
       const m = parseMountinfoLine(text.slice(start, end), lineNo, source);
+      // The identity is the line's head and the super options its tail, as the scan would give them.
       facts.mountId = m.mountId;
-      facts.identity = m.identity;
+      facts.start = start;
+      facts.identityEnd = start + m.identity.length;
       facts.fsType = m.fsType;
       facts.idmapped = isIdmapped(m);
-      facts.superOptions = m.superOptions;
+      facts.superStart = end - m.superOptions.length;
+      facts.superEnd = end;
       visit(facts);
     } catch (err) {
       if (!(err instanceof ParseError)) throw err;
