@@ -91,6 +91,14 @@ export function removeStaleInstances(tracefsDir: string, keep?: string): string[
   return removed;
 }
 
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // closed already
+  }
+}
+
 function write(file: string, value: string): void {
   fs.writeFileSync(file, value);
 }
@@ -123,6 +131,8 @@ export class TraceInstance {
   private constructor(
     readonly tracefs: TracefsMount,
     readonly dir: string,
+    /** trace_pipe, opened right after mkdir: it keeps another exporter's stale sweep from removing the instance. */
+    private readonly pinFd: number,
     opts: InstanceOptions,
   ) {
     try {
@@ -168,8 +178,9 @@ export class TraceInstance {
           this.enabled.splice(this.enabled.length - naming.length);
         }
       }
-      this.source = raw ?? { format: 'text', fd: fs.openSync(path.join(dir, 'trace_pipe'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) };
+      this.source = raw ?? { format: 'text', fd: pinFd };
     } catch (err) {
+      closeQuietly(pinFd);
       this.rmdir();
       throw err;
     }
@@ -211,6 +222,7 @@ export class TraceInstance {
   static create(tracefs: TracefsMount, opts: InstanceOptions): TraceInstance {
     const instances = path.join(tracefs.dir, 'instances');
     for (const name of removeStaleInstances(tracefs.dir)) opts.log.info('tracefs: removed a stale instance left by an exporter that is gone', { instance: name });
+    let removedUnderUs = 0;
     for (let n = 0; n < 100; n++) {
       const name = n === 0 ? `mountstorm-${process.pid}` : `mountstorm-${process.pid}-${n}`;
       const dir = path.join(instances, name);
@@ -220,7 +232,19 @@ export class TraceInstance {
         if (errnoCode(err) === 'EEXIST') continue;
         throw new UnsupportedError(`cannot create tracefs instance ${dir}: ${errorMessage(err)} (needs root or CAP_SYS_ADMIN)`, { cause: err });
       }
-      return new TraceInstance(tracefs, dir, opts);
+      // Until a file in it is open, another exporter starting now would take the new instance for a
+      // dead one's and remove it: open trace_pipe at once, and start again if it is already gone.
+      let pin: number;
+      try {
+        pin = fs.openSync(path.join(dir, 'trace_pipe'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT' && ++removedUnderUs < 5) {
+          n--;
+          continue;
+        }
+        throw new UnsupportedError(`cannot open ${dir}/trace_pipe: ${errorMessage(err)}`, { cause: err });
+      }
+      return new TraceInstance(tracefs, dir, pin, opts);
     }
     throw new UnsupportedError(`cannot create a tracefs instance under ${instances}: 100 names taken`);
   }
@@ -274,14 +298,8 @@ export class TraceInstance {
     } catch {
       // gone already
     }
-    const fds = this.source.format === 'text' ? [this.source.fd] : this.source.cpus.map((c) => c.fd);
-    for (const fd of fds) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // closed already
-      }
-    }
+    closeQuietly(this.pinFd);
+    if (this.source.format === 'raw') for (const { fd } of this.source.cpus) closeQuietly(fd);
     this.rmdir();
     if (this.tracefs.mountedByUs) {
       try {

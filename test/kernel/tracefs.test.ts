@@ -124,6 +124,9 @@ rootTest('raw pages and text, read side by side by two exporters, count the same
   const [raw, text] = await Promise.all([start('raw'), start('text')]);
   try {
     const [rawBefore, textBefore] = await Promise.all([raw.waitSamples(1), text.waitSamples(1)]);
+    // Started together: neither took the other's half-made instance for a dead exporter's.
+    expect(raw.logs()).toMatch(/tracing mount syscalls" instance=\S+ format=raw/);
+    expect(text.logs()).toMatch(/tracing mount syscalls" instance=\S+ format=text/);
     execFileSync(process.execPath, [CLI, 'storm', '--json', '--containers=20', '--layers=10', '--concurrency=4'], { encoding: 'utf8' });
     const [rawAfter, textAfter] = await Promise.all([raw.waitSamples(3), text.waitSamples(3)]);
     const d = (a: Sample[], b: Sample[], name: string, labels?: Record<string, string>) => (has(b, name, labels) ? sum(b, name, labels) : 0) - (has(a, name, labels) ? sum(a, name, labels) : 0);
