@@ -38,7 +38,8 @@ async function startExporter(extra) {
     metrics: async () => (await fetch('http://127.0.0.1:19867/metrics')).text(),
     /** CPU seconds the exporter (every thread) has used. */
     cpu: () => {
-      const f = fs.readFileSync(`/proc/${kid}/stat`, 'utf8').slice(fs.readFileSync(`/proc/${kid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+      const stat = fs.readFileSync(`/proc/${kid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(f[11]) + Number(f[12])) / 100;
     },
     stop: async () => {

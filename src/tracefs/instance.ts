@@ -209,7 +209,7 @@ export class TraceInstance {
       }
       if (cpus.length === 0) throw new UnsupportedError(`no per_cpu/cpu*/trace_pipe_raw under ${this.dir}`);
     } catch (err) {
-      for (const { fd } of cpus) fs.closeSync(fd);
+      for (const { fd } of cpus) closeQuietly(fd);
       throw err;
     }
     return { format: 'raw', cpus, layout, pageSize };

@@ -396,21 +396,8 @@ export class TimeMerge {
     // An event stamped well after the read began means the clocks differ: stop holding back.
     if (this.holdBack && latest > now + 1) this.holdBack = false;
     const cutoff = this.holdBack ? now - this.holdSeconds : Infinity;
-    for (;;) {
-      let best = -1;
-      let bestTs = cutoff;
-      for (let r = 0; r < heads.length; r++) {
-        const h = heads[r] as number;
-        if (h < (ends[r] as number) && (ts[h] as number) < bestTs) {
-          best = r;
-          bestTs = ts[h] as number;
-        }
-      }
-      if (best < 0) break;
-      emit(b, heads[best] as number);
-      heads[best] = (heads[best] as number) + 1;
-    }
-    // What is left of every run is newer than the cutoff; merged, it is the next release's first run.
+    // Merged in time order, so once one event is past the cutoff all the rest are: they are kept,
+    // still merged, as the next release's first run.
     const held = this.spare;
     held.n = 0;
     for (;;) {
@@ -424,7 +411,8 @@ export class TimeMerge {
         }
       }
       if (best < 0) break;
-      held.copy(b, heads[best] as number);
+      if (bestTs < cutoff) emit(b, heads[best] as number);
+      else held.copy(b, heads[best] as number);
       heads[best] = (heads[best] as number) + 1;
     }
     this.spare = b;
