@@ -6,7 +6,7 @@ import * as fc from 'fast-check';
 import { parseConfigFile } from '../src/config';
 import { ConfigError, ParseError } from '../src/errors';
 import { LATENCY_BUCKETS } from '../src/exposition';
-import { escapePath, isIdmapped, parseMountinfo, parseMountinfoLine, scanMountinfo, unescapeOctal, type MountFacts } from '../src/procfs/mountinfo';
+import { escapePath, isIdmapped, newMountFacts, parseMountinfo, parseMountinfoLine, scanMountinfoLine, unescapeOctal, type MountFacts } from '../src/procfs/mountinfo';
 import { parseProcStat } from '../src/procfs/stat';
 import { parseCpuList } from '../src/sysfs/cpulist';
 import { TraceAggregator } from '../src/tracefs/aggregate';
@@ -46,12 +46,19 @@ describe('mountinfo', () => {
     fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (s) => expect(unescapeOctal(escapePath(s))).toBe(s)), RUNS);
   });
 
-  /** scanMountinfo (the collector's lean reader) must give exactly what parseMountinfo gives. */
+  /** scanMountinfoLine (the collector's lean reader) must give exactly what parseMountinfo gives, line by line. */
   const sameAsParser = (text: string) => {
     const scanned: Array<Pick<MountFacts, 'mountId' | 'fsType' | 'idmapped'> & { identity: string; superOptions: string }> = [];
-    const errors = scanMountinfo(text, 'fuzz', (m) =>
-      scanned.push({ mountId: m.mountId, identity: text.slice(m.start, m.identityEnd), fsType: m.fsType, idmapped: m.idmapped, superOptions: text.slice(m.superStart, m.superEnd) }),
-    );
+    const errors: ParseError[] = [];
+    const m = newMountFacts();
+    let start = 0;
+    text.split('\n').forEach((line, i) => {
+      const end = start + line.length;
+      const err = line ? scanMountinfoLine(text, start, end, i + 1, 'fuzz', m) : undefined;
+      if (err) errors.push(err);
+      else if (line) scanned.push({ mountId: m.mountId, identity: text.slice(m.start, m.identityEnd), fsType: m.fsType, idmapped: m.idmapped, superOptions: text.slice(m.superStart, m.superEnd) });
+      start = end + 1;
+    });
     const parsed = parseMountinfo(text, 'fuzz');
     expect(scanned).toEqual(parsed.mounts.map((m) => ({ mountId: m.mountId, identity: m.identity, fsType: m.fsType, idmapped: isIdmapped(m), superOptions: m.superOptions })));
     expect(errors.map((e) => e.message)).toEqual(parsed.errors.map((e) => e.message));

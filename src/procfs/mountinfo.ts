@@ -203,7 +203,7 @@ export function isIdmapped(m: MountInfo): boolean {
 }
 
 /**
- * What the mounts collector needs of one entry (see scanMountinfo). Text fields are offsets into the
+ * What the mounts collector needs of one entry (see scanMountinfoLine). Text fields are offsets into the
  * scanned text, so a reading allocates no string per line: identity is text.slice(start,
  * identityEnd) (the first five fields as written: id, parent, device, root, mount point), super
  * options text.slice(superStart, superEnd) (raw, still escaped, as in MountInfo).
@@ -313,36 +313,33 @@ function scanLine(t: string, ls: number, le: number, out: MountFacts): boolean {
 }
 
 /**
- * The lean reading of a mountinfo text, for the mounts collector: per entry only its id, where its
+ * The lean reading of one line, text[start, end), for the mounts collector: its id, where its
  * identity and super options are, its type and idmapped flag, found by scanning for spaces instead of
- * splitting and unescaping every field (a 100k-line table is read on every change during a storm). A line the scan does not
- * accept goes to parseMountinfoLine, which stays the authority: its ParseError is returned, or its
- * entry visited if the scan was only stricter. The fuzz tests hold both to the same answers.
- * `visit` gets one reused object: copy what you keep.
+ * splitting and unescaping every field. A line the scan does not accept goes to parseMountinfoLine,
+ * which stays the authority: its ParseError is returned, or its entry given if the scan was only
+ * stricter. The fuzz tests hold both to the same answers.
  */
-export function scanMountinfo(text: string, source: string, visit: (m: MountFacts) => void): ParseError[] {
-  const errors: ParseError[] = [];
-  const facts: MountFacts = { mountId: 0, start: 0, identityEnd: 0, fsType: '', idmapped: false, superStart: 0, superEnd: 0 };
-  forEachLine(text, (start, end, lineNo) => {
-    if (scanLine(text, start, end, facts)) {
-      visit(facts);
-      return;
-    }
-    try {
-      const m = parseMountinfoLine(text.slice(start, end), lineNo, source);
-      // The identity is the line's head and the super options its tail, as the scan would give them.
-      facts.mountId = m.mountId;
-      facts.start = start;
-      facts.identityEnd = start + m.identity.length;
-      facts.fsType = m.fsType;
-      facts.idmapped = isIdmapped(m);
-      facts.superStart = end - m.superOptions.length;
-      facts.superEnd = end;
-      visit(facts);
-    } catch (err) {
-      if (!(err instanceof ParseError)) throw err;
-      errors.push(err);
-    }
-  });
-  return errors;
+export function scanMountinfoLine(text: string, start: number, end: number, lineNo: number, source: string, facts: MountFacts): ParseError | undefined {
+  if (scanLine(text, start, end, facts)) return undefined;
+  let m: MountInfo;
+  try {
+    m = parseMountinfoLine(text.slice(start, end), lineNo, source);
+  } catch (err) {
+    if (!(err instanceof ParseError)) throw err;
+    return err;
+  }
+  // The identity is the line's head and the super options its tail, as the scan would give them.
+  facts.mountId = m.mountId;
+  facts.start = start;
+  facts.identityEnd = start + m.identity.length;
+  facts.fsType = m.fsType;
+  facts.idmapped = isIdmapped(m);
+  facts.superStart = end - m.superOptions.length;
+  facts.superEnd = end;
+  return undefined;
+}
+
+/** A reused MountFacts to scan into. */
+export function newMountFacts(): MountFacts {
+  return { mountId: 0, start: 0, identityEnd: 0, fsType: '', idmapped: false, superStart: 0, superEnd: 0 };
 }
