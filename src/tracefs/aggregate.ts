@@ -7,7 +7,7 @@
  */
 import * as os from 'node:os';
 import { errorMessage, ParseError } from '../errors';
-import { lockKind, parseTraceLine, type TraceEvent } from './trace-pipe';
+import { LOCK_KINDS, lockKindIndex, parseTraceLine, type TraceEvent } from './trace-pipe';
 
 /** Each traced syscall: the event name and the filter on its enter event (unshare/clone/setns only count CLONE_NEWNS). */
 export const CLONE_NEWNS = 0x20000;
@@ -26,8 +26,30 @@ export const TRACED_SYSCALLS: ReadonlyArray<{ name: string; enterFilter?: string
   // flags in a user-space struct the tracepoint does not record, so it cannot be filtered: not traced.
   { name: 'clone', enterFilter: `clone_flags & ${CLONE_NEWNS}`, exit: false },
 ];
-/** Traced syscall → whether its exit is traced (and so its duration and errors known). */
-const TRACED = new Map(TRACED_SYSCALLS.map((s) => [s.name, s.exit]));
+/** Traced syscall name → its index in TRACED_SYSCALLS, the number account() takes. */
+const TRACED = new Map(TRACED_SYSCALLS.map((s, i) => [s.name, i]));
+/** Names beyond the traced ones: syscalls whose events an instance recorded but the aggregator ignores. */
+const SYSCALL_NAMES = TRACED_SYSCALLS.map((s) => s.name);
+const SYSCALL_IDS = new Map(TRACED);
+
+/** The number account() takes for a traced syscall's name; -1 for any other. */
+export function tracedSyscall(name: string): number {
+  return TRACED.get(name) ?? -1;
+}
+
+/** A number for any syscall name (traced ones first, as tracedSyscall numbers them), for decoders. */
+export function syscallId(name: string): number {
+  let id = SYSCALL_IDS.get(name);
+  if (id === undefined) {
+    id = SYSCALL_NAMES.push(name) - 1;
+    SYSCALL_IDS.set(name, id);
+  }
+  return id;
+}
+
+export function syscallName(id: number): string {
+  return SYSCALL_NAMES[id] ?? `syscall ${id}`;
+}
 
 /** Upper bounds of the duration histogram; counts[i] is the number of durations ≤ bounds[i] (not cumulative), the last slot is +Inf. */
 export interface DurationTotals {
@@ -52,10 +74,13 @@ export interface TraceTotals {
 
 /** A task's traced syscall; kept (inactive) after its exit, so a busy task reuses one object. */
 interface InFlight {
-  syscall: string | undefined;
+  /** Index in TRACED_SYSCALLS; -1: not in a traced syscall. */
+  syscall: number;
   start: number;
-  lockStart: number | undefined;
-  lockKind: string | undefined;
+  /** When its pending lock wait began; -1: none. */
+  lockStart: number;
+  /** Index in LOCK_KINDS. */
+  lockKind: number;
 }
 
 /** Event kinds of TraceAggregator.account(), the allocation-free entry point. */
@@ -88,9 +113,19 @@ export class TraceAggregator {
   private lastTs = 0;
   private readonly inflight = new Map<number, InFlight>();
   private active = 0;
-  private readonly namedProcesses = new Set<string>();
-  /** syscall → calls by CPU; folded into totals.callsByCpu by snapshot(). */
-  private readonly calls = new Map<string, number[]>();
+  /** Calls of each traced syscall by CPU; folded into totals.callsByCpu by snapshot(). */
+  private readonly calls: number[][] = TRACED_SYSCALLS.map(() => []);
+  /** Seconds of lock wait, [syscall × LOCK_KINDS.length + kind]; folded into totals.lockWait. */
+  private readonly lockWait = new Float64Array(TRACED_SYSCALLS.length * LOCK_KINDS.length);
+  private readonly lockWaited = new Uint8Array(this.lockWait.length);
+  private readonly durations: Array<DurationTotals | undefined> = [];
+  /** Calls by process: a slot per name (the first `topProcesses` names, then "other"). */
+  private readonly slotOfName = new Map<string, number>();
+  private readonly slotNames: string[] = [];
+  private readonly slotCalls: number[] = [];
+  private named = 0;
+  /** Tasks whose name came from resolveComm → their slot; cleared by forgetNames(). */
+  private readonly slotOfTask = new Map<number, number>();
   private readonly totals: TraceTotals = { events: 0, parseErrors: 0, lostLines: 0, callsByCpu: {}, errors: {}, byProcess: {}, lockWait: {}, durations: {}, inflight: 0 };
 
   constructor(private readonly opts: AggregatorOptions) {}
@@ -122,15 +157,32 @@ export class TraceAggregator {
     map[key] = (map[key] ?? 0) + by;
   }
 
-  private processName(comm: string, tid: number): string {
-    let name = comm;
-    if (name === '<...>') name = this.opts.resolveComm?.(tid) ?? 'unknown';
-    if (this.namedProcesses.has(name)) return name;
-    if (this.namedProcesses.size < this.opts.topProcesses) {
-      this.namedProcesses.add(name);
-      return name;
+  /** The by-process slot of a task: its name's, or "other"'s once `topProcesses` names are taken. */
+  private processSlot(comm: string | undefined, tid: number): number {
+    if (comm !== undefined && comm !== '<...>') return this.slotFor(comm);
+    let slot = this.slotOfTask.get(tid);
+    if (slot === undefined) {
+      slot = this.slotFor(this.opts.resolveComm?.(tid) ?? 'unknown');
+      if (this.slotOfTask.size >= this.opts.maxInflight) this.slotOfTask.clear();
+      this.slotOfTask.set(tid, slot);
     }
-    return 'other';
+    return slot;
+  }
+
+  private slotFor(name: string): number {
+    let slot = this.slotOfName.get(name);
+    if (slot !== undefined) return slot;
+    if (this.named < this.opts.topProcesses) this.named++;
+    else if (name !== 'other') return this.slotFor('other');
+    slot = this.slotNames.push(name) - 1;
+    this.slotCalls.push(0);
+    this.slotOfName.set(name, slot);
+    return slot;
+  }
+
+  /** Task names resolveComm gave may have changed: ask it again (the reader calls this as its name cache expires). */
+  forgetNames(): void {
+    this.slotOfTask.clear();
   }
 
   private line(line: string): void {
@@ -154,19 +206,19 @@ export class TraceAggregator {
   event(ev: TraceEvent): void {
     switch (ev.kind) {
       case 'enter':
-        this.account(ENTER, ev.syscall, ev.tid, ev.cpu, ev.ts, 0, ev.comm);
+        this.account(ENTER, tracedSyscall(ev.syscall), ev.tid, ev.cpu, ev.ts, 0, ev.comm);
         break;
       case 'exit':
-        this.account(EXIT, ev.syscall, ev.tid, ev.cpu, ev.ts, ev.ret);
+        this.account(EXIT, tracedSyscall(ev.syscall), ev.tid, ev.cpu, ev.ts, ev.ret);
         break;
       case 'lock_begin':
-        this.account(LOCK_BEGIN, '', ev.tid, ev.cpu, ev.ts, ev.flags);
+        this.account(LOCK_BEGIN, -1, ev.tid, ev.cpu, ev.ts, ev.flags);
         break;
       case 'lock_end':
-        this.account(LOCK_END, '', ev.tid, ev.cpu, ev.ts, 0);
+        this.account(LOCK_END, -1, ev.tid, ev.cpu, ev.ts, 0);
         break;
       case 'name':
-        this.account(NAME, ev.name, ev.tid, ev.cpu, ev.ts, 0);
+        this.account(NAME, -1, ev.tid, ev.cpu, ev.ts, 0, ev.name);
         break;
       case 'lost':
         this.totals.lostLines += ev.count;
@@ -177,36 +229,36 @@ export class TraceAggregator {
   }
 
   /**
-   * Accounts one event without allocating (the raw reader's path): `value` is the return value of an
-   * exit and the flags of a lock_begin; `comm` is the kernel's name for the task, where it gave one;
-   * for NAME, `syscall` is the task's new name.
+   * Accounts one event without allocating (the raw reader's path). `syscall`: its number
+   * (tracedSyscall(); others are ignored); `value`: an exit's return value or a lock_begin's flags;
+   * `text`: for ENTER the kernel's name for the task where it gave one (else resolveComm is asked),
+   * for NAME the task's new name.
    */
-  account(kind: number, syscall: string, tid: number, cpu: number, ts: number, value: number, comm = '<...>'): void {
+  account(kind: number, syscall: number, tid: number, cpu: number, ts: number, value: number, text?: string): void {
     const t = this.totals;
     if (kind === ENTER) {
-      const exits = TRACED.get(syscall);
-      if (exits === undefined) return;
+      const traced = TRACED_SYSCALLS[syscall];
+      if (traced === undefined) return;
       t.events++;
       this.lastTs = ts;
-      let byCpu = this.calls.get(syscall);
-      if (!byCpu) this.calls.set(syscall, (byCpu = []));
+      const byCpu = this.calls[syscall] as number[];
       byCpu[cpu] = (byCpu[cpu] ?? 0) + 1;
-      this.add(t.byProcess, this.processName(comm, tid), 1);
-      if (!exits) return;
+      const slot = this.processSlot(text, tid);
+      this.slotCalls[slot] = (this.slotCalls[slot] as number) + 1;
+      if (!traced.exit) return;
       const f = this.inflight.get(tid);
       if (f) {
-        if (f.syscall === undefined) this.active++;
+        if (f.syscall < 0) this.active++;
         f.syscall = syscall;
         f.start = ts;
-        f.lockStart = undefined;
-        f.lockKind = undefined;
+        f.lockStart = -1;
       } else {
         // Full: make room by forgetting the tasks not in a syscall now (rarely needed, O(size)).
         if (this.inflight.size >= this.opts.maxInflight && this.active < this.inflight.size) {
-          for (const [id, x] of this.inflight) if (x.syscall === undefined) this.inflight.delete(id);
+          for (const [id, x] of this.inflight) if (x.syscall < 0) this.inflight.delete(id);
         }
         if (this.inflight.size < this.opts.maxInflight) {
-          this.inflight.set(tid, { syscall, start: ts, lockStart: undefined, lockKind: undefined });
+          this.inflight.set(tid, { syscall, start: ts, lockStart: -1, lockKind: 0 });
           this.active++;
         }
       }
@@ -214,36 +266,40 @@ export class TraceAggregator {
     }
     t.events++;
     if (kind === NAME) {
-      this.opts.onName?.(tid, syscall);
+      if (text === undefined) return;
+      this.slotOfTask.delete(tid);
+      this.opts.onName?.(tid, text);
       return;
     }
     const f = this.inflight.get(tid);
-    if (!f || f.syscall === undefined) return;
+    if (!f || f.syscall < 0) return;
     if (kind === EXIT) {
       // unshare/setns exits are not filtered; only those whose entry we saw count.
       if (f.syscall !== syscall) return;
-      f.syscall = undefined;
+      f.syscall = -1;
       this.active--;
       this.observe(syscall, Math.max(0, ts - f.start));
-      if (value < 0) this.add(t.errors, `${syscall}\t${errnoName(-value)}`, 1);
+      if (value < 0) this.add(t.errors, `${SYSCALL_NAMES[syscall]}\t${errnoName(-value)}`, 1);
     } else if (kind === LOCK_BEGIN) {
       // A mutex's optimistic spin (SPIN|MUTEX) is followed by the sleeping wait (MUTEX) before
       // one contention_end: the wait runs from the first begin.
-      f.lockStart ??= ts;
-      f.lockKind = lockKind(value);
+      if (f.lockStart < 0) f.lockStart = ts;
+      f.lockKind = lockKindIndex(value);
     } else if (kind === LOCK_END) {
-      if (f.lockStart === undefined) return;
-      this.add(t.lockWait, `${f.syscall}\t${f.lockKind}`, Math.max(0, ts - f.lockStart));
-      f.lockStart = undefined;
-      f.lockKind = undefined;
+      if (f.lockStart < 0) return;
+      const i = f.syscall * LOCK_KINDS.length + f.lockKind;
+      this.lockWait[i] = (this.lockWait[i] as number) + Math.max(0, ts - f.lockStart);
+      this.lockWaited[i] = 1;
+      f.lockStart = -1;
     }
   }
 
-  private observe(syscall: string, seconds: number): void {
-    let d = this.totals.durations[syscall];
+  private observe(syscall: number, seconds: number): void {
+    let d = this.durations[syscall];
     if (!d) {
       d = { counts: new Array<number>(this.opts.buckets.length + 1).fill(0), sum: 0, count: 0 };
-      this.totals.durations[syscall] = d;
+      this.durations[syscall] = d;
+      this.totals.durations[SYSCALL_NAMES[syscall] as string] = d;
     }
     let i = 0;
     while (i < this.opts.buckets.length && seconds > (this.opts.buckets[i] as number)) i++;
@@ -259,7 +315,7 @@ export class TraceAggregator {
   expire(maxAgeSeconds: number): void {
     for (const [tid, f] of this.inflight) {
       if (this.lastTs - f.start <= maxAgeSeconds) continue;
-      if (f.syscall !== undefined) this.active--;
+      if (f.syscall >= 0) this.active--;
       this.inflight.delete(tid);
     }
   }
@@ -267,7 +323,11 @@ export class TraceAggregator {
   /** The cumulative totals; the object is the aggregator's own, updated by later events. */
   snapshot(): TraceTotals {
     const t = this.totals;
-    for (const [syscall, byCpu] of this.calls) byCpu.forEach((n, cpu) => (t.callsByCpu[`${syscall}\t${cpu}`] = n));
+    this.calls.forEach((byCpu, s) => byCpu.forEach((n, cpu) => (t.callsByCpu[`${SYSCALL_NAMES[s]}\t${cpu}`] = n)));
+    this.slotCalls.forEach((n, slot) => (t.byProcess[this.slotNames[slot] as string] = n));
+    this.lockWait.forEach((seconds, i) => {
+      if (this.lockWaited[i]) t.lockWait[`${SYSCALL_NAMES[Math.floor(i / LOCK_KINDS.length)]}\t${LOCK_KINDS[i % LOCK_KINDS.length]}`] = seconds;
+    });
     t.inflight = this.active;
     return t;
   }

@@ -18,7 +18,7 @@
  * this kernel's layout.
  */
 import { ParseError } from '../errors';
-import { ENTER, EXIT, LOCK_BEGIN, LOCK_END, NAME } from './aggregate';
+import { ENTER, EXIT, LOCK_BEGIN, LOCK_END, NAME, syscallId, syscallName, type TraceAggregator } from './aggregate';
 import type { TimedEvent } from './trace-pipe';
 
 const RB_MISSED_EVENTS = 2 ** 31;
@@ -92,7 +92,8 @@ interface Decoder {
   /** Its path under events/, for messages. */
   event: string;
   kind: number;
-  syscall: string;
+  /** syscallId() of a syscall event's name; -1 for others. */
+  syscall: number;
   /** The exit's ret, contention_begin's flags, or a NAME event's name (char[] or __data_loc string). */
   value: FieldFormat | undefined;
   /** NAME events: the task renamed (not always the one that ran the event). */
@@ -134,22 +135,22 @@ export function rawLayout(headerPage: string, headerEvent: string, formats: Read
     const need = (...fs: FieldFormat[]) => Math.max(...fs.map((x) => x.offset + x.size));
     const sys = /^syscalls\/sys_(enter|exit)_(\w+)$/.exec(event);
     let d: Decoder;
-    if (sys && sys[1] === 'enter') d = { event, kind: ENTER, syscall: sys[2] as string, value: undefined, need: need(p) };
+    if (sys && sys[1] === 'enter') d = { event, kind: ENTER, syscall: syscallId(sys[2] as string), value: undefined, need: need(p) };
     else if (sys) {
       const ret = field(f, 'ret', [8, 4], source);
-      d = { event, kind: EXIT, syscall: sys[2] as string, value: ret, need: need(p, ret) };
+      d = { event, kind: EXIT, syscall: syscallId(sys[2] as string), value: ret, need: need(p, ret) };
     } else if (event === 'lock/contention_begin') {
       const flags = field(f, 'flags', [4], source);
-      d = { event, kind: LOCK_BEGIN, syscall: '', value: flags, need: need(p, flags) };
-    } else if (event === 'lock/contention_end') d = { event, kind: LOCK_END, syscall: '', value: undefined, need: need(p) };
+      d = { event, kind: LOCK_BEGIN, syscall: -1, value: flags, need: need(p, flags) };
+    } else if (event === 'lock/contention_end') d = { event, kind: LOCK_END, syscall: -1, value: undefined, need: need(p) };
     else if (event === 'sched/sched_process_exec') {
       const filename = field(f, 'filename', [4], source);
       const target = field(f, 'pid', [4], source);
-      d = { event, kind: NAME, syscall: '', value: filename, target, execPath: true, need: need(p, filename, target) };
+      d = { event, kind: NAME, syscall: -1, value: filename, target, execPath: true, need: need(p, filename, target) };
     } else if (event === 'task/task_rename') {
       const newcomm = field(f, 'newcomm', [16], source);
       const target = f.fields.get('pid')?.size === 4 ? (f.fields.get('pid') as FieldFormat) : p;
-      d = { event, kind: NAME, syscall: '', value: newcomm, target, need: need(p, newcomm, target) };
+      d = { event, kind: NAME, syscall: -1, value: newcomm, target, need: need(p, newcomm, target) };
     } else throw new ParseError(source, 0, `no raw decoder for event ${event}`);
     decoders.set(f.id, d);
   }
@@ -204,18 +205,20 @@ export interface PageResult {
 
 /**
  * Decoded events, one column per field, so that decoding allocates nothing per event. Times are in
- * seconds; `value` is an exit's return value or a contention_begin's flags.
+ * seconds; `syscall` is a syscall event's syscallId(); `value` is an exit's return value or a
+ * contention_begin's flags; `name` is a NAME event's new name.
  */
 export class RawBatch {
   n = 0;
   kind = new Uint8Array(1024);
-  syscall: string[] = [];
+  syscall = new Int16Array(1024);
   tid = new Int32Array(1024);
   cpu = new Int32Array(1024);
   ts = new Float64Array(1024);
   value = new Float64Array(1024);
+  name: string[] = [];
 
-  push(kind: number, syscall: string, tid: number, cpu: number, ts: number, value: number): void {
+  push(kind: number, syscall: number, tid: number, cpu: number, ts: number, value: number, name?: string): void {
     const i = this.n;
     if (i === this.ts.length) this.grow();
     this.kind[i] = kind;
@@ -224,22 +227,25 @@ export class RawBatch {
     this.cpu[i] = cpu;
     this.ts[i] = ts;
     this.value[i] = value;
+    if (name !== undefined) this.name[i] = name;
     this.n = i + 1;
   }
 
   /** Appends event `i` of another batch. */
   copy(from: RawBatch, i: number): void {
-    this.push(from.kind[i] as number, from.syscall[i] as string, from.tid[i] as number, from.cpu[i] as number, from.ts[i] as number, from.value[i] as number);
+    const kind = from.kind[i] as number;
+    this.push(kind, from.syscall[i] as number, from.tid[i] as number, from.cpu[i] as number, from.ts[i] as number, from.value[i] as number, kind === NAME ? from.name[i] : undefined);
   }
 
   private grow(): void {
     const size = this.ts.length * 2;
-    const more = <T extends Uint8Array | Int32Array | Float64Array>(a: T, make: new (n: number) => T): T => {
+    const more = <T extends Uint8Array | Int16Array | Int32Array | Float64Array>(a: T, make: new (n: number) => T): T => {
       const b = new make(size);
       b.set(a);
       return b;
     };
     this.kind = more(this.kind, Uint8Array);
+    this.syscall = more(this.syscall, Int16Array);
     this.tid = more(this.tid, Int32Array);
     this.cpu = more(this.cpu, Int32Array);
     this.ts = more(this.ts, Float64Array);
@@ -251,17 +257,23 @@ export class RawBatch {
     const base = { comm: '<...>', tid: this.tid[i] as number, cpu: this.cpu[i] as number, ts: this.ts[i] as number };
     switch (this.kind[i]) {
       case ENTER:
-        return { kind: 'enter', syscall: this.syscall[i] as string, ...base };
+        return { kind: 'enter', syscall: syscallName(this.syscall[i] as number), ...base };
       case EXIT:
-        return { kind: 'exit', syscall: this.syscall[i] as string, ...base, ret: this.value[i] as number };
+        return { kind: 'exit', syscall: syscallName(this.syscall[i] as number), ...base, ret: this.value[i] as number };
       case LOCK_BEGIN:
         return { kind: 'lock_begin', ...base, flags: this.value[i] as number };
       case NAME:
-        return { kind: 'name', ...base, name: this.syscall[i] as string };
+        return { kind: 'name', ...base, name: this.name[i] as string };
       default:
         return { kind: 'lock_end', ...base };
     }
   }
+}
+
+/** Hands event `i` of a batch to the aggregator. */
+export function accountEvent(agg: TraceAggregator, b: RawBatch, i: number): void {
+  const kind = b.kind[i] as number;
+  agg.account(kind, b.syscall[i] as number, b.tid[i] as number, b.cpu[i] as number, b.ts[i] as number, b.value[i] as number, kind === NAME ? b.name[i] : undefined);
 }
 
 /**
@@ -326,7 +338,7 @@ export function decodePage(buf: Buffer, length: number, cpu: number, layout: Raw
     if (decoder.kind === NAME) {
       const name = taskName(buf, data, next, decoder);
       if (name === undefined) return { missed, error: `event ${decoder.event} at byte ${at} has a name outside it` };
-      out.push(NAME, name, buf.readInt32LE(data + (decoder.target as FieldFormat).offset), cpu, ts / 1e9, 0);
+      out.push(NAME, -1, buf.readInt32LE(data + (decoder.target as FieldFormat).offset), cpu, ts / 1e9, 0, name);
       continue;
     }
     const v = decoder.value;
@@ -401,19 +413,36 @@ export class TimeMerge {
     const held = this.spare;
     held.n = 0;
     for (;;) {
+      // The run with the oldest head (the first such run on a tie, as the kernel's own merge), and
+      // the oldest head of the others: the first run's events up to that one go out in one stretch.
       let best = -1;
       let bestTs = Infinity;
+      let next = -1;
+      let nextTs = Infinity;
       for (let r = 0; r < heads.length; r++) {
         const h = heads[r] as number;
-        if (h < (ends[r] as number) && (best < 0 || (ts[h] as number) < bestTs)) {
+        if (h >= (ends[r] as number)) continue;
+        const t = ts[h] as number;
+        if (best < 0 || t < bestTs) {
+          next = best;
+          nextTs = bestTs;
           best = r;
-          bestTs = ts[h] as number;
+          bestTs = t;
+        } else if (next < 0 || t < nextTs) {
+          next = r;
+          nextTs = t;
         }
       }
       if (best < 0) break;
-      if (bestTs < cutoff) emit(b, heads[best] as number);
-      else held.copy(b, heads[best] as number);
-      heads[best] = (heads[best] as number) + 1;
+      const end = ends[best] as number;
+      const tieFirst = next < 0 || best < next;
+      let h = heads[best] as number;
+      do {
+        if ((ts[h] as number) < cutoff) emit(b, h);
+        else held.copy(b, h);
+        h++;
+      } while (h < end && ((ts[h] as number) < nextTs || (tieFirst && ts[h] === nextTs)));
+      heads[best] = h;
     }
     this.spare = b;
     this.pending = held;

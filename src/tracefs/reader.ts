@@ -17,7 +17,7 @@ import { errnoCode, errorMessage, ParseError } from '../errors';
 import type { WorkerAnswer } from '../worker/call';
 import { TraceAggregator, type TraceTotals } from './aggregate';
 import type { TraceSource } from './instance';
-import { decodePage, parseSavedCmdlines, TimeMerge, type RawBatch } from './raw';
+import { accountEvent, decodePage, parseSavedCmdlines, TimeMerge, type RawBatch } from './raw';
 
 export interface ReaderData {
   source: TraceSource;
@@ -73,6 +73,7 @@ function forgetNames(): void {
   namesAt = now;
   names.clear();
   cmdlines = undefined;
+  agg.forgetNames();
 }
 
 function procComm(tid: number): string | undefined {
@@ -141,7 +142,7 @@ function textDrain(fd: number): () => void {
 }
 
 function emit(b: RawBatch, i: number): void {
-  agg.account(b.kind[i] as number, b.syscall[i] as string, b.tid[i] as number, b.cpu[i] as number, b.ts[i] as number, b.value[i] as number);
+  accountEvent(agg, b, i);
 }
 
 function rawDrain(source: Extract<TraceSource, { format: 'raw' }>): () => void {

@@ -87,17 +87,25 @@ export function parseTraceLine(line: string, source = 'trace_pipe', lineNo = 0):
   return { kind: 'other' };
 }
 
+/** Lock kinds, as the lock wait metric labels them; lockKindIndex() indexes this list. */
+export const LOCK_KINDS = ['percpu_rwsem_write', 'percpu_rwsem_read', 'mutex', 'rt_mutex', 'rwlock_write', 'rwlock_read', 'spin', 'rwsem_write', 'rwsem_read', 'other'] as const;
+
 /**
- * What kind of lock a contention_begin's flags describe. An optimistic spin on a mutex (SPIN|MUTEX)
- * is still a mutex wait; SPIN with READ or WRITE is an rwlock.
+ * What kind of lock a contention_begin's flags describe, as an index into LOCK_KINDS. An optimistic
+ * spin on a mutex (SPIN|MUTEX) is still a mutex wait; SPIN with READ or WRITE is an rwlock.
  */
-export function lockKind(flags: number): string {
+export function lockKindIndex(flags: number): number {
   const { SPIN, READ, WRITE, RT, PERCPU, MUTEX } = LOCK_FLAGS;
-  if (flags & PERCPU) return flags & WRITE ? 'percpu_rwsem_write' : 'percpu_rwsem_read';
-  if (flags & MUTEX) return 'mutex';
-  if (flags & RT) return 'rt_mutex';
-  if (flags & SPIN) return flags & WRITE ? 'rwlock_write' : flags & READ ? 'rwlock_read' : 'spin';
-  if (flags & WRITE) return 'rwsem_write';
-  if (flags & READ) return 'rwsem_read';
-  return 'other';
+  if (flags & PERCPU) return flags & WRITE ? 0 : 1;
+  if (flags & MUTEX) return 2;
+  if (flags & RT) return 3;
+  if (flags & SPIN) return flags & WRITE ? 4 : flags & READ ? 5 : 6;
+  if (flags & WRITE) return 7;
+  if (flags & READ) return 8;
+  return 9;
+}
+
+/** What kind of lock a contention_begin's flags describe. */
+export function lockKind(flags: number): string {
+  return LOCK_KINDS[lockKindIndex(flags)] as string;
 }

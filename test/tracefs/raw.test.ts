@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LATENCY_BUCKETS } from '../../src/exposition';
-import { NAME, TraceAggregator, type TraceTotals } from '../../src/tracefs/aggregate';
-import { checkHeaderEvent, decodePage, parseEventFormat, parseHeaderPage, parseSavedCmdlines, RawBatch, rawLayout, TimeMerge, type RawLayout } from '../../src/tracefs/raw';
+import { NAME, syscallId, TraceAggregator, type TraceTotals } from '../../src/tracefs/aggregate';
+import { accountEvent, checkHeaderEvent, decodePage, parseEventFormat, parseHeaderPage, parseSavedCmdlines, RawBatch, rawLayout, TimeMerge, type RawLayout } from '../../src/tracefs/raw';
 import { parseTraceLine, type TimedEvent } from '../../src/tracefs/trace-pipe';
 import { FIXTURES } from '../support/env';
 
@@ -95,7 +95,7 @@ describe('trace_pipe_raw pages captured from this kernel', () => {
       (a) =>
         merge.release(0, (b, i) => {
           if (b.kind[i] === NAME) nameEvents++;
-          a.account(b.kind[i] as number, b.syscall[i] as string, b.tid[i] as number, b.cpu[i] as number, b.ts[i] as number, b.value[i] as number);
+          accountEvent(a, b, i);
         }),
       true,
     );
@@ -266,15 +266,15 @@ describe('TimeMerge', () => {
     const m = new TimeMerge(true, 0.01);
     for (const [cpu, ts] of [[0, 1.0], [0, 1.5], [0, 1.995], [1, 1.2], [1, 1.999]] as const) {
       if (cpu === 1 && ts === 1.2) m.startRun();
-      m.pending.push(3, '', 1, cpu, ts, 0);
+      m.pending.push(3, -1, 1, cpu, ts, 0);
     }
     const got: number[] = [];
     take(m, 2.0, got);
     expect(got).toEqual([1.0, 1.2, 1.5]);
     m.startRun();
-    m.pending.push(3, '', 1, 1, 1.997, 0);
+    m.pending.push(3, -1, 1, 1, 1.997, 0);
     m.startRun();
-    m.pending.push(3, '', 1, 0, 2.5, 0);
+    m.pending.push(3, -1, 1, 0, 2.5, 0);
     take(m, 3.0, got);
     expect(got).toEqual([1.0, 1.2, 1.5, 1.995, 1.997, 1.999, 2.5]);
   });
@@ -284,7 +284,7 @@ describe('TimeMerge', () => {
     // Two CPUs' runs of 2500 events, interleaved in time; equal times go to the earlier run first.
     for (const cpu of [0, 1]) {
       m.startRun();
-      for (let i = 0; i < 2500; i++) m.pending.push(0, 'mount', cpu * 10000 + i, cpu, Math.floor(i / 10) + cpu * 0.5, 0);
+      for (let i = 0; i < 2500; i++) m.pending.push(0, syscallId('mount'), cpu * 10000 + i, cpu, Math.floor(i / 10) + cpu * 0.5, 0);
     }
     const tids: number[] = [];
     m.release(0, (b, i) => tids.push(b.tid[i] as number));
@@ -294,11 +294,23 @@ describe('TimeMerge', () => {
     expect(tids.filter((t) => t < 10000)).toEqual(Array.from({ length: 2500 }, (_, i) => i));
   });
 
+  test('equal times across runs: the earlier run’s event first, as the kernel merges CPUs', () => {
+    const m = new TimeMerge(false);
+    const runs = [[1, 2, 2, 2, 5], [2, 2, 3], [0, 2, 5]];
+    runs.forEach((times, r) => {
+      m.startRun();
+      times.forEach((t, i) => m.pending.push(3, -1, r * 100 + i, r, t, 0));
+    });
+    const got: number[] = [];
+    m.release(0, (b, i) => got.push(b.tid[i] as number));
+    expect(got).toEqual([200, 0, 1, 2, 3, 100, 101, 201, 102, 4, 202]);
+  });
+
   test('times far ahead of the reader’s clock (not CLOCK_MONOTONIC after all): nothing is held', () => {
     const m = new TimeMerge(true);
-    m.pending.push(3, '', 1, 0, 500, 0);
+    m.pending.push(3, -1, 1, 0, 500, 0);
     m.startRun();
-    m.pending.push(3, '', 1, 1, 400, 0);
+    m.pending.push(3, -1, 1, 1, 400, 0);
     const got: number[] = [];
     take(m, 2.0, got);
     expect(got).toEqual([400, 500]);
