@@ -2,14 +2,11 @@
  * Kernel feature probes for `mountstorm doctor` that need a syscall: the answer comes from the
  * running kernel, not from its version string. Loaded only on the live host.
  */
-import koffi from 'koffi';
-import { errnoName } from '../tracefs/aggregate';
 import { SYS } from '../storm/syscalls';
+import { close as closeFn, errno as lastErrno, libc, syscall as syscallFn } from '../sys/libc';
+import { errnoName } from '../tracefs/aggregate';
 
-const libc = koffi.load('libc.so.6');
-const syscallFn = libc.func('long syscall(long number, ...)');
 const fanotifyInit = libc.func('int fanotify_init(unsigned int flags, unsigned int event_f_flags)');
-const closeFn = libc.func('int close(int fd)');
 
 const LSMT_ROOT = 0xffffffffffffffffn;
 const FAN_CLASS_NOTIF = 0;
@@ -24,7 +21,7 @@ export function listmountProbe(): Probe {
   const ids = Buffer.alloc(8 * 16);
   const n = Number(syscallFn(SYS.listmount, 'void *', req, 'void *', ids, 'size_t', 16, 'uint', 0));
   if (n >= 0) return { available: 'yes', detail: 'listmount(2) and statmount(2): 64-bit mount ids that are never reused' };
-  const errno = koffi.errno();
+  const errno = lastErrno();
   if (errnoName(errno) === 'ENOSYS') return { available: 'no', detail: 'listmount(2) is ENOSYS (kernel < 6.8): the exporter reads mountinfo text' };
   return { available: 'unknown', detail: `listmount(2) failed with ${errnoName(errno)}` };
 }
@@ -35,7 +32,7 @@ export function fanotifyMountProbe(): Probe {
     closeFn(fd);
     return { available: 'yes', detail: 'fanotify_init(FAN_REPORT_MNT) works (mount attach/detach events, 6.15+)' };
   }
-  const e = errnoName(koffi.errno());
+  const e = errnoName(lastErrno());
   if (e === 'EINVAL') return { available: 'no', detail: 'fanotify_init(FAN_REPORT_MNT) is EINVAL (kernel < 6.15)' };
   return { available: 'unknown', detail: `fanotify_init(FAN_REPORT_MNT) failed with ${e} (needs CAP_SYS_ADMIN)` };
 }

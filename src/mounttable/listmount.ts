@@ -7,14 +7,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import koffi from 'koffi';
 import { MountstormError, UnsupportedError } from '../errors';
 import { overlayLowerLayers } from '../procfs/mountinfo';
 import { SYS } from '../storm/syscalls';
+import { errno, libc } from '../sys/libc';
 import { errnoName } from '../tracefs/aggregate';
 import { TableTally, type MountTable, type TableSample } from './table';
 
-const libc = koffi.load('libc.so.6');
 // syscall(2) is variadic; on x86-64 and arm64 Linux a fixed prototype passes these integer and
 // pointer arguments in the same registers, and skips koffi's per-call variadic type parsing.
 const syscall4 = libc.func('long syscall(long nr, void *req, void *buf, size_t size, unsigned int flags)');
@@ -91,7 +90,7 @@ export class MountApi {
     let last = 0;
     for (;;) {
       const got = Number(syscall4(SYS.listmount, this.request('root', last), this.page, PAGE_IDS, 0));
-      if (got < 0) throw new MountApiError('listmount', errnoName(koffi.errno()));
+      if (got < 0) throw new MountApiError('listmount', errnoName(errno()));
       if (n + got > out.length) {
         const bigger = new Float64Array(Math.max(out.length * 2, n + got));
         bigger.set(out.subarray(0, n));
@@ -121,7 +120,7 @@ export class MountApi {
     for (;;) {
       const rc = Number(syscall4(SYS.statmount, this.request(id, want), this.statBuf, this.statBuf.length, 0));
       if (rc >= 0) break;
-      const code = errnoName(koffi.errno());
+      const code = errnoName(errno());
       if (code === 'ENOENT') return undefined;
       if (code === 'EOVERFLOW' && this.statBuf.length < 1 << 20) {
         this.statBuf = Buffer.alloc(this.statBuf.length * 4);
@@ -168,7 +167,7 @@ export function namespaceIdFor(mountinfoPath: string): bigint {
   try {
     const out = [0n];
     if ((ioctlU64(fd, NS_GET_MNTNS_ID, out) as number) < 0) {
-      throw new UnsupportedError(`NS_GET_MNTNS_ID on ${nsPath}: ${errnoName(koffi.errno())} (listmount of another namespace needs Linux 6.11+)`);
+      throw new UnsupportedError(`NS_GET_MNTNS_ID on ${nsPath}: ${errnoName(errno())} (listmount of another namespace needs Linux 6.11+)`);
     }
     return BigInt(out[0] as bigint | number);
   } finally {

@@ -5,13 +5,10 @@
  */
 import koffi from 'koffi';
 import * as os from 'node:os';
-
-const libc = koffi.load('libc.so.6');
+import { close as closeFn, errno, libc, syscall as syscallFn } from '../sys/libc';
 
 const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
 const umount2Fn = libc.func('int umount2(const char *target, int flags)');
-const closeFn = libc.func('int close(int fd)');
-const syscallFn = libc.func('long syscall(long number, ...)');
 const strerrorFn = libc.func('const char *strerror(int errnum)');
 
 /** x86-64 numbers; the same on every architecture that uses the generic table (arm64, riscv). */
@@ -51,7 +48,7 @@ export class SyscallError extends Error {
 
 function check(rc: number | bigint, syscall: string, detail: string): number {
   const n = Number(rc);
-  if (n < 0) throw new SyscallError(syscall, koffi.errno(), detail);
+  if (n < 0) throw new SyscallError(syscall, errno(), detail);
   return n;
 }
 

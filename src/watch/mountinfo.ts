@@ -12,13 +12,13 @@
  */
 import * as fs from 'node:fs';
 import koffi from 'koffi';
+import { errno, libc } from '../sys/libc';
 import { errnoName } from '../tracefs/aggregate';
 
 const PROC_SUPER_MAGIC = 0x9fa0;
 const POLLPRI = 0x2;
 const POLLERR = 0x8;
 
-const libc = koffi.load('libc.so.6');
 // Anonymous struct: koffi's type names are process-wide, and a module may be loaded more than once (jest).
 const PollFd = koffi.struct({ fd: 'int', events: 'short', revents: 'short' });
 const poll = libc.func('poll', 'int', [koffi.inout(koffi.pointer(PollFd)), 'unsigned long', 'int']);
@@ -60,7 +60,7 @@ export class MountinfoWatch {
     const p = { fd: this.fd, events: POLLPRI, revents: 0 };
     const n = poll(p, 1, 0) as number;
     if (n < 0) {
-      this.broken = `poll(2) on ${this.file} failed: ${errnoName(koffi.errno())}`;
+      this.broken = `poll(2) on ${this.file} failed: ${errnoName(errno())}`;
       this.close();
       return false;
     }
