@@ -28,8 +28,15 @@ export function hasCommand(cmd: string): boolean {
 /** `test` when cond holds, else a skip whose name says why (jest has no skip reasons of its own). */
 export function testIf(cond: boolean, reason: string): jest.It {
   if (cond) return test;
-  const skip = ((name: string, fn?: jest.ProvidesCallback, timeout?: number) => test.skip(`${name} [skipped: ${reason}]`, fn, timeout)) as jest.It;
-  return skip;
+  const named = (name: string) => `${name} [skipped: ${reason}]`;
+  const skip = Object.assign((name: string, fn?: jest.ProvidesCallback, timeout?: number) => test.skip(named(name), fn, timeout), {
+    // test.each, skipped the same way (without it a suite using .each fails to load where the prerequisite is missing).
+    each:
+      (...table: Parameters<typeof test.skip.each>) =>
+      (name: string, fn: (...args: never[]) => unknown, timeout?: number) =>
+        (test.skip.each as (...t: unknown[]) => (n: string, f: unknown, t?: number) => void)(...table)(named(name), fn, timeout),
+  });
+  return skip as unknown as jest.It;
 }
 
 /** In CI (CI=true, root) a missing prerequisite is a failure, never a silent skip. */
