@@ -131,8 +131,9 @@ function decoderRates() {
   const measured = async (arm, args) => {
     const e = await startExporter(args);
     storm('1s');
-    const before = metric(await e.metrics(), 'mountstorm_trace_events_total');
-    const lost = metric(await e.metrics(), 'mountstorm_trace_events_lost_total');
+    const start = await e.metrics();
+    const before = metric(start, 'mountstorm_trace_events_total');
+    const lost = metric(start, 'mountstorm_trace_events_lost_total');
     const c0 = e.cpu();
     const rep = storm();
     cpuPerSec[arm].push((e.cpu() - c0) / rep.wallSeconds);
