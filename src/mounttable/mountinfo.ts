@@ -241,8 +241,7 @@ export class MountinfoTable implements MountTable {
         continue;
       }
       // New or changed: decode and scan it.
-      const line = this.scanInto(cur, data, from, le, lineNo, errors);
-      if (line === undefined) continue;
+      if (!this.scanInto(cur, data, from, le, lineNo, errors)) continue;
       const facts = this.facts;
       const identity = cur.identityLength[cur.n - 1] as number;
       const was = prev ? prev.lineOf(facts.mountId) : -1;
@@ -270,17 +269,17 @@ export class MountinfoTable implements MountTable {
   }
 
   /**
-   * Decodes and scans the line data[from, to) into this.facts and adds it to `reading`; returns the
-   * line, or undefined (its error pushed, the line kept as one that did not parse).
+   * Decodes and scans the line data[from, to) into this.facts and adds it to `reading`; false when
+   * it did not parse (its error pushed, the line kept as one that did not parse).
    */
-  private scanInto(reading: Reading, data: Buffer, from: number, to: number, lineNo: number, errors: ParseError[]): string | undefined {
+  private scanInto(reading: Reading, data: Buffer, from: number, to: number, lineNo: number, errors: ParseError[]): boolean {
     const line = data.toString('utf8', from, to);
     const facts = this.facts;
     const err = scanMountinfoLine(line, 0, line.length, lineNo, this.file, facts);
     if (err) {
       errors.push(err);
       reading.add(lineNo, -1, from, to - from, 0, '', false, 0);
-      return undefined;
+      return false;
     }
     // Offsets in the line are characters; the identity is compared as bytes: up to the fifth space
     // (spaces in fields are escaped, and a byte that is not UTF-8 decodes to something else).
@@ -291,6 +290,6 @@ export class MountinfoTable implements MountTable {
     }
     const layers = facts.fsType === 'overlay' ? overlayLowerLayers(line.slice(facts.superStart, facts.superEnd)).length : 0;
     reading.add(lineNo, facts.mountId, from, to - from, identity, facts.fsType, facts.idmapped, layers);
-    return line;
+    return true;
   }
 }

@@ -104,8 +104,3 @@ export function lockKindIndex(flags: number): number {
   if (flags & READ) return 8;
   return 9;
 }
-
-/** What kind of lock a contention_begin's flags describe. */
-export function lockKind(flags: number): string {
-  return LOCK_KINDS[lockKindIndex(flags)] as string;
-}
