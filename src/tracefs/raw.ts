@@ -108,6 +108,9 @@ export interface RawLayout {
   page: PageLayout;
   pid: FieldFormat;
   decoders: Map<number, Decoder>;
+  /** By event ID (common_type, a u16): 1 + the decoder's index in `list`, 0 for events not decoded. */
+  slot: Uint16Array;
+  list: Decoder[];
 }
 
 function field(f: EventFormat, name: string, sizes: number[], source: string): FieldFormat {
@@ -155,17 +158,28 @@ export function rawLayout(headerPage: string, headerEvent: string, formats: Read
     decoders.set(f.id, d);
   }
   if (!pid) throw new ParseError('events', 0, 'no events');
-  return { page, pid, decoders };
+  const list = [...decoders.values()];
+  const slot = new Uint16Array(0x10000);
+  [...decoders.keys()].forEach((id, i) => (slot[id] = i + 1));
+  return { page, pid, decoders, slot, list };
 }
 
-function readU64(buf: Buffer, off: number): number {
-  return buf.readUInt32LE(off + 4) * 2 ** 32 + buf.readUInt32LE(off);
+/**
+ * A DataView of the buffer being decoded: its reads compile to plain loads (Buffer's readUInt32LE
+ * reads byte by byte). The reader decodes every page into the same buffer, so the view is kept.
+ */
+let viewOf: Buffer | undefined;
+let view = new DataView(new ArrayBuffer(0));
+function viewFor(buf: Buffer): DataView {
+  if (buf !== viewOf) {
+    view = new DataView(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength);
+    viewOf = buf;
+  }
+  return view;
 }
 
-function readSigned(buf: Buffer, f: FieldFormat, base: number): number {
-  const off = base + f.offset;
-  if (f.size === 4) return buf.readInt32LE(off);
-  return buf.readInt32LE(off + 4) * 2 ** 32 + buf.readUInt32LE(off);
+function readU64(v: DataView, off: number): number {
+  return v.getUint32(off + 4, true) * 2 ** 32 + v.getUint32(off, true);
 }
 
 /** TASK_COMM_LEN - 1: the kernel keeps this many bytes of a task's name. */
@@ -281,21 +295,23 @@ export function accountEvent(agg: TraceAggregator, b: RawBatch, i: number): void
  * and appends its events to `out`. Events whose ID the layout does not know are skipped.
  */
 export function decodePage(buf: Buffer, length: number, cpu: number, layout: RawLayout, out: RawBatch): PageResult {
-  const { page, pid, decoders } = layout;
+  const { page, slot, list } = layout;
+  const pidAt = layout.pid.offset;
   if (length < page.dataOffset) return { missed: 0, error: `page of ${length} bytes is shorter than its header` };
-  let ts = readU64(buf, page.timestampOffset);
-  const commit = buf.readUInt32LE(page.commitOffset);
+  const v = viewFor(buf);
+  let ts = readU64(v, page.timestampOffset);
+  const commit = v.getUint32(page.commitOffset, true);
   const size = commit % RB_MISSED_STORED;
   let missed = 0;
   if (commit >= RB_MISSED_EVENTS) {
     const at = page.dataOffset + size;
-    missed = (commit - RB_MISSED_EVENTS) >= RB_MISSED_STORED && at + 8 <= length ? readU64(buf, at) : 1;
+    missed = (commit - RB_MISSED_EVENTS) >= RB_MISSED_STORED && at + 8 <= length ? readU64(v, at) : 1;
   }
   const end = page.dataOffset + size;
   if (end > length) return { missed, error: `page says ${size} bytes of data follow its ${page.dataOffset}-byte header, past the ${length} bytes read` };
   let off = page.dataOffset;
   while (off + 4 <= end) {
-    const head = buf.readUInt32LE(off);
+    const head = v.getUint32(off, true);
     const typeLen = head & 0x1f;
     const delta = head >>> 5;
     let data: number;
@@ -304,22 +320,22 @@ export function decodePage(buf: Buffer, length: number, cpu: number, layout: Raw
       if (delta === 0) break; // the rest of the page is unused
       ts += delta;
       if (off + 8 > end) return { missed, error: `padding record cut at byte ${off}` };
-      const len = buf.readUInt32LE(off + 4);
+      const len = v.getUint32(off + 4, true);
       if (len < 4 || off + 4 + len > end) return { missed, error: `padding of length ${len} at byte ${off} runs past the page's ${size} bytes of data` };
       off += 4 + Math.ceil(len / 4) * 4;
       continue;
     }
     if (typeLen === TYPE_TIME_EXTEND || typeLen === TYPE_TIME_STAMP) {
       if (off + 8 > end) return { missed, error: `time record cut at byte ${off}` };
-      const v = buf.readUInt32LE(off + 4) * TS_SHIFT + delta;
-      if (typeLen === TYPE_TIME_EXTEND) ts += v;
-      else ts = v;
+      const t = v.getUint32(off + 4, true) * TS_SHIFT + delta;
+      if (typeLen === TYPE_TIME_EXTEND) ts += t;
+      else ts = t;
       off += 8;
       continue;
     }
     if (typeLen === 0) {
       if (off + 8 > end) return { missed, error: `record length cut at byte ${off}` };
-      const len = buf.readUInt32LE(off + 4);
+      const len = v.getUint32(off + 4, true);
       if (len < 4) return { missed, error: `record of length ${len} at byte ${off}` };
       data = off + 8;
       next = off + 4 + Math.ceil(len / 4) * 4;
@@ -332,18 +348,26 @@ export function decodePage(buf: Buffer, length: number, cpu: number, layout: Raw
     const at = off;
     off = next;
     if (data + 2 > next) continue;
-    const decoder = decoders.get(buf.readUInt16LE(data));
-    if (!decoder) continue;
+    const s = slot[v.getUint16(data, true)] as number;
+    if (s === 0) continue;
+    const decoder = list[s - 1] as Decoder;
     if (data + decoder.need > next) return { missed, error: `event ${decoder.event} at byte ${at} is shorter than its format` };
-    if (decoder.kind === NAME) {
+    const kind = decoder.kind;
+    if (kind === NAME) {
       const name = taskName(buf, data, next, decoder);
       if (name === undefined) return { missed, error: `event ${decoder.event} at byte ${at} has a name outside it` };
-      out.push(NAME, -1, buf.readInt32LE(data + (decoder.target as FieldFormat).offset), cpu, ts / 1e9, 0, name);
+      out.push(NAME, -1, v.getInt32(data + (decoder.target as FieldFormat).offset, true), cpu, ts / 1e9, 0, name);
       continue;
     }
-    const v = decoder.value;
-    const value = v === undefined ? 0 : decoder.kind === EXIT ? readSigned(buf, v, data) : buf.readUInt32LE(data + v.offset);
-    out.push(decoder.kind, decoder.syscall, buf.readInt32LE(data + pid.offset), cpu, ts / 1e9, value);
+    let value = 0;
+    const f = decoder.value;
+    if (f !== undefined) {
+      const vo = data + f.offset;
+      if (kind !== EXIT) value = v.getUint32(vo, true);
+      else if (f.size === 4) value = v.getInt32(vo, true);
+      else value = v.getInt32(vo + 4, true) * 2 ** 32 + v.getUint32(vo, true);
+    }
+    out.push(kind, decoder.syscall, v.getInt32(data + pidAt, true), cpu, ts / 1e9, value);
   }
   return { missed };
 }
