@@ -1,23 +1,26 @@
 #!/usr/bin/env node
 // What the tracefs collector costs, and how fast its decoder is. Each figure with a baseline
 // measured in the same run:
-//  1. Interference: a fixed sustained `mountstorm storm` (--duration) in five arms: no exporter
-//     (the baseline) | exporter without tracefs | exporter with tracefs, 1 s sampling, reading the
-//     binary trace_pipe_raw pages (the default) | the same reading the trace_pipe text | the same
-//     tracepoints enabled in an instance nobody reads (the kernel's recording cost: a floor no
-//     reader can beat). Every round runs each arm once, in an order rotated round by round, and
-//     each arm's throughput is divided by the same round's no-exporter run: a paired ratio, so the
-//     machine's drift between rounds cancels. Reported: the median of those ratios, their mean with
-//     a 95 % confidence interval (t distribution), and the exporter's CPU (all threads) per second
-//     of storm.
-//     Every arm first runs an unmeasured storm (--warm, default 6 s) with its exporter already up:
-//     an exporter has run for days when a storm comes, so its code is compiled and V8's garbage
-//     collections after start-up are over; a freshly started one costs three times as much in its
-//     first seconds (measured while writing this script: 27 against 9 ms/s without tracefs).
+//  1. Interference: the throughput of one long, fixed `mountstorm storm` (per-layer-idmap) while an
+//     exporter alternates between running and not running, in blocks (--block, default 6 s). Not
+//     running: the exporter is stopped (SIGSTOP) and every event of its tracefs instance disabled,
+//     so neither it nor the kernel's tracepoints cost anything; running: events enabled again and
+//     the exporter continued. Four phases, one storm each: the exporter without tracefs; with
+//     tracefs reading the binary trace_pipe_raw pages (the default); with tracefs reading the
+//     trace_pipe text; and the same tracepoints enabled in an instance nobody reads (the kernel's
+//     recording cost: a floor no reader can beat). Each phase first runs its exporter through
+//     --settle seconds of storm (an exporter has run for days when a storm comes: its code is
+//     compiled and V8's collections after start-up are over; a freshly started one costs three
+//     times as much in its first seconds), then --pairs pairs of blocks, off/on and on/off in
+//     turn. A pair's ratio is the storm's containers per second in its running block ÷ in its
+//     stopped block, each over the block less its first second. Blocks this short and one storm
+//     throughout cancel most of this machine's drift and the storm's start-up; reported: the median
+//     of the pairs' ratios, their mean with a 95 % confidence interval, and the exporter's CPU (all
+//     threads) per second of storm while running.
 //  2. Decoder: events/s that decode + merge + aggregate sustain on pages captured live from a
-//     storm (the real mix of events), against the peak event rate seen in the storms above; and
-//     the text parser on the captured trace_pipe lines (test/fixtures/tracefs).
-// usage (root, after npm run build): node bench/tracefs.js [rounds] [duration] [layers] [concurrency] [warm]
+//     storm (the real mix of events), against the peak event rate seen above; and the text parser
+//     on the captured trace_pipe lines (test/fixtures/tracefs).
+// usage (root, after npm run build): node bench/tracefs.js [pairs] [block] [layers] [concurrency] [settle]
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -26,11 +29,13 @@ const { TraceAggregator } = require('../dist/src/tracefs/aggregate');
 const { accountEvent, decodePage, rawLayout, TimeMerge } = require('../dist/src/tracefs/raw');
 const { LATENCY_BUCKETS } = require('../dist/src/exposition');
 
-const rounds = Number(process.argv[2] ?? 10);
-const duration = process.argv[3] ?? '4s';
+const pairs = Number(process.argv[2] ?? 12);
+const blockS = Number(process.argv[3] ?? 6);
 const layers = process.argv[4] ?? '50';
 const concurrency = process.argv[5] ?? '8';
-const warm = process.argv[6] ?? '6s';
+const settleS = Number(process.argv[6] ?? 10);
+/** The first second of a block is not measured: the switch itself, and a resumed exporter's catch-up sample. */
+const SKIP_S = 1;
 const cli = path.join(__dirname, '../dist/src/cli.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -43,7 +48,11 @@ async function startExporter(extra) {
   for (let i = 0; i < 100 && !/msg=listening/.test(log); i++) await sleep(50);
   await sleep(1500);
   const kid = Number(fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  // Its instance, through its own mount namespace (the tracefs it found or mounted there).
+  const inst = /msg="tracefs: tracing mount syscalls" instance=(\S+)/.exec(log)?.[1];
   return {
+    pid: kid,
+    instance: inst ? `/proc/${kid}/root${inst}` : undefined,
     metrics: async () => (await fetch('http://127.0.0.1:19867/metrics')).text(),
     /** CPU seconds the exporter (every thread) has used. */
     cpu: () => {
@@ -52,6 +61,7 @@ async function startExporter(extra) {
       return (Number(f[11]) + Number(f[12])) / 100;
     },
     stop: async () => {
+      process.kill(kid, 'SIGCONT');
       process.kill(kid, 'SIGTERM');
       await new Promise((r) => p.on('exit', r));
     },
@@ -89,26 +99,65 @@ async function startUnreadInstance(bufferSizeKb = 512, capture) {
       fs.writeFileSync(path.join(out, 'layout.json'), JSON.stringify({ pageSize: src.pageSize, headerPage: text('events/header_page'), headerEvent: text('events/header_event'), formats: inst.enabled.map((e) => [e, text('events/' + e + '/format')]) }));
       process.stdout.write('captured\\n');
     });
-    process.stdout.write('ready\\n');
+    process.stdout.write('ready ' + inst.dir + '\\n');
     process.on('SIGTERM', () => process.exit(0));
     setInterval(() => {}, 1000);`;
   const p = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => { p.stdout.once('data', resolve); p.once('exit', (c) => reject(new Error(`unread-instance helper exited ${c}`))); });
+  const ready = await new Promise((resolve, reject) => { p.stdout.once('data', resolve); p.once('exit', (c) => reject(new Error(`unread-instance helper exited ${c}`))); });
   return {
+    instance: `/proc/${p.pid}/root${String(ready).trim().split(' ')[1]}`,
     capture: async () => { p.kill('SIGUSR2'); await new Promise((r) => p.stdout.once('data', r)); },
     stop: async () => { p.kill('SIGTERM'); await new Promise((r) => p.on('exit', r)); },
   };
 }
 
-function storm(d = duration) {
+function storm(d) {
   const out = execFileSync(process.execPath, [cli, 'storm', '--json', '--no-progress', `--duration=${d}`, `--layers=${layers}`, `--concurrency=${concurrency}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out);
 }
 
-/** The measured storm, after the unmeasured warm-up one. */
-function warmStorm() {
-  storm(warm);
-  return storm();
+/** A sustained storm whose progress lines (containers started so far) are timed as they arrive. */
+function longStorm(seconds) {
+  const p = spawn(process.execPath, [cli, 'storm', `--duration=${seconds}s`, `--layers=${layers}`, `--concurrency=${concurrency}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const samples = [];
+  let carry = '';
+  p.stderr.on('data', (d) => {
+    const now = performance.now() / 1000;
+    const lines = (carry + d).split('\n');
+    carry = lines.pop();
+    for (const l of lines) {
+      const m = /: (\d+) containers, /.exec(l);
+      if (m) samples.push({ t: now, done: Number(m[1]) });
+    }
+  });
+  const done = new Promise((resolve, reject) => p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`storm exited ${c}`)))));
+  return {
+    /** Containers per second between the first and last progress line inside [from, to]. */
+    rate: (from, to) => {
+      const inside = samples.filter((x) => x.t >= from && x.t <= to);
+      if (inside.length < 2) throw new Error(`fewer than 2 progress lines in a ${(to - from).toFixed(1)} s window`);
+      const a = inside[0];
+      const z = inside[inside.length - 1];
+      return (z.done - a.done) / (z.t - a.t);
+    },
+    done,
+  };
+}
+
+/** Every event an instance has enabled (`dir`: its directory), to switch off and on again. */
+function eventSwitch(dir) {
+  const files = [];
+  for (const sys of fs.readdirSync(path.join(dir, 'events'))) {
+    const sd = path.join(dir, 'events', sys);
+    if (!fs.statSync(sd).isDirectory()) continue;
+    for (const ev of fs.readdirSync(sd)) {
+      const f = path.join(sd, ev, 'enable');
+      if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').trim() === '1') files.push(f);
+    }
+  }
+  if (files.length === 0) throw new Error(`no enabled events under ${dir}`);
+  const set = (v) => files.forEach((f) => fs.writeFileSync(f, v));
+  return { off: () => set('0'), on: () => set('1'), count: files.length };
 }
 
 const metric = (text, name) => {
@@ -172,80 +221,104 @@ function decoderRates(dir) {
   return { raw: median(raw), text: median(text), events: perRep };
 }
 
+/**
+ * One phase: a storm of settle + pairs × 2 blocks; `on`/`off` switch the exporter (or instance),
+ * `cpu` (optional) reads its CPU seconds. Returns the pairs' ratios and CPU per running second.
+ */
+async function phase({ on, off, cpu }) {
+  const st = longStorm(settleS + pairs * 2 * blockS + 3);
+  const now = () => performance.now() / 1000;
+  const t = now();
+  on();
+  await sleep(settleS * 1000);
+  let onSeconds = now() - t;
+  const ratios = [];
+  let cpuUsed = 0;
+  let cpuTime = 0;
+  for (let i = 0; i < pairs; i++) {
+    const rate = {};
+    for (const state of i % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
+      (state === 'on' ? on : off)();
+      const t0 = now();
+      const c0 = state === 'on' && cpu ? cpu() : 0;
+      await sleep(blockS * 1000);
+      if (state === 'on') onSeconds += now() - t0;
+      if (state === 'on' && cpu) {
+        cpuUsed += cpu() - c0;
+        cpuTime += now() - t0;
+      }
+      rate[state] = st.rate(t0 + SKIP_S, now());
+    }
+    ratios.push(rate.on / rate.off);
+  }
+  const tail = now();
+  on();
+  await st.done;
+  onSeconds += now() - tail;
+  return { ratios, onSeconds, cpuPerSec: cpuTime > 0 ? cpuUsed / cpuTime : undefined };
+}
+
+/** Phases with an exporter: stopped and its events off, or its events on and continued. */
+async function exporterPhase(args) {
+  const e = await startExporter(args);
+  const events = e.instance ? eventSwitch(e.instance) : undefined;
+  const start = await e.metrics();
+  const r = await phase({
+    on: () => {
+      events?.on();
+      process.kill(e.pid, 'SIGCONT');
+    },
+    off: () => {
+      process.kill(e.pid, 'SIGSTOP');
+      events?.off();
+    },
+    cpu: e.cpu,
+  });
+  await sleep(1500);
+  const end = await e.metrics();
+  await e.stop();
+  const count = (name) => metric(end, name) - metric(start, name);
+  return { ...r, eventsPerSec: count('mountstorm_trace_events_total') / r.onSeconds, lost: count('mountstorm_trace_events_lost_total') };
+}
+
 (async () => {
   const FLOOR = 'tracepoints on, not read (floor)';
   const NOTR = 'exporter, no tracefs';
-  const arms = { none: [], [NOTR]: [], [RAW]: [], [TEXT]: [], [FLOOR]: [] };
-  const ratios = { [NOTR]: [], [RAW]: [], [TEXT]: [], [FLOOR]: [] };
-  const cpuPerSec = { [NOTR]: [], [RAW]: [], [TEXT]: [] };
-  let peakEventsPerSec = 0;
-  let lostEvents = 0;
-  const exporterArm = (arm, args) => async () => {
-    const e = await startExporter(args);
-    storm(warm);
-    const start = await e.metrics();
-    const before = metric(start, 'mountstorm_trace_events_total');
-    const lost = metric(start, 'mountstorm_trace_events_lost_total');
-    const c0 = e.cpu();
-    const rep = storm();
-    cpuPerSec[arm].push((e.cpu() - c0) / rep.wallSeconds);
-    await sleep(1500);
-    const after = await e.metrics();
-    const events = metric(after, 'mountstorm_trace_events_total') - before;
-    lostEvents += metric(after, 'mountstorm_trace_events_lost_total') - lost;
-    peakEventsPerSec = Math.max(peakEventsPerSec, events / Math.max(rep.wallSeconds, 1e-3));
-    await e.stop();
-    return rep.operationsPerSecond;
-  };
-  const run = {
-    none: async () => warmStorm().operationsPerSecond,
-    [NOTR]: exporterArm(NOTR, ['--no-collector.tracefs']),
-    [RAW]: exporterArm(RAW, ['--collector.tracefs.format=raw']),
-    [TEXT]: exporterArm(TEXT, ['--collector.tracefs.format=text']),
-    [FLOOR]: async () => {
-      const u = await startUnreadInstance();
-      const ops = warmStorm().operationsPerSecond;
-      await u.stop();
-      return ops;
-    },
-  };
-  const order = Object.keys(run);
-  for (let r = 0; r < rounds; r++) {
-    const got = {};
-    for (let k = 0; k < order.length; k++) {
-      const arm = order[(k + r) % order.length];
-      got[arm] = await run[arm]();
-      arms[arm].push(got[arm]);
-    }
-    for (const arm of Object.keys(ratios)) ratios[arm].push(got[arm] / got.none);
-  }
+  const results = {};
+  storm('2s'); // the storm's own first run (page cache, JIT of its workers) is not in any phase
+  results[NOTR] = await exporterPhase(['--no-collector.tracefs']);
+  results[RAW] = await exporterPhase(['--collector.tracefs.format=raw']);
+  results[TEXT] = await exporterPhase(['--collector.tracefs.format=text']);
+  const u = await startUnreadInstance();
+  const events = eventSwitch(u.instance);
+  results[FLOOR] = await phase({ on: events.on, off: events.off });
+  await u.stop();
 
   // Pages for the decoder: what the exporter's instance records in a 1 s storm, in buffers big
   // enough to keep all of it.
   const capDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-bench-'));
-  const u = await startUnreadInstance(65536, capDir);
+  const cap = await startUnreadInstance(65536, capDir);
   storm('1s');
-  await u.capture();
-  await u.stop();
+  await cap.capture();
+  await cap.stop();
   const rates = decoderRates(capDir);
   fs.rmSync(capDir, { recursive: true, force: true });
 
+  const peak = Math.max(...Object.values(results).map((r) => r.eventsPerSec ?? 0));
+  const lost = Object.values(results).reduce((a, r) => a + (r.lost ?? 0), 0);
   console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}`);
-  console.log(`Command: node bench/tracefs.js ${rounds} ${duration} ${layers} ${concurrency} ${warm}`);
-  console.log(`Storm: per-layer-idmap, sustained ${duration} after an unmeasured ${warm}, ${layers} layers, concurrency ${concurrency}; ${rounds} rounds, each arm once per round in a rotated order, each ratio to the same round's no-exporter run`);
+  console.log(`Command: node bench/tracefs.js ${pairs} ${blockS} ${layers} ${concurrency} ${settleS}`);
+  console.log(`Storm: per-layer-idmap, ${layers} layers, concurrency ${concurrency}, one sustained storm per phase: ${settleS} s settling, then ${pairs} pairs of ${blockS} s blocks (running / stopped with its events off), each block measured after its first ${SKIP_S} s`);
   console.log('');
-  console.log('| arm | median storm mount ops/s | min | max | paired ratio to no exporter: median | mean, 95 % CI | exporter CPU per storm second (median) |');
+  console.log('| exporter | pairs | ratio running ÷ stopped: median | mean, 95 % CI | min | max | exporter CPU per storm second |');
   console.log('|---|---|---|---|---|---|---|');
-  for (const [name, v] of Object.entries(arms)) {
-    const c = cpuPerSec[name] ? `${(median(cpuPerSec[name]) * 1000).toFixed(0)} ms` : '';
-    const rs = ratios[name];
-    const ci = rs ? meanCi(rs) : undefined;
-    const med = rs ? median(rs).toFixed(3) : '1';
-    const mean = ci ? `${ci.mean.toFixed(3)} ± ${ci.half.toFixed(3)}` : '';
-    console.log(`| ${name} | ${Math.round(median(v))} | ${Math.round(Math.min(...v))} | ${Math.round(Math.max(...v))} | ${med} | ${mean} | ${c} |`);
+  for (const [name, r] of Object.entries(results)) {
+    const ci = meanCi(r.ratios);
+    const c = r.cpuPerSec !== undefined ? `${(r.cpuPerSec * 1000).toFixed(0)} ms` : '';
+    console.log(`| ${name} | ${r.ratios.length} | ${median(r.ratios).toFixed(3)} | ${ci.mean.toFixed(3)} ± ${ci.half.toFixed(3)} | ${Math.min(...r.ratios).toFixed(3)} | ${Math.max(...r.ratios).toFixed(3)} | ${c} |`);
   }
   console.log('');
-  console.log(`Peak event rate during the storms: ${Math.round(peakEventsPerSec).toLocaleString('en')}/s; events the ring buffers dropped (every tracefs arm, all rounds): ${lostEvents}.`);
+  console.log(`Event rate while running (tracefs phases, events/s over the running time): ${Object.entries(results).filter(([, r]) => r.eventsPerSec).map(([n, r]) => `${n.replace('exporter + tracefs ', '')} ${Math.round(r.eventsPerSec).toLocaleString('en')}`).join(', ')}; events the ring buffers dropped: ${lost}.`);
   console.log(`Decoder (median of 5): decode + merge + aggregate on the ${Math.round(rates.events).toLocaleString('en')} events a 1 s storm recorded: ${Math.round(rates.raw).toLocaleString('en')} events/s ` +
-    `(headroom ${(rates.raw / Math.max(peakEventsPerSec, 1)).toFixed(1)}× over the peak rate); text parser on the captured trace_pipe lines: ${Math.round(rates.text).toLocaleString('en')} lines/s (the kernel's formatting of the text is not in this figure).`);
+    `(headroom ${(rates.raw / Math.max(peak, 1)).toFixed(1)}× over the highest rate above); text parser on the captured trace_pipe lines: ${Math.round(rates.text).toLocaleString('en')} lines/s (the kernel's formatting of the text is not in this figure).`);
 })();
