@@ -107,7 +107,6 @@ interface Decoder {
 export interface RawLayout {
   page: PageLayout;
   pid: FieldFormat;
-  decoders: Map<number, Decoder>;
   /** By event ID (common_type, a u16): 1 + the decoder's index in `list`, 0 for events not decoded. */
   slot: Uint16Array;
   list: Decoder[];
@@ -161,7 +160,7 @@ export function rawLayout(headerPage: string, headerEvent: string, formats: Read
   const list = [...decoders.values()];
   const slot = new Uint16Array(0x10000);
   [...decoders.keys()].forEach((id, i) => (slot[id] = i + 1));
-  return { page, pid, decoders, slot, list };
+  return { page, pid, slot, list };
 }
 
 /**
