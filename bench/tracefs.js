@@ -157,7 +157,7 @@ function eventSwitch(dir) {
   }
   if (files.length === 0) throw new Error(`no enabled events under ${dir}`);
   const set = (v) => files.forEach((f) => fs.writeFileSync(f, v));
-  return { off: () => set('0'), on: () => set('1'), count: files.length };
+  return { off: () => set('0'), on: () => set('1') };
 }
 
 const metric = (text, name) => {
