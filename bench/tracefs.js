@@ -242,10 +242,13 @@ async function phase({ on, off, cpu }) {
       const t0 = now();
       const c0 = state === 'on' && cpu ? cpu() : 0;
       await sleep(blockS * 1000);
-      if (state === 'on') onSeconds += now() - t0;
-      if (state === 'on' && cpu) {
-        cpuUsed += cpu() - c0;
-        cpuTime += now() - t0;
+      if (state === 'on') {
+        const dt = now() - t0;
+        onSeconds += dt;
+        if (cpu) {
+          cpuUsed += cpu() - c0;
+          cpuTime += dt;
+        }
       }
       rate[state] = st.rate(t0 + SKIP_S, now());
     }
