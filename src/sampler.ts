@@ -5,11 +5,39 @@
  * that is due while the last still runs is counted as an overrun and skipped, not queued.
  */
 import { promises as fs } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Collector } from './collectors/collector';
 import { errorMessage } from './errors';
 import type { Exposition } from './exposition';
 import type { Logger } from './log';
+
+/**
+ * The event loop's delay: how late a timer due every TICK_MS fires, so a block of the loop that long
+ * or longer always shows. Node's monitorEventLoopDelay was not used: its default 10 ms timer woke the
+ * exporter 100 times a second (most of its CPU on a quiet host), and after each reset it drops the
+ * next tick, so a block just after a sample went unseen.
+ */
+class LoopDelay {
+  static readonly TICK_MS = 100;
+  private delays: number[] = [];
+  private last = performance.now();
+  private readonly timer = setInterval(() => {
+    const now = performance.now();
+    // Bounded should samples stop being taken (ten minutes of ticks).
+    if (this.delays.length < 6000) this.delays.push(Math.max(0, now - this.last - LoopDelay.TICK_MS));
+    this.last = now;
+  }, LoopDelay.TICK_MS).unref();
+
+  /** The 99th percentile of the delays since the last call, in seconds. */
+  take(): number {
+    const d = this.delays.sort((a, b) => a - b);
+    this.delays = [];
+    return d.length === 0 ? 0 : (d[Math.ceil(0.99 * d.length) - 1] as number) / 1e3;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
 
 export class Sampler {
   private readonly success;
@@ -22,7 +50,7 @@ export class Sampler {
   private readonly heap;
   private readonly fds;
   private readonly loopDelay;
-  private readonly loopMonitor = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loopDelayTimer = new LoopDelay();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly cpuBase = process.cpuUsage();
@@ -47,9 +75,8 @@ export class Sampler {
     this.rss = e.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.');
     this.heap = e.gauge('process_heap_bytes', 'V8 heap in use, in bytes.');
     this.fds = e.gauge('process_open_fds', 'Number of open file descriptors.');
-    this.loopDelay = e.gauge('mountstorm_event_loop_delay_p99_seconds', "99th percentile of the exporter's event-loop delay over the last sample interval.");
+    this.loopDelay = e.gauge('mountstorm_event_loop_delay_p99_seconds', "99th percentile of the exporter's event-loop delay over the last sample interval (timed every 100 ms).");
     e.gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.').set(Math.round(Date.now() / 1000 - process.uptime()));
-    this.loopMonitor.enable();
   }
 
   /** Runs `listener` after every completed sample (a failing listener is logged, never fails the sample). */
@@ -114,8 +141,7 @@ export class Sampler {
     this.rss.set(mem.rss);
     this.heap.set(mem.heapUsed);
     if (fdCount !== undefined) this.fds.set(fdCount);
-    this.loopDelay.set(this.loopMonitor.percentile(99) / 1e9);
-    this.loopMonitor.reset();
+    this.loopDelay.set(this.loopDelayTimer.take());
     this.samples.inc();
     this.lastSample.set(Date.now() / 1000);
     this.exposition.invalidate();
@@ -140,7 +166,7 @@ export class Sampler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    this.loopMonitor.disable();
+    this.loopDelayTimer.stop();
     await this.running;
     await Promise.all(this.collectors.map((c) => c.close?.().catch(() => undefined)));
   }
