@@ -72,15 +72,96 @@ export interface TraceTotals {
   lastParseError?: string;
 }
 
-/** A task's traced syscall; kept (inactive) after its exit, so a busy task reuses one object. */
-interface InFlight {
-  /** Index in TRACED_SYSCALLS; -1: not in a traced syscall. */
-  syscall: number;
-  start: number;
+/**
+ * What the aggregator keeps per task: its traced syscall in flight and its by-process slot. Columns
+ * of typed arrays, addressed by an open-addressing hash of the tid (linear probing, at most half
+ * full), so an event costs a multiply and a probe or two, where a Map lookup cost several times that
+ * and allocated per task. An entry stays after its syscall ends, so a busy task reuses it; entries
+ * go only through retain(), which rebuilds the table.
+ */
+class TaskTable {
+  size = 0;
+  private bits = 0;
+  private used = new Uint8Array(0);
+  private tids = new Int32Array(0);
+  /** Index in TRACED_SYSCALLS of the syscall in flight; -1: none. */
+  syscall = new Int8Array(0);
+  /** When its syscall in flight (or its last one) began. */
+  start = new Float64Array(0);
   /** When its pending lock wait began; -1: none. */
-  lockStart: number;
+  lockStart = new Float64Array(0);
   /** Index in LOCK_KINDS. */
-  lockKind: number;
+  lockKind = new Uint8Array(0);
+  /** Its by-process slot, where its name came from resolveComm; -1: not asked yet. */
+  slot = new Int32Array(0);
+
+  constructor() {
+    this.rebuild(6, () => true);
+  }
+
+  private home(tid: number): number {
+    return Math.imul(tid, 0x9e3779b1) >>> (32 - this.bits);
+  }
+
+  /** The entry of `tid`; -1: none. */
+  find(tid: number): number {
+    const mask = (1 << this.bits) - 1;
+    for (let i = this.home(tid); ; i = (i + 1) & mask) {
+      if (this.used[i] === 0) return -1;
+      if (this.tids[i] === tid) return i;
+    }
+  }
+
+  /** A new entry for `tid` (which has none): no syscall, no slot. */
+  insert(tid: number): number {
+    if ((this.size + 1) * 2 > 1 << this.bits) this.rebuild(this.bits + 1, () => true);
+    const mask = (1 << this.bits) - 1;
+    let i = this.home(tid);
+    while (this.used[i] !== 0) i = (i + 1) & mask;
+    this.used[i] = 1;
+    this.tids[i] = tid;
+    this.syscall[i] = -1;
+    this.start[i] = 0;
+    this.lockStart[i] = -1;
+    this.lockKind[i] = 0;
+    this.slot[i] = -1;
+    this.size++;
+    return i;
+  }
+
+  /** Keeps only the entries `keep` accepts. */
+  retain(keep: (entry: number) => boolean): void {
+    this.rebuild(this.bits, keep);
+  }
+
+  forgetSlots(): void {
+    this.slot.fill(-1);
+  }
+
+  /** `keep` is asked about every entry before any moves: it reads the columns as they were. */
+  private rebuild(bits: number, keep: (entry: number) => boolean): void {
+    const kept: number[] = [];
+    for (let j = 0; j < this.used.length; j++) if (this.used[j] !== 0 && keep(j)) kept.push(j);
+    const old = { tids: this.tids, syscall: this.syscall, start: this.start, lockStart: this.lockStart, lockKind: this.lockKind, slot: this.slot };
+    const n = 1 << bits;
+    this.bits = bits;
+    this.used = new Uint8Array(n);
+    this.tids = new Int32Array(n);
+    this.syscall = new Int8Array(n).fill(-1);
+    this.start = new Float64Array(n);
+    this.lockStart = new Float64Array(n);
+    this.lockKind = new Uint8Array(n);
+    this.slot = new Int32Array(n);
+    this.size = 0;
+    for (const j of kept) {
+      const i = this.insert(old.tids[j] as number);
+      this.syscall[i] = old.syscall[j] as number;
+      this.start[i] = old.start[j] as number;
+      this.lockStart[i] = old.lockStart[j] as number;
+      this.lockKind[i] = old.lockKind[j] as number;
+      this.slot[i] = old.slot[j] as number;
+    }
+  }
 }
 
 /** Event kinds of TraceAggregator.account(), the allocation-free entry point. */
@@ -111,7 +192,8 @@ export class TraceAggregator {
   private carry = '';
   private lineNo = 0;
   private lastTs = 0;
-  private readonly inflight = new Map<number, InFlight>();
+  private readonly tasks = new TaskTable();
+  /** Tasks in a traced syscall now. */
   private active = 0;
   /** Calls of each traced syscall by CPU; folded into totals.callsByCpu by snapshot(). */
   private readonly calls: number[][] = TRACED_SYSCALLS.map(() => []);
@@ -124,8 +206,6 @@ export class TraceAggregator {
   private readonly slotNames: string[] = [];
   private readonly slotCalls: number[] = [];
   private named = 0;
-  /** Tasks whose name came from resolveComm → their slot; cleared by forgetNames(). */
-  private readonly slotOfTask = new Map<number, number>();
   private readonly totals: TraceTotals = { events: 0, parseErrors: 0, lostLines: 0, callsByCpu: {}, errors: {}, byProcess: {}, lockWait: {}, durations: {}, inflight: 0 };
 
   constructor(private readonly opts: AggregatorOptions) {}
@@ -157,16 +237,26 @@ export class TraceAggregator {
     map[key] = (map[key] ?? 0) + by;
   }
 
-  /** The by-process slot of a task: its name's, or "other"'s once `topProcesses` names are taken. */
-  private processSlot(comm: string | undefined, tid: number): number {
-    if (comm !== undefined && comm !== '<...>') return this.slotFor(comm);
-    let slot = this.slotOfTask.get(tid);
-    if (slot === undefined) {
-      slot = this.slotFor(this.opts.resolveComm?.(tid) ?? 'unknown');
-      if (this.slotOfTask.size >= this.opts.maxInflight) this.slotOfTask.clear();
-      this.slotOfTask.set(tid, slot);
-    }
+  /** The by-process slot of a task (`entry` its TaskTable entry, or -1) whose event carried no name. */
+  private resolvedSlot(entry: number, tid: number): number {
+    const known = entry >= 0 ? (this.tasks.slot[entry] as number) : -1;
+    if (known >= 0) return known;
+    const slot = this.slotFor(this.opts.resolveComm?.(tid) ?? 'unknown');
+    if (entry >= 0) this.tasks.slot[entry] = slot;
     return slot;
+  }
+
+  /** The TaskTable entry of `tid`, made if need be; -1 when the table is full of tasks in a syscall. */
+  private task(tid: number): number {
+    const T = this.tasks;
+    const entry = T.find(tid);
+    if (entry >= 0) return entry;
+    if (T.size >= this.opts.maxInflight) {
+      // Full: make room by forgetting the tasks not in a syscall now (rarely needed, O(size)).
+      if (this.active === T.size) return -1;
+      T.retain((i) => (T.syscall[i] as number) >= 0);
+    }
+    return T.insert(tid);
   }
 
   private slotFor(name: string): number {
@@ -182,7 +272,7 @@ export class TraceAggregator {
 
   /** Task names resolveComm gave may have changed: ask it again (the reader calls this as its name cache expires). */
   forgetNames(): void {
-    this.slotOfTask.clear();
+    this.tasks.forgetSlots();
   }
 
   private line(line: string): void {
@@ -236,6 +326,7 @@ export class TraceAggregator {
    */
   account(kind: number, syscall: number, tid: number, cpu: number, ts: number, value: number, text?: string): void {
     const t = this.totals;
+    const T = this.tasks;
     if (kind === ENTER) {
       const traced = TRACED_SYSCALLS[syscall];
       if (traced === undefined) return;
@@ -243,54 +334,47 @@ export class TraceAggregator {
       this.lastTs = ts;
       const byCpu = this.calls[syscall] as number[];
       byCpu[cpu] = (byCpu[cpu] ?? 0) + 1;
-      const slot = this.processSlot(text, tid);
+      const k = this.task(tid);
+      const slot = text !== undefined && text !== '<...>' ? this.slotFor(text) : this.resolvedSlot(k, tid);
       this.slotCalls[slot] = (this.slotCalls[slot] as number) + 1;
-      if (!traced.exit) return;
-      const f = this.inflight.get(tid);
-      if (f) {
-        if (f.syscall < 0) this.active++;
-        f.syscall = syscall;
-        f.start = ts;
-        f.lockStart = -1;
-      } else {
-        // Full: make room by forgetting the tasks not in a syscall now (rarely needed, O(size)).
-        if (this.inflight.size >= this.opts.maxInflight && this.active < this.inflight.size) {
-          for (const [id, x] of this.inflight) if (x.syscall < 0) this.inflight.delete(id);
-        }
-        if (this.inflight.size < this.opts.maxInflight) {
-          this.inflight.set(tid, { syscall, start: ts, lockStart: -1, lockKind: 0 });
-          this.active++;
-        }
-      }
+      if (k < 0 || !traced.exit) return;
+      if ((T.syscall[k] as number) < 0) this.active++;
+      T.syscall[k] = syscall;
+      T.start[k] = ts;
+      T.lockStart[k] = -1;
       return;
     }
     t.events++;
     if (kind === NAME) {
       if (text === undefined) return;
-      this.slotOfTask.delete(tid);
+      const k = T.find(tid);
+      if (k >= 0) T.slot[k] = -1;
       this.opts.onName?.(tid, text);
       return;
     }
-    const f = this.inflight.get(tid);
-    if (!f || f.syscall < 0) return;
+    const k = T.find(tid);
+    if (k < 0) return;
+    const inSyscall = T.syscall[k] as number;
+    if (inSyscall < 0) return;
     if (kind === EXIT) {
       // unshare/setns exits are not filtered; only those whose entry we saw count.
-      if (f.syscall !== syscall) return;
-      f.syscall = -1;
+      if (inSyscall !== syscall) return;
+      T.syscall[k] = -1;
       this.active--;
-      this.observe(syscall, Math.max(0, ts - f.start));
+      this.observe(syscall, Math.max(0, ts - (T.start[k] as number)));
       if (value < 0) this.add(t.errors, `${SYSCALL_NAMES[syscall]}\t${errnoName(-value)}`, 1);
     } else if (kind === LOCK_BEGIN) {
       // A mutex's optimistic spin (SPIN|MUTEX) is followed by the sleeping wait (MUTEX) before
       // one contention_end: the wait runs from the first begin.
-      if (f.lockStart < 0) f.lockStart = ts;
-      f.lockKind = lockKindIndex(value);
+      if ((T.lockStart[k] as number) < 0) T.lockStart[k] = ts;
+      T.lockKind[k] = lockKindIndex(value);
     } else if (kind === LOCK_END) {
-      if (f.lockStart < 0) return;
-      const i = f.syscall * LOCK_KINDS.length + f.lockKind;
-      this.lockWait[i] = (this.lockWait[i] as number) + Math.max(0, ts - f.lockStart);
+      const began = T.lockStart[k] as number;
+      if (began < 0) return;
+      const i = inSyscall * LOCK_KINDS.length + (T.lockKind[k] as number);
+      this.lockWait[i] = (this.lockWait[i] as number) + Math.max(0, ts - began);
       this.lockWaited[i] = 1;
-      f.lockStart = -1;
+      T.lockStart[k] = -1;
     }
   }
 
@@ -313,11 +397,10 @@ export class TraceAggregator {
    * the exit event was lost to an overrun), so the in-flight map never fills with ghosts.
    */
   expire(maxAgeSeconds: number): void {
-    for (const [tid, f] of this.inflight) {
-      if (this.lastTs - f.start <= maxAgeSeconds) continue;
-      if (f.syscall >= 0) this.active--;
-      this.inflight.delete(tid);
-    }
+    const T = this.tasks;
+    T.retain((i) => this.lastTs - (T.start[i] as number) <= maxAgeSeconds);
+    // Unused entries hold -1 too.
+    this.active = T.syscall.reduce((n, s) => (s >= 0 ? n + 1 : n), 0);
   }
 
   /** The cumulative totals; the object is the aggregator's own, updated by later events. */

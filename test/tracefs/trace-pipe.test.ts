@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ParseError } from '../../src/errors';
 import { LATENCY_BUCKETS } from '../../src/exposition';
-import { TraceAggregator, type TraceTotals } from '../../src/tracefs/aggregate';
+import { ENTER, EXIT, LOCK_BEGIN, LOCK_END, TraceAggregator, tracedSyscall, type TraceTotals } from '../../src/tracefs/aggregate';
 import { LOCK_KINDS, lockKindIndex, parseTraceLine } from '../../src/tracefs/trace-pipe';
 import { FIXTURES } from '../support/env';
 
@@ -120,6 +120,31 @@ describe('bounds', () => {
     expect(sumWhere(t.callsByCpu, 'mount\t')).toBe(4);
     expect(t.durations.mount).toMatchObject({ count: 3, sum: 1 + 3 + 5 });
     expect(t.inflight).toBe(0);
+  });
+
+  test('thousands of tasks in flight at once, each with its own lock wait: every duration and wait paired to its own task', () => {
+    // Enough tasks that the per-task table grows many times while syscalls are in flight, with tids
+    // spread as a busy host's are (and some colliding in the table's hash).
+    const n = 5000;
+    const tid = (i: number) => 100 + ((i * 7919) % 4_000_000);
+    const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 65_536, resolveComm: () => 'runc' });
+    const mount = tracedSyscall('mount');
+    for (let i = 0; i < n; i++) a.account(ENTER, mount, tid(i), 0, 1 + i * 1e-6, 0);
+    expect(a.snapshot().inflight).toBe(n);
+    for (let i = 0; i < n; i++) a.account(LOCK_BEGIN, -1, tid(i), 1, 2, 4);
+    for (let i = 0; i < n; i++) a.account(LOCK_END, -1, tid(i), 1, 2 + (i % 2) * 1e-3, 0);
+    // Task i's mount lasts exactly i µs + 1 ms.
+    for (let i = n - 1; i >= 0; i--) a.account(EXIT, mount, tid(i), 1, 1 + i * 1e-6 + i * 1e-6 + 1e-3, i % 3 === 0 ? -16 : 0);
+    const t = a.snapshot();
+    expect(t.inflight).toBe(0);
+    expect(t.durations.mount?.count).toBe(n);
+    expect(t.durations.mount?.sum).toBeCloseTo(n * 1e-3 + ((n - 1) * n) / 2 * 1e-6, 6);
+    expect(t.lockWait['mount\trwsem_write']).toBeCloseTo(Math.floor(n / 2) * 1e-3, 9);
+    expect(t.errors).toEqual({ 'mount\tEBUSY': Math.ceil(n / 3) });
+    expect(t.byProcess).toEqual({ runc: n });
+    // An exit for a task that never entered changes nothing.
+    a.account(EXIT, mount, 3, 0, 9, 0);
+    expect(a.snapshot().durations.mount?.count).toBe(n);
   });
 
   test('a syscall whose exit never comes is forgotten after the max age', () => {
