@@ -17,7 +17,8 @@ import { errnoCode, errorMessage, ParseError } from '../errors';
 import type { WorkerAnswer } from '../worker/call';
 import { TraceAggregator, type TraceTotals } from './aggregate';
 import type { TraceSource } from './instance';
-import { accountEvent, decodePage, parseSavedCmdlines, TimeMerge, type RawBatch } from './raw';
+import { TaskNames } from './names';
+import { accountEvent, decodePage, TimeMerge, type RawBatch } from './raw';
 
 export interface ReaderData {
   source: TraceSource;
@@ -42,69 +43,26 @@ const MAX_DRAIN = 64 << 20;
 /** A syscall in flight longer than this lost its exit (task killed, or events overwritten). */
 const INFLIGHT_MAX_AGE_S = 300;
 
-/**
- * Task names. trace_pipe lines carry the kernel's name for the task; raw records carry only its pid,
- * so names come from the kernel's pid → comm cache (saved_cmdlines, which trace_pipe uses too), else
- * /proc/<tid>/comm. Answers, found or not, hold for NAME_TTL_MS: a storm's busy threads cost a lookup
- * a second, not one per event (saved_cmdlines holds up to 64k entries on recent kernels). A task that
- * exec's or renames itself is renamed at once, by its sched_process_exec or task_rename event.
- */
+/** Names are asked for again after this long (see TaskNames). */
 const NAME_TTL_MS = 1000;
 let namesAt = 0;
-let cmdlines: Map<number, string> | undefined;
-const names = new Map<number, string | null>();
-const comms = new Map<number, string>();
-function resolveComm(tid: number): string | undefined {
-  const known = names.get(tid);
-  if (known !== undefined) return known ?? undefined;
-  let name: string | undefined;
-  if (data.source.format === 'raw') {
-    cmdlines ??= readCmdlines();
-    name = cmdlines.get(tid);
-  }
-  name ??= procComm(tid);
-  names.set(tid, name ?? null);
-  return name;
-}
+const names = new TaskNames(data.procfs, data.tracefsDir, data.source.format === 'raw');
 
 function forgetNames(): void {
   const now = Date.now();
   if (now - namesAt < NAME_TTL_MS) return;
   namesAt = now;
-  names.clear();
-  cmdlines = undefined;
+  names.expire();
   agg.forgetNames();
-}
-
-function procComm(tid: number): string | undefined {
-  const hit = comms.get(tid);
-  if (hit !== undefined) return hit;
-  let name: string;
-  try {
-    name = fs.readFileSync(path.join(data.procfs, String(tid), 'comm'), 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-  if (comms.size >= 4096) comms.clear();
-  comms.set(tid, name);
-  return name;
-}
-
-function readCmdlines(): Map<number, string> {
-  try {
-    return parseSavedCmdlines(fs.readFileSync(path.join(data.tracefsDir, 'saved_cmdlines'), 'utf8'));
-  } catch {
-    return new Map();
-  }
 }
 
 const agg = new TraceAggregator({
   buckets: data.buckets,
   topProcesses: data.topProcesses,
   maxInflight: data.maxInflight,
-  resolveComm,
+  resolveComm: (tid) => names.resolve(tid),
   // An exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry its new name.
-  onName: (tid, comm) => names.set(tid, comm),
+  onName: (tid, comm) => names.rename(tid, comm),
 });
 let readError: string | undefined;
 let closed = false;

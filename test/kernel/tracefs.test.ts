@@ -57,9 +57,9 @@ describe.each(['raw', 'text'] as const)('tracefs collector, real kernel, reading
     execFileSync('nsenter', ['-t', String(exp.pid), '-m', '--', helper, path.join(REPO, 'dist/test/support/mount-k.js'), path.join(dir, 'k'), String(K)]);
     const after = await exp.waitSamples(3);
     // nsenter's setns(CLONE_NEWNS) before it exec'd the helper counts too. The kernel's comm cache
-    // names it "nsenter" or, refreshed after the exec, the helper; on a cache miss the exporter asks
-    // /proc, which in its own PID namespace cannot see the host's task: "unknown" (or "other" once
-    // --collector.tracefs.top-processes names are taken).
+    // names it "nsenter" or, refreshed after the exec, the helper; on a cache miss the exporter cannot
+    // ask its /proc (its own PID namespace's, whose PIDs are not the ones events carry): "unknown" (or
+    // "other" once --collector.tracefs.top-processes names are taken).
     expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'setns' })).toBe(1);
     const byHelper = delta(before, after, 'mountstorm_mount_syscalls_by_process_total', { comm: 'ms-k-helper' });
     const bySetnsCaller = ['nsenter', 'unknown', 'other'].reduce((n, comm) => n + delta(before, after, 'mountstorm_mount_syscalls_by_process_total', { comm }), 0);

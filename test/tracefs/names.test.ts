@@ -1,0 +1,86 @@
+/** Task names for raw trace records: /proc only where its PIDs are the ones trace events carry. */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isInitialPidNamespace, TaskNames } from '../../src/tracefs/names';
+import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
+
+const INIT = 'pid:[4026531836]';
+
+/** A procfs tree: `self/ns/pid` links to `ns`, and a comm file per task. */
+function fakeProcfs(root: string, ns: string, comms: Record<number, string>): string {
+  const dir = path.join(root, 'proc');
+  fs.mkdirSync(path.join(dir, 'self', 'ns'), { recursive: true });
+  fs.symlinkSync(ns, path.join(dir, 'self', 'ns', 'pid'));
+  for (const [tid, comm] of Object.entries(comms)) {
+    fs.mkdirSync(path.join(dir, tid));
+    fs.writeFileSync(path.join(dir, tid, 'comm'), `${comm}\n`);
+  }
+  return dir;
+}
+
+describe('task names', () => {
+  let root: string;
+  let tracefs: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-names-'));
+    tracefs = path.join(root, 'tracing');
+    fs.mkdirSync(tracefs);
+    fs.writeFileSync(path.join(tracefs, 'saved_cmdlines'), '10 containerd\n11 old-name\n12 runc:[2:INIT]\n');
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('a live task by its /proc comm (its name now, over the cache), a gone one from saved_cmdlines, else none', () => {
+    const names = new TaskNames(fakeProcfs(root, INIT, { 11: 'new-name', 20: 'kubelet' }), tracefs, true);
+    expect(names.procfsUsable).toBe(true);
+    expect(names.resolve(11)).toBe('new-name');
+    expect(names.resolve(20)).toBe('kubelet');
+    expect(names.resolve(12)).toBe('runc:[2:INIT]');
+    expect(names.resolve(99)).toBeUndefined();
+  });
+
+  test('a procfs of another PID namespace is never asked: its task 11 is not the traced task 11', () => {
+    const names = new TaskNames(fakeProcfs(root, 'pid:[4026532999]', { 11: 'someone-else', 20: 'someone-else' }), tracefs, true);
+    expect(names.procfsUsable).toBe(false);
+    expect(names.resolve(11)).toBe('old-name');
+    expect(names.resolve(20)).toBeUndefined();
+  });
+
+  test('no saved_cmdlines for trace_pipe text (the kernel looked there itself), and a missing one is no error', () => {
+    const proc = fakeProcfs(root, INIT, { 20: 'kubelet' });
+    expect(new TaskNames(proc, tracefs, false).resolve(10)).toBeUndefined();
+    fs.rmSync(path.join(tracefs, 'saved_cmdlines'));
+    const names = new TaskNames(proc, tracefs, true);
+    expect(names.resolve(10)).toBeUndefined();
+    expect(names.resolve(20)).toBe('kubelet');
+  });
+
+  test('answers, found or not, hold until expire(); rename() takes effect at once', () => {
+    const proc = fakeProcfs(root, INIT, { 20: 'kubelet' });
+    const names = new TaskNames(proc, tracefs, true);
+    expect(names.resolve(20)).toBe('kubelet');
+    expect(names.resolve(30)).toBeUndefined();
+    fs.writeFileSync(path.join(proc, '20', 'comm'), 'kubelet-2\n');
+    fs.appendFileSync(path.join(tracefs, 'saved_cmdlines'), '30 late\n');
+    expect(names.resolve(20)).toBe('kubelet');
+    expect(names.resolve(30)).toBeUndefined();
+    names.rename(20, 'exec-d');
+    expect(names.resolve(20)).toBe('exec-d');
+    names.expire();
+    expect(names.resolve(20)).toBe('kubelet-2');
+    expect(names.resolve(30)).toBe('late');
+  });
+
+  test('an unreadable procfs counts as another namespace', () => {
+    expect(isInitialPidNamespace(path.join(root, 'nowhere'))).toBe(false);
+  });
+
+  requireInCi(IS_ROOT, 'root for a PID namespace');
+  testIf(IS_ROOT, 'needs root to make a PID namespace')('the real /proc: the host namespace here, not inside unshare --pid --mount-proc', () => {
+    const probe = `process.stdout.write(String(require(${JSON.stringify(path.join(REPO, 'dist/src/tracefs/names'))}).isInitialPidNamespace('/proc')))`;
+    const host = fs.readlinkSync('/proc/self/ns/pid') === INIT;
+    expect(isInitialPidNamespace('/proc')).toBe(host);
+    expect(execFileSync('unshare', ['--pid', '--fork', '--mount', '--mount-proc', process.execPath, '-e', probe], { encoding: 'utf8' })).toBe('false');
+  });
+});
