@@ -138,7 +138,11 @@ async function main(): Promise<void> {
   const stopAt = opts.durationMs > 0 ? setTimeout(() => Atomics.compareExchange(shm, 2, 0, 1), opts.durationMs) : undefined;
   Atomics.store(shm, 3, 1);
   Atomics.notify(shm, 3);
-  const progress = setInterval(() => emit({ type: 'progress', done: Atomics.load(shm, 1), elapsed: Number(process.hrtime.bigint() - start) / 1e9 }), 200);
+  const progress = setInterval(() => {
+    const done = Atomics.load(shm, 1);
+    const now = process.hrtime.bigint();
+    emit({ type: 'progress', done, elapsed: Number(now - start) / 1e9, monotonic: Number(now) / 1e9 });
+  }, 200);
   const all = await Promise.all(results);
   clearTimeout(stopAt);
   const wall = Number(process.hrtime.bigint() - start) / 1e9;

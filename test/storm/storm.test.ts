@@ -90,6 +90,29 @@ describe('mountstorm storm', () => {
     expect(leftoverStormMounts()).toEqual([]);
   });
 
+  rootTest('--json-progress: a JSON line every 200 ms on stderr, on the caller\'s monotonic clock, counting up to the report', () => {
+    const before = Number(process.hrtime.bigint()) / 1e9;
+    const r = spawnSync(process.execPath, [CLI, 'storm', '--json', '--json-progress', '--duration=1500ms', '--layers=3', '--concurrency=2'], { encoding: 'utf8' });
+    const after = Number(process.hrtime.bigint()) / 1e9;
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as StormReport;
+    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { done: number; elapsed: number; monotonic: number });
+    expect(lines.length).toBeGreaterThanOrEqual(5);
+    for (const [i, l] of lines.entries()) {
+      expect(Object.keys(l).sort()).toEqual(['done', 'elapsed', 'monotonic']);
+      expect(l.monotonic).toBeGreaterThan(before);
+      expect(l.monotonic).toBeLessThan(after);
+      expect(l.done).toBeLessThanOrEqual(report.containers);
+      const prev = lines[i - 1];
+      if (!prev) continue;
+      expect(l.done).toBeGreaterThanOrEqual(prev.done);
+      // elapsed and monotonic are read together: their steps agree.
+      expect(l.monotonic - prev.monotonic).toBeCloseTo(l.elapsed - prev.elapsed, 6);
+      expect(l.elapsed - prev.elapsed).toBeGreaterThan(0.1);
+    }
+    expect(lines[lines.length - 1]?.done).toBeGreaterThan(0);
+  });
+
   rootTest('SIGKILL mid-run: no mount of the storm remains in any namespace, no process survives', async () => {
     const proc = spawn(process.execPath, [CLI, 'storm', '--duration=30s', '--hold=10s', '--layers=20', '--concurrency=2'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
