@@ -2,25 +2,28 @@
 // What the tracefs collector costs, and how fast its decoder is. Each figure with a baseline
 // measured in the same run:
 //  1. Interference: the throughput of one long, fixed `mountstorm storm` (per-layer-idmap) while an
-//     exporter alternates between running and not running, in blocks (--block, default 6 s). Not
+//     exporter alternates between running and not running, in blocks (--block, default 3 s). Not
 //     running: the exporter is stopped (SIGSTOP) and every event of its tracefs instance disabled,
 //     so neither it nor the kernel's tracepoints cost anything; running: events enabled again and
-//     the exporter continued. Four phases, one storm each: the exporter without tracefs; with
-//     tracefs reading the binary trace_pipe_raw pages (the default); with tracefs reading the
-//     trace_pipe text; and the same tracepoints enabled in an instance nobody reads (the kernel's
-//     recording cost: a floor no reader can beat). Each phase first runs its exporter through
-//     --settle seconds of storm (an exporter has run for days when a storm comes: its code is
-//     compiled and V8's collections after start-up are over; a freshly started one costs three
-//     times as much in its first seconds), then --pairs pairs of blocks, off/on and on/off in
-//     turn. A pair's ratio is the storm's containers per second in its running block ÷ in its
-//     stopped block, each over the block less its first second. Blocks this short and one storm
-//     throughout cancel most of this machine's drift and the storm's start-up; reported: the median
-//     of the pairs' ratios, their mean with a 95 % confidence interval, and the exporter's CPU (all
-//     threads) per second of storm while running.
+//     the exporter continued. Phases, one storm each: the exporter without tracefs; with tracefs
+//     reading the binary trace_pipe_raw pages (the default); with tracefs reading the trace_pipe
+//     text; and the same tracepoints enabled in an instance nobody reads (the kernel's recording
+//     cost: a floor no reader can beat), whole and split into the syscall events and the lock
+//     events. Each phase first runs its exporter through --settle seconds of storm (an exporter
+//     has run for days when a storm comes: its code is compiled and V8's collections after
+//     start-up are over; a freshly started one costs three times as much in its first seconds),
+//     then --pairs pairs of blocks, off/on and on/off in turn. A pair's ratio is the storm's
+//     containers per second in its running block ÷ in its stopped block, each over the block less
+//     its first --skip seconds, from the storm's own progress samples (--json-progress: every
+//     200 ms, timed by the storm on CLOCK_MONOTONIC, so no pipe or scheduling delay is in them).
+//     This machine's storm throughput moves by about 8 % from one second to the next whatever runs
+//     beside it; short blocks, many pairs and one storm throughout cancel most of that and its
+//     drift. Reported: the median of the pairs' ratios, their mean with a 95 % confidence
+//     interval, and the exporter's CPU (all threads) per second of storm while running.
 //  2. Decoder: events/s that decode + merge + aggregate sustain on pages captured live from a
 //     storm (the real mix of events), against the peak event rate seen above; and the text parser
 //     on the captured trace_pipe lines (test/fixtures/tracefs).
-// usage (root, after npm run build): node bench/tracefs.js [pairs] [block] [layers] [concurrency] [settle]
+// usage (root, after npm run build): node bench/tracefs.js [pairs] [block] [layers] [concurrency] [settle] [skip]
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -29,20 +32,21 @@ const { TraceAggregator } = require('../dist/src/tracefs/aggregate');
 const { accountEvent, decodePage, rawLayout, TimeMerge } = require('../dist/src/tracefs/raw');
 const { LATENCY_BUCKETS } = require('../dist/src/exposition');
 
-const pairs = Number(process.argv[2] ?? 12);
-const blockS = Number(process.argv[3] ?? 6);
+const pairs = Number(process.argv[2] ?? 30);
+const blockS = Number(process.argv[3] ?? 3);
 const layers = process.argv[4] ?? '50';
 const concurrency = process.argv[5] ?? '8';
 const settleS = Number(process.argv[6] ?? 10);
-/** The first second of a block is not measured: the switch itself, and a resumed exporter's catch-up sample. */
-const SKIP_S = 1;
+/** The start of a block is not measured: the switch itself, and a resumed exporter's catch-up sample. */
+const SKIP_S = Number(process.argv[7] ?? 0.5);
 const cli = path.join(__dirname, '../dist/src/cli.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 async function startExporter(extra) {
-  // Own mount + PID namespace, as the tests run it: tracefs gets mounted there if the host has none.
-  const p = spawn('unshare', ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:19867', '--sample.interval=1s', '--no-collector.containers', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own mount namespace, so that the tracefs it mounts where the host has none goes with it; the
+  // host's PIDs and /proc, as a DaemonSet with hostPID sees them; its own mount table.
+  const p = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:19867', '--sample.interval=1s', '--mount.pid=self', '--no-collector.containers', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   p.stderr.on('data', (d) => (log += d));
   for (let i = 0; i < 100 && !/msg=listening/.test(log); i++) await sleep(50);
@@ -116,26 +120,32 @@ function storm(d) {
   return JSON.parse(out);
 }
 
-/** A sustained storm whose progress lines (containers started so far) are timed as they arrive. */
+/** CLOCK_MONOTONIC seconds: the clock of the storm's --json-progress lines. */
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+
+/** A sustained storm; its progress (containers started, every 200 ms, timed by the storm itself) is kept. */
 function longStorm(seconds) {
-  const p = spawn(process.execPath, [cli, 'storm', `--duration=${seconds}s`, `--layers=${layers}`, `--concurrency=${concurrency}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [cli, 'storm', '--json-progress', `--duration=${seconds}s`, `--layers=${layers}`, `--concurrency=${concurrency}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   const samples = [];
   let carry = '';
   p.stderr.on('data', (d) => {
-    const now = performance.now() / 1000;
     const lines = (carry + d).split('\n');
     carry = lines.pop();
     for (const l of lines) {
-      const m = /: (\d+) containers, /.exec(l);
-      if (m) samples.push({ t: now, done: Number(m[1]) });
+      try {
+        const m = JSON.parse(l);
+        samples.push({ t: m.monotonic, done: m.done });
+      } catch {
+        // not a progress line
+      }
     }
   });
   const done = new Promise((resolve, reject) => p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`storm exited ${c}`)))));
   return {
-    /** Containers per second between the first and last progress line inside [from, to]. */
+    /** Containers per second between the first and last progress sample inside [from, to]. */
     rate: (from, to) => {
       const inside = samples.filter((x) => x.t >= from && x.t <= to);
-      if (inside.length < 2) throw new Error(`fewer than 2 progress lines in a ${(to - from).toFixed(1)} s window`);
+      if (inside.length < 2) throw new Error(`fewer than 2 progress samples in a ${(to - from).toFixed(1)} s window`);
       const a = inside[0];
       const z = inside[inside.length - 1];
       return (z.done - a.done) / (z.t - a.t);
@@ -144,15 +154,20 @@ function longStorm(seconds) {
   };
 }
 
-/** Every event an instance has enabled (`dir`: its directory), to switch off and on again. */
-function eventSwitch(dir) {
+/**
+ * Every event an instance has enabled (`dir`: its directory), to switch off and on again; with
+ * `only`, just the events whose path under events/ it accepts, and the others switched off for good.
+ */
+function eventSwitch(dir, only = () => true) {
   const files = [];
   for (const sys of fs.readdirSync(path.join(dir, 'events'))) {
     const sd = path.join(dir, 'events', sys);
     if (!fs.statSync(sd).isDirectory()) continue;
     for (const ev of fs.readdirSync(sd)) {
       const f = path.join(sd, ev, 'enable');
-      if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').trim() === '1') files.push(f);
+      if (!fs.existsSync(f) || fs.readFileSync(f, 'utf8').trim() !== '1') continue;
+      if (only(`${sys}/${ev}`)) files.push(f);
+      else fs.writeFileSync(f, '0');
     }
   }
   if (files.length === 0) throw new Error(`no enabled events under ${dir}`);
@@ -227,7 +242,6 @@ function decoderRates(dir) {
  */
 async function phase({ on, off, cpu }) {
   const st = longStorm(settleS + pairs * 2 * blockS + 3);
-  const now = () => performance.now() / 1000;
   const t = now();
   on();
   await sleep(settleS * 1000);
@@ -286,16 +300,21 @@ async function exporterPhase(args) {
 
 (async () => {
   const FLOOR = 'tracepoints on, not read (floor)';
+  const FLOOR_SYS = 'floor: syscall events only';
+  const FLOOR_LOCK = 'floor: lock events only';
   const NOTR = 'exporter, no tracefs';
   const results = {};
   storm('2s'); // the storm's own first run (page cache, JIT of its workers) is not in any phase
   results[NOTR] = await exporterPhase(['--no-collector.tracefs']);
   results[RAW] = await exporterPhase(['--collector.tracefs.format=raw']);
   results[TEXT] = await exporterPhase(['--collector.tracefs.format=text']);
-  const u = await startUnreadInstance();
-  const events = eventSwitch(u.instance);
-  results[FLOOR] = await phase({ on: events.on, off: events.off });
-  await u.stop();
+  // The floors, whole and split: what the kernel's recording costs, with no reader at all.
+  for (const [name, only] of [[FLOOR, () => true], [FLOOR_SYS, (e) => e.startsWith('syscalls/')], [FLOOR_LOCK, (e) => e.startsWith('lock/')]]) {
+    const u = await startUnreadInstance();
+    const events = eventSwitch(u.instance, only);
+    results[name] = await phase({ on: events.on, off: events.off });
+    await u.stop();
+  }
 
   // Pages for the decoder: what the exporter's instance records in a 1 s storm, in buffers big
   // enough to keep all of it.
@@ -310,7 +329,7 @@ async function exporterPhase(args) {
   const peak = Math.max(...Object.values(results).map((r) => r.eventsPerSec ?? 0));
   const lost = Object.values(results).reduce((a, r) => a + (r.lost ?? 0), 0);
   console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}`);
-  console.log(`Command: node bench/tracefs.js ${pairs} ${blockS} ${layers} ${concurrency} ${settleS}`);
+  console.log(`Command: node bench/tracefs.js ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`);
   console.log(`Storm: per-layer-idmap, ${layers} layers, concurrency ${concurrency}, one sustained storm per phase: ${settleS} s settling, then ${pairs} pairs of ${blockS} s blocks (running / stopped with its events off), each block measured after its first ${SKIP_S} s`);
   console.log('');
   console.log('| exporter | pairs | ratio running ÷ stopped: median | mean, 95 % CI | min | max | exporter CPU per storm second |');
