@@ -6,7 +6,9 @@
  * Liveness of an instance is read from the kernel, not from PIDs (which differ across PID
  * namespaces): an instance whose trace_pipe or a trace_pipe_raw is open cannot be removed (rmdir
  * gives EBUSY), so every other `mountstorm-*` instance that rmdir accepts belonged to an exporter
- * that is gone.
+ * that is gone. Exporters starting together take turns (flock on the `instances` directory, which
+ * all mount namespaces share) from removing stale instances to pinning their new one, so none
+ * takes another's instance, made but not yet pinned, for a dead exporter's.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,6 +17,7 @@ import { errnoCode, errorMessage, UnsupportedError } from '../errors';
 import type { HostPaths } from '../fs/paths';
 import type { Logger } from '../log';
 import { mount, umount2 } from '../storm/syscalls';
+import { errno, libc } from '../sys/libc';
 import { TRACED_SYSCALLS } from './aggregate';
 import { rawLayout, type RawLayout } from './raw';
 
@@ -23,6 +26,48 @@ const SYSFS_MAGIC = 0x62656572;
 const INSTANCE_NAME = /^mountstorm-\d+(?:-\d+)?$/;
 /** Events that rename a task, read with raw pages only (trace_pipe names tasks itself). */
 const NAME_EVENTS = ['sched/sched_process_exec', 'task/task_rename'];
+
+const flock = libc.func('int flock(int fd, int operation)');
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+const EWOULDBLOCK = os.constants.errno.EWOULDBLOCK;
+/** How long create() waits for another exporter's turn before going ahead without the lock. */
+const LOCK_WAIT_MS = 5000;
+
+/**
+ * Runs `fn` holding an exclusive flock on `dir`. Waits (in 10 ms steps, never blocking in the
+ * kernel) up to LOCK_WAIT_MS for another holder; goes ahead unlocked where locking fails or takes
+ * longer, since a holder cannot take seconds and create() copes with a lost race anyway.
+ */
+function withDirLock<T>(dir: string, fn: () => T): T {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  } catch {
+    return fn();
+  }
+  try {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    let locked = false;
+    for (;;) {
+      if ((flock(fd, LOCK_EX | LOCK_NB) as number) === 0) {
+        locked = true;
+        break;
+      }
+      if (errno() !== EWOULDBLOCK || Date.now() > deadline) break;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+    try {
+      return fn();
+    } finally {
+      if (locked) flock(fd, LOCK_UN);
+    }
+  } finally {
+    closeQuietly(fd);
+  }
+}
 
 function fsType(p: string): number | undefined {
   try {
@@ -85,7 +130,9 @@ export function removeStaleInstances(tracefsDir: string, keep?: string): string[
       fs.rmdirSync(path.join(dir, name));
       removed.push(name);
     } catch (err) {
-      if (errnoCode(err) !== 'EBUSY' && errnoCode(err) !== 'ENOENT') throw err;
+      // EBUSY: in use, its exporter lives; ENOENT/ENODEV: removed, or being removed, by another.
+      const code = errnoCode(err);
+      if (code !== 'EBUSY' && code !== 'ENOENT' && code !== 'ENODEV') throw err;
     }
   }
   return removed;
@@ -220,6 +267,10 @@ export class TraceInstance {
    * that is taken by a live exporter (same PID in another PID namespace) a suffix is added.
    */
   static create(tracefs: TracefsMount, opts: InstanceOptions): TraceInstance {
+    return withDirLock(path.join(tracefs.dir, 'instances'), () => TraceInstance.createLocked(tracefs, opts));
+  }
+
+  private static createLocked(tracefs: TracefsMount, opts: InstanceOptions): TraceInstance {
     const instances = path.join(tracefs.dir, 'instances');
     for (const name of removeStaleInstances(tracefs.dir)) opts.log.info('tracefs: removed a stale instance left by an exporter that is gone', { instance: name });
     let removedUnderUs = 0;
@@ -232,13 +283,15 @@ export class TraceInstance {
         if (errnoCode(err) === 'EEXIST') continue;
         throw new UnsupportedError(`cannot create tracefs instance ${dir}: ${errorMessage(err)} (needs root or CAP_SYS_ADMIN)`, { cause: err });
       }
-      // Until a file in it is open, another exporter starting now would take the new instance for a
-      // dead one's and remove it: open trace_pipe at once, and start again if it is already gone.
+      // Until a file in it is open, an exporter that does not take turns (an older version) would
+      // take the new instance for a dead one's and remove it: open trace_pipe at once, and start
+      // again if it is already gone (ENOENT) or being removed (ENODEV: its trace array is going away).
       let pin: number;
       try {
         pin = fs.openSync(path.join(dir, 'trace_pipe'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
       } catch (err) {
-        if (errnoCode(err) === 'ENOENT' && ++removedUnderUs < 5) {
+        const code = errnoCode(err);
+        if ((code === 'ENOENT' || code === 'ENODEV') && ++removedUnderUs < 5) {
           n--;
           continue;
         }

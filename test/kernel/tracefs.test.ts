@@ -3,7 +3,7 @@
  * namespaces (each mounts tracefs there, privately); tracefs instances are global, so the test
  * lists them through the first exporter's namespace.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { StormReport } from '../../src/storm/report';
@@ -144,6 +144,36 @@ rootTest('raw pages and text, read side by side by two exporters, count the same
     expect(sum(rawAfter, 'mountstorm_trace_events_lost_total')).toBe(0);
   } finally {
     await Promise.all([raw.stop('SIGTERM'), text.stop('SIGTERM')]);
+  }
+});
+
+rootTest('eight exporters creating their instances at once, each as PID 1 of its namespace: all get one, none loses it to another', async () => {
+  // Every process asks for the same first name (mountstorm-1) and each removes what looks stale:
+  // one removing another's half-made instance must make that one try again, not fail.
+  const lib = (m: string) => JSON.stringify(path.join(REPO, 'dist/src', m));
+  const script = `
+    const { locateTracefs, TraceInstance } = require(${lib('tracefs/instance')});
+    const { HostPaths } = require(${lib('fs/paths')});
+    const { Logger } = require(${lib('log')});
+    const at = Number(process.argv[1]); while (Date.now() < at);
+    try {
+      const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: 64, format: 'raw', log: new Logger('error') });
+      process.stdout.write('ok ' + inst.name);
+      setTimeout(() => inst.close().then(() => process.exit(0)), 500);
+    } catch (err) { process.stdout.write('failed ' + err.message); process.exit(1); }`;
+  // All start at the same instant (a time a second ahead, passed to each).
+  const once = (at: number) =>
+    new Promise<string>((resolve) => {
+      const p = spawn('unshare', ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', process.execPath, '-e', script, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('exit', () => resolve(out));
+    });
+  for (let round = 0; round < 3; round++) {
+    const at = Date.now() + 1000;
+    const outs = await Promise.all(Array.from({ length: 8 }, () => once(at)));
+    expect(outs.filter((o) => !o.startsWith('ok '))).toEqual([]);
+    expect(new Set(outs).size).toBe(8);
   }
 });
 
