@@ -30,18 +30,18 @@ const NAME_EVENTS = ['sched/sched_process_exec', 'task/task_rename'];
 const flock = libc.func('int flock(int fd, int operation)');
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const LOCK_UN = 8;
 const EWOULDBLOCK = os.constants.errno.EWOULDBLOCK;
 /** How long create() waits for another exporter's turn before going ahead without the lock. */
 const LOCK_WAIT_MS = 5000;
 
 /**
- * Runs `fn` holding an exclusive flock on `dir`. Waits (in 10 ms steps, never blocking in the
- * kernel) up to LOCK_WAIT_MS for another holder; goes ahead unlocked where locking fails or takes
- * longer, since a holder cannot take seconds and create() copes with a lost race anyway.
+ * Runs `fn` holding an exclusive flock on `dir` (closing the descriptor releases it). Waits, in
+ * 10 ms steps and never blocked in the kernel, up to LOCK_WAIT_MS for another holder; goes ahead
+ * unlocked where locking fails or takes longer, since no holder takes seconds and create() copes
+ * with a lost race anyway.
  */
 function withDirLock<T>(dir: string, fn: () => T): T {
-  let fd: number | undefined;
+  let fd: number;
   try {
     fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   } catch {
@@ -50,20 +50,8 @@ function withDirLock<T>(dir: string, fn: () => T): T {
   try {
     const deadline = Date.now() + LOCK_WAIT_MS;
     const pause = new Int32Array(new SharedArrayBuffer(4));
-    let locked = false;
-    for (;;) {
-      if ((flock(fd, LOCK_EX | LOCK_NB) as number) === 0) {
-        locked = true;
-        break;
-      }
-      if (errno() !== EWOULDBLOCK || Date.now() > deadline) break;
-      Atomics.wait(pause, 0, 0, 10);
-    }
-    try {
-      return fn();
-    } finally {
-      if (locked) flock(fd, LOCK_UN);
-    }
+    while ((flock(fd, LOCK_EX | LOCK_NB) as number) !== 0 && errno() === EWOULDBLOCK && Date.now() < deadline) Atomics.wait(pause, 0, 0, 10);
+    return fn();
   } finally {
     closeQuietly(fd);
   }

@@ -148,8 +148,8 @@ rootTest('raw pages and text, read side by side by two exporters, count the same
 });
 
 rootTest('eight exporters creating their instances at once, each as PID 1 of its namespace: all get one, none loses it to another', async () => {
-  // Every process asks for the same first name (mountstorm-1) and each removes what looks stale:
-  // one removing another's half-made instance must make that one try again, not fail.
+  // Every process asks for the same first name (mountstorm-1) and removes what looks stale first:
+  // without taking turns, one removes another's instance between its mkdir and its pin.
   const lib = (m: string) => JSON.stringify(path.join(REPO, 'dist/src', m));
   const script = `
     const { locateTracefs, TraceInstance } = require(${lib('tracefs/instance')});
