@@ -83,6 +83,12 @@ withChromium('behind TLS and basic auth: loads, fetches its data through the sam
   const ctx = await (browser as Browser).newContext({ ignoreHTTPSErrors: true, httpCredentials: { username: 'viewer', password: 'pw' } });
   try {
     const url = exp.url.replace('http://', 'https://');
+    // The page shows the latest sample: wait for the first one, through the same credentials.
+    const deadline = Date.now() + 20_000;
+    while (!/^mountstorm_samples_total [1-9]/m.test(await (await ctx.request.get(`${url}/metrics`)).text())) {
+      if (Date.now() > deadline) throw new Error('no sample within 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const page = await ctx.newPage();
     const failed: string[] = [];
     page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
