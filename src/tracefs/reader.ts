@@ -10,7 +10,6 @@
  * sleeps on a lock on one CPU and wakes on another, is paired right.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { parentPort, workerData } from 'node:worker_threads';
 import { errnoCode, errorMessage, ParseError } from '../errors';
