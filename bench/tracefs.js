@@ -23,7 +23,14 @@
 //  2. Decoder: events/s that decode + merge + aggregate sustain on pages captured live from a
 //     storm (the real mix of events), against the peak event rate seen above; and the text parser
 //     on the captured trace_pipe lines (test/fixtures/tracefs).
-// usage (root, after npm run build): node bench/tracefs.js [pairs] [block] [layers] [concurrency] [settle] [skip]
+//  3. With --alternatives, instead of 1 and 2: what aggregating in the kernel would cost instead,
+//     with the same method, beside the floor measured in the same run: BPF programs on the same
+//     tracepoints keeping the collector's totals in maps, so that no event is recorded or read
+//     (bench/tracefs-aggregate.bt; needs bpftrace: apt install bpftrace). Its programs stay
+//     attached through the stopped blocks, gated by a flag the bench flips (kill(2) with signal 0
+//     on a pid no task has), so their attached-but-idle cost is in both blocks and the ratio, if
+//     anything, flatters them.
+// usage (root, after npm run build): node bench/tracefs.js [--alternatives] [pairs] [block] [layers] [concurrency] [settle] [skip]
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -32,13 +39,15 @@ const { TraceAggregator } = require('../dist/src/tracefs/aggregate');
 const { accountEvent, decodePage, rawLayout, TimeMerge } = require('../dist/src/tracefs/raw');
 const { LATENCY_BUCKETS } = require('../dist/src/exposition');
 
-const pairs = Number(process.argv[2] ?? 30);
-const blockS = Number(process.argv[3] ?? 3);
-const layers = process.argv[4] ?? '50';
-const concurrency = process.argv[5] ?? '8';
-const settleS = Number(process.argv[6] ?? 10);
+const alternatives = process.argv.includes('--alternatives');
+const argv = process.argv.slice(2).filter((a) => a !== '--alternatives');
+const pairs = Number(argv[0] ?? 30);
+const blockS = Number(argv[1] ?? 3);
+const layers = argv[2] ?? '50';
+const concurrency = argv[3] ?? '8';
+const settleS = Number(argv[4] ?? 10);
 /** The start of a block is not measured: the switch itself, and a resumed exporter's catch-up sample. */
-const SKIP_S = Number(process.argv[7] ?? 0.5);
+const SKIP_S = Number(argv[5] ?? 0.5);
 const cli = path.join(__dirname, '../dist/src/cli.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -298,7 +307,68 @@ async function exporterPhase(args) {
   return { ...r, eventsPerSec: count('mountstorm_trace_events_total') / r.onSeconds, lost: count('mountstorm_trace_events_lost_total') };
 }
 
-(async () => {
+/** The BPF aggregation of bench/tracefs-aggregate.bt, attached for the whole phase; on/off flip its gate. */
+async function bpfPhase() {
+  const script = path.join(__dirname, 'tracefs-aggregate.bt');
+  const b = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', `mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; exec bpftrace ${script}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const collect = (d) => (out += d);
+  b.stdout.on('data', collect);
+  b.stderr.on('data', collect);
+  const exited = new Promise((resolve) => b.on('exit', resolve));
+  for (let i = 0; i < 600 && !/Attaching \d+ probes/.test(out); i++) {
+    if (b.exitCode !== null) throw new Error(`bpftrace exited ${b.exitCode}: ${out.trim()}`);
+    await sleep(50);
+  }
+  if (!/Attaching \d+ probes/.test(out)) throw new Error(`bpftrace did not attach in 30 s: ${out.trim()}`);
+  await sleep(1000);
+  // kill(pid, 0) on a pid no task has: ESRCH, but the syscall (and its tracepoint) ran.
+  const gate = (pid) => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      // ESRCH, as intended
+    }
+  };
+  const r = await phase({ on: () => gate(424242), off: () => gate(424243) });
+  // Its totals, to check it counted what the storm did (printed on exit).
+  b.kill('SIGINT');
+  await exited;
+  const calls = [...out.matchAll(/^@calls\[(\d+), \d+\]: (\d+)$/gm)].reduce((a, m) => a + Number(m[2]), 0);
+  return { ...r, eventsPerSec: undefined, bpfCalls: calls };
+}
+
+async function alternativesRun() {
+  const FLOOR = 'tracepoints on, not read (floor)';
+  const BPF = 'in-kernel aggregation (BPF, bpftrace)';
+  const results = {};
+  storm('2s');
+  for (let round = 1; round <= 2; round++) {
+    const u = await startUnreadInstance();
+    const events = eventSwitch(u.instance);
+    results[`${FLOOR}, round ${round}`] = await phase({ on: events.on, off: events.off });
+    await u.stop();
+    results[`${BPF}, round ${round}`] = await bpfPhase();
+  }
+  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}, ${execFileSync('bpftrace', ['--version'], { encoding: 'utf8' }).trim()}`);
+  console.log(`Command: node bench/tracefs.js --alternatives ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`);
+  console.log('');
+  table(results);
+  console.log('');
+  console.log(`Mount-family syscalls the BPF programs counted while on: ${Object.entries(results).filter(([n]) => n.startsWith(BPF)).map(([, r]) => r.bpfCalls.toLocaleString('en')).join(', ')}.`);
+}
+
+function table(results) {
+  console.log('| exporter | pairs | ratio running ÷ stopped: median | mean, 95 % CI | min | max | exporter CPU per storm second |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [name, r] of Object.entries(results)) {
+    const ci = meanCi(r.ratios);
+    const c = r.cpuPerSec !== undefined ? `${(r.cpuPerSec * 1000).toFixed(0)} ms` : '';
+    console.log(`| ${name} | ${r.ratios.length} | ${median(r.ratios).toFixed(3)} | ${ci.mean.toFixed(3)} ± ${ci.half.toFixed(3)} | ${Math.min(...r.ratios).toFixed(3)} | ${Math.max(...r.ratios).toFixed(3)} | ${c} |`);
+  }
+}
+
+async function mainRun() {
   const FLOOR = 'tracepoints on, not read (floor)';
   const FLOOR_SYS = 'floor: syscall events only';
   const FLOOR_LOCK = 'floor: lock events only';
@@ -332,15 +402,14 @@ async function exporterPhase(args) {
   console.log(`Command: node bench/tracefs.js ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`);
   console.log(`Storm: per-layer-idmap, ${layers} layers, concurrency ${concurrency}, one sustained storm per phase: ${settleS} s settling, then ${pairs} pairs of ${blockS} s blocks (running / stopped with its events off), each block measured after its first ${SKIP_S} s`);
   console.log('');
-  console.log('| exporter | pairs | ratio running ÷ stopped: median | mean, 95 % CI | min | max | exporter CPU per storm second |');
-  console.log('|---|---|---|---|---|---|---|');
-  for (const [name, r] of Object.entries(results)) {
-    const ci = meanCi(r.ratios);
-    const c = r.cpuPerSec !== undefined ? `${(r.cpuPerSec * 1000).toFixed(0)} ms` : '';
-    console.log(`| ${name} | ${r.ratios.length} | ${median(r.ratios).toFixed(3)} | ${ci.mean.toFixed(3)} ± ${ci.half.toFixed(3)} | ${Math.min(...r.ratios).toFixed(3)} | ${Math.max(...r.ratios).toFixed(3)} | ${c} |`);
-  }
+  table(results);
   console.log('');
   console.log(`Event rate while running (tracefs phases, events/s over the running time): ${Object.entries(results).filter(([, r]) => r.eventsPerSec).map(([n, r]) => `${n.replace('exporter + tracefs ', '')} ${Math.round(r.eventsPerSec).toLocaleString('en')}`).join(', ')}; events the ring buffers dropped: ${lost}.`);
   console.log(`Decoder (median of 5): decode + merge + aggregate on the ${Math.round(rates.events).toLocaleString('en')} events a 1 s storm recorded: ${Math.round(rates.raw).toLocaleString('en')} events/s ` +
     `(headroom ${(rates.raw / Math.max(peak, 1)).toFixed(1)}× over the highest rate above); text parser on the captured trace_pipe lines: ${Math.round(rates.text).toLocaleString('en')} lines/s (the kernel's formatting of the text is not in this figure).`);
-})();
+}
+
+(alternatives ? alternativesRun() : mainRun()).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
