@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// What the kernel charges a mount syscall for each tracepoint the tracefs collector enables: the
+// floor under bench/tracefs.js's interference figure, taken apart. One thread makes bind mount +
+// umount pairs (2 traced syscalls) and getppid calls (untraced) in blocks; between blocks an
+// instance of its own is switched between arms, in rotating order, each block after a settle pause
+// (enabling or disabling a syscall tracepoint sets or clears a flag on every task and waits for
+// RCU; that work must not land in the next block):
+//   off       no event enabled;
+//   tif       one syscall tracepoint enabled that the workload never calls (acct): every syscall
+//             takes the kernel's tracing path, nothing is recorded;
+//   collector the collector's syscall events: entry (with its filters) and exit of every traced
+//             mount-family syscall, recorded in the ring buffer, never read;
+//   exits     only the exits of the same syscalls (what a collector without durations or lock
+//             attribution would need);
+//   rejected  the collector's events with a filter no event passes: the tracepoints run and build
+//             their records, nothing reaches the ring buffer.
+// Each arm's time per operation is divided by off's in the same round; reported: the median of the
+// rounds' ratios and their mean with a 95 % interval, and per event fired, the median over rounds
+// of (arm − tif in the same round) ÷ events per operation, counted from the instance's per-CPU
+// stats (entries + overrun; for rejected, the collector arm's count: the same events fire).
+// usage (root, after npm run build): node bench/tracepoints.js [rounds] [pairs-per-block]
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+if (process.argv[2] !== '--inner') {
+  // A private mount namespace: the bench's mounts and the tracefs it may mount vanish with it.
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, __filename, '--inner', ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+const ROUNDS = Number(process.argv[3] ?? 30);
+const PAIRS = Number(process.argv[4] ?? 3000);
+const GETPPID = 200_000;
+const SETTLE_MS = 300;
+
+const ROOT = path.join(__dirname, '..');
+const { mount, MS_BIND, umount2 } = require(path.join(ROOT, 'dist/src/storm/syscalls'));
+const { syscall } = require(path.join(ROOT, 'dist/src/sys/libc'));
+const { TRACED_SYSCALLS } = require(path.join(ROOT, 'dist/src/tracefs/aggregate'));
+
+const TRACING = '/sys/kernel/tracing';
+if (!fs.existsSync(path.join(TRACING, 'instances'))) execOrDie('mount', ['-t', 'tracefs', 'tracefs', TRACING]);
+// Not the exporter's `mountstorm-<pid>` pattern, so an exporter's stale sweep leaves it alone; one a
+// killed run left behind is removed here (every instance shares the one tracefs).
+for (const name of fs.readdirSync(path.join(TRACING, 'instances'))) {
+  const m = /^mountstorm-bench-tracepoints-(\d+)$/.exec(name);
+  if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
+  spawnSync('sh', ['-c', `echo 0 > '${path.join(TRACING, 'instances', name, 'events/enable')}'; rmdir '${path.join(TRACING, 'instances', name)}'`]);
+}
+const inst = path.join(TRACING, 'instances', `mountstorm-bench-tracepoints-${process.pid}`);
+fs.mkdirSync(inst);
+const cleanup = () => {
+  try {
+    for (const e of allEvents()) write(`events/${e.event}/enable`, '0');
+    fs.rmdirSync(inst);
+  } catch {
+    /* already gone */
+  }
+};
+process.on('exit', cleanup);
+for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(130));
+
+function execOrDie(cmd, args) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
+}
+function write(rel, value) {
+  fs.writeFileSync(path.join(inst, rel), value);
+}
+function allEvents() {
+  const out = [{ event: 'syscalls/sys_enter_acct' }];
+  for (const s of TRACED_SYSCALLS) {
+    out.push({ event: `syscalls/sys_enter_${s.name}`, filter: s.enterFilter, entry: true });
+    if (s.exit) out.push({ event: `syscalls/sys_exit_${s.name}`, exit: true });
+  }
+  return out;
+}
+const ARMS = {
+  off: () => false,
+  tif: (e) => e.event === 'syscalls/sys_enter_acct',
+  collector: (e) => e.entry || e.exit,
+  exits: (e) => e.exit,
+  rejected: (e) => e.entry || e.exit,
+};
+function arm(name) {
+  for (const e of allEvents()) {
+    if (!fs.existsSync(path.join(inst, 'events', e.event))) continue;
+    const filter = name === 'rejected' ? 'common_pid < 0' : e.filter;
+    write(`events/${e.event}/filter`, filter ?? '0');
+    write(`events/${e.event}/enable`, ARMS[name](e) ? '1' : '0');
+  }
+  write('trace', '');
+}
+function recorded() {
+  let n = 0;
+  for (const cpu of fs.readdirSync(path.join(inst, 'per_cpu'))) {
+    const stats = fs.readFileSync(path.join(inst, 'per_cpu', cpu, 'stats'), 'utf8');
+    n += Number(/^entries: (\d+)/m.exec(stats)[1]) + Number(/^overrun: (\d+)/m.exec(stats)[1]);
+  }
+  return n;
+}
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const meanCi = (a) => {
+  const m = a.reduce((s, x) => s + x, 0) / a.length;
+  const sd = Math.sqrt(a.reduce((s, x) => s + (x - m) ** 2, 0) / (a.length - 1));
+  return [m, (1.96 * sd) / Math.sqrt(a.length)];
+};
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-tracepoints-'));
+mount('none', dir, 'tmpfs', 0, 'size=1m');
+fs.mkdirSync(path.join(dir, 'src'));
+fs.mkdirSync(path.join(dir, 'dst'));
+const src = path.join(dir, 'src');
+const dst = path.join(dir, 'dst');
+const SYS_getppid = 110; // x86-64
+if (process.arch !== 'x64') throw new Error('getppid is numbered for x86-64 here');
+
+function block() {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < PAIRS; i++) {
+    mount(src, dst, null, MS_BIND);
+    umount2(dst);
+  }
+  const t1 = process.hrtime.bigint();
+  for (let i = 0; i < GETPPID; i++) syscall(SYS_getppid);
+  const t2 = process.hrtime.bigint();
+  return { opNs: Number(t1 - t0) / PAIRS, syscallNs: Number(t2 - t1) / GETPPID };
+}
+
+const names = Object.keys(ARMS);
+// Warm-up: koffi's call paths and the JIT.
+arm('off');
+block();
+const res = Object.fromEntries(names.map((n) => [n, { op: [], sys: [], ns: [], overTif: [], events: 0 }]));
+for (let r = 0; r < ROUNDS; r++) {
+  const round = {};
+  for (let k = 0; k < names.length; k++) {
+    const name = names[(k + r) % names.length];
+    arm(name);
+    sleep(SETTLE_MS);
+    const before = recorded();
+    round[name] = block();
+    res[name].events += recorded() - before;
+  }
+  for (const n of names) {
+    res[n].op.push(round[n].opNs / round.off.opNs);
+    res[n].sys.push(round[n].syscallNs - round.off.syscallNs);
+    res[n].ns.push(round[n].opNs);
+    res[n].overTif.push(round[n].opNs - round.tif.opNs);
+  }
+}
+arm('off');
+umount2(dir);
+fs.rmdirSync(dir);
+
+const f = (x, d = 3) => x.toFixed(d);
+console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), kernel ${os.release()}; ${ROUNDS} rounds of ${PAIRS} bind mount + umount pairs and ${GETPPID} getppid calls per arm, one thread\n`);
+console.log('| arm | mount + umount, ns (median) | ÷ off (median) | ÷ off (mean ± 95 %) | events recorded per pair | ns per event fired | getppid, ns over off |');
+console.log('|---|---|---|---|---|---|---|');
+for (const n of names) {
+  const [m, ci] = meanCi(res[n].op);
+  const perPair = res[n].events / (ROUNDS * PAIRS);
+  const fired = n === 'rejected' ? res.collector.events / (ROUNDS * PAIRS) : perPair;
+  const perEvent = fired > 0.5 ? f(median(res[n].overTif) / fired, 0) : '–';
+  console.log(`| ${n} | ${f(median(res[n].ns), 0)} | ${f(median(res[n].op))} | ${f(m)} ± ${f(ci)} | ${f(perPair, 2)} | ${perEvent} | ${f(median(res[n].sys), 1)} |`);
+}
