@@ -46,7 +46,9 @@ if (!fs.existsSync(path.join(TRACING, 'instances'))) execOrDie('mount', ['-t', '
 for (const name of fs.readdirSync(path.join(TRACING, 'instances'))) {
   const m = /^mountstorm-bench-tracepoints-(\d+)$/.exec(name);
   if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
-  spawnSync('sh', ['-c', `echo 0 > '${path.join(TRACING, 'instances', name, 'events/enable')}'; rmdir '${path.join(TRACING, 'instances', name)}'`]);
+  const stale = path.join(TRACING, 'instances', name);
+  fs.writeFileSync(path.join(stale, 'events/enable'), '0');
+  fs.rmdirSync(stale);
 }
 const inst = path.join(TRACING, 'instances', `mountstorm-bench-tracepoints-${process.pid}`);
 fs.mkdirSync(inst);
