@@ -77,6 +77,30 @@ interface Rendered {
   body: Promise<string>;
 }
 
+/**
+ * What the OpenMetrics registry holds in place of a metric: its own object delegating to the
+ * metric's values. prom-client's OpenMetrics render renames every counter it renders (`metric.name`
+ * loses `_total`, and the counter's get() then answers with that name), so a metric object
+ * registered in both registries would make every later text render name counters without `_total`.
+ * The view takes the rename; the metric never sees it, whatever order or overlap the scrapes come in.
+ */
+function openMetricsView(m: Metric): Metric {
+  // prom-client's declarations leave out the fields every metric has at run time.
+  const { name, help, type, aggregator } = m as unknown as { name: string; help: string; type: string; aggregator: string };
+  const view = {
+    name,
+    help,
+    type,
+    aggregator,
+    async get() {
+      // Counter#get() reports the name the metric was made with; the render appends `_total` to it.
+      const data = await m.get();
+      return { ...data, name: view.name };
+    },
+  };
+  return view as unknown as Metric;
+}
+
 export class Exposition {
   private readonly registries: Record<Format, Registry<RegistryContentType>> = {
     prometheus: new Registry(),
@@ -85,26 +109,28 @@ export class Exposition {
   private generation = 0;
   private readonly cache = new Map<Format, Rendered>();
 
-  /** Both registries: every metric is registered in each, so either format shows the same state. */
-  get registers(): Registry[] {
-    return Object.values(this.registries) as Registry[];
+  /** Every metric is in both registries (the OpenMetrics one through a view), so either format shows the same state. */
+  private register<M extends Metric>(m: M): M {
+    this.registries.prometheus.registerMetric(m);
+    this.registries.openmetrics.registerMetric(openMetricsView(m));
+    return m;
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-    return new Counter({ name, help, labelNames, registers: this.registers });
+    return this.register(new Counter({ name, help, labelNames, registers: [] }));
   }
 
   gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-    return new Gauge({ name, help, labelNames, registers: this.registers });
+    return this.register(new Gauge({ name, help, labelNames, registers: [] }));
   }
 
   histogram<L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {
-    return new Histogram({ name, help, labelNames, buckets, registers: this.registers });
+    return this.register(new Histogram({ name, help, labelNames, buckets, registers: [] }));
   }
 
   bulkHistogram<L extends string>(name: string, help: string, buckets: readonly number[], labelNames: readonly L[] = []): BulkHistogram<L> {
     const h = new BulkHistogram(name, help, buckets, labelNames);
-    for (const r of this.registers) r.registerMetric(h as unknown as Metric);
+    this.register(h as unknown as Metric);
     return h;
   }
 
