@@ -26,7 +26,7 @@ if (process.argv[2] !== '--inner') {
   process.exit(r.status ?? 1);
 }
 
-const { mount, MS_BIND, umount2 } = require(path.join(ROOT, 'dist/src/storm/syscalls'));
+const { mount, MS_BIND, umount2 } = require(path.join(ROOT, 'dist/src/kernel/mount'));
 const { MountsCollector } = require(path.join(ROOT, 'dist/src/collectors/mounts'));
 const { Exposition } = require(path.join(ROOT, 'dist/src/exposition'));
 const { HostPaths } = require(path.join(ROOT, 'dist/src/fs/paths'));
@@ -56,23 +56,26 @@ function growTo(n) {
 /** A MountsCollector reading the table one way, with its own exposition. */
 async function openCollector(method) {
   const exposition = new Exposition();
-  const ctx = { config: loadConfig(parseArgs([`--collector.mounts.method=${method}`]), {}), paths: new HostPaths(), log: new Logger('error'), exposition, probes: undefined, mountinfoPath: MI };
-  const c = new MountsCollector(ctx);
-  await c.update();
-  const total = async (name) => ((await exposition.values(name)) ?? []).reduce((a, v) => a + v.value, 0);
+  const ctx = { config: loadConfig(parseArgs([`--collector.mounts.method=${method}`]), {}), paths: new HostPaths(), log: new Logger('error'), exposition, mountinfoPath: MI };
+  const c = new MountsCollector(ctx, method);
+  const update = async () => {
+    const s = await c.collect();
+    c.apply(s);
+    return s;
+  };
+  let last = await update();
   const churn = [];
   const cpuMs = [];
   return {
     /** One measured sample: its CPU, and the churn it reported. */
     async sample(measure) {
-      const a = [await total('mountstorm_mounts_added_total'), await total('mountstorm_mounts_removed_total')];
-      const t = cpu(); await c.update(); const used = cpu() - t;
+      const t = cpu(); last = await update(); const used = cpu() - t;
       if (!measure) return;
       cpuMs.push(used);
-      churn.push(`${(await total('mountstorm_mounts_added_total')) - a[0]}/${(await total('mountstorm_mounts_removed_total')) - a[1]}`);
+      churn.push(`${last.added}/${last.removed}`);
     },
     async close() {
-      const used = ((await exposition.values('mountstorm_mount_table_method')) ?? []).find((v) => v.value === 1)?.labels.method;
+      const used = last.method;
       await c.close();
       if (used !== method) throw new Error(`asked for ${method}, the collector used ${used}`);
       const seen = new Map();

@@ -35,9 +35,9 @@ const GETPPID = 200_000;
 const SETTLE_MS = 300;
 
 const ROOT = path.join(__dirname, '..');
-const { mount, MS_BIND, umount2 } = require(path.join(ROOT, 'dist/src/storm/syscalls'));
-const { syscall } = require(path.join(ROOT, 'dist/src/sys/libc'));
-const { TRACED_SYSCALLS } = require(path.join(ROOT, 'dist/src/tracefs/aggregate'));
+const { mount, MS_BIND, umount2 } = require(path.join(ROOT, 'dist/src/kernel/mount'));
+const { syscall } = require(path.join(ROOT, 'dist/src/kernel/libc'));
+const { TRACED_SYSCALLS } = require(path.join(ROOT, 'dist/src/sources/tracefs/events'));
 
 const TRACING = '/sys/kernel/tracing';
 if (!fs.existsSync(path.join(TRACING, 'instances'))) execOrDie('mount', ['-t', 'tracefs', 'tracefs', TRACING]);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The command line: `mountstorm serve` (the default) and its flags. The only place that exits. */
-import { flagsHelp, loadConfig, parseArgs } from './config';
+import { FLAGS, loadConfig, parseArgs } from './config';
+import { flagsHelp } from './flags';
 import { ConfigError, MountstormError, errorMessage } from './errors';
 import { Logger } from './log';
 import { doctorCommand } from './doctor/command';
@@ -34,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const args = parseArgs(rest);
   if (args.help) {
-    process.stdout.write(USAGE + flagsHelp() + '\n');
+    process.stdout.write(USAGE + flagsHelp(FLAGS) + '\n');
     return 0;
   }
   if (args.version) {

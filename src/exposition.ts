@@ -23,26 +23,31 @@ function openMetricsRegistry(): Registry<RegistryContentType> {
 }
 
 /**
- * A histogram filled with bucket counts aggregated elsewhere (the trace reader thread counts
- * durations into the same buckets), so a storm's hundred thousand syscalls a second cost one add per
- * bucket here instead of one observe() each. prom-client renders it like its own histograms.
+ * A histogram filled with bucket counts aggregated elsewhere (the trace thread counts durations
+ * into the same buckets), so a storm's hundred thousand syscalls a second cost one add per bucket
+ * here instead of one observe() each. A prom-client Histogram (its constructor validates the name,
+ * labels and buckets, and registries render it as their own) whose values come from these counts.
  */
-export class BulkHistogram<L extends string> {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private readonly series = new Map<string, { labels: Record<L, string>; counts: number[]; sum: number; count: number }>();
+export class BucketHistogram<L extends string = string> extends Histogram<L> {
+  private readonly series = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
 
   constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: readonly number[],
-    private readonly labelNames: readonly L[],
-  ) {}
+    name: string,
+    help: string,
+    private readonly bounds: readonly number[],
+    private readonly labelList: readonly L[],
+  ) {
+    super({ name, help, buckets: [...bounds], labelNames: labelList, registers: [] });
+    // Histogram sets observe() on the instance; this one is fed by addCounts() only.
+    this.observe = (() => {
+      throw new Error(`${name}: fed by addCounts(), not observe()`);
+    }) as Histogram<L>['observe'];
+  }
 
-  /** Adds `counts` (per bucket, not cumulative, the last slot +Inf), their `sum` and total count. */
-  add(labels: Record<L, string>, counts: readonly number[], sum: number): void {
-    if (counts.length !== this.buckets.length + 1) throw new Error(`${this.name}: ${counts.length} counts for ${this.buckets.length} buckets`);
-    const key = this.labelNames.map((l) => labels[l]).join('\u0000');
+  /** Adds `counts` (per bucket, not cumulative, the last slot +Inf) and their `sum`. */
+  addCounts(labels: Record<L, string>, counts: readonly number[], sum: number): void {
+    if (counts.length !== this.bounds.length + 1) throw new Error(`${this.fields.name}: ${counts.length} counts for ${this.bounds.length} buckets`);
+    const key = this.labelList.map((l) => labels[l]).join('\u0000');
     let s = this.series.get(key);
     if (!s) {
       s = { labels: { ...labels }, counts: new Array<number>(counts.length).fill(0), sum: 0, count: 0 };
@@ -55,20 +60,37 @@ export class BulkHistogram<L extends string> {
     s.sum += sum;
   }
 
-  /** The prom-client metric interface: values as prom-client's Histogram#get() returns them. */
-  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> }> {
+  /** prom-client's declarations leave out the fields every metric has at run time. */
+  private get fields(): { name: string; help: string; aggregator: 'sum' } {
+    return this as unknown as { name: string; help: string; aggregator: 'sum' };
+  }
+
+  override async get(): Promise<Awaited<ReturnType<Histogram<L>['get']>>> {
+    const name = this.fields.name;
     const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
     for (const s of this.series.values()) {
       let acc = 0;
-      this.buckets.forEach((le, i) => {
+      this.bounds.forEach((le, i) => {
         acc += s.counts[i] as number;
-        values.push({ labels: { ...s.labels, le }, value: acc, metricName: `${this.name}_bucket` });
+        values.push({ labels: { ...s.labels, le }, value: acc, metricName: `${name}_bucket` });
       });
-      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` });
-      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
-      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${name}_bucket` });
+      values.push({ labels: s.labels, value: s.sum, metricName: `${name}_sum` });
+      values.push({ labels: s.labels, value: s.count, metricName: `${name}_count` });
     }
-    return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
+    const { help, aggregator } = this.fields;
+    // The shape prom-client's own Histogram#get() answers (its declaration adds a collect field no render reads).
+    return { name, help, type: 'histogram', aggregator, values } as unknown as Awaited<ReturnType<Histogram<L>['get']>>;
+  }
+
+  /** The registry's render asks for this where a metric has it: the same values. */
+  getForPromString(): ReturnType<BucketHistogram<L>['get']> {
+    return this.get();
+  }
+
+  override reset(): void {
+    // Also called by prom-client's constructor, before this class's fields exist.
+    (this.series as typeof this.series | undefined)?.clear();
   }
 }
 
@@ -128,17 +150,8 @@ export class Exposition {
     return this.register(new Histogram({ name, help, labelNames, buckets, registers: [] }));
   }
 
-  bulkHistogram<L extends string>(name: string, help: string, buckets: readonly number[], labelNames: readonly L[] = []): BulkHistogram<L> {
-    const h = new BulkHistogram(name, help, buckets, labelNames);
-    this.register(h as unknown as Metric);
-    return h;
-  }
-
-  /** The current values of one metric (as prom-client's get() returns them), or undefined. */
-  async values(name: string): Promise<Array<{ labels: Record<string, string | number>; value: number }> | undefined> {
-    const m = this.registries.prometheus.getSingleMetric(name);
-    if (!m) return undefined;
-    return (await m.get()).values as Array<{ labels: Record<string, string | number>; value: number }>;
+  bucketHistogram<L extends string>(name: string, help: string, buckets: readonly number[], labelNames: readonly L[] = []): BucketHistogram<L> {
+    return this.register(new BucketHistogram(name, help, buckets, labelNames));
   }
 
   /** A sample finished: the next scrape renders anew. */

@@ -6,13 +6,13 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { watch } from 'chokidar';
 import type { AddressInfo } from 'node:net';
-import { createCollectors } from './collectors';
+import type { Collector, CollectorContext } from './collectors/collector';
+import { COLLECTORS } from './collectors/registry';
 import type { Config } from './config';
 import { parseListenAddress } from './config';
 import { Exposition } from './exposition';
 import { HostPaths } from './fs/paths';
 import type { Logger } from './log';
-import { ProbeRunner } from './probes/runner';
 import { Sampler } from './sampler';
 import { StateRecorder } from './state/recorder';
 import { createApp } from './server';
@@ -89,6 +89,11 @@ function watchWebConfig(current: WebConfig, server: http.Server, auth: WebAuth, 
   };
 }
 
+/** The enabled collectors, in the order of COLLECTORS. */
+export function createCollectors(ctx: CollectorContext): Collector[] {
+  return COLLECTORS.filter((d) => ctx.config.collectors[d.name]).map((d) => d.create(ctx, ctx.config.collectorOptions[d.name] as object));
+}
+
 export async function serve(config: Readonly<Config>, log: Logger): Promise<Running> {
   // A bad web config stops the start (ConfigError), before anything else is set up.
   const webConfig = config.web.configFile !== undefined ? loadWebConfig(config.web.configFile) : undefined;
@@ -97,13 +102,12 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   exposition
     .gauge('mountstorm_build_info', 'Version of mountstorm and of the Node.js runtime it runs on; value is 1.', ['version', 'nodejs'])
     .set({ version: VERSION, nodejs: process.version }, 1);
-  const probes = new ProbeRunner(config.probes.timeoutMs);
-  const ctx = { config, paths, log, exposition, probes, mountinfoPath: paths.proc(config.mountPid, 'mountinfo') };
+  const ctx: CollectorContext = { config, paths, log, exposition, mountinfoPath: paths.proc(config.mountPid, 'mountinfo') };
   const collectors = createCollectors(ctx);
   const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs, config.sampleTimeoutMs);
 
-  const state = new StateRecorder(exposition, config.sampleIntervalMs, VERSION);
-  sampler.onSample(() => state.record());
+  const state = new StateRecorder(config.sampleIntervalMs, VERSION);
+  sampler.onSample((sample) => state.record(sample));
   const auth = webConfig ? new WebAuth(webConfig.users, webConfig.tls?.clientAuth ?? 'NoClientCert') : undefined;
   const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION, state, auth });
   const server: http.Server = webConfig?.tls ? https.createServer({ ...SERVER_OPTIONS, ...tlsOptions(webConfig.tls) }, app) : http.createServer(SERVER_OPTIONS, app);
@@ -136,7 +140,6 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
         });
         await watcher?.close();
         await sampler.stop();
-        await probes.close();
       })();
       return closing;
     },

@@ -1,14 +1,17 @@
 /**
  * The sampling loop. Churn and lock wait happen between scrapes, so the exporter samples on its own
- * clock (--sample.interval) and scrapes render the latest sample. Every collector runs isolated and
- * timed each tick; one failing never stops the others. A tick never overlaps the previous one: a tick
- * that is due while the last still runs is counted as an overrun and skipped, not queued.
+ * clock (--sample.interval) and scrapes render the latest sample. Every collector collects isolated
+ * and timed each tick; one failing never stops the others. Then every part is applied to the metrics
+ * in one synchronous block, and the Sample goes to the listeners (the landing page's history, the
+ * alert evaluator). A tick never overlaps the previous one: a tick that is due while the last still
+ * runs is counted as an overrun and skipped, not queued.
  */
 import { promises as fs } from 'node:fs';
 import type { Collector } from './collectors/collector';
 import { errorMessage } from './errors';
 import type { Exposition } from './exposition';
 import type { Logger } from './log';
+import type { Sample } from './sample';
 
 /**
  * The event loop's delay: how late a timer due every TICK_MS fires, so a block of the loop that long
@@ -56,7 +59,10 @@ export class Sampler {
   private readonly cpuBase = process.cpuUsage();
   private stopped = false;
   private readonly stuck = new Set<Collector>();
-  private readonly listeners: Array<() => Promise<void>> = [];
+  /** Parts that came after their collector's deadline: applied with the next sample, so no count is lost. */
+  private readonly late = new Map<Collector, unknown>();
+  private readonly listeners: Array<(s: Sample) => void> = [];
+  private lastAt: number | undefined;
 
   constructor(
     private readonly collectors: Collector[],
@@ -79,8 +85,8 @@ export class Sampler {
     e.gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.').set(Math.round(Date.now() / 1000 - process.uptime()));
   }
 
-  /** Runs `listener` after every completed sample (a failing listener is logged, never fails the sample). */
-  onSample(listener: () => Promise<void>): void {
+  /** Hands every completed sample to `listener` (a failing listener is logged, never fails the sample). */
+  onSample(listener: (s: Sample) => void): void {
     this.listeners.push(listener);
   }
 
@@ -98,29 +104,32 @@ export class Sampler {
    * failed, and is not started again until its stuck call returns: the other collectors keep their
    * cadence, and no threads pile up behind a stalled lock.
    */
-  private async runOne(c: Collector): Promise<[boolean, number]> {
+  private async runOne(c: Collector): Promise<{ ok: boolean; seconds: number; part?: unknown }> {
     const start = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
-    if (this.stuck.has(c)) return [false, 0];
+    if (this.stuck.has(c)) return { ok: false, seconds: 0 };
     let timer: NodeJS.Timeout | undefined;
-    const update = c.update();
+    const collected = c.collect();
     const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
     try {
-      const r = await Promise.race([update, deadline]);
+      const r = await Promise.race([collected.then((part) => ({ part })), deadline]);
       if (r === 'timeout') {
         this.stuck.add(c);
-        update.then(
-          () => this.stuck.delete(c),
+        collected.then(
+          (part) => {
+            this.stuck.delete(c);
+            if (part !== undefined) this.late.set(c, part);
+          },
           () => this.stuck.delete(c),
         );
         this.log.failure(`collector:${c.name}`, 'error', 'collector timed out', { collector: c.name, timeout_ms: this.timeoutMs });
-        return [false, elapsed()];
+        return { ok: false, seconds: elapsed() };
       }
       this.log.recovered(`collector:${c.name}`, `collector ${c.name} succeeded again`);
-      return [true, elapsed()];
+      return { ok: true, seconds: elapsed(), part: r.part };
     } catch (err) {
       this.log.failure(`collector:${c.name}`, 'error', 'collector failed', { collector: c.name, err: errorMessage(err) });
-      return [false, elapsed()];
+      return { ok: false, seconds: elapsed() };
     } finally {
       clearTimeout(timer);
     }
@@ -129,10 +138,28 @@ export class Sampler {
   private async runAll(): Promise<void> {
     const results = await Promise.all(this.collectors.map((c) => this.runOne(c)));
     const fdCount = await fs.readdir('/proc/self/fd').then((l) => l.length, () => undefined);
+    // From here on synchronous: a render sees the whole sample or none of it.
+    const now = Date.now();
+    const sample: Sample = { at: now, seconds: this.lastAt === undefined ? this.intervalMs / 1000 : (now - this.lastAt) / 1000, parts: {}, collectors: {} };
+    this.lastAt = now;
     this.collectors.forEach((c, i) => {
-      const [ok, secs] = results[i] as [boolean, number];
+      const r = results[i] as { ok: boolean; seconds: number; part?: unknown };
+      let ok = r.ok;
+      const late = this.late.get(c);
+      this.late.delete(c);
+      const parts = [late, ok ? r.part : undefined].filter((p) => p !== undefined);
+      if (parts.length > 0) {
+        try {
+          for (const p of parts) c.apply(p);
+          (sample.parts as Record<string, unknown>)[c.name] = parts[parts.length - 1];
+        } catch (err) {
+          ok = false;
+          this.log.failure(`collector:${c.name}`, 'error', 'collector failed', { collector: c.name, err: errorMessage(err) });
+        }
+      }
+      sample.collectors[c.name] = { ok, seconds: r.seconds };
       this.success.set({ collector: c.name }, ok ? 1 : 0);
-      this.duration.set({ collector: c.name }, secs);
+      this.duration.set({ collector: c.name }, r.seconds);
     });
     const u = process.cpuUsage(this.cpuBase);
     this.cpu.reset();
@@ -143,9 +170,15 @@ export class Sampler {
     if (fdCount !== undefined) this.fds.set(fdCount);
     this.loopDelay.set(this.loopDelayTimer.take());
     this.samples.inc();
-    this.lastSample.set(Date.now() / 1000);
+    this.lastSample.set(now / 1000);
     this.exposition.invalidate();
-    for (const l of this.listeners) await l().catch((err: unknown) => this.log.failure('sample-listener', 'warn', 'after-sample listener failed', { err: errorMessage(err) }));
+    for (const l of this.listeners) {
+      try {
+        l(sample);
+      } catch (err) {
+        this.log.failure('sample-listener', 'warn', 'after-sample listener failed', { err: errorMessage(err) });
+      }
+    }
   }
 
   /** Starts the loop on a fixed cadence (the first sample runs immediately). */

@@ -8,6 +8,7 @@ import { landingPage } from './landing/page';
 import type { Logger } from './log';
 import type { StateRecorder } from './state/recorder';
 import type { WebAuth } from './web/auth';
+import { escapeHtml } from './web/html';
 
 export interface AppDeps {
   exposition: Exposition;
@@ -25,10 +26,6 @@ export interface AppDeps {
 /** OpenMetrics only when the Accept header asks for it; Prometheus text otherwise. */
 export function negotiate(accept: string | undefined): Format {
   return accept !== undefined && /application\/openmetrics-text/i.test(accept) ? 'openmetrics' : 'prometheus';
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 export function createApp(deps: AppDeps): express.Express {

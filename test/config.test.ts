@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { ConfigError } from '../src/errors';
-import { FLAGS, loadConfig, parseArgs, parseConfigFile, parseDuration, parseListenAddress } from '../src/config';
+import { FLAGS, loadConfig, parseArgs, parseConfigFile, parseListenAddress } from '../src/config';
+import { parseDuration } from '../src/flags';
 import { CLI } from './support/env';
 
 const tmp = fs.mkdtempSync('/tmp/mountstorm-config-');
@@ -16,8 +17,10 @@ describe('flags', () => {
     expect(c.sampleIntervalMs).toBe(1000);
     expect(c.mountPid).toBe('1');
     expect(c.collectors).toEqual({ mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true });
-    expect(c.containers.taskDirs).toEqual(['/run/containerd/io.containerd.runtime.v2.task']);
-    expect(c.tracefs).toEqual({ path: undefined, bufferSizeKb: 512, topProcesses: 10, format: 'auto' });
+    expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/run/containerd/io.containerd.runtime.v2.task'] });
+    expect(c.collectorOptions.tracefs).toEqual({ path: undefined, bufferSizeKb: 512, topProcesses: 10, format: 'auto' });
+    expect(c.collectorOptions.mounts).toEqual({ method: 'auto' });
+    expect(c.collectorOptions.probes).toEqual({ timeoutMs: 10_000, statPath: undefined, statBatch: 32, baselineWindowMs: 1_800_000 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.web) && Object.isFrozen(c.collectors)).toBe(true);
   });
 
@@ -29,7 +32,7 @@ describe('flags', () => {
     expect(c.sampleIntervalMs).toBe(500);
     expect(c.paths.procfs).toBe('/host/proc');
     expect(c.collectors.cpu).toBe(false);
-    expect(c.containers.taskDirs).toEqual(['/a', '/b']);
+    expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/a', '/b'] });
   });
 
   test.each([

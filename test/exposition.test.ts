@@ -15,7 +15,7 @@ function build(): Exposition {
   e.histogram('t_duration_seconds', 'Durations.', LATENCY_BUCKETS).observe(0.001);
   const counts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
   counts[3] = 4;
-  e.bulkHistogram('t_bulk_seconds', 'Bulk.', LATENCY_BUCKETS, ['syscall']).add({ syscall: 'mount' }, counts, 0.0004);
+  e.bucketHistogram('t_bulk_seconds', 'Bulk.', LATENCY_BUCKETS, ['syscall']).addCounts({ syscall: 'mount' }, counts, 0.0004);
   e.invalidate();
   return e;
 }

@@ -9,8 +9,9 @@ import { LATENCY_BUCKETS } from '../src/exposition';
 import { escapePath, isIdmapped, newMountFacts, parseMountinfo, parseMountinfoLine, scanMountinfoLine, unescapeOctal, type MountFacts } from '../src/procfs/mountinfo';
 import { parseProcStat } from '../src/procfs/stat';
 import { parseCpuList } from '../src/sysfs/cpulist';
-import { TraceAggregator } from '../src/tracefs/aggregate';
-import { parseTraceLine } from '../src/tracefs/trace-pipe';
+import { TraceAggregator } from '../src/sources/tracefs/aggregator';
+import { keyed, Totals } from './support/trace-totals';
+import { parseTraceLine } from '../src/sources/tracefs/trace-pipe';
 import { parseWebConfig } from '../src/web/config';
 
 const RUNS = { numRuns: 2000 };
@@ -124,23 +125,28 @@ describe('tracefs', () => {
     fc.assert(fc.property(anyText, (s) => onlyThrows([ParseError], () => parseTraceLine(s))), RUNS);
   });
 
-  test('the aggregator takes any chunks without throwing; counts never go down', () => {
+  test('the aggregator takes any chunks without throwing; no take is negative, and the takes add up to one take of the same chunks', () => {
     const validLine = fc
       .tuple(fc.constantFrom('mount', 'umount', 'open_tree', 'unshare'), fc.nat(50), fc.nat(3), fc.boolean(), fc.nat(1000))
       .map(([sys, tid, cpu, enter, t]) => `  p-${tid} [00${cpu}] ..... ${(t / 1000).toFixed(6)}: ${enter ? `sys_${sys}(x: 0)` : `sys_${sys} -> 0x0`}\n`);
     fc.assert(
       fc.property(fc.array(fc.oneof(anyText, validLine), { maxLength: 50 }), (chunks) => {
         const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 3, maxInflight: 8 });
-        let last = 0;
+        const whole = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 3, maxInflight: 8 });
+        const totals = new Totals(a);
+        let t = totals.take();
         for (const c of chunks) {
           a.feed(c);
-          const t = a.snapshot();
-          const total = Object.values(t.callsByCpu).reduce((x, y) => x + y, 0);
-          expect(total).toBeGreaterThanOrEqual(last);
-          last = total;
+          whole.feed(c);
+          const d = a.take();
+          for (const x of [...d.calls, ...d.errors, ...d.byProcess]) expect(x.count).toBeGreaterThan(0);
+          for (const x of d.durations) for (const n of x.counts) expect(n).toBeGreaterThanOrEqual(0);
+          totals.add(d);
+          t = totals.current();
           expect(t.inflight).toBeLessThanOrEqual(8);
           expect(Object.keys(t.byProcess).length).toBeLessThanOrEqual(4);
         }
+        expect(t).toEqual(keyed(whole.take()));
       }),
       { numRuns: 500 },
     );

@@ -1,41 +1,58 @@
+/**
+ * What a collector is: a name, its flags, and two steps per sample. `collect()` reads its sources
+ * (src/sources/…, or a pure parser over a file read through the path seam) and returns its part of
+ * the sample: a typed snapshot of the state now and of what changed since the last sample.
+ * `apply()` maps that part to metrics in one synchronous block, so a render never sees half a
+ * sample. The landing page and the alert evaluator read the same parts, never the metrics.
+ */
 import type { Config } from '../config';
 import type { Exposition } from '../exposition';
+import type { FlagSpec, FlagValue } from '../flags';
 import type { HostPaths } from '../fs/paths';
 import type { Logger } from '../log';
-import type { ProbeRunner } from '../probes/runner';
 
 export interface CollectorContext {
   config: Readonly<Config>;
   paths: HostPaths;
   log: Logger;
   exposition: Exposition;
-  probes: ProbeRunner;
   /** The watched mountinfo, through the procfs seam. */
   mountinfoPath: string;
 }
 
-/**
- * One collector: metric descriptors are built in the constructor; `update()` reads its sources
- * (async) and then writes its metrics in one synchronous block, so a render never sees half of it.
- * A source that is missing is "no data" (resolve without metrics), not a failure.
- */
-export interface Collector {
+export interface Collector<Part = unknown> {
   readonly name: string;
-  update(): Promise<void>;
+  /** Its part of this sample; undefined where a source is missing ("no data", not a failure). */
+  collect(): Promise<Part | undefined>;
+  /** Writes `part` to the metrics, synchronously. */
+  apply(part: Part): void;
   close?(): Promise<void>;
 }
 
 /**
- * A counter fed from a kernel total that must never go back: the first reading is taken whole, later
- * ones add the increase; a reading below the last (a reset, a CPU offlined and back) adds nothing.
+ * A collector as the command line knows it. Its flags are `--collector.<name>` (on/off) and
+ * `--collector.<name>.<option>` for each of `flags` (named here without the prefix); `options`
+ * turns their values into the options object `create` takes.
  */
-export class MonotonicDelta {
-  private last = new Map<string, number>();
+export interface CollectorDefinition {
+  name: string;
+  defaultEnabled: boolean;
+  /** One line for --help. */
+  help: string;
+  flags: readonly FlagSpec[];
+  options(value: (option: string) => FlagValue | undefined): object;
+  create(ctx: CollectorContext, options: object): Collector;
+}
 
-  delta(key: string, value: number): number {
-    const prev = this.last.get(key);
-    this.last.set(key, value);
-    if (prev === undefined) return value;
-    return value > prev ? value - prev : 0;
-  }
+/** A definition whose create() takes exactly the options its options() builds. */
+export function defineCollector<Options extends object>(d: {
+  name: string;
+  defaultEnabled: boolean;
+  help: string;
+  flags: readonly FlagSpec[];
+  options(value: (option: string) => FlagValue | undefined): Options;
+  create(ctx: CollectorContext, options: Options): Collector;
+}): CollectorDefinition {
+  // The config hands create() the object options() built for this definition, never another's.
+  return d as CollectorDefinition;
 }

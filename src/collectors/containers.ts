@@ -7,19 +7,32 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
-import type { Collector, CollectorContext } from './collector';
+import { defineCollector, type Collector, type CollectorContext } from './collector';
 
-export class ContainersCollector implements Collector {
+const DEFAULT_TASK_DIR = '/run/containerd/io.containerd.runtime.v2.task';
+
+export interface ContainersSnapshot {
+  /** Bundles that appeared since the last sample. */
+  starts: number;
+  /** Task directories that exist and are watched. */
+  watched: number;
+}
+
+export class ContainersCollector implements Collector<ContainersSnapshot> {
   readonly name = 'containers';
   private readonly starts;
   private readonly watched;
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly dirs: string[];
+  private seen = 0;
 
-  constructor(private readonly ctx: CollectorContext) {
+  constructor(
+    private readonly ctx: CollectorContext,
+    taskDirs: readonly string[],
+  ) {
     this.starts = ctx.exposition.counter('mountstorm_container_starts_total', "New container bundles seen in the runtime's task directories.");
     this.watched = ctx.exposition.gauge('mountstorm_container_task_dirs_watched', 'Runtime task directories that exist and are being watched.');
-    this.dirs = ctx.config.containers.taskDirs.map((d) => ctx.paths.root(d));
+    this.dirs = taskDirs.map((d) => ctx.paths.root(d));
   }
 
   private async exists(dir: string): Promise<boolean> {
@@ -35,14 +48,14 @@ export class ContainersCollector implements Collector {
     w.on('addDir', (p: string) => {
       // depth 1 = <namespace>, depth 2 = <namespace>/<container>: only the latter is a start.
       const rel = path.relative(dir, p);
-      if (rel.split(path.sep).length === 2) this.starts.inc();
+      if (rel.split(path.sep).length === 2) this.seen++;
     });
     w.on('error', (err) => this.ctx.log.failure(`watch:${dir}`, 'warn', 'container task directory watch failed', { dir, err: String(err) }));
     this.watchers.set(dir, w);
     return new Promise((resolve) => w.once('ready', () => resolve()));
   }
 
-  async update(): Promise<void> {
+  async collect(): Promise<ContainersSnapshot> {
     for (const dir of this.dirs) {
       const present = await this.exists(dir);
       const w = this.watchers.get(dir);
@@ -54,7 +67,14 @@ export class ContainersCollector implements Collector {
         await w.close();
       }
     }
-    this.watched.set(this.watchers.size);
+    const starts = this.seen;
+    this.seen = 0;
+    return { starts, watched: this.watchers.size };
+  }
+
+  apply(s: ContainersSnapshot): void {
+    this.starts.inc(s.starts);
+    this.watched.set(s.watched);
   }
 
   async close(): Promise<void> {
@@ -62,3 +82,12 @@ export class ContainersCollector implements Collector {
     this.watchers.clear();
   }
 }
+
+export const containersCollector = defineCollector({
+  name: 'containers',
+  defaultEnabled: true,
+  help: "container starts seen in the runtime's task directories.",
+  flags: [{ name: 'task-dir', kind: 'list', default: [DEFAULT_TASK_DIR], help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.' }],
+  options: (value) => ({ taskDirs: value('task-dir') as string[] }),
+  create: (ctx, o) => new ContainersCollector(ctx, o.taskDirs),
+});

@@ -6,11 +6,17 @@ import { promises as fs } from 'node:fs';
 import { errnoCode } from '../errors';
 import { parseCpuModel } from '../procfs/cpuinfo';
 import { CPU_MODES, parseProcStat, USER_HZ } from '../procfs/stat';
+import { MonotonicDelta } from '../sources/monotonic-delta';
 import { TopologyCache } from '../sysfs/topology';
-import { MonotonicDelta, type Collector, type CollectorContext } from './collector';
+import { defineCollector, type Collector, type CollectorContext } from './collector';
 
+export interface CpuSnapshot {
+  /** CPU seconds since the last sample, by socket, NUMA node and mode. */
+  seconds: Array<{ socket: string; numaNode: string; mode: string; seconds: number }>;
+  topology: { cpuModel: string; sockets: number; numaNodes: number; smt: boolean };
+}
 
-export class CpuCollector implements Collector {
+export class CpuCollector implements Collector<CpuSnapshot> {
   readonly name = 'cpu';
   private readonly seconds;
   private readonly topologyInfo;
@@ -36,12 +42,12 @@ export class CpuCollector implements Collector {
     }
   }
 
-  async update(): Promise<void> {
+  async collect(): Promise<CpuSnapshot> {
     const topo = await this.topology.get();
     this.model ??= await this.cpuModel();
     const stat = parseProcStat(await fs.readFile(this.ctx.paths.proc('stat'), 'utf8'), this.ctx.paths.proc('stat'));
-
-    const sums = new Map<string, { socket: string; numa_node: string; mode: string; ticks: number }>();
+    // Ticks are summed first, then turned into seconds once: the figures stay exact decimals.
+    const sums = new Map<string, { socket: string; numaNode: string; mode: string; ticks: number }>();
     for (const [cpu, times] of stat.cpus) {
       const place = topo.cpus.get(cpu) ?? { socket: 'unknown', numaNode: 'unknown' };
       for (const mode of CPU_MODES) {
@@ -49,15 +55,29 @@ export class CpuCollector implements Collector {
         if (v === undefined) continue;
         const d = this.deltas.delta(`${cpu}/${mode}`, v);
         const key = `${place.socket}/${place.numaNode}/${mode}`;
-        const s = sums.get(key) ?? { socket: place.socket, numa_node: place.numaNode, mode, ticks: 0 };
+        const s = sums.get(key) ?? { socket: place.socket, numaNode: place.numaNode, mode, ticks: 0 };
         s.ticks += d;
         sums.set(key, s);
       }
     }
+    const seconds = [...sums.values()].map(({ ticks, ...where }) => ({ ...where, seconds: ticks / USER_HZ }));
+    return { seconds, topology: { cpuModel: this.model, sockets: topo.sockets, numaNodes: topo.numaNodes, smt: topo.smt } };
+  }
 
-    for (const s of sums.values()) this.seconds.inc({ socket: s.socket, numa_node: s.numa_node, mode: s.mode }, s.ticks / USER_HZ);
+  apply(s: CpuSnapshot): void {
+    for (const c of s.seconds) this.seconds.inc({ socket: c.socket, numa_node: c.numaNode, mode: c.mode }, c.seconds);
+    const t = s.topology;
     this.topologyInfo.reset();
-    this.topologyInfo.set({ cpu_model: this.model, sockets: String(topo.sockets), numa_nodes: String(topo.numaNodes), smt: topo.smt ? 'on' : 'off' }, 1);
-    this.smtActive.set(topo.smt ? 1 : 0);
+    this.topologyInfo.set({ cpu_model: t.cpuModel, sockets: String(t.sockets), numa_nodes: String(t.numaNodes), smt: t.smt ? 'on' : 'off' }, 1);
+    this.smtActive.set(t.smt ? 1 : 0);
   }
 }
+
+export const cpuCollector = defineCollector({
+  name: 'cpu',
+  defaultEnabled: true,
+  help: 'CPU time per socket and NUMA node, CPU topology and SMT.',
+  flags: [],
+  options: () => ({}),
+  create: (ctx) => new CpuCollector(ctx),
+});

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as si from 'systeminformation';
-import type { Collector, CollectorContext } from './collector';
+import { defineCollector, type Collector, type CollectorContext } from './collector';
 
 async function dmi(file: string): Promise<string | undefined> {
   try {
@@ -16,16 +16,21 @@ async function dmi(file: string): Promise<string | undefined> {
   }
 }
 
-export class HostCollector implements Collector {
+export interface HostSnapshot {
+  vendor: string;
+  model: string;
+}
+
+export class HostCollector implements Collector<HostSnapshot> {
   readonly name = 'host';
   private readonly info;
-  private known: { vendor: string; model: string } | undefined;
+  private known: HostSnapshot | undefined;
 
   constructor(private readonly ctx: CollectorContext) {
     this.info = ctx.exposition.gauge('mountstorm_host_info', 'System vendor and model (on clouds, the instance type); value is 1.', ['system_vendor', 'system_model']);
   }
 
-  async update(): Promise<void> {
+  async collect(): Promise<HostSnapshot> {
     if (!this.known) {
       let vendor = await dmi(this.ctx.paths.sys('class/dmi/id/sys_vendor'));
       let model = await dmi(this.ctx.paths.sys('class/dmi/id/product_name'));
@@ -37,7 +42,20 @@ export class HostCollector implements Collector {
       }
       this.known = { vendor: vendor ?? 'unknown', model: model ?? 'unknown' };
     }
+    return this.known;
+  }
+
+  apply(s: HostSnapshot): void {
     this.info.reset();
-    this.info.set({ system_vendor: this.known.vendor, system_model: this.known.model }, 1);
+    this.info.set({ system_vendor: s.vendor, system_model: s.model }, 1);
   }
 }
+
+export const hostCollector = defineCollector({
+  name: 'host',
+  defaultEnabled: true,
+  help: 'system vendor and model (the instance type on clouds).',
+  flags: [],
+  options: () => ({}),
+  create: (ctx) => new HostCollector(ctx),
+});

@@ -1,19 +1,41 @@
 /**
- * The watched mount table: entries by fstype, churn by diffing consecutive readings, overlay layer
- * depth, idmapped mounts, and the kernel's fs.mount-max ceiling. A worker thread takes the readings
- * (src/mounttable/worker.ts: listmount(2) where it works, mountinfo text otherwise), only after a
- * change that poll(2) reported (src/watch/mountinfo.ts) or once a minute.
+ * The watched mount table: entries by fstype, churn between readings, overlay layer depth,
+ * idmapped mounts, and the kernel's fs.mount-max ceiling. The table thread
+ * (src/sources/mount-table/) takes the readings, only after a change poll(2) reported or once a
+ * minute; between readings the last one stands.
  */
-import * as path from 'node:path';
 import { LATENCY_BUCKETS } from '../exposition';
-import type { TableReading, TableWorkerData } from '../mounttable/worker';
-import { MountinfoWatch } from '../watch/mountinfo';
-import { WorkerCall } from '../worker/call';
-import type { Collector, CollectorContext } from './collector';
+import { oneOf } from '../flags';
+import { MountTableSource } from '../sources/mount-table/source';
+import type { TableMethod } from '../sources/mount-table/reading';
+import type { TableMethodSetting, TableReading } from '../sources/mount-table/thread';
+import { defineCollector, type Collector, type CollectorContext } from './collector';
 
 export const LAYER_BUCKETS = [1, 2, 5, 10, 20, 30, 50, 75, 100, 128, 250, 500];
 
-export class MountsCollector implements Collector {
+/** The table as of this sample, and what changed since the last one. */
+export interface MountsSnapshot {
+  method: TableMethod;
+  /** Entries in the table (the sum of byType). */
+  mounts: number;
+  byType: ReadonlyMap<string, number>;
+  overlays: number;
+  layers: number;
+  layersMax: number;
+  idmapped: number;
+  mountMax?: number;
+  /** Mounts that appeared and went between the last two readings (0 where no reading was due). */
+  added: number;
+  removed: number;
+  /** Lower layers of each overlay that appeared. */
+  newOverlayDepths: readonly number[];
+  /** poll(2) saw a change since the last sample. */
+  changed: boolean;
+  /** This sample's reading, where one was due. */
+  read?: { seconds: number; bytes?: number; parseErrors: number; firstParseError?: string; fallback?: string };
+}
+
+export class MountsCollector implements Collector<MountsSnapshot> {
   readonly name = 'mounts';
   private readonly mounts;
   private readonly added;
@@ -27,15 +49,17 @@ export class MountsCollector implements Collector {
   private readonly readDuration;
   private readonly tableBytes;
   private readonly parseErrors;
-  private sampled = false;
-  private reportedBroken: string | undefined;
   private readonly changes;
   private readonly reads;
   private readonly method;
-  private readonly watch: MountinfoWatch;
-  private readonly table: WorkerCall<object, TableReading>;
+  private readonly source: MountTableSource;
+  private last: TableReading | undefined;
+  private reportedBroken: string | undefined;
 
-  constructor(private readonly ctx: CollectorContext) {
+  constructor(
+    private readonly ctx: CollectorContext,
+    method: TableMethodSetting,
+  ) {
     const e = ctx.exposition;
     this.mounts = e.gauge('mountstorm_mounts', 'Entries in the watched mount table, by filesystem type.', ['fstype']);
     this.added = e.counter('mountstorm_mounts_added_total', 'Mounts seen that were not in the previous sample (a lower bound: churn within one sample interval is missed).');
@@ -52,53 +76,83 @@ export class MountsCollector implements Collector {
     this.changes = e.counter('mountstorm_mount_table_change_events_total', 'Samples in which poll(2) on the watched mountinfo reported a change to the namespace (all changes between two samples count once).');
     this.reads = e.counter('mountstorm_mount_table_reads_total', 'Whole readings of the watched mount table: after a change (poll), at least once a minute, or every sample where poll is unavailable.');
     this.method = e.gauge('mountstorm_mount_table_method', 'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.', ['method']);
-    this.watch = new MountinfoWatch(ctx.mountinfoPath);
-    const workerData: TableWorkerData = { mountinfoPath: ctx.mountinfoPath, method: ctx.config.mounts.method, mountMaxPath: ctx.paths.proc('sys/fs/mount-max') };
-    this.table = new WorkerCall(path.join(__dirname, '../mounttable/worker.js'), { workerData });
+    this.source = new MountTableSource({ mountinfoPath: ctx.mountinfoPath, method, mountMaxPath: ctx.paths.proc('sys/fs/mount-max') });
   }
 
   async close(): Promise<void> {
-    this.watch.close();
-    await this.table.close();
+    await this.source.close();
   }
 
-  async update(): Promise<void> {
-    if (this.watch.poll()) this.changes.inc();
-    if (this.watch.broken !== this.reportedBroken) {
-      this.reportedBroken = this.watch.broken;
-      if (this.watch.broken) this.ctx.log.info(`mounts: every sample reads the table: ${this.watch.broken}`);
+  async collect(): Promise<MountsSnapshot> {
+    const answer = await this.source.read();
+    if (answer.watchBroken !== this.reportedBroken) {
+      this.reportedBroken = answer.watchBroken;
+      if (answer.watchBroken) this.ctx.log.info(`mounts: every sample reads the table: ${answer.watchBroken}`);
     }
-    // Every reading of the table takes namespace_sem: only when it changed (or the safety interval
-    // ran out). fs.mount-max comes with each reading, so it is at most a minute old.
-    if (this.sampled && !this.watch.due()) return;
-    const t = await this.table.call({});
-    // After success only: a failed reading is retried next sample. A change during the reading
-    // raised POLLPRI for the next poll(), so it is not lost.
-    this.watch.reading();
+    const r = answer.reading;
+    if (r) this.last = r;
+    const t = this.last as TableReading; // the first answer always carries a reading
+    let mounts = 0;
+    for (const n of t.byType.values()) mounts += n;
+    return {
+      method: t.method,
+      mounts,
+      byType: t.byType,
+      overlays: t.overlays,
+      layers: t.layers,
+      layersMax: t.layersMax,
+      idmapped: t.idmapped,
+      mountMax: t.mountMax,
+      added: r?.added ?? 0,
+      removed: r?.removed ?? 0,
+      newOverlayDepths: r?.newOverlayDepths ?? [],
+      changed: answer.changed,
+      read: r && { seconds: r.readSeconds, bytes: r.bytes, parseErrors: r.parseErrors, firstParseError: r.firstParseError, fallback: r.fallback },
+    };
+  }
 
-    // Apply: one synchronous block.
-    this.reads.inc();
-    this.readDuration.observe(t.readSeconds);
-    if (t.bytes !== undefined) this.tableBytes.set(t.bytes);
+  apply(s: MountsSnapshot): void {
+    if (s.changed) this.changes.inc();
     this.method.reset();
-    this.method.set({ method: t.method }, 1);
+    this.method.set({ method: s.method }, 1);
     this.mounts.reset();
-    for (const [type, n] of t.byType) this.mounts.set({ fstype: type }, n);
-    this.added.inc(t.added);
-    this.removed.inc(t.removed);
-    this.overlayMounts.set(t.overlays);
-    this.overlayLayers.set(t.layers);
-    this.overlayLayersMax.set(t.layersMax);
-    for (const d of t.newOverlayDepths) this.newOverlayLayers.observe(d);
-    this.idmapped.set(t.idmapped);
-    if (t.mountMax !== undefined) this.mountMax.set(t.mountMax);
-    if (t.fallback) this.ctx.log.info(`mounts: reading mountinfo text; ${t.fallback}`);
-    if (t.parseErrors > 0) {
-      this.parseErrors.inc(t.parseErrors);
-      this.ctx.log.failure('mountinfo-parse', 'warn', 'skipped malformed mountinfo lines', { count: t.parseErrors, first: t.firstParseError });
+    for (const [type, n] of s.byType) this.mounts.set({ fstype: type }, n);
+    this.added.inc(s.added);
+    this.removed.inc(s.removed);
+    this.overlayMounts.set(s.overlays);
+    this.overlayLayers.set(s.layers);
+    this.overlayLayersMax.set(s.layersMax);
+    for (const d of s.newOverlayDepths) this.newOverlayLayers.observe(d);
+    this.idmapped.set(s.idmapped);
+    if (s.mountMax !== undefined) this.mountMax.set(s.mountMax);
+    const read = s.read;
+    if (!read) return;
+    this.reads.inc();
+    this.readDuration.observe(read.seconds);
+    if (read.bytes !== undefined) this.tableBytes.set(read.bytes);
+    if (read.fallback) this.ctx.log.info(`mounts: reading mountinfo text; ${read.fallback}`);
+    if (read.parseErrors > 0) {
+      this.parseErrors.inc(read.parseErrors);
+      this.ctx.log.failure('mountinfo-parse', 'warn', 'skipped malformed mountinfo lines', { count: read.parseErrors, first: read.firstParseError });
     } else {
       this.ctx.log.recovered('mountinfo-parse', 'mountinfo parses cleanly again');
     }
-    this.sampled = true;
   }
 }
+
+export const mountsCollector = defineCollector({
+  name: 'mounts',
+  defaultEnabled: true,
+  help: 'mount table size by fstype, churn, overlay layers, idmapped mounts, fs.mount-max.',
+  flags: [
+    {
+      name: 'method',
+      kind: 'string',
+      default: 'auto',
+      help: "How to read the mount table: listmount (listmount(2) and statmount(2), Linux 6.8+, and 6.11+ for a namespace other than the exporter's; exact churn, a fraction of the cost), mountinfo (the text, every kernel), or auto (listmount where it works, else mountinfo).",
+      check: oneOf(['auto', 'listmount', 'mountinfo']),
+    },
+  ],
+  options: (value) => ({ method: value('method') as TableMethodSetting }),
+  create: (ctx, o) => new MountsCollector(ctx, o.method),
+});

@@ -1,12 +1,18 @@
 /** Distinct mount namespaces, from the /proc/PID/ns/mnt links; processes may exit mid-scan. */
 import { promises as fs } from 'node:fs';
 import { errnoCode } from '../errors';
-import type { Collector, CollectorContext } from './collector';
+import { defineCollector, type Collector, type CollectorContext } from './collector';
 
 const GONE = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM', 'ENOTDIR']);
 const BATCH = 64;
 
-export class NamespacesCollector implements Collector {
+export interface NamespacesSnapshot {
+  namespaces: number;
+  /** Processes whose link could not be read (without CAP_SYS_PTRACE the count is a lower bound). */
+  unreadable: number;
+}
+
+export class NamespacesCollector implements Collector<NamespacesSnapshot> {
   readonly name = 'namespaces';
   private readonly namespaces;
   private readonly unreadable;
@@ -16,7 +22,7 @@ export class NamespacesCollector implements Collector {
     this.unreadable = ctx.exposition.gauge('mountstorm_mount_namespace_unreadable_processes', 'Processes whose ns/mnt link could not be read in the last scan (without CAP_SYS_PTRACE the count is a lower bound).');
   }
 
-  async update(): Promise<void> {
+  async collect(): Promise<NamespacesSnapshot> {
     const pids = (await fs.readdir(this.ctx.paths.procfs)).filter((n) => /^\d+$/.test(n));
     const seen = new Set<string>();
     let unreadable = 0;
@@ -33,7 +39,20 @@ export class NamespacesCollector implements Collector {
       );
       for (const l of links) if (l !== undefined) seen.add(l);
     }
-    this.namespaces.set(seen.size);
-    this.unreadable.set(unreadable);
+    return { namespaces: seen.size, unreadable };
+  }
+
+  apply(s: NamespacesSnapshot): void {
+    this.namespaces.set(s.namespaces);
+    this.unreadable.set(s.unreadable);
   }
 }
+
+export const namespacesCollector = defineCollector({
+  name: 'namespaces',
+  defaultEnabled: true,
+  help: 'number of distinct mount namespaces (/proc/*/ns/mnt).',
+  flags: [],
+  options: () => ({}),
+  create: (ctx) => new NamespacesCollector(ctx),
+});

@@ -1,67 +1,52 @@
 /**
  * Exact mount syscall accounting and measured lock wait, from the kernel's own tracepoints. Probes
- * estimate; these count. The collector owns a tracefs instance (src/tracefs/instance.ts) whose ring
- * buffer a reader thread decodes (src/tracefs/reader.ts: binary trace_pipe_raw pages, or the
- * trace_pipe text where those cannot be decoded); each sample takes that thread's
- * cumulative totals and adds what is new. Where tracefs cannot be used (no privileges, no tracefs,
- * a kernel without syscall tracepoints) the collector has no data and says why once; it retries
- * every minute.
+ * estimate; these count. The trace thread (src/sources/tracefs/) owns the instance and hands over
+ * what changed since the last sample; this collector places each CPU on its socket and adds it to
+ * the counters. Where tracefs cannot be used (no privileges, no tracefs, a kernel without syscall
+ * tracepoints) the collector has no data and says why once; it retries every minute.
  */
-import * as path from 'node:path';
 import { errorMessage } from '../errors';
 import { LATENCY_BUCKETS } from '../exposition';
-import { TopologyCache, type Topology } from '../sysfs/topology';
-import { TRACED_SYSCALLS, type TraceTotals } from '../tracefs/aggregate';
-import { locateTracefs, TraceInstance, type TracefsMount } from '../tracefs/instance';
-import type { ReaderData, ReaderResponse } from '../tracefs/reader';
-import { WorkerCall } from '../worker/call';
-import { MonotonicDelta, type Collector, type CollectorContext } from './collector';
+import { between, oneOf } from '../flags';
+import type { DurationDelta } from '../sources/tracefs/aggregator';
+import { TRACED_SYSCALLS } from '../sources/tracefs/events';
+import type { TraceFormat } from '../sources/tracefs/instance';
+import { TraceSource } from '../sources/tracefs/source';
+import { TopologyCache } from '../sysfs/topology';
+import { defineCollector, type Collector, type CollectorContext } from './collector';
 
 const RETRY_MS = 60_000;
-const SNAPSHOT_TIMEOUT_MS = 5_000;
 const POLL_MS = 100;
 const MAX_INFLIGHT = 65_536;
 
-class TraceSession {
-  private readonly reader: WorkerCall<object, ReaderResponse>;
-
-  constructor(
-    readonly instance: TraceInstance,
-    readonly generation: number,
-    topProcesses: number,
-    procfs: string,
-  ) {
-    const workerData: ReaderData = {
-      source: instance.source,
-      monoClock: instance.monoClock,
-      tracefsDir: instance.tracefs.dir,
-      buckets: LATENCY_BUCKETS,
-      topProcesses,
-      maxInflight: MAX_INFLIGHT,
-      pollMs: POLL_MS,
-      procfs,
-    };
-    // No respawn: the thread reads the instance's descriptors; a dead session is replaced whole.
-    this.reader = new WorkerCall(path.join(__dirname, '../tracefs/reader.js'), { workerData, respawn: false });
-    this.reader.start();
-  }
-
-  get dead(): Error | undefined {
-    return this.reader.dead;
-  }
-
-  snapshot(): Promise<ReaderResponse> {
-    return this.reader.call({}, SNAPSHOT_TIMEOUT_MS, () => new Error(`trace reader did not answer within ${SNAPSHOT_TIMEOUT_MS} ms`));
-  }
-
-  async close(): Promise<void> {
-    this.reader.post('stop');
-    await this.reader.close();
-    this.instance.remove();
-  }
+export interface TracefsOptions {
+  path: string | undefined;
+  bufferSizeKb: number;
+  topProcesses: number;
+  format: TraceFormat;
 }
 
-export class TracefsCollector implements Collector {
+/** What the kernel's tracepoints recorded since the last sample. */
+export interface TracefsSnapshot {
+  /** Syscalls entered, by the socket of the CPU that ran the entry. */
+  calls: Array<{ syscall: string; socket: string; count: number }>;
+  /** The sum of `calls`. */
+  syscalls: number;
+  errors: Array<{ syscall: string; errno: string; count: number }>;
+  byProcess: Array<{ comm: string; count: number }>;
+  lockWait: Array<{ syscall: string; kind: string; seconds: number }>;
+  /** The sum of `lockWait`. */
+  lockWaitSeconds: number;
+  durations: DurationDelta[];
+  /** Events lost before they were read. */
+  lost: number;
+  events: number;
+  parseErrors: number;
+  /** Every socket of the host, so each syscall's series start at 0 on all of them. */
+  sockets: string[];
+}
+
+export class TracefsCollector implements Collector<TracefsSnapshot> {
   readonly name = 'tracefs';
   private readonly calls;
   private readonly duration;
@@ -71,18 +56,17 @@ export class TracefsCollector implements Collector {
   private readonly lost;
   private readonly events;
   private readonly parseErrors;
-  private readonly deltas = new MonotonicDelta();
-  private readonly durationSeen = new Map<string, { counts: number[]; sum: number }>();
-  private session: TraceSession | undefined;
-  private tracefs: TracefsMount | undefined;
+  private source: TraceSource | undefined;
   private lastAttempt = -Infinity;
-  private generation = 0;
   private readonly topology: TopologyCache;
 
-  constructor(private readonly ctx: CollectorContext) {
+  constructor(
+    private readonly ctx: CollectorContext,
+    private readonly options: TracefsOptions,
+  ) {
     const e = ctx.exposition;
     this.calls = e.counter('mountstorm_mount_syscalls_total', 'Mount-family syscalls entered, from tracefs syscall tracepoints, by syscall and the socket of the CPU that ran it (unshare, setns and clone only with CLONE_NEWNS).', ['syscall', 'socket']);
-    this.duration = e.bulkHistogram('mountstorm_mount_syscall_duration_seconds', 'Duration of mount-family syscalls, from entry to exit of the same task.', LATENCY_BUCKETS, ['syscall']);
+    this.duration = e.bucketHistogram('mountstorm_mount_syscall_duration_seconds', 'Duration of mount-family syscalls, from entry to exit of the same task.', LATENCY_BUCKETS, ['syscall']);
     this.errors = e.counter('mountstorm_mount_syscall_errors_total', 'Mount-family syscalls that returned an error, by errno.', ['syscall', 'errno']);
     this.byProcess = e.counter('mountstorm_mount_syscalls_by_process_total', 'Mount-family syscalls by process name; names beyond --collector.tracefs.top-processes are counted as "other".', ['comm']);
     this.lockWait = e.counter('mountstorm_mount_lock_wait_seconds_total', 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
@@ -92,95 +76,107 @@ export class TracefsCollector implements Collector {
     this.topology = new TopologyCache(ctx.paths);
   }
 
-  private start(): void {
-    const cfg = this.ctx.config.tracefs;
-    this.tracefs ??= locateTracefs(this.ctx.paths, cfg.path);
-    const instance = TraceInstance.create(this.tracefs, { bufferSizeKb: cfg.bufferSizeKb, format: cfg.format, log: this.ctx.log });
-    this.session = new TraceSession(instance, ++this.generation, cfg.topProcesses, this.ctx.paths.procfs);
-    this.ctx.log.info('tracefs: tracing mount syscalls', {
-      instance: instance.dir,
-      format: instance.source.format,
-      events: instance.enabled.length,
-      missing: instance.missing.join(',') || undefined,
+  private async start(): Promise<TraceSource> {
+    const o = this.options;
+    const source = await TraceSource.open({
+      procfs: this.ctx.paths.procfs,
+      sysfs: this.ctx.paths.sysfs,
+      tracefsPath: o.path,
+      bufferSizeKb: o.bufferSizeKb,
+      format: o.format,
+      buckets: LATENCY_BUCKETS,
+      topProcesses: o.topProcesses,
+      maxInflight: MAX_INFLIGHT,
+      pollMs: POLL_MS,
     });
-    if (instance.textReason) this.ctx.log.warn('tracefs: reading trace_pipe text, which costs the kernel more, because trace_pipe_raw cannot be decoded here', { reason: instance.textReason });
+    const i = source.opened;
+    const log = this.ctx.log;
+    for (const name of i.removedStale) log.info('tracefs: removed a stale instance left by an exporter that is gone', { instance: name });
+    for (const w of i.warnings) log.warn(`tracefs: ${w}`);
+    log.info('tracefs: tracing mount syscalls', { instance: i.handle.dir, format: i.format, events: i.enabled.length, missing: i.missing.join(',') || undefined });
+    if (i.textReason) log.warn('tracefs: reading trace_pipe text, which costs the kernel more, because trace_pipe_raw cannot be decoded here', { reason: i.textReason });
+    return source;
   }
 
-  async update(): Promise<void> {
-    if (this.session?.dead) {
-      this.ctx.log.warn('tracefs: the reader stopped; starting a new instance', { err: errorMessage(this.session.dead) });
-      await this.session.close().catch(() => undefined);
-      this.session = undefined;
+  async collect(): Promise<TracefsSnapshot | undefined> {
+    if (this.source?.dead) {
+      this.ctx.log.warn('tracefs: the reader stopped; starting a new instance', { err: errorMessage(this.source.dead) });
+      await this.source.close().catch(() => undefined);
+      this.source = undefined;
     }
-    if (!this.session) {
-      if (Date.now() - this.lastAttempt < RETRY_MS) return;
+    if (!this.source) {
+      if (Date.now() - this.lastAttempt < RETRY_MS) return undefined;
       this.lastAttempt = Date.now();
       try {
-        this.start();
+        this.source = await this.start();
         this.ctx.log.recovered('tracefs:start', 'tracefs collector started');
       } catch (err) {
         // No data, not a failure: the other collectors carry on, and the reason is logged once.
         this.ctx.log.failure('tracefs:start', 'info', 'tracefs collector has no data', { reason: errorMessage(err) });
-        return;
+        return undefined;
       }
     }
-    const session = this.session as TraceSession;
-    const res = await session.snapshot();
-    const lostByCpu = session.instance.lostByCpu();
+    const { delta: d, readError } = await this.source.take();
     const topology = await this.topology.get();
-    if (res.readError) throw new Error(`reading ${session.instance.dir}/${session.instance.source.format === 'raw' ? 'per_cpu/*/trace_pipe_raw' : 'trace_pipe'}: ${res.readError}`);
-    this.apply(session.generation, res.totals, lostByCpu, topology);
+    if (readError) throw new Error(`reading ${this.source.opened.handle.dir}/${this.source.opened.format === 'raw' ? 'per_cpu/*/trace_pipe_raw' : 'trace_pipe'}: ${readError}`);
+    if (d.lastParseError) this.ctx.log.failure('tracefs:parse', 'warn', 'tracefs: unparsable trace_pipe line', { err: d.lastParseError });
+    const socketOf = (cpu: number) => topology.cpus.get(cpu)?.socket ?? 'unknown';
+    return {
+      calls: d.calls.map((c) => ({ syscall: c.syscall, socket: socketOf(c.cpu), count: c.count })),
+      syscalls: d.calls.reduce((n, c) => n + c.count, 0),
+      errors: d.errors,
+      byProcess: d.byProcess,
+      lockWait: d.lockWait,
+      lockWaitSeconds: d.lockWait.reduce((n, w) => n + w.seconds, 0),
+      durations: d.durations,
+      lost: d.lost,
+      events: d.events,
+      parseErrors: d.parseErrors,
+      sockets: [...new Set([...topology.cpus.values()].map((p) => p.socket))],
+    };
   }
 
-  /** Writes what is new since the last sample, in one synchronous block. */
-  private apply(gen: number, t: TraceTotals, lostByCpu: Map<string, number>, topology: Topology): void {
-    const d = this.deltas;
-    // Totals are cumulative per reader session; a new session's totals are all new (first reading taken whole).
-    const g = `${gen}\t`;
-    const socketOf = (cpu: string) => topology.cpus.get(Number(cpu))?.socket ?? 'unknown';
+  apply(s: TracefsSnapshot): void {
     // Every syscall starts at 0 on every socket, so the first calls of a storm are a rate, not a new series.
-    const sockets = new Set([...topology.cpus.values()].map((p) => p.socket));
-    for (const s of TRACED_SYSCALLS) for (const socket of sockets) this.calls.inc({ syscall: s.name, socket }, 0);
-
-    for (const [key, v] of Object.entries(t.callsByCpu)) {
-      const [syscall, cpu] = key.split('\t') as [string, string];
-      const inc = d.delta(`${g}calls\t${key}`, v);
-      if (inc > 0) this.calls.inc({ syscall, socket: socketOf(cpu) }, inc);
-    }
-    for (const [key, v] of Object.entries(t.errors)) {
-      const [syscall, errno] = key.split('\t') as [string, string];
-      const inc = d.delta(`${g}errors\t${key}`, v);
-      if (inc > 0) this.errors.inc({ syscall, errno }, inc);
-    }
-    for (const [comm, v] of Object.entries(t.byProcess)) {
-      const inc = d.delta(`${g}comm\t${comm}`, v);
-      if (inc > 0) this.byProcess.inc({ comm }, inc);
-    }
-    for (const [key, v] of Object.entries(t.lockWait)) {
-      const [syscall, kind] = key.split('\t') as [string, string];
-      const inc = d.delta(`${g}lock\t${key}`, v);
-      if (inc > 0) this.lockWait.inc({ syscall, kind }, inc);
-    }
-    for (const [syscall, h] of Object.entries(t.durations)) {
-      const seen = this.durationSeen.get(g + syscall) ?? { counts: h.counts.map(() => 0), sum: 0 };
-      this.duration.add({ syscall }, h.counts.map((c, i) => Math.max(0, c - (seen.counts[i] as number))), Math.max(0, h.sum - seen.sum));
-      this.durationSeen.set(g + syscall, { counts: [...h.counts], sum: h.sum });
-    }
-    // The per-CPU stats count every overwritten or dropped event; the reader's own loss markers
-    // ("[LOST n EVENTS]", a page's missed-events flag) report the same events, so they are the
-    // count only where the stats cannot be read.
-    let lost = 0;
-    if (lostByCpu.size === 0) lost = d.delta(`${g}lostLines`, t.lostLines);
-    for (const [cpu, v] of lostByCpu) lost += d.delta(`${g}lost\t${cpu}`, v);
-    this.lost.inc(lost);
-    this.events.inc(d.delta(`${g}events`, t.events));
-    this.parseErrors.inc(d.delta(`${g}parseErrors`, t.parseErrors));
-    if (t.lastParseError) this.ctx.log.failure('tracefs:parse', 'warn', 'tracefs: unparsable trace_pipe line', { err: t.lastParseError });
+    for (const t of TRACED_SYSCALLS) for (const socket of s.sockets) this.calls.inc({ syscall: t.name, socket }, 0);
+    for (const c of s.calls) this.calls.inc({ syscall: c.syscall, socket: c.socket }, c.count);
+    for (const e of s.errors) this.errors.inc({ syscall: e.syscall, errno: e.errno }, e.count);
+    for (const p of s.byProcess) this.byProcess.inc({ comm: p.comm }, p.count);
+    for (const w of s.lockWait) this.lockWait.inc({ syscall: w.syscall, kind: w.kind }, w.seconds);
+    for (const d of s.durations) this.duration.addCounts({ syscall: d.syscall }, d.counts, d.sum);
+    this.lost.inc(s.lost);
+    this.events.inc(s.events);
+    this.parseErrors.inc(s.parseErrors);
   }
 
   async close(): Promise<void> {
-    const s = this.session;
-    this.session = undefined;
+    const s = this.source;
+    this.source = undefined;
     await s?.close();
   }
 }
+
+export const tracefsCollector = defineCollector({
+  name: 'tracefs',
+  defaultEnabled: true,
+  help: 'exact mount syscall counts, durations, errors and lock wait from tracefs (root or CAP_SYS_ADMIN; no data otherwise).',
+  flags: [
+    { name: 'path', kind: 'path', default: undefined, help: 'tracefs mount point (default: <path.sysfs>/kernel/tracing, else <path.sysfs>/kernel/debug/tracing; mounted at the first when no tracefs is mounted).' },
+    { name: 'buffer-size', kind: 'int', default: 512, help: "Ring buffer per CPU of the exporter's tracefs instance, in KiB; raise it when mountstorm_trace_events_lost_total rises.", check: between(16, 1 << 20, ' KiB') },
+    {
+      name: 'format',
+      kind: 'string',
+      default: 'auto',
+      help: 'How trace events are read: raw (the binary per-CPU trace_pipe_raw pages; the kernel does not format them), text (trace_pipe; costs the kernel a printf per event), or auto (raw where its page format is one this reader knows, else text).',
+      check: oneOf(['auto', 'raw', 'text']),
+    },
+    { name: 'top-processes', kind: 'int', default: 10, help: 'Process names given their own series in mountstorm_mount_syscalls_by_process_total (the first seen keep them); the rest are "other".', check: between(0, 100) },
+  ],
+  options: (value) => ({
+    path: value('path') as string | undefined,
+    bufferSizeKb: value('buffer-size') as number,
+    topProcesses: value('top-processes') as number,
+    format: value('format') as TraceFormat,
+  }),
+  create: (ctx, o) => new TracefsCollector(ctx, o),
+});

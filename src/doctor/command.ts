@@ -1,5 +1,6 @@
 /** `mountstorm doctor`: flags, text and JSON output, exit code by risk. */
-import { FLAGS, flagsHelp, parseArgs, type FlagSpec } from '../config';
+import { FLAGS } from '../config';
+import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
 import { ConfigError } from '../errors';
 import { HostPaths } from '../fs/paths';
 import { DEPTH_BUCKETS, diagnose, type Diagnosis } from './diagnose';
@@ -57,7 +58,7 @@ export async function doctorCommand(argv: string[], write: (s: string) => void =
     return 0;
   }
   if (args.positionals.length > 0) throw new ConfigError(`doctor: unexpected argument "${args.positionals[0]}"`);
-  const get = <T>(name: string): T => (args.values.has(name) ? args.values.get(name) : DOCTOR_FLAGS.find((f) => f.name === name)?.default) as T;
+  const get = <T>(name: string): T => flagValue(args, DOCTOR_FLAGS, name) as T;
   const paths = new HostPaths(get('path.procfs'), get('path.sysfs'), get('path.rootfs'));
   // Syscall probes describe the running kernel: only when looking at the live host.
   const live = paths.procfs === '/proc' && paths.sysfs === '/sys';

@@ -11,11 +11,10 @@ import { errnoCode, errorMessage } from '../errors';
 import type { HostPaths } from '../fs/paths';
 import { isIdmapped, overlayLowerLayers, parseMountinfo } from '../procfs/mountinfo';
 import { parseCpuModel } from '../procfs/cpuinfo';
-import { hasCapSysAdmin } from '../storm/command';
+import { hasCapSysAdmin } from '../kernel/capabilities';
 import { readTopology } from '../sysfs/topology';
-import { TRACED_SYSCALLS } from '../tracefs/aggregate';
-import { availableEvents, type AvailableEvents } from '../tracefs/available';
-import { isTracefs, tracefsCandidates } from '../tracefs/instance';
+import { availableEvents, TRACED_SYSCALLS, type AvailableEvents } from '../sources/tracefs/events';
+import { isTracefs, tracefsCandidates } from '../sources/tracefs/locate';
 
 export type Risk = 'low' | 'medium' | 'high';
 export type Availability = 'yes' | 'no' | 'unknown';
@@ -82,13 +81,13 @@ function tracefsDir(paths: HostPaths, configured: string | undefined): string | 
 function probeListmount(): { available: Availability; detail: string } {
   if (os.arch() !== 'x64' && os.arch() !== 'arm64') return { available: 'unknown', detail: `not probed on ${os.arch()}` };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { listmountProbe } = require('./probe-syscalls') as typeof import('./probe-syscalls');
+  const { listmountProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return listmountProbe();
 }
 
 function probeFanotifyMount(): { available: Availability; detail: string } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { fanotifyMountProbe } = require('./probe-syscalls') as typeof import('./probe-syscalls');
+  const { fanotifyMountProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return fanotifyMountProbe();
 }
 

@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { availableEvents } from '../tracefs/available';
-import { mount, umount2 } from '../storm/syscalls';
+import { mount, umount2 } from '../kernel/mount';
+import { availableEvents } from '../sources/tracefs/events';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-doctor-'));
 let mounted = false;

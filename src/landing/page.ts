@@ -3,10 +3,7 @@
  * One self-contained document: inline CSS, inline script, SVG charts; no CDN, no external request.
  * Every link and fetch is relative, so it works behind a path prefix, TLS and basic auth alike.
  */
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { escapeHtml } from '../web/html';
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1b1f24; --muted: #5b6470; --bg: #f6f7f9; --card: #fff; --line: #d8dde3; --accent: #2f6fde; --bad: #c62828; --warn: #b26a00; --ok: #2e7d32; }

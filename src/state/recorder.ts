@@ -1,19 +1,21 @@
 /**
- * The node's state for the landing page: after every sample, the figures that matter are read back
- * from the exposition (so the page shows exactly what /metrics says) into a ring buffer covering the
- * last 10 minutes. Rates use the same 30 s window as the recording rules, and the alert conditions
- * the same thresholds as alerts/ (src/alerts/thresholds.ts), without their `for`.
+ * The node's state for the landing page: every sample (src/sample.ts: the same typed parts the
+ * collectors turned into /metrics) leaves a point in a ring buffer covering the last 10 minutes.
+ * Rates use the same 30 s window as the recording rules, and the alert conditions the same
+ * thresholds as alerts/ (src/alerts/thresholds.ts), without their `for`.
  */
 import { THRESHOLDS as T } from '../alerts/thresholds';
-import type { Exposition } from '../exposition';
+import type { Sample } from '../sample';
 
 export const HISTORY_MS = 10 * 60_000;
 const RATE_WINDOW_MS = 30_000;
 
+/** One sample, as the page needs it: gauges as of the sample, counts since the previous one. */
 export interface Point {
   t: number;
   mounts?: number;
   added?: number;
+  /** Undefined where tracefs had no data that sample. */
   syscalls?: number;
   lockWait?: number;
   lost?: number;
@@ -53,112 +55,82 @@ export interface NodeState {
   history: { t: number[]; mounts: (number | null)[]; churn: (number | null)[]; syscalls: (number | null)[]; lockWait: (number | null)[]; ns: (number | null)[]; ml: (number | null)[] };
 }
 
-type Values = Array<{ labels: Record<string, string | number>; value: number }>;
-
 export class StateRecorder {
   private readonly points: Point[] = [];
-  private latest: { values: Map<string, Values>; samples: number } = { values: new Map(), samples: 0 };
+  private latest: Sample | undefined;
+  private samples = 0;
 
   constructor(
-    private readonly exposition: Exposition,
     private readonly sampleIntervalMs: number,
     private readonly version: string,
   ) {}
 
-  private static sum(v: Values | undefined, match: Record<string, string> = {}): number | undefined {
-    if (!v) return undefined;
-    const hits = v.filter((s) => Object.entries(match).every(([k, x]) => String(s.labels[k]) === x));
-    return hits.length === 0 ? undefined : hits.reduce((a, s) => a + s.value, 0);
-  }
-
-  /** Called after each sample: reads the figures back and appends a point. */
-  async record(now = Date.now()): Promise<void> {
-    const names = [
-      'mountstorm_mounts',
-      'mountstorm_mount_max',
-      'mountstorm_mounts_added_total',
-      'mountstorm_mount_syscalls_total',
-      'mountstorm_mount_lock_wait_seconds_total',
-      'mountstorm_trace_events_lost_total',
-      'mountstorm_lock_wait_estimate_seconds',
-      'mountstorm_probe_baseline_seconds',
-      'mountstorm_overlay_lower_layers_max',
-      'mountstorm_idmapped_mounts',
-      'mountstorm_cpu_topology_info',
-      'mountstorm_host_info',
-      'mountstorm_scrape_collector_success',
-      'mountstorm_samples_total',
-    ];
-    const values = new Map<string, Values>();
-    for (const n of names) {
-      const v = await this.exposition.values(n);
-      if (v) values.set(n, v);
-    }
-    const s = StateRecorder.sum;
-    const syscallSeries = values.get('mountstorm_mount_syscalls_total');
+  /** Called with each sample. */
+  record(s: Sample): void {
+    const { mounts, probes, tracefs } = s.parts;
     this.points.push({
-      t: now,
-      mounts: s(values.get('mountstorm_mounts')),
-      added: s(values.get('mountstorm_mounts_added_total')),
-      syscalls: syscallSeries && syscallSeries.length > 0 ? s(syscallSeries) : undefined,
-      lockWait: syscallSeries && syscallSeries.length > 0 ? (s(values.get('mountstorm_mount_lock_wait_seconds_total')) ?? 0) : undefined,
-      lost: s(values.get('mountstorm_trace_events_lost_total')),
-      ns: s(values.get('mountstorm_lock_wait_estimate_seconds'), { lock: 'namespace_sem' }),
-      ml: s(values.get('mountstorm_lock_wait_estimate_seconds'), { lock: 'mount_lock' }),
+      t: s.at,
+      mounts: mounts?.mounts,
+      added: mounts?.added,
+      syscalls: tracefs?.syscalls,
+      lockWait: tracefs?.lockWaitSeconds,
+      lost: tracefs?.lost,
+      ns: probes?.namespace_sem?.estimate,
+      ml: probes?.mount_lock?.estimate,
     });
-    while (this.points.length > 0 && now - (this.points[0] as Point).t > HISTORY_MS) this.points.shift();
-    this.latest = { values, samples: s(values.get('mountstorm_samples_total')) ?? 0 };
+    while (this.points.length > 0 && s.at - (this.points[0] as Point).t > HISTORY_MS) this.points.shift();
+    // Gauges that a collector reports only now and then (the table between readings, the probes
+    // while one is stuck) stand as last reported, as they do in /metrics.
+    this.latest = { ...s, parts: { ...this.latest?.parts, ...s.parts } };
+    this.samples++;
   }
 
-  /** Rate of a counter over the last `windowMs` of points (as Prometheus's rate over 30 s). */
+  /** Rate of a per-sample count over the last `windowMs` (as Prometheus's rate over 30 s). */
   private rate(key: 'added' | 'syscalls' | 'lockWait', windowMs = RATE_WINDOW_MS): number | undefined {
     const last = this.points[this.points.length - 1];
     if (!last || last[key] === undefined) return undefined;
-    const first = this.points.find((p) => p.t >= last.t - windowMs && p[key] !== undefined);
+    const inWindow = this.points.filter((p) => p.t >= last.t - windowMs && p[key] !== undefined);
+    const first = inWindow[0];
     if (!first || first === last) return undefined;
-    const d = (last[key] as number) - (first[key] as number);
-    return Math.max(0, d) / ((last.t - first.t) / 1000);
+    // The first point's count happened before the window began.
+    const sum = inWindow.slice(1).reduce((n, p) => n + (p[key] as number), 0);
+    return sum / ((last.t - first.t) / 1000);
   }
 
   state(): NodeState {
-    const v = this.latest.values;
-    const s = StateRecorder.sum;
-    const topo = v.get('mountstorm_cpu_topology_info')?.[0]?.labels;
-    const host = v.get('mountstorm_host_info')?.[0]?.labels;
-    const mounts = s(v.get('mountstorm_mounts'));
-    const mountMax = s(v.get('mountstorm_mount_max'));
+    const parts = this.latest?.parts ?? {};
+    const { mounts: m, probes, cpu, host } = parts;
     const last = this.points[this.points.length - 1];
     const node: NodeState['node'] = {
-      mounts,
-      mountMax,
-      utilisation: mounts !== undefined && mountMax ? mounts / mountMax : undefined,
+      mounts: m?.mounts,
+      mountMax: m?.mountMax,
+      utilisation: m !== undefined && m.mountMax ? m.mounts / m.mountMax : undefined,
       churnPerSecond: this.rate('added'),
       syscallsPerSecond: this.rate('syscalls'),
       lockWaitSecondsPerSecond: this.rate('lockWait'),
-      namespaceSem: { estimate: last?.ns, baseline: s(v.get('mountstorm_probe_baseline_seconds'), { probe: 'namespace_sem' }) },
-      mountLock: { estimate: last?.ml, baseline: s(v.get('mountstorm_probe_baseline_seconds'), { probe: 'mount_lock' }) },
-      overlayLayersMax: s(v.get('mountstorm_overlay_lower_layers_max')),
-      idmappedMounts: s(v.get('mountstorm_idmapped_mounts')),
+      namespaceSem: { estimate: probes?.namespace_sem?.estimate, baseline: probes?.namespace_sem?.baseline },
+      mountLock: { estimate: probes?.mount_lock?.estimate, baseline: probes?.mount_lock?.baseline },
+      overlayLayersMax: m?.layersMax,
+      idmappedMounts: m?.idmapped,
     };
     const topology: NodeState['topology'] = {
-      sockets: topo ? Number(topo.sockets) : undefined,
-      numaNodes: topo ? Number(topo.numa_nodes) : undefined,
-      smt: topo ? topo.smt === 'on' : undefined,
-      cpuModel: topo ? String(topo.cpu_model) : undefined,
-      systemVendor: host ? String(host.system_vendor) : undefined,
-      systemModel: host ? String(host.system_model) : undefined,
+      sockets: cpu?.topology.sockets,
+      numaNodes: cpu?.topology.numaNodes,
+      smt: cpu?.topology.smt,
+      cpuModel: cpu?.topology.cpuModel,
+      systemVendor: host?.vendor,
+      systemModel: host?.model,
     };
     const collectors: Record<string, boolean> = {};
-    for (const c of v.get('mountstorm_scrape_collector_success') ?? []) collectors[String(c.labels.collector)] = c.value === 1;
-    const tracefs = last?.syscalls !== undefined;
+    for (const [name, c] of Object.entries(this.latest?.collectors ?? {})) collectors[name] = c.ok;
     return {
       version: this.version,
       now: Date.now(),
       sampleIntervalMs: this.sampleIntervalMs,
-      samples: this.latest.samples,
+      samples: this.samples,
       node,
       topology,
-      tracefs,
+      tracefs: last?.syscalls !== undefined,
       collectors,
       conditions: this.conditions(node, topology, collectors),
       history: this.history(),
@@ -174,7 +146,7 @@ export class StateRecorder {
     const last = this.points[this.points.length - 1];
     const spanMs = first && last ? last.t - first.t : 0;
     const growthPerHour = first && last && spanMs >= 5 * 60_000 && first.mounts !== undefined && last.mounts !== undefined ? ((last.mounts - first.mounts) / spanMs) * 3_600_000 : undefined;
-    const lostRecently = first && last && first.lost !== undefined && last.lost !== undefined ? last.lost - first.lost : undefined;
+    const lostRecently = this.points.some((p) => p.lost !== undefined) ? this.points.slice(1).reduce((a, p) => a + (p.lost ?? 0), 0) : undefined;
     const failing = Object.entries(collectors).filter(([, ok]) => !ok).map(([c]) => c);
     return [
       {
@@ -205,16 +177,16 @@ export class StateRecorder {
 
   private history(): NodeState['history'] {
     const h: NodeState['history'] = { t: [], mounts: [], churn: [], syscalls: [], lockWait: [], ns: [], ml: [] };
-    const per = (a: number | undefined, b: number | undefined, secs: number) => (a === undefined || b === undefined || secs <= 0 ? null : Math.max(0, b - a) / secs);
     for (let i = 1; i < this.points.length; i++) {
       const a = this.points[i - 1] as Point;
       const b = this.points[i] as Point;
       const secs = (b.t - a.t) / 1000;
+      const per = (n: number | undefined) => (n === undefined || secs <= 0 ? null : n / secs);
       h.t.push(b.t);
       h.mounts.push(b.mounts ?? null);
-      h.churn.push(per(a.added, b.added, secs));
-      h.syscalls.push(per(a.syscalls, b.syscalls, secs));
-      h.lockWait.push(per(a.lockWait, b.lockWait, secs));
+      h.churn.push(per(b.added));
+      h.syscalls.push(per(b.syscalls));
+      h.lockWait.push(per(b.lockWait));
       h.ns.push(b.ns ?? null);
       h.ml.push(b.ml ?? null);
     }

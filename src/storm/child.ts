@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { MS_PRIVATE, MS_REC, close, mount, mountSetattrIdmap, openTreeClone, umount2, MNT_DETACH } from './syscalls';
+import { MS_PRIVATE, MS_REC, close, mount, mountSetattrIdmap, openTreeClone, umount2, MNT_DETACH } from '../kernel/mount';
 import { SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
 import { percentiles } from './stats';
 import type { WorkerInput, WorkerResult } from './worker';

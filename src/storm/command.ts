@@ -7,13 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { SingleBar, Presets } from 'cli-progress';
-import { flagsHelp, parseArgs, type FlagSpec } from '../config';
+import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
 import { ConfigError, UnsupportedError } from '../errors';
+import { hasCapSysAdmin } from '../kernel/capabilities';
 import { MAX_LAYERS, MODES, type Mode } from './plan';
 import { compare, formatComparison, formatReport, type StormReport } from './report';
 import type { ChildOptions } from './child';
-
-const CAP_SYS_ADMIN = 21;
 
 export const STORM_FLAGS: FlagSpec[] = [
   { name: 'mode', kind: 'string', default: 'per-layer-idmap', help: `How containers mount their layers: ${MODES.join(', ')}.`, check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`) },
@@ -42,12 +41,6 @@ table, also if the command is killed. Needs CAP_SYS_ADMIN (root).
 flags:
 ${flagsHelp(STORM_FLAGS)}
 `;
-
-/** Whether this process has CAP_SYS_ADMIN in its effective set (root usually does). */
-export function hasCapSysAdmin(statusText = fs.readFileSync('/proc/self/status', 'utf8')): boolean {
-  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(statusText);
-  return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(CAP_SYS_ADMIN)) & 1n) === 1n;
-}
 
 interface RunOptions extends ChildOptions {
   progress: boolean;
@@ -111,7 +104,7 @@ export async function stormCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.positionals.length > 0) throw new ConfigError(`unexpected argument "${args.positionals[0]}"`);
-  const get = <T>(name: string): T => (args.values.has(name) ? args.values.get(name) : STORM_FLAGS.find((f) => f.name === name)?.default) as T;
+  const get = <T>(name: string): T => flagValue(args, STORM_FLAGS, name) as T;
   const opts: RunOptions = {
     mode: get<Mode>('mode'),
     containers: get('containers'),

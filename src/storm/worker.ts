@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as fs from 'node:fs';
-import { MNT_DETACH, MS_BIND, close, mount, mountSetattrIdmap, moveMount, openTreeClone, umount2 } from './syscalls';
+import { MNT_DETACH, MS_BIND, close, mount, mountSetattrIdmap, moveMount, openTreeClone, umount2 } from '../kernel/mount';
 import { ROUNDS, SYSCALLS, type Mode, type Syscall } from './plan';
 import { Reservoir } from './stats';
 

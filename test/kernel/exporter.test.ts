@@ -5,7 +5,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { listmountProbe } from '../../src/doctor/probe-syscalls';
+import { listmountProbe } from '../../src/kernel/features';
 import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
 import { startExporter, type RunningExporter } from '../support/exporter';
 import { sum, type Sample } from '../support/metrics';

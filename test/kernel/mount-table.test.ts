@@ -8,11 +8,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { listmountProbe } from '../../src/doctor/probe-syscalls';
-import { ListmountTable, MountApi, namespaceIdFor } from '../../src/mounttable/listmount';
-import { MountinfoTable } from '../../src/mounttable/mountinfo';
-import type { TableSample } from '../../src/mounttable/table';
-import { openTable } from '../../src/mounttable/worker';
+import { listmountProbe } from '../../src/kernel/features';
+import { MountApi } from '../../src/kernel/mount-api';
+import { namespaceIdFor } from '../../src/kernel/nsfs';
+import { ListmountTable } from '../../src/sources/mount-table/listmount-reader';
+import { MountinfoTable } from '../../src/sources/mount-table/text-reader';
+import type { TableSample } from '../../src/sources/mount-table/reading';
+import { openTable } from '../../src/sources/mount-table/thread';
 import { FIXTURES, IS_ROOT, requireInCi, testIf } from '../support/env';
 
 const HAS_LISTMOUNT = IS_ROOT && listmountProbe().available === 'yes';
@@ -131,7 +133,7 @@ describe('listmount and mountinfo read the same table', () => {
 
   kernelTest('without privileges over another namespace, auto reads the text and says why', () => {
     // As the default DaemonSet runs: uid 65534, no capabilities, another process's namespace.
-    const worker = path.join(__dirname, '../../src/mounttable/worker.js');
+    const worker = path.join(__dirname, '../../src/sources/mount-table/thread.js');
     const script = `const r = require(${JSON.stringify(worker)}).openTable(${JSON.stringify(mountinfo)}, 'auto'); console.log(JSON.stringify({ method: r.table.method, fallback: r.first.fallback, total: [...r.first.byType.values()].reduce((a, b) => a + b, 0) }));`;
     const out = JSON.parse(execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-e', script], { encoding: 'utf8' })) as { method: string; fallback: string; total: number };
     expect(out.method).toBe('mountinfo');

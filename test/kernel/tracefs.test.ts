@@ -152,14 +152,14 @@ rootTest('eight exporters creating their instances at once, each as PID 1 of its
   // without taking turns, one removes another's instance between its mkdir and its pin.
   const lib = (m: string) => JSON.stringify(path.join(REPO, 'dist/src', m));
   const script = `
-    const { locateTracefs, TraceInstance } = require(${lib('tracefs/instance')});
+    const { TraceInstance } = require(${lib('sources/tracefs/instance')});
+    const { locateTracefs } = require(${lib('sources/tracefs/locate')});
     const { HostPaths } = require(${lib('fs/paths')});
-    const { Logger } = require(${lib('log')});
     const at = Number(process.argv[1]); while (Date.now() < at);
     try {
-      const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: 64, format: 'raw', log: new Logger('error') });
+      const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: 64, format: 'raw' }, { removedStale() {}, warn() {} });
       process.stdout.write('ok ' + inst.name);
-      setTimeout(() => inst.close().then(() => process.exit(0)), 500);
+      setTimeout(() => { inst.remove(); process.exit(0); }, 500);
     } catch (err) { process.stdout.write('failed ' + err.message); process.exit(1); }`;
   // All start at the same instant (a time a second ahead, passed to each).
   const once = (at: number) =>

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fc from 'fast-check';
-import { MountinfoTable } from '../../src/mounttable/mountinfo';
-import type { TableSample } from '../../src/mounttable/table';
+import { MountinfoTable } from '../../src/sources/mount-table/text-reader';
+import type { TableSample } from '../../src/sources/mount-table/reading';
 import { isIdmapped, overlayLowerLayers, parseMountinfo } from '../../src/procfs/mountinfo';
 
 /** The text method over files: churn by identity whatever the ids (dense, grown, or beyond the dense range). */

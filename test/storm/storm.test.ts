@@ -1,7 +1,7 @@
 /** `mountstorm storm` against the real kernel. */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { hasCapSysAdmin } from '../../src/storm/command';
+import { hasCapSysAdmin } from '../../src/kernel/capabilities';
 import { MODES, operationsPerContainer, syscallsPerContainer, SYSCALLS } from '../../src/storm/plan';
 import type { Comparison, StormReport } from '../../src/storm/report';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';

@@ -9,7 +9,7 @@
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { MS_BIND, mount, umount2 } from '../../src/storm/syscalls';
+import { MS_BIND, mount, umount2 } from '../../src/kernel/mount';
 
 if (isMainThread) {
   const [dir, threads, seconds, preload = '0', unsharers = '0'] = process.argv.slice(2) as [string, string, string, string?, string?];

@@ -3,7 +3,7 @@
  * unique executable name (a symlink to node) so its syscalls can be told apart by comm.
  * usage: node mount-k.js DIR K
  */
-import { mount, umount2 } from '../../src/storm/syscalls';
+import { mount, umount2 } from '../../src/kernel/mount';
 
 const [dir, k] = process.argv.slice(2) as [string, string];
 for (let i = 0; i < Number(k); i++) {

@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { close, mount, mountSetattrIdmap, moveMount, MS_BIND, openTreeClone, umount2 } from '../../src/storm/syscalls';
+import { close, mount, mountSetattrIdmap, moveMount, MS_BIND, openTreeClone, umount2 } from '../../src/kernel/mount';
 
 type Op =
   | { op: 'tmpfs'; at: string }

@@ -1,10 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LATENCY_BUCKETS } from '../../src/exposition';
-import { NAME, syscallId, TraceAggregator, type TraceTotals } from '../../src/tracefs/aggregate';
-import { accountEvent, checkHeaderEvent, decodePage, parseEventFormat, parseHeaderPage, parseSavedCmdlines, RawBatch, rawLayout, TimeMerge, type RawLayout } from '../../src/tracefs/raw';
-import { parseTraceLine, type TimedEvent } from '../../src/tracefs/trace-pipe';
+import { NAME, TraceAggregator } from '../../src/sources/tracefs/aggregator';
+import { accountEvent, RawBatch } from '../../src/sources/tracefs/batch';
+import { syscallId } from '../../src/sources/tracefs/events';
+import { checkHeaderEvent, parseEventFormat, parseHeaderPage, rawLayout, type RawLayout } from '../../src/sources/tracefs/format';
+import { TimeMerge } from '../../src/sources/tracefs/merge';
+import { parseSavedCmdlines } from '../../src/sources/tracefs/names';
+import { decodePage } from '../../src/sources/tracefs/page';
+import { parseTraceLine, type TimedEvent } from '../../src/sources/tracefs/trace-pipe';
 import { FIXTURES } from '../support/env';
+import { keyed, type KeyedTotals } from '../support/trace-totals';
 
 // Captured from this kernel by test/fixtures/capture/trace-raw.sh: the same events recorded by two
 // instances side by side, one read as trace_pipe_raw pages, the other as trace_pipe text.
@@ -78,12 +84,12 @@ describe('trace_pipe_raw pages captured from this kernel', () => {
   });
 
   test('aggregated, raw and text give the same totals; the workload of trace-lib.sh is all there', () => {
-    const agg = (feed: (a: TraceAggregator) => void, named = false): TraceTotals => {
+    const agg = (feed: (a: TraceAggregator) => void, named = false): KeyedTotals => {
       // Raw: names only from the exec and rename events in the capture (no saved_cmdlines, no /proc).
       const names = new Map<number, string>();
       const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 1000, resolveComm: (tid) => names.get(tid), onName: named ? (tid, c) => names.set(tid, c) : undefined });
       feed(a);
-      return a.snapshot();
+      return keyed(a.take());
     };
     const merge = new TimeMerge(false);
     for (const cpu of CPUS) {

@@ -2,23 +2,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ParseError } from '../../src/errors';
 import { LATENCY_BUCKETS } from '../../src/exposition';
-import { ENTER, EXIT, LOCK_BEGIN, LOCK_END, TraceAggregator, tracedSyscall, type TraceTotals } from '../../src/tracefs/aggregate';
-import { LOCK_KINDS, lockKindIndex, parseTraceLine } from '../../src/tracefs/trace-pipe';
+import { ENTER, EXIT, LOCK_BEGIN, LOCK_END, mergeDeltas, TraceAggregator } from '../../src/sources/tracefs/aggregator';
+import { LOCK_KINDS, lockKindIndex, tracedSyscall } from '../../src/sources/tracefs/events';
+import { parseTraceLine } from '../../src/sources/tracefs/trace-pipe';
 import { FIXTURES } from '../support/env';
+import { keyed, sumWhere, Totals, type KeyedTotals } from '../support/trace-totals';
 
 // Captured from this kernel by test/fixtures/capture/trace-pipe.sh; its header says what ran.
 const CAPTURE = fs.readFileSync(path.join(FIXTURES, 'tracefs/trace_pipe.txt'), 'utf8');
 
-function aggregate(chunks: string[], opts: Partial<ConstructorParameters<typeof TraceAggregator>[0]> = {}): TraceTotals {
+function aggregate(chunks: string[], opts: Partial<ConstructorParameters<typeof TraceAggregator>[0]> = {}): KeyedTotals {
   const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 1000, ...opts });
   for (const c of chunks) a.feed(c);
-  return a.snapshot();
-}
-
-function sumWhere(m: Record<string, number>, prefix: string): number {
-  return Object.entries(m)
-    .filter(([k]) => k.startsWith(prefix))
-    .reduce((s, [, v]) => s + v, 0);
+  return keyed(a.take());
 }
 
 describe('trace_pipe lines', () => {
@@ -128,14 +124,15 @@ describe('bounds', () => {
     const n = 5000;
     const tid = (i: number) => 100 + ((i * 7919) % 4_000_000);
     const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 65_536, resolveComm: () => 'runc' });
+    const totals = new Totals(a);
     const mount = tracedSyscall('mount');
     for (let i = 0; i < n; i++) a.account(ENTER, mount, tid(i), 0, 1 + i * 1e-6, 0);
-    expect(a.snapshot().inflight).toBe(n);
+    expect(totals.take().inflight).toBe(n);
     for (let i = 0; i < n; i++) a.account(LOCK_BEGIN, -1, tid(i), 1, 2, 4);
     for (let i = 0; i < n; i++) a.account(LOCK_END, -1, tid(i), 1, 2 + (i % 2) * 1e-3, 0);
     // Task i's mount lasts exactly i µs + 1 ms.
     for (let i = n - 1; i >= 0; i--) a.account(EXIT, mount, tid(i), 1, 1 + i * 1e-6 + i * 1e-6 + 1e-3, i % 3 === 0 ? -16 : 0);
-    const t = a.snapshot();
+    const t = totals.take();
     expect(t.inflight).toBe(0);
     expect(t.durations.mount?.count).toBe(n);
     expect(t.durations.mount?.sum).toBeCloseTo(n * 1e-3 + ((n - 1) * n) / 2 * 1e-6, 6);
@@ -144,21 +141,21 @@ describe('bounds', () => {
     expect(t.byProcess).toEqual({ runc: n });
     // An exit for a task that never entered changes nothing.
     a.account(EXIT, mount, 3, 0, 9, 0);
-    expect(a.snapshot().durations.mount?.count).toBe(n);
+    expect(totals.take().durations.mount?.count).toBe(n);
   });
 
   test('a syscall whose exit never comes is forgotten after the max age', () => {
     const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
     a.feed(enter(1, 1) + enter(2, 400));
     a.expire(300);
-    expect(a.snapshot().inflight).toBe(1);
+    expect(a.take().inflight).toBe(1);
   });
 
   test('a runaway line is dropped and counted, memory stays bounded', () => {
     const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
     for (let i = 0; i < 100; i++) a.feed('x'.repeat(4096));
     a.feed('\n' + enter(1, 1));
-    const t = a.snapshot();
+    const t = keyed(a.take());
     expect(t.parseErrors).toBeGreaterThanOrEqual(1);
     expect(sumWhere(t.callsByCpu, 'mount\t')).toBe(1);
   });
@@ -168,5 +165,37 @@ describe('bounds', () => {
     expect(t.parseErrors).toBe(1);
     expect(t.lastParseError).toMatch(/trace_pipe:2:/);
     expect(t.errors).toEqual({ 'mount\tEBUSY': 1 });
+  });
+});
+
+describe('what changed since the last take', () => {
+  const enter = (tid: number, ts: number, comm = 'p') => `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
+  const exit = (tid: number, ts: number, ret = '0x0') => `p-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount -> ${ret}\n`;
+
+  test('take() hands over each count once: a second take holds only what came after the first', () => {
+    const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
+    a.feed(enter(1, 1) + exit(1, 1.001, '0xfffffffffffffff0') + enter(2, 2));
+    const first = keyed(a.take());
+    expect(first).toMatchObject({ callsByCpu: { 'mount\t0': 2 }, errors: { 'mount\tEBUSY': 1 }, byProcess: { p: 2 }, inflight: 1 });
+    expect(first.durations.mount?.count).toBe(1);
+    // Task 2's mount began before the first take and ends after it: timed, and counted once.
+    a.feed(exit(2, 2.5));
+    const second = keyed(a.take());
+    expect(second).toMatchObject({ callsByCpu: {}, errors: {}, byProcess: {}, inflight: 0, events: 1 });
+    expect(second.durations.mount).toMatchObject({ count: 1, sum: 0.5 });
+    expect(keyed(a.take())).toMatchObject({ events: 0, callsByCpu: {}, durations: {} });
+  });
+
+  test('merged deltas equal one take over the same events (what the trace thread re-sends after a late answer)', () => {
+    const events = [enter(1, 1), exit(1, 1.5), enter(2, 2, 'q'), exit(2, 3, '0xffffffffffffffea'), enter(3, 4)];
+    const once = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
+    for (const e of events) once.feed(e);
+    const twice = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
+    let merged = twice.take();
+    for (const e of events) {
+      twice.feed(e);
+      merged = mergeDeltas(merged, twice.take());
+    }
+    expect(keyed(merged)).toEqual(keyed(once.take()));
   });
 });

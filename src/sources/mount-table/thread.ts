@@ -1,0 +1,100 @@
+/**
+ * The thread that owns the watched mount table. Every way of reading it takes namespace_sem, which
+ * a storm holds: a reading may block for seconds, so it never runs on the event loop. Asked once
+ * per sample, the thread polls the namespace for a change (ChangeWatch) and reads the table only
+ * after one, or once a minute; it picks its method once (listmount where the kernel and privileges
+ * allow, mountinfo text otherwise) and keeps the previous reading for churn.
+ */
+import * as fs from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { errnoCode, errorMessage } from '../../errors';
+import { isProcfs } from '../../kernel/magic';
+import { namespaceIdFor } from '../../kernel/nsfs';
+import { MountApi } from '../../kernel/mount-api';
+import type { WorkerAnswer } from '../worker-call';
+import { ChangeWatch } from './change-watch';
+import { ListmountTable } from './listmount-reader';
+import type { MountTable, TableSample } from './reading';
+import { MountinfoTable } from './text-reader';
+
+export type TableMethodSetting = 'auto' | 'listmount' | 'mountinfo';
+export interface TableThreadData {
+  mountinfoPath: string;
+  method: TableMethodSetting;
+  /** <procfs>/sys/fs/mount-max, read with each reading (a tiny synchronous read). */
+  mountMaxPath: string;
+}
+
+/** A reading, and fs.mount-max at the time (undefined where the kernel has no such sysctl). */
+export type TableReading = TableSample & { mountMax?: number };
+
+/** One sample's look at the table: whether it changed, and a new reading where one was due. */
+export interface TableAnswer {
+  /** poll(2) reported a change since the last sample. */
+  changed: boolean;
+  reading?: TableReading;
+  /** Why change-driven reads are off (every sample reads), while they are. */
+  watchBroken?: string;
+}
+
+function readMountMax(file: string): number | undefined {
+  let v: string;
+  try {
+    v = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  return /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/**
+ * Opens the table and takes its first reading: listmount where it works (the reading proves it),
+ * else mountinfo text, saying why in `fallback` when `auto` fell back.
+ */
+export function openTable(mountinfoPath: string, method: TableMethodSetting): { table: MountTable; first: TableSample } {
+  if (method !== 'mountinfo') {
+    try {
+      if (!isProcfs(mountinfoPath)) throw new Error(`${mountinfoPath} is not on procfs`);
+      const table = new ListmountTable(new MountApi(namespaceIdFor(mountinfoPath)));
+      return { table, first: table.sample() };
+    } catch (err) {
+      if (method === 'listmount') throw err;
+      const table = new MountinfoTable(mountinfoPath);
+      return { table, first: { ...table.sample(), fallback: `listmount(2) not used: ${errorMessage(err)}` } };
+    }
+  }
+  const table = new MountinfoTable(mountinfoPath);
+  return { table, first: table.sample() };
+}
+
+if (parentPort) {
+  const data = workerData as TableThreadData;
+  let table: MountTable | undefined;
+  // Opened before the first reading: every change from then on raises POLLPRI on it.
+  const watch = new ChangeWatch(data.mountinfoPath);
+  parentPort.on('message', (req: { id: number }) => {
+    let res: WorkerAnswer<TableAnswer>;
+    try {
+      const changed = watch.poll();
+      let reading: TableReading | undefined;
+      if (!table || watch.due()) {
+        let s: TableSample;
+        if (table) s = table.sample();
+        else {
+          const opened = openTable(data.mountinfoPath, data.method);
+          table = opened.table;
+          s = opened.first;
+        }
+        // After success only: a failed reading is retried next sample. A change during the reading
+        // raised POLLPRI for the next poll(), so it is not lost.
+        watch.reading();
+        reading = { ...s, mountMax: readMountMax(data.mountMaxPath) };
+      }
+      res = { id: req.id, changed, reading, watchBroken: watch.broken };
+    } catch (err) {
+      res = { id: req.id, error: errorMessage(err), code: errnoCode(err) };
+    }
+    parentPort?.postMessage(res);
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * The trace events the tracefs source records, and what their fields mean: the mount-family
+ * syscalls (with the in-kernel filters that keep only namespace-creating unshare/setns/clone), the
+ * lock-contention events, and the events that rename a task (read with raw pages, whose records
+ * carry only a pid). Pure, apart from availableEvents(), which looks under a tracefs mount.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const CLONE_NEWNS = 0x20000;
+
+/** Each traced syscall: the event name and the filter on its enter event (unshare/clone/setns only count CLONE_NEWNS). */
+export const TRACED_SYSCALLS: ReadonlyArray<{ name: string; enterFilter?: string; exit: boolean }> = [
+  { name: 'mount', exit: true },
+  { name: 'umount', exit: true },
+  { name: 'open_tree', exit: true },
+  { name: 'move_mount', exit: true },
+  { name: 'mount_setattr', exit: true },
+  { name: 'fsopen', exit: true },
+  { name: 'fsconfig', exit: true },
+  { name: 'fsmount', exit: true },
+  { name: 'unshare', enterFilter: `unshare_flags & ${CLONE_NEWNS}`, exit: true },
+  { name: 'setns', enterFilter: `flags & ${CLONE_NEWNS}`, exit: true },
+  // clone's exit fires twice for every fork on the host; counted at entry only. clone3 keeps its
+  // flags in a user-space struct the tracepoint does not record, so it cannot be filtered: not traced.
+  { name: 'clone', enterFilter: `clone_flags & ${CLONE_NEWNS}`, exit: false },
+];
+
+/** Traced syscall name → its index in TRACED_SYSCALLS, the number the aggregator takes. */
+const TRACED = new Map(TRACED_SYSCALLS.map((s, i) => [s.name, i]));
+/** Names beyond the traced ones: syscalls whose events an instance recorded but the aggregator ignores. */
+const SYSCALL_NAMES = TRACED_SYSCALLS.map((s) => s.name);
+const SYSCALL_IDS = new Map(TRACED);
+
+/** The number the aggregator takes for a traced syscall's name; -1 for any other. */
+export function tracedSyscall(name: string): number {
+  return TRACED.get(name) ?? -1;
+}
+
+/** A number for any syscall name (traced ones first, as tracedSyscall numbers them), for decoders. */
+export function syscallId(name: string): number {
+  let id = SYSCALL_IDS.get(name);
+  if (id === undefined) {
+    id = SYSCALL_NAMES.push(name) - 1;
+    SYSCALL_IDS.set(name, id);
+  }
+  return id;
+}
+
+export function syscallName(id: number): string {
+  return SYSCALL_NAMES[id] ?? `syscall ${id}`;
+}
+
+/** The syscall and lock events an instance enables, with the filter of each (paths under events/). */
+export function tracedEvents(): Array<{ event: string; filter?: string }> {
+  const events: Array<{ event: string; filter?: string }> = [];
+  for (const s of TRACED_SYSCALLS) {
+    events.push({ event: `syscalls/sys_enter_${s.name}`, filter: s.enterFilter });
+    if (s.exit) events.push({ event: `syscalls/sys_exit_${s.name}` });
+  }
+  events.push({ event: 'lock/contention_begin' }, { event: 'lock/contention_end' });
+  return events;
+}
+
+/** Events that rename a task, read with raw pages only (trace_pipe names tasks itself). */
+export const NAME_EVENTS = ['sched/sched_process_exec', 'task/task_rename'];
+
+/** lock:contention_begin flag bits (include/trace/events/lock.h, LCB_F_*). */
+export const LOCK_FLAGS = { SPIN: 1, READ: 2, WRITE: 4, RT: 8, PERCPU: 16, MUTEX: 32 } as const;
+
+/** Lock kinds, as the lock wait metric labels them; lockKindIndex() indexes this list. */
+export const LOCK_KINDS = ['percpu_rwsem_write', 'percpu_rwsem_read', 'mutex', 'rt_mutex', 'rwlock_write', 'rwlock_read', 'spin', 'rwsem_write', 'rwsem_read', 'other'] as const;
+
+/**
+ * What kind of lock a contention_begin's flags describe, as an index into LOCK_KINDS. An optimistic
+ * spin on a mutex (SPIN|MUTEX) is still a mutex wait; SPIN with READ or WRITE is an rwlock.
+ */
+export function lockKindIndex(flags: number): number {
+  const { SPIN, READ, WRITE, RT, PERCPU, MUTEX } = LOCK_FLAGS;
+  if (flags & PERCPU) return flags & WRITE ? 0 : 1;
+  if (flags & MUTEX) return 2;
+  if (flags & RT) return 3;
+  if (flags & SPIN) return flags & WRITE ? 4 : flags & READ ? 5 : 6;
+  if (flags & WRITE) return 7;
+  if (flags & READ) return 8;
+  return 9;
+}
+
+export interface AvailableEvents {
+  /** The traced syscalls this kernel has tracepoints for. */
+  syscalls: string[];
+  lockContention: boolean;
+}
+
+/** Which of the events the tracefs source needs exist under a tracefs mount. */
+export function availableEvents(tracefsDir: string): AvailableEvents {
+  const has = (e: string) => fs.existsSync(path.join(tracefsDir, 'events', e));
+  return {
+    syscalls: TRACED_SYSCALLS.map((s) => s.name).filter((n) => has(`syscalls/sys_enter_${n}`)),
+    lockContention: has('lock/contention_begin') && has('lock/contention_end'),
+  };
+}

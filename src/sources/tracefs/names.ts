@@ -1,0 +1,98 @@
+/**
+ * Task names for the trace reader. trace_pipe lines carry the kernel's name for the task; raw
+ * records carry only its pid. A live task's name is read from /proc/<tid>/comm, where that procfs is
+ * the initial PID namespace's (trace events carry that namespace's pids: in any other, the same
+ * number is another task or none). A task that has exited (a storm's short-lived mount helpers often
+ * have by the time their events are read) is looked up in the kernel's pid → comm cache,
+ * saved_cmdlines, which trace_pipe uses too.
+ *
+ * Answers, found or not, hold until expire() (the reader calls it every second): a storm's busy
+ * threads cost one small read a second, not one per event, and saved_cmdlines (thousands of lines on
+ * recent kernels, formatted by the kernel at every read) is read at most once per expiry, and only
+ * when a task has gone. A task that exec's or renames itself is renamed at once (rename(), from its
+ * sched_process_exec or task_rename event).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The initial PID namespace's inode number (PROC_PID_INIT_INO), the same on every kernel. */
+const INIT_PID_NS = 'pid:[4026531836]';
+
+/**
+ * Whether `procfs` is the initial PID namespace's: its `self` is this process, in that namespace
+ * (this process's own link needs no ptrace access, as PID 1's would). False where it cannot be told.
+ */
+export function isInitialPidNamespace(procfs: string): boolean {
+  try {
+    return fs.readlinkSync(path.join(procfs, 'self', 'ns', 'pid')) === INIT_PID_NS;
+  } catch {
+    return false;
+  }
+}
+
+export class TaskNames {
+  private readonly known = new Map<number, string | null>();
+  private cmdlines: Map<number, string> | undefined;
+  /** Whether /proc/<tid> is the task a trace event's pid names. */
+  readonly procfsUsable: boolean;
+
+  /** `cmdlinesToo`: look in the tracefs mount's saved_cmdlines too (raw records; trace_pipe has done so itself). */
+  constructor(
+    private readonly procfs: string,
+    private readonly tracefsDir: string,
+    private readonly cmdlinesToo: boolean,
+  ) {
+    this.procfsUsable = isInitialPidNamespace(procfs);
+  }
+
+  /** The task's name; undefined where neither source knows it. */
+  resolve(tid: number): string | undefined {
+    const known = this.known.get(tid);
+    if (known !== undefined) return known ?? undefined;
+    let name = this.procfsUsable ? this.procComm(tid) : undefined;
+    if (name === undefined && this.cmdlinesToo) {
+      this.cmdlines ??= this.readCmdlines();
+      name = this.cmdlines.get(tid);
+    }
+    this.known.set(tid, name ?? null);
+    return name;
+  }
+
+  rename(tid: number, comm: string): void {
+    this.known.set(tid, comm);
+  }
+
+  /** Forgets every answer: names are read again as they are asked for. */
+  expire(): void {
+    this.known.clear();
+    this.cmdlines = undefined;
+  }
+
+  private procComm(tid: number): string | undefined {
+    try {
+      return fs.readFileSync(path.join(this.procfs, String(tid), 'comm'), 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  private readCmdlines(): Map<number, string> {
+    try {
+      return parseSavedCmdlines(fs.readFileSync(path.join(this.tracefsDir, 'saved_cmdlines'), 'utf8'));
+    } catch {
+      return new Map();
+    }
+  }
+}
+
+/** The `saved_cmdlines` file ("<pid> <comm>" lines): the kernel's cache of task names, which trace_pipe uses too. */
+export function parseSavedCmdlines(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp <= 0) continue;
+    const pid = Number(line.slice(0, sp));
+    if (Number.isInteger(pid) && pid > 0) out.set(pid, line.slice(sp + 1));
+  }
+  return out;
+}

@@ -1,0 +1,213 @@
+/**
+ * The trace thread: everything the tracefs source does in the kernel happens here, never on the
+ * exporter's event loop. It finds (or mounts) tracefs, takes its turn on `instances/`, creates and
+ * opens the exporter's instance, drains it every few milliseconds (non-blocking, so it never sits in
+ * a read the exporter cannot interrupt), folds the events into what changed since the last take,
+ * reads the per-CPU loss counters, and removes the instance when told to close.
+ *
+ * Two streams: the binary pages of every CPU's trace_pipe_raw (the default; no formatting in the
+ * kernel), or the text of trace_pipe. Raw pages come per CPU, so each drain merges them by time
+ * before accounting (TimeMerge): a task that migrates between its syscall's entry and exit, or
+ * sleeps on a lock on one CPU and wakes on another, is paired right.
+ */
+import * as fs from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { parentPort, workerData } from 'node:worker_threads';
+import { errnoCode, errorMessage, ParseError } from '../../errors';
+import { HostPaths } from '../../fs/paths';
+import { MonotonicDelta } from '../monotonic-delta';
+import type { WorkerAnswer } from '../worker-call';
+import { mergeDeltas, TraceAggregator, type TraceDelta } from './aggregator';
+import { accountEvent, type RawBatch } from './batch';
+import { removeInstance, TraceInstance, type InstanceHandle, type TraceFormat, type TraceStream } from './instance';
+import { locateTracefs, releaseTracefs } from './locate';
+import { TimeMerge } from './merge';
+import { TaskNames } from './names';
+import { decodePage } from './page';
+
+export interface TraceThreadData {
+  procfs: string;
+  sysfs: string;
+  /** --collector.tracefs.path, or undefined to look in the usual places. */
+  tracefsPath: string | undefined;
+  bufferSizeKb: number;
+  format: TraceFormat;
+  buckets: number[];
+  topProcesses: number;
+  maxInflight: number;
+  pollMs: number;
+}
+
+/** What the thread opened, for the log and for the main thread's exit handler. */
+export interface OpenedInstance {
+  handle: InstanceHandle;
+  format: 'raw' | 'text';
+  enabled: string[];
+  missing: string[];
+  textReason: string | undefined;
+  removedStale: string[];
+  warnings: string[];
+}
+
+export type TraceRequest = { id: number; op: 'open' } | { id: number; op: 'take'; acked: boolean } | { id: number; op: 'close' };
+export type TraceAnswer = { opened?: OpenedInstance; delta?: TraceDelta; readError?: string };
+
+const data = workerData as TraceThreadData;
+const CHUNK = 1 << 20;
+/** At most this much is read per drain, so requests are answered even under a flood. */
+const MAX_DRAIN = 64 << 20;
+/** A syscall in flight longer than this lost its exit (task killed, or events overwritten). */
+const INFLIGHT_MAX_AGE_S = 300;
+/** Names are asked for again after this long (see TaskNames). */
+const NAME_TTL_MS = 1000;
+
+let instance: TraceInstance | undefined;
+let agg: TraceAggregator | undefined;
+let drainStream: () => void = () => undefined;
+let names: TaskNames | undefined;
+let namesAt = 0;
+let readError: string | undefined;
+let closed = false;
+let timer: NodeJS.Timeout | undefined;
+/** Deltas answered but not yet acknowledged: sent again, added to, until the main thread has one. */
+let pending: TraceDelta | undefined;
+const lostStats = new MonotonicDelta();
+
+/** Reads until EAGAIN or `budget` bytes, handing each read's length to `chunk`; returns the bytes read. */
+function readAll(fd: number, buf: Buffer, budget: number, chunk: (n: number) => void): number {
+  let total = 0;
+  while (total < budget) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      const code = errnoCode(err);
+      // ENODEV: this CPU's buffer is offline (a CPU taken down); it has nothing to read.
+      if (code === 'EAGAIN' || code === 'EINTR' || code === 'ENODEV') break;
+      // EBADF: the instance was removed and its descriptor closed; nothing more will come.
+      readError = errorMessage(err);
+      if (code === 'EBADF') closed = true;
+      break;
+    }
+    if (n === 0) break;
+    readError = undefined;
+    total += n;
+    chunk(n);
+  }
+  return total;
+}
+
+function textDrain(a: TraceAggregator, fd: number): () => void {
+  const decoder = new StringDecoder('utf8');
+  const buf = Buffer.allocUnsafe(CHUNK);
+  return () => {
+    readAll(fd, buf, MAX_DRAIN, (n) => a.feed(decoder.write(buf.subarray(0, n))));
+  };
+}
+
+function rawDrain(a: TraceAggregator, stream: Extract<TraceStream, { format: 'raw' }>, monoClock: boolean): () => void {
+  const buf = Buffer.allocUnsafe(stream.pageSize);
+  const merge = new TimeMerge(monoClock);
+  const emit = (b: RawBatch, i: number) => accountEvent(a, b, i);
+  return () => {
+    const now = Number(process.hrtime.bigint()) / 1e9;
+    let budget = MAX_DRAIN;
+    for (const { cpu, fd } of stream.cpus) {
+      if (closed) break;
+      merge.startRun();
+      budget -= readAll(fd, buf, budget, (n) => {
+        const r = decodePage(buf, n, cpu, stream.layout, merge.pending);
+        if (r.missed > 0) a.lost(r.missed);
+        if (r.error) a.malformed(new ParseError(`per_cpu/cpu${cpu}/trace_pipe_raw`, 0, r.error));
+      });
+    }
+    merge.release(now, emit);
+  };
+}
+
+function drain(): void {
+  if (closed || !agg) return;
+  const now = Date.now();
+  if (names && now - namesAt >= NAME_TTL_MS) {
+    namesAt = now;
+    names.expire();
+    agg.forgetNames();
+  }
+  drainStream();
+}
+
+function open(): OpenedInstance {
+  const paths = new HostPaths(data.procfs, data.sysfs);
+  const tracefs = locateTracefs(paths, data.tracefsPath);
+  const removedStale: string[] = [];
+  const warnings: string[] = [];
+  try {
+    instance = TraceInstance.create(tracefs, { bufferSizeKb: data.bufferSizeKb, format: data.format }, { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) });
+  } catch (err) {
+    releaseTracefs(tracefs);
+    throw err;
+  }
+  const stream = instance.stream;
+  const taskNames = new TaskNames(data.procfs, tracefs.dir, stream.format === 'raw');
+  names = taskNames;
+  const a = new TraceAggregator({
+    buckets: data.buckets,
+    topProcesses: data.topProcesses,
+    maxInflight: data.maxInflight,
+    resolveComm: (tid) => taskNames.resolve(tid),
+    // An exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry its new name.
+    onName: (tid, comm) => taskNames.rename(tid, comm),
+  });
+  agg = a;
+  drainStream = stream.format === 'raw' ? rawDrain(a, stream, instance.monoClock) : textDrain(a, stream.fd);
+  let sinceExpire = 0;
+  timer = setInterval(() => {
+    drain();
+    sinceExpire += data.pollMs;
+    if (sinceExpire >= 10_000) {
+      sinceExpire = 0;
+      a.expire(INFLIGHT_MAX_AGE_S);
+    }
+  }, data.pollMs);
+  return { handle: instance.handle, format: stream.format, enabled: instance.enabled, missing: instance.missing, textReason: instance.textReason, removedStale, warnings };
+}
+
+/** Events lost since the last take: the per-CPU stats where they can be read, else the stream's own markers. */
+function lostSinceLast(delta: TraceDelta): number {
+  const byCpu = instance?.lostByCpu() ?? new Map<string, number>();
+  if (byCpu.size === 0) return delta.lost;
+  let lost = 0;
+  for (const [cpu, v] of byCpu) lost += lostStats.delta(cpu, v);
+  return lost;
+}
+
+function handle(req: TraceRequest): TraceAnswer {
+  switch (req.op) {
+    case 'open':
+      return { opened: open() };
+    case 'take': {
+      if (!agg) throw new Error('the trace instance is not open');
+      if (req.acked) pending = undefined;
+      drain();
+      const d = agg.take();
+      d.lost = lostSinceLast(d);
+      pending = pending ? mergeDeltas(pending, d) : d;
+      return { delta: pending, readError };
+    }
+    case 'close':
+      clearInterval(timer);
+      closed = true;
+      if (instance) removeInstance(instance.handle);
+      return {};
+  }
+}
+
+parentPort?.on('message', (req: TraceRequest) => {
+  let res: WorkerAnswer<TraceAnswer>;
+  try {
+    res = { id: req.id, ...handle(req) };
+  } catch (err) {
+    res = { id: req.id, error: errorMessage(err), code: errnoCode(err) };
+  }
+  parentPort?.postMessage(res);
+});
