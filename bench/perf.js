@@ -33,9 +33,9 @@ const { HostPaths } = require(path.join(ROOT, 'dist/src/fs/paths'));
 const { Logger } = require(path.join(ROOT, 'dist/src/log'));
 const { loadConfig, parseArgs } = require(path.join(ROOT, 'dist/src/config'));
 const autocannon = require('autocannon');
+const { median } = require('./stats');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 const MI = '/proc/self/mountinfo';
 

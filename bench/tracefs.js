@@ -44,6 +44,7 @@ const { rawLayout } = require('../dist/src/sources/tracefs/format');
 const { TimeMerge } = require('../dist/src/sources/tracefs/merge');
 const { decodePage } = require('../dist/src/sources/tracefs/page');
 const { LATENCY_BUCKETS } = require('../dist/src/exposition');
+const { median, meanCi } = require('./stats');
 
 const alternatives = process.argv.includes('--alternatives');
 const argv = process.argv.slice(2).filter((a) => a !== '--alternatives');
@@ -56,7 +57,6 @@ const settleS = Number(argv[4] ?? 10);
 const SKIP_S = Number(argv[5] ?? 0.5);
 const cli = path.join(__dirname, '../dist/src/cli.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 async function startExporter(extra) {
   // Its own mount namespace, so that the tracefs it mounts where the host has none goes with it; the
@@ -197,17 +197,6 @@ const metric = (text, name) => {
 
 const RAW = 'exporter + tracefs (raw pages, default)';
 const TEXT = 'exporter + tracefs (text)';
-
-/** Student's t, two-sided 95 %, by degrees of freedom (1-30). */
-const T95 = [12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
-
-/** Mean and 95 % confidence half-width of `v`. */
-function meanCi(v) {
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  if (v.length < 2) return { mean, half: NaN };
-  const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1));
-  return { mean, half: (T95[Math.min(v.length - 2, T95.length - 1)] * sd) / Math.sqrt(v.length) };
-}
 
 /**
  * Decode + merge + aggregate, over and over, on the pages an unread instance captured from a live

@@ -38,6 +38,7 @@ const ROOT = path.join(__dirname, '..');
 const { mount, MS_BIND, umount2 } = require(path.join(ROOT, 'dist/src/kernel/mount'));
 const { syscall } = require(path.join(ROOT, 'dist/src/kernel/libc'));
 const { TRACED_SYSCALLS } = require(path.join(ROOT, 'dist/src/sources/tracefs/events'));
+const { median, meanCi } = require('./stats');
 
 const TRACING = '/sys/kernel/tracing';
 if (!fs.existsSync(path.join(TRACING, 'instances'))) execOrDie('mount', ['-t', 'tracefs', 'tracefs', TRACING]);
@@ -103,12 +104,6 @@ function recorded() {
   return n;
 }
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const meanCi = (a) => {
-  const m = a.reduce((s, x) => s + x, 0) / a.length;
-  const sd = Math.sqrt(a.reduce((s, x) => s + (x - m) ** 2, 0) / (a.length - 1));
-  return [m, (1.96 * sd) / Math.sqrt(a.length)];
-};
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-tracepoints-'));
 mount('none', dir, 'tmpfs', 0, 'size=1m');
@@ -162,7 +157,7 @@ console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), kernel $
 console.log('| arm | mount + umount, ns (median) | ÷ off (median) | ÷ off (mean ± 95 %) | events recorded per pair | ns per event fired | getppid, ns over off |');
 console.log('|---|---|---|---|---|---|---|');
 for (const n of names) {
-  const [m, ci] = meanCi(res[n].op);
+  const { mean: m, half: ci } = meanCi(res[n].op);
   const perPair = res[n].events / (ROUNDS * PAIRS);
   const fired = n === 'rejected' ? res.collector.events / (ROUNDS * PAIRS) : perPair;
   const perEvent = fired > 0.5 ? f(median(res[n].overTif) / fired, 0) : '–';

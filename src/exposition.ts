@@ -10,6 +10,9 @@ export type Format = 'prometheus' | 'openmetrics';
 
 export const NAMESPACE = 'mountstorm';
 
+/** Version of mountstorm and of Node.js (value 1): every target carries it, so dashboards list nodes by it. */
+export const BUILD_INFO = 'mountstorm_build_info';
+
 /** 10 µs … 60 s: a quiet probe sits near the bottom, a stalled kernel near the top. */
 export const LATENCY_BUCKETS = [
   0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
@@ -130,6 +133,11 @@ export class Exposition {
   };
   private generation = 0;
   private readonly cache = new Map<Format, Rendered>();
+
+  /** With a version, the exposition carries BUILD_INFO for it. */
+  constructor(version?: string) {
+    if (version !== undefined) this.gauge(BUILD_INFO, 'Version of mountstorm and of the Node.js runtime it runs on; value is 1.', ['version', 'nodejs']).set({ version, nodejs: process.version }, 1);
+  }
 
   /** Every metric is in both registries (the OpenMetrics one through a view), so either format shows the same state. */
   private register<M extends Metric>(m: M): M {

@@ -98,10 +98,7 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   // A bad web config stops the start (ConfigError), before anything else is set up.
   const webConfig = config.web.configFile !== undefined ? loadWebConfig(config.web.configFile) : undefined;
   const paths = new HostPaths(config.paths.procfs, config.paths.sysfs, config.paths.rootfs);
-  const exposition = new Exposition();
-  exposition
-    .gauge('mountstorm_build_info', 'Version of mountstorm and of the Node.js runtime it runs on; value is 1.', ['version', 'nodejs'])
-    .set({ version: VERSION, nodejs: process.version }, 1);
+  const exposition = new Exposition(VERSION);
   const ctx: CollectorContext = { config, paths, log, exposition, mountinfoPath: paths.proc(config.mountPid, 'mountinfo') };
   const collectors = createCollectors(ctx);
   const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs, config.sampleTimeoutMs);

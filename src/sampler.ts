@@ -13,6 +13,22 @@ import type { Exposition } from './exposition';
 import type { Logger } from './log';
 import type { Sample } from './sample';
 
+/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
+export const EXPORTER_METRICS = {
+  scrapeCollectorSuccess: 'mountstorm_scrape_collector_success',
+  scrapeCollectorDurationSeconds: 'mountstorm_scrape_collector_duration_seconds',
+  sampleOverruns: 'mountstorm_sample_overruns_total',
+  samples: 'mountstorm_samples_total',
+  lastSampleTimestampSeconds: 'mountstorm_last_sample_timestamp_seconds',
+  processCpuSeconds: 'process_cpu_seconds_total',
+  processResidentMemoryBytes: 'process_resident_memory_bytes',
+  processHeapBytes: 'process_heap_bytes',
+  processOpenFds: 'process_open_fds',
+  processStartTimeSeconds: 'process_start_time_seconds',
+  eventLoopDelayP99Seconds: 'mountstorm_event_loop_delay_p99_seconds',
+} as const;
+const M = EXPORTER_METRICS;
+
 /**
  * The event loop's delay: how late a timer due every TICK_MS fires, so a block of the loop that long
  * or longer always shows. Node's monitorEventLoopDelay was not used: its default 10 ms timer woke the
@@ -72,17 +88,17 @@ export class Sampler {
     private readonly timeoutMs: number,
   ) {
     const e = exposition;
-    this.success = e.gauge('mountstorm_scrape_collector_success', 'Whether the collector succeeded in the last sample.', ['collector']);
-    this.duration = e.gauge('mountstorm_scrape_collector_duration_seconds', 'How long the collector took in the last sample.', ['collector']);
-    this.overruns = e.counter('mountstorm_sample_overruns_total', 'Sample ticks skipped because the previous sample was still running.');
-    this.samples = e.counter('mountstorm_samples_total', 'Samples completed.');
-    this.lastSample = e.gauge('mountstorm_last_sample_timestamp_seconds', 'Unix time at which the last sample completed.');
-    this.cpu = e.counter('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.');
-    this.rss = e.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.');
-    this.heap = e.gauge('process_heap_bytes', 'V8 heap in use, in bytes.');
-    this.fds = e.gauge('process_open_fds', 'Number of open file descriptors.');
-    this.loopDelay = e.gauge('mountstorm_event_loop_delay_p99_seconds', "99th percentile of the exporter's event-loop delay over the last sample interval (timed every 100 ms).");
-    e.gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.').set(Math.round(Date.now() / 1000 - process.uptime()));
+    this.success = e.gauge(M.scrapeCollectorSuccess, 'Whether the collector succeeded in the last sample.', ['collector']);
+    this.duration = e.gauge(M.scrapeCollectorDurationSeconds, 'How long the collector took in the last sample.', ['collector']);
+    this.overruns = e.counter(M.sampleOverruns, 'Sample ticks skipped because the previous sample was still running.');
+    this.samples = e.counter(M.samples, 'Samples completed.');
+    this.lastSample = e.gauge(M.lastSampleTimestampSeconds, 'Unix time at which the last sample completed.');
+    this.cpu = e.counter(M.processCpuSeconds, 'Total user and system CPU time spent in seconds.');
+    this.rss = e.gauge(M.processResidentMemoryBytes, 'Resident memory size in bytes.');
+    this.heap = e.gauge(M.processHeapBytes, 'V8 heap in use, in bytes.');
+    this.fds = e.gauge(M.processOpenFds, 'Number of open file descriptors.');
+    this.loopDelay = e.gauge(M.eventLoopDelayP99Seconds, "99th percentile of the exporter's event-loop delay over the last sample interval (timed every 100 ms).");
+    e.gauge(M.processStartTimeSeconds, 'Start time of the process since unix epoch in seconds.').set(Math.round(Date.now() / 1000 - process.uptime()));
   }
 
   /** Hands every completed sample to `listener` (a failing listener is logged, never fails the sample). */

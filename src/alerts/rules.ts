@@ -1,5 +1,10 @@
 /** The recording and alerting rules, built from THRESHOLDS. */
 import { RUNBOOK_BASE, THRESHOLDS as T } from './thresholds';
+import { CPU_METRICS } from '../collectors/cpu';
+import { MOUNTS_METRICS } from '../collectors/mounts';
+import { PROBES_METRICS } from '../collectors/probes';
+import { TRACEFS_METRICS } from '../collectors/tracefs';
+import { EXPORTER_METRICS } from '../sampler';
 
 export interface Rule {
   record?: string;
@@ -35,12 +40,12 @@ export function ruleGroups(): RuleGroup[] {
       name: 'mountstorm',
       interval: '5s',
       rules: [
-        { record: 'instance:mountstorm_mounts:sum', expr: 'sum by (instance) (mountstorm_mounts)' },
-        { record: 'instance:mountstorm_mounts_added:rate30s', expr: `sum by (instance) (rate(mountstorm_mounts_added_total[${w}]))` },
-        { record: 'instance:mountstorm_mount_syscalls:rate30s', expr: `sum by (instance) (rate(mountstorm_mount_syscalls_total[${w}]))` },
-        { record: 'instance:mountstorm_mount_lock_wait_seconds:rate30s', expr: `sum by (instance) (rate(mountstorm_mount_lock_wait_seconds_total[${w}]))` },
-        { record: 'instance:mountstorm_lock_wait_estimate_seconds:max', expr: 'max by (instance, lock) (mountstorm_lock_wait_estimate_seconds)' },
-        { record: 'instance:mountstorm_mount_table_utilisation:ratio', expr: 'instance:mountstorm_mounts:sum / on (instance) max by (instance) (mountstorm_mount_max)' },
+        { record: 'instance:mountstorm_mounts:sum', expr: `sum by (instance) (${MOUNTS_METRICS.mounts})` },
+        { record: 'instance:mountstorm_mounts_added:rate30s', expr: `sum by (instance) (rate(${MOUNTS_METRICS.mountsAdded}[${w}]))` },
+        { record: 'instance:mountstorm_mount_syscalls:rate30s', expr: `sum by (instance) (rate(${TRACEFS_METRICS.mountSyscalls}[${w}]))` },
+        { record: 'instance:mountstorm_mount_lock_wait_seconds:rate30s', expr: `sum by (instance) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}[${w}]))` },
+        { record: 'instance:mountstorm_lock_wait_estimate_seconds:max', expr: `max by (instance, lock) (${PROBES_METRICS.lockWaitEstimateSeconds})` },
+        { record: 'instance:mountstorm_mount_table_utilisation:ratio', expr: `instance:mountstorm_mounts:sum / on (instance) max by (instance) (${MOUNTS_METRICS.mountMax})` },
         alert(
           'MountStormImminent',
           'critical',
@@ -86,8 +91,8 @@ export function ruleGroups(): RuleGroup[] {
         alert(
           'MountStormDeepLayersRiskyTopology',
           'info',
-          `max by (instance) (mountstorm_overlay_lower_layers_max) > ${T.deepLayers}\n` +
-            `and on (instance)\n(count by (instance) (mountstorm_cpu_topology_info{sockets!="1"}) or count by (instance) (mountstorm_cpu_topology_info{smt="on"}))`,
+          `max by (instance) (${MOUNTS_METRICS.overlayLowerLayersMax}) > ${T.deepLayers}\n` +
+            `and on (instance)\n(count by (instance) (${CPU_METRICS.cpuTopologyInfo}{sockets!="1"}) or count by (instance) (${CPU_METRICS.cpuTopologyInfo}{smt="on"}))`,
           T.deepLayersFor,
           'Deep-layer images run on a multi-socket or SMT host.',
           `{{ $labels.instance }} runs overlays with {{ $value }} lower layers on a host with more than one socket or SMT on, the hardware that fails first in a mount storm.`,
@@ -103,7 +108,7 @@ export function ruleGroups(): RuleGroup[] {
         alert(
           'MountStormCollectorFailing',
           'warning',
-          'mountstorm_scrape_collector_success == 0',
+          `${EXPORTER_METRICS.scrapeCollectorSuccess} == 0`,
           T.collectorFailingFor,
           'A mountstorm collector is failing.',
           `The {{ $labels.collector }} collector on {{ $labels.instance }} has failed for 5 minutes; its metrics are stale or missing.`,
@@ -111,7 +116,7 @@ export function ruleGroups(): RuleGroup[] {
         alert(
           'MountStormTraceEventsLost',
           'warning',
-          `increase(mountstorm_trace_events_lost_total[5m]) > 0`,
+          `increase(${TRACEFS_METRICS.traceEventsLost}[5m]) > 0`,
           T.traceEventsLostFor,
           'tracefs dropped mount events: syscall counts are lower bounds.',
           `{{ $labels.instance }} lost {{ $value | humanize }} trace events in 5 minutes; raise the tracefs buffer size.`,

@@ -9,6 +9,13 @@ import { promises as fs } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
+/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
+export const CONTAINERS_METRICS = {
+  containerStarts: 'mountstorm_container_starts_total',
+  containerTaskDirsWatched: 'mountstorm_container_task_dirs_watched',
+} as const;
+const M = CONTAINERS_METRICS;
+
 const DEFAULT_TASK_DIR = '/run/containerd/io.containerd.runtime.v2.task';
 
 export interface ContainersSnapshot {
@@ -30,8 +37,8 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     private readonly ctx: CollectorContext,
     taskDirs: readonly string[],
   ) {
-    this.starts = ctx.exposition.counter('mountstorm_container_starts_total', "New container bundles seen in the runtime's task directories.");
-    this.watched = ctx.exposition.gauge('mountstorm_container_task_dirs_watched', 'Runtime task directories that exist and are being watched.');
+    this.starts = ctx.exposition.counter(M.containerStarts, "New container bundles seen in the runtime's task directories.");
+    this.watched = ctx.exposition.gauge(M.containerTaskDirsWatched, 'Runtime task directories that exist and are being watched.');
     this.dirs = taskDirs.map((d) => ctx.paths.root(d));
   }
 

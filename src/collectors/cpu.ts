@@ -10,6 +10,14 @@ import { MonotonicDelta } from '../sources/monotonic-delta';
 import { TopologyCache } from '../sysfs/topology';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
+/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
+export const CPU_METRICS = {
+  cpuSeconds: 'mountstorm_cpu_seconds_total',
+  cpuTopologyInfo: 'mountstorm_cpu_topology_info',
+  smtActive: 'mountstorm_smt_active',
+} as const;
+const M = CPU_METRICS;
+
 export interface CpuSnapshot {
   /** CPU seconds since the last sample, by socket, NUMA node and mode. */
   seconds: Array<{ socket: string; numaNode: string; mode: string; seconds: number }>;
@@ -27,10 +35,10 @@ export class CpuCollector implements Collector<CpuSnapshot> {
 
   constructor(private readonly ctx: CollectorContext) {
     const e = ctx.exposition;
-    this.seconds = e.counter('mountstorm_cpu_seconds_total', 'CPU time by socket, NUMA node and mode (from /proc/stat).', ['socket', 'numa_node', 'mode']);
-    this.topologyInfo = e.gauge('mountstorm_cpu_topology_info', 'CPU model, socket and NUMA node counts and whether SMT is on; value is 1.', ['cpu_model', 'sockets', 'numa_nodes', 'smt']);
+    this.seconds = e.counter(M.cpuSeconds, 'CPU time by socket, NUMA node and mode (from /proc/stat).', ['socket', 'numa_node', 'mode']);
+    this.topologyInfo = e.gauge(M.cpuTopologyInfo, 'CPU model, socket and NUMA node counts and whether SMT is on; value is 1.', ['cpu_model', 'sockets', 'numa_nodes', 'smt']);
     this.topology = new TopologyCache(ctx.paths);
-    this.smtActive = e.gauge('mountstorm_smt_active', '1 when SMT sibling threads are online, else 0.');
+    this.smtActive = e.gauge(M.smtActive, '1 when SMT sibling threads are online, else 0.');
   }
 
   private async cpuModel(): Promise<string> {

@@ -7,6 +7,12 @@ import { promises as fs } from 'node:fs';
 import * as si from 'systeminformation';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
+/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
+export const HOST_METRICS = {
+  hostInfo: 'mountstorm_host_info',
+} as const;
+const M = HOST_METRICS;
+
 async function dmi(file: string): Promise<string | undefined> {
   try {
     const v = (await fs.readFile(file, 'utf8')).trim();
@@ -27,7 +33,7 @@ export class HostCollector implements Collector<HostSnapshot> {
   private known: HostSnapshot | undefined;
 
   constructor(private readonly ctx: CollectorContext) {
-    this.info = ctx.exposition.gauge('mountstorm_host_info', 'System vendor and model (on clouds, the instance type); value is 1.', ['system_vendor', 'system_model']);
+    this.info = ctx.exposition.gauge(M.hostInfo, 'System vendor and model (on clouds, the instance type); value is 1.', ['system_vendor', 'system_model']);
   }
 
   async collect(): Promise<HostSnapshot> {

@@ -11,6 +11,26 @@ import type { TableMethod } from '../sources/mount-table/reading';
 import type { TableMethodSetting, TableReading } from '../sources/mount-table/thread';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
+/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
+export const MOUNTS_METRICS = {
+  mounts: 'mountstorm_mounts',
+  mountsAdded: 'mountstorm_mounts_added_total',
+  mountsRemoved: 'mountstorm_mounts_removed_total',
+  overlayMounts: 'mountstorm_overlay_mounts',
+  overlayLowerLayers: 'mountstorm_overlay_lower_layers',
+  overlayLowerLayersMax: 'mountstorm_overlay_lower_layers_max',
+  overlayNewMountLowerLayers: 'mountstorm_overlay_new_mount_lower_layers',
+  idmappedMounts: 'mountstorm_idmapped_mounts',
+  mountMax: 'mountstorm_mount_max',
+  mountTableReadDurationSeconds: 'mountstorm_mount_table_read_duration_seconds',
+  mountinfoBytes: 'mountstorm_mountinfo_bytes',
+  mountinfoParseErrors: 'mountstorm_mountinfo_parse_errors_total',
+  mountTableChangeEvents: 'mountstorm_mount_table_change_events_total',
+  mountTableReads: 'mountstorm_mount_table_reads_total',
+  mountTableMethod: 'mountstorm_mount_table_method',
+} as const;
+const M = MOUNTS_METRICS;
+
 export const LAYER_BUCKETS = [1, 2, 5, 10, 20, 30, 50, 75, 100, 128, 250, 500];
 
 /** The table as of this sample, and what changed since the last one. */
@@ -61,21 +81,21 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     method: TableMethodSetting,
   ) {
     const e = ctx.exposition;
-    this.mounts = e.gauge('mountstorm_mounts', 'Entries in the watched mount table, by filesystem type.', ['fstype']);
-    this.added = e.counter('mountstorm_mounts_added_total', 'Mounts seen that were not in the previous sample (a lower bound: churn within one sample interval is missed).');
-    this.removed = e.counter('mountstorm_mounts_removed_total', 'Mounts of the previous sample that are gone (a lower bound: churn within one sample interval is missed).');
-    this.overlayMounts = e.gauge('mountstorm_overlay_mounts', 'Overlay filesystems in the watched mount table.');
-    this.overlayLayers = e.gauge('mountstorm_overlay_lower_layers', 'Lower layers summed over all overlay mounts.');
-    this.overlayLayersMax = e.gauge('mountstorm_overlay_lower_layers_max', 'Lower layers of the deepest overlay mount.');
-    this.newOverlayLayers = e.histogram('mountstorm_overlay_new_mount_lower_layers', 'Lower layers per overlay mount that appeared since the previous sample.', LAYER_BUCKETS);
-    this.idmapped = e.gauge('mountstorm_idmapped_mounts', 'Mounts whose options contain idmapped.');
-    this.mountMax = e.gauge('mountstorm_mount_max', 'The kernel limit on mounts per namespace (fs.mount-max); beyond it mount fails with ENOSPC.');
-    this.readDuration = e.histogram('mountstorm_mount_table_read_duration_seconds', 'Time to read the whole watched mount table once (grows with table size and lock wait).', LATENCY_BUCKETS);
-    this.tableBytes = e.gauge('mountstorm_mountinfo_bytes', 'Size of the watched mountinfo text in bytes (0 with the listmount method, which reads no text).');
-    this.parseErrors = e.counter('mountstorm_mountinfo_parse_errors_total', 'mountinfo lines that did not parse and were skipped.');
-    this.changes = e.counter('mountstorm_mount_table_change_events_total', 'Samples in which poll(2) on the watched mountinfo reported a change to the namespace (all changes between two samples count once).');
-    this.reads = e.counter('mountstorm_mount_table_reads_total', 'Whole readings of the watched mount table: after a change (poll), at least once a minute, or every sample where poll is unavailable.');
-    this.method = e.gauge('mountstorm_mount_table_method', 'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.', ['method']);
+    this.mounts = e.gauge(M.mounts, 'Entries in the watched mount table, by filesystem type.', ['fstype']);
+    this.added = e.counter(M.mountsAdded, 'Mounts seen that were not in the previous sample (a lower bound: churn within one sample interval is missed).');
+    this.removed = e.counter(M.mountsRemoved, 'Mounts of the previous sample that are gone (a lower bound: churn within one sample interval is missed).');
+    this.overlayMounts = e.gauge(M.overlayMounts, 'Overlay filesystems in the watched mount table.');
+    this.overlayLayers = e.gauge(M.overlayLowerLayers, 'Lower layers summed over all overlay mounts.');
+    this.overlayLayersMax = e.gauge(M.overlayLowerLayersMax, 'Lower layers of the deepest overlay mount.');
+    this.newOverlayLayers = e.histogram(M.overlayNewMountLowerLayers, 'Lower layers per overlay mount that appeared since the previous sample.', LAYER_BUCKETS);
+    this.idmapped = e.gauge(M.idmappedMounts, 'Mounts whose options contain idmapped.');
+    this.mountMax = e.gauge(M.mountMax, 'The kernel limit on mounts per namespace (fs.mount-max); beyond it mount fails with ENOSPC.');
+    this.readDuration = e.histogram(M.mountTableReadDurationSeconds, 'Time to read the whole watched mount table once (grows with table size and lock wait).', LATENCY_BUCKETS);
+    this.tableBytes = e.gauge(M.mountinfoBytes, 'Size of the watched mountinfo text in bytes (0 with the listmount method, which reads no text).');
+    this.parseErrors = e.counter(M.mountinfoParseErrors, 'mountinfo lines that did not parse and were skipped.');
+    this.changes = e.counter(M.mountTableChangeEvents, 'Samples in which poll(2) on the watched mountinfo reported a change to the namespace (all changes between two samples count once).');
+    this.reads = e.counter(M.mountTableReads, 'Whole readings of the watched mount table: after a change (poll), at least once a minute, or every sample where poll is unavailable.');
+    this.method = e.gauge(M.mountTableMethod, 'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.', ['method']);
     this.source = new MountTableSource({ mountinfoPath: ctx.mountinfoPath, method, mountMaxPath: ctx.paths.proc('sys/fs/mount-max') });
   }
 

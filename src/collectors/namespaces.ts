@@ -3,6 +3,13 @@ import { promises as fs } from 'node:fs';
 import { errnoCode } from '../errors';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
+/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
+export const NAMESPACES_METRICS = {
+  mountNamespaces: 'mountstorm_mount_namespaces',
+  mountNamespaceUnreadableProcesses: 'mountstorm_mount_namespace_unreadable_processes',
+} as const;
+const M = NAMESPACES_METRICS;
+
 const GONE = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM', 'ENOTDIR']);
 const BATCH = 64;
 
@@ -18,8 +25,8 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
   private readonly unreadable;
 
   constructor(private readonly ctx: CollectorContext) {
-    this.namespaces = ctx.exposition.gauge('mountstorm_mount_namespaces', 'Distinct mount namespaces among the processes visible in procfs.');
-    this.unreadable = ctx.exposition.gauge('mountstorm_mount_namespace_unreadable_processes', 'Processes whose ns/mnt link could not be read in the last scan (without CAP_SYS_PTRACE the count is a lower bound).');
+    this.namespaces = ctx.exposition.gauge(M.mountNamespaces, 'Distinct mount namespaces among the processes visible in procfs.');
+    this.unreadable = ctx.exposition.gauge(M.mountNamespaceUnreadableProcesses, 'Processes whose ns/mnt link could not be read in the last scan (without CAP_SYS_PTRACE the count is a lower bound).');
   }
 
   async collect(): Promise<NamespacesSnapshot> {

@@ -4,6 +4,15 @@ import { positive } from '../flags';
 import { PROBES, ProbesSource, type ProbesReading } from '../sources/probes/source';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
+/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
+export const PROBES_METRICS = {
+  probeDurationSeconds: 'mountstorm_probe_duration_seconds',
+  lockWaitEstimateSeconds: 'mountstorm_lock_wait_estimate_seconds',
+  probeBaselineSeconds: 'mountstorm_probe_baseline_seconds',
+  probeTimeouts: 'mountstorm_probe_timeouts_total',
+} as const;
+const M = PROBES_METRICS;
+
 export interface ProbesOptions {
   timeoutMs: number;
   /** Default: <path.procfs>/sys/fs. */
@@ -22,10 +31,10 @@ export class ProbesCollector implements Collector<ProbesReading> {
 
   constructor(ctx: CollectorContext, o: ProbesOptions) {
     const e = ctx.exposition;
-    this.duration = e.histogram('mountstorm_probe_duration_seconds', 'Lock-wait probe durations: namespace_sem = first 4 KiB read() of mountinfo; mount_lock = stat() across a mount point, per call.', LATENCY_BUCKETS, ['probe']);
-    this.estimate = e.gauge('mountstorm_lock_wait_estimate_seconds', 'How far the recent median of each probe sits above its learned quiet baseline.', ['lock']);
-    this.baseline = e.gauge('mountstorm_probe_baseline_seconds', 'Learned quiet baseline of each probe (10th percentile over the baseline window).', ['probe']);
-    this.timeouts = e.counter('mountstorm_probe_timeouts_total', 'Probes that stayed blocked in the kernel past the probe timeout.', ['probe']);
+    this.duration = e.histogram(M.probeDurationSeconds, 'Lock-wait probe durations: namespace_sem = first 4 KiB read() of mountinfo; mount_lock = stat() across a mount point, per call.', LATENCY_BUCKETS, ['probe']);
+    this.estimate = e.gauge(M.lockWaitEstimateSeconds, 'How far the recent median of each probe sits above its learned quiet baseline.', ['lock']);
+    this.baseline = e.gauge(M.probeBaselineSeconds, 'Learned quiet baseline of each probe (10th percentile over the baseline window).', ['probe']);
+    this.timeouts = e.counter(M.probeTimeouts, 'Probes that stayed blocked in the kernel past the probe timeout.', ['probe']);
     this.source = new ProbesSource({
       mountinfoPath: ctx.mountinfoPath,
       statPath: o.statPath ?? ctx.paths.proc('sys/fs'),

@@ -15,6 +15,19 @@ import { TraceSource } from '../sources/tracefs/source';
 import { TopologyCache } from '../sysfs/topology';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
+/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
+export const TRACEFS_METRICS = {
+  mountSyscalls: 'mountstorm_mount_syscalls_total',
+  mountSyscallDurationSeconds: 'mountstorm_mount_syscall_duration_seconds',
+  mountSyscallErrors: 'mountstorm_mount_syscall_errors_total',
+  mountSyscallsByProcess: 'mountstorm_mount_syscalls_by_process_total',
+  mountLockWaitSeconds: 'mountstorm_mount_lock_wait_seconds_total',
+  traceEventsLost: 'mountstorm_trace_events_lost_total',
+  traceEvents: 'mountstorm_trace_events_total',
+  traceParseErrors: 'mountstorm_trace_parse_errors_total',
+} as const;
+const M = TRACEFS_METRICS;
+
 const RETRY_MS = 60_000;
 const POLL_MS = 100;
 const MAX_INFLIGHT = 65_536;
@@ -65,14 +78,14 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     private readonly options: TracefsOptions,
   ) {
     const e = ctx.exposition;
-    this.calls = e.counter('mountstorm_mount_syscalls_total', 'Mount-family syscalls entered, from tracefs syscall tracepoints, by syscall and the socket of the CPU that ran it (unshare, setns and clone only with CLONE_NEWNS).', ['syscall', 'socket']);
-    this.duration = e.bucketHistogram('mountstorm_mount_syscall_duration_seconds', 'Duration of mount-family syscalls, from entry to exit of the same task.', LATENCY_BUCKETS, ['syscall']);
-    this.errors = e.counter('mountstorm_mount_syscall_errors_total', 'Mount-family syscalls that returned an error, by errno.', ['syscall', 'errno']);
-    this.byProcess = e.counter('mountstorm_mount_syscalls_by_process_total', 'Mount-family syscalls by process name; names beyond --collector.tracefs.top-processes are counted as "other".', ['comm']);
-    this.lockWait = e.counter('mountstorm_mount_lock_wait_seconds_total', 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
-    this.lost = e.counter('mountstorm_trace_events_lost_total', 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
-    this.events = e.counter('mountstorm_trace_events_total', 'Trace events read and accounted from the tracefs instance.');
-    this.parseErrors = e.counter('mountstorm_trace_parse_errors_total', 'trace_pipe lines or trace_pipe_raw records that did not have the documented shape.');
+    this.calls = e.counter(M.mountSyscalls, 'Mount-family syscalls entered, from tracefs syscall tracepoints, by syscall and the socket of the CPU that ran it (unshare, setns and clone only with CLONE_NEWNS).', ['syscall', 'socket']);
+    this.duration = e.bucketHistogram(M.mountSyscallDurationSeconds, 'Duration of mount-family syscalls, from entry to exit of the same task.', LATENCY_BUCKETS, ['syscall']);
+    this.errors = e.counter(M.mountSyscallErrors, 'Mount-family syscalls that returned an error, by errno.', ['syscall', 'errno']);
+    this.byProcess = e.counter(M.mountSyscallsByProcess, 'Mount-family syscalls by process name; names beyond --collector.tracefs.top-processes are counted as "other".', ['comm']);
+    this.lockWait = e.counter(M.mountLockWaitSeconds, 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
+    this.lost = e.counter(M.traceEventsLost, 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
+    this.events = e.counter(M.traceEvents, 'Trace events read and accounted from the tracefs instance.');
+    this.parseErrors = e.counter(M.traceParseErrors, 'trace_pipe lines or trace_pipe_raw records that did not have the documented shape.');
     this.topology = new TopologyCache(ctx.paths);
   }
 

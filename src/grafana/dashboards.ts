@@ -15,6 +15,14 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { RUNBOOK_BASE, THRESHOLDS as T } from '../alerts/thresholds';
+import { BUILD_INFO } from '../exposition';
+import { CONTAINERS_METRICS } from '../collectors/containers';
+import { CPU_METRICS } from '../collectors/cpu';
+import { HOST_METRICS } from '../collectors/host';
+import { MOUNTS_METRICS } from '../collectors/mounts';
+import { PROBES_METRICS } from '../collectors/probes';
+import { TRACEFS_METRICS } from '../collectors/tracefs';
+import { EXPORTER_METRICS } from '../sampler';
 
 const DS = { type: 'prometheus', uid: '${datasource}' };
 const J = `job="${T.job}"`;
@@ -68,7 +76,7 @@ function instanceVar(multi: boolean): dashboard.QueryVariableBuilder {
   const v = new dashboard.QueryVariableBuilder('instance')
     .label('Node')
     .datasource(DS)
-    .query(`label_values(mountstorm_build_info{${J}}, instance)`)
+    .query(`label_values(${BUILD_INFO}{${J}}, instance)`)
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
     .sort(dashboard.VariableSort.AlphabeticalAsc);
   if (multi) v.multi(true).includeAll(true).allValue('.+');
@@ -132,34 +140,34 @@ export function nodeDashboard(): dashboard.Dashboard {
   const I = `${J}, instance=~"$instance"`;
   const R = '$__rate_interval';
   const panels: Array<[{ build(): unknown }, number, number]> = [
-    [statPanel('Mounts', 'short', 'Entries in the watched mount table (mountstorm_mounts).', q(`sum(mountstorm_mounts{${I}})`, undefined, { instant: true }), 4, 'MountTableNearMax'), 4, 4],
-    [statPanel('Table vs fs.mount-max', 'percentunit', 'Mount table size as a share of fs.mount-max; mounts fail with ENOSPC at 100 %.', q(`sum(mountstorm_mounts{${I}}) / max(mountstorm_mount_max{${I}})`, undefined, { instant: true }), 4, 'MountTableNearMax'), 4, 4],
-    [statPanel('Mount syscalls/s', 'ops', 'Exact mount-family syscalls per second, from tracefs (no data without the tracefs collector).', q(`sum(rate(mountstorm_mount_syscalls_total{${I}}[${R}]))`, undefined, { instant: true }), 4, 'MountStormImminent'), 4, 4],
-    [statPanel('Measured lock wait', 's', 'Seconds per second that tasks inside mount syscalls spent in lock contention (tracefs).', q(`sum(rate(mountstorm_mount_lock_wait_seconds_total{${I}}[${R}]))`, undefined, { instant: true }), 4, 'MountStormImminent'), 4, 4],
-    [statPanel('namespace_sem wait', 's', 'How far the namespace_sem probe sits above its learned quiet baseline.', q(`max(mountstorm_lock_wait_estimate_seconds{${I}, lock="namespace_sem"})`, undefined, { instant: true }), 4, 'MountStormLockWaitHigh'), 4, 4],
-    [statPanel('Deepest overlay', 'short', 'Lower layers of the deepest overlay mount; more than 10 is the common warning level.', q(`max(mountstorm_overlay_lower_layers_max{${I}})`, undefined, { instant: true }), 4, 'MountStormDeepLayersRiskyTopology'), 4, 4],
+    [statPanel('Mounts', 'short', `Entries in the watched mount table (${MOUNTS_METRICS.mounts}).`, q(`sum(${MOUNTS_METRICS.mounts}{${I}})`, undefined, { instant: true }), 4, 'MountTableNearMax'), 4, 4],
+    [statPanel('Table vs fs.mount-max', 'percentunit', 'Mount table size as a share of fs.mount-max; mounts fail with ENOSPC at 100 %.', q(`sum(${MOUNTS_METRICS.mounts}{${I}}) / max(${MOUNTS_METRICS.mountMax}{${I}})`, undefined, { instant: true }), 4, 'MountTableNearMax'), 4, 4],
+    [statPanel('Mount syscalls/s', 'ops', 'Exact mount-family syscalls per second, from tracefs (no data without the tracefs collector).', q(`sum(rate(${TRACEFS_METRICS.mountSyscalls}{${I}}[${R}]))`, undefined, { instant: true }), 4, 'MountStormImminent'), 4, 4],
+    [statPanel('Measured lock wait', 's', 'Seconds per second that tasks inside mount syscalls spent in lock contention (tracefs).', q(`sum(rate(${TRACEFS_METRICS.mountLockWaitSeconds}{${I}}[${R}]))`, undefined, { instant: true }), 4, 'MountStormImminent'), 4, 4],
+    [statPanel('namespace_sem wait', 's', 'How far the namespace_sem probe sits above its learned quiet baseline.', q(`max(${PROBES_METRICS.lockWaitEstimateSeconds}{${I}, lock="namespace_sem"})`, undefined, { instant: true }), 4, 'MountStormLockWaitHigh'), 4, 4],
+    [statPanel('Deepest overlay', 'short', 'Lower layers of the deepest overlay mount; more than 10 is the common warning level.', q(`max(${MOUNTS_METRICS.overlayLowerLayersMax}{${I}})`, undefined, { instant: true }), 4, 'MountStormDeepLayersRiskyTopology'), 4, 4],
 
-    [ts('Mount table by filesystem type', 'short', 'Entries in the watched mount table, by fstype.', [q(`sum by (fstype) (mountstorm_mounts{${I}})`, '{{fstype}}')], 12, 8, 'MountTableRunawayGrowth'), 12, 8],
-    [ts('Mount churn', 'ops', 'Mounts appearing and disappearing between samples, per second (a lower bound: churn within one sample is missed).', [q(`sum(rate(mountstorm_mounts_added_total{${I}}[${R}]))`, 'added'), q(`sum(rate(mountstorm_mounts_removed_total{${I}}[${R}]))`, 'removed')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Mount table by filesystem type', 'short', 'Entries in the watched mount table, by fstype.', [q(`sum by (fstype) (${MOUNTS_METRICS.mounts}{${I}})`, '{{fstype}}')], 12, 8, 'MountTableRunawayGrowth'), 12, 8],
+    [ts('Mount churn', 'ops', 'Mounts appearing and disappearing between samples, per second (a lower bound: churn within one sample is missed).', [q(`sum(rate(${MOUNTS_METRICS.mountsAdded}{${I}}[${R}]))`, 'added'), q(`sum(rate(${MOUNTS_METRICS.mountsRemoved}{${I}}[${R}]))`, 'removed')], 12, 8, 'MountStormImminent'), 12, 8],
 
-    [ts('Mount syscalls by syscall', 'ops', 'Exact mount-family syscalls per second by syscall (tracefs).', [q(`sum by (syscall) (rate(mountstorm_mount_syscalls_total{${I}}[${R}]))`, '{{syscall}}')], 12, 8, 'MountStormImminent'), 12, 8],
-    [ts('Mount syscalls by process', 'ops', 'Which processes make the mount syscalls: containerd, runc, systemd, kubelet (tracefs).', [q(`sum by (comm) (rate(mountstorm_mount_syscalls_by_process_total{${I}}[${R}]))`, '{{comm}}')], 12, 8), 12, 8],
+    [ts('Mount syscalls by syscall', 'ops', 'Exact mount-family syscalls per second by syscall (tracefs).', [q(`sum by (syscall) (rate(${TRACEFS_METRICS.mountSyscalls}{${I}}[${R}]))`, '{{syscall}}')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Mount syscalls by process', 'ops', 'Which processes make the mount syscalls: containerd, runc, systemd, kubelet (tracefs).', [q(`sum by (comm) (rate(${TRACEFS_METRICS.mountSyscallsByProcess}{${I}}[${R}]))`, '{{comm}}')], 12, 8), 12, 8],
 
-    [heat('namespace_sem probe latency', 'Distribution of the namespace_sem probe (first 4 KiB read of mountinfo): it queues behind mount writers.', q(`sum by (le) (rate(mountstorm_probe_duration_seconds_bucket{${I}, probe="namespace_sem"}[${R}]))`, '{{le}}', { format: 'heatmap' }), 'MountStormLockWaitHigh'), 12, 8],
-    [heat('Mount syscall latency', 'Distribution of mount-family syscall durations, entry to exit (tracefs).', q(`sum by (le) (rate(mountstorm_mount_syscall_duration_seconds_bucket{${I}}[${R}]))`, '{{le}}', { format: 'heatmap' }), 'MountStormImminent'), 12, 8],
+    [heat('namespace_sem probe latency', 'Distribution of the namespace_sem probe (first 4 KiB read of mountinfo): it queues behind mount writers.', q(`sum by (le) (rate(${PROBES_METRICS.probeDurationSeconds}_bucket{${I}, probe="namespace_sem"}[${R}]))`, '{{le}}', { format: 'heatmap' }), 'MountStormLockWaitHigh'), 12, 8],
+    [heat('Mount syscall latency', 'Distribution of mount-family syscall durations, entry to exit (tracefs).', q(`sum by (le) (rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_bucket{${I}}[${R}]))`, '{{le}}', { format: 'heatmap' }), 'MountStormImminent'), 12, 8],
 
-    [ts('Measured lock wait by lock kind', 's', 'Seconds per second in lock contention inside mount syscalls, by kind (rwsem_write is namespace_sem taken for writing; spin includes mount_lock).', [q(`sum by (kind) (rate(mountstorm_mount_lock_wait_seconds_total{${I}}[${R}]))`, '{{kind}}')], 12, 8, 'MountStormImminent'), 12, 8],
-    [ts('Lock-wait probes above baseline', 's', 'The probe estimates (recent median above the learned quiet baseline) and the baselines themselves.', [q(`max by (lock) (mountstorm_lock_wait_estimate_seconds{${I}})`, '{{lock}} above baseline'), q(`max by (probe) (mountstorm_probe_baseline_seconds{${I}})`, '{{probe}} baseline')], 12, 8, 'MountStormLockWaitHigh'), 12, 8],
+    [ts('Measured lock wait by lock kind', 's', 'Seconds per second in lock contention inside mount syscalls, by kind (rwsem_write is namespace_sem taken for writing; spin includes mount_lock).', [q(`sum by (kind) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}{${I}}[${R}]))`, '{{kind}}')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Lock-wait probes above baseline', 's', 'The probe estimates (recent median above the learned quiet baseline) and the baselines themselves.', [q(`max by (lock) (${PROBES_METRICS.lockWaitEstimateSeconds}{${I}})`, '{{lock}} above baseline'), q(`max by (probe) (${PROBES_METRICS.probeBaselineSeconds}{${I}})`, '{{probe}} baseline')], 12, 8, 'MountStormLockWaitHigh'), 12, 8],
 
-    [ts('Mount syscall latency p99', 's', '99th percentile duration per syscall (tracefs).', [q(`histogram_quantile(0.99, sum by (syscall, le) (rate(mountstorm_mount_syscall_duration_seconds_bucket{${I}}[${R}])))`, '{{syscall}}')], 12, 8), 12, 8],
-    [ts('Mount syscall errors', 'ops', 'Failed mount-family syscalls per second by errno; ENOSPC means fs.mount-max was hit (0 when none failed).', [q(`sum by (errno) (rate(mountstorm_mount_syscall_errors_total{${I}}[${R}])) or vector(0)`, '{{errno}}')], 12, 8, 'MountTableNearMax'), 12, 8],
+    [ts('Mount syscall latency p99', 's', '99th percentile duration per syscall (tracefs).', [q(`histogram_quantile(0.99, sum by (syscall, le) (rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_bucket{${I}}[${R}])))`, '{{syscall}}')], 12, 8), 12, 8],
+    [ts('Mount syscall errors', 'ops', 'Failed mount-family syscalls per second by errno; ENOSPC means fs.mount-max was hit (0 when none failed).', [q(`sum by (errno) (rate(${TRACEFS_METRICS.mountSyscallErrors}{${I}}[${R}])) or vector(0)`, '{{errno}}')], 12, 8, 'MountTableNearMax'), 12, 8],
 
-    [ts('CPU by socket: system vs user', 'percentunit', 'CPU time per socket, system (where the mount locks spin) against user.', [q(`sum by (socket, mode) (rate(mountstorm_cpu_seconds_total{${I}, mode=~"system|user"}[${R}]))`, 'socket {{socket}} {{mode}}')], 12, 8), 12, 8],
-    [ts('Container starts', 'ops', "New container bundles per second in the runtime's task directories.", [q(`sum(rate(mountstorm_container_starts_total{${I}}[${R}]))`, 'starts')], 12, 8), 12, 8],
+    [ts('CPU by socket: system vs user', 'percentunit', 'CPU time per socket, system (where the mount locks spin) against user.', [q(`sum by (socket, mode) (rate(${CPU_METRICS.cpuSeconds}{${I}, mode=~"system|user"}[${R}]))`, 'socket {{socket}} {{mode}}')], 12, 8), 12, 8],
+    [ts('Container starts', 'ops', "New container bundles per second in the runtime's task directories.", [q(`sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}]))`, 'starts')], 12, 8), 12, 8],
 
-    [ts('Overlay layers', 'short', 'Overlay mounts, and the lower layers of the deepest one.', [q(`max(mountstorm_overlay_mounts{${I}})`, 'overlay mounts'), q(`max(mountstorm_overlay_lower_layers_max{${I}})`, 'deepest overlay (layers)')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
-    [ts('Exporter health', 'short', 'Collectors failing (0 = all good), sample overruns and trace events lost per second.', [q(`count(mountstorm_scrape_collector_success{${I}} == 0) or vector(0)`, 'collectors failing'), q(`sum(rate(mountstorm_sample_overruns_total{${I}}[${R}]))`, 'overruns/s'), q(`sum(rate(mountstorm_trace_events_lost_total{${I}}[${R}]))`, 'trace events lost/s')], 12, 8, 'MountStormCollectorFailing'), 12, 8],
-    [ts('Exporter cost', 's', "The exporter's own CPU (seconds per second) and its slowest collector per sample.", [q(`sum(rate(process_cpu_seconds_total{${I}}[${R}]))`, 'CPU'), q(`max(mountstorm_scrape_collector_duration_seconds{${I}})`, 'slowest collector')], 12, 8), 12, 8],
+    [ts('Overlay layers', 'short', 'Overlay mounts, and the lower layers of the deepest one.', [q(`max(${MOUNTS_METRICS.overlayMounts}{${I}})`, 'overlay mounts'), q(`max(${MOUNTS_METRICS.overlayLowerLayersMax}{${I}})`, 'deepest overlay (layers)')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
+    [ts('Exporter health', 'short', 'Collectors failing (0 = all good), sample overruns and trace events lost per second.', [q(`count(${EXPORTER_METRICS.scrapeCollectorSuccess}{${I}} == 0) or vector(0)`, 'collectors failing'), q(`sum(rate(${EXPORTER_METRICS.sampleOverruns}{${I}}[${R}]))`, 'overruns/s'), q(`sum(rate(${TRACEFS_METRICS.traceEventsLost}{${I}}[${R}]))`, 'trace events lost/s')], 12, 8, 'MountStormCollectorFailing'), 12, 8],
+    [ts('Exporter cost', 's', "The exporter's own CPU (seconds per second) and its slowest collector per sample.", [q(`sum(rate(${EXPORTER_METRICS.processCpuSeconds}{${I}}[${R}]))`, 'CPU'), q(`max(${EXPORTER_METRICS.scrapeCollectorDurationSeconds}{${I}})`, 'slowest collector')], 12, 8), 12, 8],
   ];
   return build({ title: 'Mount storm — node', uid: 'mountstorm-node', description: 'One node: mount table size and churn, syscalls and lock wait, per-socket CPU and the exporter itself.', refresh: '10s', from: 'now-1h', multiNode: false }, panels);
 }
@@ -167,21 +175,21 @@ export function nodeDashboard(): dashboard.Dashboard {
 export function fleetDashboard(): dashboard.Dashboard {
   const I = `${J}, instance=~"$instance"`;
   const R = '$__rate_interval';
-  const topo = `* on (instance) group_left (sockets, smt) max by (instance, sockets, smt) (mountstorm_cpu_topology_info{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (mountstorm_host_info{${I}})`;
+  const topo = `* on (instance) group_left (sockets, smt) max by (instance, sockets, smt) (${CPU_METRICS.cpuTopologyInfo}{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (${HOST_METRICS.hostInfo}{${I}})`;
   const panels: Array<[{ build(): unknown }, number, number]> = [
-    [ts('Nodes by mount syscall rate', 'ops', 'The 10 nodes making the most mount-family syscalls per second (tracefs).', [q(`topk(10, sum by (instance) (rate(mountstorm_mount_syscalls_total{${I}}[${R}])))`, '{{instance}}')], 12, 8, 'MountStormImminent'), 12, 8],
-    [ts('Nodes by measured lock wait', 's', 'The 10 nodes whose mount syscalls spend the most time in lock contention, seconds per second (tracefs).', [q(`topk(10, sum by (instance) (rate(mountstorm_mount_lock_wait_seconds_total{${I}}[${R}])))`, '{{instance}}')], 12, 8, 'MountStormImminent'), 12, 8],
-    [ts('Nodes by namespace_sem wait', 's', 'The 10 nodes whose namespace_sem probe sits furthest above its quiet baseline.', [q(`topk(10, max by (instance) (mountstorm_lock_wait_estimate_seconds{${I}, lock="namespace_sem"}))`, '{{instance}}')], 12, 8, 'MountStormLockWaitHigh'), 12, 8],
-    [ts('Nodes by mount table size', 'short', 'The 10 nodes with the largest mount tables.', [q(`topk(10, sum by (instance) (mountstorm_mounts{${I}}))`, '{{instance}}')], 12, 8, 'MountTableNearMax'), 12, 8],
-    [ts('namespace_sem wait by topology', 's', 'The hardware comparison: the probe estimate averaged by socket count, SMT and instance type.', [q(`avg by (sockets, smt, system_model) (max by (instance) (mountstorm_lock_wait_estimate_seconds{${I}, lock="namespace_sem"}) ${topo})`, '{{system_model}} sockets={{sockets}} smt={{smt}}')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
-    [ts('Measured lock wait by topology', 's', 'The hardware comparison with tracefs: lock wait inside mount syscalls per node, averaged by socket count, SMT and instance type.', [q(`avg by (sockets, smt, system_model) (sum by (instance) (rate(mountstorm_mount_lock_wait_seconds_total{${I}}[${R}])) ${topo})`, '{{system_model}} sockets={{sockets}} smt={{smt}}')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
+    [ts('Nodes by mount syscall rate', 'ops', 'The 10 nodes making the most mount-family syscalls per second (tracefs).', [q(`topk(10, sum by (instance) (rate(${TRACEFS_METRICS.mountSyscalls}{${I}}[${R}])))`, '{{instance}}')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Nodes by measured lock wait', 's', 'The 10 nodes whose mount syscalls spend the most time in lock contention, seconds per second (tracefs).', [q(`topk(10, sum by (instance) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}{${I}}[${R}])))`, '{{instance}}')], 12, 8, 'MountStormImminent'), 12, 8],
+    [ts('Nodes by namespace_sem wait', 's', 'The 10 nodes whose namespace_sem probe sits furthest above its quiet baseline.', [q(`topk(10, max by (instance) (${PROBES_METRICS.lockWaitEstimateSeconds}{${I}, lock="namespace_sem"}))`, '{{instance}}')], 12, 8, 'MountStormLockWaitHigh'), 12, 8],
+    [ts('Nodes by mount table size', 'short', 'The 10 nodes with the largest mount tables.', [q(`topk(10, sum by (instance) (${MOUNTS_METRICS.mounts}{${I}}))`, '{{instance}}')], 12, 8, 'MountTableNearMax'), 12, 8],
+    [ts('namespace_sem wait by topology', 's', 'The hardware comparison: the probe estimate averaged by socket count, SMT and instance type.', [q(`avg by (sockets, smt, system_model) (max by (instance) (${PROBES_METRICS.lockWaitEstimateSeconds}{${I}, lock="namespace_sem"}) ${topo})`, '{{system_model}} sockets={{sockets}} smt={{smt}}')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
+    [ts('Measured lock wait by topology', 's', 'The hardware comparison with tracefs: lock wait inside mount syscalls per node, averaged by socket count, SMT and instance type.', [q(`avg by (sockets, smt, system_model) (sum by (instance) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}{${I}}[${R}])) ${topo})`, '{{system_model}} sockets={{sockets}} smt={{smt}}')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
     [
       new table.PanelBuilder()
         .title('Nodes')
         .unit('short')
         .description('Every node: topology, instance type, mount table size and deepest overlay.')
         .datasource(DS)
-        .withTarget(q(`max by (instance, sockets, numa_nodes, smt, cpu_model) (mountstorm_cpu_topology_info{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (mountstorm_host_info{${I}}) * on (instance) group_left () sum by (instance) (mountstorm_mounts{${I}})`, undefined, { instant: true, format: 'table' })),
+        .withTarget(q(`max by (instance, sockets, numa_nodes, smt, cpu_model) (${CPU_METRICS.cpuTopologyInfo}{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (${HOST_METRICS.hostInfo}{${I}}) * on (instance) group_left () sum by (instance) (${MOUNTS_METRICS.mounts}{${I}})`, undefined, { instant: true, format: 'table' })),
       24,
       8,
     ],

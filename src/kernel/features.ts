@@ -3,10 +3,10 @@
  * version string (`mountstorm doctor` reports them; tests choose their expectations by them).
  */
 import { errnoName } from './errno';
-import { close as closeFn, errno as lastErrno, libc, syscall as syscallFn } from './libc';
+import { close as closeFn, errno as lastErrno, func, syscall as syscallFn } from './libc';
 import { SYS } from './syscalls';
 
-const fanotifyInit = libc.func('int fanotify_init(unsigned int flags, unsigned int event_f_flags)');
+const fanotifyInit = func('int fanotify_init(unsigned int flags, unsigned int event_f_flags)');
 
 const LSMT_ROOT = 0xffffffffffffffffn;
 const FAN_CLASS_NOTIF = 0;

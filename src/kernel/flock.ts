@@ -1,8 +1,8 @@
 /** flock(2), non-blocking: exporters starting together take turns on their tracefs instances. */
-import { errno, libc } from './libc';
+import { errno, func } from './libc';
 import { EWOULDBLOCK } from './errno';
 
-const flockFn = libc.func('int flock(int fd, int operation)');
+const flockFn = func('int flock(int fd, int operation)');
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 

@@ -5,12 +5,12 @@
  */
 import { MountstormError } from '../errors';
 import { errnoName } from './errno';
-import { errno, libc } from './libc';
+import { errno, func } from './libc';
 import { SYS } from './syscalls';
 
 // syscall(2) is variadic; on x86-64 and arm64 Linux a fixed prototype passes these integer and
 // pointer arguments in the same registers, and skips koffi's per-call variadic type parsing.
-const syscall4 = libc.func('long syscall(long nr, void *req, void *buf, size_t size, unsigned int flags)');
+const syscall4 = func('long syscall(long nr, void *req, void *buf, size_t size, unsigned int flags)');
 
 const MNT_ID_REQ_SIZE_VER0 = 24;
 const MNT_ID_REQ_SIZE_VER1 = 32; // + mnt_ns_id (6.11+)

@@ -3,13 +3,13 @@
  * mount API, which glibc 2.36 wraps only partly). The storm drill and tests use these; the exporter
  * itself mounts nothing but tracefs, and only where no tracefs is mounted (src/sources/tracefs/locate.ts).
  */
-import { close as closeFn, errno, koffi, libc, syscall as syscallFn } from './libc';
+import { close as closeFn, errno, func, koffi, syscall as syscallFn } from './libc';
 import { errnoName } from './errno';
 import { SYS } from './syscalls';
 
-const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
-const umount2Fn = libc.func('int umount2(const char *target, int flags)');
-const strerrorFn = libc.func('const char *strerror(int errnum)');
+const mountFn = func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
+const umount2Fn = func('int umount2(const char *target, int flags)');
+const strerrorFn = func('const char *strerror(int errnum)');
 
 export const MS_BIND = 0x1000;
 export const MS_REC = 0x4000;

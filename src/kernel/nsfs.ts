@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UnsupportedError } from '../errors';
 import { errnoName } from './errno';
-import { errno, libc } from './libc';
+import { errno, func } from './libc';
 
-const ioctlU64 = libc.func('int ioctl(int fd, unsigned long request, _Out_ uint64_t *out)');
+const ioctlU64 = func('int ioctl(int fd, unsigned long request, _Out_ uint64_t *out)');
 
 /** _IOR(0xb7, 5, __u64): the 64-bit id of the mount namespace an nsfs descriptor refers to (6.11+). */
 const NS_GET_MNTNS_ID = 0x8008b705;

@@ -15,7 +15,7 @@ import { ListmountTable } from '../../src/sources/mount-table/listmount-reader';
 import { MountinfoTable } from '../../src/sources/mount-table/text-reader';
 import type { TableSample } from '../../src/sources/mount-table/reading';
 import { openTable } from '../../src/sources/mount-table/thread';
-import { FIXTURES, IS_ROOT, requireInCi, testIf } from '../support/env';
+import { asNobody, FIXTURES, IS_ROOT, requireInCi, testIf } from '../support/env';
 
 const HAS_LISTMOUNT = IS_ROOT && listmountProbe().available === 'yes';
 requireInCi(IS_ROOT, 'root for real mounts');
@@ -135,7 +135,8 @@ describe('listmount and mountinfo read the same table', () => {
     // As the default DaemonSet runs: uid 65534, no capabilities, another process's namespace.
     const worker = path.join(__dirname, '../../src/sources/mount-table/thread.js');
     const script = `const r = require(${JSON.stringify(worker)}).openTable(${JSON.stringify(mountinfo)}, 'auto'); console.log(JSON.stringify({ method: r.table.method, fallback: r.first.fallback, total: [...r.first.byType.values()].reduce((a, b) => a + b, 0) }));`;
-    const out = JSON.parse(execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-e', script], { encoding: 'utf8' })) as { method: string; fallback: string; total: number };
+    const [cmd, ...args] = asNobody([process.execPath, '-e', script]);
+    const out = JSON.parse(execFileSync(cmd as string, args, { encoding: 'utf8' })) as { method: string; fallback: string; total: number };
     expect(out.method).toBe('mountinfo');
     expect(out.fallback).toMatch(/listmount\(2\) not used: .*(EACCES|EPERM|permission denied)/i);
     expect(out.total).toBe(lines());

@@ -196,7 +196,7 @@ describe('tracefs unavailable', () => {
   requireInCi(hasCommand('setpriv'), 'setpriv (util-linux)');
   testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')('without privileges: no data, logged once, the exporter healthy', async () => {
     const exp = await startExporter(['--sample.interval=100ms', '--no-collector.containers'], {
-      wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'],
+      unprivileged: true,
     });
     try {
       const m = await exp.waitSamples(5);

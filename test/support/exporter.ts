@@ -1,7 +1,7 @@
 /** Runs the built exporter as users do (node dist/src/cli.js serve …) and reads its /metrics. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { CLI } from './env';
+import { asNobody, CLI } from './env';
 import { parseExposition, sum, type Sample } from './metrics';
 
 export interface RunningExporter {
@@ -21,8 +21,8 @@ export interface StartOptions {
   privateNamespaces?: boolean;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
-  /** A command the exporter runs under, e.g. setpriv to drop privileges. */
-  wrap?: string[];
+  /** Run as nobody without capabilities (asNobody), where it can still read the build. */
+  unprivileged?: boolean;
 }
 
 function childPid(pid: number): number | undefined {
@@ -35,7 +35,8 @@ function childPid(pid: number): number | undefined {
 }
 
 export async function startExporter(args: string[], opts: StartOptions = {}): Promise<RunningExporter> {
-  const node = [...(opts.wrap ?? []), process.execPath, CLI, 'serve', '--web.listen-address=127.0.0.1:0', ...args];
+  const plain = [process.execPath, CLI, 'serve', '--web.listen-address=127.0.0.1:0', ...args];
+  const node = opts.unprivileged ? asNobody(plain) : plain;
   const [cmd, ...argv] = opts.privateNamespaces
     ? ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', ...node]
     : node;

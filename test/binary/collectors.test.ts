@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { startExporter } from './support/exporter';
-import { FIXTURES } from './support/env';
-import { sum } from './support/metrics';
+import { startExporter } from '../support/exporter';
+import { FIXTURES } from '../support/env';
+import { sum } from '../support/metrics';
 
 describe('containers collector (chokidar on a real directory)', () => {
   test('a missing task directory is no data; bundles appearing later are counted as starts', async () => {

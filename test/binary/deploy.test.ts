@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { renderPrometheusRule } from '../src/alerts/render';
-import { loadConfig, parseArgs } from '../src/config';
-import { REPO, hasCommand, requireInCi, testIf } from './support/env';
-import { kustomizeBuild, type K8sObject } from './support/kustomize';
+import { renderPrometheusRule } from '../../src/alerts/render';
+import { loadConfig, parseArgs } from '../../src/config';
+import { REPO, hasCommand, requireInCi, testIf } from '../support/env';
+import { kustomizeBuild, type K8sObject } from '../support/kustomize';
 
 const K8S = path.join(REPO, 'deploy/kubernetes');
 const OVERLAYS = ['default', 'podmonitor', 'tracefs'];

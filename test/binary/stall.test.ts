@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { FIXTURES } from './support/env';
-import { startExporter } from './support/exporter';
-import { sum } from './support/metrics';
+import { FIXTURES } from '../support/env';
+import { startExporter } from '../support/exporter';
+import { sum } from '../support/metrics';
 
 test('a stalled mountinfo read: probe timeout observed once, sampler keeps its cadence', async () => {
   const proc = fs.mkdtempSync('/tmp/mountstorm-stall-');

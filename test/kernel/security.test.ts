@@ -2,9 +2,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig, parseArgs } from '../src/config';
-import { ConfigError } from '../src/errors';
-import { IS_ROOT, REPO, requireInCi, testIf } from './support/env';
+import { loadConfig, parseArgs } from '../../src/config';
+import { ConfigError } from '../../src/errors';
+import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
 
 function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));

@@ -1,9 +1,9 @@
 /** The sampler: parts applied in one step and handed to listeners, late parts kept, its own health metrics. */
-import type { Collector } from '../src/collectors/collector';
-import { Exposition } from '../src/exposition';
-import { Logger } from '../src/log';
-import type { Sample } from '../src/sample';
-import { Sampler } from '../src/sampler';
+import type { Collector } from '../../src/collectors/collector';
+import { Exposition } from '../../src/exposition';
+import { Logger } from '../../src/log';
+import type { Sample } from '../../src/sample';
+import { Sampler } from '../../src/sampler';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,7 +31,7 @@ test('each sample applies every part and hands the listeners the same parts; a f
   const bad = new Scripted('probes');
   bad.next = Promise.reject(new Error('boom'));
   bad.next.catch(() => undefined);
-  const sampler = new Sampler([ok, bad], e, new Logger('error'), 60_000, 5_000);
+  const sampler = new Sampler([ok, bad], e, new Logger('error', () => undefined), 60_000, 5_000);
   const seen: Sample[] = [];
   sampler.onSample((s) => seen.push(s));
   try {
@@ -53,7 +53,7 @@ test('a part that comes after its deadline is applied with the next sample, not 
   const slow = new Scripted('tracefs');
   let release: (v: number) => void = () => undefined;
   slow.next = new Promise<number>((r) => (release = r));
-  const sampler = new Sampler([slow], e, new Logger('error'), 60_000, 50);
+  const sampler = new Sampler([slow], e, new Logger('error', () => undefined), 60_000, 50);
   const seen: Sample[] = [];
   sampler.onSample((s) => seen.push(s));
   try {
@@ -73,7 +73,7 @@ test('a part that comes after its deadline is applied with the next sample, not 
 
 test('event-loop delay: a block of the loop shows in the sample that follows it, and only there', async () => {
   const e = new Exposition();
-  const sampler = new Sampler([], e, new Logger('error'), 60_000, 1000);
+  const sampler = new Sampler([], e, new Logger('error', () => undefined), 60_000, 1000);
   try {
     await sleep(300);
     await sampler.sampleOnce();

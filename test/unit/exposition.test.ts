@@ -4,8 +4,8 @@
  * render must never see that rename (issue: the text lost `_total` after one OpenMetrics scrape).
  */
 import { execFileSync } from 'node:child_process';
-import { Exposition, LATENCY_BUCKETS, type Format } from '../src/exposition';
-import { hasCommand, requireInCi, testIf } from './support/env';
+import { Exposition, LATENCY_BUCKETS, type Format } from '../../src/exposition';
+import { hasCommand, requireInCi, testIf } from '../support/env';
 
 function build(): Exposition {
   const e = new Exposition();

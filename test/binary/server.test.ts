@@ -1,13 +1,13 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Exposition } from '../src/exposition';
-import { Logger } from '../src/log';
-import { MAX_CONNECTIONS } from '../src/main';
-import { createApp, negotiate } from '../src/server';
-import { startExporter, type RunningExporter } from './support/exporter';
-import { sum } from './support/metrics';
-import { FIXTURE_ARGS } from './support/fixtures';
+import { Exposition } from '../../src/exposition';
+import { Logger } from '../../src/log';
+import { MAX_CONNECTIONS } from '../../src/main';
+import { createApp, negotiate } from '../../src/server';
+import { startExporter, type RunningExporter } from '../support/exporter';
+import { sum } from '../support/metrics';
+import { FIXTURE_ARGS } from '../support/fixtures';
 
 describe('createApp without listening', () => {
   let server: http.Server;
@@ -69,10 +69,14 @@ describe('the running server against slow and hostile clients', () => {
   test('a client trickling headers does not block others', async () => {
     const { port } = new URL(exp.url);
     const slow = net.connect(Number(port), '127.0.0.1');
+    await new Promise((r) => slow.once('connect', r));
+    let slowAnswered = false;
+    slow.on('data', () => (slowAnswered = true));
     slow.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
-    const t = Date.now();
+    // Another client is served while the slow one's request is still open and unanswered.
     expect((await fetch(`${exp.url}/metrics`)).status).toBe(200);
-    expect(Date.now() - t).toBeLessThan(2000);
+    expect(slow.destroyed).toBe(false);
+    expect(slowAnswered).toBe(false);
     slow.destroy();
   });
 
@@ -110,8 +114,8 @@ describe('the running server against slow and hostile clients', () => {
       s.on('close', () => resolve(d));
     });
     clearInterval(trickle);
+    // Not before the 10 s the server allows (the wait for 'close' above is the event; how soon after is bench's business).
     expect(Date.now() - t).toBeGreaterThanOrEqual(9_000);
-    expect(Date.now() - t).toBeLessThan(13_000);
     expect(reply).toMatch(/^(HTTP\/1\.1 408|$)/);
   }, 20_000);
 
@@ -146,8 +150,7 @@ describe('the running server against slow and hostile clients', () => {
 
   test('SIGTERM shuts down cleanly with exit 0', async () => {
     const other = await startExporter(FIXTURE_ARGS);
-    const t = Date.now();
+    // 0, not the 1 of the 5 s safety exit that a shutdown stuck in the kernel would take.
     expect(await other.stop('SIGTERM')).toBe(0);
-    expect(Date.now() - t).toBeLessThan(5000);
   });
 });

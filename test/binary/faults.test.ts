@@ -5,22 +5,11 @@
  * recovers, and no counter ever goes back.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { FIXTURES, IS_ROOT, hasCommand, requireInCi, testIf } from './support/env';
-import { startExporter, type RunningExporter } from './support/exporter';
-import { has, sum, type Sample } from './support/metrics';
-
-/** Copies of the fixture /proc and /sys a test may break. */
-function trees(): { root: string; proc: string; sys: string; args: string[] } {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-faults-'));
-  const proc = path.join(root, 'proc');
-  const sys = path.join(root, 'sys');
-  fs.cpSync(path.join(FIXTURES, 'proc'), proc, { recursive: true, verbatimSymlinks: true });
-  fs.cpSync(path.join(FIXTURES, 'sys'), sys, { recursive: true, verbatimSymlinks: true });
-  fs.chmodSync(root, 0o755);
-  return { root, proc, sys, args: [`--path.procfs=${proc}`, `--path.sysfs=${sys}`, `--path.rootfs=${path.join(FIXTURES, 'rootfs')}`, '--sample.interval=100ms', '--no-collector.tracefs'] };
-}
+import { FIXTURES } from '../support/env';
+import { startExporter, type RunningExporter } from '../support/exporter';
+import { faultTrees as trees } from '../support/fixtures';
+import { has, sum, type Sample } from '../support/metrics';
 
 /** Every scrape is checked against the previous one: counters and histogram series never decrease. */
 class MonotonicWatch {
@@ -117,23 +106,6 @@ describe('faults under a running exporter', () => {
   test('no counter went back through all of the above', () => {
     expect(watch.violations).toEqual([]);
   });
-});
-
-requireInCi(IS_ROOT && hasCommand('setpriv'), 'root and setpriv');
-testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')('EACCES on mountinfo: the collector fails with the reason, the exporter serves', async () => {
-  const t = trees();
-  fs.chmodSync(path.join(t.proc, '1/mountinfo'), 0o000);
-  const exp = await startExporter(t.args, { wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'] });
-  try {
-    const m = await exp.waitSamples(4);
-    expect(success(m, 'mounts')).toBe(0);
-    expect(success(m, 'cpu')).toBe(1);
-    expect(exp.logs()).toMatch(/collector=mounts err=".*EACCES/);
-    expect(exp.logs().match(/collector failed" collector=mounts/g)).toHaveLength(1);
-  } finally {
-    await exp.stop();
-    fs.rmSync(t.root, { recursive: true, force: true });
-  }
 });
 
 test('a 50 MB mountinfo: read whole and counted, memory bounded', async () => {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { hasCapSysAdmin } from '../../src/kernel/capabilities';
 import { MODES, operationsPerContainer, syscallsPerContainer, SYSCALLS } from '../../src/storm/plan';
 import type { Comparison, StormReport } from '../../src/storm/report';
-import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
+import { asNobody, CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
 
 requireInCi(IS_ROOT, 'root for real mounts');
 const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) to mount');
@@ -130,7 +130,8 @@ describe('mountstorm storm', () => {
 
   requireInCi(hasCommand('setpriv'), 'setpriv (util-linux)');
   testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')('without CAP_SYS_ADMIN: a clear error naming what is needed, exit 2', () => {
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'storm'], { encoding: 'utf8' });
+    const [cmd, ...args] = asNobody([process.execPath, CLI, 'storm']);
+    const r = spawnSync(cmd as string, args, { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('mountstorm: mountstorm storm needs CAP_SYS_ADMIN to make mounts (run it as root); no mode can run without it\n');
   });

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// The exporter's event-loop delay during a storm with tracefs on, for this build and, with
+// --baseline, for another build of mountstorm measured in the same run (rounds alternate which goes
+// first). Each round: the exporter in a private mount namespace of its own (tracefs on, 200 ms
+// sampling, watching its own namespace), 3 s quiet, then `mountstorm storm` sustained for the given
+// seconds while /metrics is read after every sample; the storm's own report gives its rate.
+// Reported per build: the p99 delay per sample interval (mountstorm_event_loop_delay_p99_seconds),
+// its median and maximum over the storm, and the storm's operations/s; the ratios are this build ÷
+// the baseline.
+// usage (root, after npm run build):
+//   node bench/event-loop.js [seconds=15] [rounds=3] [--baseline=/path/to/other/checkout]
+const { spawn, execFile } = require('node:child_process');
+const os = require('node:os');
+const path = require('node:path');
+const { median } = require('./stats');
+
+const args = process.argv.slice(2);
+const baseline = args.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
+const [seconds = 15, rounds = 3] = args.filter((a) => !a.startsWith('--')).map(Number);
+const builds = [{ name: 'this build', root: path.join(__dirname, '..') }, ...(baseline ? [{ name: `baseline (${baseline})`, root: baseline }] : [])];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function metric(url, name) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function round(build, port) {
+  const cli = path.join(build.root, 'dist/src/cli.js');
+  const exp = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', `--web.listen-address=127.0.0.1:${port}`, '--sample.interval=200ms', '--mount.pid=self', '--no-collector.containers'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  exp.stderr.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; !/msg="tracefs: tracing mount syscalls"/.test(log); i++) {
+      if (i > 200) throw new Error(`${build.name}: tracefs did not start:\n${log}`);
+      await sleep(50);
+    }
+    await sleep(3000);
+    const delays = [];
+    let last = await metric(url, 'mountstorm_samples_total');
+    const storm = new Promise((resolve, reject) =>
+      execFile(process.execPath, [path.join(__dirname, '../dist/src/cli.js'), 'storm', '--json', '--no-progress', `--duration=${seconds}s`, '--concurrency=8', '--layers=50'], { maxBuffer: 64 << 20 }, (e, out) => (e ? reject(e) : resolve(JSON.parse(out)))),
+    );
+    let done = false;
+    storm.then(() => (done = true), () => (done = true));
+    while (!done) {
+      await sleep(50);
+      const n = await metric(url, 'mountstorm_samples_total');
+      if (n === last) continue;
+      last = n;
+      delays.push(await metric(url, 'mountstorm_event_loop_delay_p99_seconds'));
+    }
+    const report = await storm;
+    return { delays, opsPerSecond: report.operationsPerSecond };
+  } finally {
+    exp.kill('SIGTERM');
+    await new Promise((r) => exp.on('exit', r));
+  }
+}
+
+(async () => {
+  const results = new Map(builds.map((b) => [b.name, { medians: [], maxes: [], ops: [] }]));
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? builds : [...builds].reverse();
+    for (const b of order) {
+      const x = await round(b, 19870 + r);
+      const res = results.get(b.name);
+      res.medians.push(median(x.delays));
+      res.maxes.push(Math.max(...x.delays));
+      res.ops.push(x.opsPerSecond);
+      process.stderr.write(`round ${r + 1} ${b.name}: ${x.delays.length} samples, p99 delay median ${(median(x.delays) * 1e3).toFixed(1)} ms, max ${(Math.max(...x.delays) * 1e3).toFixed(1)} ms, storm ${Math.round(x.opsPerSecond)} ops/s\n`);
+    }
+  }
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  console.log(`Machine: ${os.cpus().length} CPUs (${cpu}), kernel ${os.release()}, node ${process.version}`);
+  console.log(`Command: node bench/event-loop.js ${seconds} ${rounds}${baseline ? ` --baseline=${baseline}` : ''}`);
+  console.log('');
+  console.log('| build | rounds | event-loop p99 per interval, median over the storm (median of rounds) | max over the storm (worst round) | storm ops/s (median) |');
+  console.log('|---|---|---|---|---|');
+  for (const [name, r] of results) console.log(`| ${name} | ${rounds} | ${(median(r.medians) * 1e3).toFixed(2)} ms | ${(Math.max(...r.maxes) * 1e3).toFixed(1)} ms | ${Math.round(median(r.ops))} |`);
+  if (baseline) {
+    const [a, b] = [...results.values()];
+    console.log('');
+    console.log(`Ratio this build ÷ baseline: median p99 ${(median(a.medians) / median(b.medians)).toFixed(2)}, worst max ${(Math.max(...a.maxes) / Math.max(...b.maxes)).toFixed(2)}, storm ops/s ${(median(a.ops) / median(b.ops)).toFixed(3)}`);
+  }
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
