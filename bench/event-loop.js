@@ -5,11 +5,12 @@
 // sampling, watching its own namespace), 3 s quiet, then `mountstorm storm` sustained for the given
 // seconds while /metrics is read after every sample; the storm's own report gives its rate.
 // Reported per build: the p99 delay per sample interval (mountstorm_event_loop_delay_p99_seconds),
-// its median and maximum over the storm, and the storm's operations/s; the ratios are this build ÷
-// the baseline.
+// its median and maximum over the storm, the exporter's CPU (every thread) per second of storm, and
+// the storm's operations/s; the ratios are this build ÷ the baseline.
 // usage (root, after npm run build):
 //   node bench/event-loop.js [seconds=15] [rounds=3] [--baseline=/path/to/other/checkout]
 const { spawn, execFile } = require('node:child_process');
+const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { median } = require('./stats');
@@ -19,6 +20,12 @@ const baseline = args.find((a) => a.startsWith('--baseline='))?.slice('--baselin
 const [seconds = 15, rounds = 3] = args.filter((a) => !a.startsWith('--')).map(Number);
 const builds = [{ name: 'this build', root: path.join(__dirname, '..') }, ...(baseline ? [{ name: `baseline (${baseline})`, root: baseline }] : [])];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds (user + system, every thread) of a process, from /proc/PID/stat. */
+function cpuSeconds(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
 
 async function metric(url, name) {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -39,6 +46,9 @@ async function round(build, port) {
     }
     await sleep(3000);
     const delays = [];
+    const node = Number(fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    const cpu0 = cpuSeconds(node);
+    const t0 = process.hrtime.bigint();
     let last = await metric(url, 'mountstorm_samples_total');
     const storm = new Promise((resolve, reject) =>
       execFile(process.execPath, [path.join(__dirname, '../dist/src/cli.js'), 'storm', '--json', '--no-progress', `--duration=${seconds}s`, '--concurrency=8', '--layers=50'], { maxBuffer: 64 << 20 }, (e, out) => (e ? reject(e) : resolve(JSON.parse(out)))),
@@ -53,15 +63,19 @@ async function round(build, port) {
       delays.push(await metric(url, 'mountstorm_event_loop_delay_p99_seconds'));
     }
     const report = await storm;
-    return { delays, opsPerSecond: report.operationsPerSecond };
+    const cpu = (cpuSeconds(node) - cpu0) / (Number(process.hrtime.bigint() - t0) / 1e9);
+    return { delays, opsPerSecond: report.operationsPerSecond, cpu };
   } finally {
-    exp.kill('SIGTERM');
+    // unshare --fork ignores SIGTERM while it waits: stop the exporter itself, and unshare follows.
+    const child = fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    if (child) process.kill(Number(child), 'SIGTERM');
+    else exp.kill('SIGKILL');
     await new Promise((r) => exp.on('exit', r));
   }
 }
 
 (async () => {
-  const results = new Map(builds.map((b) => [b.name, { medians: [], maxes: [], ops: [] }]));
+  const results = new Map(builds.map((b) => [b.name, { medians: [], maxes: [], ops: [], cpu: [] }]));
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? builds : [...builds].reverse();
     for (const b of order) {
@@ -70,20 +84,23 @@ async function round(build, port) {
       res.medians.push(median(x.delays));
       res.maxes.push(Math.max(...x.delays));
       res.ops.push(x.opsPerSecond);
-      process.stderr.write(`round ${r + 1} ${b.name}: ${x.delays.length} samples, p99 delay median ${(median(x.delays) * 1e3).toFixed(1)} ms, max ${(Math.max(...x.delays) * 1e3).toFixed(1)} ms, storm ${Math.round(x.opsPerSecond)} ops/s\n`);
+      res.cpu.push(x.cpu);
+      process.stderr.write(`round ${r + 1} ${b.name}: ${x.delays.length} samples, p99 delay median ${(median(x.delays) * 1e3).toFixed(1)} ms, max ${(Math.max(...x.delays) * 1e3).toFixed(1)} ms, storm ${Math.round(x.opsPerSecond)} ops/s, exporter CPU ${(x.cpu * 1e3).toFixed(0)} ms/s\n`);
     }
   }
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   console.log(`Machine: ${os.cpus().length} CPUs (${cpu}), kernel ${os.release()}, node ${process.version}`);
   console.log(`Command: node bench/event-loop.js ${seconds} ${rounds}${baseline ? ` --baseline=${baseline}` : ''}`);
   console.log('');
-  console.log('| build | rounds | event-loop p99 per interval, median over the storm (median of rounds) | max over the storm (worst round) | storm ops/s (median) |');
-  console.log('|---|---|---|---|---|');
-  for (const [name, r] of results) console.log(`| ${name} | ${rounds} | ${(median(r.medians) * 1e3).toFixed(2)} ms | ${(Math.max(...r.maxes) * 1e3).toFixed(1)} ms | ${Math.round(median(r.ops))} |`);
+  console.log('| build | rounds | event-loop p99 per interval, median over the storm (median of rounds) | max over the storm (worst round) | exporter CPU per storm second (median) | storm ops/s (median) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [name, r] of results) console.log(`| ${name} | ${rounds} | ${(median(r.medians) * 1e3).toFixed(2)} ms | ${(Math.max(...r.maxes) * 1e3).toFixed(1)} ms | ${(median(r.cpu) * 1e3).toFixed(0)} ms | ${Math.round(median(r.ops))} |`);
   if (baseline) {
     const [a, b] = [...results.values()];
     console.log('');
-    console.log(`Ratio this build ÷ baseline: median p99 ${(median(a.medians) / median(b.medians)).toFixed(2)}, worst max ${(Math.max(...a.maxes) / Math.max(...b.maxes)).toFixed(2)}, storm ops/s ${(median(a.ops) / median(b.ops)).toFixed(3)}`);
+    console.log(`Ratio this build ÷ baseline: median p99 ${(median(a.medians) / median(b.medians)).toFixed(2)}, worst max ${(Math.max(...a.maxes) / Math.max(...b.maxes)).toFixed(2)}, exporter CPU ${(median(a.cpu) / median(b.cpu)).toFixed(2)}, storm ops/s ${(median(a.ops) / median(b.ops)).toFixed(3)}`);
+    const paired = a.ops.map((x, i) => x / b.ops[i]);
+    console.log(`Storm ops/s, this build ÷ baseline, round by round: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(3)})`);
   }
 })().catch((err) => {
   console.error(err);

@@ -72,7 +72,7 @@ export interface DoctorOptions {
   probeKernel: boolean;
 }
 
-/** The exporter's tracefs (src/tracefs/instance.ts), or a fixture tree's directory holding events/. */
+/** The exporter's tracefs (src/sources/tracefs/locate.ts), or a fixture tree's directory holding events/. */
 function tracefsDir(paths: HostPaths, configured: string | undefined): string | undefined {
   return tracefsCandidates(paths, configured).find((d) => isTracefs(d) || fs.existsSync(path.join(d, 'events')));
 }

@@ -31,7 +31,7 @@ export interface TableSample {
 
 export interface MountTable {
   readonly method: TableMethod;
-  /** Reads the table synchronously: call it off the event loop (src/mounttable/worker.ts). */
+  /** Reads the table synchronously: call it off the event loop (src/sources/mount-table/thread.ts). */
   sample(): TableSample;
 }
 
