@@ -7,7 +7,9 @@ import * as https from 'node:https';
 import { watch } from 'chokidar';
 import type { AddressInfo } from 'node:net';
 import type { Collector, CollectorContext } from './collectors/collector';
+import { NamespacesCollector } from './collectors/namespaces';
 import { COLLECTORS } from './collectors/registry';
+import { TracefsCollector } from './collectors/tracefs';
 import type { Config } from './config';
 import { parseListenAddress } from './config';
 import { Exposition } from './exposition';
@@ -105,6 +107,12 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
 
   const state = new StateRecorder(config.sampleIntervalMs, VERSION);
   sampler.onSample((sample) => state.record(sample));
+  // On-demand tracing listens to the cheap signals: mount events as they come, each whole sample.
+  const tracefs = collectors.find((c): c is TracefsCollector => c instanceof TracefsCollector);
+  if (tracefs) {
+    sampler.onSample((sample) => tracefs.observe(sample));
+    for (const c of collectors) if (c instanceof NamespacesCollector) c.onStorm((rate) => tracefs.hint(`mount events at ${Math.round(rate)}/s`));
+  }
   const auth = webConfig ? new WebAuth(webConfig.users, webConfig.tls?.clientAuth ?? 'NoClientCert') : undefined;
   const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION, state, auth });
   const server: http.Server = webConfig?.tls ? https.createServer({ ...SERVER_OPTIONS, ...tlsOptions(webConfig.tls) }, app) : http.createServer(SERVER_OPTIONS, app);

@@ -28,6 +28,8 @@ export const MOUNTS_METRICS = {
   mountTableChangeEvents: 'mountstorm_mount_table_change_events_total',
   mountTableReads: 'mountstorm_mount_table_reads_total',
   mountTableMethod: 'mountstorm_mount_table_method',
+  mountTableEntries: 'mountstorm_mount_table_entries',
+  mountTableEntriesPeak: 'mountstorm_mount_table_entries_peak',
 } as const;
 const M = MOUNTS_METRICS;
 
@@ -36,8 +38,12 @@ export const LAYER_BUCKETS = [1, 2, 5, 10, 20, 30, 50, 75, 100, 128, 250, 500];
 /** The table as of this sample, and what changed since the last one. */
 export interface MountsSnapshot {
   method: TableMethod;
-  /** Entries in the table (the sum of byType). */
+  /** Entries in the table as of the last reading (the sum of byType). */
   mounts: number;
+  /** Entries now: NS_MNT_GET_INFO every sample where the kernel has it, else the last reading's. */
+  entries: number;
+  /** The most entries at any 10 ms reading since the last sample (NS_MNT_GET_INFO only). */
+  entriesPeak?: number;
   byType: ReadonlyMap<string, number>;
   overlays: number;
   layers: number;
@@ -72,9 +78,12 @@ export class MountsCollector implements Collector<MountsSnapshot> {
   private readonly changes;
   private readonly reads;
   private readonly method;
+  private readonly entries;
+  private readonly entriesPeak;
   private readonly source: MountTableSource;
   private last: TableReading | undefined;
   private reportedBroken: string | undefined;
+  private saidSize = false;
 
   constructor(
     private readonly ctx: CollectorContext,
@@ -96,6 +105,8 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     this.changes = e.counter(M.mountTableChangeEvents, 'Samples in which poll(2) on the watched mountinfo reported a change to the namespace (all changes between two samples count once).');
     this.reads = e.counter(M.mountTableReads, 'Whole readings of the watched mount table: after a change (poll), at least once a minute, or every sample where poll is unavailable.');
     this.method = e.gauge(M.mountTableMethod, 'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.', ['method']);
+    this.entries = e.gauge(M.mountTableEntries, 'Entries in the watched mount table now: NS_MNT_GET_INFO every sample (Linux 6.12+, without reading the table), else the last reading.');
+    this.entriesPeak = e.gauge(M.mountTableEntriesPeak, 'The most entries the watched table had at any 10 ms reading since the previous sample (NS_MNT_GET_INFO while the table changes; the entries otherwise).');
     this.source = new MountTableSource({ mountinfoPath: ctx.mountinfoPath, method, mountMaxPath: ctx.paths.proc('sys/fs/mount-max') });
   }
 
@@ -109,6 +120,10 @@ export class MountsCollector implements Collector<MountsSnapshot> {
       this.reportedBroken = answer.watchBroken;
       if (answer.watchBroken) this.ctx.log.info(`mounts: every sample reads the table: ${answer.watchBroken}`);
     }
+    if (!this.saidSize) {
+      this.saidSize = true;
+      if (answer.sizeUnavailable) this.ctx.log.info('mounts: the table size comes from its readings only', { reason: answer.sizeUnavailable });
+    }
     const r = answer.reading;
     if (r) this.last = r;
     const t = this.last as TableReading; // the first answer always carries a reading
@@ -117,6 +132,8 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     return {
       method: t.method,
       mounts,
+      entries: answer.size?.entries ?? mounts,
+      entriesPeak: answer.size?.peak,
       byType: t.byType,
       overlays: t.overlays,
       layers: t.layers,
@@ -145,6 +162,8 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     for (const d of s.newOverlayDepths) this.newOverlayLayers.observe(d);
     this.idmapped.set(s.idmapped);
     if (s.mountMax !== undefined) this.mountMax.set(s.mountMax);
+    this.entries.set(s.entries);
+    this.entriesPeak.set(s.entriesPeak ?? s.entries);
     const read = s.read;
     if (!read) return;
     this.reads.inc();

@@ -1,35 +1,118 @@
-/** Distinct mount namespaces, from the /proc/PID/ns/mnt links; processes may exit mid-scan. */
+/**
+ * Mount namespaces, and the mounts attached to and detached from them. Where the kernel has the
+ * nsfs walk (Linux 6.12+) and fanotify mount events (6.15+), the mount-namespaces thread
+ * (src/sources/mount-namespaces/) counts every namespace with its mounts and every attach and
+ * detach, exactly and without touching a mount table; otherwise the /proc/*\/ns/mnt links are
+ * scanned (processes may exit mid-scan) and churn is left to the mounts collector's table diff.
+ */
 import { promises as fs } from 'node:fs';
 import { errnoCode } from '../errors';
+import { oneOf, positive } from '../flags';
+import { MountNamespacesSource, type EventCounts } from '../sources/mount-namespaces/source';
+import type { EventScope } from '../sources/mount-namespaces/thread';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
 /** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
 export const NAMESPACES_METRICS = {
   mountNamespaces: 'mountstorm_mount_namespaces',
   mountNamespaceUnreadableProcesses: 'mountstorm_mount_namespace_unreadable_processes',
+  mountNamespacesMounts: 'mountstorm_mount_namespaces_mounts',
+  mountNamespaceMountsMax: 'mountstorm_mount_namespace_mounts_max',
+  mountNamespacesMethod: 'mountstorm_mount_namespaces_method',
+  mountEvents: 'mountstorm_mount_events_total',
+  mountEventOverflows: 'mountstorm_mount_event_overflows_total',
+  mountEventsNamespaces: 'mountstorm_mount_events_namespaces',
 } as const;
 const M = NAMESPACES_METRICS;
 
 const GONE = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM', 'ENOTDIR']);
 const BATCH = 64;
 
+export interface NamespacesOptions {
+  events: EventScope;
+  stormRate: number;
+}
+
 export interface NamespacesSnapshot {
+  /** nsfs: the walk; procfs: the /proc scan. */
+  method: 'nsfs' | 'procfs';
   namespaces: number;
-  /** Processes whose link could not be read (without CAP_SYS_PTRACE the count is a lower bound). */
-  unreadable: number;
+  /** Mounts in all namespaces together, and in the largest (nsfs only). */
+  mounts?: number;
+  largest?: number;
+  /** Processes whose link could not be read (procfs only; without CAP_SYS_PTRACE a lower bound). */
+  unreadable?: number;
+  /** Mounts attached and detached since the last sample (fanotify only), and how many namespaces are watched. */
+  events?: EventCounts & { scope: EventScope; namespaces: number };
+}
+
+/** A metric made the first time it is asked for (so it is not exposed, as 0, where it has no source). */
+function lazily<T>(make: () => T): () => T {
+  let m: T | undefined;
+  return () => (m ??= make());
 }
 
 export class NamespacesCollector implements Collector<NamespacesSnapshot> {
   readonly name = 'namespaces';
   private readonly namespaces;
   private readonly unreadable;
+  private readonly totalMounts;
+  private readonly largest;
+  private readonly method;
+  private readonly events;
+  private readonly overflows;
+  private readonly watchedNamespaces;
+  private readonly source: MountNamespacesSource;
+  private said = false;
+  private scope: EventScope = 'off';
+  private overflowed = 0;
 
-  constructor(private readonly ctx: CollectorContext) {
-    this.namespaces = ctx.exposition.gauge(M.mountNamespaces, 'Distinct mount namespaces among the processes visible in procfs.');
-    this.unreadable = ctx.exposition.gauge(M.mountNamespaceUnreadableProcesses, 'Processes whose ns/mnt link could not be read in the last scan (without CAP_SYS_PTRACE the count is a lower bound).');
+  constructor(
+    private readonly ctx: CollectorContext,
+    options: NamespacesOptions,
+  ) {
+    const e = ctx.exposition;
+    this.namespaces = e.gauge(M.mountNamespaces, 'Mount namespaces: all of them (NS_MNT_GET_NEXT walk), else the distinct ones among the processes visible in procfs.');
+    this.unreadable = e.gauge(M.mountNamespaceUnreadableProcesses, 'Processes whose ns/mnt link could not be read in the last scan (without CAP_SYS_PTRACE the count is a lower bound; 0 with the walk).');
+    // These two only have values with the walk: exposed (as label-less gauges are) from its first one.
+    this.totalMounts = lazily(() => e.gauge(M.mountNamespacesMounts, 'Mounts in all mount namespaces together (NS_MNT_GET_NEXT walk, Linux 6.12+).'));
+    this.largest = lazily(() => e.gauge(M.mountNamespaceMountsMax, 'Mounts in the largest mount namespace (NS_MNT_GET_NEXT walk, Linux 6.12+).'));
+    this.method = e.gauge(M.mountNamespacesMethod, 'How mount namespaces are counted: nsfs (the NS_MNT_GET_NEXT walk, every namespace) or procfs (the /proc/*/ns/mnt links); 1 for the method in use.', ['method']);
+    this.events = lazily(() => e.counter(M.mountEvents, 'Mounts attached to or detached from the watched mount namespaces, from fanotify mount events (Linux 6.15+): exact, mounts that lived for milliseconds included.', ['event']));
+    this.overflows = lazily(() => e.counter(M.mountEventOverflows, 'Times the fanotify event queue overflowed: mount events were dropped, so mount_events_total is a lower bound for that interval.'));
+    this.watchedNamespaces = lazily(() => e.gauge(M.mountEventsNamespaces, 'Mount namespaces whose mount events are counted (every one with --collector.namespaces.events=node).'));
+    this.source = new MountNamespacesSource({ watchedNs: ctx.paths.proc(ctx.config.mountPid, 'ns/mnt'), scope: options.events, walkIntervalMs: ctx.config.sampleIntervalMs, hotPerSecond: options.stormRate });
+    this.source.errors((message) => ctx.log.failure('namespaces:thread', 'warn', 'mount namespaces thread', { err: message }));
+  }
+
+  /** Told as soon as mount events come faster than --collector.namespaces.storm-rate. */
+  onStorm(listener: (attachesPerSecond: number) => void): void {
+    this.source.hot(listener);
+  }
+
+  private async say(): Promise<void> {
+    if (this.said) return;
+    this.said = true;
+    const r = await this.source.ready;
+    const log = this.ctx.log;
+    if (r.walk.ok) log.info('namespaces: counting every mount namespace with NS_MNT_GET_NEXT');
+    else log.info('namespaces: scanning /proc/*/ns/mnt', { reason: r.walk.reason });
+    if (r.events.ok) {
+      this.scope = r.events.scope;
+      log.info('namespaces: counting mount events with fanotify', { scope: r.events.scope });
+    }
+    else log.info('namespaces: no mount events; churn comes from the mounts collector\'s table readings only', { reason: r.events.reason });
   }
 
   async collect(): Promise<NamespacesSnapshot> {
+    await this.say();
+    const r = await this.source.read();
+    const events = r.events && { ...r.events, scope: this.scope, namespaces: r.walk?.marked ?? 1 };
+    if (r.walk) return { method: 'nsfs', namespaces: r.walk.namespaces, mounts: r.walk.mounts, largest: r.walk.largest, events };
+    return { method: 'procfs', ...(await this.scan()), events };
+  }
+
+  private async scan(): Promise<{ namespaces: number; unreadable: number }> {
     const pids = (await fs.readdir(this.ctx.paths.procfs)).filter((n) => /^\d+$/.test(n));
     const seen = new Set<string>();
     let unreadable = 0;
@@ -50,16 +133,42 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
   }
 
   apply(s: NamespacesSnapshot): void {
+    this.method.reset();
+    this.method.set({ method: s.method }, 1);
     this.namespaces.set(s.namespaces);
-    this.unreadable.set(s.unreadable);
+    this.unreadable.set(s.unreadable ?? 0);
+    if (s.mounts !== undefined) this.totalMounts().set(s.mounts);
+    if (s.largest !== undefined) this.largest().set(s.largest);
+    if (!s.events) return;
+    this.events().inc({ event: 'attach' }, s.events.attach);
+    this.events().inc({ event: 'detach' }, s.events.detach);
+    this.overflows().inc(s.events.overflows);
+    this.watchedNamespaces().set(s.events.namespaces);
+    if (s.events.overflows > 0) {
+      this.overflowed += s.events.overflows;
+      this.ctx.log.warn('namespaces: the mount event queue overflowed; mount_events_total is a lower bound for this interval', { overflows: this.overflowed });
+    }
+  }
+
+  close(): Promise<void> {
+    return this.source.close();
   }
 }
 
 export const namespacesCollector = defineCollector({
   name: 'namespaces',
   defaultEnabled: true,
-  help: 'number of distinct mount namespaces (/proc/*/ns/mnt).',
-  flags: [],
-  options: () => ({}),
-  create: (ctx) => new NamespacesCollector(ctx),
+  help: 'mount namespaces (NS_MNT_GET_NEXT walk, else /proc/*/ns/mnt) and the mounts attached to and detached from them (fanotify mount events).',
+  flags: [
+    {
+      name: 'events',
+      kind: 'string',
+      default: 'node',
+      help: 'Whose mount events are counted (fanotify, Linux 6.15+): node (every mount namespace the walk finds: the mount locks are global, so a storm in any namespace is the node\'s), watched (the namespace of --mount.pid only), or off.',
+      check: oneOf(['node', 'watched', 'off']),
+    },
+    { name: 'storm-rate', kind: 'int', default: 500, help: 'Mount events per second (over 100 ms) taken as a storm starting: told at once, so that on-demand tracing arms within a sample.', check: positive },
+  ],
+  options: (value) => ({ events: value('events') as EventScope, stormRate: value('storm-rate') as number }),
+  create: (ctx, o) => new NamespacesCollector(ctx, o),
 });

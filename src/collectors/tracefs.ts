@@ -4,10 +4,19 @@
  * what changed since the last sample; this collector places each CPU on its socket and adds it to
  * the counters. Where tracefs cannot be used (no privileges, no tracefs, a kernel without syscall
  * tracepoints) the collector has no data and says why once; it retries every minute.
+ *
+ * While a syscall tracepoint is enabled, every syscall of every task on the host takes the kernel's
+ * tracing path. So by default (mode on-demand) the instance's events are armed only while the cheap
+ * signals say a storm may be starting: mount events faster than --collector.namespaces.storm-rate
+ * (told at once by the namespaces collector), the watched table's size moving by ARM_TABLE_DELTA
+ * within a sample, or the namespace_sem probe above the leading alert's lock-wait threshold; they
+ * are disarmed once --collector.tracefs.calm has passed without one. Mode always records all the time.
  */
+import { THRESHOLDS } from '../alerts/thresholds';
 import { errorMessage } from '../errors';
 import { LATENCY_BUCKETS } from '../exposition';
-import { between, oneOf } from '../flags';
+import { between, oneOf, type FlagValue } from '../flags';
+import type { Sample } from '../sample';
 import type { DurationDelta } from '../sources/tracefs/aggregator';
 import { TRACED_SYSCALLS } from '../sources/tracefs/events';
 import type { TraceFormat } from '../sources/tracefs/instance';
@@ -19,6 +28,9 @@ import { defineCollector, type Collector, type CollectorContext } from './collec
 export const TRACEFS_METRICS = {
   mountSyscalls: 'mountstorm_mount_syscalls_total',
   mountSyscallDurationSeconds: 'mountstorm_mount_syscall_duration_seconds',
+  traceArmed: 'mountstorm_trace_armed',
+  traceArms: 'mountstorm_trace_arms_total',
+  traceMode: 'mountstorm_trace_mode',
   mountSyscallErrors: 'mountstorm_mount_syscall_errors_total',
   mountSyscallsByProcess: 'mountstorm_mount_syscalls_by_process_total',
   mountLockWaitSeconds: 'mountstorm_mount_lock_wait_seconds_total',
@@ -31,12 +43,19 @@ const M = TRACEFS_METRICS;
 const RETRY_MS = 60_000;
 const POLL_MS = 100;
 const MAX_INFLIGHT = 65_536;
+/** Entries the watched table gains or loses within a sample (its 10 ms peak included) that arm tracing. */
+export const ARM_TABLE_DELTA = 50;
+
+export type TraceMode = 'on-demand' | 'always';
 
 export interface TracefsOptions {
   path: string | undefined;
-  bufferSizeKb: number;
+  bufferSizeKb: number | 'auto';
   topProcesses: number;
   format: TraceFormat;
+  mode: TraceMode;
+  /** In mode on-demand, how long after the last storm signal the events are disarmed. */
+  calmMs: number;
 }
 
 /** What the kernel's tracepoints recorded since the last sample. */
@@ -57,6 +76,11 @@ export interface TracefsSnapshot {
   parseErrors: number;
   /** Every socket of the host, so each syscall's series start at 0 on all of them. */
   sockets: string[];
+  /** The events are enabled (always, or armed on demand), and since when (Unix ms). */
+  armed: boolean;
+  armedSince?: number;
+  /** Times tracing was armed since the last sample. */
+  arms: number;
 }
 
 export class TracefsCollector implements Collector<TracefsSnapshot> {
@@ -69,7 +93,16 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
   private readonly lost;
   private readonly events;
   private readonly parseErrors;
+  private readonly armedGauge;
+  private readonly armsCounter;
+  private readonly modeGauge;
   private source: TraceSource | undefined;
+  private armed = false;
+  private armedSince: number | undefined;
+  private arming: Promise<void> | undefined;
+  private lastSignal = 0;
+  private arms = 0;
+  private lastEntries: number | undefined;
   private lastAttempt = -Infinity;
   private readonly topology: TopologyCache;
 
@@ -86,7 +119,56 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     this.lost = e.counter(M.traceEventsLost, 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
     this.events = e.counter(M.traceEvents, 'Trace events read and accounted from the tracefs instance.');
     this.parseErrors = e.counter(M.traceParseErrors, 'trace_pipe lines or trace_pipe_raw records that did not have the documented shape.');
+    this.armedGauge = e.gauge(M.traceArmed, 'Whether the syscall and lock tracepoints are enabled now: always in mode always; in mode on-demand only while a storm may be starting (every syscall on the host pays for them while they are).');
+    this.armsCounter = e.counter(M.traceArms, 'Times tracing was armed because a storm might be starting (mode on-demand).');
+    this.modeGauge = e.gauge(M.traceMode, 'When the tracepoints are enabled: on-demand or always; 1 for the mode in use.', ['mode']);
     this.topology = new TopologyCache(ctx.paths);
+  }
+
+  /**
+   * A storm may be starting (a collector's cheap signal, `reason` says which): in mode on-demand the
+   * events are armed now, and stay armed until --collector.tracefs.calm passes without another signal.
+   */
+  hint(reason: string): void {
+    this.lastSignal = Date.now();
+    if (this.options.mode !== 'on-demand' || this.armed || this.arming || !this.source) return;
+    const source = this.source;
+    this.arming = source
+      .arm(true)
+      .then(() => {
+        this.armed = true;
+        this.armedSince = Date.now();
+        this.arms++;
+        this.ctx.log.info('tracefs: armed: a mount storm may be starting', { reason });
+      })
+      .catch((err: unknown) => this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not arm', { err: errorMessage(err) }))
+      .finally(() => (this.arming = undefined));
+  }
+
+  /** The cheap signals of a whole sample: the watched table's size swinging, the namespace_sem probe. */
+  observe(s: Sample): void {
+    const m = s.parts.mounts;
+    if (m) {
+      const moved = Math.max((m.entriesPeak ?? m.entries) - Math.min(m.entries, this.lastEntries ?? m.entries), Math.abs(m.entries - (this.lastEntries ?? m.entries)));
+      this.lastEntries = m.entries;
+      if (moved >= ARM_TABLE_DELTA) this.hint(`the watched mount table moved by ${moved} entries within a sample`);
+    }
+    const probe = s.parts.probes?.namespace_sem;
+    if (probe?.learned && probe.estimate !== undefined && probe.estimate > THRESHOLDS.leadingLockWaitSeconds) this.hint(`the namespace_sem probe is ${(probe.estimate * 1e3).toFixed(1)} ms above its baseline`);
+  }
+
+  private maybeDisarm(): void {
+    if (this.options.mode !== 'on-demand' || !this.armed || this.arming || !this.source || Date.now() - this.lastSignal < this.options.calmMs) return;
+    const source = this.source;
+    this.arming = source
+      .arm(false)
+      .then(() => {
+        this.armed = false;
+        this.ctx.log.info('tracefs: disarmed: no storm signal for a while', { calm_ms: this.options.calmMs, armed_ms: Date.now() - (this.armedSince ?? Date.now()) });
+        this.armedSince = undefined;
+      })
+      .catch((err: unknown) => this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not disarm', { err: errorMessage(err) }))
+      .finally(() => (this.arming = undefined));
   }
 
   private async start(): Promise<TraceSource> {
@@ -97,6 +179,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       tracefsPath: o.path,
       bufferSizeKb: o.bufferSizeKb,
       format: o.format,
+      armed: o.mode === 'always',
       buckets: LATENCY_BUCKETS,
       topProcesses: o.topProcesses,
       maxInflight: MAX_INFLIGHT,
@@ -106,7 +189,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     const log = this.ctx.log;
     for (const name of i.removedStale) log.info('tracefs: removed a stale instance left by an exporter that is gone', { instance: name });
     for (const w of i.warnings) log.warn(`tracefs: ${w}`);
-    log.info('tracefs: tracing mount syscalls', { instance: i.handle.dir, format: i.format, events: i.enabled.length, missing: i.missing.join(',') || undefined });
+    log.info('tracefs: tracing mount syscalls', { instance: i.handle.dir, format: i.format, events: i.enabled.length, missing: i.missing.join(',') || undefined, buffer_kb: i.bufferSizeKb, mode: o.mode });
     if (i.textReason) log.warn('tracefs: reading trace_pipe text, which costs the kernel more, because trace_pipe_raw cannot be decoded here', { reason: i.textReason });
     return source;
   }
@@ -122,6 +205,8 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       this.lastAttempt = Date.now();
       try {
         this.source = await this.start();
+        this.armed = this.options.mode === 'always';
+        this.armedSince = this.armed ? Date.now() : undefined;
         this.ctx.log.recovered('tracefs:start', 'tracefs collector started');
       } catch (err) {
         // No data, not a failure: the other collectors carry on, and the reason is logged once.
@@ -129,6 +214,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
         return undefined;
       }
     }
+    this.maybeDisarm();
     const { delta: d, readError } = await this.source.take();
     const topology = await this.topology.get();
     if (readError) throw new Error(`reading ${this.source.opened.handle.dir}/${this.source.opened.format === 'raw' ? 'per_cpu/*/trace_pipe_raw' : 'trace_pipe'}: ${readError}`);
@@ -146,7 +232,16 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       events: d.events,
       parseErrors: d.parseErrors,
       sockets: [...new Set([...topology.cpus.values()].map((p) => p.socket))],
+      armed: this.armed,
+      armedSince: this.armedSince,
+      arms: this.takeArms(),
     };
+  }
+
+  private takeArms(): number {
+    const n = this.arms;
+    this.arms = 0;
+    return n;
   }
 
   apply(s: TracefsSnapshot): void {
@@ -160,6 +255,10 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     this.lost.inc(s.lost);
     this.events.inc(s.events);
     this.parseErrors.inc(s.parseErrors);
+    this.armedGauge.set(s.armed ? 1 : 0);
+    this.armsCounter.inc(s.arms);
+    this.modeGauge.reset();
+    this.modeGauge.set({ mode: this.options.mode }, 1);
   }
 
   async close(): Promise<void> {
@@ -169,13 +268,32 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
   }
 }
 
+function bufferSize(v: FlagValue): string | undefined {
+  if (v === 'auto') return undefined;
+  return /^\d+$/.test(String(v)) ? between(16, 1 << 20, ' KiB')(Number(v)) : 'must be auto or a size in KiB';
+}
+
 export const tracefsCollector = defineCollector({
   name: 'tracefs',
   defaultEnabled: true,
   help: 'exact mount syscall counts, durations, errors and lock wait from tracefs (root or CAP_SYS_ADMIN; no data otherwise).',
   flags: [
     { name: 'path', kind: 'path', default: undefined, help: 'tracefs mount point (default: <path.sysfs>/kernel/tracing, else <path.sysfs>/kernel/debug/tracing; mounted at the first when no tracefs is mounted).' },
-    { name: 'buffer-size', kind: 'int', default: 512, help: "Ring buffer per CPU of the exporter's tracefs instance, in KiB; raise it when mountstorm_trace_events_lost_total rises.", check: between(16, 1 << 20, ' KiB') },
+    {
+      name: 'mode',
+      kind: 'string',
+      default: 'on-demand',
+      help: 'When the syscall and lock tracepoints are enabled (every syscall on the host pays for them while they are): on-demand (while mount events, the table size or the namespace_sem probe say a storm may be starting, until a minute after it calms) or always.',
+      check: oneOf(['on-demand', 'always']),
+    },
+    { name: 'calm', kind: 'duration', default: 60_000, help: 'In mode on-demand, how long after the last storm signal the tracepoints are disabled again.', check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s') },
+    {
+      name: 'buffer-size',
+      kind: 'string',
+      default: 'auto',
+      help: "Ring buffer per CPU of the exporter's tracefs instance, in KiB, or auto: 32 MiB in all, 512 KiB to 8 MiB per CPU (about a second of a 100,000 syscalls/s storm the reader could not drain). Raise it when mountstorm_trace_events_lost_total rises.",
+      check: bufferSize,
+    },
     {
       name: 'format',
       kind: 'string',
@@ -187,7 +305,9 @@ export const tracefsCollector = defineCollector({
   ],
   options: (value) => ({
     path: value('path') as string | undefined,
-    bufferSizeKb: value('buffer-size') as number,
+    bufferSizeKb: value('buffer-size') === 'auto' ? ('auto' as const) : Number(value('buffer-size')),
+    mode: value('mode') as TraceMode,
+    calmMs: value('calm') as number,
     topProcesses: value('top-processes') as number,
     format: value('format') as TraceFormat,
   }),

@@ -31,7 +31,7 @@ export interface Diagnosis {
   /** Overlay mounts by lower-layer depth: "1", "2-5", "6-10", "11-20", "21-50", ">50". */
   layerDepth: Record<string, number>;
   deepestOverlay: number;
-  features: Record<'tracefs' | 'syscall_tracepoints' | 'lock_contention_tracepoints' | 'listmount_statmount' | 'fanotify_mount_events', { available: Availability; detail: string }>;
+  features: Record<'tracefs' | 'syscall_tracepoints' | 'lock_contention_tracepoints' | 'listmount_statmount' | 'nsfs_mount_info' | 'nsfs_namespace_walk' | 'fanotify_mount_events', { available: Availability; detail: string }>;
   collectors: Record<string, { works: boolean; why: string }>;
   findings: Finding[];
   risk: Risk;
@@ -83,6 +83,12 @@ function probeListmount(): { available: Availability; detail: string } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { listmountProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return listmountProbe();
+}
+
+function probeNsfs(): { info: { available: Availability; detail: string }; walk: { available: Availability; detail: string } } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { nsfsProbe } = require('../kernel/features') as typeof import('../kernel/features');
+  return nsfsProbe();
 }
 
 function probeFanotifyMount(): { available: Availability; detail: string } {
@@ -150,6 +156,7 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
     events = privateTracefsEvents();
   }
   const traced = events?.syscalls.length ?? 0;
+  const nsfs = opts.probeKernel ? probeNsfs() : undefined;
   const features: Diagnosis['features'] = {
     tracefs: tdir
       ? { available: 'yes', detail: `mounted at ${tdir}` }
@@ -167,6 +174,8 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
         ? { available: 'yes', detail: 'lock:contention_begin/end' }
         : { available: 'no', detail: 'no lock/contention_* events (kernel < 5.19)' },
     listmount_statmount: opts.probeKernel ? probeListmount() : { available: 'unknown', detail: 'not probed on a fixture tree' },
+    nsfs_mount_info: nsfs?.info ?? { available: 'unknown', detail: 'not probed on a fixture tree' },
+    nsfs_namespace_walk: nsfs?.walk ?? { available: 'unknown', detail: 'not probed on a fixture tree' },
     fanotify_mount_events: opts.probeKernel ? probeFanotifyMount() : { available: 'unknown', detail: 'not probed on a fixture tree' },
   };
 

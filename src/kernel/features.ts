@@ -36,3 +36,35 @@ export function fanotifyMountProbe(): Probe {
   if (e === 'EINVAL') return { available: 'no', detail: 'fanotify_init(FAN_REPORT_MNT) is EINVAL (kernel < 6.15)' };
   return { available: 'unknown', detail: `fanotify_init(FAN_REPORT_MNT) failed with ${e} (needs CAP_SYS_ADMIN)` };
 }
+
+/** NS_MNT_GET_INFO on this process's namespace, and the NS_MNT_GET_NEXT walk (Linux 6.12+; the walk needs CAP_SYS_ADMIN in the initial PID namespace). */
+export function nsfsProbe(): { info: Probe; walk: Probe } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { mountNamespaceInfo, walkMountNamespaces } = require('./nsfs') as typeof import('./nsfs');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  const fd = fs.openSync('/proc/thread-self/ns/mnt', 'r');
+  try {
+    let info: Probe;
+    try {
+      const i = mountNamespaceInfo(fd);
+      info = { available: 'yes', detail: `NS_MNT_GET_INFO: the table's size without reading it (${i.mounts} mounts here)` };
+    } catch (err) {
+      const e = (err as { code?: string }).code;
+      return {
+        info: e === 'ENOTTY' ? { available: 'no', detail: 'NS_MNT_GET_INFO is ENOTTY (kernel < 6.12): the size comes from table readings' } : { available: 'unknown', detail: (err as Error).message },
+        walk: { available: e === 'ENOTTY' ? 'no' : 'unknown', detail: 'needs NS_MNT_GET_INFO' },
+      };
+    }
+    let n = 0;
+    try {
+      walkMountNamespaces(fd, () => n++);
+      return { info, walk: { available: 'yes', detail: `NS_MNT_GET_NEXT walk: ${n} mount namespaces, pinned ones included` } };
+    } catch (err) {
+      const e = (err as { code?: string }).code;
+      return { info, walk: e === 'EPERM' ? { available: 'unknown', detail: 'NS_MNT_GET_NEXT is EPERM: the walk needs CAP_SYS_ADMIN in the initial PID namespace (hostPID)' } : { available: 'unknown', detail: (err as Error).message } };
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -6,6 +6,7 @@
 import { MountstormError } from '../errors';
 import { errnoName } from './errno';
 import { errno, func } from './libc';
+import { refused } from './refuse';
 import { SYS } from './syscalls';
 
 // syscall(2) is variadic; on x86-64 and arm64 Linux a fixed prototype passes these integer and
@@ -78,6 +79,7 @@ export class MountApi {
     let out = this.ids;
     let n = 0;
     let last = 0;
+    if (refused('listmount')) throw new MountApiError('listmount', 'ENOSYS');
     for (;;) {
       const got = Number(syscall4(SYS.listmount, this.request('root', last), this.page, PAGE_IDS, 0));
       if (got < 0) throw new MountApiError('listmount', errnoName(errno()));

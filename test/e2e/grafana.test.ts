@@ -25,7 +25,7 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
   'every panel query returns data from a real Prometheus after a real storm; a picture of the node dashboard',
   async () => {
     const dir = fs.mkdtempSync('/tmp/mountstorm-grafana-');
-    const exp = await startExporter(['--sample.interval=500ms'], { privateNamespaces: true });
+    const exp = await startExporter(['--sample.interval=500ms', '--collector.tracefs.mode=always'], { privateNamespaces: true });
     const instance = exp.url.replace('http://', '');
     const prom = await startPrometheus({ dir, targets: [instance], scrapeInterval: '1s' });
     try {

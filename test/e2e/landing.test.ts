@@ -112,7 +112,7 @@ describe('landing page during a real storm', () => {
   testIf(IS_ROOT && hasCommand('chromium'), 'needs root (storm, tracefs) and chromium')(
     'shows the storm: syscall rate and lock wait up, the leading alert condition holds; screenshot saved',
     async () => {
-      const exp = await startExporter(['--sample.interval=500ms', '--no-collector.containers'], { privateNamespaces: true });
+      const exp = await startExporter(['--sample.interval=500ms', '--no-collector.containers', '--collector.tracefs.mode=always'], { privateNamespaces: true });
       try {
         await exp.waitSamples(4);
         const storm = new Promise<void>((resolve, reject) =>

@@ -28,6 +28,10 @@ describe('the real machine', () => {
         expect(d.features.syscall_tracepoints.available).toBe('yes');
         expect(d.features.lock_contention_tracepoints.available).toBe('yes');
         expect(['yes', 'no']).toContain(d.features.listmount_statmount.available);
+        // 6.12+: the size without reading the table, and (root in the initial PID namespace) the walk.
+        expect(d.features.nsfs_mount_info.available).toBe('yes');
+        expect(d.features.nsfs_namespace_walk.available).toBe('yes');
+        expect(d.features.fanotify_mount_events.available).toBe('yes');
         expect(d.collectors.tracefs?.works).toBe(true);
         expect(d.collectors.mounts?.works).toBe(true);
         // Deep layers on a single-socket, SMT-off host are a medium risk: exit 0.

@@ -13,7 +13,8 @@ import { has, sum, type Sample } from '../support/metrics';
 
 requireInCi(IS_ROOT, 'root for tracefs and real mounts');
 const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for tracefs and real mounts');
-const BASE_ARGS = ['--sample.interval=200ms', '--no-collector.containers', '--no-collector.namespaces'];
+// Recording from the start: these tests count exactly what they make (on-demand arming has tests of its own).
+const BASE_ARGS = ['--sample.interval=200ms', '--no-collector.containers', '--no-collector.namespaces', '--collector.tracefs.mode=always'];
 
 describe.each(['raw', 'text'] as const)('tracefs collector, real kernel, reading %s', (format) => {
   const ARGS = [...BASE_ARGS, `--collector.tracefs.format=${format}`];

@@ -19,6 +19,11 @@ export interface RunningExporter {
 export interface StartOptions {
   /** Wrap in a new mount + PID namespace, so /proc/1 is the exporter itself. */
   privateNamespaces?: boolean;
+  /**
+   * Wrap in a new mount namespace only, watching it (--mount.pid=self): in the host's PID namespace,
+   * as a hostPID DaemonSet runs, where the namespace walk and node-wide mount events work.
+   */
+  ownMountNamespace?: boolean;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
   /** Run as nobody without capabilities (asNobody), where it can still read the build. */
@@ -35,17 +40,22 @@ function childPid(pid: number): number | undefined {
 }
 
 export async function startExporter(args: string[], opts: StartOptions = {}): Promise<RunningExporter> {
-  const plain = [process.execPath, CLI, 'serve', '--web.listen-address=127.0.0.1:0', ...args];
+  const plain = [process.execPath, CLI, 'serve', '--web.listen-address=127.0.0.1:0', ...(opts.ownMountNamespace ? ['--mount.pid=self'] : []), ...args];
   const node = opts.unprivileged ? asNobody(plain) : plain;
   const [cmd, ...argv] = opts.privateNamespaces
     ? ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', ...node]
-    : node;
+    : opts.ownMountNamespace
+      ? ['unshare', '--mount', '--fork', '--kill-child', '--propagation', 'private', ...node]
+      : node;
   const proc = spawn(cmd as string, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  const wrapped = opts.privateNamespaces || opts.ownMountNamespace;
+  // Started by unshare --fork: the exporter is its child (found once it exists).
+  let pid = wrapped ? -1 : (proc.pid as number);
   let url: string | undefined;
   while (!url) {
     const m = /msg=listening address=([\d.]+:\d+)/.exec(out);
@@ -53,7 +63,7 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
     else if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`exporter did not start:\n${out}`);
     else await new Promise((r) => setTimeout(r, 50));
   }
-  const pid = opts.privateNamespaces ? (childPid(proc.pid as number) ?? -1) : (proc.pid as number);
+  if (wrapped && pid < 0) pid = childPid(proc.pid as number) ?? -1;
   const metrics = async () => parseExposition(await (await fetch(`${url}/metrics`)).text());
   return {
     proc,
@@ -75,7 +85,7 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
       // unshare --fork ignores SIGTERM and SIGINT while it waits: signal the exporter itself, and
       // unshare exits with its status.
       if (proc.exitCode === null) {
-        if (opts.privateNamespaces && pid > 0) process.kill(pid, signal);
+        if (wrapped && pid > 0) process.kill(pid, signal);
         else proc.kill(signal);
       }
       return exited;

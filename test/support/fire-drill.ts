@@ -60,9 +60,10 @@ export async function runFireDrill(options: DrillOptions): Promise<DrillResult> 
   const dir = fs.mkdtempSync(`${os.tmpdir()}/mountstorm-drill-`);
   const pd = await startPagerDuty();
   const am = await startAlertmanager(pd, dir);
-  // Its own mount + PID namespace, as the kernel tests run it; tracefs counts are global, so it sees
-  // the storm's syscalls although the storm mounts in a namespace of its own.
-  const exp = await startExporter(['--sample.interval=1s', '--no-collector.containers'], { privateNamespaces: true });
+  // As a hostPID DaemonSet runs: a mount namespace of its own, the host's PID namespace, defaults
+  // (tracing on demand). The storm runs in a namespace of its own, which the namespace walk finds
+  // and whose mount events it counts; the tracepoints are global.
+  const exp = await startExporter(['--sample.interval=1s', '--no-collector.containers'], { ownMountNamespace: true });
   const prom = await startPrometheus({ dir, targets: [exp.url.replace('http://', '')], alertmanager: am.url });
   try {
     const up = await until(async () => ((await prom.query('up{job="mountstorm"} == 1')).length > 0 ? true : undefined), Date.now() + 20_000);

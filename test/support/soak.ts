@@ -46,7 +46,7 @@ function slope(xs: number[], ys: number[]): number {
 
 export async function soak(opts: { quietSeconds: number; stormSeconds: number; concurrency: number; everyMs?: number; log?: (l: string) => void }): Promise<SoakResult> {
   const every = opts.everyMs ?? 5000;
-  const exp = await startExporter(['--sample.interval=1s', '--no-collector.containers'], { privateNamespaces: true });
+  const exp = await startExporter(['--sample.interval=1s', '--no-collector.containers', '--collector.tracefs.mode=always'], { privateNamespaces: true });
   const points: SoakPoint[] = [];
   const t0 = Date.now();
   const record = async () => {

@@ -16,7 +16,8 @@ describe('flags', () => {
     expect(c.mountPid).toBe('1');
     expect(c.collectors).toEqual({ mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true });
     expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/run/containerd/io.containerd.runtime.v2.task'] });
-    expect(c.collectorOptions.tracefs).toEqual({ path: undefined, bufferSizeKb: 512, topProcesses: 10, format: 'auto' });
+    expect(c.collectorOptions.tracefs).toEqual({ path: undefined, bufferSizeKb: 'auto', topProcesses: 10, format: 'auto', mode: 'on-demand', calmMs: 60_000 });
+    expect(c.collectorOptions.namespaces).toEqual({ events: 'node', stormRate: 500 });
     expect(c.collectorOptions.mounts).toEqual({ method: 'auto' });
     expect(c.collectorOptions.probes).toEqual({ timeoutMs: 10_000, statPath: undefined, statBatch: 32, baselineWindowMs: 1_800_000 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.web) && Object.isFrozen(c.collectors)).toBe(true);
@@ -41,6 +42,9 @@ describe('flags', () => {
     [['--web.listen-address=9866'], /web.listen-address: must be host:port/],
     [['--log.level=loud'], /log.level: must be one of/],
     [['--collector.tracefs.buffer-size=8'], /buffer-size: must be between 16 and 1048576 KiB/],
+    [['--collector.tracefs.buffer-size=big'], /buffer-size: must be auto or a size in KiB/],
+    [['--collector.tracefs.mode=sometimes'], /tracefs.mode: must be on-demand or always/],
+    [['--collector.namespaces.events=all'], /namespaces.events: must be node, watched or off/],
     [['--collector.tracefs.top-processes=-1'], /top-processes: must be between 0 and 100/],
     [['--collector.tracefs.format=binary'], /tracefs.format: must be auto, raw or text/],
     [['--no-sample.interval'], /only boolean flags/],

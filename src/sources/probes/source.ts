@@ -23,7 +23,12 @@ export interface ProbeReading {
   /** The learned quiet baseline, and how far the recent median sits above it. */
   baseline?: number;
   estimate?: number;
+  /** Enough observations (LEARNED_AFTER) that the baseline means something: the first few probes of a cold start are slow. */
+  learned: boolean;
 }
+
+/** Observations before a baseline is taken for learned. */
+export const LEARNED_AFTER = 30;
 
 /** One sample's probes; a probe is absent while an earlier one is still blocked in the kernel. */
 export type ProbesReading = Partial<Record<Probe, ProbeReading>>;
@@ -68,7 +73,7 @@ export class ProbesSource {
       const r = await this.time(probe);
       const est = this.estimators[probe];
       est.observe(r.seconds);
-      out[probe] = { ...r, baseline: est.baseline(), estimate: est.estimate() };
+      out[probe] = { ...r, baseline: est.baseline(), estimate: est.estimate(), learned: est.observations >= LEARNED_AFTER };
     }
     return out;
   }

@@ -32,6 +32,8 @@ export interface InstanceHandle {
 export interface InstanceOptions {
   bufferSizeKb: number;
   format: TraceFormat;
+  /** Enable the events now (else they are configured, filters set, and wait for arm()). */
+  armed: boolean;
 }
 
 function write(file: string, value: string): void {
@@ -71,9 +73,11 @@ export class TraceInstance {
   readonly textReason: string | undefined;
   /** The trace clock is CLOCK_MONOTONIC, so event times compare with the reader's own clock. */
   readonly monoClock: boolean = false;
+  /** The events this instance records (once armed). */
   readonly enabled: string[] = [];
   readonly missing: string[] = [];
   readonly handle: InstanceHandle;
+  private armedNow = false;
 
   private constructor(
     tracefs: TracefsMount,
@@ -101,7 +105,6 @@ export class TraceInstance {
           continue;
         }
         if (filter) write(path.join(evDir, 'filter'), filter);
-        write(path.join(evDir, 'enable'), '1');
         this.enabled.push(event);
       }
       if (!this.enabled.some((e) => e.startsWith('syscalls/'))) {
@@ -111,18 +114,17 @@ export class TraceInstance {
       if (opts.format !== 'text') {
         // Raw records carry a pid, not a name: exec and PR_SET_NAME events keep the reader's names right.
         const naming = NAME_EVENTS.filter((e) => fs.existsSync(path.join(dir, 'events', e)));
-        for (const e of naming) write(path.join(dir, 'events', e, 'enable'), '1');
         this.enabled.push(...naming);
         try {
           raw = this.openRaw();
         } catch (err) {
           if (opts.format === 'raw') throw err;
           this.textReason = errorMessage(err);
-          for (const e of naming) write(path.join(dir, 'events', e, 'enable'), '0');
           this.enabled.splice(this.enabled.length - naming.length);
         }
       }
       this.stream = raw ?? { format: 'text', fd: pinFd };
+      if (opts.armed) this.arm(true);
     } catch (err) {
       removeInstance({ ...this.handle, tracefs: { ...tracefs, mountedByUs: false } });
       throw err;
@@ -199,6 +201,21 @@ export class TraceInstance {
 
   get name(): string {
     return path.basename(this.dir);
+  }
+
+  get armed(): boolean {
+    return this.armedNow;
+  }
+
+  /**
+   * Enables (or disables) every event of the instance. While a syscall event is enabled anywhere,
+   * every syscall of every task on the host takes the kernel's tracing path: disarmed, the node pays
+   * nothing for the instance but its ring buffer's memory.
+   */
+  arm(on: boolean): void {
+    if (on === this.armedNow) return;
+    for (const e of this.enabled) write(path.join(this.dir, 'events', e, 'enable'), on ? '1' : '0');
+    this.armedNow = on;
   }
 
   /** Per-CPU events the ring buffer overwrote or dropped (`per_cpu/cpuN/stats`), keyed by CPU. */

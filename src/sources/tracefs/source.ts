@@ -57,6 +57,11 @@ export class TraceSource {
     return { delta: a.delta as TraceDelta, readError: a.readError };
   }
 
+  /** Enables (or disables) the instance's events: while none is enabled the host pays nothing for tracing. */
+  async arm(on: boolean): Promise<void> {
+    await this.thread.call({ op: 'arm', on }, ANSWER_TIMEOUT_MS, () => new Error(`trace thread did not ${on ? 'arm' : 'disarm'} within ${ANSWER_TIMEOUT_MS} ms`));
+  }
+
   /** The thread removes its instance and ends; where it cannot, this thread does. */
   async close(): Promise<void> {
     try {

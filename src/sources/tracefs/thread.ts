@@ -11,6 +11,7 @@
  * sleeps on a lock on one CPU and wakes on another, is paired right.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { parentPort, workerData } from 'node:worker_threads';
 import { errnoCode, errorMessage, ParseError } from '../../errors';
@@ -30,16 +31,29 @@ export interface TraceThreadData {
   sysfs: string;
   /** --collector.tracefs.path, or undefined to look in the usual places. */
   tracefsPath: string | undefined;
-  bufferSizeKb: number;
+  /** Ring buffer per CPU in KiB, or 'auto' (sized from the CPU count: bufferSizeFor()). */
+  bufferSizeKb: number | 'auto';
   format: TraceFormat;
+  /** Record from the start (mode always), or wait for an 'arm' request (on-demand). */
+  armed: boolean;
   buckets: number[];
   topProcesses: number;
   maxInflight: number;
   pollMs: number;
 }
 
+/**
+ * The ring buffer per CPU for `cpus` CPUs, in KiB: 32 MiB in all, between 512 KiB and 8 MiB per CPU.
+ * At 100,000 mount-family syscalls a second (about 15 MB/s of events) that holds a second of events
+ * the reader could not drain, on two CPUs as on 64, for a few tens of MiB of kernel memory at most.
+ */
+export function bufferSizeFor(cpus: number): number {
+  return Math.min(8192, Math.max(512, Math.floor(32768 / Math.max(1, cpus))));
+}
+
 /** What the thread opened, for the log and for the main thread's exit handler. */
 export interface OpenedInstance {
+  bufferSizeKb: number;
   handle: InstanceHandle;
   format: 'raw' | 'text';
   enabled: string[];
@@ -49,7 +63,7 @@ export interface OpenedInstance {
   warnings: string[];
 }
 
-export type TraceRequest = { id: number; op: 'open' } | { id: number; op: 'take'; acked: boolean } | { id: number; op: 'close' };
+export type TraceRequest = { id: number; op: 'open' } | { id: number; op: 'take'; acked: boolean } | { id: number; op: 'arm'; on: boolean } | { id: number; op: 'close' };
 export type TraceAnswer = { opened?: OpenedInstance; delta?: TraceDelta; readError?: string };
 
 const data = workerData as TraceThreadData;
@@ -69,6 +83,11 @@ let namesAt = 0;
 let readError: string | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
+/** Bytes read by the last drain from the busiest CPU, against its buffer: how soon to drain again. */
+let busiest = 0;
+let bufferBytes = 0;
+/** Drains come every pollMs, or every BUSY_POLL_MS while a drain found a CPU's buffer an eighth full. */
+const BUSY_POLL_MS = 10;
 /** Deltas answered but not yet acknowledged: sent again, added to, until the main thread has one. */
 let pending: TraceDelta | undefined;
 const lostStats = new MonotonicDelta();
@@ -101,7 +120,7 @@ function textDrain(a: TraceAggregator, fd: number): () => void {
   const decoder = new StringDecoder('utf8');
   const buf = Buffer.allocUnsafe(CHUNK);
   return () => {
-    readAll(fd, buf, MAX_DRAIN, (n) => a.feed(decoder.write(buf.subarray(0, n))));
+    busiest = readAll(fd, buf, MAX_DRAIN, (n) => a.feed(decoder.write(buf.subarray(0, n))));
   };
 }
 
@@ -112,14 +131,17 @@ function rawDrain(a: TraceAggregator, stream: Extract<TraceStream, { format: 'ra
   return () => {
     const now = Number(process.hrtime.bigint()) / 1e9;
     let budget = MAX_DRAIN;
+    busiest = 0;
     for (const { cpu, fd } of stream.cpus) {
       if (closed) break;
       merge.startRun();
-      budget -= readAll(fd, buf, budget, (n) => {
+      const got = readAll(fd, buf, budget, (n) => {
         const r = decodePage(buf, n, cpu, stream.layout, merge.pending);
         if (r.missed > 0) a.lost(r.missed);
         if (r.error) a.malformed(new ParseError(`per_cpu/cpu${cpu}/trace_pipe_raw`, 0, r.error));
       });
+      budget -= got;
+      busiest = Math.max(busiest, got);
     }
     merge.release(now, emit);
   };
@@ -136,13 +158,33 @@ function drain(): void {
   drainStream();
 }
 
+let sinceExpire = 0;
+
+/** Drains while armed: every pollMs, sooner while the buffers fill fast; stops when disarmed. */
+function schedule(): void {
+  clearTimeout(timer);
+  if (closed || !instance?.armed) return;
+  const wait = busiest * 8 >= bufferBytes ? BUSY_POLL_MS : data.pollMs;
+  timer = setTimeout(() => {
+    drain();
+    sinceExpire += wait;
+    if (sinceExpire >= 10_000) {
+      sinceExpire = 0;
+      agg?.expire(INFLIGHT_MAX_AGE_S);
+    }
+    schedule();
+  }, wait);
+}
+
 function open(): OpenedInstance {
   const paths = new HostPaths(data.procfs, data.sysfs);
   const tracefs = locateTracefs(paths, data.tracefsPath);
   const removedStale: string[] = [];
   const warnings: string[] = [];
+  const bufferSizeKb = data.bufferSizeKb === 'auto' ? bufferSizeFor(os.cpus().length) : data.bufferSizeKb;
+  bufferBytes = bufferSizeKb * 1024;
   try {
-    instance = TraceInstance.create(tracefs, { bufferSizeKb: data.bufferSizeKb, format: data.format }, { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) });
+    instance = TraceInstance.create(tracefs, { bufferSizeKb, format: data.format, armed: data.armed }, { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) });
   } catch (err) {
     releaseTracefs(tracefs);
     throw err;
@@ -160,21 +202,23 @@ function open(): OpenedInstance {
   });
   agg = a;
   drainStream = stream.format === 'raw' ? rawDrain(a, stream, instance.monoClock) : textDrain(a, stream.fd);
-  let sinceExpire = 0;
-  timer = setInterval(() => {
-    drain();
-    sinceExpire += data.pollMs;
-    if (sinceExpire >= 10_000) {
-      sinceExpire = 0;
-      a.expire(INFLIGHT_MAX_AGE_S);
-    }
-  }, data.pollMs);
-  return { handle: instance.handle, format: stream.format, enabled: instance.enabled, missing: instance.missing, textReason: instance.textReason, removedStale, warnings };
+  schedule();
+  return { bufferSizeKb, handle: instance.handle, format: stream.format, enabled: instance.enabled, missing: instance.missing, textReason: instance.textReason, removedStale, warnings };
+}
+
+/** Arms or disarms the instance; what was recorded before disarming is drained first. */
+function arm(on: boolean): void {
+  if (!instance) throw new Error('the trace instance is not open');
+  if (!on) drain();
+  instance.arm(on);
+  if (!on) drain();
+  schedule();
 }
 
 /** Events lost since the last take: the per-CPU stats where they can be read, else the stream's own markers. */
 function lostSinceLast(delta: TraceDelta): number {
-  const byCpu = instance?.lostByCpu() ?? new Map<string, number>();
+  // Disarmed, nothing is recorded, so nothing can be lost: the stats are not read.
+  const byCpu = instance?.armed ? instance.lostByCpu() : new Map<string, number>();
   if (byCpu.size === 0) return delta.lost;
   let lost = 0;
   for (const [cpu, v] of byCpu) lost += lostStats.delta(cpu, v);
@@ -194,8 +238,11 @@ function handle(req: TraceRequest): TraceAnswer {
       pending = pending ? mergeDeltas(pending, d) : d;
       return { delta: pending, readError };
     }
+    case 'arm':
+      arm(req.on);
+      return {};
     case 'close':
-      clearInterval(timer);
+      clearTimeout(timer);
       closed = true;
       if (instance) removeInstance(instance.handle);
       return {};

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Trace events lost at a storm's peak, with the exporter's defaults: a sustained churn of bind mount
+// + umount pairs (test/support/churn.js, THREADS threads, in a private mount namespace on a tmpfs of
+// its own) for SECONDS, while the exporter runs as a node runs it (a mount namespace of its own, the
+// host's PID namespace, watching PID 1, tracing on demand). Reported: the mount-family syscalls a
+// second the churn made (2 per pair), the events the exporter accounted, and
+// mountstorm_trace_events_lost_total over the run; the baseline is the same churn's rate with the
+// exporter stopped, measured first.
+// usage (root, after npm run build): node bench/loss.js [seconds=60] [threads=2] [extra exporter flags...]
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const [secondsArg, threadsArg, ...extra] = process.argv.slice(2);
+const seconds = Number(secondsArg ?? 60);
+const threads = Number(threadsArg ?? 2);
+const cli = path.join(__dirname, '../dist/src/cli.js');
+const churn = path.join(__dirname, '../dist/test/support/churn.js');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function storm(s) {
+  const dir = fs.mkdtempSync('/tmp/mountstorm-loss-');
+  try {
+    const pairs = Number(execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', `mount -t tmpfs loss ${dir}; exec ${process.execPath} ${churn} ${dir} ${threads} ${s}`], { encoding: 'utf8' }).trim());
+    return (2 * pairs) / s;
+  } finally {
+    fs.rmdirSync(dir);
+  }
+}
+
+async function metric(url, name) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) n += Number(m[1]);
+  return n;
+}
+
+(async () => {
+  const baseline = storm(Math.min(10, seconds));
+  const exp = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:19885', '--no-collector.containers', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  exp.stderr.on('data', (d) => (log += d));
+  const url = 'http://127.0.0.1:19885';
+  try {
+    for (let i = 0; !/msg="tracefs: tracing mount syscalls"/.test(log); i++) {
+      if (i > 300) throw new Error(`the exporter did not start tracefs:\n${log}`);
+      await sleep(50);
+    }
+    await sleep(3000);
+    const [lost0, events0] = [await metric(url, 'mountstorm_trace_events_lost_total'), await metric(url, 'mountstorm_trace_events_total')];
+    const rate = storm(seconds);
+    await sleep(2500);
+    const lost = (await metric(url, 'mountstorm_trace_events_lost_total')) - lost0;
+    const events = (await metric(url, 'mountstorm_trace_events_total')) - events0;
+    const buffer = /buffer_kb=(\d+)/.exec(log)?.[1];
+    console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
+    console.log(`Command: node bench/loss.js ${seconds} ${threads}${extra.length ? ' ' + extra.join(' ') : ''}`);
+    console.log('');
+    console.log('| churn | mount-family syscalls/s (exporter running) | ÷ the same churn, exporter stopped | trace events accounted | events lost | ring buffer per CPU |');
+    console.log('|---|---|---|---|---|---|');
+    console.log(`| ${threads} threads × ${seconds} s of bind mount + umount | ${Math.round(rate).toLocaleString('en')} | ${(rate / baseline).toFixed(3)} (${Math.round(baseline).toLocaleString('en')}/s) | ${events.toLocaleString('en')} | ${lost.toLocaleString('en')} | ${buffer ?? '?'} KiB |`);
+    if (!/tracefs: armed/.test(log) && !extra.includes('--collector.tracefs.mode=always')) console.log('\n(tracing was never armed during the churn)');
+  } finally {
+    const node = fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    if (node) process.kill(Number(node), 'SIGTERM');
+    await new Promise((r) => exp.on('exit', r));
+  }
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

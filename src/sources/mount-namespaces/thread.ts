@@ -1,0 +1,213 @@
+/**
+ * The mount-namespaces thread: every mount namespace of the host, and every mount attached to or
+ * detached from them, without reading a mount table or tracing a syscall.
+ *
+ *  - The walk (NS_MNT_GET_PREV/NEXT, Linux 6.12+), once per sample interval: how many namespaces,
+ *    their mounts in all, the largest. It finds namespaces no process lives in (held by a bind
+ *    mount of their nsfs file, or an open descriptor), which a /proc/*\/ns/mnt scan misses.
+ *  - Mount events (fanotify, Linux 6.15+): one per attach or detach in a marked namespace, counted
+ *    exactly, mounts that live for milliseconds included. Scope `node` marks every namespace the walk
+ *    finds (the mount locks are global: a storm in any namespace is the node's); `watched` marks
+ *    the watched one only.
+ *
+ * The thread waits in poll(2) for events and wakes for the next walk; the counts go to the main
+ * thread through shared memory, so nothing waits on a message. An attach rate past `hotPerSecond`
+ * over 100 ms is told to the main thread at once (`hot`), so tracing can be armed within a sample.
+ */
+import * as fs from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../../errors';
+import { markMountNamespace, openMountEvents, readEvents, waitEvents } from '../../kernel/fanotify';
+import { mountNamespaceInfo, walkMountNamespaces } from '../../kernel/nsfs';
+import { countMountEvents, type MountEventCounts } from './records';
+
+export type EventScope = 'node' | 'watched' | 'off';
+
+export interface NamespacesThreadData {
+  /** The watched namespace's nsfs file, <procfs>/<pid>/ns/mnt. */
+  watchedNs: string;
+  scope: EventScope;
+  walkIntervalMs: number;
+  /** Attaches per second, over 100 ms, that count as a storm starting. */
+  hotPerSecond: number;
+  /** BigInt64: attach, detach, overflows, malformed, reads. */
+  counters: SharedArrayBuffer;
+  /** Int32: [0] stop. */
+  control: SharedArrayBuffer;
+}
+
+export const COUNTER = { attach: 0, detach: 1, overflows: 2, malformed: 3 } as const;
+export const COUNTERS = 4;
+
+/** What the thread could set up: each facility, or why not. */
+export interface NamespacesReady {
+  type: 'ready';
+  walk: { ok: true } | { ok: false; reason: string };
+  events: { ok: true; scope: EventScope } | { ok: false; reason: string };
+}
+
+export interface WalkResult {
+  type: 'walk';
+  namespaces: number;
+  mounts: number;
+  largest: number;
+  /** Namespaces whose events come to the group. */
+  marked: number;
+}
+
+export type NamespacesMessage = NamespacesReady | WalkResult | { type: 'hot'; attachesPerSecond: number } | { type: 'error'; message: string } | { type: 'stopped' };
+
+const MAX_MARKS = 4096;
+const HOT_WINDOW_MS = 100;
+
+function post(m: NamespacesMessage): void {
+  parentPort?.postMessage(m);
+}
+
+function run(data: NamespacesThreadData): void {
+  const counters = new BigInt64Array(data.counters);
+  const stop = new Int32Array(data.control);
+  // The watched namespace's descriptor; where it cannot be opened (PID 1's needs ptrace access),
+  // the walk starts from this thread's own namespace: any nsfs descriptor leads to all of them.
+  let watched: number | undefined;
+  let watchedWhy = '';
+  try {
+    watched = fs.openSync(data.watchedNs, 'r');
+  } catch (err) {
+    watchedWhy = `cannot open ${data.watchedNs}: ${errorMessage(err)}`;
+  }
+  let start: number;
+  try {
+    start = watched ?? fs.openSync('/proc/thread-self/ns/mnt', 'r');
+  } catch (err) {
+    const reason = `${watchedWhy}; cannot open /proc/thread-self/ns/mnt: ${errorMessage(err)}`;
+    post({ type: 'ready', walk: { ok: false, reason }, events: { ok: false, reason } });
+    post({ type: 'stopped' });
+    return;
+  }
+  let walkOk: NamespacesReady['walk'];
+  try {
+    mountNamespaceInfo(start);
+    walkMountNamespaces(start, () => undefined);
+    walkOk = { ok: true };
+  } catch (err) {
+    const why = errorMessage(err);
+    // The walk is for the initial PID namespace with CAP_SYS_ADMIN (hostPID in Kubernetes).
+    walkOk = { ok: false, reason: /EPERM/.test(why) ? `${why} (the walk needs CAP_SYS_ADMIN in the initial PID namespace: hostPID)` : why };
+  }
+  let fan: number | undefined;
+  let events: NamespacesReady['events'] = { ok: false, reason: 'off (--collector.namespaces.events=off)' };
+  // node: every namespace the walk finds; without the walk, the watched one only.
+  const scope: EventScope = data.scope === 'node' && !walkOk.ok ? 'watched' : data.scope;
+  if (scope === 'watched' && watched === undefined) events = { ok: false, reason: watchedWhy };
+  else if (scope !== 'off') {
+    try {
+      fan = openMountEvents();
+      if (watched !== undefined) markMountNamespace(fan, watched);
+      events = { ok: true, scope };
+    } catch (err) {
+      if (fan !== undefined) fs.closeSync(fan);
+      fan = undefined;
+      events = { ok: false, reason: errorMessage(err) };
+    }
+  }
+  post({ type: 'ready', walk: walkOk, events });
+  const markAll = fan !== undefined && events.ok && events.scope === 'node';
+  const marked = new Set<string>();
+  if (walkOk.ok && watched !== undefined && fan !== undefined) marked.add(mountNamespaceInfo(watched).id);
+
+  const walk = () => {
+    let namespaces = 0;
+    let mounts = 0;
+    let largest = 0;
+    const seen = new Set<string>();
+    walkMountNamespaces(start, (info, fd) => {
+      namespaces++;
+      mounts += info.mounts;
+      largest = Math.max(largest, info.mounts);
+      seen.add(info.id);
+      if (markAll && !marked.has(info.id) && marked.size < MAX_MARKS) {
+        try {
+          markMountNamespace(fan as number, fd);
+          marked.add(info.id);
+        } catch {
+          // gone since the walk found it, or not ours to watch: its events are not counted
+        }
+      }
+    });
+    // A namespace that is gone took its mark with it.
+    for (const id of marked) if (!seen.has(id)) marked.delete(id);
+    post({ type: 'walk', namespaces, mounts, largest, marked: fan === undefined ? 0 : marked.size });
+  };
+
+  const buf = Buffer.allocUnsafe(1 << 16);
+  const counts: MountEventCounts = { attach: 0, detach: 0, overflows: 0, malformed: 0 };
+  let windowStart = Date.now();
+  let windowAttaches = 0;
+  let lastHot = 0;
+  let nextWalk = Date.now();
+  while (Atomics.load(stop, 0) === 0) {
+    const now = Date.now();
+    if (walkOk.ok && now >= nextWalk) {
+      try {
+        walk();
+      } catch (err) {
+        post({ type: 'error', message: `namespace walk: ${errorMessage(err)}` });
+      }
+      nextWalk = now + data.walkIntervalMs;
+    }
+    // Wake for the next walk, or within a second to see the stop flag.
+    const wait = Math.max(1, Math.min(walkOk.ok ? nextWalk - Date.now() : 1000, 1000));
+    if (fan === undefined) {
+      Atomics.wait(stop, 0, 0, wait);
+      continue;
+    }
+    let ready: boolean;
+    try {
+      ready = waitEvents(fan, wait);
+    } catch (err) {
+      post({ type: 'error', message: `mount events: ${errorMessage(err)}` });
+      Atomics.wait(stop, 0, 0, 1000);
+      continue;
+    }
+    if (!ready) continue;
+    for (;;) {
+      let n: number;
+      try {
+        n = readEvents(fan, buf);
+      } catch (err) {
+        post({ type: 'error', message: `mount events: ${errorMessage(err)}` });
+        break;
+      }
+      if (n === 0) break;
+      counts.attach = counts.detach = counts.overflows = counts.malformed = 0;
+      countMountEvents(buf, n, counts);
+      Atomics.add(counters, COUNTER.attach, BigInt(counts.attach));
+      Atomics.add(counters, COUNTER.detach, BigInt(counts.detach));
+      if (counts.overflows) Atomics.add(counters, COUNTER.overflows, BigInt(counts.overflows));
+      if (counts.malformed) Atomics.add(counters, COUNTER.malformed, BigInt(counts.malformed));
+      const t = Date.now();
+      if (t - windowStart >= HOT_WINDOW_MS) {
+        windowStart = t;
+        windowAttaches = 0;
+      }
+      windowAttaches += counts.attach;
+      if (windowAttaches * (1000 / HOT_WINDOW_MS) >= data.hotPerSecond && t - lastHot >= 1000) {
+        lastHot = t;
+        post({ type: 'hot', attachesPerSecond: windowAttaches * (1000 / HOT_WINDOW_MS) });
+      }
+    }
+  }
+  if (fan !== undefined) fs.closeSync(fan);
+  fs.closeSync(start);
+  post({ type: 'stopped' });
+}
+
+if (parentPort) {
+  try {
+    run(workerData as NamespacesThreadData);
+  } catch (err) {
+    post({ type: 'error', message: errorMessage(err) });
+    post({ type: 'stopped' });
+  }
+}
