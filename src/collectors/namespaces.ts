@@ -81,7 +81,7 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     this.events = lazily(() => e.counter(M.mountEvents, 'Mounts attached to or detached from the watched mount namespaces, from fanotify mount events (Linux 6.15+): exact, mounts that lived for milliseconds included.', ['event']));
     this.overflows = lazily(() => e.counter(M.mountEventOverflows, 'Times the fanotify event queue overflowed: mount events were dropped, so mount_events_total is a lower bound for that interval.'));
     this.watchedNamespaces = lazily(() => e.gauge(M.mountEventsNamespaces, 'Mount namespaces whose mount events are counted (every one with --collector.namespaces.events=node).'));
-    this.source = new MountNamespacesSource({ watchedNs: ctx.paths.proc(ctx.config.mountPid, 'ns/mnt'), scope: options.events, walkIntervalMs: ctx.config.sampleIntervalMs, hotPerSecond: options.stormRate });
+    this.source = new MountNamespacesSource({ watchedNs: ctx.paths.proc(ctx.config.mountPid, 'ns/mnt'), fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'), scope: options.events, walkIntervalMs: ctx.config.sampleIntervalMs, hotPerSecond: options.stormRate });
     this.source.errors((message) => ctx.log.failure('namespaces:thread', 'warn', 'mount namespaces thread', { err: message }));
   }
 

@@ -26,6 +26,8 @@ export type EventScope = 'node' | 'watched' | 'off';
 export interface NamespacesThreadData {
   /** The watched namespace's nsfs file, <procfs>/<pid>/ns/mnt. */
   watchedNs: string;
+  /** Where the walk starts when the watched namespace cannot be opened: this thread's own, under path.procfs. */
+  fallbackNs: string;
   scope: EventScope;
   walkIntervalMs: number;
   /** Attaches per second, over 100 ms, that count as a storm starting. */
@@ -78,9 +80,9 @@ function run(data: NamespacesThreadData): void {
   }
   let start: number;
   try {
-    start = watched ?? fs.openSync('/proc/thread-self/ns/mnt', 'r');
+    start = watched ?? fs.openSync(data.fallbackNs, 'r');
   } catch (err) {
-    const reason = `${watchedWhy}; cannot open /proc/thread-self/ns/mnt: ${errorMessage(err)}`;
+    const reason = `${watchedWhy}; cannot open ${data.fallbackNs}: ${errorMessage(err)}`;
     post({ type: 'ready', walk: { ok: false, reason }, events: { ok: false, reason } });
     post({ type: 'stopped' });
     return;
