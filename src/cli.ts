@@ -7,6 +7,8 @@ import { Logger } from './log';
 import { doctorCommand } from './doctor/command';
 import { serve } from './main';
 import { stormCommand } from './storm/command';
+import { renderAlertsCommand } from './alerts/render';
+import { renderDashboardsCommand } from './grafana/dashboards';
 import { VERSION } from './version';
 
 const USAGE = `usage: mountstorm [serve] [flags]
@@ -18,6 +20,8 @@ commands:
   serve     run the exporter (default)
   storm     reproduce a container mount storm in a private namespace (see mountstorm storm --help)
   doctor    diagnose this host's mount-storm risk and what the exporter can see (mountstorm doctor --help)
+  render-alerts      the Prometheus rules, with your selector, runbook URL and thresholds (--help)
+  render-dashboards  the Grafana dashboards, with your selector and runbook URL (--help)
 
 flags (also MOUNTSTORM_<FLAG> environment variables, and keys of --config.file):
   --help      show this help
@@ -29,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
   const rest = argv[0] === command ? argv.slice(1) : argv;
   if (command === 'storm') return stormCommand(rest);
   if (command === 'doctor') return doctorCommand(rest);
+  if (command === 'render-alerts') return renderAlertsCommand(rest);
+  if (command === 'render-dashboards') return renderDashboardsCommand(rest);
   if (command !== 'serve') {
     process.stderr.write(`mountstorm: unknown command "${command}"\n\n${USAGE}`);
     return 2;

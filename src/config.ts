@@ -6,11 +6,13 @@
  * here; each collector declares its own in its file (src/collectors/), and they are gathered here.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as yaml from 'js-yaml';
 import { COLLECTORS } from './collectors/registry';
 import { ConfigError, errorMessage } from './errors';
 import { coerce, parseArgs as parseFlags, positive, type FlagSpec, type FlagValue, type ParsedArgs } from './flags';
 import { LOG_LEVELS, type LogLevel } from './log';
+import { parseAlertmanagerUrl } from './notify/config';
 
 export interface Config {
   web: { listenAddress: string; telemetryPath: string; maxRequests: number; configFile: string | undefined };
@@ -23,9 +25,21 @@ export interface Config {
   collectors: Readonly<Record<string, boolean>>;
   /** Each collector's options, as its definition built them from its flags. */
   collectorOptions: Readonly<Record<string, object>>;
+  /** The alert spec's settings for the node's evaluator (thresholds), from --alerts.config.file. */
+  alertsConfigFile: string | undefined;
+  /** The node's own notifier; off without URLs. */
+  alertmanager: { urls: readonly string[]; configFile: string | undefined; instance: string; labels: Readonly<Record<string, string>>; resendMs: number };
   logLevel: LogLevel;
   configFile: string | undefined;
 }
+
+/** The `instance` the node's alerts carry: as the DaemonSet sets NODE_NAME from the downward API, else the hostname. */
+export function defaultInstance(env: NodeJS.ProcessEnv = process.env): string {
+  return env.NODE_NAME && env.NODE_NAME.trim() !== '' ? env.NODE_NAME.trim() : os.hostname();
+}
+
+const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)=(.*)$/;
+const RESERVED_LABELS = ['alertname', 'severity', 'instance'];
 
 /** Not yet listed on Prometheus's default-port allocation page; chosen from the free exporter range. */
 export const DEFAULT_PORT = 9866;
@@ -41,6 +55,40 @@ const OWN_FLAGS: FlagSpec[] = [
   { name: 'mount.pid', kind: 'string', default: '1', help: 'PID whose mount namespace is watched, or "self".', check: (v) => (/^(self|[1-9]\d*)$/.test(String(v)) ? undefined : 'must be a positive PID or "self"') },
   { name: 'sample.interval', kind: 'duration', default: 1000, help: 'How often the sampler reads the mount table and runs the probes.', check: (v) => ((v as number) >= 100 ? undefined : 'must be at least 100ms') },
   { name: 'sample.timeout', kind: 'duration', default: 15000, help: 'A collector still running after this long is marked failed for the sample and not restarted until it returns.', check: (v) => ((v as number) >= 50 ? undefined : 'must be at least 50ms') },
+  { name: 'alerts.config.file', kind: 'path', default: undefined, help: "The alert bundle's settings (thresholds, selector, runbook URL; see alerts/README.md) for the exporter's own evaluator; the same file renders the rules (mountstorm render-alerts --config)." },
+  {
+    name: 'alertmanager.url',
+    kind: 'list',
+    default: [],
+    help: 'Alertmanager to post the node\'s own storm alerts to (http:// or https://, with any path prefix); repeatable: every one gets every alert, as Prometheus sends to an HA pair. Off when none is given.',
+    check: (v) => {
+      for (const u of v as string[]) {
+        try {
+          parseAlertmanagerUrl(u);
+        } catch (err) {
+          return errorMessage(err).replace(/^--alertmanager\.url: /, '').replace(/ \(got .*\)$/, '');
+        }
+      }
+      return undefined;
+    },
+  },
+  { name: 'alertmanager.config.file', kind: 'path', default: undefined, help: 'How to reach the Alertmanagers: timeout, tls_config (CA, client certificate), basic_auth, authorization or bearer_token_file, as in Prometheus; re-read when it or its files change.' },
+  { name: 'alertmanager.instance', kind: 'string', default: undefined, help: 'The instance label of the node\'s alerts: the one the Prometheus rule would give this node (default: $NODE_NAME, else the hostname).', check: (v) => (String(v).trim() !== '' && !/[\r\n]/.test(String(v)) ? undefined : 'must be a non-empty single line') },
+  {
+    name: 'alertmanager.label',
+    kind: 'list',
+    default: [],
+    help: "A name=value label on every alert the node posts (Prometheus's external_labels, so both paths' alerts carry the same set); repeatable.",
+    check: (v) => {
+      for (const l of v as string[]) {
+        const m = LABEL.exec(l);
+        if (!m) return `"${l}" is not name=value with a Prometheus label name`;
+        if (RESERVED_LABELS.includes(m[1] as string)) return `${m[1]} is set by the alert itself`;
+      }
+      return undefined;
+    },
+  },
+  { name: 'alertmanager.resend-interval', kind: 'duration', default: 5000, help: 'How often a firing alert is posted again; its endsAt is four of these ahead, so an exporter that dies lets the alert resolve.', check: (v) => ((v as number) >= 1000 && (v as number) <= 600_000 ? undefined : 'must be between 1s and 10m') },
   { name: 'log.level', kind: 'string', default: 'info', help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.`, check: (v) => ((LOG_LEVELS as readonly string[]).includes(String(v)) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`) },
   { name: 'config.file', kind: 'path', default: undefined, help: 'YAML file whose keys are these flag names (without "--").' },
 ];
@@ -139,6 +187,14 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
     sampleTimeoutMs: get('sample.timeout'),
     collectors: Object.freeze(collectors),
     collectorOptions,
+    alertsConfigFile: get('alerts.config.file'),
+    alertmanager: {
+      urls: get<string[]>('alertmanager.url'),
+      configFile: get('alertmanager.config.file'),
+      instance: (get<string | undefined>('alertmanager.instance') ?? defaultInstance(env)).trim(),
+      labels: Object.fromEntries(get<string[]>('alertmanager.label').map((l) => (LABEL.exec(l) as RegExpExecArray).slice(1, 3) as [string, string])),
+      resendMs: get('alertmanager.resend-interval'),
+    },
     logLevel: get('log.level') as LogLevel,
     configFile: file,
   };

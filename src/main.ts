@@ -4,7 +4,6 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { watch } from 'chokidar';
 import type { AddressInfo } from 'node:net';
 import type { Collector, CollectorContext } from './collectors/collector';
 import { NamespacesCollector } from './collectors/namespaces';
@@ -22,6 +21,12 @@ import { VERSION } from './version';
 import { errorMessage } from './errors';
 import { WebAuth } from './web/auth';
 import { loadWebConfig, type TlsSettings, type WebConfig } from './web/config';
+import { DEFAULT_ALERTS_CONFIG, loadAlertsConfig } from './alerts/config';
+import { Evaluator } from './alerts/evaluate';
+import { watchFiles, type FileWatch } from './fs/watch';
+import { DEFAULT_CLIENT_CONFIG, loadClientConfig, parseAlertmanagerUrl, type ClientConfig } from './notify/config';
+import { Notifier } from './notify/notifier';
+import { History } from './state/history';
 
 export interface Running {
   server: http.Server;
@@ -55,40 +60,43 @@ function tlsOptions(t: TlsSettings): https.ServerOptions {
  * Re-reads the web config when it or its certificate files change. A file that no longer parses is
  * logged and the running settings are kept; switching TLS on or off needs a restart.
  */
-function watchWebConfig(current: WebConfig, server: http.Server, auth: WebAuth, log: Logger): { close(): Promise<void> } {
+function watchWebConfig(current: WebConfig, server: http.Server, auth: WebAuth, log: Logger): FileWatch {
   let active = current;
   const files = () => [active.file, ...(active.tls?.files ?? [])];
-  const watcher = watch(files(), { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
-  let timer: NodeJS.Timeout | undefined;
-  const reload = () => {
+  return watchFiles(files(), () => {
     let next: WebConfig;
     try {
       next = loadWebConfig(active.file);
     } catch (err) {
       log.error('web config reload failed; keeping the previous settings', { err: errorMessage(err) });
-      return;
+      return files();
     }
     if (Boolean(next.tls) !== Boolean(active.tls) || (next.tls && active.tls && next.tls.clientAuth !== active.tls.clientAuth)) {
       log.error('web config reload: turning TLS on or off, or changing client_auth_type, needs a restart; keeping the previous settings', { file: active.file });
-      return;
+      return files();
     }
     if (next.tls) (server as https.Server).setSecureContext(tlsOptions(next.tls));
     auth.update(next.users, next.tls?.clientAuth ?? 'NoClientCert');
-    watcher.unwatch(files());
     active = next;
-    watcher.add(files());
     log.info('web config reloaded', { file: active.file, tls: Boolean(active.tls), basic_auth_users: active.users.size });
-  };
-  watcher.on('all', () => {
-    clearTimeout(timer);
-    timer = setTimeout(reload, 100);
+    return files();
   });
-  return {
-    async close() {
-      clearTimeout(timer); // a reload due after close would re-add watches
-      await watcher.close();
-    },
-  };
+}
+
+/** Re-reads --alertmanager.config.file when it or a file it names changes; a bad one keeps the settings in force. */
+function watchClientConfig(current: ClientConfig & { file: string }, notifier: Notifier, log: Logger): FileWatch {
+  let active = current;
+  return watchFiles(active.files, () => {
+    try {
+      active = { ...loadClientConfig(active.file), file: active.file };
+    } catch (err) {
+      log.error('alertmanager config reload failed; keeping the previous settings', { err: errorMessage(err) });
+      return active.files;
+    }
+    notifier.setClient(active);
+    log.info('alertmanager config reloaded', { file: active.file });
+    return active.files;
+  });
 }
 
 /** The enabled collectors, in the order of COLLECTORS. */
@@ -99,14 +107,36 @@ export function createCollectors(ctx: CollectorContext): Collector[] {
 export async function serve(config: Readonly<Config>, log: Logger): Promise<Running> {
   // A bad web config stops the start (ConfigError), before anything else is set up.
   const webConfig = config.web.configFile !== undefined ? loadWebConfig(config.web.configFile) : undefined;
+  const alertsConfig = config.alertsConfigFile !== undefined ? loadAlertsConfig(config.alertsConfigFile) : DEFAULT_ALERTS_CONFIG;
+  const am = config.alertmanager;
+  const clientConfig = am.configFile !== undefined ? { ...loadClientConfig(am.configFile), file: am.configFile } : undefined;
   const paths = new HostPaths(config.paths.procfs, config.paths.sysfs, config.paths.rootfs);
   const exposition = new Exposition(VERSION);
   const ctx: CollectorContext = { config, paths, log, exposition, mountinfoPath: paths.proc(config.mountPid, 'mountinfo') };
   const collectors = createCollectors(ctx);
   const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs, config.sampleTimeoutMs);
 
-  const state = new StateRecorder(config.sampleIntervalMs, VERSION);
-  sampler.onSample((sample) => state.record(sample));
+  // The node's samples, its own evaluation of the storm alerts, and (with --alertmanager.url) its page.
+  const history = new History();
+  const evaluator = new Evaluator(alertsConfig, am.instance, undefined, exposition);
+  const notifier =
+    am.urls.length > 0
+      ? new Notifier({ urls: am.urls.map(parseAlertmanagerUrl), client: clientConfig ?? DEFAULT_CLIENT_CONFIG, instance: am.instance, labels: am.labels, resendMs: am.resendMs, log, exposition }, VERSION)
+      : undefined;
+  const state = new StateRecorder(history, evaluator, alertsConfig, config.sampleIntervalMs, VERSION);
+  const phases = new Map<string, string>();
+  sampler.onSample((sample) => {
+    history.add(sample);
+    const alerts = evaluator.evaluate(history);
+    for (const a of alerts) {
+      const was = phases.get(a.name) ?? 'inactive';
+      if (a.phase === was) continue;
+      phases.set(a.name, a.phase);
+      if (a.phase === 'firing') log.warn('node alert firing', { alertname: a.name, severity: a.severity, description: a.description });
+      else if (was === 'firing') log.info('node alert resolved', { alertname: a.name });
+    }
+    notifier?.update(alerts);
+  });
   // On-demand tracing listens to the cheap signals: mount events as they come, each whole sample.
   const tracefs = collectors.find((c): c is TracefsCollector => c instanceof TracefsCollector);
   if (tracefs) {
@@ -128,9 +158,12 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   });
   const address = server.address() as AddressInfo;
   const watcher = webConfig && auth ? watchWebConfig(webConfig, server, auth, log) : undefined;
+  const clientWatcher = clientConfig && notifier ? watchClientConfig(clientConfig, notifier, log) : undefined;
+  if (notifier) log.info('posting node alerts to Alertmanager', { alertmanagers: am.urls.join(','), instance: am.instance, alerts: evaluator.alerts.map((a) => a.name).join(',') });
   log.info('listening', { address: `${address.address}:${address.port}`, telemetry_path: config.web.telemetryPath, tls: Boolean(webConfig?.tls), basic_auth: Boolean(auth?.enabled), collectors: collectors.map((c) => c.name).join(',') });
   // The first sample completes before scrapes see data; the loop keeps its cadence after it.
   await sampler.start();
+  notifier?.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -144,7 +177,9 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
           server.closeAllConnections();
         });
         await watcher?.close();
+        await clientWatcher?.close();
         await sampler.stop();
+        notifier?.close();
       })();
       return closing;
     },

@@ -1,33 +1,57 @@
 /**
- * Every alert threshold and timing, in one place. alerts/mountstorm.rules.yaml is rendered from this
- * file (`npm run render-alerts`); a test fails when the committed YAML is stale.
+ * Every alert threshold and timing, with the measurement behind it, in one place: their defaults.
+ * The one alert spec (spec.ts) reads them through an AlertsConfig (config.ts), so a user overrides
+ * any of them in one YAML file for both the rendered rules and the exporter's own evaluator.
  *
  * Timing budget (kubelet's liveness probe fails a pod after ~30 s: period 10 s × failureThreshold 3):
- * scrape every 5 s + rule evaluation every 5 s + `for` + Alertmanager group_wait 2 s for critical
- * → onset to page ≤ 20 s for the critical alerts.
+ * through Prometheus, scrape every 5 s + rule evaluation every 5 s + `for` + Alertmanager
+ * group_wait 2 s → onset to page ≤ 20 s; from the node itself (--alertmanager.url), signals over
+ * 10 s of 1 s samples + `for` → a page within seconds, whatever the scrape interval.
  */
 export const THRESHOLDS = {
-  /** Prometheus job label of the exporter's scrape config. */
-  job: 'mountstorm',
-  /** Window of the fast rates: 6 scrapes at 5 s, short enough to see a burst within seconds. */
-  rateWindow: '30s',
+  /**
+   * Window of the storm's fast signals, in the node's own seconds. The rendered rules use
+   * max(this, 4 × the scrape interval), so a window always holds four scrapes.
+   */
+  fastWindow: '10s',
 
-  /** Leading indicator: mounts appearing faster than this (per second, table churn)… */
-  churnPerSecond: 50,
-  /** …or mount-family syscalls faster than this (per second, tracefs)… */
-  syscallsPerSecond: 500,
-  /** …while namespace_sem lock wait (probe estimate, seconds) is above this… */
+  /**
+   * The storm's signature: mount work per container start. Measured with a real containerd,
+   * user-namespaced containers, 50-layer images: 2.1.4 (idmaps every layer) ~450 mount syscalls and
+   * ~205 mount-table changes per start (8.2 syscalls per layer + 42 by runc); 2.1.5 (the common-parent
+   * fix) ~54 syscalls whatever the layer count. The drill: per-layer-idmap 406 syscalls and 206
+   * events per start at 50 layers, common-parent-idmap 12 and 8 (BENCHMARKS.md). Above this, the
+   * runtime mounts per layer (from about 13 layers up).
+   */
+  stormSyscallsPerStart: 150,
+  /** …or mount attach/detach events (fanotify) per start above this (per-layer: ~4 per layer). */
+  stormEventsPerStart: 80,
+  /** …at a start rate that can hurt: container starts per second. */
+  stormStartsPerSecond: 0.5,
+
+  /** Heavy mount load, signature or not (a warning at most): mount-family syscalls per second… */
+  pressureSyscallsPerSecond: 500,
+  /** …or mount attach/detach events per second… */
+  pressureEventsPerSecond: 200,
+  /** …or mounts appearing in the watched table per second (its readings). */
+  pressureChurnPerSecond: 50,
+
+  /** Lock wait rising: the namespace_sem probe estimate (seconds above its quiet baseline)… */
   leadingLockWaitSeconds: 0.002,
   /**
    * …or tasks inside mount syscalls spend more than this many seconds per second in lock
-   * contention (tracefs, measured): a storm has started. Normal churn stays near 0.001.
+   * contention (tracefs, measured). Healthy churn stays near 0.001; on two vCPUs the fixed runtime's
+   * 8 concurrent starts reached 0.28 s/s, the per-layer one 0.37: on small hosts lock wait alone does
+   * not tell a storm, which is why the page needs the signature too.
    */
   leadingMeasuredLockWaitRatio: 0.05,
-  leadingFor: '5s',
+  /** The storm page: held this long (the signature and the start rate already rule out churn). */
+  stormFor: '2s',
+  pressureFor: '15s',
 
-  /** Sustained namespace_sem lock wait that precedes probe failures (mountinfo readers blocked). */
+  /** Readers actually blocked: namespace_sem lock wait (probe, seconds) critical whatever the cause. */
   lockWaitCriticalSeconds: 0.05,
-  lockWaitCriticalFor: '5s',
+  lockWaitCriticalFor: '3s',
 
   /** Path lookups spinning on the mount_lock seqlock: per-stat() excess over baseline. */
   pathWalkStallSeconds: 0.001,
@@ -50,8 +74,12 @@ export const THRESHOLDS = {
 
   /** Exporter and collector health. */
   absentFor: '2m',
+  /** How long a target that vanished from discovery still counts as absent. */
+  absentWindow: '1h',
   collectorFailingFor: '5m',
+  /** Lost trace events counted over this window; any at all is a warning. */
+  traceEventsLostWindow: '5m',
   traceEventsLostFor: '5m',
 } as const;
 
-export const RUNBOOK_BASE = 'https://github.com/mountstorm/mountstorm/blob/main/alerts/runbooks';
+export type Thresholds = { -readonly [K in keyof typeof THRESHOLDS]: (typeof THRESHOLDS)[K] extends string ? string : number };

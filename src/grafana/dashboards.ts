@@ -8,13 +8,20 @@
  * description on every panel, runbook links, alert annotations. Queries use the raw metrics (not
  * the recording rules), so the dashboards work where the rules are not loaded.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as heatmap from '@grafana/grafana-foundation-sdk/heatmap';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { RUNBOOK_BASE, THRESHOLDS as T } from '../alerts/thresholds';
+import { DEFAULT_ALERTS_CONFIG, loadAlertsConfig, runbookUrl, type AlertsConfig } from '../alerts/config';
+import { ConfigError } from '../errors';
+import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
+import { NAMESPACES_METRICS } from '../collectors/namespaces';
+import { EVALUATOR_METRICS } from '../alerts/evaluate';
+import { NOTIFY_METRICS } from '../notify/metrics';
 import { BUILD_INFO } from '../exposition';
 import { CONTAINERS_METRICS } from '../collectors/containers';
 import { CPU_METRICS } from '../collectors/cpu';
@@ -25,7 +32,10 @@ import { TRACEFS_METRICS } from '../collectors/tracefs';
 import { EXPORTER_METRICS } from '../sampler';
 
 const DS = { type: 'prometheus', uid: '${datasource}' };
-const J = `job="${T.job}"`;
+
+/** The settings a dashboard is rendered with: the exporter's selector and where the runbooks are. */
+let cfg: AlertsConfig = DEFAULT_ALERTS_CONFIG;
+const J = () => cfg.selector;
 
 function q(expr: string, legend?: string, opts: { instant?: boolean; format?: 'heatmap' | 'table' } = {}): prometheus.DataqueryBuilder {
   const b = new prometheus.DataqueryBuilder().expr(expr).datasource(DS);
@@ -38,7 +48,7 @@ function q(expr: string, legend?: string, opts: { instant?: boolean; format?: 'h
 
 /** A panel link to an alert's runbook (panel links take builders; a data link is just these fields). */
 function runbook(alert: string): { build(): { title: string; url: string; targetBlank: boolean } } {
-  return { build: () => ({ title: `Runbook: ${alert}`, url: `${RUNBOOK_BASE}/${alert}.md`, targetBlank: true }) };
+  return { build: () => ({ title: `Runbook: ${alert}`, url: runbookUrl(cfg, alert), targetBlank: true }) };
 }
 
 function ts(title: string, unit: string, description: string, targets: prometheus.DataqueryBuilder[], w = 12, h = 8, alert?: string): timeseries.PanelBuilder {
@@ -76,7 +86,7 @@ function instanceVar(multi: boolean): dashboard.QueryVariableBuilder {
   const v = new dashboard.QueryVariableBuilder('instance')
     .label('Node')
     .datasource(DS)
-    .query(`label_values(${BUILD_INFO}{${J}}, instance)`)
+    .query(`label_values(${BUILD_INFO}{${J()}}, instance)`)
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
     .sort(dashboard.VariableSort.AlphabeticalAsc);
   if (multi) v.multi(true).includeAll(true).allValue('.+');
@@ -97,7 +107,7 @@ function alertAnnotations(sel: string): dashboard.AnnotationQueryBuilder {
 
 function links(): dashboard.DashboardLinkBuilder[] {
   return [
-    new dashboard.DashboardLinkBuilder('Runbooks').type(dashboard.DashboardLinkType.Link).url(RUNBOOK_BASE).targetBlank(true).icon('doc'),
+    new dashboard.DashboardLinkBuilder('Runbooks').type(dashboard.DashboardLinkType.Link).url(cfg.runbookUrl.slice(0, cfg.runbookUrl.indexOf('{alert}'))).targetBlank(true).icon('doc'),
     new dashboard.DashboardLinkBuilder('Mount storm dashboards').type(dashboard.DashboardLinkType.Dashboards).tags(['mountstorm']).asDropdown(true).includeVars(true).keepTime(true),
   ];
 }
@@ -137,7 +147,7 @@ function build(d: { title: string; uid: string; description: string; refresh: st
 }
 
 export function nodeDashboard(): dashboard.Dashboard {
-  const I = `${J}, instance=~"$instance"`;
+  const I = `${J()}, instance=~"$instance"`;
   const R = '$__rate_interval';
   const panels: Array<[{ build(): unknown }, number, number]> = [
     [statPanel('Mounts', 'short', `Entries in the watched mount table (${MOUNTS_METRICS.mounts}).`, q(`sum(${MOUNTS_METRICS.mounts}{${I}})`, undefined, { instant: true }), 4, 'MountTableNearMax'), 4, 4],
@@ -164,6 +174,36 @@ export function nodeDashboard(): dashboard.Dashboard {
 
     [ts('CPU by socket: system vs user', 'percentunit', 'CPU time per socket, system (where the mount locks spin) against user.', [q(`sum by (socket, mode) (rate(${CPU_METRICS.cpuSeconds}{${I}, mode=~"system|user"}[${R}]))`, 'socket {{socket}} {{mode}}')], 12, 8), 12, 8],
     [ts('Container starts', 'ops', "New container bundles per second in the runtime's task directories.", [q(`sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}]))`, 'starts')], 12, 8), 12, 8],
+    [
+      ts(
+        'Mount work per container start',
+        'short',
+        'The storm signature: mount syscalls, mounts attached and detached, and idmapped mounts made per container start. A runtime that idmaps every layer makes ~450 syscalls per start at 50 layers; one that idmaps their common parent ~54 whatever the depth.',
+        [
+          q(`sum(rate(${TRACEFS_METRICS.mountSyscalls}{${I}}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`, 'mount syscalls'),
+          q(`sum(rate(${NAMESPACES_METRICS.mountEvents}{${I}}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`, 'mounts attached + detached'),
+          q(`sum(rate(${TRACEFS_METRICS.mountSyscalls}{${I}, syscall="mount_setattr"}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`, 'idmapped mounts made'),
+        ],
+        12,
+        8,
+        'MountStormImminent',
+      ),
+      12,
+      8,
+    ],
+    [
+      ts(
+        'Node alerts and their page path',
+        'short',
+        "The exporter's own evaluation of its storm alerts (1 = pending or firing), and whether it reaches each Alertmanager (--alertmanager.url; no data when off).",
+        [q(`max by (alertname, state) (${EVALUATOR_METRICS.nodeAlerts}{${I}, state!="inactive"})`, '{{alertname}} {{state}}'), q(`max by (alertmanager) (${NOTIFY_METRICS.alertmanagerUp}{${I}})`, 'reaches {{alertmanager}}')],
+        12,
+        8,
+        'MountStormImminent',
+      ),
+      12,
+      8,
+    ],
 
     [ts('Overlay layers', 'short', 'Overlay mounts, and the lower layers of the deepest one.', [q(`max(${MOUNTS_METRICS.overlayMounts}{${I}})`, 'overlay mounts'), q(`max(${MOUNTS_METRICS.overlayLowerLayersMax}{${I}})`, 'deepest overlay (layers)')], 12, 8, 'MountStormDeepLayersRiskyTopology'), 12, 8],
     [ts('Exporter health', 'short', 'Collectors failing (0 = all good), sample overruns and trace events lost per second.', [q(`count(${EXPORTER_METRICS.scrapeCollectorSuccess}{${I}} == 0) or vector(0)`, 'collectors failing'), q(`sum(rate(${EXPORTER_METRICS.sampleOverruns}{${I}}[${R}]))`, 'overruns/s'), q(`sum(rate(${TRACEFS_METRICS.traceEventsLost}{${I}}[${R}]))`, 'trace events lost/s')], 12, 8, 'MountStormCollectorFailing'), 12, 8],
@@ -173,7 +213,7 @@ export function nodeDashboard(): dashboard.Dashboard {
 }
 
 export function fleetDashboard(): dashboard.Dashboard {
-  const I = `${J}, instance=~"$instance"`;
+  const I = `${J()}, instance=~"$instance"`;
   const R = '$__rate_interval';
   const topo = `* on (instance) group_left (sockets, smt) max by (instance, sockets, smt) (${CPU_METRICS.cpuTopologyInfo}{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (${HOST_METRICS.hostInfo}{${I}})`;
   const panels: Array<[{ build(): unknown }, number, number]> = [
@@ -212,17 +252,37 @@ function number(d: dashboard.Dashboard): dashboard.Dashboard {
   return d;
 }
 
-export function renderDashboard(name: string): string {
+export function renderDashboard(name: string, settings: AlertsConfig = DEFAULT_ALERTS_CONFIG): string {
   const make = DASHBOARDS[name];
   if (!make) throw new Error(`no dashboard ${name}`);
-  return JSON.stringify(number(make()), null, 2) + '\n';
+  cfg = settings;
+  try {
+    return JSON.stringify(number(make()), null, 2) + '\n';
+  } finally {
+    cfg = DEFAULT_ALERTS_CONFIG;
+  }
+}
+
+export const RENDER_DASHBOARDS_FLAGS: FlagSpec[] = [
+  { name: 'config', kind: 'path', default: undefined, help: 'Alert bundle settings: the selector and runbook_url are used (see alerts/README.md).' },
+  { name: 'output-dir', kind: 'path', default: '.', help: 'Directory the dashboards are written to.' },
+];
+
+export function renderDashboardsCommand(argv: string[]): number {
+  const args = parseArgs(argv, RENDER_DASHBOARDS_FLAGS);
+  if (args.help) {
+    process.stdout.write(`usage: mountstorm render-dashboards [flags]\n\nWrites ${Object.keys(DASHBOARDS).join(' and ')} with your selector and runbook URL.\n\nflags:\n${flagsHelp(RENDER_DASHBOARDS_FLAGS)}\n`);
+    return 0;
+  }
+  if (args.positionals.length > 0) throw new ConfigError(`unexpected argument "${args.positionals[0]}"`);
+  const file = flagValue<string | undefined>(args, RENDER_DASHBOARDS_FLAGS, 'config');
+  const settings = file === undefined ? DEFAULT_ALERTS_CONFIG : loadAlertsConfig(file);
+  const dir = flagValue<string>(args, RENDER_DASHBOARDS_FLAGS, 'output-dir');
+  for (const name of Object.keys(DASHBOARDS)) fs.writeFileSync(path.join(dir, name), renderDashboard(name, settings));
+  return 0;
 }
 
 if (require.main === module) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require('node:fs') as typeof import('node:fs');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const path = require('node:path') as typeof import('node:path');
   const out = process.argv[2] ?? 'grafana';
   for (const name of Object.keys(DASHBOARDS)) fs.writeFileSync(path.join(out, name), renderDashboard(name));
 }

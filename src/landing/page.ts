@@ -91,7 +91,8 @@ async function refresh() {
   set('instance', t.systemModel, [t.systemVendor, t.systemModel].filter(Boolean).join(' ') || '–');
   set('samples', s.samples, fmtInt(s.samples));
   set('updated', s.now, new Date(s.now).toLocaleTimeString());
-  const rows = s.conditions.map((c) => '<tr class="' + (c.holds ? 'holds ' : '') + c.severity + '" data-alert="' + c.alert + '" data-holds="' + c.holds + '"><td class="state">' + (c.holds ? 'HOLDS' : 'ok') + '</td><td>' + c.alert + '<div class="sub">' + c.severity + '</div></td><td class="sub"></td></tr>');
+  const label = (c) => (c.phase === 'firing' ? 'FIRING' : c.phase === 'pending' ? 'PENDING' : c.holds ? 'HOLDS' : 'ok');
+  const rows = s.conditions.map((c) => '<tr class="' + (c.holds ? 'holds ' : '') + c.severity + '" data-alert="' + c.alert + '" data-holds="' + c.holds + '" data-phase="' + (c.phase || '') + '"><td class="state">' + label(c) + '</td><td>' + c.alert + '<div class="sub">' + c.severity + (c.phase ? ', evaluated by this node' : '') + '</div></td><td class="sub"></td></tr>');
   $('#conditions tbody').innerHTML = rows.join('');
   s.conditions.forEach((c, i) => { $('#conditions tbody').rows[i].cells[2].textContent = c.detail; });
   const held = s.conditions.filter((c) => c.holds).length;
@@ -136,7 +137,7 @@ ${card('mount_lock wait', '<span data-field="mlEstimate">–</span>', 'per path 
 ${card('Overlays', '<span data-field="overlayMax">–</span> layers', 'deepest overlay; <span data-field="idmapped">–</span> idmapped mounts')}
 ${card('Topology', '<span data-field="sockets">–</span> × socket', '<span data-field="numaNodes">–</span> NUMA node(s), SMT <span data-field="smt">–</span><br><span data-field="cpuModel">–</span>')}
 </section>
-<section><h2>Alert conditions now <span class="sub">(held: <span data-field="held">–</span>; the thresholds of alerts/, without their <code>for</code>)</span></h2>
+<section><h2>Alert conditions now <span class="sub">(held: <span data-field="held">–</span>; the one alert spec over this node's samples: what holds now, and for the node's own alerts whether it has held for their <code>for</code>)</span></h2>
 <table id="conditions"><thead><tr><th>state</th><th>alert</th><th>condition</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Last 10 minutes</h2><div class="charts">
 ${figure('chart-mounts', 'Mount table entries')}

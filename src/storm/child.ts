@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MS_PRIVATE, MS_REC, close, mount, mountSetattrIdmap, openTreeClone, umount2, MNT_DETACH } from '../kernel/mount';
-import { SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
+import { BUNDLE_NAMESPACE, SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
 import { percentiles } from './stats';
 import type { WorkerInput, WorkerResult } from './worker';
 import type { StormReport } from './report';
@@ -23,6 +23,11 @@ export interface ChildOptions {
   concurrency: number;
   durationMs: number;
   holdMs: number;
+  /** Starts per second across all threads; 0: unpaced. */
+  rate: number;
+  /** Where each container's bundle goes while it runs, as a runtime's task directory. */
+  taskDir?: string;
+  image?: string;
   /** The command's own mount namespace: the child refuses to mount if it is still in it. */
   parentMountNs: string;
 }
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
   mount('none', '/', null, MS_REC | MS_PRIVATE);
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-storm-'));
   mount('mountstorm-storm', root, 'tmpfs', 0, 'mode=0700');
-  emit({ type: 'start', root });
+  emit({ type: 'start', root, pid: process.pid });
   for (let i = 0; i < opts.layers; i++) {
     fs.mkdirSync(`${root}/l/${i}`, { recursive: true });
     fs.writeFileSync(`${root}/l/${i}/layer-${i}`, `layer ${i}\n`);
@@ -112,6 +117,9 @@ async function main(): Promise<void> {
   }
 
   const shared = new SharedArrayBuffer(16);
+  // When the storm began (Unix ms), for pacing: container c starts c / rate seconds after it.
+  const clock = new SharedArrayBuffer(8);
+  if (opts.taskDir) fs.mkdirSync(path.join(opts.taskDir, BUNDLE_NAMESPACE), { recursive: true });
   const shm = new Int32Array(shared);
   counters = shm;
   process.on('SIGTERM', () => Atomics.store(shm, 2, 2));
@@ -122,6 +130,10 @@ async function main(): Promise<void> {
     layers: opts.layers,
     usernsFd: userns.fd,
     holdMs: opts.holdMs,
+    rate: opts.rate,
+    taskDir: opts.taskDir,
+    image: opts.image ?? `drill/${opts.mode}-${opts.layers}-layers:latest`,
+    clock,
     total: opts.durationMs > 0 ? 0 : opts.containers,
   };
   workers = Array.from({ length: opts.concurrency }, () => new Worker(path.join(__dirname, 'worker.js'), { workerData: { ...input, shared } }));
@@ -134,6 +146,7 @@ async function main(): Promise<void> {
   );
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
   const start = process.hrtime.bigint();
+  new Float64Array(clock)[0] = Date.now();
   // A sustained storm ends when its duration is up: no new containers, held ones finish their hold.
   const stopAt = opts.durationMs > 0 ? setTimeout(() => Atomics.compareExchange(shm, 2, 0, 1), opts.durationMs) : undefined;
   Atomics.store(shm, 3, 1);

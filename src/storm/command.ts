@@ -10,7 +10,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
 import { ConfigError, UnsupportedError } from '../errors';
 import { hasCapSysAdmin } from '../kernel/capabilities';
-import { MAX_LAYERS, MODES, type Mode } from './plan';
+import { BUNDLE_NAMESPACE, MAX_LAYERS, MODES, type Mode } from './plan';
 import { compare, formatComparison, formatReport, type StormReport } from './report';
 import type { ChildOptions } from './child';
 
@@ -19,6 +19,14 @@ export const STORM_FLAGS: FlagSpec[] = [
   { name: 'containers', kind: 'int', default: 100, help: 'Containers to start in one burst (ignored with --duration).', check: (v) => ((v as number) >= 1 ? undefined : 'must be at least 1') },
   { name: 'layers', kind: 'int', default: 50, help: `Image layers per container (1-${MAX_LAYERS}).`, check: (v) => ((v as number) >= 1 && (v as number) <= MAX_LAYERS ? undefined : `must be between 1 and ${MAX_LAYERS}`) },
   { name: 'concurrency', kind: 'int', default: 4, help: 'Worker threads starting containers in parallel.', check: (v) => ((v as number) >= 1 && (v as number) <= 1024 ? undefined : 'must be between 1 and 1024') },
+  { name: 'rate', kind: 'string', default: '0', help: 'Container starts per second across all threads (0: as fast as they go); the same rate in two modes compares their signatures, not their speeds.', check: (v) => (/^\d+(\.\d+)?$/.test(String(v)) && Number(v) <= 10_000 ? undefined : 'must be a number of starts per second, 0-10000') },
+  {
+    name: 'task-dir',
+    kind: 'path',
+    default: undefined,
+    help: "Make each container's bundle as a runtime does: <task-dir>/mountstorm-drill/<id>/config.json (with the CRI's image and pod annotations) while it runs, so the exporter's containers collector sees real starts (--collector.containers.task-dir). On the host's file system, outside the storm's namespace.",
+  },
+  { name: 'image', kind: 'string', default: undefined, help: 'The image name its bundles carry (default: drill/<mode>-<layers>-layers:latest).' },
   { name: 'duration', kind: 'duration', default: 0, help: 'Sustain the storm this long instead of one burst.' },
   { name: 'hold', kind: 'duration', default: 0, help: "Keep each container's rootfs mounted this long, growing the table as running pods do." },
   { name: 'compare', kind: 'string', default: undefined, help: 'Run this second mode on the same workload and print the ratio.', check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`) },
@@ -47,6 +55,17 @@ interface RunOptions extends ChildOptions {
   jsonProgress: boolean;
 }
 
+function removeBundles(taskDir: string, pid: number): void {
+  const dir = path.join(taskDir, BUNDLE_NAMESPACE);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(`drill-${pid}-`)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+}
+
 function runOnce(opts: RunOptions): Promise<StormReport> {
   const child = path.join(__dirname, 'child.js');
   const { progress, jsonProgress, ...childOpts } = opts;
@@ -54,6 +73,7 @@ function runOnce(opts: RunOptions): Promise<StormReport> {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let root: string | undefined;
+  let pid: number | undefined;
   let result: StormReport | undefined;
   let error: { code: string; message: string } | undefined;
   const tty = progress && !jsonProgress && process.stderr.isTTY === true;
@@ -61,7 +81,15 @@ function runOnce(opts: RunOptions): Promise<StormReport> {
   const bar = tty && total ? new SingleBar({ format: `${opts.mode} [{bar}] {value}/{total} containers | {duration_formatted}`, stream: process.stderr }, Presets.shades_classic) : undefined;
   bar?.start(total ?? 0, 0);
   let lastPlain = 0;
-  const stop = () => proc.kill('SIGTERM');
+  // unshare ignores SIGTERM and SIGINT while it waits for its child: the storm's own process is told.
+  const stop = () => {
+    try {
+      if (pid !== undefined) process.kill(pid, 'SIGTERM');
+      else proc.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   readline.createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
@@ -71,7 +99,10 @@ function runOnce(opts: RunOptions): Promise<StormReport> {
     } catch {
       return;
     }
-    if (msg.type === 'start') root = msg.root as string;
+    if (msg.type === 'start') {
+      root = msg.root as string;
+      pid = msg.pid as number;
+    }
     else if (msg.type === 'result') result = msg.report as StormReport;
     else if (msg.type === 'error') error = msg as unknown as { code: string; message: string };
     else if (msg.type === 'progress') {
@@ -90,6 +121,8 @@ function runOnce(opts: RunOptions): Promise<StormReport> {
       process.off('SIGTERM', stop);
       // The child removes its directory; if it was killed, the (empty, unmounted here) directory is ours to remove.
       if (root) fs.rm(root, { recursive: true, force: true }, () => undefined);
+      // So are the bundles of containers it had running (the child removes them as they go).
+      if (opts.taskDir && pid !== undefined) removeBundles(opts.taskDir, pid);
       if (result) resolve(result);
       else if (error?.code === 'E_IDMAP') reject(new UnsupportedError(error.message));
       else reject(new Error(error ? error.message : `storm process exited with code ${code}`));
@@ -112,6 +145,9 @@ export async function stormCommand(argv: string[]): Promise<number> {
     concurrency: get('concurrency'),
     durationMs: get('duration'),
     holdMs: get('hold'),
+    rate: Number(get<string>('rate')),
+    taskDir: get<string | undefined>('task-dir'),
+    image: get<string | undefined>('image'),
     parentMountNs: fs.readlinkSync('/proc/self/ns/mnt'),
     progress: get<boolean>('progress') && !get<boolean>('json'),
     jsonProgress: get<boolean>('json-progress'),

@@ -18,6 +18,8 @@ export const SYSCALLS = ['open_tree', 'mount_setattr', 'move_mount', 'mount', 'u
 export type Syscall = (typeof SYSCALLS)[number];
 
 export const ROUNDS = 2;
+/** The runtime namespace directory the drill's bundles go in with --task-dir (containerd's are k8s.io, moby, default). */
+export const BUNDLE_NAMESPACE = 'mountstorm-drill';
 /** Overlay mount data must fit in one page; 128 layers of our short paths stay well inside it. */
 export const MAX_LAYERS = 128;
 

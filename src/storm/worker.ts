@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import { MNT_DETACH, MS_BIND, close, mount, mountSetattrIdmap, moveMount, openTreeClone, umount2 } from '../kernel/mount';
-import { ROUNDS, SYSCALLS, type Mode, type Syscall } from './plan';
+import { BUNDLE_NAMESPACE, ROUNDS, SYSCALLS, type Mode, type Syscall } from './plan';
 import { Reservoir } from './stats';
 
 export interface WorkerInput {
@@ -14,6 +14,11 @@ export interface WorkerInput {
   layers: number;
   usernsFd: number;
   holdMs: number;
+  rate: number;
+  taskDir?: string;
+  image: string;
+  /** Float64Array view: [0] when the storm began (Unix ms). */
+  clock: SharedArrayBuffer;
   /** Containers to start in all (burst), or 0 to run until the stop flag is set. */
   total: number;
   /**
@@ -34,6 +39,8 @@ export interface WorkerResult {
 }
 
 const input = workerData as WorkerInput;
+const clock = new Float64Array(input.clock);
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const shared = new Int32Array(input.shared);
 const lat = Object.fromEntries(SYSCALLS.map((s) => [s, new Reservoir()])) as Record<Syscall, Reservoir>;
 const counts = Object.fromEntries(SYSCALLS.map((s) => [s, 0])) as Record<Syscall, number>;
@@ -86,6 +93,53 @@ function removeDir(dir: string): void {
 }
 
 /** Sets up one container: two rounds of layer mounts + overlay; returns the rootfs overlay path. */
+/**
+ * The container's bundle, as containerd makes it before it mounts the rootfs: a directory named for
+ * the container under the namespace, with the OCI config carrying the CRI's annotations. Gone when
+ * the container is.
+ */
+function bundleDir(c: number): string | undefined {
+  if (!input.taskDir) return undefined;
+  return `${input.taskDir}/${BUNDLE_NAMESPACE}/drill-${process.pid}-${c}`;
+}
+
+function makeBundle(c: number): void {
+  const dir = bundleDir(c);
+  if (!dir) return;
+  fs.mkdirSync(dir);
+  const config = {
+    ociVersion: '1.2.0',
+    root: { path: 'rootfs' },
+    annotations: {
+      'io.kubernetes.cri.container-type': 'container',
+      'io.kubernetes.cri.container-name': 'app',
+      'io.kubernetes.cri.image-name': input.image,
+      'io.kubernetes.cri.sandbox-name': `drill-${c}`,
+      'io.kubernetes.cri.sandbox-namespace': BUNDLE_NAMESPACE,
+      'io.kubernetes.cri.sandbox-id': `drill-${process.pid}-${c}-sandbox`,
+    },
+    linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] },
+  };
+  fs.writeFileSync(`${dir}/config.json`, JSON.stringify(config));
+}
+
+function removeBundle(c: number): void {
+  const dir = bundleDir(c);
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** With --rate, waits until container c is due (c / rate seconds after the start); false if told to stop meanwhile. */
+function paced(c: number): boolean {
+  if (input.rate <= 0) return true;
+  const due = (clock[0] as number) + (c * 1000) / input.rate;
+  for (;;) {
+    if (Atomics.load(shared, 2) !== 0) return false;
+    const wait = due - Date.now();
+    if (wait <= 0) return true;
+    Atomics.wait(sleeper, 0, 0, Math.min(wait, 100));
+  }
+}
+
 function runContainer(c: number): string {
   const layerRoot = `${input.root}/l`;
   let rootfs = '';
@@ -123,6 +177,7 @@ function runContainer(c: number): string {
 /** Unmounts a container's rootfs overlay (…/c<N>/1/m) and removes the container's directory. */
 function release(rootfs: string): void {
   teardownUmount(rootfs);
+  removeBundle(Number(/\/c(\d+)\/1\/m$/.exec(rootfs)?.[1]));
   removeDir(rootfs.slice(0, rootfs.lastIndexOf('/', rootfs.lastIndexOf('/') - 1)));
 }
 
@@ -138,6 +193,8 @@ function main(): WorkerResult {
       if (Atomics.load(shared, 2) !== 0) break;
       const c = Atomics.add(shared, 0, 1);
       if (input.total > 0 && c >= input.total) break;
+      if (!paced(c)) break;
+      makeBundle(c);
       const t0 = process.hrtime.bigint();
       const rootfs = runContainer(c);
       startSeconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
@@ -148,7 +205,6 @@ function main(): WorkerResult {
       releaseDue(Date.now());
     }
     // Containers still held go away when their hold ends (or at once when stopped).
-    const sleeper = new Int32Array(new SharedArrayBuffer(4));
     while (held.length > 0) {
       const abort = Atomics.load(shared, 2) === 2;
       const wait = abort ? 0 : (held[0] as { at: number }).at - Date.now();

@@ -11,11 +11,13 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { renderPrometheusRule } from '../../src/alerts/render';
 import { loadConfig, parseArgs } from '../../src/config';
+import { loadClientConfig } from '../../src/notify/config';
 import { REPO, hasCommand, requireInCi, testIf } from '../support/env';
 import { kustomizeBuild, type K8sObject } from '../support/kustomize';
 
 const K8S = path.join(REPO, 'deploy/kubernetes');
-const OVERLAYS = ['default', 'podmonitor', 'tracefs'];
+const OVERLAYS = ['default', 'podmonitor', 'tracefs', 'node-alerts'];
+const PRIVILEGED = ['tracefs', 'node-alerts'];
 
 function validate(objs: K8sObject[]): Array<{ kind: string; name: string; error: string | null }> {
   const r = spawnSync(process.execPath, [path.join(REPO, 'test/support/validate-k8s.mjs')], { input: JSON.stringify(objs), encoding: 'utf8' });
@@ -58,7 +60,7 @@ describe.each(OVERLAYS)('overlays/%s', (overlay) => {
     // Its flags are the exporter's own: parsed by the same code, so a renamed flag fails here.
     const cfg = loadConfig(parseArgs(c.args.slice(1)), {});
     expect(cfg.paths).toEqual({ procfs: '/host/proc', sysfs: '/host/sys', rootfs: '/host/root' });
-    if (overlay === 'tracefs') {
+    if (PRIVILEGED.includes(overlay)) {
       expect(spec.securityContext).toMatchObject({ runAsNonRoot: false, runAsUser: 0 });
       expect(c.securityContext.capabilities.add).toEqual(['SYS_ADMIN', 'SYS_PTRACE']);
       expect(cfg.collectors.tracefs).toBe(true);
@@ -76,6 +78,42 @@ describe.each(OVERLAYS)('overlays/%s', (overlay) => {
     const ep = (mon.spec.endpoints ?? mon.spec.podMetricsEndpoints ?? [])[0] as { interval: string; relabelings: { targetLabel: string }[] };
     expect(ep.interval).toBe('5s');
     expect(ep.relabelings).toContainEqual(expect.objectContaining({ targetLabel: 'instance' }));
+  });
+});
+
+describe('overlays/node-alerts', () => {
+  const objs = kustomizeBuild(path.join(K8S, 'overlays', 'node-alerts'));
+  const spec = podSpec(objs) as unknown as Omit<PodSpec, 'volumes'> & { volumes: { name: string; secret?: { secretName: string } }[] };
+  const c = spec.containers[0] as Container & { env: { name: string; valueFrom: { fieldRef: { fieldPath: string } } }[] };
+
+  test('the node posts its alerts: the URL, NODE_NAME from the downward API as the instance, the config from a Secret mounted read-only', () => {
+    const cfg = loadConfig(parseArgs(c.args.slice(1)), { NODE_NAME: 'worker-7' });
+    expect(cfg.alertmanager.urls).toEqual(['http://alertmanager-operated.monitoring.svc:9093']);
+    expect(cfg.alertmanager.instance).toBe('worker-7');
+    expect(c.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect(cfg.alertmanager.configFile).toBe('/etc/mountstorm/alertmanager/config.yml');
+    expect(c.volumeMounts).toContainEqual({ name: 'alertmanager', mountPath: '/etc/mountstorm/alertmanager', readOnly: true });
+    const vol = spec.volumes.find((v) => v.name === 'alertmanager');
+    expect(vol?.secret?.secretName).toBe('mountstorm-alertmanager');
+    const secret = objs.find((o) => o.kind === 'Secret') as unknown as { metadata: { name: string }; stringData: Record<string, string> };
+    expect(secret.metadata.name).toBe('mountstorm-alertmanager');
+    // The shipped config.yml is one the exporter accepts.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-amsecret-')), 'config.yml');
+    fs.writeFileSync(file, secret.stringData['config.yml'] as string);
+    try {
+      expect(loadClientConfig(file).timeoutMs).toBe(5000);
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true });
+    }
+  });
+
+  test('egress only to Alertmanager (9093) and the cluster DNS; ingress unchanged', () => {
+    const np = objs.find((o) => o.kind === 'NetworkPolicy') as unknown as { spec: { egress: { to: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number; protocol: string }[] }[]; ingress: unknown[] } };
+    expect(np.spec.egress).toHaveLength(2);
+    expect(np.spec.egress[0]?.to[0]?.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'alertmanager' });
+    expect(np.spec.egress[0]?.ports).toEqual([{ port: 9093, protocol: 'TCP' }]);
+    expect(np.spec.egress[1]?.ports.map((p) => p.port)).toEqual([53, 53]);
+    expect(np.spec.ingress).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,6 @@
 /** The shipped Alertmanager config, run by the real Alertmanager, paging a local PagerDuty Events API v2 receiver. */
 import * as fs from 'node:fs';
-import { RUNBOOK_BASE } from '../../src/alerts/thresholds';
+import { DEFAULT_ALERTS_CONFIG, runbookUrl } from '../../src/alerts/config';
 import { hasCommand, requireInCi, testIf } from '../support/env';
 import { startAlertmanager } from '../support/alertmanager';
 import { startPagerDuty } from '../support/pagerduty';
@@ -16,7 +16,7 @@ describe('a real Alertmanager with the shipped config and a PagerDuty receiver',
     try {
       const alert = (alertname: string, severity: string) => ({
         labels: { alertname, severity, instance: 'node1:9866', job: 'mountstorm' },
-        annotations: { summary: `${alertname} summary`, description: `${alertname} on node1`, runbook_url: `${RUNBOOK_BASE}/${alertname}.md` },
+        annotations: { summary: `${alertname} summary`, description: `${alertname} on node1`, runbook_url: runbookUrl(DEFAULT_ALERTS_CONFIG, alertname) },
       });
       const sent = Date.now();
       const r = await fetch(`${am.url}/api/v2/alerts`, {
@@ -34,7 +34,7 @@ describe('a real Alertmanager with the shipped config and a PagerDuty receiver',
       expect(page?.payload?.summary).toBe('[FIRING] MountStormImminent on node1:9866: MountStormImminent summary');
       expect(page?.payload?.component).toBe('MountStormImminent');
       expect(page?.payload?.group).toBe('node1:9866');
-      expect(page?.payload?.custom_details?.runbook_url).toBe(`${RUNBOOK_BASE}/MountStormImminent.md`);
+      expect(page?.payload?.custom_details?.runbook_url).toBe(runbookUrl(DEFAULT_ALERTS_CONFIG, 'MountStormImminent'));
       const listed = (await (await fetch(`${am.url}/api/v2/alerts`)).json()) as { labels: { alertname: string }; status: { inhibitedBy: string[] } }[];
       const warning = listed.find((a) => a.labels.alertname === 'MountTableNearMax');
       expect(warning?.status.inhibitedBy.length).toBeGreaterThan(0);

@@ -32,8 +32,15 @@ export interface RunningAlertmanager {
   keys: Record<'page' | 'tickets', string>;
 }
 
+export interface AlertmanagerOptions {
+  /** Listen here (to start one again where it was); default a free port. */
+  port?: number;
+  /** An exporter-toolkit web config (TLS, basic auth) for its API. */
+  webConfig?: string;
+}
+
 /** The shipped Alertmanager config, pointed at a local PagerDuty receiver with routing keys in tmp files. */
-export async function startAlertmanager(pd: PagerDutyReceiver, dir: string): Promise<RunningAlertmanager> {
+export async function startAlertmanager(pd: PagerDutyReceiver, dir: string, opts: AlertmanagerOptions = {}): Promise<RunningAlertmanager> {
   const keys = { page: 'p'.repeat(32), tickets: 't'.repeat(32) };
   for (const [k, v] of Object.entries(keys)) fs.writeFileSync(path.join(dir, `${k}.key`), v);
   const cfg = fs
@@ -42,9 +49,27 @@ export async function startAlertmanager(pd: PagerDutyReceiver, dir: string): Pro
     .replaceAll('/etc/alertmanager/secrets/pagerduty-page.key', path.join(dir, 'page.key'))
     .replaceAll('/etc/alertmanager/secrets/pagerduty-tickets.key', path.join(dir, 'tickets.key'));
   fs.writeFileSync(path.join(dir, 'alertmanager.yml'), cfg);
-  const port = await freePort();
-  const proc = spawn('prometheus-alertmanager', [`--config.file=${dir}/alertmanager.yml`, `--storage.path=${dir}/am-data`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(`${url}/-/ready`, 'alertmanager', 15_000);
+  const port = opts.port ?? (await freePort());
+  const args = [`--config.file=${dir}/alertmanager.yml`, `--storage.path=${dir}/am-data`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='];
+  if (opts.webConfig) args.push(`--web.config.file=${opts.webConfig}`);
+  const proc = spawn('prometheus-alertmanager', args, { stdio: 'ignore' });
+  const tls = opts.webConfig !== undefined && fs.readFileSync(opts.webConfig, 'utf8').includes('tls_server_config');
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  if (!opts.webConfig) await waitReady(`${url}/-/ready`, 'alertmanager', 15_000);
   return { url, proc, keys };
+}
+
+/** Stops an Alertmanager and waits until it has exited. */
+export async function stopAlertmanager(am: RunningAlertmanager, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (am.proc.exitCode !== null || am.proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => am.proc.once('exit', () => r()));
+  am.proc.kill(signal);
+  await exited;
+}
+
+/** The alerts an Alertmanager holds (active ones, as GET /api/v2/alerts lists them). */
+export async function amAlerts(url: string): Promise<Array<{ labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt: string; status: { state: string } }>> {
+  const r = await fetch(`${url}/api/v2/alerts`);
+  if (!r.ok) throw new Error(`GET ${url}/api/v2/alerts: ${r.status}`);
+  return (await r.json()) as Awaited<ReturnType<typeof amAlerts>>;
 }

@@ -2,7 +2,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { THRESHOLDS } from '../../src/alerts/thresholds';
 import { freePort, waitReady } from './alertmanager';
 import { REPO } from './env';
 
@@ -22,7 +21,7 @@ export async function startPrometheus(opts: { dir: string; targets: string[]; al
     global: { scrape_interval: every, evaluation_interval: every },
     rule_files: [RULES],
     alerting: opts.alertmanager ? { alertmanagers: [{ static_configs: [{ targets: [opts.alertmanager.replace(/^https?:\/\//, '')] }] }] } : undefined,
-    scrape_configs: [{ job_name: THRESHOLDS.job, static_configs: [{ targets: opts.targets }], ...opts.scrape }, ...(opts.extraJobs ?? [])],
+    scrape_configs: [{ job_name: 'mountstorm', static_configs: [{ targets: opts.targets }], ...opts.scrape }, ...(opts.extraJobs ?? [])],
   };
   fs.writeFileSync(path.join(opts.dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
   const port = await freePort();

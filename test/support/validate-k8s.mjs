@@ -9,6 +9,7 @@ import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.c
 const MODELS = {
   'v1/Namespace': core.Namespace,
   'v1/ServiceAccount': core.ServiceAccount,
+  'v1/Secret': core.Secret,
   'v1/Service': core.Service,
   'v1/ConfigMap': core.ConfigMap,
   'apps/v1/DaemonSet': apps.DaemonSet,

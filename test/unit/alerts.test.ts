@@ -1,51 +1,317 @@
-/** The alerting bundle as code: rules rendered from src/alerts, mixin conventions, the timing budget, PagerDuty severities. */
+/**
+ * The alerting bundle as code: rules rendered from the one spec, mixin settings, the timing budget,
+ * the node's evaluator and its Prometheus-style formatting, PagerDuty severities.
+ */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { renderRules } from '../../src/alerts/render';
-import { ruleGroups } from '../../src/alerts/rules';
-import { RUNBOOK_BASE } from '../../src/alerts/thresholds';
+import { DEFAULT_ALERTS_CONFIG, parseAlertsConfig, runbookUrl, type AlertsConfig } from '../../src/alerts/config';
+import { Evaluator, describe as describeAlert } from '../../src/alerts/evaluate';
+import { formatValue, g4, humanize, humanizeDuration } from '../../src/alerts/format';
+import { ruleGroups } from '../../src/alerts/promql';
+import { renderPrometheusRule, renderRules } from '../../src/alerts/render';
+import { ALERTS, SIGNALS, signalsOf } from '../../src/alerts/spec';
+import { THRESHOLDS } from '../../src/alerts/thresholds';
+import { ConfigError } from '../../src/errors';
+import { renderDashboard } from '../../src/grafana/dashboards';
+import type { Sample } from '../../src/sample';
+import { History } from '../../src/state/history';
 import { AM_CONFIG } from '../support/alertmanager';
 import { REPO } from '../support/env';
 
 const RULES = path.join(REPO, 'alerts/mountstorm.rules.yaml');
-const alerts = ruleGroups().flatMap((g) => g.rules).filter((r) => r.alert);
+const rules = (cfg: AlertsConfig = DEFAULT_ALERTS_CONFIG) => ruleGroups(cfg).flatMap((g) => g.rules);
+const alerts = rules().filter((r) => r.alert);
+const seconds = (d: string) => Number(d.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[d.slice(-1) as 's' | 'm' | 'h'];
 
 describe('rules', () => {
-  test('the committed rule file is rendered from src/alerts (npm run render-alerts)', () => {
+  test('the committed rule files are rendered from the spec (npm run render-alerts)', () => {
     expect(fs.readFileSync(RULES, 'utf8')).toBe(renderRules());
+    expect(fs.readFileSync(path.join(REPO, 'deploy/kubernetes/base/prometheusrule.yaml'), 'utf8')).toBe(renderPrometheusRule());
   });
 
-  test('mixin conventions: MountStorm/MountTable names, for, severity, summary, description, runbook', () => {
-    expect(alerts.length).toBeGreaterThanOrEqual(9);
+  test('mixin conventions: names, for, severity, summary, description, runbook that exists', () => {
+    expect(alerts.length).toBe(ALERTS.length);
     for (const a of alerts) {
-      expect(a.alert).toMatch(/^Mount(Storm|Table)[A-Z][A-Za-z]+$/);
+      expect(a.alert).toMatch(/^Mount(Storm|Table|Pressure)[A-Z][A-Za-z]+$/);
       expect(a.for).toMatch(/^\d+[smh]$/);
       expect(['critical', 'warning', 'info']).toContain(a.labels?.severity);
       expect(a.annotations?.summary).not.toMatch(/\{\{/);
-      expect(a.annotations?.description).toMatch(/\{\{ \$labels\.instance \}\}/);
-      expect(a.annotations?.runbook_url).toBe(`${RUNBOOK_BASE}/${a.alert}.md`);
+      expect(a.annotations?.description).toMatch(/\{\{ (\$labels\.instance|with \$labels\.instance) /);
+      expect(a.annotations?.runbook_url).toBe(runbookUrl(DEFAULT_ALERTS_CONFIG, a.alert as string));
       expect(fs.existsSync(path.join(REPO, 'alerts/runbooks', `${a.alert}.md`))).toBe(true);
     }
-    for (const r of ruleGroups().flatMap((g) => g.rules).filter((x) => x.record)) expect(r.record).toMatch(/^[a-z]+:[a-z_]+:[a-z0-9_]+$/);
+    for (const r of rules().filter((x) => x.record)) expect(r.record).toMatch(/^[a-z]+:[a-z_]+:[a-z0-9_]+$/);
   });
 
-  test('critical alerts meet the timing budget: scrape 5 s + eval 5 s + for + group_wait ≤ 20 s', () => {
-    const seconds = (d: string) => Number(d.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[d.slice(-1) as 's' | 'm' | 'h'];
-    const am = yaml.load(fs.readFileSync(AM_CONFIG, 'utf8')) as { route: { routes: { receiver: string; group_wait?: string }[] } };
-    const groupWait = seconds(am.route.routes.find((r) => r.receiver === 'page')?.group_wait ?? '30s');
+  test('every signal an alert reads has a recording rule, and every rule is read', () => {
+    const recorded = new Set(rules().filter((r) => r.record).map((r) => r.record));
+    const text = rules()
+      .map((r) => `${r.expr} ${JSON.stringify(r.annotations ?? {})}`)
+      .join('\n');
+    for (const a of ALERTS) for (const id of a.condition ? signalsOf(a.condition) : []) expect(recorded.has(SIGNALS[id]?.record(DEFAULT_ALERTS_CONFIG))).toBe(true);
+    for (const r of recorded) expect(text.split(r as string).length).toBeGreaterThan(1); // read by an alert or another rule
+  });
+
+  test('no threshold is written twice: every one is read by the spec or by the code it names', () => {
+    const src = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? src(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+    const code = src(path.join(REPO, 'src'))
+      .filter((f) => !f.endsWith('thresholds.ts'))
+      .map((f) => fs.readFileSync(f, 'utf8'))
+      .join('\n');
+    for (const k of Object.keys(THRESHOLDS)) expect(code).toMatch(new RegExp(`['.]${k}\\b`));
+    // No bare threshold values in the spec's conditions: they come from THRESHOLDS by name.
+    const spec = fs.readFileSync(path.join(REPO, 'src/alerts/spec.ts'), 'utf8');
+    expect(spec).not.toMatch(/above: [1-9]/);
+  });
+
+  test('critical alerts meet the Prometheus path budget: scrape 5 s + eval 5 s + for + group_wait ≤ 20 s', () => {
+    const am = yaml.load(fs.readFileSync(AM_CONFIG, 'utf8')) as { route: { routes: { receiver: string; group_wait?: string; group_interval?: string }[] } };
+    const page = am.route.routes.find((r) => r.receiver === 'page');
+    const groupWait = seconds(page?.group_wait ?? '30s');
     expect(groupWait).toBeLessThanOrEqual(5);
+    // The resolve reaches PagerDuty within one group_interval of Alertmanager learning of it.
+    expect(seconds(page?.group_interval ?? '5m')).toBeLessThanOrEqual(15);
     for (const a of alerts.filter((x) => x.labels?.severity === 'critical')) expect(5 + 5 + seconds(a.for as string) + groupWait).toBeLessThanOrEqual(20);
+  });
+
+  test('alerts/README.md names every alert and every recording rule as rendered', () => {
+    const doc = fs.readFileSync(path.join(REPO, 'alerts/README.md'), 'utf8');
+    for (const r of rules()) expect(doc).toContain(`\`${r.record ?? r.alert}\``.replace(/^`(Mount\w+)`$/, '[$1]'));
+  });
+
+  test('node alerts stand aside while the node reaches an Alertmanager; others do not', () => {
+    for (const a of ALERTS) {
+      const r = alerts.find((x) => x.alert === a.name);
+      if (a.node) expect(r?.expr).toMatch(/unless on \(instance\)\n\s+max by \(instance\) \(mountstorm_alertmanager_up\{job="mountstorm"\}\) == 1$/);
+      else expect(r?.expr).not.toMatch(/mountstorm_alertmanager_up/);
+    }
+  });
+});
+
+describe('alerts config (mixin settings)', () => {
+  const cfg = parseAlertsConfig(
+    `selector: 'job="node-exporters", cluster="eu1"'\nscrape_interval: 30s\nevaluation_interval: 15s\nrunbook_url: 'https://wiki.example.com/rb/{alert}'\nthresholds:\n  stormSyscallsPerStart: 200\n  stormFor: 5s\n`,
+    'mine.yaml',
+  );
+
+  test('the selector, windows, runbook URL and thresholds reach every rule', () => {
+    const rs = rules(cfg);
+    expect(ruleGroups(cfg)[0]?.interval).toBe('15s');
+    for (const r of rs.filter((x) => x.record)) {
+      for (const m of r.expr.matchAll(/\b(mountstorm_[a-z_]+|up)\{([^}]*)\}/g)) expect(m[2]).toMatch(/^job="node-exporters", cluster="eu1"/);
+      // Four scrapes at 30 s: the fast window is 2m, not 10s.
+      if (r.record?.includes(':rate')) expect(r.record).toMatch(/:rate2m$/);
+    }
+    const storm = rs.find((r) => r.alert === 'MountStormImminent');
+    expect(storm?.expr).toMatch(/ratio2m > 200\b/);
+    expect(storm?.for).toBe('5s');
+    expect(storm?.annotations?.runbook_url).toBe('https://wiki.example.com/rb/MountStormImminent');
+    expect(rs.find((r) => r.alert === 'MountStormExporterAbsent')?.expr).toContain('absent(up{job="node-exporters", cluster="eu1"})');
+  });
+
+  test('the same settings drive the dashboards: selector in every query, runbook links', () => {
+    for (const name of ['mountstorm-node.json', 'mountstorm-fleet.json']) {
+      const d = JSON.parse(renderDashboard(name, cfg)) as { panels: { targets?: { expr: string }[]; links?: { url: string }[] }[] };
+      for (const p of d.panels) for (const t of p.targets ?? []) for (const m of t.expr.matchAll(/\bmountstorm_[a-z_]+\{([^}]*)\}/g)) expect(m[1]).toMatch(/^job="node-exporters", cluster="eu1"/);
+      for (const p of d.panels) for (const l of p.links ?? []) expect(l.url).toMatch(/^https:\/\/wiki\.example\.com\/rb\/Mount/);
+    }
+  });
+
+  test('an empty file is the defaults', () => {
+    expect(parseAlertsConfig('', 'empty.yaml')).toBe(DEFAULT_ALERTS_CONFIG);
+  });
+
+  test.each([
+    ['nope: 1', /unknown key "nope"/],
+    ['selector: job=mountstorm', /selector must be PromQL label matchers/],
+    ['selector: \'job="a"} or vector(1) or {x="y"\'', /selector must be PromQL label matchers/],
+    ["runbook_url: 'https://x/y'", /must be an http\(s\) URL containing \{alert\}/],
+    ["runbook_url: 'javascript:alert(1)/{alert}'", /runbook_url/],
+    ['scrape_interval: fast', /scrape_interval must be a duration/],
+    ['thresholds: {stormSyscallsPerStart: -1}', /non-negative number/],
+    ['thresholds: {stormSyscallsPerStart: "150"}', /non-negative number/],
+    ['thresholds: {stormFor: 3}', /stormFor must be a duration/],
+    ['thresholds: {made_up: 3}', /unknown threshold "made_up"/],
+    ['thresholds: [1]', /thresholds must be a mapping/],
+    ['[1, 2]', /must be a mapping/],
+    ['a: [', /not valid YAML/],
+  ])('%s → a ConfigError naming the file and key', (text, why) => {
+    let err: unknown;
+    try {
+      parseAlertsConfig(text, 'bad.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/^bad\.yaml: /);
+    expect((err as Error).message).toMatch(why);
+  });
+
+  test('mountstorm render-alerts --config writes rules promtool would load, with the user settings', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-render-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'c.yaml'), "selector: 'job=\"ms\"'\nthresholds: {stormSyscallsPerStart: 222}\n");
+      const out = execFileSync(process.execPath, [path.join(REPO, 'dist/src/cli.js'), 'render-alerts', `--config=${dir}/c.yaml`], { encoding: 'utf8' });
+      const doc = yaml.load(out) as { groups: { rules: { alert?: string; expr: string }[] }[] };
+      expect(doc.groups[0]?.rules.find((r) => r.alert === 'MountStormImminent')?.expr).toMatch(/> 222\b/);
+      expect(out).toContain('{job="ms"}');
+      fs.writeFileSync(path.join(dir, 'bad.yaml'), 'thresholds: {x: 1}\n');
+      let stderr = '';
+      try {
+        execFileSync(process.execPath, [path.join(REPO, 'dist/src/cli.js'), 'render-alerts', `--config=${dir}/bad.yaml`], { encoding: 'utf8', stdio: 'pipe' });
+      } catch (e) {
+        stderr = String((e as { stderr: string }).stderr);
+        expect((e as { status: number }).status).toBe(2);
+      }
+      expect(stderr).toMatch(/bad\.yaml: thresholds: unknown threshold "x"/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A sample as the sampler makes it, with the parts the signals read. */
+function sample(t: number, x: { starts?: number; syscalls?: number; events?: number; lockWait?: number; ns?: number }): Sample {
+  const parts: Record<string, unknown> = { probes: { namespace_sem: { estimate: x.ns ?? 0 } } };
+  if (x.starts !== undefined) parts.containers = { starts: x.starts, watched: 1 };
+  if (x.syscalls !== undefined) parts.tracefs = { calls: [{ syscall: 'move_mount', socket: '0', count: x.syscalls }], syscalls: x.syscalls, lockWaitSeconds: x.lockWait ?? 0, lost: 0 };
+  if (x.events !== undefined) parts.namespaces = { events: { attach: x.events, detach: 0 } };
+  return { at: t * 1000, seconds: 1, parts: parts as Sample['parts'], collectors: {} };
+}
+
+describe('the node evaluator', () => {
+  const storm = { starts: 4, syscalls: 1616, events: 816, lockWait: 0.25, ns: 0.00003 };
+  const fixed = { starts: 4, syscalls: 216, events: 32, lockWait: 0.25, ns: 0.003 };
+
+  test('pending when the condition first holds, firing after `for`, inactive at the first sample it does not', () => {
+    const h = new History();
+    const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+    const phase = () => ev.current().find((a) => a.name === 'MountStormImminent');
+    h.add(sample(0, { starts: 0, syscalls: 0, events: 0 }));
+    ev.evaluate(h);
+    expect(phase()?.phase).toBe('inactive');
+    // The counters start at 0 with the exporter, so nothing extrapolates before the first sample.
+    // 1-2 s in: the start rate and the signature hold, lock wait over the 10 s window not yet (0.05 s/s at 2 s).
+    for (const t of [1, 2]) {
+      h.add(sample(t, storm));
+      ev.evaluate(h);
+      expect(phase()?.phase).toBe('inactive');
+    }
+    h.add(sample(3, storm));
+    ev.evaluate(h);
+    expect(phase()).toMatchObject({ phase: 'pending', activeAt: 3000 });
+    h.add(sample(4, storm));
+    ev.evaluate(h);
+    expect(phase()?.phase).toBe('pending');
+    h.add(sample(5, storm)); // 2 s after it first held: stormFor
+    ev.evaluate(h);
+    expect(phase()).toMatchObject({ phase: 'firing', firedAt: 5000 });
+    expect(phase()?.description).toBe(
+      "n1 makes 404 mount syscalls (204 mounts attached and detached, 0 idmapped) per container start, at 2 starts/s of n/a-layer images: the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: 125ms per second inside mount syscalls, mount table reads 30us slower than baseline. Pod health checks fail within ~30 s if this continues.",
+    );
+    for (let t = 6; t < 20; t++) h.add(sample(t, { starts: 0, syscalls: 0, events: 0 }));
+    ev.evaluate(h);
+    expect(phase()).toMatchObject({ phase: 'inactive', resolvedAt: 19_000 });
+  });
+
+  test("the fixed runtime's churn, as busy, with the same lock wait: never the page", () => {
+    const h = new History();
+    const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+    for (let t = 0; t < 40; t++) {
+      h.add(sample(t, t === 0 ? {} : fixed));
+      for (const a of ev.evaluate(h)) expect(a.phase).toBe('inactive');
+    }
+  });
+
+  test('a missing signal is false, as a missing series is: no containers collector, no page from the signature', () => {
+    const h = new History();
+    const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+    for (let t = 0; t < 20; t++) h.add(sample(t, { syscalls: 1616, events: 816, lockWait: 0.25 }));
+    expect(ev.evaluate(h).find((a) => a.name === 'MountStormImminent')?.phase).toBe('inactive');
+    expect(describeAlert(ALERTS[0]?.description ?? [], h, DEFAULT_ALERTS_CONFIG, 'n1')).toMatch(/^n1 makes n\/a mount syscalls/);
+  });
+
+  test('readers blocked: namespace_sem above its critical threshold pages whatever the cause', () => {
+    const h = new History();
+    const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+    for (let t = 0; t <= 3; t++) {
+      h.add(sample(t, { ns: 0.1 }));
+      ev.evaluate(h);
+    }
+    expect(ev.current().find((a) => a.name === 'MountStormLockWaitHigh')?.phase).toBe('firing');
+  });
+});
+
+describe('History: rates as PromQL computes them', () => {
+  test('rate over aligned 1 s samples is the counts after the first point in the window over the window', () => {
+    const h = new History();
+    for (let t = 0; t <= 30; t++) h.add(sample(t, { starts: t }));
+    // Window [20, 30]: counts of 21..30 over 10 s.
+    expect(h.rate('starts', 10_000)).toBeCloseTo((21 + 30) * 5 / 10, 10);
+    expect(h.increase('starts', 10_000)).toBeCloseTo(255, 10);
+  });
+
+  test('a series younger than the window extrapolates by half an interval, as rate() does', () => {
+    const h = new History();
+    h.add(sample(0, { starts: 1000 }));
+    for (let t = 1; t <= 4; t++) h.add(sample(t, { starts: 2 }));
+    // 4 s sampled, 8 counted, the start gap (6 s) is over 1.1 intervals: extrapolate by 0.5 s.
+    expect(h.increase('starts', 10_000)).toBeCloseTo((8 * 4.5) / 4, 10);
+  });
+
+  test('…but never past where the counter was zero', () => {
+    const h = new History();
+    for (let t = 0; t <= 4; t++) h.add(sample(t, { starts: 2 }));
+    // The counter read 2 at the first point: zero 1 s before it (4 s × 2 / 8), so 1 s more.
+    expect(h.increase('starts', 10_000)).toBeCloseTo((8 * 5) / 4, 10);
+  });
+
+  test('one point is no rate', () => {
+    const h = new History();
+    h.add(sample(0, { starts: 3 }));
+    expect(h.rate('starts', 10_000)).toBeUndefined();
+  });
+});
+
+describe("Prometheus's template functions", () => {
+  test.each([
+    [0, '0'],
+    [1234, '1.234k'],
+    [1_500_000, '1.5M'],
+    [0.0123, '12.3m'],
+    [0.000005, '5u'],
+    [42, '42'],
+  ])('humanize(%p) = %p', (v, s) => expect(humanize(v)).toBe(s));
+
+  test.each([
+    [0.005, '5ms'],
+    [0.00003, '30us'],
+    [1.5, '1.5s'],
+    [90, '1m 30s'],
+    [3700, '1h 1m 40s'],
+    [90000, '1d 1h 0m 0s'],
+  ])('humanizeDuration(%p) = %p', (v, s) => expect(humanizeDuration(v)).toBe(s));
+
+  test('%.4g and the other formats', () => {
+    expect(g4(12346)).toBe('1.235e+04');
+    expect(g4(0.00001234)).toBe('1.234e-05');
+    expect(formatValue(0.9, 'humanizePercentage')).toBe('90%');
+    expect(formatValue(403.6, 'integer')).toBe('404');
+    expect(formatValue(undefined, 'humanize')).toBe('n/a');
   });
 });
 
 describe('Alertmanager config', () => {
-  test('PagerDuty severities are only the four the Events API accepts', () => {
+  test('PagerDuty severities are only the four the Events API accepts; routing keys come from files', () => {
     const am = yaml.load(fs.readFileSync(AM_CONFIG, 'utf8')) as { receivers: { name: string; pagerduty_configs?: { severity: string; routing_key_file?: string; routing_key?: string }[] }[] };
-    for (const r of am.receivers) for (const p of r.pagerduty_configs ?? []) {
-      expect(['critical', 'error', 'warning', 'info']).toContain(p.severity);
-      expect(p.routing_key).toBeUndefined();
-      expect(p.routing_key_file).toMatch(/^\/etc\/alertmanager\/secrets\//);
-    }
+    for (const r of am.receivers)
+      for (const p of r.pagerduty_configs ?? []) {
+        expect(['critical', 'error', 'warning', 'info']).toContain(p.severity);
+        expect(p.routing_key).toBeUndefined();
+        expect(p.routing_key_file).toMatch(/^\/etc\/alertmanager\/secrets\//);
+      }
   });
 });

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DASHBOARDS, renderDashboard } from '../../src/grafana/dashboards';
-import { RUNBOOK_BASE } from '../../src/alerts/thresholds';
+import { DEFAULT_ALERTS_CONFIG, runbookUrl } from '../../src/alerts/config';
 import { REPO } from '../support/env';
 
 interface Target { expr: string; instant?: boolean; refId?: string; legendFormat?: string }
@@ -33,7 +33,7 @@ describe.each(Object.keys(DASHBOARDS))('%s', (name) => {
     const runbookLinks = d.panels.flatMap((p) => p.links ?? []).map((l) => l.url);
     expect(runbookLinks.length).toBeGreaterThan(3);
     for (const u of runbookLinks) {
-      expect(u.startsWith(RUNBOOK_BASE)).toBe(true);
+      expect(u).toBe(runbookUrl(DEFAULT_ALERTS_CONFIG, path.basename(u, '.md')));
       expect(fs.existsSync(path.join(REPO, 'alerts/runbooks', path.basename(u)))).toBe(true);
     }
     expect(d.annotations.list[0]?.expr).toMatch(/^ALERTS\{/);

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// The figures behind the storm signature's thresholds: mount work per container start, start rate
+// and lock wait, for each storm mode at 1, 4 and 8 starts at a time. The exporter runs as a node
+// runs it (its own mount namespace, tracing always on so every syscall counts, 1 s samples, the
+// containers collector watching a task directory); each run is `mountstorm storm --duration`
+// with --task-dir, so each start is a bundle the collector counts as containerd's. Figures are the
+// exporter's own counters over the run (its /metrics before and after), and the lock-wait probe's
+// highest estimate while it ran. The modes alternate, so drift hits both alike.
+// usage (root, after npm run build): node bench/signature.js [seconds=10] [layers=50] [rounds=1] [concurrencies=1,4,8] [rate=0]
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { median } = require('./stats');
+
+const args = process.argv.slice(2);
+const seconds = Number(args[0] ?? 10);
+const layers = Number(args[1] ?? 50);
+const rounds = Number(args[2] ?? 1);
+const concurrencies = (args[3] ?? '1,4,8').split(',').map(Number);
+const rate = args[4] ?? '0';
+const cli = path.join(__dirname, '../dist/src/cli.js');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function sum(text, name, filter = () => true) {
+  let n = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm'))) if (filter(m[1] ?? '')) n += Number(m[2]);
+  return n;
+}
+
+async function figures(url) {
+  const t = await (await fetch(`${url}/metrics`)).text();
+  return {
+    starts: sum(t, 'mountstorm_container_starts_total'),
+    syscalls: sum(t, 'mountstorm_mount_syscalls_total'),
+    idmaps: sum(t, 'mountstorm_mount_syscalls_total', (l) => l.includes('syscall="mount_setattr"')),
+    events: sum(t, 'mountstorm_mount_events_total'),
+    lockWait: sum(t, 'mountstorm_mount_lock_wait_seconds_total'),
+    lost: sum(t, 'mountstorm_trace_events_lost_total'),
+    ns: sum(t, 'mountstorm_lock_wait_estimate_seconds', (l) => l.includes('lock="namespace_sem"')),
+  };
+}
+
+async function run(url, taskDir, mode, concurrency) {
+  const before = await figures(url);
+  const t0 = Date.now();
+  const storm = spawn(process.execPath, [cli, 'storm', '--json', '--no-progress', `--mode=${mode}`, `--duration=${seconds}s`, `--concurrency=${concurrency}`, `--layers=${layers}`, `--rate=${rate}`, `--task-dir=${taskDir}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  storm.stdout.on('data', (d) => (out += d));
+  let nsMax = 0;
+  let done = false;
+  const exited = new Promise((r) => storm.on('exit', () => ((done = true), r())));
+  while (!done) {
+    nsMax = Math.max(nsMax, (await figures(url)).ns);
+    await sleep(1000);
+  }
+  await exited;
+  const wall = (Date.now() - t0) / 1000;
+  await sleep(2500); // two samples: the last starts and events are in the counters
+  const after = await figures(url);
+  const d = Object.fromEntries(Object.keys(before).map((k) => [k, after[k] - before[k]]));
+  const report = JSON.parse(out);
+  return {
+    containers: report.containers,
+    starts: d.starts,
+    startsPerSecond: d.starts / wall,
+    syscallsPerStart: d.syscalls / d.starts,
+    eventsPerStart: d.events / d.starts,
+    idmapsPerStart: d.idmaps / d.starts,
+    lockWaitPerSecond: d.lockWait / wall,
+    nsMax,
+    lost: d.lost,
+  };
+}
+
+(async () => {
+  const taskDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-sig-tasks-'));
+  const port = 19990;
+  const url = `http://127.0.0.1:${port}`;
+  const exp = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', `--web.listen-address=127.0.0.1:${port}`, '--sample.interval=1s', '--collector.tracefs.mode=always', `--collector.containers.task-dir=${taskDir}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  exp.stderr.on('data', (d) => (log += d));
+  const res = {};
+  try {
+    for (let i = 0; !/msg="watching container task directory"/.test(log); i++) {
+      if (i > 400) throw new Error(`the exporter did not start:\n${log}`);
+      await sleep(50);
+    }
+    await sleep(3000);
+    for (let r = 0; r < rounds; r++) {
+      for (const c of concurrencies) {
+        const modes = r % 2 === 0 ? ['per-layer-idmap', 'common-parent-idmap'] : ['common-parent-idmap', 'per-layer-idmap'];
+        for (const mode of modes) {
+          const x = await run(url, taskDir, mode, c);
+          (res[`${mode} ${c}`] ??= []).push(x);
+          process.stderr.write(`round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}\n`);
+          await sleep(3000);
+        }
+      }
+    }
+  } finally {
+    const node = fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    if (node) process.kill(Number(node), 'SIGTERM');
+    await new Promise((r) => exp.on('exit', r));
+    fs.rmSync(taskDir, { recursive: true, force: true });
+  }
+  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
+  console.log(`Command: node bench/signature.js ${seconds} ${layers} ${rounds} ${concurrencies.join(',')} ${rate}`);
+  console.log('');
+  console.log('| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | namespace_sem estimate, max | trace events lost |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const [k, xs] of Object.entries(res)) {
+    const [mode, c] = k.split(' ');
+    const m = (f) => median(xs.map(f));
+    console.log(`| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} |`);
+  }
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,114 @@
+/**
+ * The exporter's own evaluator: the spec's node alerts over the node's samples, at every sample,
+ * with the rules' meaning (a condition held for `for` fires, as Prometheus's alerting rules do:
+ * pending at the first evaluation it holds, firing at the first one `for` or more after that,
+ * inactive again at the first one it does not). Its states go to the landing page and, with
+ * --alertmanager.url, to the notifier. It only reads a History; it never waits on anything.
+ */
+import type { Gauge } from 'prom-client';
+import type { Exposition } from '../exposition';
+import { parseDuration } from '../flags';
+import type { History } from '../state/history';
+import { runbookUrl, type AlertsConfig } from './config';
+import { formatValue } from './format';
+import { ALERTS, holds, signal, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Severity } from './spec';
+
+export const EVALUATOR_METRICS = {
+  nodeAlerts: 'mountstorm_node_alerts',
+} as const;
+
+export type AlertPhase = 'inactive' | 'pending' | 'firing';
+
+export interface AlertState {
+  name: string;
+  severity: Severity;
+  phase: AlertPhase;
+  /** Unix ms: when the condition began to hold (pending), when it fired, when it last stopped firing. */
+  activeAt?: number;
+  firedAt?: number;
+  resolvedAt?: number;
+  summary: string;
+  description: string;
+  runbookUrl: string;
+}
+
+/** A description with the node's values, as the rule's template writes it. */
+export function describe(parts: readonly DescriptionPart[], h: History, cfg: AlertsConfig, instance: string): string {
+  return parts
+    .map((p) => {
+      if (typeof p === 'string') return p.split('{instance}').join(instance);
+      const s = signal(p.signal);
+      return formatValue(s.node(h, cfg), s.format);
+    })
+    .join('');
+}
+
+/** A condition in words, with the node's values against the thresholds: "syscallsPerStart 406 > 150 or …". */
+export function explain(c: Condition, h: History, cfg: AlertsConfig, nested = false): string {
+  if ('not' in c) return `not ${explain(c.not, h, cfg, true)}`;
+  if ('all' in c || 'any' in c) {
+    const parts = 'all' in c ? c.all : c.any;
+    const text = parts.map((p) => explain(p, h, cfg, true)).join('all' in c ? ' and ' : ' or ');
+    return nested ? `(${text})` : text;
+  }
+  const s = signal(c.signal);
+  const v = formatValue(s.node(h, cfg), s.format);
+  return 'present' in c ? `${s.id} ${v === 'n/a' ? 'absent' : 'present'}` : `${s.id} ${v} > ${formatValue(thresholdValue(cfg, c.above), s.format === 'integer' ? 'humanize' : s.format)}`;
+}
+
+export class Evaluator {
+  private readonly states = new Map<string, AlertState>();
+  private readonly metric: Gauge<'alertname' | 'severity' | 'state'> | undefined;
+
+  constructor(
+    private readonly cfg: AlertsConfig,
+    private readonly instance: string,
+    readonly alerts: readonly AlertSpec[] = ALERTS.filter((a) => a.node),
+    exposition?: Exposition,
+  ) {
+    for (const a of alerts) {
+      if (!a.condition) throw new Error(`alert spec: node alert ${a.name} has no condition`);
+      this.states.set(a.name, { name: a.name, severity: a.severity, phase: 'inactive', summary: a.summary, description: '', runbookUrl: runbookUrl(cfg, a.name) });
+    }
+    this.metric = exposition?.gauge(EVALUATOR_METRICS.nodeAlerts, "The exporter's own evaluation of its node alerts: 1 for the state each is in (inactive, pending, firing).", ['alertname', 'severity', 'state']);
+    this.export();
+  }
+
+  /** Evaluates every node alert as of the history's latest point; returns their states. */
+  evaluate(h: History): AlertState[] {
+    const now = h.last?.t;
+    if (now === undefined) return this.current();
+    for (const a of this.alerts) {
+      const s = this.states.get(a.name) as AlertState;
+      const held = holds(a.condition!, h, this.cfg);
+      if (held) {
+        s.description = describe(a.description, h, this.cfg, this.instance);
+        if (s.phase === 'inactive') {
+          s.phase = 'pending';
+          s.activeAt = now;
+        }
+        if (s.phase === 'pending' && now - (s.activeAt as number) >= (parseDuration(this.cfg.thresholds[a.for]) as number)) {
+          s.phase = 'firing';
+          s.firedAt = now;
+        }
+      } else if (s.phase !== 'inactive') {
+        if (s.phase === 'firing') s.resolvedAt = now;
+        s.phase = 'inactive';
+        s.activeAt = undefined;
+      }
+    }
+    this.export();
+    return this.current();
+  }
+
+  current(): AlertState[] {
+    return [...this.states.values()].map((s) => ({ ...s }));
+  }
+
+  private export(): void {
+    if (!this.metric) return;
+    for (const s of this.states.values()) {
+      for (const phase of ['inactive', 'pending', 'firing'] as const) this.metric.set({ alertname: s.name, severity: s.severity, state: phase }, s.phase === phase ? 1 : 0);
+    }
+  }
+}

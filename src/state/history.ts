@@ -1,0 +1,183 @@
+/**
+ * The node's recent samples, reduced to the figures the alert spec's signals and the landing page
+ * read: gauges as of each sample, counts since the previous one. Kept for an hour (the longest
+ * window a signal reads); windows are in the node's own seconds.
+ */
+import type { Sample } from '../sample';
+
+export interface Point {
+  /** Unix ms at which the sample completed, and the seconds it covers. */
+  t: number;
+  seconds: number;
+  /** tracefs (undefined where it had no data): mount-family syscalls, seconds of lock wait, events lost. */
+  syscalls?: number;
+  /** mount_setattr calls: the idmapped mounts made. */
+  idmaps?: number;
+  lockWait?: number;
+  lost?: number;
+  /** Mount attach + detach events (fanotify; undefined without them). */
+  events?: number;
+  /** Mounts that appeared in the watched table's readings. */
+  added?: number;
+  /** Container starts (undefined without the containers collector). */
+  starts?: number;
+  /** Lower layers summed over the overlays that appeared, and how many appeared. */
+  newLayers: number;
+  newOverlays: number;
+  /** The watched table's size as of its latest reading, and its entries (NS_MNT_GET_INFO where it works). */
+  mounts?: number;
+  entries?: number;
+  mountMax?: number;
+  layersMax?: number;
+  /** Lock-wait estimates (seconds above baseline) of the namespace_sem and mount_lock probes. */
+  ns?: number;
+  ml?: number;
+  /** Collectors that failed this sample. */
+  failing: string[];
+  /** Each count summed over every sample since start: what the exporter's counters read at this sample. */
+  totals: Partial<Record<PointKey, number>>;
+}
+
+export const POINT_KEYS = ['syscalls', 'idmaps', 'lockWait', 'lost', 'events', 'added', 'starts', 'newLayers', 'newOverlays'] as const;
+export type PointKey = (typeof POINT_KEYS)[number];
+export type GaugeKey = 'entries' | 'mountMax' | 'layersMax' | 'ns' | 'ml';
+
+export const HISTORY_MS = 60 * 60_000;
+
+export function pointOf(s: Sample): Point {
+  const { mounts, probes, tracefs, namespaces, containers } = s.parts;
+  const depths = mounts?.newOverlayDepths ?? [];
+  return {
+    t: s.at,
+    seconds: s.seconds,
+    syscalls: tracefs?.syscalls,
+    idmaps: tracefs?.calls.reduce((n, c) => (c.syscall === 'mount_setattr' ? n + c.count : n), 0),
+    lockWait: tracefs?.lockWaitSeconds,
+    lost: tracefs?.lost,
+    events: namespaces?.events ? namespaces.events.attach + namespaces.events.detach : undefined,
+    added: mounts?.added,
+    starts: containers?.starts,
+    newLayers: depths.reduce((a, b) => a + b, 0),
+    newOverlays: depths.length,
+    mounts: mounts?.mounts,
+    entries: mounts?.entries,
+    mountMax: mounts?.mountMax,
+    layersMax: mounts?.layersMax,
+    ns: probes?.namespace_sem?.estimate,
+    ml: probes?.mount_lock?.estimate,
+    failing: Object.entries(s.collectors)
+      .filter(([, c]) => !c.ok)
+      .map(([name]) => name),
+    totals: {},
+  };
+}
+
+export class History {
+  readonly points: Point[] = [];
+  /** The latest part of every collector, as /metrics shows it (a part absent this sample stands as last reported). */
+  latest: Partial<Sample['parts']> = {};
+  latestSample: Sample | undefined;
+  /** Samples added since start. */
+  samples = 0;
+
+  constructor(private readonly keepMs = HISTORY_MS) {}
+
+  private readonly totals: Partial<Record<PointKey, number>> = {};
+
+  add(s: Sample): Point {
+    const p = pointOf(s);
+    for (const k of POINT_KEYS) {
+      const v = p[k];
+      if (v !== undefined) this.totals[k] = (this.totals[k] ?? 0) + v;
+    }
+    p.totals = { ...this.totals };
+    this.points.push(p);
+    while (this.points.length > 0 && s.at - (this.points[0] as Point).t > this.keepMs) this.points.shift();
+    this.latest = { ...this.latest, ...s.parts };
+    this.latestSample = s;
+    this.samples++;
+    return p;
+  }
+
+  get last(): Point | undefined {
+    return this.points[this.points.length - 1];
+  }
+
+  /**
+   * The points of a range selector over the last `windowMs`: those at or after its start (the
+   * latest's time minus the window), as Prometheus 2's [window] holds the samples in it.
+   */
+  window(windowMs: number): Point[] {
+    const last = this.last;
+    if (!last) return [];
+    const from = last.t - windowMs;
+    let i = this.points.length;
+    while (i > 0 && (this.points[i - 1] as Point).t >= from) i--;
+    return this.points.slice(i);
+  }
+
+  /**
+   * What a count added over a range ending at the latest point, as PromQL's increase() computes it
+   * from a counter's samples at the same points (Prometheus 2's extrapolatedRate): the counts after
+   * the first point in the window (the first's own happened before it), extrapolated to the
+   * window's start by the gap where that is under 1.1 intervals, else by half an interval, and
+   * never past where the counter would have been zero (the running totals are the counter's
+   * values). Undefined with fewer than two points that have the count, as in PromQL.
+   */
+  increase(key: PointKey, windowMs: number): number | undefined {
+    const last = this.last;
+    if (!last) return undefined;
+    let first: Point | undefined;
+    let final: Point | undefined;
+    let total = 0;
+    let n = 0;
+    for (const p of this.window(windowMs)) {
+      const v = p[key];
+      if (v === undefined) continue;
+      if (first) total += v;
+      else first = p;
+      final = p;
+      n++;
+    }
+    if (!first || !final || n < 2) return undefined;
+    const sampled = (final.t - first.t) / 1000;
+    if (sampled <= 0) return undefined;
+    const average = sampled / (n - 1);
+    let toStart = (first.t - (last.t - windowMs)) / 1000;
+    const toEnd = (last.t - final.t) / 1000;
+    const firstValue = first.totals[key] ?? 0;
+    if (total > 0 && firstValue >= 0) toStart = Math.min(toStart, sampled * (firstValue / total));
+    const threshold = average * 1.1;
+    const extrapolated = sampled + (toStart < threshold ? toStart : average / 2) + (toEnd < threshold ? toEnd : average / 2);
+    return (total * extrapolated) / sampled;
+  }
+
+  /** Per second over the window, as rate(): increase() over the window's seconds. */
+  rate(key: PointKey, windowMs: number): number | undefined {
+    const i = this.increase(key, windowMs);
+    return i === undefined ? undefined : i / (windowMs / 1000);
+  }
+
+  /** The latest value of a gauge. */
+  gauge(key: GaugeKey): number | undefined {
+    for (let i = this.points.length - 1; i >= 0; i--) {
+      const v = (this.points[i] as Point)[key];
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  /** How much a gauge moved over the window (last − first), or undefined without two readings. */
+  delta(key: GaugeKey, windowMs: number): number | undefined {
+    const w = this.window(windowMs).filter((p) => p[key] !== undefined);
+    if (w.length < 2) return undefined;
+    return ((w[w.length - 1] as Point)[key] as number) - ((w[0] as Point)[key] as number);
+  }
+
+  /** Seconds of history held. */
+  span(): number {
+    const first = this.points[0];
+    const last = this.last;
+    return first && last ? (last.t - first.t) / 1000 : 0;
+  }
+}
