@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 import { DASHBOARDS } from '../../src/grafana/dashboards';
 import { ARTIFACTS, CLI, IS_ROOT, REPO, hasCommand, requireInCi, testIf } from '../support/env';
+import { freePort } from '../support/alertmanager';
 import { startExporter } from '../support/exporter';
 import { startPrometheus } from '../support/prometheus';
 
@@ -25,14 +26,19 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
   'every panel query returns data from a real Prometheus after a real storm; a picture of the node dashboard',
   async () => {
     const dir = fs.mkdtempSync('/tmp/mountstorm-grafana-');
-    const exp = await startExporter(['--sample.interval=500ms', '--collector.tracefs.mode=always'], { privateNamespaces: true });
+    const tasks = path.join(dir, 'tasks');
+    fs.mkdirSync(tasks);
+    // The storm's containers are bundles in a task directory the exporter watches (the per-start
+    // panels), and the node posts to an Alertmanager (here none answers: the page-path panel shows it down).
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    const exp = await startExporter(['--sample.interval=500ms', '--collector.tracefs.mode=always', `--collector.containers.task-dir=${tasks}`, `--alertmanager.url=${nobody}`], { privateNamespaces: true });
     const instance = exp.url.replace('http://', '');
     const prom = await startPrometheus({ dir, targets: [instance], scrapeInterval: '1s' });
     try {
       const start = Date.now() / 1000;
       await new Promise((r) => setTimeout(r, 4000));
       await new Promise<void>((resolve, reject) =>
-        execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=8s', '--concurrency=4', '--layers=30'], { maxBuffer: 64 << 20 }, (e) => (e ? reject(e) : resolve())),
+        execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=8s', '--concurrency=4', '--layers=30', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (e) => (e ? reject(e) : resolve())),
       );
       await new Promise((r) => setTimeout(r, 4000));
       const end = Date.now() / 1000;

@@ -40,6 +40,8 @@ export interface DrillOptions {
   quietChurn?: number;
   scrapeInterval?: '5s' | '30s';
   nodePush?: boolean;
+  /** The rules Prometheus loads (default: the shipped alerts/mountstorm.rules.yaml). */
+  rulesFile?: string;
   /** How long to wait for the resolve after the storm ends; 0 to not wait. */
   resolveTimeoutSeconds?: number;
   log?: (line: string) => void;
@@ -129,7 +131,7 @@ export async function runFireDrill(options: DrillOptions): Promise<DrillResult> 
   const instance = `127.0.0.1:${port}`;
   const push = options.nodePush ? [`--alertmanager.url=${am.url}`, `--alertmanager.instance=${instance}`] : [];
   const exp = await startExporter(['--sample.interval=1s', `--web.listen-address=${instance}`, `--collector.containers.task-dir=${taskDir}`, ...push], { ownMountNamespace: true });
-  const prom = await startPrometheus({ dir, targets: [instance], alertmanager: am.url, scrapeInterval: scrape });
+  const prom = await startPrometheus({ dir, targets: [instance], alertmanager: am.url, scrapeInterval: scrape, rules: options.rulesFile });
   let churn: ReturnType<typeof storm> | undefined;
   try {
     const up = await until(async () => ((await prom.query('up{job="mountstorm"} == 1')).length > 0 ? true : undefined), Date.now() + 90_000, 500);

@@ -15,11 +15,11 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(opts: { dir: string; targets: string[]; alertmanager?: string; scrapeInterval?: string; extraJobs?: object[]; scrape?: object }): Promise<RunningPrometheus> {
+export async function startPrometheus(opts: { dir: string; targets: string[]; alertmanager?: string; scrapeInterval?: string; extraJobs?: object[]; scrape?: object; rules?: string }): Promise<RunningPrometheus> {
   const every = opts.scrapeInterval ?? '5s';
   const config = {
     global: { scrape_interval: every, evaluation_interval: every },
-    rule_files: [RULES],
+    rule_files: [opts.rules ?? RULES],
     alerting: opts.alertmanager ? { alertmanagers: [{ static_configs: [{ targets: [opts.alertmanager.replace(/^https?:\/\//, '')] }] }] } : undefined,
     scrape_configs: [{ job_name: 'mountstorm', static_configs: [{ targets: opts.targets }], ...opts.scrape }, ...(opts.extraJobs ?? [])],
   };

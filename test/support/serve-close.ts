@@ -16,8 +16,11 @@ void (async () => {
   const t = Date.now();
   await running.close();
   const closeMs = Date.now() - t;
-  await new Promise((r) => setImmediate(r));
-  const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
+  // A closed server's or watcher's handle goes once libuv has run its close callback, a loop turn or
+  // more after close() resolved (later on a loaded machine): look until none is left, or for 2 s.
+  const alive = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
+  for (let i = 0; i < 100 && alive().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  const left = alive();
   let tracefsInstances: string[] | null = null;
   try {
     tracefsInstances = fs.readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith('mountstorm-'));
