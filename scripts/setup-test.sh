@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root):
 # Debian's Prometheus (prometheus, promtool), Alertmanager (prometheus-alertmanager, amtool), Chromium
-# (the landing page is tested in it, driven by playwright-core) and the npm packages pinned in
+# (the landing page is tested in it, driven by playwright-core), containerd, runc and busybox-static
+# (a real runtime starting containers of an image built locally; containerd is never started as a
+# service here: the tests run their own, in namespaces of their own) and the npm packages pinned in
 # package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +11,9 @@ need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[ -x /bin/busybox ] || need+=(busybox-static)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then

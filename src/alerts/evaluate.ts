@@ -11,7 +11,7 @@ import { parseDuration } from '../flags';
 import type { History } from '../state/history';
 import { runbookUrl, type AlertsConfig } from './config';
 import { formatValue } from './format';
-import { ALERTS, holds, signal, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Severity } from './spec';
+import { ALERTS, holds, signal, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Severity, TOP_IMAGE } from './spec';
 
 export const EVALUATOR_METRICS = {
   nodeAlerts: 'mountstorm_node_alerts',
@@ -37,6 +37,7 @@ export function describe(parts: readonly DescriptionPart[], h: History, cfg: Ale
   return parts
     .map((p) => {
       if (typeof p === 'string') return p.split('{instance}').join(instance);
+      if ('topImage' in p) return TOP_IMAGE.node(h, cfg) ?? 'n/a';
       const s = signal(p.signal);
       return formatValue(s.node(h, cfg), s.format);
     })

@@ -6,7 +6,7 @@
 import { formatDuration } from '../flags';
 import { NOTIFY_METRICS } from '../notify/metrics';
 import { runbookUrl, type AlertsConfig } from './config';
-import { ALERTS, SIGNALS, selector, signal, signalsOf, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Signal } from './spec';
+import { ALERTS, SIGNALS, selector, signal, signalsOf, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Signal, TOP_IMAGE } from './spec';
 
 export interface Rule {
   record?: string;
@@ -55,7 +55,13 @@ function valueTemplate(s: Signal, cfg: AlertsConfig): string {
 }
 
 export function descriptionTemplate(parts: readonly DescriptionPart[], cfg: AlertsConfig): string {
-  return parts.map((p) => (typeof p === 'string' ? p.split('{instance}').join('{{ $labels.instance }}') : valueTemplate(signal(p.signal), cfg))).join('');
+  return parts
+    .map((p) => {
+      if (typeof p === 'string') return p.split('{instance}').join('{{ $labels.instance }}');
+      if ('topImage' in p) return `{{ with printf \`${TOP_IMAGE.promql(cfg)}\` $labels.instance | query }}{{ . | first | label "image" }}{{ else }}n/a{{ end }}`;
+      return valueTemplate(signal(p.signal), cfg);
+    })
+    .join('');
 }
 
 /**
@@ -94,7 +100,7 @@ export function usedSignals(): Signal[] {
   const used = new Set<string>();
   for (const a of ALERTS) {
     if (a.condition) for (const id of signalsOf(a.condition)) used.add(id);
-    for (const p of a.description) if (typeof p !== 'string') used.add(p.signal);
+    for (const p of a.description) if (typeof p !== 'string' && 'signal' in p) used.add(p.signal);
   }
   // A signal's rule may read other signals' rules (a ratio its parts').
   const add = (id: string): void => {

@@ -45,8 +45,19 @@ export interface Signal {
  */
 export type Condition = { signal: string; above: ThresholdName | number } | { signal: string; present: true } | { all: Condition[] } | { any: Condition[] } | { not: Condition };
 
-/** Text, and signal values formatted as the rule's template formats them. */
-export type DescriptionPart = string | { signal: string };
+/** Text, signal values formatted as the rule's template formats them, and the image behind the starts. */
+export type DescriptionPart = string | { signal: string } | { topImage: true };
+
+/**
+ * The image that started the most containers on the node over the fast window: its PromQL (a
+ * query for the rule's template, `%q` the instance) and its node form. Image series are bounded by
+ * the containers collector; `other` never names a culprit.
+ */
+export const TOP_IMAGE = {
+  promql: (cfg: AlertsConfig): string =>
+    `topk(1, sum by (image) (increase(${CONTAINERS_METRICS.imageStarts}{instance=%q,image!="other"}[${fastWindow(cfg)}])) > 0)`,
+  node: (h: History, cfg: AlertsConfig): string | undefined => h.topImage(nodeWindowMs(cfg)),
+};
 
 export interface AlertSpec {
   name: string;
@@ -153,6 +164,9 @@ const ALL_SIGNALS: Signal[] = [
     gauge('nsEstimate', 'instance:mountstorm_namespace_sem_wait_estimate_seconds', PROBES_METRICS.lockWaitEstimateSeconds, 'ns', 'humanizeDuration', 'how much longer reading the mount table takes than its quiet baseline (namespace_sem probe)', 'lock="namespace_sem"'),
     gauge('mlEstimate', 'instance:mountstorm_mount_lock_wait_estimate_seconds', PROBES_METRICS.lockWaitEstimateSeconds, 'ml', 'humanizeDuration', 'how much longer a path lookup across a mount takes than its baseline (mount_lock probe)', 'lock="mount_lock"'),
     gauge('deepest', 'instance:mountstorm_overlay_lower_layers', MOUNTS_METRICS.overlayLowerLayersMax, 'layersMax', 'integer', 'lower layers of the deepest overlay mounted'),
+    gauge('idmapLingering', 'instance:mountstorm_idmapped_mounts_lingering', MOUNTS_METRICS.idmappedMountsLingering, 'idmapLingering', 'integer', 'idmapped mounts older than --collector.mounts.idmap-linger: temporary ones a runtime left behind'),
+    gauge('unheldNamespaces', 'instance:mountstorm_mount_namespaces_unheld', NAMESPACES_METRICS.unheldNamespaces, 'unheld', 'integer', 'mount namespaces no process is in (the namespace walk against /proc/*/ns/mnt)'),
+    gauge('unheldMounts', 'instance:mountstorm_mount_namespaces_unheld_mounts', NAMESPACES_METRICS.unheldNamespaceMounts, 'unheldMounts', 'integer', 'mounts in the mount namespaces no process is in'),
     {
       id: 'utilisation',
       record: () => 'instance:mountstorm_mount_table_utilisation:ratio',
@@ -228,7 +242,9 @@ export const ALERTS: readonly AlertSpec[] = [
       { signal: 'startRate' },
       ' starts/s of ',
       { signal: 'layersPerNewOverlay' },
-      "-layer images: the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: ",
+      '-layer images, most of them ',
+      { topImage: true },
+      ": the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: ",
       { signal: 'lockWaitRate' },
       ' per second inside mount syscalls, mount table reads ',
       { signal: 'nsEstimate' },
@@ -290,6 +306,32 @@ export const ALERTS: readonly AlertSpec[] = [
     summary: 'The mount table keeps growing: mounts are leaking.',
     description: ['The mount table on {instance} grew by ', { signal: 'growth' }, ' entries over the last hour and keeps growing.'],
     condition: { signal: 'growth', above: 'runawayGrowthPerHour' },
+  },
+  {
+    name: 'MountStormIdmappedMountsLeaked',
+    severity: 'warning',
+    for: 'leakedIdmappedMountsFor',
+    summary: "Idmapped mounts outlive the container starts that made them: the runtime leaks its temporary mounts.",
+    description: [
+      '{instance} has ',
+      { signal: 'idmapLingering' },
+      " idmapped mounts in its mount table that have been there longer than a container start takes: a runtime's temporary per-layer or common-parent idmapped mounts that were never unmounted (umount2 EBUSY under load). Each stays on the mount locks' paths; they pile up with every start.",
+    ],
+    condition: { signal: 'idmapLingering', above: 'leakedIdmappedMounts' },
+  },
+  {
+    name: 'MountStormNamespacesLeaked',
+    severity: 'warning',
+    for: 'leakedNamespacesFor',
+    summary: 'Mount namespaces no process is in are piling up, with their mounts: a runtime leaks them.',
+    description: [
+      '{instance} has ',
+      { signal: 'unheldNamespaces' },
+      ' mount namespaces that no process is in, holding ',
+      { signal: 'unheldMounts' },
+      ' mounts: each is kept by a bind mount of its nsfs file or an open descriptor, and every mount in it costs the mount locks as if it were in use.',
+    ],
+    condition: { any: [{ signal: 'unheldNamespaces', above: 'leakedNamespaces' }, { signal: 'unheldMounts', above: 'leakedNamespaceMounts' }] },
   },
   {
     name: 'MountStormDeepLayersRiskyTopology',

@@ -67,6 +67,24 @@ export const THRESHOLDS = {
   runawayWindow: '1h',
   runawayFor: '30m',
 
+  /**
+   * Leaked mount namespaces: more than this many mount namespaces no process is in (a runtime's
+   * pinned namespaces that outlived their sandbox; containerd issue 5113 found 36,887 mounts in
+   * them)… or more than this many mounts in them, for this long. A node pins a few on purpose
+   * (`ip netns`-style bind mounts of nsfs files), never hundreds.
+   */
+  leakedNamespaces: 20,
+  leakedNamespaceMounts: 1000,
+  leakedNamespacesFor: '30m',
+
+  /**
+   * Leaked temporary idmapped mounts: more than this many idmapped mounts in the watched table for
+   * longer than --collector.mounts.idmap-linger (a runtime's live for milliseconds; containerd 2.1.5
+   * with 130-layer images left 3–8 `ovl-idmapped` mounts per 20 starts behind), for this long.
+   */
+  leakedIdmappedMounts: 0,
+  leakedIdmappedMountsFor: '10m',
+
   /** Deep images: overlays with more lower layers than this (common advice: under 10)… */
   deepLayers: 10,
   /** …on a host with more than one socket or with SMT on. */

@@ -30,8 +30,18 @@ export const MOUNTS_METRICS = {
   mountTableMethod: 'mountstorm_mount_table_method',
   mountTableEntries: 'mountstorm_mount_table_entries',
   mountTableEntriesPeak: 'mountstorm_mount_table_entries_peak',
+  idmappedMountsLingering: 'mountstorm_idmapped_mounts_lingering',
+  idmappedMountsOlderThan: 'mountstorm_idmapped_mounts_older_than',
 } as const;
 const M = MOUNTS_METRICS;
+
+/** The ages idmapped mounts are counted past (mountstorm_idmapped_mounts_older_than). */
+const AGES: ReadonlyArray<[string, number]> = [
+  ['1m', 60_000],
+  ['10m', 600_000],
+  ['1h', 3_600_000],
+  ['1d', 86_400_000],
+];
 
 export const LAYER_BUCKETS = [1, 2, 5, 10, 20, 30, 50, 75, 100, 128, 250, 500];
 
@@ -49,6 +59,9 @@ export interface MountsSnapshot {
   layers: number;
   layersMax: number;
   idmapped: number;
+  /** Idmapped mounts present longer than --collector.mounts.idmap-linger, and longer than each of AGES. */
+  idmappedLingering: number;
+  idmappedOlderThan: ReadonlyArray<[string, number]>;
   mountMax?: number;
   /** Mounts that appeared and went between the last two readings (0 where no reading was due). */
   added: number;
@@ -80,6 +93,10 @@ export class MountsCollector implements Collector<MountsSnapshot> {
   private readonly method;
   private readonly entries;
   private readonly entriesPeak;
+  private readonly lingering;
+  private readonly olderThan;
+  /** When each idmapped mount (by id) was first seen in a reading. */
+  private idmappedSince = new Map<number, number>();
   private readonly source: MountTableSource;
   private last: TableReading | undefined;
   private reportedBroken: string | undefined;
@@ -88,6 +105,7 @@ export class MountsCollector implements Collector<MountsSnapshot> {
   constructor(
     private readonly ctx: CollectorContext,
     method: TableMethodSetting,
+    private readonly lingerMs = 60_000,
   ) {
     const e = ctx.exposition;
     this.mounts = e.gauge(M.mounts, 'Entries in the watched mount table, by filesystem type.', ['fstype']);
@@ -107,6 +125,11 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     this.method = e.gauge(M.mountTableMethod, 'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.', ['method']);
     this.entries = e.gauge(M.mountTableEntries, 'Entries in the watched mount table now: NS_MNT_GET_INFO every sample (Linux 6.12+, without reading the table), else the last reading.');
     this.entriesPeak = e.gauge(M.mountTableEntriesPeak, 'The most entries the watched table had at any 10 ms reading since the previous sample (NS_MNT_GET_INFO while the table changes; the entries otherwise).');
+    this.lingering = e.gauge(
+      M.idmappedMountsLingering,
+      "Idmapped mounts in the watched table for longer than --collector.mounts.idmap-linger (1m): a runtime's temporary idmapped mounts live for milliseconds while it starts a container, so these outlived the start that made them (leaked).",
+    );
+    this.olderThan = e.gauge(M.idmappedMountsOlderThan, 'Idmapped mounts in the watched table older than `age` (1m, 10m, 1h, 1d), aged by mount id from the first reading that showed them: how long leaked ones have been there.', ['age']);
     this.source = new MountTableSource({ mountinfoPath: ctx.mountinfoPath, method, mountMaxPath: ctx.paths.proc('sys/fs/mount-max') });
   }
 
@@ -125,8 +148,21 @@ export class MountsCollector implements Collector<MountsSnapshot> {
       if (answer.sizeUnavailable) this.ctx.log.info('mounts: the table size comes from its readings only', { reason: answer.sizeUnavailable });
     }
     const r = answer.reading;
-    if (r) this.last = r;
+    const now = Date.now();
+    if (r) {
+      this.last = r;
+      // Ages by mount id: one still there keeps its first sighting, a new one starts now.
+      const since = new Map<number, number>();
+      for (const id of r.idmappedIds) since.set(id, this.idmappedSince.get(id) ?? now);
+      this.idmappedSince = since;
+    }
     const t = this.last as TableReading; // the first answer always carries a reading
+    let lingering = 0;
+    const older = AGES.map(([age]) => [age, 0] as [string, number]);
+    for (const at of this.idmappedSince.values()) {
+      if (now - at > this.lingerMs) lingering++;
+      AGES.forEach(([, ms], i) => now - at > ms && (older[i] as [string, number])[1]++);
+    }
     let mounts = 0;
     for (const n of t.byType.values()) mounts += n;
     return {
@@ -139,6 +175,8 @@ export class MountsCollector implements Collector<MountsSnapshot> {
       layers: t.layers,
       layersMax: t.layersMax,
       idmapped: t.idmapped,
+      idmappedLingering: lingering,
+      idmappedOlderThan: older,
       mountMax: t.mountMax,
       added: r?.added ?? 0,
       removed: r?.removed ?? 0,
@@ -161,6 +199,8 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     this.overlayLayersMax.set(s.layersMax);
     for (const d of s.newOverlayDepths) this.newOverlayLayers.observe(d);
     this.idmapped.set(s.idmapped);
+    this.lingering.set(s.idmappedLingering);
+    for (const [age, n] of s.idmappedOlderThan) this.olderThan.set({ age }, n);
     if (s.mountMax !== undefined) this.mountMax.set(s.mountMax);
     this.entries.set(s.entries);
     this.entriesPeak.set(s.entriesPeak ?? s.entries);
@@ -191,7 +231,8 @@ export const mountsCollector = defineCollector({
       help: "How to read the mount table: listmount (listmount(2) and statmount(2), Linux 6.8+, and 6.11+ for a namespace other than the exporter's; exact churn, a fraction of the cost), mountinfo (the text, every kernel), or auto (listmount where it works, else mountinfo).",
       check: oneOf(['auto', 'listmount', 'mountinfo']),
     },
+    { name: 'idmap-linger', kind: 'duration', default: 60_000, help: 'An idmapped mount in the watched table longer than this counts as lingering (mountstorm_idmapped_mounts_lingering): a runtime\'s temporary ones live for milliseconds.', check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s') },
   ],
-  options: (value) => ({ method: value('method') as TableMethodSetting }),
-  create: (ctx, o) => new MountsCollector(ctx, o.method),
+  options: (value) => ({ method: value('method') as TableMethodSetting, idmapLingerMs: value('idmap-linger') as number }),
+  create: (ctx, o) => new MountsCollector(ctx, o.method, o.idmapLingerMs),
 });

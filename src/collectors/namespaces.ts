@@ -22,15 +22,20 @@ export const NAMESPACES_METRICS = {
   mountEvents: 'mountstorm_mount_events_total',
   mountEventOverflows: 'mountstorm_mount_event_overflows_total',
   mountEventsNamespaces: 'mountstorm_mount_events_namespaces',
+  unheldNamespaces: 'mountstorm_mount_namespaces_unheld',
+  unheldNamespaceMounts: 'mountstorm_mount_namespaces_unheld_mounts',
 } as const;
 const M = NAMESPACES_METRICS;
 
+/** How often the walk also looks for namespaces no process holds, by default: leaks grow over hours, the /proc scan costs. */
+const LEAK_SCAN_MS = 30_000;
 const GONE = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM', 'ENOTDIR']);
 const BATCH = 64;
 
 export interface NamespacesOptions {
   events: EventScope;
   stormRate: number;
+  leakScanMs?: number;
 }
 
 export interface NamespacesSnapshot {
@@ -42,6 +47,9 @@ export interface NamespacesSnapshot {
   largest?: number;
   /** Processes whose link could not be read (procfs only; without CAP_SYS_PTRACE a lower bound). */
   unreadable?: number;
+  /** Namespaces no process is in, and their mounts (nsfs only, from the latest leak scan). */
+  unheld?: number;
+  unheldMounts?: number;
   /** Mounts attached and detached since the last sample (fanotify only), and how many namespaces are watched. */
   events?: EventCounts & { scope: EventScope; namespaces: number };
 }
@@ -62,6 +70,8 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
   private readonly events;
   private readonly overflows;
   private readonly watchedNamespaces;
+  private readonly unheld;
+  private readonly unheldMounts;
   private readonly source: MountNamespacesSource;
   private said = false;
   private scope: EventScope = 'off';
@@ -80,8 +90,12 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     this.method = e.gauge(M.mountNamespacesMethod, 'How mount namespaces are counted: nsfs (the NS_MNT_GET_NEXT walk, every namespace) or procfs (the /proc/*/ns/mnt links); 1 for the method in use.', ['method']);
     this.events = lazily(() => e.counter(M.mountEvents, 'Mounts attached to or detached from the watched mount namespaces, from fanotify mount events (Linux 6.15+): exact, mounts that lived for milliseconds included.', ['event']));
     this.overflows = lazily(() => e.counter(M.mountEventOverflows, 'Times the fanotify event queue overflowed: mount events were dropped, so mount_events_total is a lower bound for that interval.'));
+    this.unheld = lazily(() =>
+      e.gauge(M.unheldNamespaces, `Mount namespaces no process is in (the walk against every /proc/*/ns/mnt, every --collector.namespaces.leak-scan-interval): held only by a bind mount of their nsfs file or an open descriptor. Leaked ones keep their mounts, and the mount locks' work, forever.`),
+    );
+    this.unheldMounts = lazily(() => e.gauge(M.unheldNamespaceMounts, 'Mounts in the mount namespaces no process is in.'));
     this.watchedNamespaces = lazily(() => e.gauge(M.mountEventsNamespaces, 'Mount namespaces whose mount events are counted (every one with --collector.namespaces.events=node).'));
-    this.source = new MountNamespacesSource({ watchedNs: ctx.paths.proc(ctx.config.mountPid, 'ns/mnt'), fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'), scope: options.events, walkIntervalMs: ctx.config.sampleIntervalMs, hotPerSecond: options.stormRate });
+    this.source = new MountNamespacesSource({ watchedNs: ctx.paths.proc(ctx.config.mountPid, 'ns/mnt'), fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'), procfs: ctx.paths.procfs, leakScanMs: options.leakScanMs ?? LEAK_SCAN_MS, scope: options.events, walkIntervalMs: ctx.config.sampleIntervalMs, hotPerSecond: options.stormRate });
     this.source.errors((message) => ctx.log.failure('namespaces:thread', 'warn', 'mount namespaces thread', { err: message }));
   }
 
@@ -108,7 +122,7 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     await this.say();
     const r = await this.source.read();
     const events = r.events && { ...r.events, scope: this.scope, namespaces: r.walk?.marked ?? 1 };
-    if (r.walk) return { method: 'nsfs', namespaces: r.walk.namespaces, mounts: r.walk.mounts, largest: r.walk.largest, events };
+    if (r.walk) return { method: 'nsfs', namespaces: r.walk.namespaces, mounts: r.walk.mounts, largest: r.walk.largest, unheld: r.walk.unheld, unheldMounts: r.walk.unheldMounts, events };
     return { method: 'procfs', ...(await this.scan()), events };
   }
 
@@ -139,6 +153,8 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     this.unreadable.set(s.unreadable ?? 0);
     if (s.mounts !== undefined) this.totalMounts().set(s.mounts);
     if (s.largest !== undefined) this.largest().set(s.largest);
+    if (s.unheld !== undefined) this.unheld().set(s.unheld);
+    if (s.unheldMounts !== undefined) this.unheldMounts().set(s.unheldMounts);
     if (!s.events) return;
     this.events().inc({ event: 'attach' }, s.events.attach);
     this.events().inc({ event: 'detach' }, s.events.detach);
@@ -168,7 +184,8 @@ export const namespacesCollector = defineCollector({
       check: oneOf(['node', 'watched', 'off']),
     },
     { name: 'storm-rate', kind: 'int', default: 500, help: 'Mount events per second (over 100 ms) taken as a storm starting: told at once, so that on-demand tracing arms within a sample.', check: positive },
+    { name: 'leak-scan-interval', kind: 'duration', default: 30_000, help: 'How often the walk also looks for mount namespaces no process is in (a scan of /proc/*/ns/mnt): mountstorm_mount_namespaces_unheld.', check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s') },
   ],
-  options: (value) => ({ events: value('events') as EventScope, stormRate: value('storm-rate') as number }),
+  options: (value) => ({ events: value('events') as EventScope, stormRate: value('storm-rate') as number, leakScanMs: value('leak-scan-interval') as number }),
   create: (ctx, o) => new NamespacesCollector(ctx, o),
 });

@@ -41,6 +41,16 @@ export function renderText(d: Diagnosis): string {
     out.push(`  ${d.mountTable.mounts} mounts${util}; ${d.mountTable.idmapped} idmapped; ${d.mountTable.overlays} overlays, deepest ${d.deepestOverlay} layers`);
     if (d.mountTable.overlays > 0) out.push(`  overlay depth: ${DEPTH_BUCKETS.map(([k]) => `${k}: ${d.layerDepth[k]}`).join(', ')}`);
   }
+  const c = d.containers;
+  out.push('', `Containers running (${c.running} in the runtime's task directories${c.unreadable ? `, ${c.unreadable} bundles unreadable` : ''})`);
+  if (c.images.length === 0) out.push('  none');
+  const name = (i: (typeof c.images)[number]) => `${i.image}${i.layers !== undefined ? ` (${i.layers} layers)` : ''}${i.userNamespace ? `, ${i.userNamespace} in user namespaces` : ''}`;
+  for (const i of c.images.slice(0, 10)) out.push(`  ${String(i.containers).padStart(5)}  ${name(i)}`);
+  const deepest = c.images.filter((i) => i.layers !== undefined).sort((a, b) => (b.layers ?? 0) - (a.layers ?? 0)).slice(0, 5);
+  if (deepest.length > 0) {
+    out.push('', 'Deepest images running (lower layers of their rootfs overlay)');
+    for (const i of deepest) out.push(`  ${String(i.layers).padStart(5)}  ${i.image} (${i.containers} containers)`);
+  }
   out.push('', 'Kernel features');
   for (const [name, f] of Object.entries(d.features)) out.push(`  ${MARK[f.available]} ${name.padEnd(28)} ${f.detail}`);
   out.push('', 'Collectors with the current privileges');

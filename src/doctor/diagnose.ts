@@ -12,6 +12,7 @@ import type { HostPaths } from '../fs/paths';
 import { isIdmapped, overlayLowerLayers, parseMountinfo } from '../procfs/mountinfo';
 import { parseCpuModel } from '../procfs/cpuinfo';
 import { hasCapSysAdmin } from '../kernel/capabilities';
+import { readBundle } from '../oci/bundle';
 import { readTopology } from '../sysfs/topology';
 import { availableEvents, TRACED_SYSCALLS, type AvailableEvents } from '../sources/tracefs/events';
 import { isTracefs, tracefsCandidates } from '../sources/tracefs/locate';
@@ -33,8 +34,62 @@ export interface Diagnosis {
   deepestOverlay: number;
   features: Record<'tracefs' | 'syscall_tracepoints' | 'lock_contention_tracepoints' | 'listmount_statmount' | 'nsfs_mount_info' | 'nsfs_namespace_walk' | 'fanotify_mount_events', { available: Availability; detail: string }>;
   collectors: Record<string, { works: boolean; why: string }>;
+  /** The containers in the runtime's task directories now, by the image their bundle names, with the lower layers of their rootfs overlay. */
+  containers: { running: number; unreadable: number; images: RunningImage[] };
   findings: Finding[];
   risk: Risk;
+}
+
+export interface RunningImage {
+  image: string;
+  containers: number;
+  userNamespace: number;
+  /** Lower layers of its containers' rootfs overlays in the watched table (the deepest), where one is mounted there. */
+  layers: number | undefined;
+}
+
+/** Bundles read at most, so a node with a pathological task directory still gets its diagnosis. */
+const MAX_BUNDLES = 5000;
+
+/** Every bundle under the task directories, read once, grouped by image; `layersAt` maps a rootfs path to its overlay's lower layers. */
+async function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>, layersAt: Map<string, number>): Promise<Diagnosis['containers']> {
+  const byImage = new Map<string, RunningImage>();
+  let running = 0;
+  let unreadable = 0;
+  for (const d of taskDirs) {
+    let namespaces: string[];
+    try {
+      namespaces = fs.readdirSync(d.seen);
+    } catch {
+      continue;
+    }
+    for (const ns of namespaces) {
+      let ids: string[];
+      try {
+        ids = fs.readdirSync(path.join(d.seen, ns));
+      } catch {
+        continue;
+      }
+      for (const id of ids) {
+        if (running + unreadable >= MAX_BUNDLES) break;
+        try {
+          const b = await readBundle(path.join(d.seen, ns, id), path.join(d.given, ns, id));
+          running++;
+          const image = b.image ?? 'unknown';
+          const r = byImage.get(image) ?? { image, containers: 0, userNamespace: 0, layers: undefined };
+          r.containers++;
+          if (b.userNamespace) r.userNamespace++;
+          const layers = b.rootfs === undefined ? undefined : layersAt.get(b.rootfs);
+          if (layers !== undefined) r.layers = Math.max(r.layers ?? 0, layers);
+          byImage.set(image, r);
+        } catch {
+          unreadable++;
+        }
+      }
+    }
+  }
+  const images = [...byImage.values()].sort((a, b) => b.containers - a.containers || (b.layers ?? 0) - (a.layers ?? 0) || (a.image < b.image ? -1 : 1));
+  return { running, unreadable, images };
 }
 
 export const DEPTH_BUCKETS: ReadonlyArray<[string, number, number]> = [
@@ -126,6 +181,7 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   const mountinfoPath = paths.proc(opts.mountPid, 'mountinfo');
   const layerDepth: Record<string, number> = Object.fromEntries(DEPTH_BUCKETS.map(([k]) => [k, 0]));
   let deepestOverlay = 0;
+  const layersAt = new Map<string, number>();
   const mountTable: Diagnosis['mountTable'] = { pid: opts.mountPid, mounts: undefined, mountMax: undefined, utilisation: undefined, idmapped: 0, overlays: 0, parseErrors: 0 };
   const maxText = read(paths.proc('sys/fs/mount-max'));
   mountTable.mountMax = maxText === undefined ? undefined : Number(maxText.trim());
@@ -138,6 +194,7 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
       if (m.fsType !== 'overlay') continue;
       mountTable.overlays++;
       const n = overlayLowerLayers(m.superOptions).length;
+      layersAt.set(m.mountPoint, n);
       deepestOverlay = Math.max(deepestOverlay, n);
       const bucket = DEPTH_BUCKETS.find(([, lo, hi]) => n >= lo && n <= hi);
       if (bucket) layerDepth[bucket[0]] = (layerDepth[bucket[0]] ?? 0) + 1;
@@ -183,6 +240,10 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   const nsSelf = canRead(paths.proc('self/ns/mnt'));
   const taskDirs = opts.taskDirs.map((d) => paths.root(d));
   const taskDir = taskDirs.find((d) => fs.existsSync(d));
+  const containers = await runningImages(
+    opts.taskDirs.map((d) => ({ given: d, seen: paths.root(d) })),
+    layersAt,
+  );
   const collectors: Diagnosis['collectors'] = {
     mounts: { works: mi.ok, why: mi.why },
     probes: { works: mi.ok, why: mi.ok ? `${mountinfoPath} readable; stat() of ${paths.proc('sys/fs')}` : mi.why },
@@ -224,5 +285,5 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   if (!collectors.tracefs?.works) findings.push({ risk: 'low', what: 'the tracefs collector will have no data', advice: collectors.tracefs?.why ?? '' });
   const rank: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
   const risk = findings.reduce<Risk>((r, f) => (rank[f.risk] > rank[r] ? f.risk : r), 'low');
-  return { host, mountTable, layerDepth, deepestOverlay, features, collectors, findings, risk };
+  return { host, mountTable, layerDepth, deepestOverlay, features, collectors, containers, findings, risk };
 }

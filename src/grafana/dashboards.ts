@@ -173,7 +173,30 @@ export function nodeDashboard(): dashboard.Dashboard {
     [ts('Mount syscall errors', 'ops', 'Failed mount-family syscalls per second by errno; ENOSPC means fs.mount-max was hit (0 when none failed).', [q(`sum by (errno) (rate(${TRACEFS_METRICS.mountSyscallErrors}{${I}}[${R}])) or vector(0)`, '{{errno}}')], 12, 8, 'MountTableNearMax'), 12, 8],
 
     [ts('CPU by socket: system vs user', 'percentunit', 'CPU time per socket, system (where the mount locks spin) against user.', [q(`sum by (socket, mode) (rate(${CPU_METRICS.cpuSeconds}{${I}, mode=~"system|user"}[${R}]))`, 'socket {{socket}} {{mode}}')], 12, 8), 12, 8],
-    [ts('Container starts', 'ops', "New container bundles per second in the runtime's task directories.", [q(`sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}]))`, 'starts')], 12, 8), 12, 8],
+    [
+      ts(
+        'Container starts',
+        'ops',
+        "New container bundles per second in the runtime's task directories, and those in a user namespace of their own (the starts a per-layer idmapping runtime pays for).",
+        [q(`sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}]))`, 'starts'), q(`sum(rate(${CONTAINERS_METRICS.usernsStarts}{${I}}[${R}]))`, 'user-namespaced')],
+        12,
+        8,
+      ),
+      12,
+      8,
+    ],
+    [
+      new table.PanelBuilder()
+        .title('Images starting the most containers')
+        .unit('short')
+        .description(
+          `Container starts over the dashboard's time range by the image their bundle names (the CRI's annotation; "unknown" for none). The exporter keeps a series for a bounded number of images (--collector.containers.image-series); the rest count as "other".`,
+        )
+        .datasource(DS)
+        .withTarget(q(`topk(10, sum by (image) (increase(${CONTAINERS_METRICS.imageStarts}{${I}}[$__range])) > 0)`, undefined, { instant: true, format: 'table' })),
+      12,
+      8,
+    ],
     [
       ts(
         'Mount work per container start',

@@ -95,6 +95,15 @@ async function refresh() {
   const rows = s.conditions.map((c) => '<tr class="' + (c.holds ? 'holds ' : '') + c.severity + '" data-alert="' + c.alert + '" data-holds="' + c.holds + '" data-phase="' + (c.phase || '') + '"><td class="state">' + label(c) + '</td><td>' + c.alert + '<div class="sub">' + c.severity + (c.phase ? ', evaluated by this node' : '') + '</div></td><td class="sub"></td></tr>');
   $('#conditions tbody').innerHTML = rows.join('');
   s.conditions.forEach((c, i) => { $('#conditions tbody').rows[i].cells[2].textContent = c.detail; });
+  // Image names come from container bundles: text only, never markup.
+  const images = $('#images tbody');
+  images.textContent = '';
+  for (const i of s.images) {
+    const tr = images.insertRow();
+    tr.insertCell().textContent = i.image;
+    tr.insertCell().textContent = fmtInt(i.starts);
+  }
+  if (s.images.length === 0) images.insertRow().insertCell().textContent = s.collectors.containers ? 'no container started in the last 5 minutes' : 'the containers collector is off';
   const held = s.conditions.filter((c) => c.holds).length;
   set('held', held, held === 0 ? 'none' : String(held));
   const h = s.history;
@@ -139,6 +148,8 @@ ${card('Topology', '<span data-field="sockets">–</span> × socket', '<span dat
 </section>
 <section><h2>Alert conditions now <span class="sub">(held: <span data-field="held">–</span>; the one alert spec over this node's samples: what holds now, and for the node's own alerts whether it has held for their <code>for</code>)</span></h2>
 <table id="conditions"><thead><tr><th>state</th><th>alert</th><th>condition</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Images driving container starts now <span class="sub">(last 5 minutes, from the bundles' config.json)</span></h2>
+<table id="images"><thead><tr><th>image</th><th>starts</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Last 10 minutes</h2><div class="charts">
 ${figure('chart-mounts', 'Mount table entries')}
 ${figure('chart-churn', 'Churn, mounts/s')}

@@ -29,9 +29,16 @@ export interface Point {
   entries?: number;
   mountMax?: number;
   layersMax?: number;
+  /** Idmapped mounts that outlived --collector.mounts.idmap-linger. */
+  idmapLingering?: number;
+  /** Mount namespaces no process is in, and their mounts (the namespace walk's leak scan). */
+  unheld?: number;
+  unheldMounts?: number;
   /** Lock-wait estimates (seconds above baseline) of the namespace_sem and mount_lock probes. */
   ns?: number;
   ml?: number;
+  /** Container starts read from their bundles this sample, by image (kept for IMAGES_MS only). */
+  images?: Map<string, number>;
   /** Collectors that failed this sample. */
   failing: string[];
   /** Each count summed over every sample since start: what the exporter's counters read at this sample. */
@@ -40,9 +47,11 @@ export interface Point {
 
 export const POINT_KEYS = ['syscalls', 'idmaps', 'lockWait', 'lost', 'events', 'added', 'starts', 'newLayers', 'newOverlays'] as const;
 export type PointKey = (typeof POINT_KEYS)[number];
-export type GaugeKey = 'entries' | 'mountMax' | 'layersMax' | 'ns' | 'ml';
+export type GaugeKey = 'entries' | 'mountMax' | 'layersMax' | 'ns' | 'ml' | 'unheld' | 'unheldMounts' | 'idmapLingering';
 
 export const HISTORY_MS = 60 * 60_000;
+/** Per-image starts are kept this long: what an alert description names, not an hour of every image. */
+export const IMAGES_MS = 5 * 60_000;
 
 export function pointOf(s: Sample): Point {
   const { mounts, probes, tracefs, namespaces, containers } = s.parts;
@@ -57,12 +66,16 @@ export function pointOf(s: Sample): Point {
     events: namespaces?.events ? namespaces.events.attach + namespaces.events.detach : undefined,
     added: mounts?.added,
     starts: containers?.starts,
+    images: containers && containers.images.size > 0 ? new Map(containers.images) : undefined,
     newLayers: depths.reduce((a, b) => a + b, 0),
     newOverlays: depths.length,
     mounts: mounts?.mounts,
     entries: mounts?.entries,
     mountMax: mounts?.mountMax,
     layersMax: mounts?.layersMax,
+    idmapLingering: mounts?.idmappedLingering,
+    unheld: namespaces?.unheld,
+    unheldMounts: namespaces?.unheldMounts,
     ns: probes?.namespace_sem?.estimate,
     ml: probes?.mount_lock?.estimate,
     failing: Object.entries(s.collectors)
@@ -93,6 +106,10 @@ export class History {
     p.totals = { ...this.totals };
     this.points.push(p);
     while (this.points.length > 0 && s.at - (this.points[0] as Point).t > this.keepMs) this.points.shift();
+    // The points that crossed IMAGES_MS since the last sample give up their images (older ones did before).
+    let i = this.points.length - 1;
+    while (i >= 0 && s.at - (this.points[i] as Point).t <= IMAGES_MS) i--;
+    for (; i >= 0 && (this.points[i] as Point).images !== undefined; i--) delete (this.points[i] as Point).images;
     this.latest = { ...this.latest, ...s.parts };
     this.latestSample = s;
     this.samples++;
@@ -172,6 +189,18 @@ export class History {
     const w = this.window(windowMs).filter((p) => p[key] !== undefined);
     if (w.length < 2) return undefined;
     return ((w[w.length - 1] as Point)[key] as number) - ((w[0] as Point)[key] as number);
+  }
+
+  /** Container starts over the window by image, most first (ties by name); windows past IMAGES_MS see only its part. */
+  imageStarts(windowMs: number): Array<[string, number]> {
+    const sums = new Map<string, number>();
+    for (const p of this.window(windowMs)) for (const [image, n] of p.images ?? []) sums.set(image, (sums.get(image) ?? 0) + n);
+    return [...sums].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** The image that started the most containers over the window, or undefined for none. */
+  topImage(windowMs: number): string | undefined {
+    return this.imageStarts(windowMs)[0]?.[0];
   }
 
   /** Seconds of history held. */

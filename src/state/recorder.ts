@@ -7,7 +7,7 @@
 import type { AlertsConfig } from '../alerts/config';
 import { explain, type AlertPhase, type Evaluator } from '../alerts/evaluate';
 import { ALERTS, holds, signal } from '../alerts/spec';
-import type { History, Point } from './history';
+import { IMAGES_MS, type History, type Point } from './history';
 
 export const CHART_MS = 10 * 60_000;
 
@@ -45,6 +45,8 @@ export interface NodeState {
   tracefs: boolean;
   collectors: Record<string, boolean>;
   conditions: Condition[];
+  /** The images behind the container starts of the last IMAGES_MS, most first (at most 10). */
+  images: { image: string; starts: number }[];
   /** Per-interval values between consecutive samples, for the charts. */
   history: { t: number[]; mounts: (number | null)[]; churn: (number | null)[]; syscalls: (number | null)[]; lockWait: (number | null)[]; ns: (number | null)[]; ml: (number | null)[] };
 }
@@ -102,6 +104,10 @@ export class StateRecorder {
       tracefs: h.last?.syscalls !== undefined,
       collectors,
       conditions: this.conditions(collectors),
+      images: h
+        .imageStarts(IMAGES_MS)
+        .slice(0, 10)
+        .map(([image, starts]) => ({ image, starts })),
       history: this.charts(),
     };
   }

@@ -39,7 +39,7 @@ function expectOnePage(r: DrillResult): void {
   expect(t.payload?.component).toBe('MountStormImminent');
   expect(t.payload?.summary).toMatch(/^\[FIRING\] MountStormImminent on 127\.0\.0\.1:\d+: /);
   // The page says what it saw: the per-start figure of a per-layer runtime, the layer depth.
-  expect(String(t.payload?.custom_details?.description)).toMatch(/makes (\d{3}|n\/a) mount syscalls \((\d{3}) mounts attached and detached, .*-layer images/);
+  expect(String(t.payload?.custom_details?.description)).toMatch(/makes (\d{3}|n\/a) mount syscalls \((\d{3}) mounts attached and detached, .*-layer images, most of them drill\/per-layer-idmap-50-layers:latest: /);
   expect(r.pageIncidents).toHaveLength(1);
   expect(r.resolve?.event_action).toBe('resolve');
   expect(r.storm?.containers).toBeGreaterThan(0);

@@ -42,7 +42,7 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
       );
       await new Promise((r) => setTimeout(r, 4000));
       const end = Date.now() / 1000;
-      const subst = (e: string) => e.replaceAll('$instance', instance.replaceAll('.', '\\\\.')).replaceAll('$__rate_interval', '15s');
+      const subst = (e: string) => e.replaceAll('$instance', instance.replaceAll('.', '\\\\.')).replaceAll('$__rate_interval', '15s').replaceAll('$__range', `${Math.ceil(end - start)}s`);
       const results: Record<string, { title: string; unit: string; series: { name: string; points: [number, number][] }[] }> = {};
       const empty: string[] = [];
       for (const name of Object.keys(DASHBOARDS)) {

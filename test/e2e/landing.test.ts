@@ -129,6 +129,10 @@ describe('landing page during a real storm', () => {
         expect(Number(await value(page, 'lockWait'))).toBeGreaterThan(0);
         expect(await page.locator('tr[data-alert="MountStormImminent"]').getAttribute('data-holds')).toBe('true');
         expect(Number(await page.locator('#chart-syscalls').getAttribute('data-points'))).toBeGreaterThan(5);
+        // The image behind the starts, named from the bundles, with as many starts as the exporter counted for it.
+        const first = page.locator('#images tbody tr').first();
+        expect(await first.locator('td').first().textContent()).toBe('drill/per-layer-idmap-50-layers:latest');
+        expect(Number((await first.locator('td').nth(1).textContent())?.replace(/,/g, ''))).toBeGreaterThan(10);
         fs.mkdirSync(ARTIFACTS, { recursive: true });
         await page.screenshot({ path: path.join(ARTIFACTS, 'landing-storm.png'), fullPage: true });
         await page.close();

@@ -115,6 +115,35 @@ rootTest('the walk counts every mount namespace, one held only by a bind mount o
   expect(r.walked).toBeGreaterThanOrEqual(2);
 });
 
+rootTest('leaks: a mount namespace no process is in (held by a bind mount of its nsfs file) is counted unheld, with its mounts, until its pin goes', async () => {
+  const exp = await startExporter(['--sample.interval=200ms', '--no-collector.containers', '--no-collector.tracefs', '--collector.namespaces.leak-scan-interval=1s'], { ownMountNamespace: true });
+  const dir = fs.mkdtempSync('/tmp/mountstorm-leak-');
+  let helper: ReturnType<typeof spawn> | undefined;
+  try {
+    const m0 = await until(exp, (m) => has(m, 'mountstorm_mount_namespaces_unheld'));
+    const before = sum(m0, 'mountstorm_mount_namespaces_unheld');
+    const beforeMounts = sum(m0, 'mountstorm_mount_namespaces_unheld_mounts');
+    // A helper in a namespace of its own pins a new namespace (with 3 extra tmpfs mounts in it) on a
+    // file there, and that namespace's process exits: only the bind mount holds it. One CPU: see the pin test above.
+    const script = `mount -t tmpfs pin ${dir}; touch ${dir}/ns; mkdir ${dir}/a ${dir}/b ${dir}/c; unshare --mount=${dir}/ns --propagation private sh -ec 'for d in a b c; do mount -t tmpfs x ${dir}/$d; done'; echo pinned; exec sleep 600`;
+    helper = spawn('taskset', ['-c', '0', 'unshare', '--mount', '--propagation', 'private', 'sh', '-ec', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const h = helper;
+    await new Promise<void>((resolve, reject) => {
+      h.stdout?.on('data', (d: Buffer) => d.toString().includes('pinned') && resolve());
+      h.on('exit', (code) => reject(new Error(`the pin helper exited (${code})`)));
+    });
+    const leaked = await until(exp, (m) => sum(m, 'mountstorm_mount_namespaces_unheld') === before + 1);
+    // The pinned namespace is a copy of the helper's (the exporter's table and the pin tmpfs) plus three.
+    expect(sum(leaked, 'mountstorm_mount_namespaces_unheld_mounts')).toBeGreaterThan(beforeMounts + 3);
+    h.kill('SIGKILL'); // its namespace goes, with the bind mount that held the pinned one
+    await until(exp, (m) => sum(m, 'mountstorm_mount_namespaces_unheld') === before && sum(m, 'mountstorm_mount_namespaces_unheld_mounts') === beforeMounts);
+  } finally {
+    helper?.kill('SIGKILL');
+    await exp.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 rootTest('node scope: a namespace made after the start is found by the walk, and its mounts are counted', async () => {
   // In the host's PID namespace, where the walk works (a hostPID DaemonSet).
   const exp = await startExporter(['--sample.interval=500ms', '--no-collector.containers', '--no-collector.tracefs'], { ownMountNamespace: true });

@@ -176,7 +176,7 @@ describe('alerts config (mixin settings)', () => {
 /** A sample as the sampler makes it, with the parts the signals read. */
 function sample(t: number, x: { starts?: number; syscalls?: number; events?: number; lockWait?: number; ns?: number }): Sample {
   const parts: Record<string, unknown> = { probes: { namespace_sem: { estimate: x.ns ?? 0 } } };
-  if (x.starts !== undefined) parts.containers = { starts: x.starts, watched: 1 };
+  if (x.starts !== undefined) parts.containers = { starts: x.starts, watched: 1, byImage: new Map(), images: new Map(x.starts > 0 ? [['registry.example/web:1', x.starts - 1], ['registry.example/db:2', 1]] : []), userns: 0, errors: new Map() };
   if (x.syscalls !== undefined) parts.tracefs = { calls: [{ syscall: 'move_mount', socket: '0', count: x.syscalls }], syscalls: x.syscalls, lockWaitSeconds: x.lockWait ?? 0, lost: 0 };
   if (x.events !== undefined) parts.namespaces = { events: { attach: x.events, detach: 0 } };
   return { at: t * 1000, seconds: 1, parts: parts as Sample['parts'], collectors: {} };
@@ -210,7 +210,7 @@ describe('the node evaluator', () => {
     ev.evaluate(h);
     expect(phase()).toMatchObject({ phase: 'firing', firedAt: 5000 });
     expect(phase()?.description).toBe(
-      "n1 makes 404 mount syscalls (204 mounts attached and detached, 0 idmapped) per container start, at 2 starts/s of n/a-layer images: the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: 125ms per second inside mount syscalls, mount table reads 30us slower than baseline. Pod health checks fail within ~30 s if this continues.",
+      "n1 makes 404 mount syscalls (204 mounts attached and detached, 0 idmapped) per container start, at 2 starts/s of n/a-layer images, most of them registry.example/web:1: the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: 125ms per second inside mount syscalls, mount table reads 30us slower than baseline. Pod health checks fail within ~30 s if this continues.",
     );
     for (let t = 6; t < 20; t++) h.add(sample(t, { starts: 0, syscalls: 0, events: 0 }));
     ev.evaluate(h);

@@ -32,7 +32,7 @@ export class MountNamespacesSource {
   private onHot: (attachesPerSecond: number) => void = () => undefined;
   private onError: (message: string) => void = () => undefined;
 
-  constructor(opts: { watchedNs: string; fallbackNs: string; scope: EventScope; walkIntervalMs: number; hotPerSecond: number }) {
+  constructor(opts: { watchedNs: string; fallbackNs: string; procfs: string; leakScanMs: number; scope: EventScope; walkIntervalMs: number; hotPerSecond: number }) {
     this.worker = new Worker(path.join(__dirname, 'thread.js'), { workerData: { ...opts, counters: this.counters.buffer, control: this.control.buffer } });
     this.worker.unref();
     let ready: (r: NamespacesReady) => void = () => undefined;

@@ -28,6 +28,10 @@ export interface NamespacesThreadData {
   watchedNs: string;
   /** Where the walk starts when the watched namespace cannot be opened: this thread's own, under path.procfs. */
   fallbackNs: string;
+  /** path.procfs: whose processes' ns/mnt links say which namespaces a process holds. */
+  procfs: string;
+  /** How often the walk also looks for namespaces no process holds (a /proc scan). */
+  leakScanMs: number;
   scope: EventScope;
   walkIntervalMs: number;
   /** Attaches per second, over 100 ms, that count as a storm starting. */
@@ -55,6 +59,12 @@ export interface WalkResult {
   largest: number;
   /** Namespaces whose events come to the group. */
   marked: number;
+  /**
+   * Namespaces no process is in (held by a bind mount of their nsfs file, or an open descriptor:
+   * leaked, or pinned on purpose), and the mounts in them, from the latest leak scan; undefined before one.
+   */
+  unheld?: number;
+  unheldMounts?: number;
 }
 
 export type NamespacesMessage = NamespacesReady | WalkResult | { type: 'hot'; attachesPerSecond: number } | { type: 'error'; message: string } | { type: 'stopped' };
@@ -64,6 +74,20 @@ const HOT_WINDOW_MS = 100;
 
 function post(m: NamespacesMessage): void {
   parentPort?.postMessage(m);
+}
+
+/** The mount namespaces (nsfs inodes) the processes under `procfs` are in; a process gone or unreadable is skipped. */
+function processNamespaces(procfs: string): Set<number> {
+  const held = new Set<number>();
+  for (const pid of fs.readdirSync(procfs)) {
+    if (pid.charCodeAt(0) < 48 || pid.charCodeAt(0) > 57) continue;
+    try {
+      held.add(fs.statSync(`${procfs}/${pid}/ns/mnt`).ino);
+    } catch {
+      // exited since readdir, or not ours to look at
+    }
+  }
+  return held;
 }
 
 function run(data: NamespacesThreadData): void {
@@ -118,16 +142,28 @@ function run(data: NamespacesThreadData): void {
   const marked = new Set<string>();
   if (walkOk.ok && watched !== undefined && fan !== undefined) marked.add(mountNamespaceInfo(watched).id);
 
+  let nextLeakScan = 0;
+  let unheld: { namespaces: number; mounts: number } | undefined;
   const walk = () => {
     let namespaces = 0;
     let mounts = 0;
     let largest = 0;
     const seen = new Set<string>();
+    const now = Date.now();
+    const scan = now >= nextLeakScan;
+    const byInode = scan ? new Map<number, number>() : undefined;
     walkMountNamespaces(start, (info, fd) => {
       namespaces++;
       mounts += info.mounts;
       largest = Math.max(largest, info.mounts);
       seen.add(info.id);
+      if (byInode) {
+        try {
+          byInode.set(fs.fstatSync(fd).ino, info.mounts);
+        } catch {
+          // gone since the walk found it
+        }
+      }
       if (markAll && !marked.has(info.id) && marked.size < MAX_MARKS) {
         try {
           markMountNamespace(fan as number, fd);
@@ -139,7 +175,13 @@ function run(data: NamespacesThreadData): void {
     });
     // A namespace that is gone took its mark with it.
     for (const id of marked) if (!seen.has(id)) marked.delete(id);
-    post({ type: 'walk', namespaces, mounts, largest, marked: fan === undefined ? 0 : marked.size });
+    if (byInode) {
+      // After the walk: a namespace made since has no entry, one whose last process left since counts (once).
+      for (const ino of processNamespaces(data.procfs)) byInode.delete(ino);
+      unheld = { namespaces: byInode.size, mounts: [...byInode.values()].reduce((a, n) => a + n, 0) };
+      nextLeakScan = now + data.leakScanMs;
+    }
+    post({ type: 'walk', namespaces, mounts, largest, marked: fan === undefined ? 0 : marked.size, unheld: unheld?.namespaces, unheldMounts: unheld?.mounts });
   };
 
   const buf = Buffer.allocUnsafe(1 << 16);

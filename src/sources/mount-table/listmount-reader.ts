@@ -63,6 +63,7 @@ export class ListmountTable implements MountTable {
     let perType: Uint32Array = this.perType.fill(0);
     let idmappedPerType: Uint32Array = this.idmappedPerType.fill(0);
     const overlay = this.typeId('overlay');
+    const idmappedIds: number[] = [];
     let kept = 0;
     let added = 0;
     let removed = 0;
@@ -102,6 +103,7 @@ export class ListmountTable implements MountTable {
           idmappedPerType = this.grow(idmappedPerType);
         }
       }
+      if (next.idmapped[kept] === 1) idmappedIds.push(id);
       const type = next.type[kept] as number;
       if (type === overlay) tally.add('overlay', next.layers[kept] as number, next.idmapped[kept] === 1, prev !== undefined && isNew);
       else {
@@ -118,7 +120,7 @@ export class ListmountTable implements MountTable {
     this.spare = prev;
     this.known = next;
     const readSeconds = Number(process.hrtime.bigint() - start) / 1e9;
-    return { method: this.method, ...tally, added, removed, readSeconds, parseErrors: 0 };
+    return { method: this.method, ...tally, idmappedIds, added, removed, readSeconds, parseErrors: 0 };
   }
 
   private grow(a: Uint32Array): Uint32Array {

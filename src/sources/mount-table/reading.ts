@@ -14,6 +14,8 @@ export interface TableSample {
   layers: number;
   layersMax: number;
   idmapped: number;
+  /** The mount ids of the idmapped mounts (few: a runtime's temporary ones live for milliseconds), for their ages. */
+  idmappedIds: number[];
   /** Mounts not in the previous reading, and mounts of it that are gone (0 on the first). */
   added: number;
   removed: number;

@@ -251,6 +251,8 @@ export class MountinfoTable implements MountTable {
       count(facts.fsType, facts.idmapped, cur.layers[cur.n - 1] as number, prev !== undefined && !same);
     }
     tally.addMany(runType, runN, runIdmapped);
+    const idmappedIds: number[] = [];
+    if (tally.idmapped > 0) for (let i = 0; i < cur.n; i++) if (cur.idmapped[i] === 1 && (cur.id[i] as number) >= 0) idmappedIds.push(cur.id[i] as number);
     // max(0): a text repeating an id (never the kernel's) must not make churn negative.
     const added = prev ? Math.max(0, cur.count - kept) : 0;
     const removed = prev ? Math.max(0, prev.count - kept) : 0;
@@ -259,6 +261,7 @@ export class MountinfoTable implements MountTable {
     return {
       method: this.method,
       ...tally,
+      idmappedIds,
       added,
       removed,
       readSeconds,

@@ -1,0 +1,138 @@
+// What reading container bundles costs, against what a container start itself takes:
+//  1. readBundle() (src/oci/bundle.ts: open O_NOFOLLOW, fstat, read, JSON.parse, the annotations) on
+//     a bundle as the drill and the CRI write it, µs per read (median of 7 batches of 2,000);
+//  2. a burst of CONTAINERS container starts (`mountstorm storm --containers --task-dir`, per-layer
+//     idmap, 50 layers): the exporter's own CPU over the burst while it watches the task directory
+//     (every bundle read) against the same exporter watching a directory nobody writes to, the arms
+//     alternating, ROUNDS each. Reported per start: the CPU difference, against the start's own
+//     duration (the storm report's p50 container start).
+// usage (root, after npm run build): node bench/bundles.js [rounds=10] [containers=100] [concurrency=8]
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { readBundle } = require('../dist/src/oci/bundle');
+const { median } = require('./stats');
+
+const args = process.argv.slice(2);
+const rounds = Number(args[0] ?? 10);
+const containers = Number(args[1] ?? 100);
+const concurrency = Number(args[2] ?? 8);
+const cli = path.join(__dirname, '../dist/src/cli.js');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function micro() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-bundle-'));
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      ociVersion: '1.2.0',
+      root: { path: 'rootfs' },
+      annotations: {
+        'io.kubernetes.cri.container-type': 'container',
+        'io.kubernetes.cri.container-name': 'web',
+        'io.kubernetes.cri.image-name': 'registry.example/team/web:1.4',
+        'io.kubernetes.cri.sandbox-name': 'web-7d9c-x2',
+        'io.kubernetes.cri.sandbox-namespace': 'shop',
+        'io.kubernetes.cri.sandbox-id': 'a'.repeat(64),
+      },
+      process: { args: ['/bin/web'], env: Array.from({ length: 30 }, (_, i) => `VAR_${i}=${'x'.repeat(40)}`), cwd: '/' },
+      mounts: Array.from({ length: 12 }, (_, i) => ({ destination: `/m${i}`, type: 'bind', source: `/var/lib/kubelet/pods/x/volumes/${i}`, options: ['rbind', 'rw'] })),
+      linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'user' }] },
+    }),
+  );
+  const bytes = fs.statSync(path.join(dir, 'config.json')).size;
+  const per = [];
+  for (let b = 0; b < 7; b++) {
+    const n = 2000;
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) await readBundle(dir);
+    per.push(Number(process.hrtime.bigint() - t) / 1e3 / n);
+  }
+  fs.rmSync(dir, { recursive: true });
+  return { us: median(per), bytes };
+}
+
+/** CPU time of every thread of `pid`, in seconds, to the nanosecond (schedstat: time on CPU). */
+function cpuSeconds(pid) {
+  let ns = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended: its time is in no file any more (the sampler's threads live as long as it)
+    }
+  }
+  return ns / 1e9;
+}
+
+async function exporter(taskDir, port) {
+  const p = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', `--web.listen-address=127.0.0.1:${port}`, '--sample.interval=1s', `--collector.containers.task-dir=${taskDir}`, '--no-collector.tracefs'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  p.stderr.on('data', (d) => (log += d));
+  for (let i = 0; !/msg="watching container task directory"/.test(log); i++) {
+    if (i > 400) throw new Error(`the exporter did not start:\n${log}`);
+    await sleep(50);
+  }
+  await sleep(2000);
+  const node = Number(fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  return {
+    node,
+    async stop() {
+      process.kill(node, 'SIGTERM');
+      await new Promise((r) => p.on('exit', r));
+    },
+  };
+}
+
+function burst(taskDir) {
+  const out = execFileSync(process.execPath, [cli, 'storm', '--json', '--no-progress', `--containers=${containers}`, `--concurrency=${concurrency}`, '--layers=50', `--task-dir=${taskDir}`], { maxBuffer: 64 << 20 });
+  return JSON.parse(out.toString());
+}
+
+(async () => {
+  if (process.getuid?.() !== 0) throw new Error('run as root (the storm mounts)');
+  const m = await micro();
+  const watched = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-bundles-watched-'));
+  const idle = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-bundles-idle-'));
+  const reading = await exporter(watched, 19981);
+  const notReading = await exporter(idle, 19982);
+  const diffs = [];
+  const starts = [];
+  const cpu = { reading: [], notReading: [] };
+  try {
+    for (let r = 0; r < rounds; r++) {
+      // Both exporters run through every burst; the bursts' bundles go to the watched directory only.
+      const a0 = cpuSeconds(reading.node);
+      const b0 = cpuSeconds(notReading.node);
+      const report = burst(watched);
+      await sleep(2500); // the last bundles read, a sample taken by each
+      const a = cpuSeconds(reading.node) - a0;
+      const b = cpuSeconds(notReading.node) - b0;
+      cpu.reading.push(a);
+      cpu.notReading.push(b);
+      diffs.push((a - b) / report.containers);
+      starts.push(report.containerStart.p50);
+      process.stderr.write(`round ${r + 1}: ${report.containers} starts, p50 start ${(report.containerStart.p50 * 1000).toFixed(2)} ms; exporter CPU reading ${(a * 1000).toFixed(0)} ms, not reading ${(b * 1000).toFixed(0)} ms\n`);
+    }
+  } finally {
+    await reading.stop();
+    await notReading.stop();
+    fs.rmSync(watched, { recursive: true, force: true });
+    fs.rmSync(idle, { recursive: true, force: true });
+  }
+  const perStart = median(diffs);
+  const start = median(starts);
+  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
+  console.log(`Command: node bench/bundles.js ${rounds} ${containers} ${concurrency}`);
+  console.log('');
+  console.log('| figure | value | against |');
+  console.log('|---|---|---|');
+  console.log(`| readBundle() of a ${m.bytes}-byte config.json | ${m.us.toFixed(1)} µs | ${((m.us / 1e6 / start) * 100).toFixed(3)} % of a container start (p50 ${(start * 1000).toFixed(2)} ms) |`);
+  console.log(`| exporter CPU per start, reading bundles − not reading (median of ${rounds} bursts of ${containers}) | ${(perStart * 1e6).toFixed(0)} µs | ${((perStart / start) * 100).toFixed(2)} % of a container start |`);
+  console.log(`| exporter CPU per burst: reading / not reading | ${(median(cpu.reading) * 1000).toFixed(0)} / ${(median(cpu.notReading) * 1000).toFixed(0)} ms | ratio ${(median(cpu.reading) / Math.max(median(cpu.notReading), 0.01)).toFixed(2)} |`);
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

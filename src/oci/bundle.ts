@@ -1,0 +1,119 @@
+/**
+ * A container's OCI bundle as a runtime leaves it in its task directory: `config.json`, read once,
+ * bounded, never followed through a symlink, and reduced to who the container is. containerd's CRI
+ * writes the pod and image into annotations (`io.kubernetes.cri.*`); other clients (ctr, nerdctl)
+ * leave what they leave, and the container id names the container then.
+ */
+import { constants, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/** A config.json larger than this is not a runtime's (containerd's are a few KiB; 1 MiB leaves room for annotations). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/** Why a bundle could not be read: a fixed set, so it can label a counter. */
+export const BUNDLE_ERRORS = ['gone', 'not_a_file', 'too_large', 'not_json', 'not_an_object', 'unreadable'] as const;
+export type BundleErrorReason = (typeof BUNDLE_ERRORS)[number];
+
+export class BundleError extends Error {
+  constructor(
+    readonly reason: BundleErrorReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface BundleInfo {
+  /** The bundle directory's name: the container id. */
+  id: string;
+  /** The image, as the CRI names it (`io.kubernetes.cri.image-name`), else an OCI image annotation; undefined for neither. */
+  image: string | undefined;
+  podNamespace: string | undefined;
+  podName: string | undefined;
+  containerName: string | undefined;
+  /** `container`, `sandbox` (the pod's pause container) or undefined (not a CRI container). */
+  containerType: string | undefined;
+  /** It runs in a user namespace of its own: uid mappings, or a user namespace in linux.namespaces. */
+  userNamespace: boolean;
+  /** The rootfs path, absolute, as the runtime names it (root.path is relative to the bundle where not absolute). */
+  rootfs: string | undefined;
+}
+
+const CRI = 'io.kubernetes.cri.';
+const IMAGE_ANNOTATIONS = [`${CRI}image-name`, 'io.containerd.image.name', 'org.opencontainers.image.ref.name', 'nerdctl/image'];
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+/**
+ * What a config.json's text says about its container; BundleError where it is not a JSON object.
+ * `runtimeDir` is the bundle's directory as the runtime names it (without --path.rootfs), against
+ * which a relative root.path resolves.
+ */
+export function parseBundleConfig(text: string, bundleDir: string, runtimeDir = bundleDir): BundleInfo {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new BundleError('not_json', `config.json is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BundleError('not_an_object', 'config.json is not a JSON object');
+  const c = v as Record<string, unknown>;
+  const raw = c.annotations;
+  const annotations: Record<string, unknown> = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const linux = typeof c.linux === 'object' && c.linux !== null ? (c.linux as Record<string, unknown>) : {};
+  const uidMappings = Array.isArray(linux.uidMappings) ? linux.uidMappings : [];
+  const namespaces = Array.isArray(linux.namespaces) ? linux.namespaces : [];
+  const userNs = namespaces.some((n) => typeof n === 'object' && n !== null && (n as Record<string, unknown>).type === 'user');
+  const root = typeof c.root === 'object' && c.root !== null ? str((c.root as Record<string, unknown>).path) : undefined;
+  return {
+    id: path.basename(bundleDir),
+    image: IMAGE_ANNOTATIONS.map((k) => str(annotations[k])).find((x) => x !== undefined),
+    podNamespace: str(annotations[`${CRI}sandbox-namespace`]),
+    podName: str(annotations[`${CRI}sandbox-name`]),
+    containerName: str(annotations[`${CRI}container-name`]),
+    containerType: str(annotations[`${CRI}container-type`]),
+    userNamespace: uidMappings.length > 0 || userNs,
+    rootfs: root === undefined ? undefined : path.resolve(runtimeDir, root),
+  };
+}
+
+/**
+ * Reads `<bundleDir>/config.json` once: not through a symlink (O_NOFOLLOW), a regular file, at most
+ * MAX_CONFIG_BYTES (read to one byte past it, so a file growing under the read is caught too).
+ */
+export async function readBundle(bundleDir: string, runtimeDir = bundleDir): Promise<BundleInfo> {
+  const file = path.join(bundleDir, 'config.json');
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new BundleError('gone', 'the bundle was gone before its config.json was read');
+    if (code === 'ELOOP') throw new BundleError('not_a_file', 'config.json is a symlink');
+    throw new BundleError('unreadable', `config.json: ${code ?? String(err)}`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new BundleError('not_a_file', 'config.json is not a regular file');
+    if (st.size > MAX_CONFIG_BYTES) throw new BundleError('too_large', `config.json is ${st.size} bytes (at most ${MAX_CONFIG_BYTES})`);
+    let buf = Buffer.allocUnsafe(Math.min(st.size + 1, MAX_CONFIG_BYTES + 1));
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > MAX_CONFIG_BYTES) throw new BundleError('too_large', `config.json grew past ${MAX_CONFIG_BYTES} bytes while read`);
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_CONFIG_BYTES + 1));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return parseBundleConfig(buf.toString('utf8', 0, n), bundleDir, runtimeDir);
+  } catch (err) {
+    if (err instanceof BundleError) throw err;
+    throw new BundleError('unreadable', `config.json: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  } finally {
+    await fh.close();
+  }
+}

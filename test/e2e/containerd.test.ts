@@ -1,0 +1,98 @@
+/**
+ * The culprits named from a real container runtime: Debian's containerd and runc (in namespaces of
+ * their own: test/support/containerd.ts), a 50-layer image built here and imported, containers
+ * started with `ctr run` as the CRI starts them (its annotations on the OCI spec, user namespaces),
+ * and as plain ctr does (no image named). The exporter watches containerd's task directory and
+ * counts each start by image, and the user-namespaced ones, exactly; its trace counts the runtime's
+ * own mount syscalls by process. The host's mount table is never touched, and stopping containerd
+ * leaves no process behind.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
+import { buildImage, processesUsing, startContainerd } from '../support/containerd';
+import { startExporter } from '../support/exporter';
+import { sum } from '../support/metrics';
+
+const ready = IS_ROOT && hasCommand('containerd') && hasCommand('ctr') && hasCommand('runc') && hasCommand('setpriv') && fs.existsSync('/bin/busybox');
+requireInCi(ready, 'root, containerd, runc and busybox-static for the real-runtime test');
+
+const IMAGE = 'docker.io/mountstorm/layers50:latest';
+
+testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/setup-test.sh)')(
+  'real containerd: every start counted by the image its bundle names, user-namespaced starts exactly, the runtime\'s own mount syscalls by process; nothing left behind',
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-containerd-'));
+    const ctd = await startContainerd(dir);
+    let exp: Awaited<ReturnType<typeof startExporter>> | undefined;
+    try {
+      await buildImage(path.join(dir, 'image.tar'), 50, IMAGE);
+      await ctd.ctr(['-n', 'k8s.io', 'images', 'import', path.join(dir, 'image.tar')]);
+      await ctd.ctr(['-n', 'default', 'images', 'import', path.join(dir, 'image.tar')]);
+      // containerd makes its task directory as its runtime plugin loads; the exporter watches it before the first start.
+      fs.mkdirSync(ctd.taskDir, { recursive: true });
+      exp = await startExporter(['--sample.interval=200ms', `--collector.containers.task-dir=${ctd.taskDir}`, '--collector.tracefs.mode=always', '--log.level=debug'], { ownMountNamespace: true });
+      for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++) if (i > 50) throw new Error('the task directory was never watched');
+
+      const cri = (i: number, cmd = ['/bin/sh', '-c', 'test "$(ls /layers | wc -l)" = 49'], mode = '--rm') => [
+        '-n', 'k8s.io', 'run', mode, '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536',
+        '--annotation', 'io.kubernetes.cri.container-type=container',
+        '--annotation', `io.kubernetes.cri.image-name=${IMAGE}`,
+        '--annotation', 'io.kubernetes.cri.sandbox-namespace=shop',
+        '--annotation', `io.kubernetes.cri.sandbox-name=web-${i}`,
+        '--annotation', 'io.kubernetes.cri.container-name=web',
+        IMAGE, `web-${i}`, ...cmd,
+      ];
+      for (let i = 0; i < 3; i++) await ctd.ctr(cri(i));
+      for (let i = 0; i < 2; i++) await ctd.ctr(['-n', 'default', 'run', '--rm', '--net-host', IMAGE, `box-${i}`, '/bin/true']);
+
+      let m = await exp.waitSamples(1);
+      for (let i = 0; sum(m, 'mountstorm_container_starts_total') < 5 || sum(m, 'mountstorm_container_bundle_errors_total') + sumOr0(m, 'mountstorm_container_image_starts_total') < 5; i++) {
+        if (i > 100) throw new Error(`the starts never showed:\n${exp.logs().slice(-2000)}`);
+        m = await exp.waitSamples(1);
+      }
+      m = await exp.waitSamples(2);
+      // Exactly the five, each once: containerd's delete (a rename to .<id>, then removal) is no start.
+      expect(exp.logs().match(/msg="container bundle appeared"/g)).toHaveLength(5);
+      expect(sum(m, 'mountstorm_container_starts_total')).toBe(5);
+      expect(sum(m, 'mountstorm_container_bundle_errors_total')).toBe(0);
+      expect(sum(m, 'mountstorm_container_image_starts_total', { image: IMAGE })).toBe(3);
+      expect(sum(m, 'mountstorm_container_image_starts_total', { image: 'unknown' })).toBe(2); // ctr names no image in the spec
+      expect(sum(m, 'mountstorm_container_userns_starts_total')).toBe(3);
+      // The runtime's own steps: the shim mounting the rootfs, runc setting up the container.
+      const byComm = m.filter((s) => s.name === 'mountstorm_mount_syscalls_by_process_total');
+      const runtime = byComm.filter((s) => /^(containerd-shim|runc)/.test(s.labels.comm ?? '')).reduce((a, s) => a + s.value, 0);
+      expect(runtime).toBeGreaterThan(0);
+      // What the node's own alert description and landing page name.
+      const state = (await (await fetch(`${exp.url}/api/state`)).json()) as { images: { image: string; starts: number }[] };
+      expect(state.images[0]).toEqual({ image: IMAGE, starts: 3 });
+      // The doctor, while one runs: the image by its bundle, its user namespace, its rootfs overlay's
+      // layers from the table of containerd's mount namespace (where the shim mounted it).
+      await ctd.ctr(cri(9, ['/bin/sleep', '60'], '--detach'));
+      const containerdPid = processesUsing(dir).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('containerd\0'));
+      expect(containerdPid).toBeDefined();
+      const doctor = JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json', `--mount.pid=${containerdPid}`, `--collector.containers.task-dir=${ctd.taskDir}`], { encoding: 'utf8' }).toString()) as {
+        containers: { running: number; images: { image: string; containers: number; userNamespace: number; layers?: number }[] };
+      };
+      expect(doctor.containers.running).toBe(1);
+      // 51: the image's 50, and the copy containerd 1.6 makes with the user namespace's ids (ctr --uidmap).
+      expect(doctor.containers.images).toEqual([{ image: IMAGE, containers: 1, userNamespace: 1, layers: 51 }]);
+      await ctd.ctr(['-n', 'k8s.io', 'tasks', 'kill', '-s', 'KILL', 'web-9']).catch(() => undefined);
+      // The host's table never saw containerd's mounts.
+      expect(fs.readFileSync('/proc/1/mountinfo', 'utf8').includes(dir)).toBe(false);
+    } finally {
+      await exp?.stop('SIGTERM');
+      await ctd.stop();
+      const left = processesUsing(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+      expect(left).toEqual([]);
+    }
+  },
+  180_000,
+);
+
+function sumOr0(m: Parameters<typeof sum>[0], name: string): number {
+  return m.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
+}

@@ -1,0 +1,166 @@
+/**
+ * Debian's real containerd and runc for tests, with nothing of the host's touched: containerd runs
+ * in a mount namespace and a PID namespace of its own (`unshare -m -p --mount-proc`), with its own
+ * root, state directory and socket under a temporary directory, a tmpfs on /run for runc's and
+ * the shims' state, the client's FIFOs in the temporary directory too, the CRI plugin off (no CNI here).
+ * Its shims and containers live in that PID namespace, so they all die with containerd, and the
+ * namespace dies with the test process too (--kill-child, and setpriv's parent-death signal), so a
+ * SIGKILLed test leaves nothing behind but its temporary directory. Images are built locally (no
+ * registry): a static busybox base layer from Debian's busybox-static, one small file per further
+ * layer, an OCI archive imported with `ctr images import`.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface RunningContainerd {
+  dir: string;
+  socket: string;
+  /** containerd's task directory: the bundles, as the exporter's --collector.containers.task-dir watches them. */
+  taskDir: string;
+  ctr(args: string[], timeoutMs?: number): Promise<string>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout))),
+  );
+}
+
+/** Processes whose command line names `dir` (containerd, its shims): host PIDs. */
+export function processesUsing(dir: string): string[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
+      } catch {
+        return false;
+      }
+    });
+}
+
+export async function startContainerd(dir: string): Promise<RunningContainerd> {
+  // A user-namespaced container's root (uid 100000 here) must get through to its rootfs under the state directory.
+  fs.chmodSync(dir, 0o755);
+  const socket = path.join(dir, 'containerd.sock');
+  const config = path.join(dir, 'config.toml');
+  fs.writeFileSync(
+    config,
+    [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${socket}"`,
+      '[ttrpc]',
+      `  address = "${socket}.ttrpc"`,
+      '',
+    ].join('\n'),
+  );
+  let log = '';
+  // runc and the shims keep their state and sockets under /run/containerd: a tmpfs on /run in
+  // containerd's own namespace keeps them off the host's /run (and gone with the namespace).
+  const proc: ChildProcess = spawn(
+    'setpriv',
+    ['--pdeathsig', 'KILL', 'unshare', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', 'sh', '-ec', 'mount -t tmpfs mountstorm-run /run && exec containerd --config "$0"', config],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  fs.mkdirSync(path.join(dir, 'fifo'));
+  // `ctr run` makes its IO FIFOs where --fifo-dir says (else under the host's /run/containerd).
+  const ctr = (args: string[], timeoutMs?: number) => run('ctr', ['--address', socket, ...args.flatMap((a, i) => (a === 'run' && i <= 2 ? ['run', '--fifo-dir', path.join(dir, 'fifo')] : [a]))], timeoutMs);
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`containerd exited:\n${log}`);
+    if (fs.existsSync(socket) && (await ctr(['version']).then(() => true, () => false))) break;
+    if (i > 300) throw new Error(`containerd never answered on ${socket}:\n${log.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    dir,
+    socket,
+    taskDir: path.join(dir, 'state/io.containerd.runtime.v2.task'),
+    ctr,
+    logs: () => log,
+    async stop() {
+      // unshare --fork waits on its child without passing signals on: stop containerd itself. Its PID
+      // namespace dies with it and takes the shims and containers along; unshare then exits.
+      const own = processesUsing(dir).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('containerd\0'));
+      for (const p of own) process.kill(Number(p), 'SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000); // --kill-child: containerd goes with it
+      await exited;
+      clearTimeout(t);
+      for (let i = 0; i < 100 && processesUsing(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    },
+  };
+}
+
+/**
+ * An OCI image archive of `layers` layers: busybox (static) with sh, true and an /etc/group in the
+ * first, `/layers/<i>` in each further one. Uncompressed layers; the name in the index's
+ * io.containerd.image.name annotation, which `ctr images import` takes.
+ */
+export async function buildImage(archive: string, layers: number, name: string): Promise<void> {
+  const work = fs.mkdtempSync(path.join(path.dirname(archive), 'image-'));
+  try {
+    const blobs = path.join(work, 'blobs/sha256');
+    fs.mkdirSync(blobs, { recursive: true });
+    const put = (file: string) => {
+      const data = fs.readFileSync(file);
+      const digest = createHash('sha256').update(data).digest('hex');
+      fs.renameSync(file, path.join(blobs, digest));
+      return { digest: `sha256:${digest}`, size: data.length };
+    };
+    const layer = async (fill: (root: string) => void) => {
+      const root = fs.mkdtempSync(path.join(work, 'layer-'));
+      fill(root);
+      const tar = `${root}.tar`;
+      await run('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', root, '-cf', tar, '.']);
+      fs.rmSync(root, { recursive: true });
+      return put(tar);
+    };
+    const descs = [
+      await layer((r) => {
+        fs.mkdirSync(path.join(r, 'bin'));
+        fs.mkdirSync(path.join(r, 'etc'));
+        fs.copyFileSync('/bin/busybox', path.join(r, 'bin/busybox'));
+        fs.chmodSync(path.join(r, 'bin/busybox'), 0o755);
+        for (const l of ['sh', 'true', 'sleep', 'ls', 'cat']) fs.symlinkSync('busybox', path.join(r, 'bin', l));
+        fs.writeFileSync(path.join(r, 'etc/group'), 'root:x:0:\n');
+        fs.writeFileSync(path.join(r, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n');
+      }),
+    ];
+    for (let i = 1; i < layers; i++) {
+      descs.push(
+        await layer((r) => {
+          fs.mkdirSync(path.join(r, 'layers'));
+          fs.writeFileSync(path.join(r, 'layers', String(i)), `${i}\n`);
+        }),
+      );
+    }
+    const json = (v: unknown) => {
+      const f = path.join(work, 'blob.json');
+      fs.writeFileSync(f, JSON.stringify(v));
+      return put(f);
+    };
+    const config = json({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: descs.map((d) => d.digest) } });
+    const manifest = json({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: descs.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...d })),
+    });
+    fs.writeFileSync(path.join(work, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'io.containerd.image.name': name } }] }));
+    fs.writeFileSync(path.join(work, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await run('tar', ['-C', work, '-cf', archive, 'oci-layout', 'index.json', 'blobs']);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
