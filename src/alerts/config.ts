@@ -11,7 +11,7 @@
  *   thresholds: { stormSyscallsPerStart: 200, stormFor: 5s }
  */
 import * as fs from 'node:fs';
-import * as yaml from 'js-yaml';
+import { parseYamlMapping } from '../yaml-mapping';
 import { ConfigError, errorMessage } from '../errors';
 import { parseDuration } from '../flags';
 import { THRESHOLDS, type Thresholds } from './thresholds';
@@ -42,16 +42,8 @@ export function runbookUrl(cfg: AlertsConfig, alert: string): string {
 
 /** Parses and validates the YAML text of an alerts config: a ConfigError naming the key otherwise. */
 export function parseAlertsConfig(text: string, file: string): AlertsConfig {
-  let doc: unknown;
-  try {
-    doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${errorMessage(err)}`, { cause: err });
-  }
-  const fail = (why: string) => new ConfigError(`${file}: ${why}`);
-  if (doc === null || doc === undefined) return DEFAULT_ALERTS_CONFIG;
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw fail('must be a mapping');
-  const d = doc as Record<string, unknown>;
+  const { doc: d, fail } = parseYamlMapping(text, file);
+  if (d === undefined) return DEFAULT_ALERTS_CONFIG;
   const out: AlertsConfig = { ...DEFAULT_ALERTS_CONFIG, thresholds: { ...THRESHOLDS } };
   const duration = (key: string, v: unknown): number => {
     const ms = typeof v === 'string' ? parseDuration(v) : undefined;

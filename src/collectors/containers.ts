@@ -26,10 +26,11 @@ const M = CONTAINERS_METRICS;
 
 const DEFAULT_TASK_DIR = '/run/containerd/io.containerd.runtime.v2.task';
 
-/** A config.json not there yet when its bundle appeared, or not whole yet: how long to wait for it. */
-const CONFIG_WAIT_MS = 2000;
-/** Bundles waiting for their config.json, at most (a runtime that never writes one must not grow this). */
-const MAX_PENDING = 4096;
+/**
+ * A config.json not there yet when its bundle appeared (a runtime writes it just after the
+ * directory), or not whole yet: the delays before each further look (ms), about 2 s in all.
+ */
+const RETRY_MS = [20, 100, 400, 1500];
 /** Bundles remembered as existing, at most (a node runs far fewer containers). */
 const MAX_LIVE = 65_536;
 
@@ -60,8 +61,6 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly dirs: string[];
   private readonly labels: BoundedLabels;
-  /** Bundle directories seen whose config.json has not been read yet, with when they appeared. */
-  private readonly pending = new Map<string, number>();
   /** Bundle directories that exist now, as far as the watch told. */
   private readonly live = new Set<string>();
   private seen = 0;
@@ -71,6 +70,7 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     private readonly ctx: CollectorContext,
     taskDirs: readonly string[],
     imageSeries = 10,
+    private readonly readBundles = true,
     imageIdleMs = 10 * 60_000,
   ) {
     this.starts = ctx.exposition.counter(M.containerStarts, "New container bundles seen in the runtime's task directories.");
@@ -97,20 +97,22 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     this.ctx.log.failure(`bundle:${reason}`, 'warn', `cannot read a container bundle (${reason}); counted in ${M.bundleErrors}`, { bundle, err: err instanceof Error ? err.message : String(err) });
   }
 
-  /** config.json appeared in a bundle: read it once (again once, a moment later, if it is not whole yet). */
-  private async read(bundle: string, retry = true): Promise<void> {
-    if (!this.pending.delete(bundle) && retry) return; // read already, or its bundle is gone
+  /**
+   * A bundle appeared: read its config.json once. Not there yet, or not whole yet, it is looked at
+   * again after each of RETRY_MS while the bundle exists; gone with its bundle, it is counted so.
+   */
+  private read(bundle: string, tries = 0): void {
     try {
-      const b = await readBundle(bundle);
+      const b = readBundle(bundle);
       const image = b.image ?? 'unknown';
       bump(this.next.images, image);
       bump(this.next.byImage, this.labels.label(image, Date.now()));
       if (b.userNamespace) this.next.userns++;
     } catch (err) {
-      if (retry && err instanceof BundleError && (err.reason === 'not_json' || err.reason === 'not_an_object')) {
-        // Caught mid-write: look once more when the writer is likely done.
-        this.pending.set(bundle, Date.now());
-        setTimeout(() => void (this.pending.delete(bundle) ? this.read(bundle, false) : undefined), 250).unref();
+      const early = err instanceof BundleError && (err.reason === 'gone' || err.reason === 'not_json' || err.reason === 'not_an_object');
+      const delay = RETRY_MS[tries];
+      if (early && delay !== undefined && this.live.has(bundle) && this.watchers.size > 0) {
+        setTimeout(() => this.read(bundle, tries + 1), delay).unref();
         return;
       }
       this.failed(bundle, err);
@@ -126,11 +128,11 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   }
 
   private startWatching(dir: string): Promise<void> {
-    const w = watch(dir, { ignoreInitial: true, depth: 2, persistent: false, followSymlinks: false, ignored: (p, st) => st?.isFile() === true && path.basename(p) !== 'config.json' });
-    // depth 1 = <namespace>, 2 = <namespace>/<container> (a start), 3 = its files: config.json is read.
+    // depth 1: <namespace> directories are watched, their <container> entries reported (a start);
+    // nothing inside a bundle is watched (its config.json is read once, directly).
+    const w = watch(dir, { ignoreInitial: true, depth: 1, persistent: false, followSymlinks: false });
     const depth = (p: string) => path.relative(dir, p).split(path.sep).length;
     w.on('addDir', (p: string) => {
-      if (depth(p) === 3 && path.basename(p) === 'config.json') void this.read(path.dirname(p)); // not a file: said so
       // containerd deletes a bundle by renaming it to .<id> first: that is no start.
       if (depth(p) !== 2 || path.basename(p).startsWith('.')) return;
       // chokidar can tell of one directory twice (its scan of a new namespace directory and the
@@ -139,15 +141,10 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
       if (this.live.size < MAX_LIVE) this.live.add(p);
       this.seen++;
       this.ctx.log.debug('container bundle appeared', { bundle: p });
-      if (this.pending.size < MAX_PENDING) this.pending.set(p, Date.now());
-    });
-    w.on('add', (p: string) => {
-      if (depth(p) === 3 && path.basename(p) === 'config.json') void this.read(path.dirname(p));
+      if (this.readBundles) this.read(p);
     });
     w.on('unlinkDir', (p: string) => {
       if (depth(p) === 2) this.live.delete(p);
-      // Gone before its config.json was seen: a start nobody can name.
-      if (depth(p) === 2 && this.pending.delete(p)) this.failed(p, new BundleError('gone', 'the bundle was gone before its config.json was read'));
     });
     w.on('error', (err) => this.ctx.log.failure(`watch:${dir}`, 'warn', 'container task directory watch failed', { dir, err: String(err) }));
     this.watchers.set(dir, w);
@@ -165,12 +162,6 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
         this.watchers.delete(dir);
         await w.close();
       }
-    }
-    // A bundle whose config.json never came: counted once, and forgotten.
-    const now = Date.now();
-    for (const [bundle, at] of this.pending) if (now - at > CONFIG_WAIT_MS) {
-      this.pending.delete(bundle);
-      this.failed(bundle, new BundleError('gone', 'no config.json appeared in the bundle'));
     }
     const starts = this.seen;
     this.seen = 0;
@@ -190,7 +181,6 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   async close(): Promise<void> {
     await Promise.all([...this.watchers.values()].map((w) => w.close()));
     this.watchers.clear();
-    this.pending.clear();
     this.live.clear();
   }
 }
@@ -201,8 +191,9 @@ export const containersCollector = defineCollector({
   help: "container starts seen in the runtime's task directories.",
   flags: [
     { name: 'task-dir', kind: 'list', default: [DEFAULT_TASK_DIR], help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.' },
+    { name: 'read-bundles', kind: 'bool', default: true, help: "Read each new bundle's config.json once (the image, the pod, user namespaces); off, starts are only counted." },
     { name: 'image-series', kind: 'int', default: 10, check: positive, help: `Images with a ${M.imageStarts} series of their own (the first active ones, each kept while it starts containers and given up after 10 minutes without); the rest count as image="other".` },
   ],
-  options: (value) => ({ taskDirs: value('task-dir') as string[], imageSeries: value('image-series') as number }),
-  create: (ctx, o) => new ContainersCollector(ctx, o.taskDirs, o.imageSeries),
+  options: (value) => ({ taskDirs: value('task-dir') as string[], readBundles: value('read-bundles') as boolean, imageSeries: value('image-series') as number }),
+  create: (ctx, o) => new ContainersCollector(ctx, o.taskDirs, o.imageSeries, o.readBundles),
 });

@@ -52,7 +52,7 @@ export interface RunningImage {
 const MAX_BUNDLES = 5000;
 
 /** Every bundle under the task directories, read once, grouped by image; `layersAt` maps a rootfs path to its overlay's lower layers. */
-async function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>, layersAt: Map<string, number>): Promise<Diagnosis['containers']> {
+function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>, layersAt: Map<string, number>): Diagnosis['containers'] {
   const byImage = new Map<string, RunningImage>();
   let running = 0;
   let unreadable = 0;
@@ -73,7 +73,7 @@ async function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: stri
       for (const id of ids) {
         if (running + unreadable >= MAX_BUNDLES) break;
         try {
-          const b = await readBundle(path.join(d.seen, ns, id), path.join(d.given, ns, id));
+          const b = readBundle(path.join(d.seen, ns, id), path.join(d.given, ns, id));
           running++;
           const image = b.image ?? 'unknown';
           const r = byImage.get(image) ?? { image, containers: 0, userNamespace: 0, layers: undefined };
@@ -240,7 +240,7 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   const nsSelf = canRead(paths.proc('self/ns/mnt'));
   const taskDirs = opts.taskDirs.map((d) => paths.root(d));
   const taskDir = taskDirs.find((d) => fs.existsSync(d));
-  const containers = await runningImages(
+  const containers = runningImages(
     opts.taskDirs.map((d) => ({ given: d, seen: paths.root(d) })),
     layersAt,
   );

@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import { parseYamlMapping } from '../yaml-mapping';
 import { ConfigError, errorMessage } from '../errors';
 import { parseDuration } from '../flags';
 
@@ -31,17 +31,9 @@ export const DEFAULT_CLIENT_CONFIG: ClientConfig = Object.freeze({ timeoutMs: 50
 const KEYS = ['timeout', 'tls_config', 'basic_auth', 'authorization', 'bearer_token_file'];
 
 export function parseClientConfig(text: string, file: string): ClientConfig {
-  let doc: unknown;
-  try {
-    doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${errorMessage(err)}`, { cause: err });
-  }
-  const fail = (why: string) => new ConfigError(`${file}: ${why}`);
+  const { doc: d, fail } = parseYamlMapping(text, file);
   const out: ClientConfig = { timeoutMs: DEFAULT_CLIENT_CONFIG.timeoutMs, tls: { rejectUnauthorized: true }, files: [path.resolve(file)], file };
-  if (doc === null || doc === undefined) return out;
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw fail('must be a mapping');
-  const d = doc as Record<string, unknown>;
+  if (d === undefined) return out;
   for (const k of Object.keys(d)) if (!KEYS.includes(k)) throw fail(`unknown key "${k}" (known: ${KEYS.join(', ')})`);
   const dir = path.dirname(path.resolve(file));
   const mapping = (v: unknown, what: string, keys: string[]): Record<string, unknown> => {

@@ -16,7 +16,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
+import { parseYamlMapping } from '../yaml-mapping';
 import { ConfigError, errorMessage } from '../errors';
 
 export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
@@ -43,16 +43,8 @@ export interface WebConfig {
 const BCRYPT = /^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
 export function parseWebConfig(text: string, file: string): WebConfig {
-  let doc: unknown;
-  try {
-    doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${errorMessage(err)}`, { cause: err });
-  }
-  const fail = (why: string) => new ConfigError(`${file}: ${why}`);
-  if (doc === null || doc === undefined) return { users: new Map(), file };
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw fail('must be a mapping');
-  const d = doc as Record<string, unknown>;
+  const { doc: d, fail } = parseYamlMapping(text, file);
+  if (d === undefined) return { users: new Map(), file };
   for (const key of Object.keys(d)) {
     if (!['tls_server_config', 'basic_auth_users', 'http_server_config'].includes(key)) throw fail(`unknown key "${key}"`);
   }

@@ -105,6 +105,27 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
     }
   });
 
+  test('--no-collector.containers.read-bundles: starts are counted, no bundle is read', async () => {
+    const root = fs.mkdtempSync('/tmp/mountstorm-rootfs-');
+    const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task/k8s.io');
+    fs.mkdirSync(task, { recursive: true });
+    const exp = await startExporter([`--path.rootfs=${root}`, '--sample.interval=100ms', `--path.sysfs=${path.join(FIXTURES, 'sys')}`, '--no-collector.containers.read-bundles']);
+    try {
+      await exp.waitSamples(2);
+      for (const id of ['a', 'b']) {
+        fs.mkdirSync(path.join(task, id));
+        fs.writeFileSync(path.join(task, id, 'config.json'), cri('registry.example/web:1', true));
+      }
+      const m = await until(exp, (x) => total(x, 'mountstorm_container_starts_total') === 2, '2 starts');
+      expect(total(m, 'mountstorm_container_image_starts_total')).toBe(0);
+      expect(total(m, 'mountstorm_container_userns_starts_total')).toBe(0);
+      expect(total(m, 'mountstorm_container_bundle_errors_total')).toBe(0);
+    } finally {
+      await exp.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('1,000 distinct images started: image series stay within --collector.containers.image-series + 1, every start counted', async () => {
     const root = fs.mkdtempSync('/tmp/mountstorm-rootfs-');
     const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task/k8s.io');

@@ -15,7 +15,7 @@ describe('flags', () => {
     expect(c.sampleIntervalMs).toBe(1000);
     expect(c.mountPid).toBe('1');
     expect(c.collectors).toEqual({ mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true });
-    expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/run/containerd/io.containerd.runtime.v2.task'], imageSeries: 10 });
+    expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/run/containerd/io.containerd.runtime.v2.task'], readBundles: true, imageSeries: 10 });
     expect(c.collectorOptions.tracefs).toEqual({ path: undefined, bufferSizeKb: 'auto', topProcesses: 10, format: 'auto', mode: 'on-demand', calmMs: 60_000 });
     expect(c.collectorOptions.namespaces).toEqual({ events: 'node', stormRate: 500, leakScanMs: 30_000 });
     expect(c.collectorOptions.mounts).toEqual({ method: 'auto', idmapLingerMs: 60_000 });
@@ -31,7 +31,7 @@ describe('flags', () => {
     expect(c.sampleIntervalMs).toBe(500);
     expect(c.paths.procfs).toBe('/host/proc');
     expect(c.collectors.cpu).toBe(false);
-    expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/a', '/b'], imageSeries: 10 });
+    expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/a', '/b'], readBundles: true, imageSeries: 10 });
   });
 
   test.each([
