@@ -27,6 +27,8 @@ export interface AlertState {
   activeAt?: number;
   firedAt?: number;
   resolvedAt?: number;
+  /** While firing on after its condition stopped holding (keep_firing_for): since when. */
+  keepFiringSince?: number;
   summary: string;
   description: string;
   runbookUrl: string;
@@ -83,6 +85,7 @@ export class Evaluator {
       const s = this.states.get(a.name) as AlertState;
       const held = holds(a.condition!, h, this.cfg);
       if (held) {
+        s.keepFiringSince = undefined;
         s.description = describe(a.description, h, this.cfg, this.instance);
         if (s.phase === 'inactive') {
           s.phase = 'pending';
@@ -93,9 +96,15 @@ export class Evaluator {
           s.firedAt = now;
         }
       } else if (s.phase !== 'inactive') {
+        // Firing, it stays so for keep_firing_for after the condition last held, as Prometheus keeps it.
+        if (s.phase === 'firing' && a.keepFiringFor) {
+          s.keepFiringSince ??= now;
+          if (now - s.keepFiringSince < (parseDuration(this.cfg.thresholds[a.keepFiringFor]) as number)) continue;
+        }
         if (s.phase === 'firing') s.resolvedAt = now;
         s.phase = 'inactive';
         s.activeAt = undefined;
+        s.keepFiringSince = undefined;
       }
     }
     this.export();

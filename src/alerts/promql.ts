@@ -13,6 +13,7 @@ export interface Rule {
   alert?: string;
   expr: string;
   for?: string;
+  keep_firing_for?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
@@ -86,6 +87,7 @@ export function alertRule(a: AlertSpec, cfg: AlertsConfig): Rule {
     alert: a.name,
     expr,
     for: cfg.thresholds[a.for],
+    ...(a.keepFiringFor ? { keep_firing_for: cfg.thresholds[a.keepFiringFor] } : {}),
     labels: { severity: a.severity },
     annotations: {
       summary: a.summary,

@@ -66,6 +66,8 @@ export interface AlertSpec {
   summary: string;
   /** `{instance}` in text is the node. */
   description: DescriptionPart[];
+  /** How long it stays firing after its condition last held (Prometheus's keep_firing_for). */
+  keepFiringFor?: DurationName;
   /** What Prometheus and the node both evaluate; absent for the alerts only Prometheus can see (`promql`). */
   condition?: Condition;
   /**
@@ -229,6 +231,7 @@ export const ALERTS: readonly AlertSpec[] = [
     name: 'MountStormImminent',
     severity: 'critical',
     for: 'stormFor',
+    keepFiringFor: 'stormKeepFiringFor',
     node: true,
     summary: 'A mount storm is under way: the container runtime mounts every image layer, and the mount locks are contended.',
     description: [

@@ -40,13 +40,20 @@ export const THRESHOLDS = {
   leadingLockWaitSeconds: 0.002,
   /**
    * …or tasks inside mount syscalls spend more than this many seconds per second in lock
-   * contention (tracefs, measured). Healthy churn stays near 0.001; on two vCPUs the fixed runtime's
+   * contention (tracefs, measured). Healthy churn stays near 0.001 (the common-parent drill at 50
+   * starts/s: 0.001–0.002), a paced per-layer storm on two vCPUs 0.05–0.06; the fixed runtime's
    * 8 concurrent starts reached 0.28 s/s, the per-layer one 0.37: on small hosts lock wait alone does
    * not tell a storm, which is why the page needs the signature too.
    */
-  leadingMeasuredLockWaitRatio: 0.05,
+  leadingMeasuredLockWaitRatio: 0.02,
   /** The storm page: held this long (the signature and the start rate already rule out churn). */
   stormFor: '2s',
+  /**
+   * …and kept firing this long after its condition last held (Prometheus's keep_firing_for), so a
+   * dip of one clause mid-storm does not resolve the page: on two vCPUs a paced per-layer storm's
+   * measured lock wait hovers at 0.05–0.06 s/s and resolved a page once while the storm went on.
+   */
+  stormKeepFiringFor: '10s',
   pressureFor: '15s',
 
   /** Readers actually blocked: namespace_sem lock wait (probe, seconds) critical whatever the cause. */

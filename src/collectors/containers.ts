@@ -188,7 +188,7 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
 export const containersCollector = defineCollector({
   name: 'containers',
   defaultEnabled: true,
-  help: "container starts seen in the runtime's task directories.",
+  help: "container starts seen in the runtime's task directories, by image (each bundle's config.json), user-namespaced or not.",
   flags: [
     { name: 'task-dir', kind: 'list', default: [DEFAULT_TASK_DIR], help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.' },
     { name: 'read-bundles', kind: 'bool', default: true, help: "Read each new bundle's config.json once (the image, the pod, user namespaces); off, starts are only counted." },

@@ -43,7 +43,9 @@ export interface BundleInfo {
 const CRI = 'io.kubernetes.cri.';
 const IMAGE_ANNOTATIONS = [`${CRI}image-name`, 'io.containerd.image.name', 'org.opencontainers.image.ref.name', 'nerdctl/image'];
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+/** Longest value kept from a bundle (an image reference is at most a few hundred bytes): a label or a page line, not a megabyte. */
+export const MAX_VALUE = 512;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? (v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE - 1)}…` : v) : undefined);
 
 /**
  * What a config.json's text says about its container; BundleError where it is not a JSON object.

@@ -11,7 +11,7 @@ import { Evaluator, describe as describeAlert } from '../../src/alerts/evaluate'
 import { formatValue, g4, humanize, humanizeDuration } from '../../src/alerts/format';
 import { ruleGroups } from '../../src/alerts/promql';
 import { renderPrometheusRule, renderRules } from '../../src/alerts/render';
-import { ALERTS, SIGNALS, signalsOf } from '../../src/alerts/spec';
+import { ALERTS, SIGNALS, holds, signalsOf } from '../../src/alerts/spec';
 import { THRESHOLDS } from '../../src/alerts/thresholds';
 import { ConfigError } from '../../src/errors';
 import { renderDashboard } from '../../src/grafana/dashboards';
@@ -186,9 +186,11 @@ describe('the node evaluator', () => {
   const storm = { starts: 4, syscalls: 1616, events: 816, lockWait: 0.25, ns: 0.00003 };
   const fixed = { starts: 4, syscalls: 216, events: 32, lockWait: 0.25, ns: 0.003 };
 
-  test('pending when the condition first holds, firing after `for`, inactive at the first sample it does not', () => {
+  test('pending when the condition first holds, firing after `for`, kept firing for keep_firing_for after it last held, then inactive', () => {
     const h = new History();
-    const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+    // The 0.05 s/s lock-wait threshold of before: lock wait then holds from the third sample on.
+    const cfg: AlertsConfig = { ...DEFAULT_ALERTS_CONFIG, thresholds: { ...DEFAULT_ALERTS_CONFIG.thresholds, leadingMeasuredLockWaitRatio: 0.05 } };
+    const ev = new Evaluator(cfg, 'n1');
     const phase = () => ev.current().find((a) => a.name === 'MountStormImminent');
     h.add(sample(0, { starts: 0, syscalls: 0, events: 0 }));
     ev.evaluate(h);
@@ -212,9 +214,42 @@ describe('the node evaluator', () => {
     expect(phase()?.description).toBe(
       "n1 makes 404 mount syscalls (204 mounts attached and detached, 0 idmapped) per container start, at 2 starts/s of n/a-layer images, most of them registry.example/web:1: the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: 125ms per second inside mount syscalls, mount table reads 30us slower than baseline. Pod health checks fail within ~30 s if this continues.",
     );
-    for (let t = 6; t < 20; t++) h.add(sample(t, { starts: 0, syscalls: 0, events: 0 }));
-    ev.evaluate(h);
-    expect(phase()).toMatchObject({ phase: 'inactive', resolvedAt: 19_000 });
+    // The storm stops: the condition stops holding once the start rate falls; the alert fires on
+    // for stormKeepFiringFor (10 s) after that, and resolves at the sample 10 s after it last held.
+    const imminent = ALERTS.find((a) => a.name === 'MountStormImminent')!;
+    let stopped: number | undefined;
+    for (let t = 6; t < 40; t++) {
+      h.add(sample(t, { starts: 0, syscalls: 0, events: 0 }));
+      ev.evaluate(h);
+      if (stopped === undefined && !holds(imminent.condition!, h, cfg)) stopped = t;
+      if (stopped === undefined || t < stopped + 10) expect(phase()?.phase).toBe('firing');
+      else expect(phase()).toMatchObject({ phase: 'inactive', resolvedAt: (stopped + 10) * 1000 });
+    }
+    expect(stopped).toBeDefined();
+  });
+
+  test('keep_firing_for: a clause that dips for a few samples mid-storm does not resolve the page', () => {
+    const h = new History();
+    const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+    const phase = () => ev.current().find((a) => a.name === 'MountStormImminent')?.phase;
+    for (let t = 0; t < 12; t++) {
+      h.add(sample(t, t === 0 ? { starts: 0, syscalls: 0, events: 0 } : storm));
+      ev.evaluate(h);
+    }
+    expect(phase()).toBe('firing');
+    // Lock wait gone for 5 s (the probe at baseline, nothing measured): the condition does not hold…
+    for (let t = 12; t < 17; t++) {
+      h.add(sample(t, { ...storm, lockWait: 0, ns: 0 }));
+      ev.evaluate(h);
+      expect(phase()).toBe('firing');
+    }
+    // …and back: still the same firing alert, never resolved in between.
+    for (let t = 17; t < 22; t++) {
+      h.add(sample(t, storm));
+      ev.evaluate(h);
+      expect(phase()).toBe('firing');
+    }
+    expect(ev.current().find((a) => a.name === 'MountStormImminent')?.resolvedAt).toBeUndefined();
   });
 
   test("the fixed runtime's churn, as busy, with the same lock wait: never the page", () => {

@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { BundleError, parseBundleConfig } from '../../src/oci/bundle';
+import { BundleError, MAX_VALUE, parseBundleConfig } from '../../src/oci/bundle';
 import { BoundedLabels, OTHER } from '../../src/bounded-labels';
 
 describe('OCI bundle config.json', () => {
@@ -32,6 +32,12 @@ describe('OCI bundle config.json', () => {
     const b = parseBundleConfig(JSON.stringify({ root: { path: '/var/lib/x/rootfs' }, linux: { namespaces: [{ type: 'pid' }, { type: 'user' }] } }), '/t/default/box1');
     expect(b).toMatchObject({ id: 'box1', image: undefined, podName: undefined, containerType: undefined, userNamespace: true, rootfs: '/var/lib/x/rootfs' });
     expect(parseBundleConfig('{"annotations":{"org.opencontainers.image.ref.name":"busybox"}}', '/t/d/b2')).toMatchObject({ image: 'busybox', userNamespace: false, rootfs: undefined });
+  });
+
+  test('a hostile value is cut to MAX_VALUE characters: a label, not a megabyte', () => {
+    const b = parseBundleConfig(JSON.stringify({ annotations: { 'io.kubernetes.cri.image-name': 'x'.repeat(100_000) } }), '/t/ns/id');
+    expect(b.image).toHaveLength(MAX_VALUE);
+    expect(b.image?.endsWith('…')).toBe(true);
   });
 
   test.each([

@@ -76,15 +76,20 @@ function post(m: NamespacesMessage): void {
   parentPort?.postMessage(m);
 }
 
-/** The mount namespaces (nsfs inodes) the processes under `procfs` are in; a process gone or unreadable is skipped. */
-function processNamespaces(procfs: string): Set<number> {
+/**
+ * The mount namespaces (nsfs inodes) the processes under `procfs` are in, or undefined where a
+ * process's link could not be read for want of privilege (its namespace would look unheld).
+ */
+function processNamespaces(procfs: string): Set<number> | undefined {
   const held = new Set<number>();
   for (const pid of fs.readdirSync(procfs)) {
     if (pid.charCodeAt(0) < 48 || pid.charCodeAt(0) > 57) continue;
     try {
       held.add(fs.statSync(`${procfs}/${pid}/ns/mnt`).ino);
-    } catch {
-      // exited since readdir, or not ours to look at
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') return undefined;
+      // exited since readdir
     }
   }
   return held;
@@ -177,8 +182,11 @@ function run(data: NamespacesThreadData): void {
     for (const id of marked) if (!seen.has(id)) marked.delete(id);
     if (byInode) {
       // After the walk: a namespace made since has no entry, one whose last process left since counts (once).
-      for (const ino of processNamespaces(data.procfs)) byInode.delete(ino);
-      unheld = { namespaces: byInode.size, mounts: [...byInode.values()].reduce((a, n) => a + n, 0) };
+      const held = processNamespaces(data.procfs);
+      if (held) {
+        for (const ino of held) byInode.delete(ino);
+        unheld = { namespaces: byInode.size, mounts: [...byInode.values()].reduce((a, n) => a + n, 0) };
+      } else unheld = undefined; // not every process could be seen: no count rather than a false one
       nextLeakScan = now + data.leakScanMs;
     }
     post({ type: 'walk', namespaces, mounts, largest, marked: fan === undefined ? 0 : marked.size, unheld: unheld?.namespaces, unheldMounts: unheld?.mounts });
