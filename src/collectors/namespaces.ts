@@ -45,7 +45,7 @@ export interface NamespacesSnapshot {
   /** Mounts in all namespaces together, and in the largest (nsfs only). */
   mounts?: number;
   largest?: number;
-  /** Processes whose link could not be read (procfs only; without CAP_SYS_PTRACE a lower bound). */
+  /** Processes whose link could not be read (the /proc scan, or the walk's leak scan; without CAP_SYS_PTRACE a lower bound). */
   unreadable?: number;
   /** Namespaces no process is in, and their mounts (nsfs only, from the latest leak scan). */
   unheld?: number;
@@ -83,7 +83,7 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
   ) {
     const e = ctx.exposition;
     this.namespaces = e.gauge(M.mountNamespaces, 'Mount namespaces: all of them (NS_MNT_GET_NEXT walk), else the distinct ones among the processes visible in procfs.');
-    this.unreadable = e.gauge(M.mountNamespaceUnreadableProcesses, 'Processes whose ns/mnt link could not be read in the last scan (without CAP_SYS_PTRACE the count is a lower bound; 0 with the walk).');
+    this.unreadable = e.gauge(M.mountNamespaceUnreadableProcesses, 'Processes whose ns/mnt link could not be read in the last scan (the /proc scan, or with the walk its leak scan; without CAP_SYS_PTRACE the count is a lower bound). Their namespaces count as unheld.');
     // These two only have values with the walk: exposed (as label-less gauges are) from its first one.
     this.totalMounts = lazily(() => e.gauge(M.mountNamespacesMounts, 'Mounts in all mount namespaces together (NS_MNT_GET_NEXT walk, Linux 6.12+).'));
     this.largest = lazily(() => e.gauge(M.mountNamespaceMountsMax, 'Mounts in the largest mount namespace (NS_MNT_GET_NEXT walk, Linux 6.12+).'));
@@ -122,7 +122,7 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     await this.say();
     const r = await this.source.read();
     const events = r.events && { ...r.events, scope: this.scope, namespaces: r.walk?.marked ?? 1 };
-    if (r.walk) return { method: 'nsfs', namespaces: r.walk.namespaces, mounts: r.walk.mounts, largest: r.walk.largest, unheld: r.walk.unheld, unheldMounts: r.walk.unheldMounts, events };
+    if (r.walk) return { method: 'nsfs', namespaces: r.walk.namespaces, mounts: r.walk.mounts, largest: r.walk.largest, unheld: r.walk.unheld, unheldMounts: r.walk.unheldMounts, unreadable: r.walk.unreadable, events };
     return { method: 'procfs', ...(await this.scan()), events };
   }
 

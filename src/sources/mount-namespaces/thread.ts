@@ -65,6 +65,8 @@ export interface WalkResult {
    */
   unheld?: number;
   unheldMounts?: number;
+  /** Processes whose ns/mnt link the leak scan could not read (without CAP_SYS_PTRACE, or protected ones). */
+  unreadable?: number;
 }
 
 export type NamespacesMessage = NamespacesReady | WalkResult | { type: 'hot'; attachesPerSecond: number } | { type: 'error'; message: string } | { type: 'stopped' };
@@ -77,22 +79,23 @@ function post(m: NamespacesMessage): void {
 }
 
 /**
- * The mount namespaces (nsfs inodes) the processes under `procfs` are in, or undefined where a
- * process's link could not be read for want of privilege (its namespace would look unheld).
+ * The mount namespaces (nsfs inodes) the processes under `procfs` are in, and how many processes'
+ * links could not be read for want of privilege (their namespaces look unheld: an upper bound then).
  */
-function processNamespaces(procfs: string): Set<number> | undefined {
+function processNamespaces(procfs: string): { held: Set<number>; unreadable: number } {
   const held = new Set<number>();
+  let unreadable = 0;
   for (const pid of fs.readdirSync(procfs)) {
     if (pid.charCodeAt(0) < 48 || pid.charCodeAt(0) > 57) continue;
     try {
       held.add(fs.statSync(`${procfs}/${pid}/ns/mnt`).ino);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EPERM') return undefined;
-      // exited since readdir
+      if (code === 'EACCES' || code === 'EPERM') unreadable++;
+      // else exited since readdir
     }
   }
-  return held;
+  return { held, unreadable };
 }
 
 function run(data: NamespacesThreadData): void {
@@ -148,7 +151,7 @@ function run(data: NamespacesThreadData): void {
   if (walkOk.ok && watched !== undefined && fan !== undefined) marked.add(mountNamespaceInfo(watched).id);
 
   let nextLeakScan = 0;
-  let unheld: { namespaces: number; mounts: number } | undefined;
+  let unheld: { namespaces: number; mounts: number; unreadable: number } | undefined;
   const walk = () => {
     let namespaces = 0;
     let mounts = 0;
@@ -182,14 +185,12 @@ function run(data: NamespacesThreadData): void {
     for (const id of marked) if (!seen.has(id)) marked.delete(id);
     if (byInode) {
       // After the walk: a namespace made since has no entry, one whose last process left since counts (once).
-      const held = processNamespaces(data.procfs);
-      if (held) {
-        for (const ino of held) byInode.delete(ino);
-        unheld = { namespaces: byInode.size, mounts: [...byInode.values()].reduce((a, n) => a + n, 0) };
-      } else unheld = undefined; // not every process could be seen: no count rather than a false one
+      const { held, unreadable } = processNamespaces(data.procfs);
+      for (const ino of held) byInode.delete(ino);
+      unheld = { namespaces: byInode.size, mounts: [...byInode.values()].reduce((a, n) => a + n, 0), unreadable };
       nextLeakScan = now + data.leakScanMs;
     }
-    post({ type: 'walk', namespaces, mounts, largest, marked: fan === undefined ? 0 : marked.size, unheld: unheld?.namespaces, unheldMounts: unheld?.mounts });
+    post({ type: 'walk', namespaces, mounts, largest, marked: fan === undefined ? 0 : marked.size, unheld: unheld?.namespaces, unheldMounts: unheld?.mounts, unreadable: unheld?.unreadable });
   };
 
   const buf = Buffer.allocUnsafe(1 << 16);
