@@ -5,9 +5,8 @@
  * flag > environment > file > default. Validated once, then frozen. The exporter's own flags are
  * here; each collector declares its own in its file (src/collectors/), and they are gathered here.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as yaml from 'js-yaml';
+import { parseYamlMapping, readSettingsFile } from './yaml-mapping';
 import { COLLECTORS } from './collectors/registry';
 import { ConfigError, errorMessage } from './errors';
 import { coerce, parseArgs as parseFlags, positive, type FlagSpec, type FlagValue, type ParsedArgs } from './flags';
@@ -133,16 +132,10 @@ function fromEnv(env: NodeJS.ProcessEnv): Map<string, FlagValue> {
 }
 
 export function parseConfigFile(text: string, file: string): Map<string, FlagValue> {
-  let doc: unknown;
-  try {
-    doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${errorMessage(err)}`, { cause: err });
-  }
+  const { doc } = parseYamlMapping(text, file, 'a mapping of flag names to values');
   const out = new Map<string, FlagValue>();
-  if (doc === null || doc === undefined) return out;
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: must be a mapping of flag names to values`);
-  for (const [key, raw] of Object.entries(doc as Record<string, unknown>)) {
+  if (doc === undefined) return out;
+  for (const [key, raw] of Object.entries(doc)) {
     const spec = SPEC.get(key);
     if (!spec || key === 'config.file') throw new ConfigError(`${file}: unknown key "${key}" (keys are flag names without "--", see --help)`);
     out.set(key, coerce(spec, raw, file));
@@ -155,15 +148,7 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
   const envValues = fromEnv(env);
   const file = (args.values.get('config.file') ?? envValues.get('config.file')) as string | undefined;
   let fileValues = new Map<string, FlagValue>();
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`--config.file: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
-    }
-    fileValues = parseConfigFile(text, file);
-  }
+  if (file !== undefined) fileValues = parseConfigFile(readSettingsFile(file, '--config.file'), file);
   const get = <T extends FlagValue | undefined>(name: string): T => {
     for (const src of [args.values, envValues, fileValues]) if (src.has(name)) return src.get(name) as T;
     return SPEC.get(name)?.default as T;

@@ -1,12 +1,26 @@
 /**
- * A settings file in YAML whose top level must be a mapping (the web config, the alerts config, the
- * Alertmanager client config): parsed with the core schema, or a ConfigError naming the file.
+ * A settings file in YAML whose top level must be a mapping (the flags' --config.file, the web
+ * config, the alerts config, the Alertmanager client config): read, and parsed with the core
+ * schema, or a ConfigError naming the file.
  */
+import * as fs from 'node:fs';
 import * as yaml from 'js-yaml';
 import { ConfigError, errorMessage } from './errors';
 
-/** The file's top-level mapping (undefined for an empty file), and a ConfigError maker naming the file. */
-export function parseYamlMapping(text: string, file: string): { doc: Record<string, unknown> | undefined; fail: (why: string) => ConfigError } {
+/** The file's text; a ConfigError `<what>: cannot read <file>: …` otherwise. */
+export function readSettingsFile(file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${what}: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/**
+ * The file's top-level mapping (undefined for an empty file), and a ConfigError maker naming the
+ * file; `mapping` says what the top level must be.
+ */
+export function parseYamlMapping(text: string, file: string, mapping = 'a mapping'): { doc: Record<string, unknown> | undefined; fail: (why: string) => ConfigError } {
   let doc: unknown;
   try {
     doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
@@ -15,6 +29,6 @@ export function parseYamlMapping(text: string, file: string): { doc: Record<stri
   }
   const fail = (why: string) => new ConfigError(`${file}: ${why}`);
   if (doc === null || doc === undefined) return { doc: undefined, fail };
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw fail('must be a mapping');
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw fail(`must be ${mapping}`);
   return { doc: doc as Record<string, unknown>, fail };
 }

@@ -10,9 +10,7 @@
  *   runbook_url: 'https://wiki.example.com/runbooks/{alert}'
  *   thresholds: { stormSyscallsPerStart: 200, stormFor: 5s }
  */
-import * as fs from 'node:fs';
-import { parseYamlMapping } from '../yaml-mapping';
-import { ConfigError, errorMessage } from '../errors';
+import { parseYamlMapping, readSettingsFile } from '../yaml-mapping';
 import { parseDuration } from '../flags';
 import { THRESHOLDS, type Thresholds } from './thresholds';
 
@@ -92,11 +90,5 @@ export function parseAlertsConfig(text: string, file: string): AlertsConfig {
 }
 
 export function loadAlertsConfig(file: string): AlertsConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`alerts config: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-  return parseAlertsConfig(text, file);
+  return parseAlertsConfig(readSettingsFile(file, 'alerts config'), file);
 }

@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseYamlMapping } from '../yaml-mapping';
+import { parseYamlMapping, readSettingsFile } from '../yaml-mapping';
 import { ConfigError, errorMessage } from '../errors';
 import { parseDuration } from '../flags';
 
@@ -104,13 +104,7 @@ export function parseClientConfig(text: string, file: string): ClientConfig {
 }
 
 export function loadClientConfig(file: string): ClientConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`--alertmanager.config.file: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-  return parseClientConfig(text, file);
+  return parseClientConfig(readSettingsFile(file, '--alertmanager.config.file'), file);
 }
 
 /** An Alertmanager URL as --alertmanager.url takes it: http(s), no credentials, no query; a ConfigError otherwise. */

@@ -5,7 +5,6 @@
  * its parent goes away (stdin closes), so it never outlives the command either.
  * Speaks JSON lines on stdout: {type:"start"|"progress"|"result"|"error", …}.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { MS_PRIVATE, MS_REC, close, mount, mountSetattrIdmap, openTreeClone, umount2, MNT_DETACH } from '../kernel/mount';
 import { BUNDLE_NAMESPACE, SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
 import { percentiles } from './stats';
+import { userNamespace } from './userns';
 import type { WorkerInput, WorkerResult } from './worker';
 import type { StormReport } from './report';
 
@@ -39,22 +39,6 @@ function emit(msg: object): void {
 function fail(code: string, message: string): never {
   emit({ type: 'error', code, message });
   process.exit(3);
-}
-
-/** A user namespace mapping 0-65535 to 100000-165535, held open by a helper that exits with us. */
-async function userNamespace(): Promise<{ fd: number; done: () => void }> {
-  const helper = spawn('unshare', ['--user', '--', 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
-  const nsPath = `/proc/${helper.pid}/ns/user`;
-  const deadline = Date.now() + 5000;
-  // Wait until the helper has entered its own user namespace.
-  while (fs.readlinkSync(nsPath) === fs.readlinkSync('/proc/self/ns/user')) {
-    if (Date.now() > deadline || helper.exitCode !== null) throw new Error('user namespace helper did not start');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  fs.writeFileSync(`/proc/${helper.pid}/uid_map`, '0 100000 65536\n');
-  fs.writeFileSync(`/proc/${helper.pid}/gid_map`, '0 100000 65536\n');
-  const fd = fs.openSync(nsPath, 'r');
-  return { fd, done: () => helper.stdin?.end() };
 }
 
 async function main(): Promise<void> {

@@ -16,8 +16,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseYamlMapping } from '../yaml-mapping';
-import { ConfigError, errorMessage } from '../errors';
+import { parseYamlMapping, readSettingsFile } from '../yaml-mapping';
+import { errorMessage } from '../errors';
 
 export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
 export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
@@ -97,11 +97,5 @@ export function parseWebConfig(text: string, file: string): WebConfig {
 }
 
 export function loadWebConfig(file: string): WebConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`--web.config.file: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-  return parseWebConfig(text, file);
+  return parseWebConfig(readSettingsFile(file, '--web.config.file'), file);
 }

@@ -4,21 +4,16 @@
  * times (a runtime's per-layer temporary mounts), `leave` makes one and leaves it.
  * usage: node idmap-mount.js brief|leave SRC TARGET [N]
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { close, moveMount, mountSetattrIdmap, openTreeClone, umount2 } from '../../src/kernel/mount';
+import { userNamespace } from '../../src/storm/userns';
 
 const [what, src, target, n] = process.argv.slice(2) as [string, string, string, string | undefined];
-const helper = spawn('unshare', ['--user', '--', 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
-const ns = `/proc/${helper.pid}/ns/user`;
 void (async () => {
-  while (fs.readlinkSync(ns) === fs.readlinkSync('/proc/self/ns/user')) await new Promise((r) => setTimeout(r, 5));
-  fs.writeFileSync(`/proc/${helper.pid}/uid_map`, '0 100000 65536\n');
-  fs.writeFileSync(`/proc/${helper.pid}/gid_map`, '0 100000 65536\n');
-  const userns = fs.openSync(ns, 'r');
+  const userns = await userNamespace();
   const idmapped = () => {
     const fd = openTreeClone(src);
-    mountSetattrIdmap(fd, userns);
+    mountSetattrIdmap(fd, userns.fd);
     moveMount(fd, target);
     close(fd);
   };
@@ -28,6 +23,6 @@ void (async () => {
       umount2(target);
     }
   } else idmapped();
-  fs.closeSync(userns);
-  helper.stdin?.end();
+  fs.closeSync(userns.fd);
+  userns.done();
 })();
