@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startExporter } from '../support/exporter';
 import { FIXTURES } from '../support/env';
-import { sum } from '../support/metrics';
+import { sum, total } from '../support/metrics';
 
 describe('containers collector (chokidar on a real directory)', () => {
   test('a missing task directory is no data; bundles appearing later are counted as starts', async () => {
@@ -45,7 +45,6 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
     });
 
   type Samples = Awaited<ReturnType<Awaited<ReturnType<typeof startExporter>>['waitSamples']>>;
-  const total = (m: Samples, name: string) => m.filter((x) => x.name === name).reduce((a, x) => a + x.value, 0);
   async function until(exp: Awaited<ReturnType<typeof startExporter>>, done: (m: Samples) => boolean, what: string): Promise<Samples> {
     for (let i = 0; ; i++) {
       const m = await exp.waitSamples(1);

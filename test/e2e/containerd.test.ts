@@ -12,9 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
-import { buildImage, processesUsing, startContainerd } from '../support/containerd';
+import { buildImage, containerdPid, processesUsing, startContainerd } from '../support/containerd';
 import { startExporter } from '../support/exporter';
-import { sum } from '../support/metrics';
+import { sum, total } from '../support/metrics';
 
 const ready = IS_ROOT && hasCommand('containerd') && hasCommand('ctr') && hasCommand('runc') && hasCommand('setpriv') && fs.existsSync('/bin/busybox');
 requireInCi(ready, 'root, containerd, runc and busybox-static for the real-runtime test');
@@ -49,7 +49,7 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       for (let i = 0; i < 2; i++) await ctd.ctr(['-n', 'default', 'run', '--rm', '--net-host', IMAGE, `box-${i}`, '/bin/true']);
 
       let m = await exp.waitSamples(1);
-      for (let i = 0; sum(m, 'mountstorm_container_starts_total') < 5 || sum(m, 'mountstorm_container_bundle_errors_total') + sumOr0(m, 'mountstorm_container_image_starts_total') < 5; i++) {
+      for (let i = 0; sum(m, 'mountstorm_container_starts_total') < 5 || sum(m, 'mountstorm_container_bundle_errors_total') + total(m, 'mountstorm_container_image_starts_total') < 5; i++) {
         if (i > 100) throw new Error(`the starts never showed:\n${exp.logs().slice(-2000)}`);
         m = await exp.waitSamples(1);
       }
@@ -71,9 +71,9 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       // The doctor, while one runs: the image by its bundle, its user namespace, its rootfs overlay's
       // layers from the table of containerd's mount namespace (where the shim mounted it).
       await ctd.ctr(cri(9, ['/bin/sleep', '60'], '--detach'));
-      const containerdPid = processesUsing(dir).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('containerd\0'));
-      expect(containerdPid).toBeDefined();
-      const doctor = JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json', `--mount.pid=${containerdPid}`, `--collector.containers.task-dir=${ctd.taskDir}`], { encoding: 'utf8' }).toString()) as {
+      const pid = containerdPid(dir);
+      expect(pid).toBeDefined();
+      const doctor = JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json', `--mount.pid=${pid}`, `--collector.containers.task-dir=${ctd.taskDir}`], { encoding: 'utf8' }).toString()) as {
         containers: { running: number; images: { image: string; containers: number; userNamespace: number; layers?: number }[] };
       };
       expect(doctor.containers.running).toBe(1);
@@ -92,7 +92,3 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
   },
   180_000,
 );
-
-function sumOr0(m: Parameters<typeof sum>[0], name: string): number {
-  return m.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
-}

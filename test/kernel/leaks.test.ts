@@ -4,20 +4,15 @@
  * it has been there longer than --collector.mounts.idmap-linger; idmapped mounts made and removed at
  * once, as a runtime's are during a start, never do. Both ways of reading the table.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
-import { startExporter, type RunningExporter } from '../support/exporter';
+import { inMountNamespace, startExporter, type RunningExporter } from '../support/exporter';
 import { has, sum, type Sample } from '../support/metrics';
 
 requireInCi(IS_ROOT, 'root for real (idmapped) mounts');
 const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for idmapped mounts');
 const IDMAP = path.join(REPO, 'dist/test/support/idmap-mount.js');
-
-function inNs(exp: RunningExporter, script: string): string {
-  return execFileSync('nsenter', ['-t', String(exp.pid), '-m', '--', 'sh', '-ec', script], { encoding: 'utf8' });
-}
 
 async function until(exp: RunningExporter, cond: (m: Sample[]) => boolean, what: string): Promise<Sample[]> {
   for (let i = 0; ; i++) {
@@ -34,16 +29,16 @@ describe.each(['listmount', 'mountinfo'])('idmapped mounts that outlive their st
     try {
       const m0 = await until(exp, (m) => has(m, 'mountstorm_idmapped_mounts_lingering'), 'the gauge');
       expect(sum(m0, 'mountstorm_idmapped_mounts_lingering')).toBe(0);
-      inNs(exp, `mount -t tmpfs base ${dir}; mkdir ${dir}/src ${dir}/left ${dir}/brief`);
+      inMountNamespace(exp, `mount -t tmpfs base ${dir}; mkdir ${dir}/src ${dir}/left ${dir}/brief`);
       // Brief ones, as a runtime makes them per layer: made and unmounted at once, 20 times.
-      inNs(exp, `${process.execPath} ${IDMAP} brief ${dir}/src ${dir}/brief 20`);
+      inMountNamespace(exp, `${process.execPath} ${IDMAP} brief ${dir}/src ${dir}/brief 20`);
       // One left behind.
-      inNs(exp, `${process.execPath} ${IDMAP} leave ${dir}/src ${dir}/left`);
+      inMountNamespace(exp, `${process.execPath} ${IDMAP} leave ${dir}/src ${dir}/left`);
       const seen = await until(exp, (m) => sum(m, 'mountstorm_idmapped_mounts') === 1, 'the idmapped mount in a reading');
       expect(sum(seen, 'mountstorm_idmapped_mounts_lingering')).toBe(0); // younger than 2 s
       const lingering = await until(exp, (m) => sum(m, 'mountstorm_idmapped_mounts_lingering') === 1, 'the mount lingering');
       expect(sum(lingering, 'mountstorm_idmapped_mounts_older_than', { age: '1m' })).toBe(0); // 2 s old
-      inNs(exp, `umount ${dir}/left`);
+      inMountNamespace(exp, `umount ${dir}/left`);
       const gone = await until(exp, (m) => sum(m, 'mountstorm_idmapped_mounts') === 0, 'the mount gone');
       expect(sum(gone, 'mountstorm_idmapped_mounts_lingering')).toBe(0);
       expect(sum(gone, 'mountstorm_idmapped_mounts_older_than', { age: '1m' })).toBe(0);

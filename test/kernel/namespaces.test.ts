@@ -11,19 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bufferSizeFor } from '../../src/sources/tracefs/thread';
 import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
-import { startExporter, type RunningExporter } from '../support/exporter';
-import { has, sum, type Sample } from '../support/metrics';
+import { inMountNamespace, startExporter, type RunningExporter } from '../support/exporter';
+import { has, sum, total, type Sample } from '../support/metrics';
 
 requireInCi(IS_ROOT, 'root for real mounts, fanotify and tracefs');
 const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for real mounts, fanotify and tracefs');
 const MOUNT_K = path.join(REPO, 'dist/test/support/mount-k.js');
-const total = (m: Sample[], name: string, labels?: Record<string, string>) => (has(m, name, labels) ? sum(m, name, labels) : 0);
 const delta = (a: Sample[], b: Sample[], name: string, labels?: Record<string, string>) => total(b, name, labels) - total(a, name, labels);
-
-/** Runs `script` (sh) in the exporter's mount namespace. */
-function inNs(exp: RunningExporter, script: string): string {
-  return execFileSync('nsenter', ['-t', String(exp.pid), '-m', '--', 'sh', '-ec', script], { encoding: 'utf8' });
-}
 
 async function until(exp: RunningExporter, cond: (m: Sample[]) => boolean, timeoutMs = 20_000): Promise<Sample[]> {
   const end = Date.now() + timeoutMs;
@@ -42,7 +36,7 @@ describe('the watched namespace, without reading its table or tracing', () => {
     if (!IS_ROOT) return;
     dir = fs.mkdtempSync('/tmp/mountstorm-ns-');
     exp = await startExporter(['--sample.interval=1s', '--no-collector.containers', '--no-collector.tracefs', '--collector.namespaces.events=watched'], { privateNamespaces: true });
-    inNs(exp, `mount -t tmpfs base ${dir}`);
+    inMountNamespace(exp, `mount -t tmpfs base ${dir}`);
     await exp.waitSamples(2);
   });
   afterAll(async () => {
@@ -52,12 +46,12 @@ describe('the watched namespace, without reading its table or tracing', () => {
   });
 
   rootTest('NS_MNT_GET_INFO: mount_table_entries equals the mountinfo line count, every sample', async () => {
-    inNs(exp, `for i in $(seq 1 30); do mkdir -p ${dir}/e$i; mount -t tmpfs e$i ${dir}/e$i; done`);
+    inMountNamespace(exp, `for i in $(seq 1 30); do mkdir -p ${dir}/e$i; mount -t tmpfs e$i ${dir}/e$i; done`);
     const m = await exp.waitSamples(2);
-    const lines = Number(inNs(exp, 'wc -l < /proc/1/mountinfo').trim());
+    const lines = Number(inMountNamespace(exp, 'wc -l < /proc/1/mountinfo').trim());
     expect(sum(m, 'mountstorm_mount_table_entries')).toBe(lines);
     expect(sum(m, 'mountstorm_mounts')).toBe(lines);
-    inNs(exp, `for i in $(seq 1 30); do umount ${dir}/e$i; done`);
+    inMountNamespace(exp, `for i in $(seq 1 30); do umount ${dir}/e$i; done`);
     const after = await exp.waitSamples(2);
     expect(sum(after, 'mountstorm_mount_table_entries')).toBe(lines - 30);
     expect(exp.logs()).not.toMatch(/table size comes from its readings only/);
@@ -67,7 +61,7 @@ describe('the watched namespace, without reading its table or tracing', () => {
     const K = 300;
     const before = await exp.waitSamples(1);
     // K tmpfs mount + umount pairs, well inside one 1 s sample: the table diff sees none of them.
-    inNs(exp, `mkdir -p ${dir}/k; ${process.execPath} ${MOUNT_K} ${dir}/k ${K}`);
+    inMountNamespace(exp, `mkdir -p ${dir}/k; ${process.execPath} ${MOUNT_K} ${dir}/k ${K}`);
     const after = await exp.waitSamples(2);
     expect(delta(before, after, 'mountstorm_mount_events_total', { event: 'attach' })).toBe(K);
     expect(delta(before, after, 'mountstorm_mount_events_total', { event: 'detach' })).toBe(K);
@@ -198,19 +192,19 @@ rootTest('tracing on demand: nothing enabled on a quiet node; a storm of mount e
     { privateNamespaces: true },
   );
   const dir = fs.mkdtempSync('/tmp/mountstorm-arm-');
-  const enabled = () => Number(inNs(exp, 'cat /sys/kernel/tracing/instances/mountstorm-*/events/syscalls/sys_enter_mount/enable').trim());
+  const enabled = () => Number(inMountNamespace(exp, 'cat /sys/kernel/tracing/instances/mountstorm-*/events/syscalls/sys_enter_mount/enable').trim());
   try {
     let m = await until(exp, (x) => has(x, 'mountstorm_trace_mode'));
     expect(sum(m, 'mountstorm_trace_armed')).toBe(0);
     expect(sum(m, 'mountstorm_trace_mode', { mode: 'on-demand' })).toBe(1);
     expect(enabled()).toBe(0);
     // The kernel rounds the size up to whole sub-buffers with their headers.
-    const kb = Number(inNs(exp, 'cat /sys/kernel/tracing/instances/mountstorm-*/buffer_size_kb').trim());
+    const kb = Number(inMountNamespace(exp, 'cat /sys/kernel/tracing/instances/mountstorm-*/buffer_size_kb').trim());
     expect(kb).toBeGreaterThanOrEqual(bufferSizeFor(os.cpus().length));
     expect(kb).toBeLessThan(bufferSizeFor(os.cpus().length) * 1.01);
-    inNs(exp, `mount -t tmpfs arm ${dir}; mkdir ${dir}/k`);
+    inMountNamespace(exp, `mount -t tmpfs arm ${dir}; mkdir ${dir}/k`);
     // A burst far above 200 mount events/s: armed at once.
-    inNs(exp, `${process.execPath} ${MOUNT_K} ${dir}/k 500`);
+    inMountNamespace(exp, `${process.execPath} ${MOUNT_K} ${dir}/k 500`);
     m = await until(exp, (x) => sum(x, 'mountstorm_trace_armed') === 1);
     expect(enabled()).toBe(1);
     expect(sum(m, 'mountstorm_trace_arms_total')).toBe(1);
@@ -218,16 +212,16 @@ rootTest('tracing on demand: nothing enabled on a quiet node; a storm of mount e
     // Armed, every mount syscall is counted: K more pairs by a process of a name of its own.
     const K = 100;
     const named = path.join(dir, 'mountstorm-arm');
-    inNs(exp, `ln -s ${process.execPath} ${named}`);
+    inMountNamespace(exp, `ln -s ${process.execPath} ${named}`);
     const before = await exp.waitSamples(1);
-    inNs(exp, `${named} ${MOUNT_K} ${dir}/k ${K}`);
+    inMountNamespace(exp, `${named} ${MOUNT_K} ${dir}/k ${K}`);
     const after = await until(exp, (x) => total(x, 'mountstorm_mount_syscalls_by_process_total', { comm: 'mountstorm-arm' }) >= 2 * K);
     expect(delta(before, after, 'mountstorm_mount_syscalls_by_process_total', { comm: 'mountstorm-arm' })).toBe(2 * K);
     // Quiet for --collector.tracefs.calm: disarmed, nothing enabled again.
     m = await until(exp, (x) => sum(x, 'mountstorm_trace_armed') === 0);
     expect(enabled()).toBe(0);
     expect(exp.logs()).toMatch(/tracefs: disarmed: no storm signal for a while/);
-    inNs(exp, `umount ${dir}`);
+    inMountNamespace(exp, `umount ${dir}`);
   } finally {
     await exp.stop();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { StormReport } from '../../src/storm/report';
 import { CLI, IS_ROOT, REPO, hasCommand, requireInCi, testIf } from '../support/env';
 import { startExporter, type RunningExporter } from '../support/exporter';
-import { has, sum, type Sample } from '../support/metrics';
+import { has, sum, total, type Sample } from '../support/metrics';
 
 requireInCi(IS_ROOT, 'root for tracefs and real mounts');
 const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for tracefs and real mounts');
@@ -24,7 +24,6 @@ describe.each(['raw', 'text'] as const)('tracefs collector, real kernel, reading
     execFileSync('nsenter', ['-t', String(exp.pid), '-m', '--', 'ls', '/sys/kernel/tracing/instances'], { encoding: 'utf8' })
       .split('\n')
       .filter((n) => n.startsWith('mountstorm-'));
-  const total = (m: Sample[], name: string, labels?: Record<string, string>) => (has(m, name, labels) ? sum(m, name, labels) : 0);
   const delta = (a: Sample[], b: Sample[], name: string, labels?: Record<string, string>) => total(b, name, labels) - total(a, name, labels);
 
   beforeAll(async () => {

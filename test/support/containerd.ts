@@ -30,6 +30,11 @@ function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
   );
 }
 
+/** containerd's own host PID, for the containerd running out of `dir`. */
+export function containerdPid(dir: string): string | undefined {
+  return processesUsing(dir).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('containerd\0'));
+}
+
 /** Processes whose command line names `dir` (containerd, its shims): host PIDs. */
 export function processesUsing(dir: string): string[] {
   return fs
@@ -92,8 +97,8 @@ export async function startContainerd(dir: string): Promise<RunningContainerd> {
     async stop() {
       // unshare --fork waits on its child without passing signals on: stop containerd itself. Its PID
       // namespace dies with it and takes the shims and containers along; unshare then exits.
-      const own = processesUsing(dir).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('containerd\0'));
-      for (const p of own) process.kill(Number(p), 'SIGTERM');
+      const own = containerdPid(dir);
+      if (own) process.kill(Number(own), 'SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 10_000); // --kill-child: containerd goes with it
       await exited;
       clearTimeout(t);

@@ -1,5 +1,5 @@
 /** Runs the built exporter as users do (node dist/src/cli.js serve …) and reads its /metrics. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { asNobody, CLI } from './env';
 import { parseExposition, sum, type Sample } from './metrics';
@@ -91,4 +91,9 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
       return exited;
     },
   };
+}
+
+/** Runs `script` (sh -e) in the exporter's mount namespace; its output. */
+export function inMountNamespace(exp: RunningExporter, script: string): string {
+  return execFileSync('nsenter', ['-t', String(exp.pid), '-m', '--', 'sh', '-ec', script], { encoding: 'utf8' });
 }

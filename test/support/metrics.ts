@@ -40,3 +40,8 @@ export function sum(samples: Sample[], name: string, match: Record<string, strin
 export function has(samples: Sample[], name: string, match: Record<string, string> = {}): boolean {
   return samples.some((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v));
 }
+
+/** As sum(), but 0 where no series matches (a metric exposed only once it has a value). */
+export function total(samples: Sample[], name: string, match: Record<string, string> = {}): number {
+  return has(samples, name, match) ? sum(samples, name, match) : 0;
+}
