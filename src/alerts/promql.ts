@@ -59,7 +59,11 @@ export function descriptionTemplate(parts: readonly DescriptionPart[], cfg: Aler
   return parts
     .map((p) => {
       if (typeof p === 'string') return p.split('{instance}').join('{{ $labels.instance }}');
-      if ('topImage' in p) return `{{ with printf \`${TOP_IMAGE.promql(cfg)}\` $labels.instance | query }}{{ . | first | label "image" }}{{ else }}n/a{{ end }}`;
+      if ('topImage' in p) {
+        const q = TOP_IMAGE.promql(cfg);
+        const args = Array.from({ length: q.split('%q').length - 1 }, () => '$labels.instance').join(' ');
+        return `{{ with printf \`${q}\` ${args} | query }}{{ . | first | label "image" }}{{ else }}n/a{{ end }}`;
+      }
       return valueTemplate(signal(p.signal), cfg);
     })
     .join('');

@@ -49,13 +49,17 @@ export type Condition = { signal: string; above: ThresholdName | number } | { si
 export type DescriptionPart = string | { signal: string } | { topImage: true };
 
 /**
- * The image that started the most containers on the node over the fast window: its PromQL (a
- * query for the rule's template, `%q` the instance) and its node form. Image series are bounded by
- * the containers collector; `other` never names a culprit.
+ * The image behind the most mount work on the node over the fast window: each image by its starts
+ * × layers (the lower layers of the rootfs overlays its starts brought) where the exporter found
+ * them, else by its starts (History.imageWork, the node form). Its PromQL (a query for the rule's
+ * template, each `%q` the instance). Image series are bounded by the containers collector; `other`
+ * never names a culprit.
  */
 export const TOP_IMAGE = {
-  promql: (cfg: AlertsConfig): string =>
-    `topk(1, sum by (image) (increase(${CONTAINERS_METRICS.imageStarts}{instance=%q,image!="other"}[${fastWindow(cfg)}])) > 0)`,
+  promql: (cfg: AlertsConfig): string => {
+    const per = (metric: string) => `sum by (image) (increase(${metric}{instance=%q,image!="other"}[${fastWindow(cfg)}]))`;
+    return `topk(1, ((${per(CONTAINERS_METRICS.imageStartLayers)} > 0) or ${per(CONTAINERS_METRICS.imageStarts)}) > 0)`;
+  },
   node: (h: History, cfg: AlertsConfig): string | undefined => h.topImage(nodeWindowMs(cfg)),
 };
 

@@ -3,13 +3,15 @@
  * (containerd: /run/containerd/io.containerd.runtime.v2.task) is a container's bundle appearing.
  * chokidar watches them (inotify underneath); a directory that does not exist is "no data" and is
  * picked up on a later sample once the runtime creates it. Each bundle's config.json is read once
- * as it appears (src/oci/bundle.ts): the image it runs, and whether it has a user namespace. Image
+ * as it appears (src/oci/bundle.ts): the image it runs, and whether it has a user namespace; then
+ * its rootfs overlay, once the runtime has mounted it (src/oci/rootfs.ts): the image's layers. Image
  * series are bounded (--collector.containers.image-series, plus `other`).
  */
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { BUNDLE_ERRORS, BundleError, readBundle, type BundleErrorReason } from '../oci/bundle';
+import { RootfsLookup } from '../oci/rootfs';
 import { positive } from '../flags';
 import { BoundedLabels } from '../bounded-labels';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
@@ -21,6 +23,8 @@ export const CONTAINERS_METRICS = {
   imageStarts: 'mountstorm_container_image_starts_total',
   usernsStarts: 'mountstorm_container_userns_starts_total',
   bundleErrors: 'mountstorm_container_bundle_errors_total',
+  imageStartLayers: 'mountstorm_container_image_start_layers_total',
+  imageLayers: 'mountstorm_container_image_layers',
 } as const;
 const M = CONTAINERS_METRICS;
 
@@ -31,6 +35,13 @@ const DEFAULT_TASK_DIR = '/run/containerd/io.containerd.runtime.v2.task';
  * directory), or not whole yet: the delays before each further look (ms), about 2 s in all.
  */
 const RETRY_MS = [20, 100, 400, 1500];
+/**
+ * A rootfs not mounted yet: the runtime's shim mounts it after writing the bundle, and in a storm
+ * that step is the one that waits on the mount locks. Looked for again after 10 ms, doubling to
+ * every 250 ms, for 30 s: one statx each (a few µs), so a short-lived container is still seen.
+ */
+const rootfsRetryMs = (tries: number) => Math.min(10 * 2 ** tries, 250);
+const ROOTFS_LOOK_MS = 30_000;
 /** Bundles remembered as existing, at most (a node runs far fewer containers). */
 const MAX_LIVE = 65_536;
 
@@ -47,9 +58,22 @@ export interface ContainersSnapshot {
   userns: number;
   /** Bundles that could not be read, by reason. */
   errors: Map<BundleErrorReason, number>;
+  /** Rootfs overlays found since the last sample: their lower layers summed by image label (starts × layers). */
+  startLayersByImage: Map<string, number>;
+  /** The same by the image's own name, unbounded. */
+  startLayers: Map<string, number>;
+  /** The deepest images running now (their rootfs overlays' lower layers), deepest first, at most image-series of them. */
+  deepest: Array<{ image: string; layers: number; containers: number }>;
 }
 
 const bump = <K>(m: Map<K, number>, k: K, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
+
+/** A bundle that exists: the image it named (once read) and its rootfs overlay's lower layers (once found). */
+interface LiveBundle {
+  image?: string;
+  layers?: number;
+}
+type Pending = Omit<ContainersSnapshot, 'starts' | 'watched' | 'deepest'>;
 
 export class ContainersCollector implements Collector<ContainersSnapshot> {
   readonly name = 'containers';
@@ -58,13 +82,17 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   private readonly imageStarts;
   private readonly usernsStarts;
   private readonly bundleErrors;
+  private readonly imageStartLayers;
+  private readonly imageLayers;
+  private readonly rootfs: RootfsLookup;
   private readonly watchers = new Map<string, FSWatcher>();
-  private readonly dirs: string[];
+  /** Each task directory as the runtime names it, and as this process reads it (under --path.rootfs). */
+  private readonly dirs: Array<{ given: string; seen: string }>;
   private readonly labels: BoundedLabels;
   /** Bundle directories that exist now, as far as the watch told. */
-  private readonly live = new Set<string>();
+  private readonly live = new Map<string, LiveBundle>();
   private seen = 0;
-  private next: Omit<ContainersSnapshot, 'starts' | 'watched'> = ContainersCollector.empty();
+  private next: Pending = ContainersCollector.empty();
 
   constructor(
     private readonly ctx: CollectorContext,
@@ -83,12 +111,22 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     this.usernsStarts = ctx.exposition.counter(M.usernsStarts, 'Container starts whose bundle gives the container a user namespace of its own (uid mappings): the starts a per-layer idmapping runtime pays for.');
     this.bundleErrors = ctx.exposition.counter(M.bundleErrors, "Container bundles whose config.json could not be read, by reason (gone, not_a_file, too_large, not_json, not_an_object, unreadable).", ['reason']);
     for (const r of BUNDLE_ERRORS) this.bundleErrors.inc({ reason: r }, 0);
-    this.labels = new BoundedLabels(imageSeries, imageIdleMs, (image) => this.imageStarts.remove({ image }));
-    this.dirs = taskDirs.map((d) => ctx.paths.root(d));
+    this.imageStartLayers = ctx.exposition.counter(
+      M.imageStartLayers,
+      `Lower layers of the rootfs overlay of each container start, summed by image (starts × layers: the mounts a per-layer idmapping runtime makes for it); image labels as in ${M.imageStarts}.`,
+      ['image'],
+    );
+    this.imageLayers = ctx.exposition.gauge(M.imageLayers, `Lower layers of the rootfs overlay of the deepest running container of each image: the ${imageSeries} deepest images running.`, ['image']);
+    this.labels = new BoundedLabels(imageSeries, imageIdleMs, (image) => {
+      this.imageStarts.remove({ image });
+      this.imageStartLayers.remove({ image });
+    });
+    this.dirs = taskDirs.map((d) => ({ given: d, seen: ctx.paths.root(d) }));
+    this.rootfs = new RootfsLookup(ctx.mountinfoPath);
   }
 
-  private static empty(): Omit<ContainersSnapshot, 'starts' | 'watched'> {
-    return { byImage: new Map(), images: new Map(), userns: 0, errors: new Map() };
+  private static empty(): Pending {
+    return { byImage: new Map(), images: new Map(), userns: 0, errors: new Map(), startLayersByImage: new Map(), startLayers: new Map() };
   }
 
   private failed(bundle: string, err: unknown): void {
@@ -101,22 +139,55 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
    * A bundle appeared: read its config.json once. Not there yet, or not whole yet, it is looked at
    * again after each of RETRY_MS while the bundle exists; gone with its bundle, it is counted so.
    */
-  private read(bundle: string, tries = 0): void {
+  private read(bundle: string, runtimeDir: string, tries = 0): void {
     try {
-      const b = readBundle(bundle);
+      const b = readBundle(bundle, runtimeDir);
       const image = b.image ?? 'unknown';
       bump(this.next.images, image);
       bump(this.next.byImage, this.labels.label(image, Date.now()));
       if (b.userNamespace) this.next.userns++;
+      const live = this.live.get(bundle);
+      if (live) live.image = image;
+      if (live && b.rootfs !== undefined) this.findLayers(bundle, b.rootfs, image);
     } catch (err) {
       const early = err instanceof BundleError && (err.reason === 'gone' || err.reason === 'not_json' || err.reason === 'not_an_object');
       const delay = RETRY_MS[tries];
       if (early && delay !== undefined && this.live.has(bundle) && this.watchers.size > 0) {
-        setTimeout(() => this.read(bundle, tries + 1), delay).unref();
+        setTimeout(() => this.read(bundle, runtimeDir, tries + 1), delay).unref();
         return;
       }
       this.failed(bundle, err);
     }
+  }
+
+  /** The bundle's rootfs overlay, looked for until the runtime has mounted it (rootfsRetryMs, for ROOTFS_LOOK_MS) while the bundle exists. */
+  private findLayers(bundle: string, rootfs: string, image: string, tries = 0, waited = 0): void {
+    const live = this.live.get(bundle);
+    if (!live || this.watchers.size === 0) return;
+    const r = this.rootfs.layers(rootfs);
+    if ('layers' in r) {
+      live.layers = r.layers;
+      bump(this.next.startLayers, image, r.layers);
+      bump(this.next.startLayersByImage, this.labels.label(image, Date.now()), r.layers);
+    } else if ('notMounted' in r) {
+      const delay = rootfsRetryMs(tries);
+      if (waited < ROOTFS_LOOK_MS) setTimeout(() => this.findLayers(bundle, rootfs, image, tries + 1, waited + delay), delay).unref();
+    } else if ('unavailable' in r) {
+      this.ctx.log.failure('rootfs:unavailable', 'info', `image layers are not known here: ${r.unavailable}; ${M.imageLayers} stays empty (mountstorm doctor reads them from the table)`, {});
+    }
+  }
+
+  /** The deepest images running, from the bundles that exist and whose overlay was found. */
+  private deepest(): ContainersSnapshot['deepest'] {
+    const by = new Map<string, { image: string; layers: number; containers: number }>();
+    for (const b of this.live.values()) {
+      if (b.layers === undefined || b.image === undefined) continue;
+      const r = by.get(b.image) ?? { image: b.image, layers: 0, containers: 0 };
+      r.layers = Math.max(r.layers, b.layers);
+      r.containers++;
+      by.set(b.image, r);
+    }
+    return [...by.values()].sort((a, b) => b.layers - a.layers || b.containers - a.containers || (a.image < b.image ? -1 : 1)).slice(0, this.labels.slots);
   }
 
   private async exists(dir: string): Promise<boolean> {
@@ -127,7 +198,7 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     }
   }
 
-  private startWatching(dir: string): Promise<void> {
+  private startWatching({ given, seen: dir }: { given: string; seen: string }): Promise<void> {
     // depth 1: <namespace> directories are watched, their <container> entries reported (a start);
     // nothing inside a bundle is watched (its config.json is read once, directly).
     const w = watch(dir, { ignoreInitial: true, depth: 1, persistent: false, followSymlinks: false });
@@ -138,10 +209,10 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
       // chokidar can tell of one directory twice (its scan of a new namespace directory and the
       // watch racing): a bundle counts once while it exists.
       if (this.live.has(p)) return;
-      if (this.live.size < MAX_LIVE) this.live.add(p);
+      if (this.live.size < MAX_LIVE) this.live.set(p, {});
       this.seen++;
       this.ctx.log.debug('container bundle appeared', { bundle: p });
-      if (this.readBundles) this.read(p);
+      if (this.readBundles) this.read(p, path.join(given, path.relative(dir, p)));
     });
     w.on('unlinkDir', (p: string) => {
       if (depth(p) === 2) this.live.delete(p);
@@ -152,11 +223,12 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   }
 
   async collect(): Promise<ContainersSnapshot> {
-    for (const dir of this.dirs) {
+    for (const d of this.dirs) {
+      const dir = d.seen;
       const present = await this.exists(dir);
       const w = this.watchers.get(dir);
       if (present && !w) {
-        await this.startWatching(dir);
+        await this.startWatching(d);
         this.ctx.log.info('watching container task directory', { dir });
       } else if (!present && w) {
         this.watchers.delete(dir);
@@ -167,7 +239,7 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     this.seen = 0;
     const read = this.next;
     this.next = ContainersCollector.empty();
-    return { starts, watched: this.watchers.size, ...read };
+    return { starts, watched: this.watchers.size, ...read, deepest: this.deepest() };
   }
 
   apply(s: ContainersSnapshot): void {
@@ -176,6 +248,9 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     for (const [image, n] of s.byImage) this.imageStarts.inc({ image }, n);
     this.usernsStarts.inc(s.userns);
     for (const [reason, n] of s.errors) this.bundleErrors.inc({ reason }, n);
+    for (const [image, n] of s.startLayersByImage) this.imageStartLayers.inc({ image }, n);
+    this.imageLayers.reset();
+    for (const d of s.deepest) this.imageLayers.set({ image: d.image }, d.layers);
   }
 
   async close(): Promise<void> {
@@ -191,7 +266,7 @@ export const containersCollector = defineCollector({
   help: "container starts seen in the runtime's task directories, by image (each bundle's config.json), user-namespaced or not.",
   flags: [
     { name: 'task-dir', kind: 'list', default: [DEFAULT_TASK_DIR], help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.' },
-    { name: 'read-bundles', kind: 'bool', default: true, help: "Read each new bundle's config.json once (the image, the pod, user namespaces); off, starts are only counted." },
+    { name: 'read-bundles', kind: 'bool', default: true, help: "Read each new bundle's config.json once (the image, the pod, user namespaces) and find its rootfs overlay (the image's layers); off, starts are only counted." },
     { name: 'image-series', kind: 'int', default: 10, check: positive, help: `Images with a ${M.imageStarts} series of their own (the first active ones, each kept while it starts containers and given up after 10 minutes without); the rest count as image="other".` },
   ],
   options: (value) => ({ taskDirs: value('task-dir') as string[], readBundles: value('read-bundles') as boolean, imageSeries: value('image-series') as number }),

@@ -18,6 +18,7 @@ import { LATENCY_BUCKETS } from '../exposition';
 import { between, oneOf, type FlagValue } from '../flags';
 import type { Sample } from '../sample';
 import type { DurationDelta } from '../sources/tracefs/aggregator';
+import { ACTORS } from '../sources/tracefs/actors';
 import { TRACED_SYSCALLS } from '../sources/tracefs/events';
 import type { TraceFormat } from '../sources/tracefs/instance';
 import { TraceSource } from '../sources/tracefs/source';
@@ -33,6 +34,7 @@ export const TRACEFS_METRICS = {
   traceMode: 'mountstorm_trace_mode',
   mountSyscallErrors: 'mountstorm_mount_syscall_errors_total',
   mountSyscallsByProcess: 'mountstorm_mount_syscalls_by_process_total',
+  mountSyscallsByActor: 'mountstorm_mount_syscalls_by_actor_total',
   mountLockWaitSeconds: 'mountstorm_mount_lock_wait_seconds_total',
   traceEventsLost: 'mountstorm_trace_events_lost_total',
   traceEvents: 'mountstorm_trace_events_total',
@@ -66,6 +68,8 @@ export interface TracefsSnapshot {
   syscalls: number;
   errors: Array<{ syscall: string; errno: string; count: number }>;
   byProcess: Array<{ comm: string; count: number }>;
+  /** By the step of a container start the caller is (src/sources/tracefs/actors.ts). */
+  byActor: Array<{ actor: string; count: number }>;
   lockWait: Array<{ syscall: string; kind: string; seconds: number }>;
   /** The sum of `lockWait`. */
   lockWaitSeconds: number;
@@ -89,6 +93,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
   private readonly duration;
   private readonly errors;
   private readonly byProcess;
+  private readonly byActor;
   private readonly lockWait;
   private readonly lost;
   private readonly events;
@@ -115,6 +120,12 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     this.duration = e.bucketHistogram(M.mountSyscallDurationSeconds, 'Duration of mount-family syscalls, from entry to exit of the same task.', LATENCY_BUCKETS, ['syscall']);
     this.errors = e.counter(M.mountSyscallErrors, 'Mount-family syscalls that returned an error, by errno.', ['syscall', 'errno']);
     this.byProcess = e.counter(M.mountSyscallsByProcess, 'Mount-family syscalls by process name; names beyond --collector.tracefs.top-processes are counted as "other".', ['comm']);
+    this.byActor = e.counter(
+      M.mountSyscallsByActor,
+      'Mount-family syscalls by the step of a container start that made them, from the process name: shim (containerd-shim*, conmon: preparing the rootfs), runtime (containerd, dockerd, crio, their clients), oci-runtime (runc, crun, youki, runsc: setting up the container), kubelet, systemd, other.',
+      ['actor'],
+    );
+    for (const actor of ACTORS) this.byActor.inc({ actor }, 0);
     this.lockWait = e.counter(M.mountLockWaitSeconds, 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
     this.lost = e.counter(M.traceEventsLost, 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
     this.events = e.counter(M.traceEvents, 'Trace events read and accounted from the tracefs instance.');
@@ -225,6 +236,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       syscalls: d.calls.reduce((n, c) => n + c.count, 0),
       errors: d.errors,
       byProcess: d.byProcess,
+      byActor: d.byActor,
       lockWait: d.lockWait,
       lockWaitSeconds: d.lockWait.reduce((n, w) => n + w.seconds, 0),
       durations: d.durations,
@@ -250,6 +262,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     for (const c of s.calls) this.calls.inc({ syscall: c.syscall, socket: c.socket }, c.count);
     for (const e of s.errors) this.errors.inc({ syscall: e.syscall, errno: e.errno }, e.count);
     for (const p of s.byProcess) this.byProcess.inc({ comm: p.comm }, p.count);
+    for (const a of s.byActor) this.byActor.inc({ actor: a.actor }, a.count);
     for (const w of s.lockWait) this.lockWait.inc({ syscall: w.syscall, kind: w.kind }, w.seconds);
     for (const d of s.durations) this.duration.addCounts({ syscall: d.syscall }, d.counts, d.sum);
     this.lost.inc(s.lost);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { THRESHOLDS } from '../alerts/thresholds';
 import { errnoCode, errorMessage } from '../errors';
 import type { HostPaths } from '../fs/paths';
-import { isIdmapped, overlayLowerLayers, parseMountinfo } from '../procfs/mountinfo';
+import { isIdmapped, overlayLowerLayerCount, parseMountinfo } from '../procfs/mountinfo';
 import { parseCpuModel } from '../procfs/cpuinfo';
 import { hasCapSysAdmin } from '../kernel/capabilities';
 import { readBundle } from '../oci/bundle';
@@ -193,7 +193,7 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
       if (isIdmapped(m)) mountTable.idmapped++;
       if (m.fsType !== 'overlay') continue;
       mountTable.overlays++;
-      const n = overlayLowerLayers(m.superOptions).length;
+      const n = overlayLowerLayerCount(m.superOptions);
       layersAt.set(m.mountPoint, n);
       deepestOverlay = Math.max(deepestOverlay, n);
       const bucket = DEPTH_BUCKETS.find(([, lo, hi]) => n >= lo && n <= hi);

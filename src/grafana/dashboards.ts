@@ -162,6 +162,18 @@ export function nodeDashboard(): dashboard.Dashboard {
 
     [ts('Mount syscalls by syscall', 'ops', 'Exact mount-family syscalls per second by syscall (tracefs).', [q(`sum by (syscall) (rate(${TRACEFS_METRICS.mountSyscalls}{${I}}[${R}]))`, '{{syscall}}')], 12, 8, 'MountStormImminent'), 12, 8],
     [ts('Mount syscalls by process', 'ops', 'Which processes make the mount syscalls: containerd, runc, systemd, kubelet (tracefs).', [q(`sum by (comm) (rate(${TRACEFS_METRICS.mountSyscallsByProcess}{${I}}[${R}]))`, '{{comm}}')], 12, 8), 12, 8],
+    [
+      ts(
+        'Mount syscalls by runtime step',
+        'ops',
+        'Which step of a container start makes the mount syscalls (tracefs, by process name): the shim preparing the rootfs, the runtime itself (containerd reading the image through its own idmapped mounts), the OCI runtime setting up the container, kubelet, systemd.',
+        [q(`sum by (actor) (rate(${TRACEFS_METRICS.mountSyscallsByActor}{${I}}[${R}]))`, '{{actor}}')],
+        12,
+        8,
+      ),
+      12,
+      8,
+    ],
 
     [heat('namespace_sem probe latency', 'Distribution of the namespace_sem probe (first 4 KiB read of mountinfo): it queues behind mount writers.', q(`sum by (le) (rate(${PROBES_METRICS.probeDurationSeconds}_bucket{${I}, probe="namespace_sem"}[${R}]))`, '{{le}}', { format: 'heatmap' }), 'MountStormLockWaitHigh'), 12, 8],
     [heat('Mount syscall latency', 'Distribution of mount-family syscall durations, entry to exit (tracefs).', q(`sum by (le) (rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_bucket{${I}}[${R}]))`, '{{le}}', { format: 'heatmap' }), 'MountStormImminent'), 12, 8],
@@ -194,6 +206,28 @@ export function nodeDashboard(): dashboard.Dashboard {
         )
         .datasource(DS)
         .withTarget(q(`topk(10, sum by (image) (increase(${CONTAINERS_METRICS.imageStarts}{${I}}[$__range])) > 0)`, undefined, { instant: true, format: 'table' })),
+      12,
+      8,
+    ],
+    [
+      new table.PanelBuilder()
+        .title('Images driving mount churn (starts × layers)')
+        .unit('short')
+        .description(
+          `Lower layers of the rootfs overlays started over the dashboard's time range, by image: the mounts a per-layer idmapping runtime makes for it. The storm page's description names the top one. Image labels as in the table of starts.`,
+        )
+        .datasource(DS)
+        .withTarget(q(`topk(10, sum by (image) (increase(${CONTAINERS_METRICS.imageStartLayers}{${I}}[$__range])) > 0)`, undefined, { instant: true, format: 'table' })),
+      12,
+      8,
+    ],
+    [
+      new table.PanelBuilder()
+        .title('Deepest images running')
+        .unit('short')
+        .description(`Lower layers of the rootfs overlay of each image's deepest running container, found by the exporter in the watched mount namespace (statx + statmount, Linux 6.8+): the images a per-layer idmapping runtime pays most for at every start.`)
+        .datasource(DS)
+        .withTarget(q(`sort_desc(max by (image) (${CONTAINERS_METRICS.imageLayers}{${I}}))`, undefined, { instant: true, format: 'table' })),
       12,
       8,
     ],

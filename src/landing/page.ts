@@ -102,8 +102,18 @@ async function refresh() {
     const tr = images.insertRow();
     tr.insertCell().textContent = i.image;
     tr.insertCell().textContent = fmtInt(i.starts);
+    tr.insertCell().textContent = i.startLayers === undefined ? '–' : fmtInt(i.startLayers);
   }
   if (s.images.length === 0) images.insertRow().insertCell().textContent = s.collectors.containers ? 'no container started in the last 5 minutes' : 'the containers collector is off';
+  const deepest = $('#deepest tbody');
+  deepest.textContent = '';
+  for (const d of s.deepest) {
+    const tr = deepest.insertRow();
+    tr.insertCell().textContent = d.image;
+    tr.insertCell().textContent = fmtInt(d.layers);
+    tr.insertCell().textContent = fmtInt(d.containers);
+  }
+  if (s.deepest.length === 0) deepest.insertRow().insertCell().textContent = s.collectors.containers ? 'no running container whose rootfs overlay was found' : 'the containers collector is off';
   const held = s.conditions.filter((c) => c.holds).length;
   set('held', held, held === 0 ? 'none' : String(held));
   const h = s.history;
@@ -148,8 +158,10 @@ ${card('Topology', '<span data-field="sockets">–</span> × socket', '<span dat
 </section>
 <section><h2>Alert conditions now <span class="sub">(held: <span data-field="held">–</span>; the one alert spec over this node's samples: what holds now, and for the node's own alerts whether it has held for their <code>for</code>)</span></h2>
 <table id="conditions"><thead><tr><th>state</th><th>alert</th><th>condition</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Images driving container starts now <span class="sub">(last 5 minutes, from the bundles' config.json)</span></h2>
-<table id="images"><thead><tr><th>image</th><th>starts</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Images driving mount churn now <span class="sub">(last 5 minutes, from the bundles' config.json; layers mounted: starts × their rootfs overlay's lower layers)</span></h2>
+<table id="images"><thead><tr><th>image</th><th>starts</th><th>layers mounted</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Deepest images running <span class="sub">(lower layers of their rootfs overlay)</span></h2>
+<table id="deepest"><thead><tr><th>image</th><th>layers</th><th>containers</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Last 10 minutes</h2><div class="charts">
 ${figure('chart-mounts', 'Mount table entries')}
 ${figure('chart-churn', 'Churn, mounts/s')}

@@ -39,6 +39,8 @@ export interface Point {
   ml?: number;
   /** Container starts read from their bundles this sample, by image (kept for IMAGES_MS only). */
   images?: Map<string, number>;
+  /** Their rootfs overlays' lower layers summed by image (starts × layers; kept for IMAGES_MS only). */
+  startLayers?: Map<string, number>;
   /** Collectors that failed this sample. */
   failing: string[];
   /** Each count summed over every sample since start: what the exporter's counters read at this sample. */
@@ -67,6 +69,7 @@ export function pointOf(s: Sample): Point {
     added: mounts?.added,
     starts: containers?.starts,
     images: containers && containers.images.size > 0 ? new Map(containers.images) : undefined,
+    startLayers: containers && containers.startLayers.size > 0 ? new Map(containers.startLayers) : undefined,
     newLayers: depths.reduce((a, b) => a + b, 0),
     newOverlays: depths.length,
     mounts: mounts?.mounts,
@@ -109,7 +112,12 @@ export class History {
     // The points that crossed IMAGES_MS since the last sample give up their images (older ones did before).
     let i = this.points.length - 1;
     while (i >= 0 && s.at - (this.points[i] as Point).t <= IMAGES_MS) i--;
-    for (; i >= 0 && (this.points[i] as Point).images !== undefined; i--) delete (this.points[i] as Point).images;
+    for (; i >= 0; i--) {
+      const old = this.points[i] as Point;
+      if (old.images === undefined && old.startLayers === undefined) break;
+      delete old.images;
+      delete old.startLayers;
+    }
     this.latest = { ...this.latest, ...s.parts };
     this.latestSample = s;
     this.samples++;
@@ -198,9 +206,27 @@ export class History {
     return [...sums].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  /** The image that started the most containers over the window, or undefined for none. */
+  /** Lower layers of the rootfs overlays started over the window by image (starts × layers), most first. */
+  imageStartLayers(windowMs: number): Array<[string, number]> {
+    const sums = new Map<string, number>();
+    for (const p of this.window(windowMs)) for (const [image, n] of p.startLayers ?? []) sums.set(image, (sums.get(image) ?? 0) + n);
+    return [...sums].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /**
+   * The mount work each image brought over the window, most first: its starts × layers where its
+   * overlays were found, else its starts (an image whose overlays are not found still names itself
+   * by what it started). TOP_IMAGE's PromQL ranks the same way.
+   */
+  imageWork(windowMs: number): Array<[string, number]> {
+    const work = new Map(this.imageStarts(windowMs));
+    for (const [image, layers] of this.imageStartLayers(windowMs)) if (layers > 0) work.set(image, layers);
+    return [...work].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** The image behind the most mount work over the window (imageWork), or undefined for none. `other` (the bounded labels' rest) names no one. */
   topImage(windowMs: number): string | undefined {
-    return this.imageStarts(windowMs)[0]?.[0];
+    return this.imageWork(windowMs).find(([image]) => image !== 'other')?.[0];
   }
 
   /** Seconds of history held. */

@@ -45,8 +45,13 @@ export interface NodeState {
   tracefs: boolean;
   collectors: Record<string, boolean>;
   conditions: Condition[];
-  /** The images behind the container starts of the last IMAGES_MS, most first (at most 10). */
-  images: { image: string; starts: number }[];
+  /**
+   * The images behind the container starts of the last IMAGES_MS (at most 10), by the mount work
+   * they brought (History.imageWork: starts × their rootfs overlays' layers where found, else starts).
+   */
+  images: { image: string; starts: number; startLayers?: number }[];
+  /** The deepest images running now: their rootfs overlays' lower layers (at most --collector.containers.image-series). */
+  deepest: { image: string; layers: number; containers: number }[];
   /** Per-interval values between consecutive samples, for the charts. */
   history: { t: number[]; mounts: (number | null)[]; churn: (number | null)[]; syscalls: (number | null)[]; lockWait: (number | null)[]; ns: (number | null)[]; ml: (number | null)[] };
 }
@@ -104,12 +109,24 @@ export class StateRecorder {
       tracefs: h.last?.syscalls !== undefined,
       collectors,
       conditions: this.conditions(collectors),
-      images: h
-        .imageStarts(IMAGES_MS)
-        .slice(0, 10)
-        .map(([image, starts]) => ({ image, starts })),
+      images: this.images(),
+      deepest: h.latest.containers?.deepest ?? [],
       history: this.charts(),
     };
+  }
+
+  private images(): NodeState['images'] {
+    const h = this.history;
+    const starts = new Map(h.imageStarts(IMAGES_MS));
+    const layers = new Map(h.imageStartLayers(IMAGES_MS));
+    return h
+      .imageWork(IMAGES_MS)
+      .slice(0, 10)
+      .map(([image]) => {
+        const l = layers.get(image);
+        const n = starts.get(image) ?? 0;
+        return l === undefined ? { image, starts: n } : { image, starts: n, startLayers: l };
+      });
   }
 
   /** Every alert of the spec: its condition over the node's samples (the scrape's own alerts from the collectors' health). */

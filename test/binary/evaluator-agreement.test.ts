@@ -81,7 +81,7 @@ function sampleAt(t: number, x: Omit<Segment, 'seconds'>, s: Scenario): Sample {
   const starts = first ? 0 : x.starts;
   const syscalls = starts * x.syscallsPerStart;
   const parts: Record<string, unknown> = {
-    containers: { starts, watched: 1, byImage: new Map(), images: new Map(), userns: 0, errors: new Map() },
+    containers: { starts, watched: 1, byImage: new Map(), images: new Map(), userns: 0, errors: new Map(), startLayers: new Map(), startLayersByImage: new Map(), deepest: [] },
     probes: { namespace_sem: { estimate: x.ns }, mount_lock: { estimate: 0 } },
   };
   if (s.tracefs) parts.tracefs = { calls: [{ syscall: 'move_mount', socket: '0', count: syscalls }], syscalls, lockWaitSeconds: first ? 0 : x.lockWait64 / 64, lost: 0 };

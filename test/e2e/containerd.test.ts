@@ -3,8 +3,9 @@
  * their own: test/support/containerd.ts), a 50-layer image built here and imported, containers
  * started with `ctr run` as the CRI starts them (its annotations on the OCI spec, user namespaces),
  * and as plain ctr does (no image named). The exporter watches containerd's task directory and
- * counts each start by image, and the user-namespaced ones, exactly; its trace counts the runtime's
- * own mount syscalls by process. The host's mount table is never touched, and stopping containerd
+ * mount namespace: it counts each start by image, and the user-namespaced ones, exactly, finds each
+ * rootfs overlay the shim mounts (the image's layers); its trace counts the runtime's own mount
+ * syscalls by process. The host's mount table is never touched, and stopping containerd
  * leaves no process behind.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,9 @@ import * as path from 'node:path';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
 import { buildImage, containerdPid, processesUsing, startContainerd } from '../support/containerd';
 import { startExporter } from '../support/exporter';
+import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
+import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
+import { TOP_IMAGE } from '../../src/alerts/spec';
 import { sum, total } from '../support/metrics';
 
 const ready = IS_ROOT && hasCommand('containerd') && hasCommand('ctr') && hasCommand('runc') && hasCommand('setpriv') && fs.existsSync('/bin/busybox');
@@ -22,19 +26,29 @@ requireInCi(ready, 'root, containerd, runc and busybox-static for the real-runti
 const IMAGE = 'docker.io/mountstorm/layers50:latest';
 
 testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/setup-test.sh)')(
-  'real containerd: every start counted by the image its bundle names, user-namespaced starts exactly, the runtime\'s own mount syscalls by process; nothing left behind',
+  'real containerd: every start counted by the image its bundle names, user-namespaced starts exactly, each rootfs overlay\'s layers, the runtime\'s own mount syscalls by process and actor, the page\'s culprit; nothing left behind',
   async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-containerd-'));
     const ctd = await startContainerd(dir);
     let exp: Awaited<ReturnType<typeof startExporter>> | undefined;
+    let prom: RunningPrometheus | undefined;
     try {
       await buildImage(path.join(dir, 'image.tar'), 50, IMAGE);
       await ctd.ctr(['-n', 'k8s.io', 'images', 'import', path.join(dir, 'image.tar')]);
       await ctd.ctr(['-n', 'default', 'images', 'import', path.join(dir, 'image.tar')]);
       // containerd makes its task directory as its runtime plugin loads; the exporter watches it before the first start.
       fs.mkdirSync(ctd.taskDir, { recursive: true });
-      exp = await startExporter(['--sample.interval=200ms', `--collector.containers.task-dir=${ctd.taskDir}`, '--collector.tracefs.mode=always', '--log.level=debug'], { ownMountNamespace: true });
+      const pid = containerdPid(dir);
+      expect(pid).toBeDefined();
+      exp = await startExporter(['--sample.interval=200ms', `--mount.pid=${pid}`, `--collector.containers.task-dir=${ctd.taskDir}`, '--collector.tracefs.mode=always', '--log.level=debug'], { ownMountNamespace: true });
       for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++) if (i > 50) throw new Error('the task directory was never watched');
+      // The real Prometheus, so the storm rule's description query runs against what the exporter saw.
+      const instance = exp.url.replace(/^http:\/\//, '');
+      prom = await startPrometheus({ dir, targets: [instance], scrapeInterval: '1s' });
+      for (let i = 0; (await prom.query('up == 1')).length === 0; i++) {
+        if (i > 100) throw new Error('Prometheus never scraped the exporter');
+        await new Promise((r) => setTimeout(r, 200));
+      }
 
       const cri = (i: number, cmd = ['/bin/sh', '-c', 'test "$(ls /layers | wc -l)" = 49'], mode = '--rm') => [
         '-n', 'k8s.io', 'run', mode, '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536',
@@ -65,24 +79,46 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       const byComm = m.filter((s) => s.name === 'mountstorm_mount_syscalls_by_process_total');
       const runtime = byComm.filter((s) => /^(containerd-shim|runc)/.test(s.labels.comm ?? '')).reduce((a, s) => a + s.value, 0);
       expect(runtime).toBeGreaterThan(0);
+      // …and by actor: the shim preparing the rootfs, runc setting up the container; every syscall under one actor.
+      expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total', { actor: 'shim' })).toBeGreaterThan(0);
+      expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total', { actor: 'oci-runtime' })).toBeGreaterThan(0);
+      expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total')).toBe(sum(m, 'mountstorm_mount_syscalls_total'));
       // What the node's own alert description and landing page name.
       const state = (await (await fetch(`${exp.url}/api/state`)).json()) as { images: { image: string; starts: number }[] };
-      expect(state.images[0]).toEqual({ image: IMAGE, starts: 3 });
-      // The doctor, while one runs: the image by its bundle, its user namespace, its rootfs overlay's
-      // layers from the table of containerd's mount namespace (where the shim mounted it).
+      expect(state.images[0]).toMatchObject({ image: IMAGE, starts: 3 });
+      // 51 layers: the image's 50, and the copy containerd 1.6 makes with the user namespace's ids
+      // (ctr --uidmap). The three short-lived ones were found while they ran, or some of them not.
+      const layers = () => total(m, 'mountstorm_container_image_start_layers_total', { image: IMAGE });
+      const before = layers();
+      expect(before % 51).toBe(0);
+      expect(before).toBeLessThanOrEqual(3 * 51);
+      // One that runs: the exporter finds its overlay in containerd's namespace (where the shim
+      // mounted it); so does the doctor, from that namespace's table.
       await ctd.ctr(cri(9, ['/bin/sleep', '60'], '--detach'));
-      const pid = containerdPid(dir);
-      expect(pid).toBeDefined();
+      for (let i = 0; total(m, 'mountstorm_container_image_layers', { image: IMAGE }) !== 51; i++) {
+        if (i > 100) throw new Error(`the running container's overlay was never found:\n${exp.logs().slice(-2000)}`);
+        m = await exp.waitSamples(1);
+      }
+      expect(layers() - before).toBe(51);
+      // The storm page's description names the image: the query its template runs, in the real
+      // Prometheus (starts × layers over the fast window), and the node's own ranking.
+      await new Promise((r) => setTimeout(r, 2500));
+      const top = await prom.query(TOP_IMAGE.promql(DEFAULT_ALERTS_CONFIG).split('%q').join(JSON.stringify(instance)));
+      expect(top.map((r) => r.metric.image)).toEqual([IMAGE]);
+      // eslint-disable-next-line no-console
+      console.log(`rootfs overlays found: ${before / 51} of the 3 short-lived containers, and the running one`);
+      const running = (await (await fetch(`${exp.url}/api/state`)).json()) as { deepest: unknown[] };
+      expect(running.deepest).toEqual([{ image: IMAGE, layers: 51, containers: 1 }]);
       const doctor = JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json', `--mount.pid=${pid}`, `--collector.containers.task-dir=${ctd.taskDir}`], { encoding: 'utf8' }).toString()) as {
         containers: { running: number; images: { image: string; containers: number; userNamespace: number; layers?: number }[] };
       };
       expect(doctor.containers.running).toBe(1);
-      // 51: the image's 50, and the copy containerd 1.6 makes with the user namespace's ids (ctr --uidmap).
       expect(doctor.containers.images).toEqual([{ image: IMAGE, containers: 1, userNamespace: 1, layers: 51 }]);
       await ctd.ctr(['-n', 'k8s.io', 'tasks', 'kill', '-s', 'KILL', 'web-9']).catch(() => undefined);
       // The host's table never saw containerd's mounts.
       expect(fs.readFileSync('/proc/1/mountinfo', 'utf8').includes(dir)).toBe(false);
     } finally {
+      await prom?.stop();
       await exp?.stop('SIGTERM');
       await ctd.stop();
       const left = processesUsing(dir);

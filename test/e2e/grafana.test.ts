@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 import { DASHBOARDS } from '../../src/grafana/dashboards';
 import { ARTIFACTS, CLI, IS_ROOT, REPO, hasCommand, requireInCi, testIf } from '../support/env';
 import { freePort } from '../support/alertmanager';
-import { startExporter } from '../support/exporter';
+import { inMountNamespace, startExporter } from '../support/exporter';
 import { startPrometheus } from '../support/prometheus';
 
 interface Target { expr: string; instant?: boolean; refId?: string; legendFormat?: string }
@@ -36,7 +36,22 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
     const prom = await startPrometheus({ dir, targets: [instance], scrapeInterval: '1s' });
     try {
       const start = Date.now() / 1000;
-      await new Promise((r) => setTimeout(r, 4000));
+      for (let i = 0; (await prom.query('up == 1')).length === 0; i++) {
+        if (i > 100) throw new Error('Prometheus never scraped the exporter');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      // Two containers that run through it all, started 2 s apart (a counter's first sample is no
+      // increase), each rootfs a real 3-layer overlay in the exporter's namespace (the drill's
+      // containers are bundles without one): the layer panels' data.
+      for (const id of ['web-0', 'web-1']) {
+        const web = path.join(tasks, 'k8s.io', id);
+        fs.mkdirSync(path.join(web, 'rootfs'), { recursive: true });
+        for (const d of ['l0', 'l1', 'l2', 'upper', 'work']) fs.mkdirSync(path.join(web, d));
+        fs.writeFileSync(path.join(web, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': 'registry.example/web:1' } }));
+        inMountNamespace(exp, `mount -t overlay overlay -o lowerdir=${web}/l0:${web}/l1:${web}/l2,upperdir=${web}/upper,workdir=${web}/work ${web}/rootfs`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
       await new Promise<void>((resolve, reject) =>
         execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=8s', '--concurrency=4', '--layers=30', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (e) => (e ? reject(e) : resolve())),
       );

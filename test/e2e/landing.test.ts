@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ARTIFACTS, CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
-import { startExporter, type RunningExporter } from '../support/exporter';
+import { inMountNamespace, startExporter, type RunningExporter } from '../support/exporter';
 import { FIXTURE_ARGS } from '../support/fixtures';
 import { makeCerts } from '../support/certs';
 import { sum } from '../support/metrics';
@@ -118,6 +118,13 @@ describe('landing page during a real storm', () => {
       const exp = await startExporter(['--sample.interval=500ms', `--collector.containers.task-dir=${tasks}`, '--collector.tracefs.mode=always'], { privateNamespaces: true });
       try {
         await exp.waitSamples(4);
+        // One container with a real 3-layer rootfs overlay in the exporter's namespace (the drill's
+        // bundles have none): the deepest-images table.
+        const web = path.join(tasks, 'k8s.io', 'web-0');
+        fs.mkdirSync(path.join(web, 'rootfs'), { recursive: true });
+        for (const d of ['l0', 'l1', 'l2', 'upper', 'work']) fs.mkdirSync(path.join(web, d));
+        fs.writeFileSync(path.join(web, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': 'registry.example/<b>web</b>:1' } }));
+        inMountNamespace(exp, `mount -t overlay overlay -o lowerdir=${web}/l0:${web}/l1:${web}/l2,upperdir=${web}/upper,workdir=${web}/work ${web}/rootfs`);
         const storm = new Promise<void>((resolve, reject) =>
           execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=12s', '--concurrency=8', '--layers=50', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (err) => (err ? reject(err) : resolve())),
         );
@@ -133,6 +140,12 @@ describe('landing page during a real storm', () => {
         const first = page.locator('#images tbody tr').first();
         expect(await first.locator('td').first().textContent()).toBe('drill/per-layer-idmap-50-layers:latest');
         expect(Number((await first.locator('td').nth(1).textContent())?.replace(/,/g, ''))).toBeGreaterThan(10);
+        expect(await first.locator('td').nth(2).textContent()).toBe('–'); // no overlay found for the drill's
+        // The deepest image running, its name as text (never markup), with its layers and containers.
+        expect(await page.locator('#deepest tbody tr').count()).toBe(1);
+        expect(await page.locator('#deepest tbody tr td').allTextContents()).toEqual(['registry.example/<b>web</b>:1', '3', '1']);
+        const web1 = page.locator('#images tbody tr', { hasText: 'registry.example/<b>web</b>:1' });
+        expect(await web1.locator('td').allTextContents()).toEqual(['registry.example/<b>web</b>:1', '1', '3']);
         fs.mkdirSync(ARTIFACTS, { recursive: true });
         await page.screenshot({ path: path.join(ARTIFACTS, 'landing-storm.png'), fullPage: true });
         await page.close();

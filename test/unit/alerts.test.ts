@@ -174,9 +174,14 @@ describe('alerts config (mixin settings)', () => {
 });
 
 /** A sample as the sampler makes it, with the parts the signals read. */
-function sample(t: number, x: { starts?: number; syscalls?: number; events?: number; lockWait?: number; ns?: number }): Sample {
+function sample(t: number, x: { starts?: number; syscalls?: number; events?: number; lockWait?: number; ns?: number; layers?: { web: number; db: number } }): Sample {
   const parts: Record<string, unknown> = { probes: { namespace_sem: { estimate: x.ns ?? 0 } } };
-  if (x.starts !== undefined) parts.containers = { starts: x.starts, watched: 1, byImage: new Map(), images: new Map(x.starts > 0 ? [['registry.example/web:1', x.starts - 1], ['registry.example/db:2', 1]] : []), userns: 0, errors: new Map() };
+  if (x.starts !== undefined) {
+    // Of each sample's starts, one is db's, the rest web's; with `layers`, their overlays were found (starts × layers).
+    const images = new Map<string, number>(x.starts > 0 ? [['registry.example/web:1', x.starts - 1], ['registry.example/db:2', 1]] : []);
+    const startLayers = new Map<string, number>(x.layers && x.starts > 0 ? [['registry.example/web:1', (x.starts - 1) * x.layers.web], ['registry.example/db:2', x.layers.db]] : []);
+    parts.containers = { starts: x.starts, watched: 1, byImage: new Map(), images, userns: 0, errors: new Map(), startLayers, startLayersByImage: new Map(), deepest: [] };
+  }
   if (x.syscalls !== undefined) parts.tracefs = { calls: [{ syscall: 'move_mount', socket: '0', count: x.syscalls }], syscalls: x.syscalls, lockWaitSeconds: x.lockWait ?? 0, lost: 0 };
   if (x.events !== undefined) parts.namespaces = { events: { attach: x.events, detach: 0 } };
   return { at: t * 1000, seconds: 1, parts: parts as Sample['parts'], collectors: {} };
@@ -226,6 +231,24 @@ describe('the node evaluator', () => {
       else expect(phase()).toMatchObject({ phase: 'inactive', resolvedAt: (stopped + 10) * 1000 });
     }
     expect(stopped).toBeDefined();
+  });
+
+  test('the description names the image behind the most mount work: starts × layers where overlays were found, else starts', () => {
+    const describe = (layers?: { web: number; db: number }) => {
+      const h = new History();
+      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+      for (let t = 0; t < 8; t++) {
+        h.add(sample(t, t === 0 ? { starts: 0, syscalls: 0, events: 0 } : { ...storm, layers }));
+        ev.evaluate(h);
+      }
+      return ev.current().find((a) => a.name === 'MountStormImminent')?.description ?? '';
+    };
+    // web: 3 starts a second of 5 layers (15 layer mounts); db: 1 of 100 (100).
+    expect(describe({ web: 5, db: 100 })).toContain('most of them registry.example/db:2:');
+    // web: 3 × 50 = 150 against db's 1 × 100.
+    expect(describe({ web: 50, db: 100 })).toContain('most of them registry.example/web:1:');
+    // No overlay found: by starts.
+    expect(describe()).toContain('most of them registry.example/web:1:');
   });
 
   test('keep_firing_for: a clause that dips for a few samples mid-storm does not resolve the page', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ParseError } from '../../src/errors';
-import { escapePath, overlayLowerLayers, parseMountinfo, parseMountinfoLine, splitLowerdir, unescapeOctal } from '../../src/procfs/mountinfo';
+import { escapePath, overlayLowerLayerCount, overlayLowerLayers, parseMountinfo, parseMountinfoLine, splitLowerdir, unescapeOctal } from '../../src/procfs/mountinfo';
 import { FIXTURES } from '../support/env';
 
 // Captured from this kernel by test/fixtures/capture/mountinfo-odd.sh.
@@ -122,5 +122,22 @@ describe('mountinfo parser edge cases', () => {
 
   test('unknown optional tags are ignored as proc(5) asks', () => {
     expect(parseMountinfoLine('1 2 0:1 / /x rw future:3 - tmpfs t rw', 1).optional).toEqual({});
+  });
+});
+
+describe('overlayLowerLayerCount', () => {
+  test('counts what overlayLowerLayers lists: the captured overlays, and 20,000 random option strings of escapes, separators and new-style options', () => {
+    for (const m of parseMountinfo(fs.readFileSync(path.join(FIXTURES, 'mountinfo/odd.txt'), 'utf8')).mounts) {
+      expect(overlayLowerLayerCount(m.superOptions)).toBe(overlayLowerLayers(m.superOptions).length);
+    }
+    // Deterministic: a small LCG, so a failure reproduces.
+    let seed = 12345;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const pieces = ['a', '/x', ':', '::', '\\134', '\\134:', '\\054', '\\134\\054', '\\', '\\12', '\\040', 'lowerdir=', 'lowerdir+=', 'datadir+=', ',', 'upperdir=/u', '=', 'ro'];
+    for (let k = 0; k < 20_000; k++) {
+      const o = Array.from({ length: rnd(12) }, () => pieces[rnd(pieces.length)]).join('');
+      expect([o, overlayLowerLayerCount(o)]).toEqual([o, overlayLowerLayers(o).length]);
+    }
+    expect(overlayLowerLayerCount('ro,lowerdir=/a:/b::/d1,upperdir=/u,workdir=/w')).toBe(3);
   });
 });

@@ -99,6 +99,17 @@ describe('bounds', () => {
     expect(t.byProcess).toEqual({ a: 2, b: 1, other: 1 });
   });
 
+  test('by actor, whatever the top-processes cut: the shim, the runtime, runc re-exec\'d, kubelet, systemd, the rest', () => {
+    const names = ['containerd-shim', 'containerd', 'runc:[2:INIT]', 'runc', 'kubelet', 'systemd', 'systemd-udevd', 'sh', 'crun', 'conmon', 'ctr'];
+    const t = aggregate(
+      names.map((comm, i) => enter(10 + i, 1 + i / 100, comm)),
+      { topProcesses: 2 },
+    );
+    expect(t.byProcess).toEqual({ 'containerd-shim': 1, containerd: 1, other: 9 });
+    expect(t.byActor).toEqual({ shim: 2, runtime: 2, 'oci-runtime': 3, kubelet: 1, systemd: 2, other: 1 });
+    expect(Object.values(t.byActor).reduce((a, b) => a + b, 0)).toBe(names.length);
+  });
+
   test('<...> is resolved through the resolver, else "unknown"', () => {
     expect(aggregate([enter(5, 1, '<...>')], { resolveComm: (tid) => (tid === 5 ? 'containerd' : undefined) }).byProcess).toEqual({ containerd: 1 });
     expect(aggregate([enter(6, 1, '<...>')]).byProcess).toEqual({ unknown: 1 });

@@ -7,7 +7,7 @@
  */
 import { MountApi, STATMOUNT_FS_TYPE, STATMOUNT_MNT_BASIC, STATMOUNT_MNT_OPTS } from '../../kernel/mount-api';
 import { MOUNT_ATTR_IDMAP } from '../../kernel/mount';
-import { overlayLowerLayers } from '../../procfs/mountinfo';
+import { overlayLowerLayerCount } from '../../procfs/mountinfo';
 import { TableTally, type MountTable, type TableSample } from './reading';
 
 /** Per-mount facts kept between readings, in arrays parallel to the sorted id list (the first `count` entries). */
@@ -91,7 +91,7 @@ export class ListmountTable implements MountTable {
         if (fsType === 'overlay') {
           const opts = this.api.stat(id, STATMOUNT_MNT_OPTS)?.opts ?? '';
           this.lookups++;
-          layers = overlayLowerLayers(opts).length;
+          layers = overlayLowerLayerCount(opts);
         }
         next.ids[kept] = id;
         next.type[kept] = this.typeId(fsType);

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import type { ParseError } from '../../errors';
-import { newMountFacts, overlayLowerLayers, scanMountinfoLine } from '../../procfs/mountinfo';
+import { newMountFacts, overlayLowerLayerCount, scanMountinfoLine } from '../../procfs/mountinfo';
 import { TableTally, type MountTable, type TableSample } from './reading';
 
 /**
@@ -291,7 +291,7 @@ export class MountinfoTable implements MountTable {
       let spaces = 0;
       for (identity = 0; from + identity < to; identity++) if (data[from + identity] === 32 && ++spaces === 5) break;
     }
-    const layers = facts.fsType === 'overlay' ? overlayLowerLayers(line.slice(facts.superStart, facts.superEnd)).length : 0;
+    const layers = facts.fsType === 'overlay' ? overlayLowerLayerCount(line.slice(facts.superStart, facts.superEnd)) : 0;
     reading.add(lineNo, facts.mountId, from, to - from, identity, facts.fsType, facts.idmapped, layers);
     return true;
   }

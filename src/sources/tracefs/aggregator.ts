@@ -9,10 +9,16 @@
 import { errorMessage, ParseError } from '../../errors';
 import { errnoName } from '../../kernel/errno';
 import { LOCK_KINDS, lockKindIndex, TRACED_SYSCALLS, tracedSyscall } from './events';
+import { ACTORS, actorOf, type Actor } from './actors';
 import { TaskTable } from './task-table';
 import { parseTraceLine, type TraceEvent } from './trace-pipe';
 
 /** Event kinds of TraceAggregator.account(), the allocation-free entry point. */
+/** Distinct task names given a slot of their own (by-process label and actor); the rest share OVERFLOW's. */
+const MAX_NAMES = 4096;
+/** Longer than any comm (15 bytes), so no task is called this. */
+const OVERFLOW = '(names past MAX_NAMES)';
+
 export const ENTER = 0;
 export const EXIT = 1;
 export const LOCK_BEGIN = 2;
@@ -46,6 +52,8 @@ export interface TraceDelta {
   calls: Array<{ syscall: string; cpu: number; count: number }>;
   errors: Array<{ syscall: string; errno: string; count: number }>;
   byProcess: Array<{ comm: string; count: number }>;
+  /** The same by container-start actor (actorOf the name), whatever the top-processes cut. */
+  byActor: Array<{ actor: Actor; count: number }>;
   lockWait: Array<{ syscall: string; kind: string; seconds: number }>;
   durations: DurationDelta[];
   /** Tasks inside a traced syscall at the time of the take (a gauge, not a delta). */
@@ -84,9 +92,13 @@ export class TraceAggregator {
   private readonly durationCounts: Float64Array;
   private readonly durationSums = new Float64Array(TRACED_SYSCALLS.length);
   private readonly durationSeen = new Uint8Array(TRACED_SYSCALLS.length);
-  /** Calls by process: a slot per name (the first `topProcesses` names, then "other"). */
+  /**
+   * Calls by process: a slot per name (up to MAX_NAMES, then one for the rest), each labelled with
+   * its name (the first `topProcesses` names) or "other", and with its actor.
+   */
   private readonly slotOfName = new Map<string, number>();
-  private readonly slotNames: string[] = [];
+  private readonly slotLabels: string[] = [];
+  private readonly slotActors: number[] = [];
   private readonly slotCalls: number[] = [];
   private named = 0;
 
@@ -148,9 +160,15 @@ export class TraceAggregator {
   private slotFor(name: string): number {
     let slot = this.slotOfName.get(name);
     if (slot !== undefined) return slot;
-    if (this.named < this.opts.topProcesses) this.named++;
-    else if (name !== 'other') return this.slotFor('other');
-    slot = this.slotNames.push(name) - 1;
+    // Past MAX_NAMES distinct names, the rest share one slot: "other", by no actor.
+    if (this.slotOfName.size >= MAX_NAMES) return this.slotFor(OVERFLOW);
+    let label = 'other';
+    if (name !== 'other' && name !== OVERFLOW && this.named < this.opts.topProcesses) {
+      this.named++;
+      label = name;
+    }
+    slot = this.slotLabels.push(label) - 1;
+    this.slotActors.push(ACTORS.indexOf(name === OVERFLOW ? 'other' : actorOf(name)));
     this.slotCalls.push(0);
     this.slotOfName.set(name, slot);
     return slot;
@@ -292,6 +310,7 @@ export class TraceAggregator {
       calls: [],
       errors: [],
       byProcess: [],
+      byActor: [],
       lockWait: [],
       durations: [],
       inflight: this.active,
@@ -308,9 +327,19 @@ export class TraceAggregator {
     });
     for (const [key, count] of this.errors) d.errors.push({ syscall: TRACED_SYSCALLS[Math.floor(key / 65536)]?.name as string, errno: errnoName(key % 65536), count });
     this.errors.clear();
+    const byLabel = new Map<string, number>();
+    const byActor = new Array<number>(ACTORS.length).fill(0);
     this.slotCalls.forEach((count, slot) => {
-      if (count > 0) d.byProcess.push({ comm: this.slotNames[slot] as string, count });
+      if (count === 0) return;
+      const label = this.slotLabels[slot] as string;
+      byLabel.set(label, (byLabel.get(label) ?? 0) + count);
+      const a = this.slotActors[slot] as number;
+      byActor[a] = (byActor[a] as number) + count;
       this.slotCalls[slot] = 0;
+    });
+    for (const [comm, count] of byLabel) d.byProcess.push({ comm, count });
+    byActor.forEach((count, a) => {
+      if (count > 0) d.byActor.push({ actor: ACTORS[a] as Actor, count });
     });
     for (let i = 0; i < this.lockWait.length; i++) {
       if (this.lockWaits[i] === 0) continue;
@@ -350,6 +379,7 @@ export function mergeDeltas(a: TraceDelta, b: TraceDelta): TraceDelta {
     calls: sumBy([...a.calls, ...b.calls], (x) => `${x.syscall}\t${x.cpu}`, (i, x) => (i.count += x.count)),
     errors: sumBy([...a.errors, ...b.errors], (x) => `${x.syscall}\t${x.errno}`, (i, x) => (i.count += x.count)),
     byProcess: sumBy([...a.byProcess, ...b.byProcess], (x) => x.comm, (i, x) => (i.count += x.count)),
+    byActor: sumBy([...a.byActor, ...b.byActor], (x) => x.actor, (i, x) => (i.count += x.count)),
     lockWait: sumBy([...a.lockWait, ...b.lockWait], (x) => `${x.syscall}\t${x.kind}`, (i, x) => (i.seconds += x.seconds)),
     durations: sumBy(
       [...a.durations, ...b.durations],
