@@ -171,6 +171,7 @@ const ALL_SIGNALS: Signal[] = [
     gauge('mlEstimate', 'instance:mountstorm_mount_lock_wait_estimate_seconds', PROBES_METRICS.lockWaitEstimateSeconds, 'ml', 'humanizeDuration', 'how much longer a path lookup across a mount takes than its baseline (mount_lock probe)', 'lock="mount_lock"'),
     gauge('deepest', 'instance:mountstorm_overlay_lower_layers', MOUNTS_METRICS.overlayLowerLayersMax, 'layersMax', 'integer', 'lower layers of the deepest overlay mounted'),
     gauge('idmapLingering', 'instance:mountstorm_idmapped_mounts_lingering', MOUNTS_METRICS.idmappedMountsLingering, 'idmapLingering', 'integer', 'idmapped mounts older than --collector.mounts.idmap-linger: temporary ones a runtime left behind'),
+    gauge('tempLingering', 'instance:mountstorm_runtime_temp_mounts_lingering', MOUNTS_METRICS.runtimeTempMountsLingering, 'tempLingering', 'integer', "a container runtime's temporary mounts (by mount point) older than --collector.mounts.idmap-linger: ones it left behind"),
     gauge('unheldNamespaces', 'instance:mountstorm_mount_namespaces_unheld', NAMESPACES_METRICS.unheldNamespaces, 'unheld', 'integer', 'mount namespaces no process is in (the namespace walk against /proc/*/ns/mnt)'),
     gauge('unheldMounts', 'instance:mountstorm_mount_namespaces_unheld_mounts', NAMESPACES_METRICS.unheldNamespaceMounts, 'unheldMounts', 'integer', 'mounts in the mount namespaces no process is in'),
     {
@@ -325,6 +326,18 @@ export const ALERTS: readonly AlertSpec[] = [
       " idmapped mounts in its mount table that have been there longer than a container start takes: a runtime's temporary per-layer or common-parent idmapped mounts that were never unmounted (umount2 EBUSY under load). Each stays on the mount locks' paths; they pile up with every start.",
     ],
     condition: { signal: 'idmapLingering', above: 'leakedIdmappedMounts' },
+  },
+  {
+    name: 'MountStormRuntimeTempMountsLeaked',
+    severity: 'warning',
+    for: 'leakedTempMountsFor',
+    summary: "A container runtime's temporary mounts outlive the container starts that made them.",
+    description: [
+      '{instance} has ',
+      { signal: 'tempLingering' },
+      " mounts at a container runtime's temporary mount points (containerd's tmpmounts/containerd-mount*, ovl-idmapped*) that have been there longer than a container start takes: mounts it made to read an image or idmap its layers and never unmounted. They pile up with every start.",
+    ],
+    condition: { signal: 'tempLingering', above: 'leakedTempMounts' },
   },
   {
     name: 'MountStormNamespacesLeaked',

@@ -92,6 +92,14 @@ export const THRESHOLDS = {
   leakedIdmappedMounts: 0,
   leakedIdmappedMountsFor: '10m',
 
+  /**
+   * Leaked runtime temporary mounts: more than this many mounts at a runtime's temporary mount
+   * points (containerd's `tmpmounts/containerd-mount*`, `ovl-idmapped*`) for longer than
+   * --collector.mounts.idmap-linger, for this long. Idmapped ones among them count in both.
+   */
+  leakedTempMounts: 0,
+  leakedTempMountsFor: '10m',
+
   /** Deep images: overlays with more lower layers than this (common advice: under 10)… */
   deepLayers: 10,
   /** …on a host with more than one socket or with SMT on. */

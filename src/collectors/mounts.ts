@@ -32,10 +32,12 @@ export const MOUNTS_METRICS = {
   mountTableEntriesPeak: 'mountstorm_mount_table_entries_peak',
   idmappedMountsLingering: 'mountstorm_idmapped_mounts_lingering',
   idmappedMountsOlderThan: 'mountstorm_idmapped_mounts_older_than',
+  runtimeTempMountsLingering: 'mountstorm_runtime_temp_mounts_lingering',
+  runtimeTempMountsOlderThan: 'mountstorm_runtime_temp_mounts_older_than',
 } as const;
 const M = MOUNTS_METRICS;
 
-/** The ages idmapped mounts are counted past (mountstorm_idmapped_mounts_older_than). */
+/** The ages idmapped and runtime temporary mounts are counted past (…_older_than). */
 const AGES: ReadonlyArray<[string, number]> = [
   ['1m', 60_000],
   ['10m', 600_000],
@@ -62,6 +64,9 @@ export interface MountsSnapshot {
   /** Idmapped mounts present longer than --collector.mounts.idmap-linger, and longer than each of AGES. */
   idmappedLingering: number;
   idmappedOlderThan: ReadonlyArray<[string, number]>;
+  /** A container runtime's temporary mounts (by mount point) present longer than the linger time, and longer than each of AGES. */
+  tempLingering: number;
+  tempOlderThan: ReadonlyArray<[string, number]>;
   mountMax?: number;
   /** Mounts that appeared and went between the last two readings (0 where no reading was due). */
   added: number;
@@ -72,6 +77,13 @@ export interface MountsSnapshot {
   changed: boolean;
   /** This sample's reading, where one was due. */
   read?: { seconds: number; bytes?: number; parseErrors: number; firstParseError?: string; fallback?: string };
+}
+
+/** Ages by mount id: one still there keeps its first sighting, a new one starts now. */
+function aged(ids: readonly number[], before: ReadonlyMap<number, number>, now: number): Map<number, number> {
+  const since = new Map<number, number>();
+  for (const id of ids) since.set(id, before.get(id) ?? now);
+  return since;
 }
 
 export class MountsCollector implements Collector<MountsSnapshot> {
@@ -95,8 +107,11 @@ export class MountsCollector implements Collector<MountsSnapshot> {
   private readonly entriesPeak;
   private readonly lingering;
   private readonly olderThan;
-  /** When each idmapped mount (by id) was first seen in a reading. */
+  private readonly tempLingering;
+  private readonly tempOlderThan;
+  /** When each idmapped mount, and each runtime temporary mount (by id), was first seen in a reading. */
   private idmappedSince = new Map<number, number>();
+  private tempSince = new Map<number, number>();
   private readonly source: MountTableSource;
   private last: TableReading | undefined;
   private reportedBroken: string | undefined;
@@ -130,11 +145,27 @@ export class MountsCollector implements Collector<MountsSnapshot> {
       "Idmapped mounts in the watched table for longer than --collector.mounts.idmap-linger (1m): a runtime's temporary idmapped mounts live for milliseconds while it starts a container, so these outlived the start that made them (leaked).",
     );
     this.olderThan = e.gauge(M.idmappedMountsOlderThan, 'Idmapped mounts in the watched table older than `age` (1m, 10m, 1h, 1d), aged by mount id from the first reading that showed them: how long leaked ones have been there.', ['age']);
+    this.tempLingering = e.gauge(
+      M.runtimeTempMountsLingering,
+      "A container runtime's temporary mounts (containerd's tmpmounts/containerd-mount*, ovl-idmapped*; by mount point) in the watched table for longer than --collector.mounts.idmap-linger (1m): they live for the moment of a container start, so these outlived it (leaked).",
+    );
+    this.tempOlderThan = e.gauge(M.runtimeTempMountsOlderThan, "A container runtime's temporary mounts in the watched table older than `age` (1m, 10m, 1h, 1d), aged by mount id from the first reading that showed them.", ['age']);
     this.source = new MountTableSource({ mountinfoPath: ctx.mountinfoPath, method, mountMaxPath: ctx.paths.proc('sys/fs/mount-max') });
   }
 
   async close(): Promise<void> {
     await this.source.close();
+  }
+
+  /** Of mounts first seen at `since`'s times: how many are past the linger time, and past each of AGES. */
+  private ages(since: ReadonlyMap<number, number>, now: number): { lingering: number; older: Array<[string, number]> } {
+    let lingering = 0;
+    const older = AGES.map(([age]) => [age, 0] as [string, number]);
+    for (const at of since.values()) {
+      if (now - at > this.lingerMs) lingering++;
+      AGES.forEach(([, ms], i) => now - at > ms && (older[i] as [string, number])[1]++);
+    }
+    return { lingering, older };
   }
 
   async collect(): Promise<MountsSnapshot> {
@@ -151,18 +182,12 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     const now = Date.now();
     if (r) {
       this.last = r;
-      // Ages by mount id: one still there keeps its first sighting, a new one starts now.
-      const since = new Map<number, number>();
-      for (const id of r.idmappedIds) since.set(id, this.idmappedSince.get(id) ?? now);
-      this.idmappedSince = since;
+      this.idmappedSince = aged(r.idmappedIds, this.idmappedSince, now);
+      this.tempSince = aged(r.tempIds, this.tempSince, now);
     }
     const t = this.last as TableReading; // the first answer always carries a reading
-    let lingering = 0;
-    const older = AGES.map(([age]) => [age, 0] as [string, number]);
-    for (const at of this.idmappedSince.values()) {
-      if (now - at > this.lingerMs) lingering++;
-      AGES.forEach(([, ms], i) => now - at > ms && (older[i] as [string, number])[1]++);
-    }
+    const idmappedAges = this.ages(this.idmappedSince, now);
+    const tempAges = this.ages(this.tempSince, now);
     let mounts = 0;
     for (const n of t.byType.values()) mounts += n;
     return {
@@ -175,8 +200,10 @@ export class MountsCollector implements Collector<MountsSnapshot> {
       layers: t.layers,
       layersMax: t.layersMax,
       idmapped: t.idmapped,
-      idmappedLingering: lingering,
-      idmappedOlderThan: older,
+      idmappedLingering: idmappedAges.lingering,
+      idmappedOlderThan: idmappedAges.older,
+      tempLingering: tempAges.lingering,
+      tempOlderThan: tempAges.older,
       mountMax: t.mountMax,
       added: r?.added ?? 0,
       removed: r?.removed ?? 0,
@@ -201,6 +228,8 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     this.idmapped.set(s.idmapped);
     this.lingering.set(s.idmappedLingering);
     for (const [age, n] of s.idmappedOlderThan) this.olderThan.set({ age }, n);
+    this.tempLingering.set(s.tempLingering);
+    for (const [age, n] of s.tempOlderThan) this.tempOlderThan.set({ age }, n);
     if (s.mountMax !== undefined) this.mountMax.set(s.mountMax);
     this.entries.set(s.entries);
     this.entriesPeak.set(s.entriesPeak ?? s.entries);
@@ -231,7 +260,7 @@ export const mountsCollector = defineCollector({
       help: "How to read the mount table: listmount (listmount(2) and statmount(2), Linux 6.8+, and 6.11+ for a namespace other than the exporter's; exact churn, a fraction of the cost), mountinfo (the text, every kernel), or auto (listmount where it works, else mountinfo).",
       check: oneOf(['auto', 'listmount', 'mountinfo']),
     },
-    { name: 'idmap-linger', kind: 'duration', default: 60_000, help: 'An idmapped mount in the watched table longer than this counts as lingering (mountstorm_idmapped_mounts_lingering): a runtime\'s temporary ones live for milliseconds.', check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s') },
+    { name: 'idmap-linger', kind: 'duration', default: 60_000, help: 'An idmapped mount, or one at a runtime\'s temporary mount point, in the watched table longer than this counts as lingering (mountstorm_idmapped_mounts_lingering, mountstorm_runtime_temp_mounts_lingering): a runtime\'s temporary ones live for milliseconds.', check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s') },
   ],
   options: (value) => ({ method: value('method') as TableMethodSetting, idmapLingerMs: value('idmap-linger') as number }),
   create: (ctx, o) => new MountsCollector(ctx, o.method, o.idmapLingerMs),

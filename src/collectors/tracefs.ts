@@ -94,6 +94,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
   private readonly errors;
   private readonly byProcess;
   private readonly byActor;
+  private actorsShown = false;
   private readonly lockWait;
   private readonly lost;
   private readonly events;
@@ -125,7 +126,6 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       'Mount-family syscalls by the step of a container start that made them, from the process name: shim (containerd-shim*, conmon: preparing the rootfs), runtime (containerd, dockerd, crio, their clients), oci-runtime (runc, crun, youki, runsc: setting up the container), kubelet, systemd, other.',
       ['actor'],
     );
-    for (const actor of ACTORS) this.byActor.inc({ actor }, 0);
     this.lockWait = e.counter(M.mountLockWaitSeconds, 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
     this.lost = e.counter(M.traceEventsLost, 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
     this.events = e.counter(M.traceEvents, 'Trace events read and accounted from the tracefs instance.');
@@ -262,6 +262,9 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     for (const c of s.calls) this.calls.inc({ syscall: c.syscall, socket: c.socket }, c.count);
     for (const e of s.errors) this.errors.inc({ syscall: e.syscall, errno: e.errno }, e.count);
     for (const p of s.byProcess) this.byProcess.inc({ comm: p.comm }, p.count);
+    // Every actor from the first sample with data on (none before: no tracefs, no syscall series).
+    if (!this.actorsShown) for (const actor of ACTORS) this.byActor.inc({ actor }, 0);
+    this.actorsShown = true;
     for (const a of s.byActor) this.byActor.inc({ actor: a.actor }, a.count);
     for (const w of s.lockWait) this.lockWait.inc({ syscall: w.syscall, kind: w.kind }, w.seconds);
     for (const d of s.durations) this.duration.addCounts({ syscall: d.syscall }, d.counts, d.sum);

@@ -222,6 +222,19 @@ export function nodeDashboard(): dashboard.Dashboard {
       8,
     ],
     [
+      ts(
+        'Leaked runtime mounts',
+        'short',
+        "Mounts a container runtime makes for a start and should have unmounted within it, still there after --collector.mounts.idmap-linger (1m): idmapped mounts, and mounts at its temporary mount points (containerd's tmpmounts/containerd-mount*, ovl-idmapped*).",
+        [q(`max(${MOUNTS_METRICS.idmappedMountsLingering}{${I}})`, 'idmapped'), q(`max(${MOUNTS_METRICS.runtimeTempMountsLingering}{${I}})`, 'runtime temporary')],
+        12,
+        8,
+        'MountStormRuntimeTempMountsLeaked',
+      ),
+      12,
+      8,
+    ],
+    [
       new table.PanelBuilder()
         .title('Deepest images running')
         .unit('short')

@@ -17,6 +17,7 @@ const MNT_ID_REQ_SIZE_VER0 = 24;
 const MNT_ID_REQ_SIZE_VER1 = 32; // + mnt_ns_id (6.11+)
 
 export const STATMOUNT_MNT_BASIC = 0x2;
+export const STATMOUNT_MNT_POINT = 0x10;
 export const STATMOUNT_FS_TYPE = 0x20;
 export const STATMOUNT_MNT_OPTS = 0x80;
 export const STATMOUNT_FS_SUBTYPE = 0x100;
@@ -41,6 +42,8 @@ export interface StatmountResult {
   mntIdOld: number;
   /** Super options without the leading rw/ro, escaped as in mountinfo (STATMOUNT_MNT_OPTS only). */
   opts?: string;
+  /** Where it is mounted, relative to the caller's root, unescaped (STATMOUNT_MNT_POINT only). */
+  mntPoint?: string;
 }
 
 /** listmount/statmount against one mount namespace: 0n is the caller's own. */
@@ -141,6 +144,7 @@ export class MountApi {
       if (sub !== '') result.subtype = sub;
     }
     if (got & STATMOUNT_MNT_OPTS) result.opts = str(4);
+    if (got & STATMOUNT_MNT_POINT) result.mntPoint = str(108);
     return result;
   }
 }

@@ -31,6 +31,8 @@ export interface Point {
   layersMax?: number;
   /** Idmapped mounts that outlived --collector.mounts.idmap-linger. */
   idmapLingering?: number;
+  /** A container runtime's temporary mounts that outlived the linger time. */
+  tempLingering?: number;
   /** Mount namespaces no process is in, and their mounts (the namespace walk's leak scan). */
   unheld?: number;
   unheldMounts?: number;
@@ -49,7 +51,7 @@ export interface Point {
 
 export const POINT_KEYS = ['syscalls', 'idmaps', 'lockWait', 'lost', 'events', 'added', 'starts', 'newLayers', 'newOverlays'] as const;
 export type PointKey = (typeof POINT_KEYS)[number];
-export type GaugeKey = 'entries' | 'mountMax' | 'layersMax' | 'ns' | 'ml' | 'unheld' | 'unheldMounts' | 'idmapLingering';
+export type GaugeKey = 'entries' | 'mountMax' | 'layersMax' | 'ns' | 'ml' | 'unheld' | 'unheldMounts' | 'idmapLingering' | 'tempLingering';
 
 export const HISTORY_MS = 60 * 60_000;
 /** Per-image starts are kept this long: what an alert description names, not an hour of every image. */
@@ -77,6 +79,7 @@ export function pointOf(s: Sample): Point {
     mountMax: mounts?.mountMax,
     layersMax: mounts?.layersMax,
     idmapLingering: mounts?.idmappedLingering,
+    tempLingering: mounts?.tempLingering,
     unheld: namespaces?.unheld,
     unheldMounts: namespaces?.unheldMounts,
     ns: probes?.namespace_sem?.estimate,

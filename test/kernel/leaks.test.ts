@@ -2,7 +2,9 @@
  * Leaked temporary idmapped mounts, on the real kernel: an idmapped bind mount (open_tree,
  * mount_setattr, move_mount, as a runtime makes them: test/support/idmap-mount.ts) made in the exporter's own mount namespace and left there counts as lingering once
  * it has been there longer than --collector.mounts.idmap-linger; idmapped mounts made and removed at
- * once, as a runtime's are during a start, never do. Both ways of reading the table.
+ * once, as a runtime's are during a start, never do. A runtime's temporary mounts told by their mount
+ * point (containerd's tmpmounts/containerd-mount*, ovl-idmapped*) age the same way. Both ways of
+ * reading the table.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -42,6 +44,37 @@ describe.each(['listmount', 'mountinfo'])('idmapped mounts that outlive their st
       const gone = await until(exp, (m) => sum(m, 'mountstorm_idmapped_mounts') === 0, 'the mount gone');
       expect(sum(gone, 'mountstorm_idmapped_mounts_lingering')).toBe(0);
       expect(sum(gone, 'mountstorm_idmapped_mounts_older_than', { age: '1m' })).toBe(0);
+    } finally {
+      await exp.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe.each(['listmount', 'mountinfo'])("a container runtime's temporary mounts that outlive their start (%s)", (method) => {
+  rootTest("told by mount point (containerd's tmpmounts/containerd-mount*, ovl-idmapped*): the ones left behind linger; brief ones and look-alikes never count", async () => {
+    const exp = await startExporter(['--sample.interval=200ms', '--no-collector.containers', '--no-collector.tracefs', '--no-collector.namespaces', `--collector.mounts.method=${method}`, '--collector.mounts.idmap-linger=2s'], { ownMountNamespace: true });
+    const dir = fs.mkdtempSync('/tmp/mountstorm-tmpmounts-');
+    const lingering = (m: Sample[]) => sum(m, 'mountstorm_runtime_temp_mounts_lingering');
+    try {
+      await until(exp, (m) => has(m, 'mountstorm_runtime_temp_mounts_lingering'), 'the gauge');
+      // containerd's root, with its temporary mount directory; a look-alike beside it.
+      const tmp = `${dir}/var/lib/containerd/tmpmounts`;
+      inMountNamespace(exp, `mount -t tmpfs base ${dir}; mkdir -p ${tmp}/containerd-mount111 ${tmp}/containerd-mount222 ${dir}/snap/ovl-idmapped333 ${dir}/notmp/containerd-mount444`);
+      // Brief ones, as a start makes them: mounted and unmounted at once, 20 times.
+      inMountNamespace(exp, `for i in $(seq 20); do mount -t tmpfs t ${tmp}/containerd-mount111 && umount ${tmp}/containerd-mount111; done`);
+      // Two left behind, and a mount at a containerd-mount* directory outside tmpmounts (not the runtime's).
+      inMountNamespace(exp, `mount -t tmpfs t ${tmp}/containerd-mount222; mount --bind ${dir}/notmp ${dir}/snap/ovl-idmapped333; mount -t tmpfs t ${dir}/notmp/containerd-mount444`);
+      const seen = await until(exp, (m) => sum(m, 'mountstorm_mounts', { fstype: 'tmpfs' }) >= 3, 'the mounts in a reading');
+      expect(lingering(seen)).toBe(0); // younger than 2 s
+      const left = await until(exp, (m) => lingering(m) === 2, 'the two lingering');
+      expect(sum(left, 'mountstorm_runtime_temp_mounts_older_than', { age: '1m' })).toBe(0);
+      expect(sum(left, 'mountstorm_idmapped_mounts_lingering')).toBe(0); // not idmapped ones
+      await exp.waitSamples(3);
+      expect(lingering(await exp.metrics())).toBe(2); // not the look-alike, whatever the wait
+      inMountNamespace(exp, `umount ${tmp}/containerd-mount222 ${dir}/snap/ovl-idmapped333`);
+      const gone = await until(exp, (m) => lingering(m) === 0, 'the leftovers gone');
+      expect(sum(gone, 'mountstorm_runtime_temp_mounts_older_than', { age: '1m' })).toBe(0);
     } finally {
       await exp.stop();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -5,10 +5,11 @@
  * call per 32k ids and a merge of two sorted id lists. Both calls take namespace_sem for reading,
  * as a mountinfo read does, but for a fraction of the time.
  */
-import { MountApi, STATMOUNT_FS_TYPE, STATMOUNT_MNT_BASIC, STATMOUNT_MNT_OPTS } from '../../kernel/mount-api';
+import { MountApi, STATMOUNT_FS_TYPE, STATMOUNT_MNT_BASIC, STATMOUNT_MNT_OPTS, STATMOUNT_MNT_POINT } from '../../kernel/mount-api';
 import { MOUNT_ATTR_IDMAP } from '../../kernel/mount';
 import { overlayLowerLayerCount } from '../../procfs/mountinfo';
 import { TableTally, type MountTable, type TableSample } from './reading';
+import { isRuntimeTempMountPoint } from './runtime-temp';
 
 /** Per-mount facts kept between readings, in arrays parallel to the sorted id list (the first `count` entries). */
 interface Known {
@@ -17,6 +18,8 @@ interface Known {
   type: Uint16Array;
   layers: Uint16Array;
   idmapped: Uint8Array;
+  /** A container runtime's temporary mount, by its mount point (runtime-temp.ts). */
+  temp: Uint8Array;
 }
 
 export class ListmountTable implements MountTable {
@@ -48,7 +51,7 @@ export class ListmountTable implements MountTable {
     const s = this.spare;
     if (s && s.ids.length >= n) return s;
     const size = Math.ceil(Math.max(n, 1024) * 1.25);
-    return { count: 0, ids: new Float64Array(size), type: new Uint16Array(size), layers: new Uint16Array(size), idmapped: new Uint8Array(size) };
+    return { count: 0, ids: new Float64Array(size), type: new Uint16Array(size), layers: new Uint16Array(size), idmapped: new Uint8Array(size), temp: new Uint8Array(size) };
   }
 
   sample(): TableSample {
@@ -64,6 +67,7 @@ export class ListmountTable implements MountTable {
     let idmappedPerType: Uint32Array = this.idmappedPerType.fill(0);
     const overlay = this.typeId('overlay');
     const idmappedIds: number[] = [];
+    const tempIds: number[] = [];
     let kept = 0;
     let added = 0;
     let removed = 0;
@@ -81,9 +85,11 @@ export class ListmountTable implements MountTable {
         next.type[kept] = prev.type[p] as number;
         next.layers[kept] = prev.layers[p] as number;
         next.idmapped[kept] = prev.idmapped[p] as number;
+        next.temp[kept] = prev.temp[p] as number;
         p++;
       } else {
-        const st = this.api.stat(id, STATMOUNT_MNT_BASIC | STATMOUNT_FS_TYPE);
+        // The mount point too, once per new mount: a runtime's temporary ones are told by where they are.
+        const st = this.api.stat(id, STATMOUNT_MNT_BASIC | STATMOUNT_FS_TYPE | STATMOUNT_MNT_POINT);
         this.lookups++;
         if (!st) continue; // unmounted between listmount and statmount: not part of this reading
         const fsType = st.subtype ? `${st.fsType}.${st.subtype}` : st.fsType;
@@ -97,6 +103,7 @@ export class ListmountTable implements MountTable {
         next.type[kept] = this.typeId(fsType);
         next.layers[kept] = Math.min(layers, 0xffff);
         next.idmapped[kept] = st.mntAttr & MOUNT_ATTR_IDMAP ? 1 : 0;
+        next.temp[kept] = st.mntPoint !== undefined && isRuntimeTempMountPoint(st.mntPoint) ? 1 : 0;
         if (prev) added++;
         if (this.typeNames.length > perType.length) {
           perType = this.grow(perType);
@@ -104,6 +111,7 @@ export class ListmountTable implements MountTable {
         }
       }
       if (next.idmapped[kept] === 1) idmappedIds.push(id);
+      if (next.temp[kept] === 1) tempIds.push(id);
       const type = next.type[kept] as number;
       if (type === overlay) tally.add('overlay', next.layers[kept] as number, next.idmapped[kept] === 1, prev !== undefined && isNew);
       else {
@@ -120,7 +128,7 @@ export class ListmountTable implements MountTable {
     this.spare = prev;
     this.known = next;
     const readSeconds = Number(process.hrtime.bigint() - start) / 1e9;
-    return { method: this.method, ...tally, idmappedIds, added, removed, readSeconds, parseErrors: 0 };
+    return { method: this.method, ...tally, idmappedIds, tempIds, added, removed, readSeconds, parseErrors: 0 };
   }
 
   private grow(a: Uint32Array): Uint32Array {

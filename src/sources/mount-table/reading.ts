@@ -16,6 +16,8 @@ export interface TableSample {
   idmapped: number;
   /** The mount ids of the idmapped mounts (few: a runtime's temporary ones live for milliseconds), for their ages. */
   idmappedIds: number[];
+  /** The mount ids of a container runtime's temporary mounts, by mount point (runtime-temp.ts), for their ages. */
+  tempIds: number[];
   /** Mounts not in the previous reading, and mounts of it that are gone (0 on the first). */
   added: number;
   removed: number;

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import type { ParseError } from '../../errors';
 import { newMountFacts, overlayLowerLayerCount, scanMountinfoLine } from '../../procfs/mountinfo';
+import { isRuntimeTempMountPoint } from './runtime-temp';
 import { TableTally, type MountTable, type TableSample } from './reading';
 
 /**
@@ -38,6 +39,19 @@ export function readProcFileSync(file: string, buf: Buffer = Buffer.allocUnsafe(
 
 /** Ids beyond this go to a Map: mount ids are the lowest free ones, so real tables stay far below. */
 const DENSE_IDS = 1 << 21;
+/** A line's flags: the mount is idmapped; its mount point is a container runtime's temporary one. */
+const FLAG_IDMAPPED = 1;
+const FLAG_TEMP = 2;
+
+/** The mount point field of a mountinfo line, still escaped: from the fourth space to the identity's end (the fifth field). */
+function mountPointOf(line: string, identityEnd: number): string {
+  let at = -1;
+  for (let spaces = 0; spaces < 4; spaces++) {
+    at = line.indexOf(' ', at + 1);
+    if (at < 0 || at >= identityEnd) return '';
+  }
+  return line.slice(at + 1, identityEnd);
+}
 /** Bytes compared at once where a reading follows the previous one (about 50 lines). */
 const BLOCK = 4096;
 
@@ -63,7 +77,10 @@ class Reading {
   start = new Int32Array(1024);
   length = new Int32Array(1024);
   identityLength = new Int32Array(1024);
-  idmapped = new Uint8Array(1024);
+  /** FLAG_IDMAPPED | FLAG_TEMP of each line. */
+  flags = new Uint8Array(1024);
+  /** Lines with FLAG_TEMP. */
+  temps = 0;
   /** Lower layers of an overlay line. */
   layers = new Int32Array(1024);
   fsType: string[] = [];
@@ -81,10 +98,11 @@ class Reading {
     this.sparse.clear();
     this.n = 0;
     this.count = 0;
+    this.temps = 0;
     this.data = data;
   }
 
-  add(lineNo: number, id: number, start: number, length: number, identityLength: number, fsType: string, idmapped: boolean, layers: number): void {
+  add(lineNo: number, id: number, start: number, length: number, identityLength: number, fsType: string, flags: number, layers: number): void {
     const k = this.n++;
     if (k === this.id.length) {
       const size = k * 2;
@@ -93,7 +111,7 @@ class Reading {
       this.start = grown(this.start, size);
       this.length = grown(this.length, size);
       this.identityLength = grown(this.identityLength, size);
-      this.idmapped = grown(this.idmapped, size);
+      this.flags = grown(this.flags, size);
       this.layers = grown(this.layers, size);
     }
     this.id[k] = id;
@@ -101,7 +119,8 @@ class Reading {
     this.start[k] = start;
     this.length[k] = length;
     this.identityLength[k] = identityLength;
-    this.idmapped[k] = idmapped ? 1 : 0;
+    this.flags[k] = flags;
+    if (flags & FLAG_TEMP) this.temps++;
     this.layers[k] = layers;
     this.fsType[k] = fsType;
     if (id < 0) return;
@@ -210,8 +229,8 @@ export class MountinfoTable implements MountTable {
               this.scanInto(cur, data, from, from + (prev.length[k] as number), at, errors);
             } else {
               kept++;
-              cur.add(at, id, from, prev.length[k] as number, prev.identityLength[k] as number, prev.fsType[k] as string, prev.idmapped[k] === 1, prev.layers[k] as number);
-              count(prev.fsType[k] as string, prev.idmapped[k] === 1, prev.layers[k] as number, false);
+              cur.add(at, id, from, prev.length[k] as number, prev.identityLength[k] as number, prev.fsType[k] as string, prev.flags[k] as number, prev.layers[k] as number);
+              count(prev.fsType[k] as string, ((prev.flags[k] as number) & FLAG_IDMAPPED) !== 0, prev.layers[k] as number, false);
             }
             k++;
           }
@@ -236,8 +255,8 @@ export class MountinfoTable implements MountTable {
         // The same id's line, moved: as it was.
         kept++;
         k = j + 1;
-        cur.add(lineNo, id, from, le - from, prev.identityLength[j] as number, prev.fsType[j] as string, prev.idmapped[j] === 1, prev.layers[j] as number);
-        count(prev.fsType[j] as string, prev.idmapped[j] === 1, prev.layers[j] as number, false);
+        cur.add(lineNo, id, from, le - from, prev.identityLength[j] as number, prev.fsType[j] as string, prev.flags[j] as number, prev.layers[j] as number);
+        count(prev.fsType[j] as string, ((prev.flags[j] as number) & FLAG_IDMAPPED) !== 0, prev.layers[j] as number, false);
         continue;
       }
       // New or changed: decode and scan it.
@@ -252,7 +271,9 @@ export class MountinfoTable implements MountTable {
     }
     tally.addMany(runType, runN, runIdmapped);
     const idmappedIds: number[] = [];
-    if (tally.idmapped > 0) for (let i = 0; i < cur.n; i++) if (cur.idmapped[i] === 1 && (cur.id[i] as number) >= 0) idmappedIds.push(cur.id[i] as number);
+    if (tally.idmapped > 0) for (let i = 0; i < cur.n; i++) if ((cur.flags[i] as number) & FLAG_IDMAPPED && (cur.id[i] as number) >= 0) idmappedIds.push(cur.id[i] as number);
+    const tempIds: number[] = [];
+    if (cur.temps > 0) for (let i = 0; i < cur.n; i++) if ((cur.flags[i] as number) & FLAG_TEMP && (cur.id[i] as number) >= 0) tempIds.push(cur.id[i] as number);
     // max(0): a text repeating an id (never the kernel's) must not make churn negative.
     const added = prev ? Math.max(0, cur.count - kept) : 0;
     const removed = prev ? Math.max(0, prev.count - kept) : 0;
@@ -262,6 +283,7 @@ export class MountinfoTable implements MountTable {
       method: this.method,
       ...tally,
       idmappedIds,
+      tempIds,
       added,
       removed,
       readSeconds,
@@ -281,7 +303,7 @@ export class MountinfoTable implements MountTable {
     const err = scanMountinfoLine(line, 0, line.length, lineNo, this.file, facts);
     if (err) {
       errors.push(err);
-      reading.add(lineNo, -1, from, to - from, 0, '', false, 0);
+      reading.add(lineNo, -1, from, to - from, 0, '', 0, 0);
       return false;
     }
     // Offsets in the line are characters; the identity is compared as bytes: up to the fifth space
@@ -292,7 +314,8 @@ export class MountinfoTable implements MountTable {
       for (identity = 0; from + identity < to; identity++) if (data[from + identity] === 32 && ++spaces === 5) break;
     }
     const layers = facts.fsType === 'overlay' ? overlayLowerLayerCount(line.slice(facts.superStart, facts.superEnd)) : 0;
-    reading.add(lineNo, facts.mountId, from, to - from, identity, facts.fsType, facts.idmapped, layers);
+    const flags = (facts.idmapped ? FLAG_IDMAPPED : 0) | (isRuntimeTempMountPoint(mountPointOf(line, facts.identityEnd)) ? FLAG_TEMP : 0);
+    reading.add(lineNo, facts.mountId, from, to - from, identity, facts.fsType, flags, layers);
     return true;
   }
 }
