@@ -140,15 +140,9 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
    * again after each of RETRY_MS while the bundle exists; gone with its bundle, it is counted so.
    */
   private read(bundle: string, runtimeDir: string, tries = 0): void {
+    let b;
     try {
-      const b = readBundle(bundle, runtimeDir);
-      const image = b.image ?? 'unknown';
-      bump(this.next.images, image);
-      bump(this.next.byImage, this.labels.label(image, Date.now()));
-      if (b.userNamespace) this.next.userns++;
-      const live = this.live.get(bundle);
-      if (live) live.image = image;
-      if (live && b.rootfs !== undefined) this.findLayers(bundle, b.rootfs, image);
+      b = readBundle(bundle, runtimeDir);
     } catch (err) {
       const early = err instanceof BundleError && (err.reason === 'gone' || err.reason === 'not_json' || err.reason === 'not_an_object');
       const delay = RETRY_MS[tries];
@@ -157,7 +151,15 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
         return;
       }
       this.failed(bundle, err);
+      return;
     }
+    const image = b.image ?? 'unknown';
+    bump(this.next.images, image);
+    bump(this.next.byImage, this.labels.label(image, Date.now()));
+    if (b.userNamespace) this.next.userns++;
+    const live = this.live.get(bundle);
+    if (live) live.image = image;
+    if (live && b.rootfs !== undefined) this.findLayers(bundle, b.rootfs, image);
   }
 
   /** The bundle's rootfs overlay, looked for until the runtime has mounted it (rootfsRetryMs, for ROOTFS_LOOK_MS) while the bundle exists. */

@@ -46,6 +46,13 @@ export function renderText(d: Diagnosis): string {
   if (c.images.length === 0) out.push('  none');
   const name = (i: (typeof c.images)[number]) => `${i.image}${i.layers !== undefined ? ` (${i.layers} layers)` : ''}${i.userNamespace ? `, ${i.userNamespace} in user namespaces` : ''}`;
   for (const i of c.images.slice(0, 10)) out.push(`  ${String(i.containers).padStart(5)}  ${name(i)}`);
+  // What each brings now: its recent starts × its layers where found, else its recent starts (as the storm page ranks them).
+  const work = (i: (typeof c.images)[number]) => (i.layers !== undefined ? i.recentStarts * i.layers : i.recentStarts);
+  const starting = c.images.filter((i) => i.recentStarts > 0).sort((a, b) => work(b) - work(a) || (a.image < b.image ? -1 : 1)).slice(0, 10);
+  if (starting.length > 0) {
+    out.push('', 'Images driving mount churn now (containers started in the last 5 minutes, still running)');
+    for (const i of starting) out.push(`  ${String(i.recentStarts).padStart(5)}  ${name(i)}${i.layers !== undefined ? `: ${i.recentStarts * i.layers} layers mounted` : ''}`);
+  }
   const deepest = c.images.filter((i) => i.layers !== undefined).sort((a, b) => (b.layers ?? 0) - (a.layers ?? 0)).slice(0, 5);
   if (deepest.length > 0) {
     out.push('', 'Deepest images running (lower layers of their rootfs overlay)');

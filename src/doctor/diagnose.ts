@@ -46,13 +46,28 @@ export interface RunningImage {
   userNamespace: number;
   /** Lower layers of its containers' rootfs overlays in the watched table (the deepest), where one is mounted there. */
   layers: number | undefined;
+  /** Of its containers, those whose bundle was made in the last RECENT_MS: the image's starts now. */
+  recentStarts: number;
+}
+
+/** A bundle younger than this is a start "now" (the landing page's images table looks as far back). */
+export const RECENT_MS = 5 * 60_000;
+
+/** When a bundle directory was made: its birth time where the filesystem keeps one, else its inode change. */
+function madeAt(dir: string): number | undefined {
+  try {
+    const st = fs.statSync(dir);
+    return st.birthtimeMs > 0 ? st.birthtimeMs : st.ctimeMs;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Bundles read at most, so a node with a pathological task directory still gets its diagnosis. */
 const MAX_BUNDLES = 5000;
 
 /** Every bundle under the task directories, read once, grouped by image; `layersAt` maps a rootfs path to its overlay's lower layers. */
-function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>, layersAt: Map<string, number>): Diagnosis['containers'] {
+function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>, layersAt: Map<string, number>, now = Date.now()): Diagnosis['containers'] {
   const byImage = new Map<string, RunningImage>();
   let running = 0;
   let unreadable = 0;
@@ -73,11 +88,14 @@ function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>,
       for (const id of ids) {
         if (running + unreadable >= MAX_BUNDLES) break;
         try {
-          const b = readBundle(path.join(d.seen, ns, id), path.join(d.given, ns, id));
+          const seen = path.join(d.seen, ns, id);
+          const b = readBundle(seen, path.join(d.given, ns, id));
           running++;
           const image = b.image ?? 'unknown';
-          const r = byImage.get(image) ?? { image, containers: 0, userNamespace: 0, layers: undefined };
+          const r = byImage.get(image) ?? { image, containers: 0, userNamespace: 0, layers: undefined, recentStarts: 0 };
           r.containers++;
+          const made = madeAt(seen);
+          if (made !== undefined && now - made <= RECENT_MS) r.recentStarts++;
           if (b.userNamespace) r.userNamespace++;
           const layers = b.rootfs === undefined ? undefined : layersAt.get(b.rootfs);
           if (layers !== undefined) r.layers = Math.max(r.layers ?? 0, layers);

@@ -57,13 +57,22 @@ async function main(): Promise<void> {
     if (counters) Atomics.store(counters, 2, 2);
     const stopped = Promise.all(workers.map((w) => w.terminate()));
     const timeout = new Promise((r) => setTimeout(r, 2000));
-    void Promise.race([stopped, timeout]).finally(() => {
+    void Promise.race([stopped, timeout]).finally(async () => {
       if (root) {
         try {
           umount2(root, MNT_DETACH);
-          fs.rmSync(root, { recursive: true, force: true });
         } catch {
           // best effort: the mounts vanish with the namespace regardless
+        }
+        // A worker that outlived the 2 s (a loaded host) may still be making its directories on
+        // the host's /tmp under root: remove again until it stays gone, a few times.
+        for (let i = 0; i < 5 && fs.existsSync(root); i++) {
+          try {
+            fs.rmSync(root, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 });
+          } catch {
+            // removed on the next round
+          }
+          if (i > 0) await new Promise((r) => setTimeout(r, 100));
         }
       }
       process.exit(4);

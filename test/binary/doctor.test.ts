@@ -43,6 +43,38 @@ describe('fixture host: r5.metal (2 sockets, 2 NUMA nodes, SMT on) with 12-layer
     expect(r.stdout).toMatch(/overlay depth: 1: 0, 2-5: 1, 6-10: 1, 11-20: 1/);
   });
 
+  test("the containers running by image, their overlays' layers from the table, and the images starting now by starts × layers", () => {
+    // Bundles made now in a copy of the fixture root, at the fixture table's overlay mount points
+    // (pod1 2 layers, pod2 10, pod3 12), and one whose rootfs is no mount there.
+    const root = fs.mkdtempSync('/tmp/mountstorm-doctor-rootfs-');
+    try {
+      const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task/k8s.io');
+      const bundles: Array<[string, string]> = [['pod1', 'registry.example/web:1'], ['pod2', 'registry.example/web:1'], ['pod3', 'registry.example/db:2'], ['pod4', 'registry.example/db:2']];
+      for (const [id, image] of bundles) {
+        fs.mkdirSync(path.join(task, id, 'rootfs'), { recursive: true });
+        fs.writeFileSync(path.join(task, id, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': image } }));
+      }
+      const withRoot = [...args.filter((a) => !a.startsWith('--path.rootfs')), `--path.rootfs=${root}`];
+      const d = JSON.parse(doctor([...withRoot, '--json']).stdout) as Diagnosis;
+      const layers = (id: string) => {
+        const m = fs.readFileSync(path.join(FIXTURES, 'proc/1/mountinfo'), 'utf8').split('\n').find((l) => l.includes(`/k8s.io/${id}/rootfs `));
+        return m ? (/lowerdir=([^, ]+)/.exec(m)?.[1] ?? '').split(':').length : undefined;
+      };
+      expect(d.containers.running).toBe(4);
+      expect(d.containers.images).toEqual([
+        { image: 'registry.example/db:2', containers: 2, userNamespace: 0, layers: layers('pod3'), recentStarts: 2 },
+        { image: 'registry.example/web:1', containers: 2, userNamespace: 0, layers: Math.max(layers('pod1') ?? 0, layers('pod2') ?? 0), recentStarts: 2 },
+      ]);
+      const text = doctor(withRoot).stdout;
+      const section = text.slice(text.indexOf('Images driving mount churn now'), text.indexOf('Deepest images running'));
+      // db: 2 starts × 12 layers before web: 2 × its deepest.
+      expect(section.split('\n').slice(1, 3).map((l) => l.trim().split(/\s+/)[1])).toEqual(['registry.example/db:2', 'registry.example/web:1']);
+      expect(section).toContain(`${2 * (layers('pod3') as number)} layers mounted`);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a missing mountinfo is a finding, not a crash', () => {
     const r = doctor([...args, '--mount.pid=999999', '--json']);
     const d = JSON.parse(r.stdout) as Diagnosis;

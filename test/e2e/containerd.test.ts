@@ -113,7 +113,7 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
         containers: { running: number; images: { image: string; containers: number; userNamespace: number; layers?: number }[] };
       };
       expect(doctor.containers.running).toBe(1);
-      expect(doctor.containers.images).toEqual([{ image: IMAGE, containers: 1, userNamespace: 1, layers: 51 }]);
+      expect(doctor.containers.images).toEqual([{ image: IMAGE, containers: 1, userNamespace: 1, layers: 51, recentStarts: 1 }]);
       await ctd.ctr(['-n', 'k8s.io', 'tasks', 'kill', '-s', 'KILL', 'web-9']).catch(() => undefined);
       // The host's table never saw containerd's mounts.
       expect(fs.readFileSync('/proc/1/mountinfo', 'utf8').includes(dir)).toBe(false);

@@ -11,6 +11,7 @@ import { DASHBOARDS } from '../../src/grafana/dashboards';
 import { ARTIFACTS, CLI, IS_ROOT, REPO, hasCommand, requireInCi, testIf } from '../support/env';
 import { freePort } from '../support/alertmanager';
 import { inMountNamespace, startExporter } from '../support/exporter';
+import { bundle, mountOverlay } from '../support/overlay-bundle';
 import { startPrometheus } from '../support/prometheus';
 
 interface Target { expr: string; instant?: boolean; refId?: string; legendFormat?: string }
@@ -45,11 +46,7 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
       // increase), each rootfs a real 3-layer overlay in the exporter's namespace (the drill's
       // containers are bundles without one): the layer panels' data.
       for (const id of ['web-0', 'web-1']) {
-        const web = path.join(tasks, 'k8s.io', id);
-        fs.mkdirSync(path.join(web, 'rootfs'), { recursive: true });
-        for (const d of ['l0', 'l1', 'l2', 'upper', 'work']) fs.mkdirSync(path.join(web, d));
-        fs.writeFileSync(path.join(web, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': 'registry.example/web:1' } }));
-        inMountNamespace(exp, `mount -t overlay overlay -o lowerdir=${web}/l0:${web}/l1:${web}/l2,upperdir=${web}/upper,workdir=${web}/work ${web}/rootfs`);
+        mountOverlay(bundle(tasks, 'k8s.io', id, 'registry.example/web:1'), 3, (script) => inMountNamespace(exp, script));
         await new Promise((r) => setTimeout(r, 2000));
       }
       await new Promise<void>((resolve, reject) =>

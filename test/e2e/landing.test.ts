@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ARTIFACTS, CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
 import { inMountNamespace, startExporter, type RunningExporter } from '../support/exporter';
+import { bundle, mountOverlay } from '../support/overlay-bundle';
 import { FIXTURE_ARGS } from '../support/fixtures';
 import { makeCerts } from '../support/certs';
 import { sum } from '../support/metrics';
@@ -120,11 +121,7 @@ describe('landing page during a real storm', () => {
         await exp.waitSamples(4);
         // One container with a real 3-layer rootfs overlay in the exporter's namespace (the drill's
         // bundles have none): the deepest-images table.
-        const web = path.join(tasks, 'k8s.io', 'web-0');
-        fs.mkdirSync(path.join(web, 'rootfs'), { recursive: true });
-        for (const d of ['l0', 'l1', 'l2', 'upper', 'work']) fs.mkdirSync(path.join(web, d));
-        fs.writeFileSync(path.join(web, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': 'registry.example/<b>web</b>:1' } }));
-        inMountNamespace(exp, `mount -t overlay overlay -o lowerdir=${web}/l0:${web}/l1:${web}/l2,upperdir=${web}/upper,workdir=${web}/work ${web}/rootfs`);
+        mountOverlay(bundle(tasks, 'k8s.io', 'web-0', 'registry.example/<b>web</b>:1'), 3, (script) => inMountNamespace(exp, script));
         const storm = new Promise<void>((resolve, reject) =>
           execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=12s', '--concurrency=8', '--layers=50', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (err) => (err ? reject(err) : resolve())),
         );

@@ -79,6 +79,8 @@ rootTest('the walk counts every mount namespace, one held only by a bind mount o
     const { execFileSync } = require('node:child_process');
     const { mountNamespaceInfo, walkMountNamespaces } = require(${JSON.stringify(path.join(REPO, 'dist/src/kernel/nsfs'))});
     const dir = fs.mkdtempSync('/tmp/mountstorm-pin-');
+    // Whatever fails below, the host's /tmp keeps nothing (the tmpfs goes with this namespace).
+    process.on('exit', () => { try { fs.rmdirSync(dir); } catch {} });
     execFileSync('mount', ['-t', 'tmpfs', 'pin', dir]);
     fs.writeFileSync(dir + '/ns', '');
     execFileSync('unshare', ['--mount=' + dir + '/ns', 'true']);

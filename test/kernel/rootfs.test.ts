@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IS_ROOT, requireInCi, testIf } from '../support/env';
 import { startExporter } from '../support/exporter';
+import { bundle, mountOverlay } from '../support/overlay-bundle';
 import { sum, type Sample } from '../support/metrics';
 
 requireInCi(IS_ROOT, 'root for real overlay mounts in a mount namespace of their own');
@@ -22,20 +23,7 @@ testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for overlay mounts')(
     fs.mkdirSync(path.join(task, 'k8s.io'), { recursive: true });
     const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
     const inRuntime = (script: string) => execFileSync('nsenter', ['-t', String(holder.pid), '-m', '--', 'sh', '-ec', script], { encoding: 'utf8' });
-    // Layers shared by every overlay: l0 … l11.
-    for (let i = 0; i < 12; i++) fs.mkdirSync(path.join(dir, `l${i}`));
-    const bundle = (id: string, image: string) => {
-      const b = path.join(task, 'k8s.io', id);
-      fs.mkdirSync(path.join(b, 'rootfs'), { recursive: true });
-      fs.mkdirSync(path.join(b, 'upper'));
-      fs.mkdirSync(path.join(b, 'work'));
-      fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': image } }));
-      return b;
-    };
-    const overlay = (b: string, layers: number) => {
-      const lower = Array.from({ length: layers }, (_, i) => path.join(dir, `l${i}`)).join(':');
-      inRuntime(`mount -t overlay overlay -o lowerdir=${lower},upperdir=${b}/upper,workdir=${b}/work ${b}/rootfs`);
-    };
+    const overlay = (b: string, layers: number) => mountOverlay(b, layers, inRuntime);
     let exp: Awaited<ReturnType<typeof startExporter>> | undefined;
     try {
       for (let i = 0; !fs.existsSync(`/proc/${holder.pid}/ns/mnt`) || fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`) === fs.readlinkSync('/proc/self/ns/mnt'); i++) {
@@ -55,15 +43,15 @@ testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for overlay mounts')(
       const deep = 'registry.example/deep:1';
       const shallow = 'registry.example/shallow:1';
       // Mounted before the bundle shows (the watch sees the directory first anyway), and after it.
-      const a = bundle('a', deep);
+      const a = bundle(task, 'k8s.io', 'a', deep);
       overlay(a, 11);
-      const b = bundle('b', deep);
-      const c = bundle('c', shallow);
+      const b = bundle(task, 'k8s.io', 'b', deep);
+      const c = bundle(task, 'k8s.io', 'c', shallow);
       overlay(c, 3);
       await new Promise((r) => setTimeout(r, 700));
       overlay(b, 11);
       // A rootfs on another filesystem: a start without layers.
-      const d = bundle('d', shallow);
+      const d = bundle(task, 'k8s.io', 'd', shallow);
       inRuntime(`mount -t tmpfs rootfs ${d}/rootfs`);
       const layers = (m: Sample[], image: string) => sum(m, 'mountstorm_container_image_start_layers_total', { image });
       let m = await until((m) => layers(m, deep) === 22 && layers(m, shallow) === 3, 'every overlay found');
