@@ -2,7 +2,9 @@
  * The culprits named from a real container runtime: Debian's containerd and runc (in namespaces of
  * their own: test/support/containerd.ts), a 50-layer image built here and imported, containers
  * started with `ctr run` as the CRI starts them (its annotations on the OCI spec, user namespaces),
- * and as plain ctr does (no image named). The exporter watches containerd's task directory and
+ * and as plain ctr does (no image named); and through containerd's CRI API as kubelet does (a pod
+ * sandbox on the host's network, then a container in it: test/support/cri.ts, gRPC over Node's
+ * http2). The exporter watches containerd's task directory and
  * mount namespace: it counts each start by image, and the user-namespaced ones, exactly, finds each
  * rootfs overlay the shim mounts (the image's layers); its trace counts the runtime's own mount
  * syscalls by process. The host's mount table is never touched, and stopping containerd
@@ -14,6 +16,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
 import { buildImage, containerdPid, processesUsing, startContainerd } from '../support/containerd';
+import { containerConfig, CriClient, podSandboxConfig, stringField } from '../support/cri';
+import { readBundle } from '../../src/oci/bundle';
 import { startExporter } from '../support/exporter';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
@@ -119,6 +123,67 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       expect(fs.readFileSync('/proc/1/mountinfo', 'utf8').includes(dir)).toBe(false);
     } finally {
       await prom?.stop();
+      await exp?.stop('SIGTERM');
+      await ctd.stop();
+      const left = processesUsing(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+      expect(left).toEqual([]);
+    }
+  },
+  180_000,
+);
+
+testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/setup-test.sh)')(
+  "through containerd's CRI API, as kubelet starts pods: the pod sandbox and its container, each bundle attributed from the CRI's own annotations, the container's overlay layers found",
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-cri-'));
+    const PAUSE = 'docker.io/mountstorm/pause:latest';
+    const ctd = await startContainerd(dir, { cri: { sandboxImage: PAUSE } });
+    let exp: Awaited<ReturnType<typeof startExporter>> | undefined;
+    const cri = new CriClient(ctd.socket);
+    try {
+      await buildImage(path.join(dir, 'image.tar'), 50, IMAGE);
+      await buildImage(path.join(dir, 'pause.tar'), 1, PAUSE, ['/bin/sleep', '3600']);
+      for (const t of ['image.tar', 'pause.tar']) await ctd.ctr(['-n', 'k8s.io', 'images', 'import', path.join(dir, t)]);
+      fs.mkdirSync(ctd.taskDir, { recursive: true });
+      exp = await startExporter(['--sample.interval=200ms', `--mount.pid=${containerdPid(dir)}`, `--collector.containers.task-dir=${ctd.taskDir}`, '--collector.tracefs.mode=always'], { ownMountNamespace: true });
+      for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++) if (i > 50) throw new Error('the task directory was never watched');
+
+      // As kubelet does: the sandbox, then the container in it.
+      const logs = path.join(dir, 'pod-logs');
+      fs.mkdirSync(logs);
+      const sandbox = podSandboxConfig('shop', 'web-0', 'uid-web-0', logs);
+      const podId = stringField(await cri.call('RunPodSandbox', [[1, sandbox]]), 1);
+      expect(podId).toMatch(/^[0-9a-f]{64}$/);
+      const containerId = stringField(await cri.call('CreateContainer', [[1, podId], [2, containerConfig('web', IMAGE, ['/bin/sleep', '60'])], [3, sandbox]]), 1);
+      await cri.call('StartContainer', [[1, containerId]]);
+
+      let m = await exp.waitSamples(1);
+      for (let i = 0; total(m, 'mountstorm_container_image_layers', { image: IMAGE }) !== 50; i++) {
+        if (i > 100) throw new Error(`the container's overlay was never found:\n${exp.logs().slice(-2000)}`);
+        m = await exp.waitSamples(1);
+      }
+      // Two bundles: the sandbox (the CRI names no image for it) and the container (the CRI's image-name).
+      expect(sum(m, 'mountstorm_container_starts_total')).toBe(2);
+      expect(sum(m, 'mountstorm_container_bundle_errors_total')).toBe(0);
+      expect(sum(m, 'mountstorm_container_image_starts_total', { image: IMAGE })).toBe(1);
+      expect(sum(m, 'mountstorm_container_image_start_layers_total', { image: IMAGE })).toBe(50);
+      expect(sum(m, 'mountstorm_container_userns_starts_total')).toBe(0); // no user namespaces through containerd 1.6's CRI
+      // The bundles say who they are, as the CRI wrote them.
+      const bundle = readBundle(path.join(ctd.taskDir, 'k8s.io', containerId));
+      expect(bundle).toMatchObject({ image: IMAGE, podNamespace: 'shop', podName: 'web-0', containerName: 'web', containerType: 'container' });
+      expect(readBundle(path.join(ctd.taskDir, 'k8s.io', podId))).toMatchObject({ podNamespace: 'shop', podName: 'web-0', containerType: 'sandbox' });
+      expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total', { actor: 'shim' })).toBeGreaterThan(0);
+
+      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(dir)).toBe(false); // containerd's mounts stay in its namespace
+      await cri.call('StopPodSandbox', [[1, podId]]);
+      await cri.call('RemovePodSandbox', [[1, podId]]);
+      for (let i = 0; total(m, 'mountstorm_container_image_layers', { image: IMAGE }) !== 0; i++) {
+        if (i > 100) throw new Error('the stopped pod still counts as running');
+        m = await exp.waitSamples(1);
+      }
+    } finally {
+      cri.close();
       await exp?.stop('SIGTERM');
       await ctd.stop();
       const left = processesUsing(dir);

@@ -49,7 +49,11 @@ export function processesUsing(dir: string): string[] {
     });
 }
 
-export async function startContainerd(dir: string): Promise<RunningContainerd> {
+/**
+ * `cri`: with containerd's CRI plugin on (kubelet's API, on the same socket), its pod sandboxes on
+ * `sandboxImage` (imported into k8s.io by the caller) and no CNI (pods on the host's network).
+ */
+export async function startContainerd(dir: string, opts: { cri?: { sandboxImage: string } } = {}): Promise<RunningContainerd> {
   // A user-namespaced container's root (uid 100000 here) must get through to its rootfs under the state directory.
   fs.chmodSync(dir, 0o755);
   const socket = path.join(dir, 'containerd.sock');
@@ -60,11 +64,26 @@ export async function startContainerd(dir: string): Promise<RunningContainerd> {
       'version = 2',
       `root = "${dir}/root"`,
       `state = "${dir}/state"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      ...(opts.cri ? [] : ['disabled_plugins = ["io.containerd.grpc.v1.cri"]']),
       '[grpc]',
       `  address = "${socket}"`,
       '[ttrpc]',
       `  address = "${socket}.ttrpc"`,
+      ...(opts.cri
+        ? [
+            '[plugins."io.containerd.grpc.v1.cri"]',
+            `  sandbox_image = "${opts.cri.sandboxImage}"`,
+            '  stream_server_address = "127.0.0.1"',
+            '  stream_server_port = "0"',
+            // Lowering a process's oom_score_adj (the sandbox's -998) needs CAP_SYS_RESOURCE, which this machine's root lacks.
+            '  restrict_oom_score_adj = true',
+            '[plugins."io.containerd.grpc.v1.cri".cni]',
+            `  bin_dir = "${dir}/cni/bin"`,
+            `  conf_dir = "${dir}/cni/conf"`,
+            '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
+            '  runtime_type = "io.containerd.runc.v2"',
+          ]
+        : []),
       '',
     ].join('\n'),
   );
@@ -112,7 +131,7 @@ export async function startContainerd(dir: string): Promise<RunningContainerd> {
  * first, `/layers/<i>` in each further one. Uncompressed layers; the name in the index's
  * io.containerd.image.name annotation, which `ctr images import` takes.
  */
-export async function buildImage(archive: string, layers: number, name: string): Promise<void> {
+export async function buildImage(archive: string, layers: number, name: string, cmd: string[] = ['/bin/true']): Promise<void> {
   const work = fs.mkdtempSync(path.join(path.dirname(archive), 'image-'));
   try {
     const blobs = path.join(work, 'blobs/sha256');
@@ -155,7 +174,7 @@ export async function buildImage(archive: string, layers: number, name: string):
       fs.writeFileSync(f, JSON.stringify(v));
       return put(f);
     };
-    const config = json({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: descs.map((d) => d.digest) } });
+    const config = json({ architecture: 'amd64', os: 'linux', config: { Cmd: cmd }, rootfs: { type: 'layers', diff_ids: descs.map((d) => d.digest) } });
     const manifest = json({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
