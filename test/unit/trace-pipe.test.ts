@@ -110,6 +110,15 @@ describe('bounds', () => {
     expect(Object.values(t.byActor).reduce((a, b) => a + b, 0)).toBe(names.length);
   });
 
+  test('past 4,096 distinct names, the rest share one slot: every call still counted, by process and by actor', () => {
+    const n = 5000;
+    const t = aggregate(Array.from({ length: n }, (_, i) => enter(100 + i, 1 + i / 1e5, i === n - 1 ? 'runc' : `p${i}`)), { topProcesses: 3 });
+    expect(Object.values(t.byProcess).reduce((a, b) => a + b, 0)).toBe(n);
+    expect(t.byProcess).toEqual({ p0: 1, p1: 1, p2: 1, other: n - 3 });
+    // runc came past the cut, so its call is the overflow's: "other" by actor too.
+    expect(t.byActor).toEqual({ other: n });
+  });
+
   test('<...> is resolved through the resolver, else "unknown"', () => {
     expect(aggregate([enter(5, 1, '<...>')], { resolveComm: (tid) => (tid === 5 ? 'containerd' : undefined) }).byProcess).toEqual({ containerd: 1 });
     expect(aggregate([enter(6, 1, '<...>')]).byProcess).toEqual({ unknown: 1 });

@@ -13,12 +13,12 @@ import { ACTORS, actorOf, type Actor } from './actors';
 import { TaskTable } from './task-table';
 import { parseTraceLine, type TraceEvent } from './trace-pipe';
 
-/** Event kinds of TraceAggregator.account(), the allocation-free entry point. */
 /** Distinct task names given a slot of their own (by-process label and actor); the rest share OVERFLOW's. */
 const MAX_NAMES = 4096;
 /** Longer than any comm (15 bytes), so no task is called this. */
 const OVERFLOW = '(names past MAX_NAMES)';
 
+/** Event kinds of TraceAggregator.account(), the allocation-free entry point. */
 export const ENTER = 0;
 export const EXIT = 1;
 export const LOCK_BEGIN = 2;
@@ -161,7 +161,7 @@ export class TraceAggregator {
     let slot = this.slotOfName.get(name);
     if (slot !== undefined) return slot;
     // Past MAX_NAMES distinct names, the rest share one slot: "other", by no actor.
-    if (this.slotOfName.size >= MAX_NAMES) return this.slotFor(OVERFLOW);
+    if (this.slotOfName.size >= MAX_NAMES && name !== OVERFLOW) return this.slotFor(OVERFLOW);
     let label = 'other';
     if (name !== 'other' && name !== OVERFLOW && this.named < this.opts.topProcesses) {
       this.named++;
