@@ -15,10 +15,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
-import { buildImage, containerdPid, processesUsing, startContainerd } from '../support/containerd';
+import { buildImage, containerdPid, processesUsing, startContainerd, type RunningContainerd } from '../support/containerd';
 import { containerConfig, CriClient, podSandboxConfig, stringField } from '../support/cri';
 import { readBundle } from '../../src/oci/bundle';
-import { startExporter } from '../support/exporter';
+import { startExporter, type RunningExporter } from '../support/exporter';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
 import { TOP_IMAGE } from '../../src/alerts/spec';
@@ -28,6 +28,25 @@ const ready = IS_ROOT && hasCommand('containerd') && hasCommand('ctr') && hasCom
 requireInCi(ready, 'root, containerd, runc and busybox-static for the real-runtime test');
 
 const IMAGE = 'docker.io/mountstorm/layers50:latest';
+
+/** The exporter watching containerd's task directory and mount namespace, once it has the directory in its watch. */
+async function exporterOn(ctd: RunningContainerd, dir: string, extra: string[] = []): Promise<RunningExporter> {
+  // containerd makes its task directory as its runtime plugin loads; the exporter watches it before the first start.
+  fs.mkdirSync(ctd.taskDir, { recursive: true });
+  const pid = containerdPid(dir);
+  expect(pid).toBeDefined();
+  const exp = await startExporter(['--sample.interval=200ms', `--mount.pid=${pid}`, `--collector.containers.task-dir=${ctd.taskDir}`, '--collector.tracefs.mode=always', ...extra], { ownMountNamespace: true });
+  for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++) if (i > 50) throw new Error('the task directory was never watched');
+  return exp;
+}
+
+/** containerd stopped, nothing of it left running, its directory gone. */
+async function stopContainerd(ctd: RunningContainerd, dir: string): Promise<void> {
+  await ctd.stop();
+  const left = processesUsing(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+  expect(left).toEqual([]);
+}
 
 testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/setup-test.sh)')(
   'real containerd: every start counted by the image its bundle names, user-namespaced starts exactly, each rootfs overlay\'s layers, the runtime\'s own mount syscalls by process and actor, the page\'s culprit; nothing left behind',
@@ -40,12 +59,7 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       await buildImage(path.join(dir, 'image.tar'), 50, IMAGE);
       await ctd.ctr(['-n', 'k8s.io', 'images', 'import', path.join(dir, 'image.tar')]);
       await ctd.ctr(['-n', 'default', 'images', 'import', path.join(dir, 'image.tar')]);
-      // containerd makes its task directory as its runtime plugin loads; the exporter watches it before the first start.
-      fs.mkdirSync(ctd.taskDir, { recursive: true });
-      const pid = containerdPid(dir);
-      expect(pid).toBeDefined();
-      exp = await startExporter(['--sample.interval=200ms', `--mount.pid=${pid}`, `--collector.containers.task-dir=${ctd.taskDir}`, '--collector.tracefs.mode=always', '--log.level=debug'], { ownMountNamespace: true });
-      for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++) if (i > 50) throw new Error('the task directory was never watched');
+      exp = await exporterOn(ctd, dir, ['--log.level=debug']);
       // The real Prometheus, so the storm rule's description query runs against what the exporter saw.
       const instance = exp.url.replace(/^http:\/\//, '');
       prom = await startPrometheus({ dir, targets: [instance], scrapeInterval: '1s' });
@@ -113,7 +127,7 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       console.log(`rootfs overlays found: ${before / 51} of the 3 short-lived containers, and the running one`);
       const running = (await (await fetch(`${exp.url}/api/state`)).json()) as { deepest: unknown[] };
       expect(running.deepest).toEqual([{ image: IMAGE, layers: 51, containers: 1 }]);
-      const doctor = JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json', `--mount.pid=${pid}`, `--collector.containers.task-dir=${ctd.taskDir}`], { encoding: 'utf8' }).toString()) as {
+      const doctor = JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json', `--mount.pid=${containerdPid(dir)}`, `--collector.containers.task-dir=${ctd.taskDir}`], { encoding: 'utf8' }).toString()) as {
         containers: { running: number; images: { image: string; containers: number; userNamespace: number; layers?: number }[] };
       };
       expect(doctor.containers.running).toBe(1);
@@ -124,10 +138,7 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
     } finally {
       await prom?.stop();
       await exp?.stop('SIGTERM');
-      await ctd.stop();
-      const left = processesUsing(dir);
-      fs.rmSync(dir, { recursive: true, force: true });
-      expect(left).toEqual([]);
+      await stopContainerd(ctd, dir);
     }
   },
   180_000,
@@ -145,9 +156,7 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       await buildImage(path.join(dir, 'image.tar'), 50, IMAGE);
       await buildImage(path.join(dir, 'pause.tar'), 1, PAUSE, ['/bin/sleep', '3600']);
       for (const t of ['image.tar', 'pause.tar']) await ctd.ctr(['-n', 'k8s.io', 'images', 'import', path.join(dir, t)]);
-      fs.mkdirSync(ctd.taskDir, { recursive: true });
-      exp = await startExporter(['--sample.interval=200ms', `--mount.pid=${containerdPid(dir)}`, `--collector.containers.task-dir=${ctd.taskDir}`, '--collector.tracefs.mode=always'], { ownMountNamespace: true });
-      for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++) if (i > 50) throw new Error('the task directory was never watched');
+      exp = await exporterOn(ctd, dir);
 
       // As kubelet does: the sandbox, then the container in it.
       const logs = path.join(dir, 'pod-logs');
@@ -185,10 +194,7 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
     } finally {
       cri.close();
       await exp?.stop('SIGTERM');
-      await ctd.stop();
-      const left = processesUsing(dir);
-      fs.rmSync(dir, { recursive: true, force: true });
-      expect(left).toEqual([]);
+      await stopContainerd(ctd, dir);
     }
   },
   180_000,
