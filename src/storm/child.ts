@@ -67,12 +67,12 @@ async function main(): Promise<void> {
         // A worker that outlived the 2 s (a loaded host) may still be making its directories on
         // the host's /tmp under root: remove again until it stays gone, a few times.
         for (let i = 0; i < 5 && fs.existsSync(root); i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, 100));
           try {
             fs.rmSync(root, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 });
           } catch {
             // removed on the next round
           }
-          if (i > 0) await new Promise((r) => setTimeout(r, 100));
         }
       }
       process.exit(4);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { Diagnosis } from '../../src/doctor/diagnose';
 import { CLI, FIXTURES } from '../support/env';
 import { FIXTURE_ARGS } from '../support/fixtures';
+import { bundle } from '../support/overlay-bundle';
 
 function doctor(args: string[], wrap: string[] = []): { status: number | null; stdout: string; stderr: string } {
   const [cmd, ...rest] = [...wrap, process.execPath, CLI, 'doctor', ...args];
@@ -48,12 +49,9 @@ describe('fixture host: r5.metal (2 sockets, 2 NUMA nodes, SMT on) with 12-layer
     // (pod1 2 layers, pod2 10, pod3 12), and one whose rootfs is no mount there.
     const root = fs.mkdtempSync('/tmp/mountstorm-doctor-rootfs-');
     try {
-      const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task/k8s.io');
+      const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task');
       const bundles: Array<[string, string]> = [['pod1', 'registry.example/web:1'], ['pod2', 'registry.example/web:1'], ['pod3', 'registry.example/db:2'], ['pod4', 'registry.example/db:2']];
-      for (const [id, image] of bundles) {
-        fs.mkdirSync(path.join(task, id, 'rootfs'), { recursive: true });
-        fs.writeFileSync(path.join(task, id, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': image } }));
-      }
+      for (const [id, image] of bundles) bundle(task, 'k8s.io', id, image);
       const withRoot = [...args.filter((a) => !a.startsWith('--path.rootfs')), `--path.rootfs=${root}`];
       const d = JSON.parse(doctor([...withRoot, '--json']).stdout) as Diagnosis;
       const layers = (id: string) => {

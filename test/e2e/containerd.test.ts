@@ -63,10 +63,7 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       // The real Prometheus, so the storm rule's description query runs against what the exporter saw.
       const instance = exp.url.replace(/^http:\/\//, '');
       prom = await startPrometheus({ dir, targets: [instance], scrapeInterval: '1s' });
-      for (let i = 0; (await prom.query('up == 1')).length === 0; i++) {
-        if (i > 100) throw new Error('Prometheus never scraped the exporter');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await prom.scraped();
 
       const cri = (i: number, cmd = ['/bin/sh', '-c', 'test "$(ls /layers | wc -l)" = 49'], mode = '--rm') => [
         '-n', 'k8s.io', 'run', mode, '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536',

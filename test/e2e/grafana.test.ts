@@ -37,10 +37,7 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
     const prom = await startPrometheus({ dir, targets: [instance], scrapeInterval: '1s' });
     try {
       const start = Date.now() / 1000;
-      for (let i = 0; (await prom.query('up == 1')).length === 0; i++) {
-        if (i > 100) throw new Error('Prometheus never scraped the exporter');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await prom.scraped();
       await new Promise((r) => setTimeout(r, 1000));
       // Two containers that run through it all, started 2 s apart (a counter's first sample is no
       // increase), each rootfs a real 3-layer overlay in the exporter's namespace (the drill's

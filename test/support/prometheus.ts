@@ -12,6 +12,8 @@ export interface RunningPrometheus {
   proc: ChildProcess;
   /** An instant query; the result vector. */
   query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  /** Waits for the first successful scrape of a target (a counter's first sample is no increase: start what it should see after this). */
+  scraped(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -29,13 +31,20 @@ export async function startPrometheus(opts: { dir: string; targets: string[]; al
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/-/ready`, 'prometheus', 30_000);
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  const query: RunningPrometheus['query'] = async (expr) => {
+    const r = (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+    if (r.status !== 'success') throw new Error(`query ${expr}: ${r.error}`);
+    return r.data.result;
+  };
   return {
     url,
     proc,
-    async query(expr) {
-      const r = (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
-      if (r.status !== 'success') throw new Error(`query ${expr}: ${r.error}`);
-      return r.data.result;
+    query,
+    async scraped() {
+      for (let i = 0; (await query('up == 1')).length === 0; i++) {
+        if (i > 100) throw new Error('Prometheus never scraped its targets');
+        await new Promise((r) => setTimeout(r, 200));
+      }
     },
     async stop() {
       if (proc.exitCode === null) proc.kill('SIGTERM');
