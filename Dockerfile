@@ -2,7 +2,10 @@
 # Multi-stage: build with the dev dependencies, ship only dist/ and the production ones, as non-root.
 #   docker build -t mountstorm .
 # On Kubernetes use deploy/kubernetes (the DaemonSet mounts /proc and /sys under /host).
-FROM node:20.20-bookworm-slim AS build
+# BASE: any image with Node 20 (node and npm on PATH, /bin/sh); the official one by default. The
+# tests build with a base assembled from this machine's Debian packages (no registry is reachable).
+ARG BASE=node:20.20-bookworm-slim
+FROM ${BASE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +14,7 @@ COPY src ./src
 COPY test ./test
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20.20-bookworm-slim
+FROM ${BASE}
 LABEL org.opencontainers.image.title="mountstorm" \
       org.opencontainers.image.description="Prometheus exporter that sees Linux mount storms coming" \
       org.opencontainers.image.source="https://github.com/mountstorm/mountstorm" \

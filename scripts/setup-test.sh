@@ -3,8 +3,10 @@
 # Debian's Prometheus (prometheus, promtool), Alertmanager (prometheus-alertmanager, amtool), Chromium
 # (the landing page is tested in it, driven by playwright-core), containerd, runc and busybox-static
 # (a real runtime starting containers of an image built locally; containerd is never started as a
-# service here: the tests run their own, in namespaces of their own) and the npm packages pinned in
-# package-lock.json.
+# service here: the tests run their own, in namespaces of their own), buildah (the Dockerfile built
+# daemonless, and run under that containerd as the DaemonSet's pod), jsonnet (the monitoring mixin
+# rendered), prometheus-node-exporter (the baseline of the image and start-up benchmarks) and the npm
+# packages pinned in package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -14,6 +16,9 @@ command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
 command -v containerd >/dev/null || need+=(containerd)
 command -v runc >/dev/null || need+=(runc)
 [ -x /bin/busybox ] || need+=(busybox-static)
+command -v buildah >/dev/null || need+=(buildah)
+command -v jsonnet >/dev/null || need+=(jsonnet)
+command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,15 +1,24 @@
 #!/usr/bin/env node
-/** The command line: `mountstorm serve` (the default) and its flags. The only place that exits. */
+/**
+ * The command line: `mountstorm serve` (the default) and its flags. The only place that exits.
+ * Each command is loaded when it runs, never at start: the serving path loads only the exporter,
+ * and a command's own dependencies (the dashboards' SDK, the drill's progress bar) load with it.
+ */
 import { FLAGS, loadConfig, parseArgs } from './config';
 import { flagsHelp } from './flags';
 import { ConfigError, MountstormError, errorMessage } from './errors';
 import { Logger } from './log';
-import { doctorCommand } from './doctor/command';
-import { serve } from './main';
-import { stormCommand } from './storm/command';
-import { renderAlertsCommand } from './alerts/render';
-import { renderDashboardsCommand } from './grafana/dashboards';
 import { VERSION } from './version';
+
+type Command = (argv: string[]) => number | Promise<number>;
+
+/** The commands besides serve, each imported when it is run. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  storm: async () => (await import('./storm/command')).stormCommand,
+  doctor: async () => (await import('./doctor/command')).doctorCommand,
+  'render-alerts': async () => (await import('./alerts/render')).renderAlertsCommand,
+  'render-dashboards': async () => (await import('./grafana/dashboards')).renderDashboardsCommand,
+};
 
 const USAGE = `usage: mountstorm [serve] [flags]
 
@@ -31,10 +40,8 @@ flags (also MOUNTSTORM_<FLAG> environment variables, and keys of --config.file):
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
   const rest = argv[0] === command ? argv.slice(1) : argv;
-  if (command === 'storm') return stormCommand(rest);
-  if (command === 'doctor') return doctorCommand(rest);
-  if (command === 'render-alerts') return renderAlertsCommand(rest);
-  if (command === 'render-dashboards') return renderDashboardsCommand(rest);
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (load) return (await load())(rest);
   if (command !== 'serve') {
     process.stderr.write(`mountstorm: unknown command "${command}"\n\n${USAGE}`);
     return 2;
@@ -64,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  const { serve } = await import('./main');
   const running = await serve(config, log);
   await stopped;
   log.info('shutting down', { signal: signalled });

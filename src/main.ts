@@ -23,6 +23,7 @@ import { WebAuth } from './web/auth';
 import { loadWebConfig, type TlsSettings, type WebConfig } from './web/config';
 import { DEFAULT_ALERTS_CONFIG, loadAlertsConfig } from './alerts/config';
 import { Evaluator } from './alerts/evaluate';
+import { PageCapabilityGauge } from './alerts/capability';
 import { watchFiles, type FileWatch } from './fs/watch';
 import { DEFAULT_CLIENT_CONFIG, loadClientConfig, parseAlertmanagerUrl, type ClientConfig } from './notify/config';
 import { Notifier } from './notify/notifier';
@@ -123,10 +124,15 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
     am.urls.length > 0
       ? new Notifier({ urls: am.urls.map(parseAlertmanagerUrl), client: clientConfig ?? DEFAULT_CLIENT_CONFIG, instance: am.instance, labels: am.labels, resendMs: am.resendMs, log, exposition }, VERSION)
       : undefined;
-  const state = new StateRecorder(history, evaluator, alertsConfig, config.sampleIntervalMs, VERSION);
+  const capability = new PageCapabilityGauge(exposition, (c) => {
+    if (c.capable) log.info('the storm page can fire here: mount signature, container starts and lock wait are all seen');
+    else log.warn('the storm page cannot fire here', { missing: c.blockers.map((b) => b.reason).join(','), why: c.blockers.map((b) => b.why).join('; ') });
+  });
+  const state = new StateRecorder(history, evaluator, alertsConfig, config.sampleIntervalMs, VERSION, () => capability.current);
   const phases = new Map<string, string>();
   sampler.onSample((sample) => {
     history.add(sample);
+    capability.update(sample);
     const alerts = evaluator.evaluate(history);
     for (const a of alerts) {
       const was = phases.get(a.name) ?? 'inactive';

@@ -8,13 +8,14 @@
  * series are bounded (--collector.containers.image-series, plus `other`).
  */
 import * as path from 'node:path';
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { BUNDLE_ERRORS, BundleError, readBundle, type BundleErrorReason } from '../oci/bundle';
 import { RootfsLookup } from '../oci/rootfs';
 import { positive } from '../flags';
 import { BoundedLabels } from '../bounded-labels';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
+import { errnoCode } from '../errors';
 
 /** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
 export const CONTAINERS_METRICS = {
@@ -192,10 +193,22 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     return [...by.values()].sort((a, b) => b.layers - a.layers || b.containers - a.containers || (a.image < b.image ? -1 : 1)).slice(0, this.labels.slots);
   }
 
-  private async exists(dir: string): Promise<boolean> {
+  /**
+   * A task directory that exists and that this process may list. containerd makes its own 0711: a
+   * non-root exporter can reach a bundle by name but never learns its name, so sees no start.
+   */
+  private async listable(dir: string): Promise<boolean> {
     try {
-      return (await fs.stat(dir)).isDirectory();
+      if (!(await fs.stat(dir)).isDirectory()) return false;
     } catch {
+      return false;
+    }
+    try {
+      await fs.access(dir, fsConstants.R_OK | fsConstants.X_OK);
+      this.ctx.log.recovered(`list:${dir}`, 'container task directory can be listed');
+      return true;
+    } catch (err) {
+      this.ctx.log.failure(`list:${dir}`, 'warn', 'cannot list the container task directory: container starts are not seen (run as root, or give the exporter read access to it)', { dir, err: errnoCode(err) ?? String(err) });
       return false;
     }
   }
@@ -227,7 +240,7 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   async collect(): Promise<ContainersSnapshot> {
     for (const d of this.dirs) {
       const dir = d.seen;
-      const present = await this.exists(dir);
+      const present = await this.listable(dir);
       const w = this.watchers.get(dir);
       if (present && !w) {
         await this.startWatching(d);

@@ -62,6 +62,9 @@ export function renderText(d: Diagnosis): string {
   for (const [name, f] of Object.entries(d.features)) out.push(`  ${MARK[f.available]} ${name.padEnd(28)} ${f.detail}`);
   out.push('', 'Collectors with the current privileges');
   for (const [name, c] of Object.entries(d.collectors)) out.push(`  ${c.works ? '✓' : '✗'} ${name.padEnd(11)} ${c.why}`);
+  out.push('', 'Storm page (MountStormImminent) with this configuration and privileges');
+  if (d.page.capable) out.push('  ✓ can fire: mount signature, container starts and lock wait are all seen');
+  for (const b of d.page.blockers) out.push(`  ✗ cannot fire: ${b.why}`);
   out.push('', 'Findings');
   if (d.findings.length === 0) out.push('  none');
   for (const f of d.findings) out.push(`  [${f.risk}] ${f.what}`, `      → ${f.advice}`);

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { THRESHOLDS } from '../alerts/thresholds';
+import { pageCapability, type PageCapability } from '../alerts/capability';
 import { errnoCode, errorMessage } from '../errors';
 import type { HostPaths } from '../fs/paths';
 import { isIdmapped, overlayLowerLayerCount, parseMountinfo } from '../procfs/mountinfo';
@@ -34,6 +35,8 @@ export interface Diagnosis {
   deepestOverlay: number;
   features: Record<'tracefs' | 'syscall_tracepoints' | 'lock_contention_tracepoints' | 'listmount_statmount' | 'nsfs_mount_info' | 'nsfs_namespace_walk' | 'fanotify_mount_events', { available: Availability; detail: string }>;
   collectors: Record<string, { works: boolean; why: string }>;
+  /** Whether an exporter with these privileges and facilities can page on a storm, and what it lacks. */
+  page: PageCapability;
   /** The containers in the runtime's task directories now, by the image their bundle names, with the lower layers of their rootfs overlay. */
   containers: { running: number; unreadable: number; images: RunningImage[] };
   findings: Finding[];
@@ -257,7 +260,16 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   const mi = canRead(mountinfoPath);
   const nsSelf = canRead(paths.proc('self/ns/mnt'));
   const taskDirs = opts.taskDirs.map((d) => paths.root(d));
-  const taskDir = taskDirs.find((d) => fs.existsSync(d));
+  const listable = (d: string) => {
+    try {
+      fs.accessSync(d, fs.constants.R_OK | fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const taskDir = taskDirs.find((d) => fs.existsSync(d) && listable(d));
+  const unlistable = taskDirs.find((d) => fs.existsSync(d) && !listable(d));
   const containers = runningImages(
     opts.taskDirs.map((d) => ({ given: d, seen: paths.root(d) })),
     layersAt,
@@ -274,13 +286,22 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
       return { works: r.ok, why: r.why };
     })(),
     host: { works: true, why: host.systemModel === 'unknown' ? 'no DMI product name: reported as unknown' : `DMI says ${host.systemVendor} ${host.systemModel}` },
-    containers: { works: taskDir !== undefined, why: taskDir ? `watching ${taskDir}` : `no task directory (${taskDirs.join(', ')}): no data until one appears` },
+    containers: {
+      works: taskDir !== undefined,
+      why: taskDir ? `watching ${taskDir}` : unlistable ? `cannot list ${unlistable} (containerd makes it 0711): run as root to see container starts` : `no task directory (${taskDirs.join(', ')}): no data until one appears`,
+    },
     tracefs: {
       works: admin && features.syscall_tracepoints.available !== 'no',
       why: !admin ? 'needs root or CAP_SYS_ADMIN to create a tracefs instance: no data' : features.syscall_tracepoints.available === 'no' ? features.syscall_tracepoints.detail : tdir ? `instance under ${tdir}/instances` : features.tracefs.detail,
     },
   };
 
+  const page = pageCapability({
+    syscalls: collectors.tracefs?.works === true,
+    nodeMountEvents: features.fanotify_mount_events.available === 'yes' && features.nsfs_namespace_walk.available === 'yes' && admin,
+    starts: collectors.containers?.works === true,
+    probes: collectors.probes?.works === true,
+  });
   const findings: Finding[] = [];
   const riskyTopology = host.sockets > 1 || host.smt;
   const topoWhat = `${host.sockets} socket${host.sockets === 1 ? '' : 's'}, ${host.numaNodes} NUMA node${host.numaNodes === 1 ? '' : 's'}, SMT ${host.smt ? 'on' : 'off'}`;
@@ -301,7 +322,8 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   }
   if (mountTable.error) findings.push({ risk: 'medium', what: `cannot read the mount table: ${mountTable.error}`, advice: 'run as root, or with hostPID and CAP_SYS_PTRACE in a container' });
   if (!collectors.tracefs?.works) findings.push({ risk: 'low', what: 'the tracefs collector will have no data', advice: collectors.tracefs?.why ?? '' });
+  if (!page.capable) findings.push({ risk: 'low', what: 'the storm page (MountStormImminent) cannot fire here', advice: page.blockers.map((b) => b.why).join('; ') });
   const rank: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
   const risk = findings.reduce<Risk>((r, f) => (rank[f.risk] > rank[r] ? f.risk : r), 'low');
-  return { host, mountTable, layerDepth, deepestOverlay, features, collectors, containers, findings, risk };
+  return { host, mountTable, layerDepth, deepestOverlay, features, collectors, page, containers, findings, risk };
 }

@@ -32,6 +32,10 @@ svg { width: 100%; height: 90px; display: block; }
 svg polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
 svg line { stroke: var(--line); }
 footer { color: var(--muted); padding: 0 1.2rem 1rem; font-size: .8rem; }
+.cannot-page { background: var(--card); border: 2px solid var(--bad); border-radius: 8px; padding: .6rem .9rem; }
+.cannot-page h2 { color: var(--bad); font-size: 1rem; margin: 0 0 .3rem; }
+.cannot-page ul { margin: .2rem 0; padding-left: 1.2rem; }
+[hidden] { display: none !important; }
 `;
 
 const SCRIPT = `
@@ -70,6 +74,17 @@ async function refresh() {
     return;
   }
   $('#status').textContent = '';
+  // Whether this exporter can page at all: a banner naming what it lacks, text only.
+  const page = $('#page');
+  page.hidden = !s.page || s.page.capable;
+  page.dataset.capable = s.page ? String(s.page.capable) : '';
+  page.querySelector('ul').textContent = '';
+  for (const b of (s.page && !s.page.capable ? s.page.blockers : [])) {
+    const li = document.createElement('li');
+    li.textContent = b.why;
+    li.dataset.reason = b.reason;
+    page.querySelector('ul').appendChild(li);
+  }
   const n = s.node, t = s.topology;
   set('version', s.version, s.version);
   set('mounts', n.mounts, fmtInt(n.mounts));
@@ -146,6 +161,7 @@ export function landingPage(telemetryPath: string): string {
 <header><h1>mountstorm</h1><span class="sub">v<span data-field="version"></span> · <span data-field="instance">–</span></span><span id="status" class="sub"></span>
 <nav><a href="${metrics}">Metrics</a><a href="./api/state">State (JSON)</a><a href="./healthz">Health</a></nav></header>
 <main>
+<section id="page" class="cannot-page" hidden><h2>This exporter cannot page on a mount storm</h2><ul></ul><p class="sub">It still shows the table, churn and lock wait, and can warn; the storm page (MountStormImminent) needs all three inputs. See deploy/README.md for the privileges that give them.</p></section>
 <section class="cards">
 ${card('Mount table', '<span data-field="mounts">–</span>', '<span data-field="utilisation">–</span> of fs.mount-max <span data-field="mountMax">–</span>')}
 ${card('Churn', '<span data-field="churn">–</span>/s', 'mounts appearing, last 30 s')}

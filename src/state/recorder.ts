@@ -7,6 +7,7 @@
 import type { AlertsConfig } from '../alerts/config';
 import { explain, type AlertPhase, type Evaluator } from '../alerts/evaluate';
 import { ALERTS, holds, signal } from '../alerts/spec';
+import type { PageCapability } from '../alerts/capability';
 import { IMAGES_MS, type History, type Point } from './history';
 
 export const CHART_MS = 10 * 60_000;
@@ -44,6 +45,8 @@ export interface NodeState {
   topology: { sockets?: number; numaNodes?: number; smt?: boolean; cpuModel?: string; systemVendor?: string; systemModel?: string };
   tracefs: boolean;
   collectors: Record<string, boolean>;
+  /** Whether this exporter can page on a storm at all, and what it lacks (src/alerts/capability.ts); absent before the first sample. */
+  page?: PageCapability;
   conditions: Condition[];
   /**
    * The images behind the container starts of the last IMAGES_MS (at most 10), by the mount work
@@ -63,6 +66,7 @@ export class StateRecorder {
     private readonly cfg: AlertsConfig,
     private readonly sampleIntervalMs: number,
     private readonly version: string,
+    private readonly capability: () => PageCapability | undefined = () => undefined,
   ) {}
 
   private value(id: string): number | undefined {
@@ -108,6 +112,7 @@ export class StateRecorder {
       topology,
       tracefs: h.last?.syscalls !== undefined,
       collectors,
+      page: this.capability(),
       conditions: this.conditions(collectors),
       images: this.images(),
       deepest: h.latest.containers?.deepest ?? [],

@@ -53,7 +53,7 @@ export function processesUsing(dir: string): string[] {
  * `cri`: with containerd's CRI plugin on (kubelet's API, on the same socket), its pod sandboxes on
  * `sandboxImage` (imported into k8s.io by the caller) and no CNI (pods on the host's network).
  */
-export async function startContainerd(dir: string, opts: { cri?: { sandboxImage: string } } = {}): Promise<RunningContainerd> {
+export async function startContainerd(dir: string, opts: { cri?: { sandboxImage: string }; hostPid?: boolean } = {}): Promise<RunningContainerd> {
   // A user-namespaced container's root (uid 100000 here) must get through to its rootfs under the state directory.
   fs.chmodSync(dir, 0o755);
   const socket = path.join(dir, 'containerd.sock');
@@ -90,9 +90,12 @@ export async function startContainerd(dir: string, opts: { cri?: { sandboxImage:
   let log = '';
   // runc and the shims keep their state and sockets under /run/containerd: a tmpfs on /run in
   // containerd's own namespace keeps them off the host's /run (and gone with the namespace).
+  // hostPid: containerd (and so a pod's hostPID) in the host's PID namespace, where a DaemonSet's
+  // exporter runs: the namespace walk needs the initial one. Its shims then outlive a killed test.
+  const pid = opts.hostPid ? [] : ['--pid', '--mount-proc'];
   const proc: ChildProcess = spawn(
     'setpriv',
-    ['--pdeathsig', 'KILL', 'unshare', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', 'sh', '-ec', 'mount -t tmpfs mountstorm-run /run && exec containerd --config "$0"', config],
+    ['--pdeathsig', 'KILL', 'unshare', '--mount', ...pid, '--fork', '--kill-child', '--propagation', 'private', 'sh', '-ec', 'mount -t tmpfs mountstorm-run /run && exec containerd --config "$0"', config],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
@@ -121,6 +124,16 @@ export async function startContainerd(dir: string, opts: { cri?: { sandboxImage:
       const t = setTimeout(() => proc.kill('SIGKILL'), 10_000); // --kill-child: containerd goes with it
       await exited;
       clearTimeout(t);
+      // In the host's PID namespace the shims outlive containerd: end them (their containers were stopped).
+      if (opts.hostPid) {
+        for (const p of processesUsing(dir)) {
+          try {
+            process.kill(Number(p), 'SIGKILL');
+          } catch {
+            /* gone already */
+          }
+        }
+      }
       for (let i = 0; i < 100 && processesUsing(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     },
   };

@@ -133,3 +133,96 @@ export function containerConfig(name: string, image: string, command: string[]):
     [11, `${name}.log`], // log_path
   ];
 }
+
+/**
+ * The parts of a Kubernetes pod spec a DaemonSet of ours sets, as kubelet turns them into CRI
+ * messages: the pod's namespaces (hostPID → the node's PID namespace), its and the container's
+ * security context (user, group, capabilities, read-only root, no privilege escalation, seccomp),
+ * the args (the image's entrypoint stays), the environment, the volume mounts and the memory limit.
+ * The one departure is the network: there is no CNI here, so the pod is on the node's network.
+ */
+export interface PodSpecLike {
+  hostPID?: boolean;
+  securityContext?: { runAsUser?: number; runAsGroup?: number; seccompProfile?: { type: string } };
+  containers: Array<{
+    name: string;
+    image: string;
+    args?: string[];
+    env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
+    resources?: { limits?: { memory?: string } };
+    securityContext?: { runAsUser?: number; runAsGroup?: number; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
+    volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+  }>;
+  volumes?: Array<{ name: string; hostPath?: { path: string }; secret?: { secretName: string } }>;
+}
+
+/** Where each volume's files are on this machine: a hostPath's path (mapped), a secret's directory. */
+export interface VolumeSources {
+  hostPath: (p: string) => string;
+  secrets: Record<string, string>;
+  /** The downward API's fieldRef values (spec.nodeName, …). */
+  fields: Record<string, string>;
+}
+
+const NODE = 2;
+const POD = 0;
+const SECCOMP: Record<string, number> = { RuntimeDefault: 0, Unconfined: 1 };
+
+function memoryBytes(q: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q);
+  if (!m) throw new Error(`memory quantity ${q}`);
+  return Number(m[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[m[2] ?? ''] ?? 1);
+}
+
+/** RunPodSandbox's PodSandboxConfig for a pod of `spec`. */
+export function podSandboxFromSpec(spec: PodSpecLike, namespace: string, name: string, uid: string, logDirectory: string): Field[] {
+  const pod = spec.securityContext ?? {};
+  const sc: Field[] = [[1, [[1, NODE], [2, spec.hostPID ? NODE : POD], [3, POD]]]];
+  if (pod.runAsUser !== undefined) sc.push([3, [[1, pod.runAsUser]]]);
+  if (pod.runAsGroup !== undefined) sc.push([8, [[1, pod.runAsGroup]]]);
+  if (pod.seccompProfile) sc.push([9, [[1, SECCOMP[pod.seccompProfile.type] as number]]]);
+  return [
+    [1, [[1, name], [2, uid], [3, namespace], [4, 0]]],
+    [3, logDirectory],
+    [8, [[2, sc]]],
+  ];
+}
+
+/** CreateContainer's ContainerConfig for the pod's first container. */
+export function containerFromSpec(spec: PodSpecLike, sources: VolumeSources): Field[] {
+  const c = spec.containers[0];
+  if (!c) throw new Error('the pod spec has no container');
+  const pod = spec.securityContext ?? {};
+  const csc = c.securityContext ?? {};
+  const mounts: Field[] = [];
+  for (const vm of c.volumeMounts ?? []) {
+    const vol = (spec.volumes ?? []).find((v) => v.name === vm.name);
+    const host = vol?.hostPath ? sources.hostPath(vol.hostPath.path) : vol?.secret ? sources.secrets[vol.secret.secretName] : undefined;
+    if (host === undefined) throw new Error(`volume ${vm.name}: no source for it here`);
+    // A secret volume is read-only whatever the mount says, as kubelet makes it.
+    mounts.push([7, [[1, vm.mountPath], [2, host], [3, vm.readOnly || vol?.secret ? 1 : 0]]]);
+  }
+  const envs: Field[] = (c.env ?? []).map((e) => {
+    const value = e.value ?? (e.valueFrom?.fieldRef ? sources.fields[e.valueFrom.fieldRef.fieldPath] : undefined);
+    if (value === undefined) throw new Error(`env ${e.name}: no value for it here`);
+    return [6, [[1, e.name], [2, value]]];
+  });
+  const user = csc.runAsUser ?? pod.runAsUser;
+  const group = csc.runAsGroup ?? pod.runAsGroup;
+  const sc: Field[] = [[1, [[1, csc.capabilities?.add ?? []], [2, csc.capabilities?.drop ?? []]]], [3, [[1, NODE], [2, spec.hostPID ? NODE : POD], [3, POD]]]];
+  if (user !== undefined) sc.push([5, [[1, user]]]);
+  if (group !== undefined) sc.push([12, [[1, group]]]);
+  if (csc.readOnlyRootFilesystem) sc.push([7, 1]);
+  if (csc.allowPrivilegeEscalation === false) sc.push([11, 1]);
+  if (pod.seccompProfile) sc.push([15, [[1, SECCOMP[pod.seccompProfile.type] as number]]]);
+  const resources: Field[] = c.resources?.limits?.memory ? [[4, memoryBytes(c.resources.limits.memory)]] : [];
+  return [
+    [1, [[1, c.name], [2, 0]]],
+    [2, [[1, c.image]]],
+    ...(c.args && c.args.length > 0 ? ([[4, c.args]] as Field[]) : []),
+    ...envs,
+    ...mounts,
+    [11, `${c.name}.log`],
+    [15, [[1, resources], [2, sc]]],
+  ];
+}

@@ -25,6 +25,11 @@ function applyOp(doc: unknown, op: { op: string; path: string; value?: unknown }
     parent = (Array.isArray(parent) ? parent[Number(p)] : parent[p]) as Record<string, unknown> | unknown[];
     if (parent === undefined) throw new Error(`patch path ${op.path} does not exist`);
   }
+  if (op.op === 'test') {
+    const have = Array.isArray(parent) ? parent[Number(last)] : parent[last];
+    if (JSON.stringify(have) !== JSON.stringify(op.value)) throw new Error(`patch test failed at ${op.path}: ${JSON.stringify(have)}`);
+    return;
+  }
   if (Array.isArray(parent)) {
     const i = last === '-' ? parent.length : Number(last);
     if (op.op === 'add') parent.splice(i, 0, op.value);

@@ -1,0 +1,279 @@
+// Generated from src/alerts and src/grafana by `npm run render-mixin`; do not edit by hand.
+{
+  prometheusAlerts+:: {
+    groups+: [
+      {
+        "name": "mountstorm",
+        "interval": std.format("%(evaluationInterval)s", $._configText),
+        "rules": [
+          {
+            "record": "instance:mountstorm_mount_table_entries:max",
+            "expr": std.format("max by (instance) (mountstorm_mount_table_entries{%(selector)s})", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_mounts_added:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_mounts_added_total{%(selector)s}[%(fastWindow)s]))", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_mount_events:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_mount_events_total{%(selector)s}[%(fastWindow)s]))", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_mount_syscalls:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_mount_syscalls_total{%(selector)s}[%(fastWindow)s]))", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_mount_setattr_syscalls:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_mount_syscalls_total{%(selector)s,syscall=\"mount_setattr\"}[%(fastWindow)s]))", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_mount_lock_wait_seconds:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_mount_lock_wait_seconds_total{%(selector)s}[%(fastWindow)s]))", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_container_starts:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_container_starts_total{%(selector)s}[%(fastWindow)s]))", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_overlay_new_mounts:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_overlay_new_mount_lower_layers_count{%(selector)s}[%(fastWindow)s]))", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_overlay_new_mount_lower_layers:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_overlay_new_mount_lower_layers_sum{%(selector)s}[%(fastWindow)s]))", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_mount_syscalls_per_start:ratio%(fastWindow)s", $._configText),
+            "expr": std.format("instance:mountstorm_mount_syscalls:rate%(fastWindow)s / (instance:mountstorm_container_starts:rate%(fastWindow)s > 0)", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_mount_events_per_start:ratio%(fastWindow)s", $._configText),
+            "expr": std.format("instance:mountstorm_mount_events:rate%(fastWindow)s / (instance:mountstorm_container_starts:rate%(fastWindow)s > 0)", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_idmapped_mounts_per_start:ratio%(fastWindow)s", $._configText),
+            "expr": std.format("instance:mountstorm_mount_setattr_syscalls:rate%(fastWindow)s / (instance:mountstorm_container_starts:rate%(fastWindow)s > 0)", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_overlay_lower_layers_per_new_overlay:ratio%(fastWindow)s", $._configText),
+            "expr": std.format("instance:mountstorm_overlay_new_mount_lower_layers:rate%(fastWindow)s / (instance:mountstorm_overlay_new_mounts:rate%(fastWindow)s > 0)", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_namespace_sem_wait_estimate_seconds:max",
+            "expr": std.format("max by (instance) (mountstorm_lock_wait_estimate_seconds{%(selector)s,lock=\"namespace_sem\"})", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_mount_lock_wait_estimate_seconds:max",
+            "expr": std.format("max by (instance) (mountstorm_lock_wait_estimate_seconds{%(selector)s,lock=\"mount_lock\"})", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_overlay_lower_layers:max",
+            "expr": std.format("max by (instance) (mountstorm_overlay_lower_layers_max{%(selector)s})", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_idmapped_mounts_lingering:max",
+            "expr": std.format("max by (instance) (mountstorm_idmapped_mounts_lingering{%(selector)s})", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_runtime_temp_mounts_lingering:max",
+            "expr": std.format("max by (instance) (mountstorm_runtime_temp_mounts_lingering{%(selector)s})", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_mount_namespaces_unheld:max",
+            "expr": std.format("max by (instance) (mountstorm_mount_namespaces_unheld{%(selector)s})", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_mount_namespaces_unheld_mounts:max",
+            "expr": std.format("max by (instance) (mountstorm_mount_namespaces_unheld_mounts{%(selector)s})", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_mount_table_utilisation:ratio",
+            "expr": std.format("instance:mountstorm_mount_table_entries:max / on (instance) max by (instance) (mountstorm_mount_max{%(selector)s})", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_mount_table_entries:delta%(runawayWindow)s", $._configText),
+            "expr": std.format("delta(instance:mountstorm_mount_table_entries:max[%(runawayWindow)s])", $._configText),
+          },
+          {
+            "record": "instance:mountstorm_risky_topology:present",
+            "expr": std.format("count by (instance) (mountstorm_cpu_topology_info{%(selector)s,sockets!=\"1\"}) or count by (instance) (mountstorm_cpu_topology_info{%(selector)s,smt=\"on\"})", $._configText),
+          },
+          {
+            "record": std.format("instance:mountstorm_trace_events_lost:increase%(traceEventsLostWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (increase(mountstorm_trace_events_lost_total{%(selector)s}[%(traceEventsLostWindow)s]))", $._configText),
+          },
+          {
+            "alert": "MountStormImminent",
+            "expr": std.format("(\n  (\n    instance:mountstorm_mount_syscalls_per_start:ratio%(fastWindow)s > %(stormSyscallsPerStart)s\n    or on (instance)\n    instance:mountstorm_mount_events_per_start:ratio%(fastWindow)s > %(stormEventsPerStart)s\n  )\n  and on (instance)\n  instance:mountstorm_container_starts:rate%(fastWindow)s > %(stormStartsPerSecond)s\n  and on (instance)\n  (\n    instance:mountstorm_namespace_sem_wait_estimate_seconds:max > %(leadingLockWaitSeconds)s\n    or on (instance)\n    instance:mountstorm_mount_lock_wait_seconds:rate%(fastWindow)s > %(leadingMeasuredLockWaitRatio)s\n  )\n)\nunless on (instance)\n  max by (instance) (mountstorm_alertmanager_up{%(selector)s}) == 1", $._configText),
+            "for": std.format("%(stormFor)s", $._configText),
+            "keep_firing_for": std.format("%(stormKeepFiringFor)s", $._configText),
+            "labels": {
+              "severity": "critical",
+            },
+            "annotations": {
+              "summary": "A mount storm is under way: the container runtime mounts every image layer, and the mount locks are contended.",
+              "description": std.format("{{ $labels.instance }} makes {{ with printf \"instance:mountstorm_mount_syscalls_per_start:ratio%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | printf \"%%.0f\" }}{{ else }}n/a{{ end }} mount syscalls ({{ with printf \"instance:mountstorm_mount_events_per_start:ratio%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | printf \"%%.0f\" }}{{ else }}n/a{{ end }} mounts attached and detached, {{ with printf \"instance:mountstorm_idmapped_mounts_per_start:ratio%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | printf \"%%.0f\" }}{{ else }}n/a{{ end }} idmapped) per container start, at {{ with printf \"instance:mountstorm_container_starts:rate%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanize }}{{ else }}n/a{{ end }} starts/s of {{ with printf \"instance:mountstorm_overlay_lower_layers_per_new_overlay:ratio%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | printf \"%%.0f\" }}{{ else }}n/a{{ end }}-layer images, most of them {{ with printf `topk(1, ((sum by (image) (increase(mountstorm_container_image_start_layers_total{instance=%%q,image!=\"other\"}[%(fastWindow)s])) > 0) or sum by (image) (increase(mountstorm_container_image_starts_total{instance=%%q,image!=\"other\"}[%(fastWindow)s]))) > 0)` $labels.instance $labels.instance | query }}{{ . | first | label \"image\" }}{{ else }}n/a{{ end }}: the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: {{ with printf \"instance:mountstorm_mount_lock_wait_seconds:rate%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}n/a{{ end }} per second inside mount syscalls, mount table reads {{ with printf \"instance:mountstorm_namespace_sem_wait_estimate_seconds:max{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}n/a{{ end }} slower than baseline. Pod health checks fail within ~30 s if this continues.", $._configText),
+              "runbook_url": std.format("%(runbookURLHead)sMountStormImminent%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormLockWaitHigh",
+            "expr": std.format("(\n  instance:mountstorm_namespace_sem_wait_estimate_seconds:max > %(lockWaitCriticalSeconds)s\n)\nunless on (instance)\n  max by (instance) (mountstorm_alertmanager_up{%(selector)s}) == 1", $._configText),
+            "for": std.format("%(lockWaitCriticalFor)s", $._configText),
+            "labels": {
+              "severity": "critical",
+            },
+            "annotations": {
+              "summary": "Mount table readers are blocked on namespace_sem.",
+              "description": std.format("Reading the mount table on {{ $labels.instance }} takes {{ with printf \"instance:mountstorm_namespace_sem_wait_estimate_seconds:max{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}n/a{{ end }} longer than its quiet baseline; systemd, kubelet and health checks stall behind it, whatever the cause ({{ with printf \"instance:mountstorm_mount_syscalls_per_start:ratio%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | printf \"%%.0f\" }}{{ else }}n/a{{ end }} mount syscalls per container start).", $._configText),
+              "runbook_url": std.format("%(runbookURLHead)sMountStormLockWaitHigh%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountPressureHigh",
+            "expr": std.format("(\n  instance:mountstorm_mount_syscalls:rate%(fastWindow)s > %(pressureSyscallsPerSecond)s\n  or on (instance)\n  instance:mountstorm_mount_events:rate%(fastWindow)s > %(pressureEventsPerSecond)s\n  or on (instance)\n  instance:mountstorm_mounts_added:rate%(fastWindow)s > %(pressureChurnPerSecond)s\n)\nand on (instance)\n(\n  instance:mountstorm_namespace_sem_wait_estimate_seconds:max > %(leadingLockWaitSeconds)s\n  or on (instance)\n  instance:mountstorm_mount_lock_wait_seconds:rate%(fastWindow)s > %(leadingMeasuredLockWaitRatio)s\n)\nunless on (instance)\n(\n  instance:mountstorm_mount_syscalls_per_start:ratio%(fastWindow)s > %(stormSyscallsPerStart)s\n  or on (instance)\n  instance:mountstorm_mount_events_per_start:ratio%(fastWindow)s > %(stormEventsPerStart)s\n)", $._configText),
+            "for": std.format("%(pressureFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "Heavy mount load with rising lock wait, without the per-layer storm signature.",
+              "description": std.format("{{ $labels.instance }} makes {{ with printf \"instance:mountstorm_mount_syscalls:rate%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanize }}{{ else }}n/a{{ end }} mount syscalls/s ({{ with printf \"instance:mountstorm_mount_events:rate%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanize }}{{ else }}n/a{{ end }} mounts attached and detached per second) with lock wait rising ({{ with printf \"instance:mountstorm_mount_lock_wait_seconds:rate%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}n/a{{ end }} per second, mount table reads {{ with printf \"instance:mountstorm_namespace_sem_wait_estimate_seconds:max{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}n/a{{ end }} slower), at {{ with printf \"instance:mountstorm_mount_syscalls_per_start:ratio%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | printf \"%%.0f\" }}{{ else }}n/a{{ end }} mount syscalls per container start: busy container churn, not a per-layer storm. Stagger starts if it grows.", $._configText),
+              "runbook_url": std.format("%(runbookURLHead)sMountPressureHigh%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormPathWalkStall",
+            "expr": std.format("instance:mountstorm_mount_lock_wait_estimate_seconds:max > %(pathWalkStallSeconds)s", $._configText),
+            "for": std.format("%(pathWalkStallFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "Path lookups are spinning on the mount_lock seqlock.",
+              "description": "Each path lookup across a mount point on {{ $labels.instance }} takes {{ with printf \"instance:mountstorm_mount_lock_wait_estimate_seconds:max{instance=%q}\" $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}n/a{{ end }} more than its baseline.",
+              "runbook_url": std.format("%(runbookURLHead)sMountStormPathWalkStall%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountTableNearMax",
+            "expr": std.format("instance:mountstorm_mount_table_utilisation:ratio > %(tableNearMaxRatio)s", $._configText),
+            "for": std.format("%(tableNearMaxFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "The mount table is approaching fs.mount-max.",
+              "description": "{{ $labels.instance }} has used {{ with printf \"instance:mountstorm_mount_table_utilisation:ratio{instance=%q}\" $labels.instance | query }}{{ . | first | value | humanizePercentage }}{{ else }}n/a{{ end }} of fs.mount-max; beyond it every mount fails with ENOSPC.",
+              "runbook_url": std.format("%(runbookURLHead)sMountTableNearMax%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountTableRunawayGrowth",
+            "expr": std.format("instance:mountstorm_mount_table_entries:delta%(runawayWindow)s > %(runawayGrowthPerHour)s", $._configText),
+            "for": std.format("%(runawayFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "The mount table keeps growing: mounts are leaking.",
+              "description": std.format("The mount table on {{ $labels.instance }} grew by {{ with printf \"instance:mountstorm_mount_table_entries:delta%(runawayWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanize }}{{ else }}n/a{{ end }} entries over the last hour and keeps growing.", $._configText),
+              "runbook_url": std.format("%(runbookURLHead)sMountTableRunawayGrowth%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormIdmappedMountsLeaked",
+            "expr": std.format("instance:mountstorm_idmapped_mounts_lingering:max > %(leakedIdmappedMounts)s", $._configText),
+            "for": std.format("%(leakedIdmappedMountsFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "Idmapped mounts outlive the container starts that made them: the runtime leaks its temporary mounts.",
+              "description": "{{ $labels.instance }} has {{ with printf \"instance:mountstorm_idmapped_mounts_lingering:max{instance=%q}\" $labels.instance | query }}{{ . | first | value | printf \"%.0f\" }}{{ else }}n/a{{ end }} idmapped mounts in its mount table that have been there longer than a container start takes: a runtime's temporary per-layer or common-parent idmapped mounts that were never unmounted (umount2 EBUSY under load). Each stays on the mount locks' paths; they pile up with every start.",
+              "runbook_url": std.format("%(runbookURLHead)sMountStormIdmappedMountsLeaked%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormRuntimeTempMountsLeaked",
+            "expr": std.format("instance:mountstorm_runtime_temp_mounts_lingering:max > %(leakedTempMounts)s", $._configText),
+            "for": std.format("%(leakedTempMountsFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "A container runtime's temporary mounts outlive the container starts that made them.",
+              "description": "{{ $labels.instance }} has {{ with printf \"instance:mountstorm_runtime_temp_mounts_lingering:max{instance=%q}\" $labels.instance | query }}{{ . | first | value | printf \"%.0f\" }}{{ else }}n/a{{ end }} mounts at a container runtime's temporary mount points (containerd's tmpmounts/containerd-mount*, ovl-idmapped*) that have been there longer than a container start takes: mounts it made to read an image or idmap its layers and never unmounted. They pile up with every start.",
+              "runbook_url": std.format("%(runbookURLHead)sMountStormRuntimeTempMountsLeaked%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormNamespacesLeaked",
+            "expr": std.format("instance:mountstorm_mount_namespaces_unheld:max > %(leakedNamespaces)s\nor on (instance)\ninstance:mountstorm_mount_namespaces_unheld_mounts:max > %(leakedNamespaceMounts)s", $._configText),
+            "for": std.format("%(leakedNamespacesFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "Mount namespaces no process is in are piling up, with their mounts: a runtime leaks them.",
+              "description": "{{ $labels.instance }} has {{ with printf \"instance:mountstorm_mount_namespaces_unheld:max{instance=%q}\" $labels.instance | query }}{{ . | first | value | printf \"%.0f\" }}{{ else }}n/a{{ end }} mount namespaces that no process is in, holding {{ with printf \"instance:mountstorm_mount_namespaces_unheld_mounts:max{instance=%q}\" $labels.instance | query }}{{ . | first | value | printf \"%.0f\" }}{{ else }}n/a{{ end }} mounts: each is kept by a bind mount of its nsfs file or an open descriptor, and every mount in it costs the mount locks as if it were in use.",
+              "runbook_url": std.format("%(runbookURLHead)sMountStormNamespacesLeaked%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormDeepLayersRiskyTopology",
+            "expr": std.format("instance:mountstorm_overlay_lower_layers:max > %(deepLayers)s\nand on (instance)\ninstance:mountstorm_risky_topology:present", $._configText),
+            "for": std.format("%(deepLayersFor)s", $._configText),
+            "labels": {
+              "severity": "info",
+            },
+            "annotations": {
+              "summary": "Deep-layer images run on a multi-socket or SMT host.",
+              "description": "{{ $labels.instance }} runs overlays with {{ with printf \"instance:mountstorm_overlay_lower_layers:max{instance=%q}\" $labels.instance | query }}{{ . | first | value | printf \"%.0f\" }}{{ else }}n/a{{ end }} lower layers on a host with more than one socket or SMT on, the hardware that fails first in a mount storm.",
+              "runbook_url": std.format("%(runbookURLHead)sMountStormDeepLayersRiskyTopology%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormTraceEventsLost",
+            "expr": std.format("instance:mountstorm_trace_events_lost:increase%(traceEventsLostWindow)s > 0", $._configText),
+            "for": std.format("%(traceEventsLostFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "tracefs dropped mount events: syscall counts are lower bounds.",
+              "description": std.format("{{ $labels.instance }} lost {{ with printf \"instance:mountstorm_trace_events_lost:increase%(traceEventsLostWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanize }}{{ else }}n/a{{ end }} trace events over the last window; raise --collector.tracefs.buffer-size.", $._configText),
+              "runbook_url": std.format("%(runbookURLHead)sMountStormTraceEventsLost%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormExporterAbsent",
+            "expr": std.format("up{%(selector)s} == 0\nor\n(max_over_time(up{%(selector)s}[%(absentWindow)s]) unless on (instance) up{%(selector)s})\nor\nabsent(up{%(selector)s})", $._configText),
+            "for": std.format("%(absentFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "The mountstorm exporter is down.",
+              "description": "Prometheus cannot scrape mountstorm on {{ with $labels.instance }}{{ . }}{{ else }}any node{{ end }}: mount storms there would go unseen.",
+              "runbook_url": std.format("%(runbookURLHead)sMountStormExporterAbsent%(runbookURLTail)s", $._configText),
+            },
+          },
+          {
+            "alert": "MountStormCollectorFailing",
+            "expr": std.format("mountstorm_scrape_collector_success{%(selector)s} == 0", $._configText),
+            "for": std.format("%(collectorFailingFor)s", $._configText),
+            "labels": {
+              "severity": "warning",
+            },
+            "annotations": {
+              "summary": "A mountstorm collector is failing.",
+              "description": "The {{ $labels.collector }} collector on {{ $labels.instance }} keeps failing; its metrics are stale or missing.",
+              "runbook_url": std.format("%(runbookURLHead)sMountStormCollectorFailing%(runbookURLTail)s", $._configText),
+            },
+          },
+        ],
+      },
+    ],
+  },
+}

@@ -1,0 +1,87 @@
+/**
+ * Whether the running configuration can page on a mount storm at all, and if not, why. The storm
+ * page (MountStormImminent, spec.ts) needs three things at once: the per-start signature (mount
+ * syscalls from the tracefs collector, or every namespace's mount events from fanotify), container
+ * starts (a runtime's task directory watched), and lock wait rising (the namespace_sem probe, or
+ * lock wait measured by tracefs). An exporter missing one of them can still warn, but never pages:
+ * it says so as a metric, in the log, on the landing page and in `mountstorm doctor`.
+ */
+import type { Exposition } from '../exposition';
+import type { Sample } from '../sample';
+
+export const CAPABILITY_METRICS = {
+  pageCapable: 'mountstorm_storm_page_capable',
+  pageBlocked: 'mountstorm_storm_page_blocked',
+} as const;
+
+export type PageBlocker = 'no_mount_signature' | 'no_container_starts' | 'no_lock_wait';
+
+/** What the running exporter has of each thing the storm page needs. */
+export interface PageInputs {
+  /** Mount syscalls traced (the tracefs collector works). */
+  syscalls: boolean;
+  /** Mount events of every mount namespace (fanotify, Linux 6.15+, with the namespace walk). */
+  nodeMountEvents: boolean;
+  /** A runtime task directory is watched: container starts are seen. */
+  starts: boolean;
+  /** The namespace_sem probe works. */
+  probes: boolean;
+}
+
+export interface PageCapability {
+  capable: boolean;
+  blockers: Array<{ reason: PageBlocker; why: string }>;
+}
+
+export const BLOCKER_TEXT: Record<PageBlocker, string> = {
+  no_mount_signature:
+    'neither mount syscalls (the tracefs collector: root with CAP_SYS_ADMIN and the host tracefs writable) nor every namespace\'s mount events (fanotify, Linux 6.15+, CAP_SYS_ADMIN and CAP_SYS_PTRACE) are seen, so the per-start storm signature cannot be formed',
+  no_container_starts: 'no container runtime task directory is watched, so container starts are not seen',
+  no_lock_wait: 'neither the namespace_sem probe nor tracefs measures lock wait',
+};
+
+export function pageCapability(i: PageInputs): PageCapability {
+  const blockers: PageCapability['blockers'] = [];
+  const add = (reason: PageBlocker) => blockers.push({ reason, why: BLOCKER_TEXT[reason] });
+  if (!i.syscalls && !i.nodeMountEvents) add('no_mount_signature');
+  if (!i.starts) add('no_container_starts');
+  if (!i.probes && !i.syscalls) add('no_lock_wait');
+  return { capable: blockers.length === 0, blockers };
+}
+
+/** The inputs as one sample shows them. */
+export function pageInputs(s: Sample): PageInputs {
+  const ok = (name: string) => s.collectors[name]?.ok === true;
+  return {
+    syscalls: ok('tracefs') && s.parts.tracefs !== undefined,
+    nodeMountEvents: ok('namespaces') && s.parts.namespaces?.events?.scope === 'node',
+    starts: ok('containers') && (s.parts.containers?.watched ?? 0) > 0,
+    probes: ok('probes') && s.parts.probes?.namespace_sem !== undefined,
+  };
+}
+
+/** The capability as metrics, updated every sample; `onChange` hears each change (the log). */
+export class PageCapabilityGauge {
+  private readonly capable;
+  private readonly blocked;
+  private last: string | undefined;
+  current: PageCapability | undefined;
+
+  constructor(exposition: Exposition, private readonly onChange: (c: PageCapability) => void) {
+    this.capable = exposition.gauge(CAPABILITY_METRICS.pageCapable, 'Whether this exporter, as configured and privileged, can page on a mount storm (MountStormImminent): 1, or 0 with the reasons in mountstorm_storm_page_blocked.');
+    this.blocked = exposition.gauge(CAPABILITY_METRICS.pageBlocked, 'Why the storm page cannot fire here: 1 for each missing input (no_mount_signature, no_container_starts, no_lock_wait).', ['reason']);
+  }
+
+  update(s: Sample): void {
+    const c = pageCapability(pageInputs(s));
+    this.current = c;
+    this.capable.set(c.capable ? 1 : 0);
+    this.blocked.reset();
+    for (const b of c.blockers) this.blocked.set({ reason: b.reason }, 1);
+    const key = c.blockers.map((b) => b.reason).join(',');
+    if (key !== this.last) {
+      this.last = key;
+      this.onChange(c);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/** Whether the storm page can fire (src/alerts/capability.ts): each missing input named, from a Sample as the exporter has it. */
+import { pageCapability, pageInputs } from '../../src/alerts/capability';
+import type { Sample } from '../../src/sample';
+
+const all = { syscalls: true, nodeMountEvents: true, starts: true, probes: true };
+
+test('every input there: capable, nothing blocks', () => {
+  expect(pageCapability(all)).toEqual({ capable: true, blockers: [] });
+});
+
+test('either per-start signal is enough; neither blocks it', () => {
+  expect(pageCapability({ ...all, syscalls: false }).capable).toBe(true);
+  expect(pageCapability({ ...all, nodeMountEvents: false }).capable).toBe(true);
+  expect(pageCapability({ ...all, syscalls: false, nodeMountEvents: false }).blockers.map((b) => b.reason)).toEqual(['no_mount_signature']);
+});
+
+test('no container starts, no lock wait: each named, with why', () => {
+  const c = pageCapability({ syscalls: false, nodeMountEvents: false, starts: false, probes: false });
+  expect(c.capable).toBe(false);
+  expect(c.blockers.map((b) => b.reason)).toEqual(['no_mount_signature', 'no_container_starts', 'no_lock_wait']);
+  for (const b of c.blockers) expect(b.why.length).toBeGreaterThan(20);
+  // tracefs measures lock wait itself: the probes are not needed with it.
+  expect(pageCapability({ ...all, probes: false }).capable).toBe(true);
+});
+
+test('from a sample: a collector counts only where it succeeded and has its part', () => {
+  const sample = (over: Partial<Sample>): Sample => ({ at: 0, seconds: 1, parts: {}, collectors: {}, ...over });
+  const ok = { ok: true, seconds: 0 };
+  expect(pageInputs(sample({}))).toEqual({ syscalls: false, nodeMountEvents: false, starts: false, probes: false });
+  const parts = {
+    tracefs: {} as never,
+    namespaces: { events: { scope: 'node' } } as never,
+    containers: { watched: 1 } as never,
+    probes: { namespace_sem: {} } as never,
+  };
+  expect(pageInputs(sample({ parts, collectors: { tracefs: ok, namespaces: ok, containers: ok, probes: ok } }))).toEqual(all);
+  // A failed collector, mount events of the watched namespace only, an unwatched task directory.
+  const failed = { ...ok, ok: false };
+  const narrow = { ...parts, namespaces: { events: { scope: 'watched' } } as never, containers: { watched: 0 } as never };
+  expect(pageInputs(sample({ parts: narrow, collectors: { tracefs: failed, namespaces: ok, containers: ok, probes: ok } }))).toEqual({ syscalls: false, nodeMountEvents: false, starts: false, probes: true });
+});
