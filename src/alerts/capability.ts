@@ -18,7 +18,12 @@ export type PageBlocker = 'no_mount_signature' | 'no_container_starts' | 'no_loc
 
 /** What the running exporter has of each thing the storm page needs. */
 export interface PageInputs {
-  /** Mount syscalls traced (the tracefs collector works). */
+  /**
+   * Mount syscalls traced during a storm: the tracefs collector works, and records always or is
+   * armed by something that sees a storm in any namespace (every namespace's mount events). Armed
+   * on demand without those, it sees a storm in another namespace only by chance (measured: root
+   * without CAP_SYS_ADMIN never armed in 30 s of storm).
+   */
   syscalls: boolean;
   /** Mount events of every mount namespace (fanotify, Linux 6.15+, with the namespace walk). */
   nodeMountEvents: boolean;
@@ -35,7 +40,7 @@ export interface PageCapability {
 
 export const BLOCKER_TEXT: Record<PageBlocker, string> = {
   no_mount_signature:
-    'neither mount syscalls (the tracefs collector: root with CAP_SYS_ADMIN and the host tracefs writable) nor every namespace\'s mount events (fanotify, Linux 6.15+, CAP_SYS_ADMIN and CAP_SYS_PTRACE) are seen, so the per-start storm signature cannot be formed',
+    "neither every namespace's mount events (fanotify, Linux 6.15+, with the namespace walk: CAP_SYS_ADMIN, hostPID) nor mount syscalls traced through a storm (the tracefs collector with --collector.tracefs.mode=always, or armed on demand by those mount events) are seen, so the per-start storm signature cannot be formed",
   no_container_starts: 'no container runtime task directory is watched, so container starts are not seen',
   no_lock_wait: 'neither the namespace_sem probe nor tracefs measures lock wait',
 };
@@ -52,9 +57,11 @@ export function pageCapability(i: PageInputs): PageCapability {
 /** The inputs as one sample shows them. */
 export function pageInputs(s: Sample): PageInputs {
   const ok = (name: string) => s.collectors[name]?.ok === true;
+  const nodeMountEvents = ok('namespaces') && s.parts.namespaces?.events?.scope === 'node';
+  const tracefs = s.parts.tracefs;
   return {
-    syscalls: ok('tracefs') && s.parts.tracefs !== undefined,
-    nodeMountEvents: ok('namespaces') && s.parts.namespaces?.events?.scope === 'node',
+    syscalls: ok('tracefs') && tracefs !== undefined && (tracefs.mode === 'always' || nodeMountEvents),
+    nodeMountEvents,
     starts: ok('containers') && (s.parts.containers?.watched ?? 0) > 0,
     probes: ok('probes') && s.parts.probes?.namespace_sem !== undefined,
   };

@@ -85,6 +85,8 @@ export interface TracefsSnapshot {
   armedSince?: number;
   /** Times tracing was armed since the last sample. */
   arms: number;
+  /** When the events are enabled: always, or armed on demand by the cheap signals. */
+  mode: TraceMode;
 }
 
 export class TracefsCollector implements Collector<TracefsSnapshot> {
@@ -247,6 +249,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       armed: this.armed,
       armedSince: this.armedSince,
       arms: this.takeArms(),
+      mode: this.options.mode,
     };
   }
 

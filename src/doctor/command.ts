@@ -5,7 +5,7 @@ import { ConfigError } from '../errors';
 import { HostPaths } from '../fs/paths';
 import { DEPTH_BUCKETS, diagnose, type Diagnosis } from './diagnose';
 
-const SHARED = ['path.procfs', 'path.sysfs', 'path.rootfs', 'mount.pid', 'collector.containers.task-dir', 'collector.tracefs.path'];
+const SHARED = ['path.procfs', 'path.sysfs', 'path.rootfs', 'mount.pid', 'collector.containers.task-dir', 'collector.tracefs.path', 'collector.tracefs.mode'];
 export const DOCTOR_FLAGS: FlagSpec[] = [
   ...FLAGS.filter((f) => SHARED.includes(f.name)),
   { name: 'json', kind: 'bool', default: false, help: 'Print the diagnosis as JSON.' },
@@ -82,7 +82,7 @@ export async function doctorCommand(argv: string[], write: (s: string) => void =
   const paths = new HostPaths(get('path.procfs'), get('path.sysfs'), get('path.rootfs'));
   // Syscall probes describe the running kernel: only when looking at the live host.
   const live = paths.procfs === '/proc' && paths.sysfs === '/sys';
-  const d = await diagnose({ paths, mountPid: get('mount.pid'), taskDirs: get('collector.containers.task-dir'), tracefsPath: get('collector.tracefs.path'), probeKernel: live });
+  const d = await diagnose({ paths, mountPid: get('mount.pid'), taskDirs: get('collector.containers.task-dir'), tracefsPath: get('collector.tracefs.path'), tracefsMode: get('collector.tracefs.mode'), probeKernel: live });
   write(get<boolean>('json') ? JSON.stringify(d, null, 2) + '\n' : renderText(d));
   return d.risk === 'high' ? EXIT_HIGH_RISK : 0;
 }

@@ -144,6 +144,8 @@ export interface DoctorOptions {
   mountPid: string;
   taskDirs: string[];
   tracefsPath?: string;
+  /** The exporter's --collector.tracefs.mode: on demand, tracing is armed by mount events. */
+  tracefsMode?: string;
   /** Kernel feature probes that call syscalls (listmount, fanotify): only on the live host, not on fixture trees. */
   probeKernel: boolean;
 }
@@ -296,9 +298,10 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
     },
   };
 
+  const nodeMountEvents = features.fanotify_mount_events.available === 'yes' && features.nsfs_namespace_walk.available === 'yes' && admin;
   const page = pageCapability({
-    syscalls: collectors.tracefs?.works === true,
-    nodeMountEvents: features.fanotify_mount_events.available === 'yes' && features.nsfs_namespace_walk.available === 'yes' && admin,
+    syscalls: collectors.tracefs?.works === true && (opts.tracefsMode === 'always' || nodeMountEvents),
+    nodeMountEvents,
     starts: collectors.containers?.works === true,
     probes: collectors.probes?.works === true,
   });

@@ -2,8 +2,8 @@
  * The fire drill as tests: real prometheus, real Alertmanager with the shipped config, a local
  * PagerDuty Events API v2 receiver, a quiet window of normal container churn, then a sustained real
  * storm whose container starts are bundles in the task directory the exporter watches (as
- * containerd's). Both storm modes run at the same start rate: the per-layer one must page, the
- * common-parent one (the fixed runtime's pattern) must not. The node-push drill runs Prometheus at
+ * containerd's). Both storm modes run on the same threads, unpaced: the per-layer one must page, the
+ * common-parent one (the fixed runtime's pattern), starting containers faster still, must not. The node-push drill runs Prometheus at
  * 30 s, where only the node itself can page in time. Timings go to test-artifacts/ and, measured
  * by `npm run fire-drill`, to BENCHMARKS.md; the tests assert what happened and in which order.
  */
@@ -16,8 +16,16 @@ const ready = IS_ROOT && hasCommand('prometheus') && hasCommand('prometheus-aler
 requireInCi(ready, 'root, prometheus and prometheus-alertmanager for the fire drill');
 const drill = testIf(ready, 'needs root (storm, tracefs) and Debian prometheus + prometheus-alertmanager (scripts/setup-test.sh)');
 
-/** The start rate both modes run at: one the per-layer storm reaches on two vCPUs (41/s measured at 50). */
-const RATE = 50;
+/**
+ * The storm's strength is explicit, not the machine's: both modes run unpaced on 8 threads (two
+ * vCPUs here), the most mount-lock contention this machine can make. Paced at 50 starts/s, the
+ * per-layer storm's measured lock wait was 0.04-0.06 s/s on one machine and 0.0002-0.0009 s/s on
+ * another, against the page's 0.02: a drill whose outcome was the machine's. Unpaced it is
+ * 0.4-1.4 s/s (20-70× the threshold). What tells the two modes apart is exact and does not vary:
+ * the mount work per start (~404 syscalls per-layer, ~12 common-parent); the common-parent churn
+ * starts faster than the storm (asserted), so its silence is not for want of starts.
+ */
+const CONCURRENCY = 8;
 
 async function run(name: string, o: DrillOptions): Promise<DrillResult> {
   const lines: string[] = [];
@@ -28,6 +36,14 @@ async function run(name: string, o: DrillOptions): Promise<DrillResult> {
   console.log(`fire drill ${name}: onset to page ${r.onsetToPageSeconds?.toFixed(1) ?? '-'} s, storm end to resolve ${r.endToResolveSeconds?.toFixed(1) ?? '-'} s\n${lines.join('\n')}`);
   return r;
 }
+
+/** Container starts per second the drill made. */
+function startRate(r: DrillResult): number {
+  return r.storm ? r.storm.containers / r.storm.wallSeconds : 0;
+}
+
+/** The per-layer storm's start rate, once its drill has run (the common-parent drill must start faster). */
+let perLayerRate: number | undefined;
 
 function expectOnePage(r: DrillResult): void {
   expect(r.quietEvents).toEqual([]);
@@ -47,9 +63,10 @@ function expectOnePage(r: DrillResult): void {
 
 describe('the page tells a mount storm from busy churn (Prometheus path, 5 s scrape)', () => {
   drill(
-    `per-layer-idmap at ${RATE} starts/s: pages MountStormImminent while the storm lasts, one incident, resolved after; the quiet churn before it sends nothing`,
+    `per-layer-idmap on ${CONCURRENCY} threads: pages MountStormImminent while the storm lasts, one incident, resolved after; the quiet churn before it sends nothing`,
     async () => {
-      const r = await run('per-layer', { stormSeconds: 25, quietSeconds: 12, quietChurn: 2, mode: 'per-layer-idmap', rate: RATE, concurrency: 8, layers: 50 });
+      const r = await run('per-layer', { stormSeconds: 25, quietSeconds: 12, quietChurn: 2, mode: 'per-layer-idmap', concurrency: CONCURRENCY, layers: 50 });
+      perLayerRate = startRate(r);
       expectOnePage(r);
       expect(r.trigger!.receivedAt).toBeLessThan(r.resolve!.receivedAt);
       expect(r.prometheusAlerts).toContain('MountStormImminent');
@@ -58,12 +75,12 @@ describe('the page tells a mount storm from busy churn (Prometheus path, 5 s scr
   );
 
   drill(
-    `common-parent-idmap at the same ${RATE} starts/s: no critical page (a warning at most)`,
+    `common-parent-idmap on the same ${CONCURRENCY} threads, starting containers faster than the storm: no critical page (a warning at most)`,
     async () => {
-      const r = await run('common-parent', { stormSeconds: 25, quietSeconds: 12, quietChurn: 2, mode: 'common-parent-idmap', rate: RATE, concurrency: 8, layers: 50, resolveTimeoutSeconds: 0 });
+      const r = await run('common-parent', { stormSeconds: 25, quietSeconds: 12, quietChurn: 2, mode: 'common-parent-idmap', concurrency: CONCURRENCY, layers: 50, resolveTimeoutSeconds: 0 });
       expect(r.rejected).toBe(0);
       expect(r.quietEvents).toEqual([]);
-      expect(r.storm?.containers).toBeGreaterThan(RATE * 10);
+      expect(startRate(r)).toBeGreaterThan(perLayerRate ?? 50);
       expect(r.stormEvents.filter((e) => e.payload?.severity === 'critical')).toEqual([]);
       expect(r.prometheusAlerts.filter((a) => a === 'MountStormImminent' || a === 'MountStormLockWaitHigh')).toEqual([]);
       expect(r.nodeAlerts).toEqual([]);
@@ -76,7 +93,7 @@ describe('the node pages itself (30 s scrape)', () => {
   drill(
     'node push: the exporter posts MountStormImminent to Alertmanager, one incident, the rule stands aside, the resolve follows the storm; quiet churn sends nothing',
     async () => {
-      const r = await run('node-push', { stormSeconds: 20, quietSeconds: 12, quietChurn: 2, mode: 'per-layer-idmap', concurrency: 8, layers: 50, scrapeInterval: '30s', nodePush: true });
+      const r = await run('node-push', { stormSeconds: 20, quietSeconds: 12, quietChurn: 2, mode: 'per-layer-idmap', concurrency: CONCURRENCY, layers: 50, scrapeInterval: '30s', nodePush: true });
       expectOnePage(r);
       expect(r.nodeAlerts).toContain('MountStormImminent');
       // The page came from the node: Prometheus's own rule never fired while the node reached Alertmanager.

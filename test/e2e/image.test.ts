@@ -90,9 +90,24 @@ let cri: CriClient | undefined;
 let image: BuiltImage | undefined;
 const runs = new Map<string, Promise<OverlayRun>>();
 
-function daemonSet(overlay: string): { objs: K8sObject[]; spec: PodSpecLike } {
-  const objs = kustomizeBuild(path.join(K8S, 'overlays', overlay));
-  return { objs, spec: (objs.find((o) => o.kind === 'DaemonSet') as unknown as DaemonSet).spec.template.spec };
+/**
+ * Measurements, not overlays: the default pod with fewer privileges, to tell which privilege gives
+ * which signal (deploy/README.md's list under the table).
+ */
+const EVERY = { mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true };
+const VARIANTS: Record<string, { caps: string[]; want: { collectors: Record<string, boolean>; pages: boolean; blocked: string[] } }> = {
+  'sys-admin-only': { caps: ['SYS_ADMIN'], want: { collectors: EVERY, pages: true, blocked: [] } },
+  // Root owns tracefs and the task directory, but without CAP_SYS_ADMIN no walk and no mount events:
+  // tracing, armed on demand, never arms for a storm in another namespace.
+  'root-no-capabilities': { caps: [], want: { collectors: EVERY, pages: false, blocked: ['no_mount_signature'] } },
+};
+
+function daemonSet(name: string): { objs: K8sObject[]; spec: PodSpecLike } {
+  const variant = VARIANTS[name];
+  const objs = kustomizeBuild(path.join(K8S, 'overlays', variant ? 'default' : name));
+  const spec = (objs.find((o) => o.kind === 'DaemonSet') as unknown as DaemonSet).spec.template.spec;
+  if (variant) spec.containers[0]!.securityContext!.capabilities = variant.caps.length ? { drop: ['ALL'], add: variant.caps } : { drop: ['ALL'] };
+  return { objs, spec };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -237,25 +252,25 @@ function runFor(overlay: string): Promise<OverlayRun> {
 
 const maybe = testIf(ready, 'needs root, buildah, containerd, runc and busybox-static (scripts/setup-test.sh)');
 
+beforeAll(async () => {
+  if (!ready) return;
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-image-'));
+  image = await buildDockerfile(dir, (daemonSet('default').spec.containers[0] as { image: string }).image);
+  ctd = await startContainerd(dir, { cri: { sandboxImage: PAUSE }, hostPid: true });
+  await buildBusyboxImage(path.join(dir, 'pause.tar'), 1, PAUSE, ['/bin/sleep', '3600']);
+  for (const t of [image.archive, path.join(dir, 'pause.tar')]) await ctd.ctr(['-n', 'k8s.io', 'images', 'import', t], 300_000);
+  cri = new CriClient(ctd.socket);
+}, 900_000);
+
+afterAll(async () => {
+  if (!ready) return;
+  cri?.close();
+  await ctd?.stop();
+  await removeBuild(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
 describe('the image, run as each overlay’s DaemonSet pod under containerd', () => {
-  beforeAll(async () => {
-    if (!ready) return;
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-image-'));
-    image = await buildDockerfile(dir, (daemonSet('default').spec.containers[0] as { image: string }).image);
-    ctd = await startContainerd(dir, { cri: { sandboxImage: PAUSE }, hostPid: true });
-    await buildBusyboxImage(path.join(dir, 'pause.tar'), 1, PAUSE, ['/bin/sleep', '3600']);
-    for (const t of [image.archive, path.join(dir, 'pause.tar')]) await ctd.ctr(['-n', 'k8s.io', 'images', 'import', t], 300_000);
-    cri = new CriClient(ctd.socket);
-  }, 900_000);
-
-  afterAll(async () => {
-    if (!ready) return;
-    cri?.close();
-    await ctd?.stop();
-    await removeBuild(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
-
   maybe('the image is the DaemonSet’s, built from the Dockerfile on the BASE argument, its production dependencies only', async () => {
     expect(image?.log).toMatch(/COMMIT ghcr\.io\/mountstorm\/mountstorm:/);
     const listing = await ctd!.ctr(['-n', 'k8s.io', 'images', 'ls', '-q']);
@@ -292,6 +307,22 @@ describe('the image, run as each overlay’s DaemonSet pod under containerd', ()
         // The same, from the landing page's state.
         expect(r.page?.capable).toBe(want.pages);
         expect(r.page?.blockers.length).toBe(r.pageBlocked.length);
+      },
+      600_000,
+    );
+  }
+});
+
+describe('which privilege gives which signal: the default pod with fewer capabilities', () => {
+  for (const [name, v] of Object.entries(VARIANTS)) {
+    maybe(
+      `root with ${v.caps.length ? v.caps.join(', ') + ' only' : 'no capabilities'}: ${v.want.pages ? 'pages' : 'cannot page'}${v.want.blocked.length ? ` (${v.want.blocked.join(', ')})` : ''}`,
+      async () => {
+        const r = await runFor(name);
+        expect(r.healthz).toBe(200);
+        expect({ collectors: r.collectors, blocked: r.pageBlocked }).toEqual({ collectors: v.want.collectors, blocked: v.want.blocked });
+        expect(r.storms[0]?.worst).toBe(v.want.pages ? 'firing' : 'inactive');
+        expect(r.storms[1]?.worst).toBe('inactive');
       },
       600_000,
     );

@@ -68,6 +68,8 @@ export interface DrillResult {
   prometheusAlerts: string[];
   /** The node's recording-rule values Prometheus saw at the page. */
   atPage: Record<string, string>;
+  /** The rule values that decided it: at the page, else the last Prometheus had while the storm ran. */
+  decidedBy: Record<string, string>;
   /** mountstorm_alertmanager_up as Prometheus last scraped it (node push only). */
   alertmanagerUp?: number;
 }
@@ -151,17 +153,38 @@ export async function runFireDrill(options: DrillOptions): Promise<DrillResult> 
     const s = storm([`--mode=${mode}`, `--duration=${options.stormSeconds}s`, `--concurrency=${options.concurrency}`, `--layers=${options.layers}`, `--rate=${options.rate ?? 0}`], taskDir);
     const start = await Promise.race([s.started, sleep(30_000).then(() => spawned)]);
     const isPage = (e: PagerDutyEvent) => e.event_action === 'trigger' && e.routing_key === am.keys.page && e.receivedAt >= spawned;
-    const stormEnded = s.done.then((d) => d.end);
-    const trigger = await until(() => pd.events.find(isPage), spawned + (options.stormSeconds + 20) * 1000);
-    const atPage: Record<string, string> = {};
-    if (trigger) {
-      log(`page: ${trigger.payload?.component} after ${((trigger.receivedAt - start) / 1000).toFixed(1)} s: ${trigger.payload?.summary}`);
-      const cfg = { ...DEFAULT_ALERTS_CONFIG, scrapeIntervalMs: scrape === '30s' ? 30_000 : 5000 };
+    let ended = false;
+    const stormEnded = s.done.then((d) => {
+      ended = true;
+      return d.end;
+    });
+    // The recording rules the page reads, as Prometheus has them now: taken at the page, and every
+    // few seconds while the storm runs, so a drill that does not page still says why.
+    // The recording rules Prometheus loaded: the shipped ones (rendered for a 5 s scrape), or the
+    // caller's file, rendered for its scrape interval (bench/page.js).
+    const cfg = { ...DEFAULT_ALERTS_CONFIG, scrapeIntervalMs: options.rulesFile && scrape === '30s' ? 30_000 : 5000 };
+    const ruleValues = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
       for (const id of ['syscallsPerStart', 'eventsPerStart', 'startRate', 'lockWaitRate', 'nsEstimate']) {
         const r = signal(id).record(cfg);
-        atPage[r] = (await prom.query(r)).map((x) => Number(x.value[1]).toPrecision(3)).join(' ') || 'none';
+        out[r] = (await prom.query(r)).map((x) => Number(x.value[1]).toPrecision(3)).join(' ') || 'none';
       }
-    }
+      return out;
+    };
+    let duringStorm: Record<string, string> = {};
+    let lastTaken = 0;
+    const trigger = await until(async () => {
+      const t = pd.events.find(isPage);
+      if (!t && !ended && Date.now() - lastTaken > 3000) {
+        lastTaken = Date.now();
+        duringStorm = await ruleValues();
+      }
+      return t;
+    }, spawned + (options.stormSeconds + 20) * 1000);
+    const atPage: Record<string, string> = trigger ? await ruleValues() : {};
+    if (trigger) log(`page: ${trigger.payload?.component} after ${((trigger.receivedAt - start) / 1000).toFixed(1)} s: ${trigger.payload?.summary}`);
+    const decidedBy = trigger ? atPage : duringStorm;
+    log(`rule values ${trigger ? 'at the page' : 'last seen during the storm (no page)'}: ${JSON.stringify(decidedBy)}`);
     const { end, report } = await s.done;
     log(`storm ended after ${((end - start) / 1000).toFixed(1)} s (${report ? `${report.containers} containers, ${report.operations} mount operations` : 'no report'})`);
     const resolveWait = options.resolveTimeoutSeconds ?? 120;
@@ -187,6 +210,7 @@ export async function runFireDrill(options: DrillOptions): Promise<DrillResult> 
       nodeAlerts,
       prometheusAlerts: fired.map((f) => f.metric.alertname as string),
       atPage,
+      decidedBy,
       alertmanagerUp: amUp[0] ? Number(amUp[0].value[1]) : undefined,
     };
   } finally {

@@ -38,4 +38,9 @@ test('from a sample: a collector counts only where it succeeded and has its part
   const failed = { ...ok, ok: false };
   const narrow = { ...parts, namespaces: { events: { scope: 'watched' } } as never, containers: { watched: 0 } as never };
   expect(pageInputs(sample({ parts: narrow, collectors: { tracefs: failed, namespaces: ok, containers: ok, probes: ok } }))).toEqual({ syscalls: false, nodeMountEvents: false, starts: false, probes: true });
+  // Tracing armed on demand needs something that sees a storm anywhere: without node-wide mount
+  // events it does not count; recording always, it does.
+  const collectors = { tracefs: ok, namespaces: ok, containers: ok, probes: ok };
+  expect(pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'on-demand' } as never }, collectors })).syscalls).toBe(false);
+  expect(pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'always' } as never }, collectors })).syscalls).toBe(true);
 });
