@@ -8,7 +8,6 @@ import { Counter, Gauge, Histogram, Registry, type Metric, type RegistryContentT
 
 export type Format = 'prometheus' | 'openmetrics';
 
-export const NAMESPACE = 'mountstorm';
 
 /** Version of mountstorm and of Node.js (value 1): every target carries it, so dashboards list nodes by it. */
 export const BUILD_INFO = 'mountstorm_build_info';

@@ -15,7 +15,7 @@ import { Exposition } from './exposition';
 import { HostPaths } from './fs/paths';
 import type { Logger } from './log';
 import { Sampler } from './sampler';
-import { StateRecorder } from './state/recorder';
+import { NodeStateView } from './state/node-state';
 import { createApp } from './server';
 import { VERSION } from './version';
 import { errorMessage } from './errors';
@@ -119,7 +119,7 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
 
   // The node's samples, its own evaluation of the storm alerts, and (with --alertmanager.url) its page.
   const history = new History();
-  const evaluator = new Evaluator(alertsConfig, am.instance, undefined, exposition);
+  const evaluator = new Evaluator(alertsConfig, am.instance, exposition);
   const notifier =
     am.urls.length > 0
       ? new Notifier({ urls: am.urls.map(parseAlertmanagerUrl), client: clientConfig ?? DEFAULT_CLIENT_CONFIG, instance: am.instance, labels: am.labels, resendMs: am.resendMs, log, exposition }, VERSION)
@@ -128,7 +128,7 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
     if (c.capable) log.info('the storm page can fire here: mount signature, container starts and lock wait are all seen');
     else log.warn('the storm page cannot fire here', { missing: c.blockers.map((b) => b.reason).join(','), why: c.blockers.map((b) => b.why).join('; ') });
   });
-  const state = new StateRecorder(history, evaluator, alertsConfig, config.sampleIntervalMs, VERSION, () => capability.current);
+  const state = new NodeStateView(history, evaluator, alertsConfig, config.sampleIntervalMs, VERSION, () => capability.current);
   const phases = new Map<string, string>();
   sampler.onSample((sample) => {
     history.add(sample);

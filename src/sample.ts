@@ -9,11 +9,11 @@ import type { HostSnapshot } from './collectors/host';
 import type { MountsSnapshot } from './collectors/mounts';
 import type { NamespacesSnapshot } from './collectors/namespaces';
 import type { TracefsSnapshot } from './collectors/tracefs';
-import type { ProbesReading } from './sources/probes/source';
+import type { ProbesSnapshot } from './sources/probes/source';
 
 export interface SampleParts {
   mounts: MountsSnapshot;
-  probes: ProbesReading;
+  probes: ProbesSnapshot;
   namespaces: NamespacesSnapshot;
   cpu: CpuSnapshot;
   host: HostSnapshot;

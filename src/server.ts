@@ -6,7 +6,7 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import type { Exposition, Format } from './exposition';
 import { landingPage } from './landing/page';
 import type { Logger } from './log';
-import type { StateRecorder } from './state/recorder';
+import type { NodeStateView } from './state/node-state';
 import type { WebAuth } from './web/auth';
 import { escapeHtml } from './web/html';
 
@@ -18,7 +18,7 @@ export interface AppDeps {
   log: Logger;
   version: string;
   /** The node's state for the landing page; without it `/` is a plain page of links. */
-  state?: StateRecorder;
+  state?: NodeStateView;
   /** Basic auth and client-certificate checks from --web.config.file. */
   auth?: WebAuth;
 }

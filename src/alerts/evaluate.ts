@@ -35,7 +35,7 @@ export interface AlertState {
 }
 
 /** A description with the node's values, as the rule's template writes it. */
-export function describe(parts: readonly DescriptionPart[], h: History, cfg: AlertsConfig, instance: string): string {
+export function nodeDescription(parts: readonly DescriptionPart[], h: History, cfg: AlertsConfig, instance: string): string {
   return parts
     .map((p) => {
       if (typeof p === 'string') return p.split('{instance}').join(instance);
@@ -63,13 +63,15 @@ export class Evaluator {
   private readonly states = new Map<string, AlertState>();
   private readonly metric: Gauge<'alertname' | 'severity' | 'state'> | undefined;
 
+  /** The spec's node alerts. */
+  readonly alerts: readonly AlertSpec[] = ALERTS.filter((a) => a.node);
+
   constructor(
     private readonly cfg: AlertsConfig,
     private readonly instance: string,
-    readonly alerts: readonly AlertSpec[] = ALERTS.filter((a) => a.node),
     exposition?: Exposition,
   ) {
-    for (const a of alerts) {
+    for (const a of this.alerts) {
       if (!a.condition) throw new Error(`alert spec: node alert ${a.name} has no condition`);
       this.states.set(a.name, { name: a.name, severity: a.severity, phase: 'inactive', summary: a.summary, description: '', runbookUrl: runbookUrl(cfg, a.name) });
     }
@@ -86,7 +88,7 @@ export class Evaluator {
       const held = holds(a.condition!, h, this.cfg);
       if (held) {
         s.keepFiringSince = undefined;
-        s.description = describe(a.description, h, this.cfg, this.instance);
+        s.description = nodeDescription(a.description, h, this.cfg, this.instance);
         if (s.phase === 'inactive') {
           s.phase = 'pending';
           s.activeAt = now;

@@ -2,7 +2,7 @@
  * Prometheus's template functions humanize, humanizeDuration, humanizePercentage and printf "%.0f",
  * so a description the node writes reads as the one its rule's template writes.
  */
-import type { Format } from './spec';
+import type { ValueFormat } from './spec';
 
 /** Go's %.4g: four significant digits, trailing zeros dropped, exponent form outside 1e-4 … 1e4. */
 export function g4(v: number): string {
@@ -64,7 +64,7 @@ export function humanizeDuration(v: number): string {
   return `${g4(v)}${prefix}s`;
 }
 
-export function formatValue(v: number | undefined, format: Format): string {
+export function formatValue(v: number | undefined, format: ValueFormat): string {
   if (v === undefined) return 'n/a';
   switch (format) {
     case 'humanize':

@@ -18,7 +18,7 @@ import type { AlertsConfig } from './config';
 import type { Thresholds } from './thresholds';
 
 export type Severity = 'critical' | 'warning' | 'info';
-export type Format = 'humanize' | 'humanizeDuration' | 'humanizePercentage' | 'integer';
+export type ValueFormat = 'humanize' | 'humanizeDuration' | 'humanizePercentage' | 'integer';
 export type ThresholdName = { [K in keyof Thresholds]: Thresholds[K] extends number ? K : never }[keyof Thresholds];
 export type DurationName = { [K in keyof Thresholds]: Thresholds[K] extends string ? K : never }[keyof Thresholds];
 
@@ -31,7 +31,7 @@ export interface Signal {
   promql(cfg: AlertsConfig): string;
   /** Its value over the node's samples; undefined where the node has no such data (as an absent series). */
   node(h: History, cfg: AlertsConfig): number | undefined;
-  format: Format;
+  format: ValueFormat;
   /** The signals whose recording rules its own reads. */
   reads?: string[];
   /** What it is, for alerts/README.md. */
@@ -131,7 +131,7 @@ function ratio(id: string, base: string, num: Signal, den: Signal, keys: [PointK
 }
 
 /** A gauge's maximum per instance (over its label values), or its latest value on the node. */
-function gauge(id: string, base: string, metric: string, key: GaugeKey, format: Format, help: string, extra = ''): Signal {
+function gauge(id: string, base: string, metric: string, key: GaugeKey, format: ValueFormat, help: string, extra = ''): Signal {
   return {
     id,
     record: () => `${base}:max`,

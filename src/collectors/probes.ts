@@ -1,7 +1,7 @@
 /** The lock-wait probes (src/sources/probes/) as metrics: each probe's durations, baseline and estimate. */
 import { LATENCY_BUCKETS } from '../exposition';
 import { positive } from '../flags';
-import { PROBES, ProbesSource, type ProbesReading } from '../sources/probes/source';
+import { PROBES, ProbesSource, type ProbesSnapshot } from '../sources/probes/source';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 
 /** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
@@ -21,7 +21,7 @@ export interface ProbesOptions {
   baselineWindowMs: number;
 }
 
-export class ProbesCollector implements Collector<ProbesReading> {
+export class ProbesCollector implements Collector<ProbesSnapshot> {
   readonly name = 'probes';
   private readonly duration;
   private readonly estimate;
@@ -44,11 +44,11 @@ export class ProbesCollector implements Collector<ProbesReading> {
     });
   }
 
-  collect(): Promise<ProbesReading> {
+  collect(): Promise<ProbesSnapshot> {
     return this.source.read();
   }
 
-  apply(r: ProbesReading): void {
+  apply(r: ProbesSnapshot): void {
     for (const probe of PROBES) {
       const p = r[probe];
       if (!p) continue;

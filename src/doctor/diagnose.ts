@@ -158,19 +158,16 @@ function tracefsDir(paths: HostPaths, configured: string | undefined): string | 
 /** listmount(2) on the root of our namespace: ENOSYS means the kernel predates 6.8. */
 function probeListmount(): { available: Availability; detail: string } {
   if (os.arch() !== 'x64' && os.arch() !== 'arm64') return { available: 'unknown', detail: `not probed on ${os.arch()}` };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { listmountProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return listmountProbe();
 }
 
 function probeNsfs(): { info: { available: Availability; detail: string }; walk: { available: Availability; detail: string } } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { nsfsProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return nsfsProbe();
 }
 
 function probeFanotifyMount(): { available: Availability; detail: string } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { fanotifyMountProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return fanotifyMountProbe();
 }

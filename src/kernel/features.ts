@@ -39,9 +39,7 @@ export function fanotifyMountProbe(): Probe {
 
 /** NS_MNT_GET_INFO on this process's namespace, and the NS_MNT_GET_NEXT walk (Linux 6.12+; the walk needs CAP_SYS_ADMIN in the initial PID namespace). */
 export function nsfsProbe(): { info: Probe; walk: Probe } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { mountNamespaceInfo, walkMountNamespaces } = require('./nsfs') as typeof import('./nsfs');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const fs = require('node:fs') as typeof import('node:fs');
   const fd = fs.openSync('/proc/thread-self/ns/mnt', 'r');
   try {

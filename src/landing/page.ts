@@ -1,5 +1,5 @@
 /**
- * The landing page at `/`: the node's live state at a glance, from `./api/state` (StateRecorder).
+ * The landing page at `/`: the node's live state at a glance, from `./api/state` (NodeStateView).
  * One self-contained document: inline CSS, inline script, SVG charts; no CDN, no external request.
  * Every link and fetch is relative, so it works behind a path prefix, TLS and basic auth alike.
  */

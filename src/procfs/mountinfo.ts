@@ -50,11 +50,6 @@ export function unescapeOctal(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
-/** The kernel's escaping of a mount point in mountinfo (`#` stays literal there), for round-trip tests. */
-export function escapePath(s: string): string {
-  return s.replace(/[ \t\n\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
-}
-
 const DECIMAL = /^\d+$/;
 
 function parseOptional(field: string, into: OptionalFields): boolean {

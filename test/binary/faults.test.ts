@@ -128,7 +128,6 @@ test('a 50 MB mountinfo: read whole and counted, memory bounded', async () => {
     expect(sum(m, 'mountstorm_mountinfo_bytes')).toBe(bytes);
     expect(sum(m, 'process_resident_memory_bytes')).toBeLessThan(1024 * 1024 * 1024);
     expect((await fetch(`${exp.url}/healthz`)).status).toBe(200);
-    // eslint-disable-next-line no-console
     console.log(`50 MB mountinfo: ${n} mounts, collector ${sum(m, 'mountstorm_scrape_collector_duration_seconds', { collector: 'mounts' }).toFixed(2)} s, RSS ${(sum(m, 'process_resident_memory_bytes') / 1048576).toFixed(0)} MiB`);
   } finally {
     await exp.stop();

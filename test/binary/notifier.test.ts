@@ -141,7 +141,9 @@ withAm('an HA pair: both get the alert; one down and started again gets it after
     const ticker = setInterval(() => n.update([firing('MountStormImminent', firedAt)]), 1000);
     try {
       await until(async () => (await amAlerts(b.url)).find((x) => x.labels.alertname === 'MountStormImminent'), 'the alert in the replica that is up');
-      await sleep(3000);
+      // Two failed posts to the replica that is down: the second is not logged again.
+      const failed = async () => sum(await metricsOf(e), 'mountstorm_alertmanager_notifications_total', { alertmanager: `${url}/`, result: 'failed' });
+      await until(async () => ((await failed()) >= 2 ? true : undefined), 'two failed posts to the replica that is down');
       const down = await metricsOf(e);
       expect(sum(down, 'mountstorm_alertmanager_up', { alertmanager: `${url}/` })).toBe(0);
       expect(sum(down, 'mountstorm_alertmanager_notifications_total', { alertmanager: `${url}/`, result: 'failed' })).toBeGreaterThan(0);
@@ -168,7 +170,8 @@ withAm('credentials Alertmanager refuses: failed, counted, logged once, retried;
   try {
     for (let i = 0; i < 100; i++) n.update([firing(`MountStormTest${i}`)]);
     await until(async () => (sum(await metricsOf(e), 'mountstorm_alertmanager_notifications_total', { result: 'failed' }) > 0 ? true : undefined), 'a failed post');
-    await sleep(2500); // retried with backoff meanwhile
+    // Retried with backoff: a second failed post.
+    await until(async () => (sum(await metricsOf(e), 'mountstorm_alertmanager_notifications_total', { result: 'failed' }) >= 2 ? true : undefined), 'a retried post');
     const m = await metricsOf(e);
     expect(sum(m, 'mountstorm_alertmanager_queue_length')).toBe(64);
     expect(sum(m, 'mountstorm_alertmanager_notifications_dropped_total')).toBe(36);

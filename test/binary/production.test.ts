@@ -81,7 +81,11 @@ testIf(IS_ROOT, 'needs root: the drill mounts in a private namespace of its own'
 });
 
 test('serve answers /metrics and /healthz, and stops on SIGTERM', async () => {
-  const proc = spawn(process.execPath, [cli, 'serve', '--web.listen-address=127.0.0.1:0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As root, in a mount namespace of its own (exec'd by unshare, so the signal reaches it): the
+  // tracefs it mounts where none is must never reach the host's table.
+  const argv = [process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:0'];
+  const [cmd, ...args] = IS_ROOT ? ['unshare', '--mount', '--propagation', 'private', ...argv] : argv;
+  const proc = spawn(cmd as string, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -32,7 +32,6 @@ async function run(name: string, o: DrillOptions): Promise<DrillResult> {
   const r = await runFireDrill({ ...o, log: (l) => lines.push(l) });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   fs.writeFileSync(path.join(ARTIFACTS, `fire-drill-${name}.json`), JSON.stringify({ log: lines, ...r }, null, 2));
-  // eslint-disable-next-line no-console
   console.log(`fire drill ${name}: onset to page ${r.onsetToPageSeconds?.toFixed(1) ?? '-'} s, storm end to resolve ${r.endToResolveSeconds?.toFixed(1) ?? '-'} s\n${lines.join('\n')}`);
   return r;
 }

@@ -63,6 +63,16 @@ describe('landing page on the dual-socket fixture host', () => {
     expect(await page.locator('tr[data-alert="MountStormDeepLayersRiskyTopology"]').getAttribute('data-holds')).toBe('true');
     expect(await page.locator('tr[data-alert="MountStormImminent"]').getAttribute('data-holds')).toBe('false');
     expect(await page.locator('#conditions tbody tr').count()).toBe(ALERTS.length - 1); // all but the scrape's own
+    // A fixture tree: no tracefs, no mount events, no task directory. The banner says it cannot
+    // page, with each reason /metrics gives.
+    expect(await page.locator('#page').isVisible()).toBe(true);
+    const blocked = m.filter((s) => s.name === 'mountstorm_storm_page_blocked' && s.value === 1).map((s) => s.labels.reason as string);
+    expect(sum(m, 'mountstorm_storm_page_capable')).toBe(0);
+    expect(blocked.length).toBeGreaterThan(0);
+    const items = page.locator('#page li');
+    const shown: string[] = [];
+    for (let i = 0; i < (await items.count()); i++) shown.push((await items.nth(i).getAttribute('data-reason')) as string);
+    expect(shown.sort()).toEqual(blocked.sort());
     for (const r of requests) expect(new URL(r).origin).toBe(new URL(exp.url).origin);
     await page.close();
   });
@@ -132,6 +142,9 @@ describe('landing page during a real storm', () => {
         expect(Number(await value(page, 'mounts'))).toBe(sum(m, 'mountstorm_mounts'));
         expect(Number(await value(page, 'lockWait'))).toBeGreaterThan(0);
         expect(await page.locator('tr[data-alert="MountStormImminent"]').getAttribute('data-holds')).toBe('true');
+        // It can page (tracing always on, the task directory watched): no banner.
+        expect(sum(m, 'mountstorm_storm_page_capable')).toBe(1);
+        expect(await page.locator('#page').isVisible()).toBe(false);
         expect(Number(await page.locator('#chart-syscalls').getAttribute('data-points'))).toBeGreaterThan(5);
         // The image behind the starts, named from the bundles, with as many starts as the exporter counted for it.
         const first = page.locator('#images tbody tr').first();

@@ -136,13 +136,17 @@ describe('real kernel, private mount and PID namespace', () => {
     const storm = new Promise<string>((resolve, reject) => {
       execFile('nsenter', ['-t', String(exp.pid), '-m', '-p', '--', process.execPath, churn, `${dir}/churn`, '2', '14', '5000', '3'], (err, out) => (err ? reject(err) : resolve(out)));
     });
-    await new Promise((r) => setTimeout(r, 1500));
-    const s0 = await exp.metrics();
+    // The storm has begun once its preloaded table is in the exporter's readings.
+    let s0 = await exp.waitSamples(1);
+    const added = () => sum(s0, 'mountstorm_mounts_added_total') - sum(q0, 'mountstorm_mounts_added_total');
+    for (let i = 0; added() < 5000; i++) {
+      if (i > 100) throw new Error(`the storm's table never appeared: ${added()} mounts added`);
+      s0 = await exp.waitSamples(1);
+    }
     // On 2 cores the estimate rises in bursts: watch 45 samples (9 s) of the 14 s storm.
     const stormMax = await maxEstimate(45);
     const stormSlow = slowFraction(s0, await exp.metrics());
     const pairs = Number((await storm).trim()) / 2; // churn.js prints syscalls: 2 per pair
-    // eslint-disable-next-line no-console
     console.log(
       `namespace_sem probe: baseline ${(baseline * 1e6).toFixed(0)} µs; probes over ${Number(SLOW) * 1e3} ms: quiet ${(quietSlow * 100).toFixed(0)} %, storm ${(stormSlow * 100).toFixed(0)} %; ` +
         `estimate max: quiet ${(quietMax * 1e6).toFixed(0)} µs, storm ${(stormMax * 1e6).toFixed(0)} µs; ${pairs} mount+umount pairs`,

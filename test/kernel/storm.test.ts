@@ -3,7 +3,8 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hasCapSysAdmin } from '../../src/kernel/capabilities';
-import { MODES, operationsPerContainer, syscallsPerContainer, SYSCALLS } from '../../src/storm/plan';
+import { MODES, operationsPerContainer, SYSCALLS } from '../../src/storm/plan';
+import { syscallsPerContainer } from '../support/storm-formulas';
 import type { Comparison, StormReport } from '../../src/storm/report';
 import { asNobody, CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
 

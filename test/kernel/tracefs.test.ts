@@ -97,7 +97,6 @@ describe.each(['raw', 'text'] as const)('tracefs collector, real kernel, reading
     expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'move_mount' })).toBe(r.syscalls.move_mount);
     expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'umount' })).toBeGreaterThanOrEqual(r.syscalls.umount2);
     const wait = delta(before, after, 'mountstorm_mount_lock_wait_seconds_total');
-    // eslint-disable-next-line no-console
     console.log(`storm: ${r.operations} operations in ${r.wallSeconds.toFixed(2)} s; lock wait inside mount syscalls ${(wait * 1e3).toFixed(1)} ms`);
     expect(wait).toBeGreaterThan(0);
   });

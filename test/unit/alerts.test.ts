@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { DEFAULT_ALERTS_CONFIG, parseAlertsConfig, runbookUrl, type AlertsConfig } from '../../src/alerts/config';
-import { Evaluator, describe as describeAlert } from '../../src/alerts/evaluate';
+import { Evaluator, nodeDescription } from '../../src/alerts/evaluate';
 import { formatValue, g4, humanize, humanizeDuration } from '../../src/alerts/format';
 import { ruleGroups } from '../../src/alerts/promql';
 import { renderPrometheusRule, renderRules } from '../../src/alerts/render';
@@ -289,7 +289,7 @@ describe('the node evaluator', () => {
     const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
     for (let t = 0; t < 20; t++) h.add(sample(t, { syscalls: 1616, events: 816, lockWait: 0.25 }));
     expect(ev.evaluate(h).find((a) => a.name === 'MountStormImminent')?.phase).toBe('inactive');
-    expect(describeAlert(ALERTS[0]?.description ?? [], h, DEFAULT_ALERTS_CONFIG, 'n1')).toMatch(/^n1 makes n\/a mount syscalls/);
+    expect(nodeDescription(ALERTS[0]?.description ?? [], h, DEFAULT_ALERTS_CONFIG, 'n1')).toMatch(/^n1 makes n\/a mount syscalls/);
   });
 
   test('readers blocked: namespace_sem above its critical threshold pages whatever the cause', () => {

@@ -31,9 +31,9 @@ export interface ProbeReading {
 export const LEARNED_AFTER = 30;
 
 /** One sample's probes; a probe is absent while an earlier one is still blocked in the kernel. */
-export type ProbesReading = Partial<Record<Probe, ProbeReading>>;
+export type ProbesSnapshot = Partial<Record<Probe, ProbeReading>>;
 
-export interface ProbesOptions {
+export interface ProbesSourceOptions {
   mountinfoPath: string;
   statPath: string;
   statBatch: number;
@@ -46,7 +46,7 @@ export class ProbesSource {
   private readonly runner: ProbeRunner;
   private readonly estimators: Record<Probe, BaselineEstimator>;
 
-  constructor(private readonly opts: ProbesOptions) {
+  constructor(private readonly opts: ProbesSourceOptions) {
     this.runner = new ProbeRunner(opts.timeoutMs);
     this.estimators = { namespace_sem: new BaselineEstimator(opts.windowSize), mount_lock: new BaselineEstimator(opts.windowSize) };
   }
@@ -64,8 +64,8 @@ export class ProbesSource {
     }
   }
 
-  async read(): Promise<ProbesReading> {
-    const out: ProbesReading = {};
+  async read(): Promise<ProbesSnapshot> {
+    const out: ProbesSnapshot = {};
     // Sequential: the probes share one thread and must not time each other. While an earlier probe
     // is still blocked in the kernel nothing new is sent; its stall was observed once already.
     for (const probe of PROBES) {

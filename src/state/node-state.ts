@@ -12,7 +12,7 @@ import { IMAGES_MS, type History, type Point } from './history';
 
 export const CHART_MS = 10 * 60_000;
 
-export interface Condition {
+export interface ConditionState {
   alert: string;
   severity: 'critical' | 'warning' | 'info';
   holds: boolean;
@@ -47,7 +47,7 @@ export interface NodeState {
   collectors: Record<string, boolean>;
   /** Whether this exporter can page on a storm at all, and what it lacks (src/alerts/capability.ts); absent before the first sample. */
   page?: PageCapability;
-  conditions: Condition[];
+  conditions: ConditionState[];
   /**
    * The images behind the container starts of the last IMAGES_MS (at most 10), by the mount work
    * they brought (History.imageWork: starts × their rootfs overlays' layers where found, else starts).
@@ -59,7 +59,7 @@ export interface NodeState {
   history: { t: number[]; mounts: (number | null)[]; churn: (number | null)[]; syscalls: (number | null)[]; lockWait: (number | null)[]; ns: (number | null)[]; ml: (number | null)[] };
 }
 
-export class StateRecorder {
+export class NodeStateView {
   constructor(
     private readonly history: History,
     private readonly evaluator: Evaluator,
@@ -135,9 +135,9 @@ export class StateRecorder {
   }
 
   /** Every alert of the spec: its condition over the node's samples (the scrape's own alerts from the collectors' health). */
-  private conditions(collectors: Record<string, boolean>): Condition[] {
+  private conditions(collectors: Record<string, boolean>): ConditionState[] {
     const phases = new Map(this.evaluator.current().map((a) => [a.name, a.phase]));
-    const out: Condition[] = [];
+    const out: ConditionState[] = [];
     for (const a of ALERTS) {
       if (a.condition) {
         out.push({ alert: a.name, severity: a.severity, holds: holds(a.condition, this.history, this.cfg), phase: phases.get(a.name), detail: explain(a.condition, this.history, this.cfg) });
