@@ -16,7 +16,7 @@
  * common-parent churn at the same start rate does not. Overlays with the same pod spec run once.
  * What each run saw goes to test-artifacts/image-<overlay>.json.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -275,6 +275,15 @@ describe('the image, run as each overlay’s DaemonSet pod under containerd', ()
     expect(image?.log).toMatch(/COMMIT ghcr\.io\/mountstorm\/mountstorm:/);
     const listing = await ctd!.ctr(['-n', 'k8s.io', 'images', 'ls', '-q']);
     expect(listing.split('\n')).toContain(image!.name);
+    // Every file of every layer (the archive's <digest>.tar; <id>/layer.tar are links to them): the
+    // build's output and the production dependencies, no dev one.
+    const files = execFileSync('sh', ['-c', 'for l in $(tar -tf "$0" | grep -E "^[0-9a-f]+\\.tar$"); do tar -xOf "$0" "$l" | tar -t; done', image!.archive], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n');
+    const has = (p: string) => files.some((f) => f.replace(/^\.\//, '').startsWith(p));
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    expect(has('app/dist/src/cli.js')).toBe(true);
+    for (const dep of Object.keys(pkg.dependencies)) expect({ dep, shipped: has(`app/node_modules/${dep}/`) }).toEqual({ dep, shipped: true });
+    for (const dev of Object.keys(pkg.devDependencies)) expect({ dev, shipped: has(`app/node_modules/${dev}/`) }).toEqual({ dev, shipped: false });
+    expect(has('app/dist/test/')).toBe(false);
   });
 
   for (const overlay of OVERLAYS) {
