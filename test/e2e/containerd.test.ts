@@ -113,13 +113,15 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
         m = await exp.waitSamples(1);
       }
       expect(layers() - before).toBe(51);
-      // By actor: the shim preparing the rootfs, runc setting up the container. A --rm container's
-      // shim may exit before its name is read (then only saved_cmdlines knows it, and may hold the
-      // name it had before its exec: containerd); this one's shim runs on, so its mounts are the shim's.
+      // By actor: runc setting up the container; every syscall under one actor. The shim's own share
+      // is reported, not asserted: containerd 1.6's shim mounts a long overlay from a thread it locks
+      // and then ends (mountAt), so that thread is gone when its name is read, and the kernel's
+      // saved_cmdlines holds it only by chance (shim 0 in 3 of 13 runs here, even with this shim alive;
+      // the rest of its mounts land under other).
       m = await exp.waitSamples(2);
-      expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total', { actor: 'shim' })).toBeGreaterThan(0);
       expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total', { actor: 'oci-runtime' })).toBeGreaterThan(0);
       expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total')).toBe(sum(m, 'mountstorm_mount_syscalls_total'));
+      console.log(`mount syscalls by actor: ${m.filter((x) => x.name === 'mountstorm_mount_syscalls_by_actor_total').map((x) => `${x.labels.actor} ${x.value}`).join(', ')}`);
       // The storm page's description names the image: the query its template runs, in the real
       // Prometheus (starts × layers over the fast window), and the node's own ranking.
       // Prometheus has the starts once it has scraped them: the query answers as soon as it does.
