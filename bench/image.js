@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { median } = require('./stats');
-const { buildDockerfile, removeBuild } = require('../dist/test/support/image');
+const { buildahStorage, buildDockerfile, removeBuild } = require('../dist/test/support/image');
 
 const [rounds = 10] = process.argv.slice(2).map(Number);
 const cli = path.join(__dirname, '../dist/src/cli.js');
@@ -22,7 +22,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** node_exporter's binary on an empty base, built and saved as the exporter's image is. */
 function nodeExporterImage(dir) {
-  const storage = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--storage-driver', 'overlay'];
+  const storage = buildahStorage(dir);
   const libs = execFileSync('sh', ['-c', `ldd ${NODE_EXPORTER} 2>/dev/null | awk '/=>/ {print $3} /ld-linux/ {print $1}' || true`], { encoding: 'utf8' }).split('\n').filter(Boolean);
   const script = [
     'set -e',

@@ -76,17 +76,18 @@ function jsonnet(v: unknown, tokens: Array<[string, string]>, indent: string): s
 const HEADER = '// Generated from src/alerts and src/grafana by `npm run render-mixin`; do not edit by hand.\n';
 
 function configLibsonnet(d: AlertsConfig): string {
-  const lines = Object.entries(d.thresholds).map(([k, v]) => `    ${k}: ${JSON.stringify(k === 'fastWindow' ? fastWindow(d) : v)},`);
+  const o = configOverrides(d);
+  const lines = Object.keys(d.thresholds).map((k) => `    ${k}: ${JSON.stringify(o[k])},`);
   return `${HEADER}// Every setting of the rules and dashboards; override in your own mixin:
 //   (import 'mountstorm/deploy/mixin/mixin.libsonnet') + { _config+:: { selector: 'job="node-mountstorm"' } }
 {
   _config+:: {
     // PromQL label matchers of the exporter's series (render-alerts' selector).
-    selector: ${JSON.stringify(d.selector)},
+    selector: ${JSON.stringify(o.selector)},
     // The rule group's evaluation interval.
-    evaluationInterval: ${JSON.stringify(formatDuration(d.evaluationIntervalMs))},
+    evaluationInterval: ${JSON.stringify(o.evaluationInterval)},
     // Where each alert's runbook is: {alert} becomes its name.
-    runbookURLPattern: ${JSON.stringify(d.runbookUrl)},
+    runbookURLPattern: ${JSON.stringify(o.runbookURLPattern)},
     runbookURLHead:: std.substr(self.runbookURLPattern, 0, std.findSubstr('{alert}', self.runbookURLPattern)[0]),
     runbookURLTail:: std.substr(self.runbookURLPattern, std.findSubstr('{alert}', self.runbookURLPattern)[0] + 7, std.length(self.runbookURLPattern)),
     // The thresholds and durations of src/alerts/thresholds.ts, by the same names (alerts/README.md
@@ -116,7 +117,7 @@ export function renderMixin(): Record<string, string> {
   };
 }
 
-/** The settings of a config as `_config` overrides (for a user's mixin, or the tests). */
+/** The settings of a config by their `_config` names (config.libsonnet's defaults; overrides in a user's mixin). */
 export function configOverrides(c: AlertsConfig): Record<string, string | number> {
   return { selector: c.selector, evaluationInterval: formatDuration(c.evaluationIntervalMs), runbookURLPattern: c.runbookUrl, ...c.thresholds, fastWindow: fastWindow(c) };
 }

@@ -5,11 +5,12 @@
  * render-dashboards, doctor, storm and serve run from there. A command that imports a dev
  * dependency at load, or on its own path, fails here as it would crash-loop a DaemonSet.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
+import { startExporter } from '../support/exporter';
 
 requireInCi(IS_ROOT, 'root for the storm drill from the production install');
 
@@ -81,29 +82,15 @@ testIf(IS_ROOT, 'needs root: the drill mounts in a private namespace of its own'
 });
 
 test('serve answers /metrics and /healthz, and stops on SIGTERM', async () => {
-  // As root, in a mount namespace of its own (exec'd by unshare, so the signal reaches it): the
-  // tracefs it mounts where none is must never reach the host's table.
-  const argv = [process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:0'];
-  const [cmd, ...args] = IS_ROOT ? ['unshare', '--mount', '--propagation', 'private', ...argv] : argv;
-  const proc = spawn(cmd as string, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  // As root, in a mount namespace of its own: the tracefs it mounts where none is must never reach the host's table.
+  const exp = await startExporter([], { cli, ownMountNamespace: IS_ROOT });
   try {
-    let url: string | undefined;
-    for (let i = 0; !url; i++) {
-      url = /msg=listening address=([\d.]+:\d+)/.exec(out)?.[1];
-      if (proc.exitCode !== null || i > 400) throw new Error(`serve did not start:\n${out}`);
-      if (!url) await new Promise((r) => setTimeout(r, 50));
-    }
-    const metrics = await (await fetch(`http://${url}/metrics`)).text();
+    const metrics = await (await fetch(`${exp.url}/metrics`)).text();
     expect(metrics).toMatch(/^mountstorm_build_info\{/m);
     expect(metrics).toMatch(/^mountstorm_mount_table_entries /m);
-    expect((await fetch(`http://${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${exp.url}/healthz`)).status).toBe(200);
   } finally {
-    proc.kill('SIGTERM');
+    expect(await exp.stop('SIGTERM')).toBe(0);
   }
-  expect(await exited).toBe(0);
-  expect(out).not.toMatch(/Cannot find module|level=error/);
+  expect(exp.logs()).not.toMatch(/Cannot find module|level=error/);
 });

@@ -19,6 +19,11 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   );
 }
 
+/** buildah's flags for a storage of its own under `dir` (never the host's /var/lib/containers). */
+export function buildahStorage(dir: string): string[] {
+  return ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--storage-driver', 'overlay'];
+}
+
 export interface BuiltImage {
   /** docker-archive of the image, tagged `name`. */
   archive: string;
@@ -31,7 +36,7 @@ export interface BuiltImage {
 
 /** Builds the repository's Dockerfile under `dir` and saves it as `name`. */
 export async function buildDockerfile(dir: string, name: string): Promise<BuiltImage> {
-  const storage = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--storage-driver', 'overlay'];
+  const storage = buildahStorage(dir);
   const buildah = (args: string[], timeoutMs = 600_000) => run('unshare', ['--mount', '--propagation', 'private', 'buildah', ...storage, ...args], timeoutMs);
   let log = await run('unshare', ['--mount', '--propagation', 'private', path.join(REPO, 'test/support/image-base.sh'), BASE_TAG, ...storage], 120_000);
   log += await buildah(['bud', '--isolation', 'chroot', '--layers=false', '--build-arg', `BASE=${BASE_TAG}`, '-f', path.join(REPO, 'Dockerfile'), '-t', name, REPO]);
@@ -43,6 +48,5 @@ export async function buildDockerfile(dir: string, name: string): Promise<BuiltI
 
 /** Removes the build's storage (buildah's overlay directories need their own removal). */
 export async function removeBuild(dir: string): Promise<void> {
-  const storage = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--storage-driver', 'overlay'];
-  await run('unshare', ['--mount', '--propagation', 'private', 'buildah', ...storage, 'rmi', '--all', '--force'], 120_000).catch(() => undefined);
+  await run('unshare', ['--mount', '--propagation', 'private', 'buildah', ...buildahStorage(dir), 'rmi', '--all', '--force'], 120_000).catch(() => undefined);
 }
