@@ -45,7 +45,7 @@ export const DEFAULT_PORT = 9866;
 
 const OWN_FLAGS: FlagSpec[] = [
   { name: 'web.listen-address', kind: 'string', default: `:${DEFAULT_PORT}`, help: 'Address to listen on, host:port (":port" for all interfaces).', check: (v) => (parseListenAddress(String(v)) ? undefined : 'must be host:port or :port') },
-  { name: 'web.telemetry-path', kind: 'string', default: '/metrics', help: 'Path under which to expose metrics.', check: (v) => (/^\/[A-Za-z0-9._~\/-]*$/.test(String(v)) && v !== '/' ? undefined : 'must be an absolute URL path other than "/"') },
+  { name: 'web.telemetry-path', kind: 'string', default: '/metrics', help: 'Path under which to expose metrics.', check: (v) => (/^\/[A-Za-z0-9._~/-]*$/.test(String(v)) && v !== '/' ? undefined : 'must be an absolute URL path other than "/"') },
   { name: 'web.max-requests', kind: 'int', default: 40, help: 'Maximum number of parallel scrape requests; further ones get 503.', check: positive },
   { name: 'web.config.file', kind: 'path', default: undefined, help: 'exporter-toolkit web configuration (tls_server_config, basic_auth_users with bcrypt hashes); re-read when it or its certificate files change.' },
   { name: 'path.procfs', kind: 'path', default: '/proc', help: 'procfs mountpoint.' },
@@ -104,7 +104,7 @@ export const FLAGS: readonly FlagSpec[] = [...OWN_FLAGS, ...COLLECTOR_FLAGS];
 const SPEC = new Map(FLAGS.map((f) => [f.name, f]));
 
 export function parseListenAddress(s: string): { host: string | undefined; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(s);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s);
   if (!m) return undefined;
   const port = Number(m[3]);
   if (port > 65535) return undefined;
@@ -180,7 +180,7 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
       labels: Object.fromEntries(get<string[]>('alertmanager.label').map((l) => (LABEL.exec(l) as RegExpExecArray).slice(1, 3) as [string, string])),
       resendMs: get('alertmanager.resend-interval'),
     },
-    logLevel: get('log.level') as LogLevel,
+    logLevel: get<LogLevel>('log.level'),
     configFile: file,
   };
   return deepFreeze(config);

@@ -43,7 +43,7 @@ export class BucketHistogram<L extends string = string> extends Histogram<L> {
     // Histogram sets observe() on the instance; this one is fed by addCounts() only.
     this.observe = (() => {
       throw new Error(`${name}: fed by addCounts(), not observe()`);
-    }) as Histogram<L>['observe'];
+    });
   }
 
   /** Adds `counts` (per bucket, not cumulative, the last slot +Inf) and their `sum`. */
@@ -67,7 +67,7 @@ export class BucketHistogram<L extends string = string> extends Histogram<L> {
     return this as unknown as { name: string; help: string; aggregator: 'sum' };
   }
 
-  override async get(): Promise<Awaited<ReturnType<Histogram<L>['get']>>> {
+  override get(): Promise<Awaited<ReturnType<Histogram<L>['get']>>> {
     const name = this.fields.name;
     const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
     for (const s of this.series.values()) {
@@ -82,7 +82,7 @@ export class BucketHistogram<L extends string = string> extends Histogram<L> {
     }
     const { help, aggregator } = this.fields;
     // The shape prom-client's own Histogram#get() answers (its declaration adds a collect field no render reads).
-    return { name, help, type: 'histogram', aggregator, values } as unknown as Awaited<ReturnType<Histogram<L>['get']>>;
+    return Promise.resolve({ name, help, type: 'histogram', aggregator, values } as unknown as Awaited<ReturnType<Histogram<L>['get']>>);
   }
 
   /** The registry's render asks for this where a metric has it: the same values. */

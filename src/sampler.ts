@@ -217,6 +217,6 @@ export class Sampler {
     if (this.timer) clearInterval(this.timer);
     this.loopDelayTimer.stop();
     await this.running;
-    await Promise.all(this.collectors.map((c) => c.close?.().catch(() => undefined)));
+    await Promise.all(this.collectors.map((c) => c.close?.().catch(() => undefined) ?? Promise.resolve()));
   }
 }

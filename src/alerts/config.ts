@@ -31,7 +31,7 @@ export const DEFAULT_ALERTS_CONFIG: Readonly<AlertsConfig> = Object.freeze({
   scrapeIntervalMs: 5000,
   evaluationIntervalMs: 5000,
   runbookUrl: DEFAULT_RUNBOOK_URL,
-  thresholds: Object.freeze({ ...THRESHOLDS }) as Thresholds,
+  thresholds: Object.freeze({ ...THRESHOLDS }),
 });
 
 export function runbookUrl(cfg: AlertsConfig, alert: string): string {

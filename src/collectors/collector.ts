@@ -54,5 +54,5 @@ export function defineCollector<Options extends object>(d: {
   create(ctx: CollectorContext, options: Options): Collector;
 }): CollectorDefinition {
   // The config hands create() the object options() built for this definition, never another's.
-  return d as CollectorDefinition;
+  return d;
 }

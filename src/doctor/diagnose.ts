@@ -13,6 +13,7 @@ import type { HostPaths } from '../fs/paths';
 import { isIdmapped, overlayLowerLayerCount, parseMountinfo } from '../procfs/mountinfo';
 import { parseCpuModel } from '../procfs/cpuinfo';
 import { hasCapSysAdmin } from '../kernel/capabilities';
+import { fanotifyMountProbe, listmountProbe, nsfsProbe } from '../kernel/features';
 import { readBundle } from '../oci/bundle';
 import { readTopology } from '../sysfs/topology';
 import { availableEvents, TRACED_SYSCALLS, type AvailableEvents } from '../sources/tracefs/events';
@@ -158,17 +159,14 @@ function tracefsDir(paths: HostPaths, configured: string | undefined): string | 
 /** listmount(2) on the root of our namespace: ENOSYS means the kernel predates 6.8. */
 function probeListmount(): { available: Availability; detail: string } {
   if (os.arch() !== 'x64' && os.arch() !== 'arm64') return { available: 'unknown', detail: `not probed on ${os.arch()}` };
-  const { listmountProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return listmountProbe();
 }
 
 function probeNsfs(): { info: { available: Availability; detail: string }; walk: { available: Availability; detail: string } } {
-  const { nsfsProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return nsfsProbe();
 }
 
 function probeFanotifyMount(): { available: Availability; detail: string } {
-  const { fanotifyMountProbe } = require('../kernel/features') as typeof import('../kernel/features');
   return fanotifyMountProbe();
 }
 

@@ -2,8 +2,10 @@
  * Kernel feature probes that need a syscall: the answer comes from the running kernel, not from its
  * version string (`mountstorm doctor` reports them; tests choose their expectations by them).
  */
+import * as fs from 'node:fs';
 import { errnoName } from './errno';
 import { close as closeFn, errno as lastErrno, func, syscall as syscallFn } from './libc';
+import { mountNamespaceInfo, walkMountNamespaces } from './nsfs';
 import { SYS } from './syscalls';
 
 const fanotifyInit = func('int fanotify_init(unsigned int flags, unsigned int event_f_flags)');
@@ -39,8 +41,6 @@ export function fanotifyMountProbe(): Probe {
 
 /** NS_MNT_GET_INFO on this process's namespace, and the NS_MNT_GET_NEXT walk (Linux 6.12+; the walk needs CAP_SYS_ADMIN in the initial PID namespace). */
 export function nsfsProbe(): { info: Probe; walk: Probe } {
-  const { mountNamespaceInfo, walkMountNamespaces } = require('./nsfs') as typeof import('./nsfs');
-  const fs = require('node:fs') as typeof import('node:fs');
   const fd = fs.openSync('/proc/thread-self/ns/mnt', 'r');
   try {
     let info: Probe;

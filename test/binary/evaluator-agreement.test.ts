@@ -86,7 +86,7 @@ function sampleAt(t: number, x: Omit<Segment, 'seconds'>, s: Scenario): Sample {
   };
   if (s.tracefs) parts.tracefs = { calls: [{ syscall: 'move_mount', socket: '0', count: syscalls }], syscalls, lockWaitSeconds: first ? 0 : x.lockWait64 / 64, lost: 0 };
   if (s.fanotify) parts.namespaces = { events: { attach: starts * x.eventsPerStart, detach: 0 } };
-  return { at: 1_000_000 + t * 1000, seconds: 1, parts: parts as Sample['parts'], collectors: {} };
+  return { at: 1_000_000 + t * 1000, seconds: 1, parts: parts, collectors: {} };
 }
 
 function promtoolSeries(instance: string, s: Scenario): { series: string; values: string }[] {
@@ -127,7 +127,8 @@ testIf(hasCommand('promtool'), 'promtool not installed (scripts/setup-test.sh in
           h.add(sampleAt(t, x, s));
           for (const a of ev.evaluate(h)) {
             const firing = a.phase === 'firing';
-            firing ? firings++ : quiet++;
+            if (firing) firings++;
+            else quiet++;
             checks.push({ eval_time: `${t}s`, alertname: a.name, exp_alerts: firing ? [{ exp_labels: { severity: a.severity, instance } }] : [] });
           }
         });
@@ -142,7 +143,7 @@ testIf(hasCommand('promtool'), 'promtool not installed (scripts/setup-test.sh in
         out = execFileSync('promtool', ['test', 'rules', path.join(dir, 'agree.yaml')], { encoding: 'utf8', maxBuffer: 64 << 20 });
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string };
-        throw new Error(`promtool disagrees with the node's evaluator:\n${(e.stdout ?? '').slice(0, 4000)}${(e.stderr ?? '').slice(0, 2000)}`);
+        throw new Error(`promtool disagrees with the node's evaluator:\n${(e.stdout ?? '').slice(0, 4000)}${(e.stderr ?? '').slice(0, 2000)}`, { cause: err });
       }
       expect(out).toMatch(/SUCCESS/);
     } finally {

@@ -6,7 +6,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIXTURES } from '../support/env';
 import { startExporter, type RunningExporter } from '../support/exporter';
 import { faultTrees as trees } from '../support/fixtures';
 import { has, sum, type Sample } from '../support/metrics';

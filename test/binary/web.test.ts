@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as bcrypt from 'bcryptjs';
 import { ConfigError } from '../../src/errors';
 import { parseWebConfig } from '../../src/web/config';
-import { CLI, hasCommand, requireInCi, testIf } from '../support/env';
+import { CLI, hasCommand, requireInCi } from '../support/env';
 import { makeCerts } from '../support/certs';
 
 requireInCi(hasCommand('openssl'), 'openssl');

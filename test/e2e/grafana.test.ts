@@ -47,7 +47,7 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
         await new Promise((r) => setTimeout(r, 2000));
       }
       await new Promise<void>((resolve, reject) =>
-        execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=8s', '--concurrency=4', '--layers=30', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (e) => (e ? reject(e) : resolve())),
+        execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=8s', '--concurrency=4', '--layers=30', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (e) => (e ? reject(new Error(e.message, { cause: e })) : resolve())),
       );
       await new Promise((r) => setTimeout(r, 4000));
       const end = Date.now() / 1000;

@@ -133,7 +133,7 @@ describe('landing page during a real storm', () => {
         // bundles have none): the deepest-images table.
         mountOverlay(bundle(tasks, 'k8s.io', 'web-0', 'registry.example/<b>web</b>:1'), 3, (script) => inMountNamespace(exp, script));
         const storm = new Promise<void>((resolve, reject) =>
-          execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=12s', '--concurrency=8', '--layers=50', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (err) => (err ? reject(err) : resolve())),
+          execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=12s', '--concurrency=8', '--layers=50', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (err) => (err ? reject(new Error(err.message, { cause: err })) : resolve())),
         );
         await new Promise((r) => setTimeout(r, 9000));
         const { page } = await open(exp);

@@ -107,7 +107,7 @@ describe('TLS + basic auth, served and scraped', () => {
     expect((await get(`${url}/metrics`, ca, 'prom:s3cret')).status).toBe(401);
 
     fs.writeFileSync(webFile, 'basic_auth_users: {grafana: plain-text}\n');
-    await until(async () => /web config reload failed; keeping the previous settings/.test(exp.logs()));
+    await until(() => Promise.resolve(/web config reload failed; keeping the previous settings/.test(exp.logs())));
     expect((await get(`${url}/metrics`, ca, 'grafana:other')).status).toBe(200);
 
     writeWeb({ grafana: bcrypt.hashSync('other', 10) });

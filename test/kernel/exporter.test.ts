@@ -134,7 +134,7 @@ describe('real kernel, private mount and PID namespace', () => {
 
     const churn = path.join(REPO, 'dist/test/support/churn.js');
     const storm = new Promise<string>((resolve, reject) => {
-      execFile('nsenter', ['-t', String(exp.pid), '-m', '-p', '--', process.execPath, churn, `${dir}/churn`, '2', '14', '5000', '3'], (err, out) => (err ? reject(err) : resolve(out)));
+      execFile('nsenter', ['-t', String(exp.pid), '-m', '-p', '--', process.execPath, churn, `${dir}/churn`, '2', '14', '5000', '3'], (err, out) => (err ? reject(new Error(err.message, { cause: err })) : resolve(out)));
     });
     // The storm has begun once its preloaded table is in the exporter's readings.
     let s0 = await exp.waitSamples(1);

@@ -33,8 +33,8 @@ export function encode(fields: Field[]): Buffer {
     if (typeof v === 'string') parts.push(lengthDelimited(num, Buffer.from(v)));
     else if (typeof v === 'number') parts.push(varint(num << 3), varint(v));
     else if (v instanceof Map) for (const [k, val] of v) parts.push(lengthDelimited(num, encode([[1, k], [2, val]])));
-    else if (v.every((x) => typeof x === 'string')) for (const s of v as string[]) parts.push(lengthDelimited(num, Buffer.from(s)));
-    else parts.push(lengthDelimited(num, encode(v as Field[])));
+    else if (v.every((x) => typeof x === 'string')) for (const s of v) parts.push(lengthDelimited(num, Buffer.from(s)));
+    else parts.push(lengthDelimited(num, encode(v)));
   }
   return Buffer.concat(parts);
 }

@@ -184,7 +184,7 @@ function sample(t: number, x: { starts?: number; syscalls?: number; events?: num
   }
   if (x.syscalls !== undefined) parts.tracefs = { calls: [{ syscall: 'move_mount', socket: '0', count: x.syscalls }], syscalls: x.syscalls, lockWaitSeconds: x.lockWait ?? 0, lost: 0 };
   if (x.events !== undefined) parts.namespaces = { events: { attach: x.events, detach: 0 } };
-  return { at: t * 1000, seconds: 1, parts: parts as Sample['parts'], collectors: {} };
+  return { at: t * 1000, seconds: 1, parts: parts, collectors: {} };
 }
 
 describe('the node evaluator', () => {

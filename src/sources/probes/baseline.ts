@@ -35,13 +35,13 @@ export class BaselineEstimator {
   baseline(): number | undefined {
     if (this.count === 0) return undefined;
     const sorted = Float64Array.from(this.window.subarray(0, this.count)).sort();
-    return sorted[Math.min(this.count - 1, Math.floor(this.quantile * this.count))] as number;
+    return sorted[Math.min(this.count - 1, Math.floor(this.quantile * this.count))];
   }
 
   current(): number | undefined {
     if (this.recent.length === 0) return undefined;
     const s = [...this.recent].sort((a, b) => a - b);
-    return s[Math.floor(s.length / 2)] as number;
+    return s[Math.floor(s.length / 2)];
   }
 
   estimate(): number | undefined {

@@ -193,7 +193,7 @@ export class TraceInstance {
           }
           throw new UnsupportedError(`cannot open ${dir}/trace_pipe: ${errorMessage(err)}`, { cause: err });
         }
-        return new TraceInstance(tracefs, dir, pin, opts, log.warn);
+        return new TraceInstance(tracefs, dir, pin, opts, (msg) => log.warn(msg));
       }
       throw new UnsupportedError(`cannot create a tracefs instance under ${instances}: 100 names taken`);
     });
