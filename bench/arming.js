@@ -28,7 +28,24 @@ async function syscalls(url) {
 }
 
 async function round(mode, port) {
-  const exp = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', `--web.listen-address=127.0.0.1:${port}`, '--sample.interval=1s', '--no-collector.containers', `--collector.tracefs.mode=${mode}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exp = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      process.execPath,
+      cli,
+      'serve',
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--sample.interval=1s',
+      '--no-collector.containers',
+      `--collector.tracefs.mode=${mode}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   exp.stderr.on('data', (d) => (log += d));
   const url = `http://127.0.0.1:${port}`;
@@ -39,7 +56,19 @@ async function round(mode, port) {
     }
     await sleep(5000);
     const before = await syscalls(url);
-    const storm = spawn(process.execPath, [cli, 'storm', '--json', '--json-progress', `--duration=${seconds}s`, `--concurrency=${concurrency}`, `--layers=${layers}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const storm = spawn(
+      process.execPath,
+      [
+        cli,
+        'storm',
+        '--json',
+        '--json-progress',
+        `--duration=${seconds}s`,
+        `--concurrency=${concurrency}`,
+        `--layers=${layers}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     storm.stdout.on('data', (d) => (out += d));
     let startWall;
@@ -58,7 +87,13 @@ async function round(mode, port) {
     const made = Object.values(report.syscalls).reduce((a, b) => a + b, 0);
     const armed = /ts=(\S+) level=info msg="tracefs: armed/.exec(log);
     const delayMs = mode === 'always' ? 0 : armed ? Date.parse(armed[1]) - startWall : NaN;
-    return { delayMs, made, counted, missed: Math.max(0, made - counted), reason: /tracefs: armed: a mount storm may be starting" reason="([^"]+)"/.exec(log)?.[1] };
+    return {
+      delayMs,
+      made,
+      counted,
+      missed: Math.max(0, made - counted),
+      reason: /tracefs: armed: a mount storm may be starting" reason="([^"]+)"/.exec(log)?.[1],
+    };
   } finally {
     const node = fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0];
     if (node) process.kill(Number(node), 'SIGTERM');
@@ -72,17 +107,25 @@ async function round(mode, port) {
     for (const mode of r % 2 === 0 ? ['on-demand', 'always'] : ['always', 'on-demand']) {
       const x = await round(mode, 19880 + r);
       res[mode].push(x);
-      process.stderr.write(`round ${r + 1} ${mode}: armed ${x.delayMs.toFixed(0)} ms after the storm began (${x.reason ?? '-'}), made ${x.made}, counted ${x.counted}, missed ${x.missed}\n`);
+      process.stderr.write(
+        `round ${r + 1} ${mode}: armed ${x.delayMs.toFixed(0)} ms after the storm began (${x.reason ?? '-'}), made ${x.made}, counted ${x.counted}, missed ${x.missed}\n`,
+      );
     }
   }
-  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
+  console.log(
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
+  );
   console.log(`Command: node bench/arming.js ${rounds} ${seconds} ${concurrency} ${layers}`);
   console.log('');
-  console.log('| mode | storm start → armed (median, max) | mount syscalls the storm made (median) | counted ÷ made (median) | missed before arming (median) |');
+  console.log(
+    '| mode | storm start → armed (median, max) | mount syscalls the storm made (median) | counted ÷ made (median) | missed before arming (median) |',
+  );
   console.log('|---|---|---|---|---|');
   for (const [mode, xs] of Object.entries(res)) {
     const d = xs.map((x) => x.delayMs);
-    console.log(`| ${mode} | ${mode === 'always' ? '— (armed from the start)' : `${median(d).toFixed(0)} ms, ${Math.max(...d).toFixed(0)} ms`} | ${median(xs.map((x) => x.made)).toLocaleString('en')} | ${median(xs.map((x) => x.counted / x.made)).toFixed(4)} | ${median(xs.map((x) => x.missed)).toLocaleString('en')} |`);
+    console.log(
+      `| ${mode} | ${mode === 'always' ? '— (armed from the start)' : `${median(d).toFixed(0)} ms, ${Math.max(...d).toFixed(0)} ms`} | ${median(xs.map((x) => x.made)).toLocaleString('en')} | ${median(xs.map((x) => x.counted / x.made)).toFixed(4)} | ${median(xs.map((x) => x.missed)).toLocaleString('en')} |`,
+    );
   }
 })().catch((err) => {
   console.error(err);

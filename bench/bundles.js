@@ -39,9 +39,22 @@ async function micro() {
         'io.kubernetes.cri.sandbox-namespace': 'shop',
         'io.kubernetes.cri.sandbox-id': 'a'.repeat(64),
       },
-      process: { args: ['/bin/web'], env: Array.from({ length: 30 }, (_, i) => `VAR_${i}=${'x'.repeat(40)}`), cwd: '/' },
-      mounts: Array.from({ length: 12 }, (_, i) => ({ destination: `/m${i}`, type: 'bind', source: `/var/lib/kubelet/pods/x/volumes/${i}`, options: ['rbind', 'rw'] })),
-      linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'user' }] },
+      process: {
+        args: ['/bin/web'],
+        env: Array.from({ length: 30 }, (_, i) => `VAR_${i}=${'x'.repeat(40)}`),
+        cwd: '/',
+      },
+      mounts: Array.from({ length: 12 }, (_, i) => ({
+        destination: `/m${i}`,
+        type: 'bind',
+        source: `/var/lib/kubelet/pods/x/volumes/${i}`,
+        options: ['rbind', 'rw'],
+      })),
+      linux: {
+        uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+        gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+        namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'user' }],
+      },
     }),
   );
   const bytes = fs.statSync(path.join(dir, 'config.json')).size;
@@ -74,7 +87,25 @@ function cpuSeconds(pid) {
 }
 
 async function exporter(taskDir, port, extra = []) {
-  const p = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', `--web.listen-address=127.0.0.1:${port}`, '--sample.interval=1s', `--collector.containers.task-dir=${taskDir}`, '--no-collector.tracefs', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      process.execPath,
+      cli,
+      'serve',
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--sample.interval=1s',
+      `--collector.containers.task-dir=${taskDir}`,
+      '--no-collector.tracefs',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   p.stderr.on('data', (d) => (log += d));
   for (let i = 0; !/msg="watching container task directory"/.test(log); i++) {
@@ -93,7 +124,20 @@ async function exporter(taskDir, port, extra = []) {
 }
 
 function burst(taskDir) {
-  const out = execFileSync(process.execPath, [cli, 'storm', '--json', '--no-progress', `--containers=${containers}`, `--concurrency=${concurrency}`, '--layers=50', `--task-dir=${taskDir}`], { maxBuffer: 64 << 20 });
+  const out = execFileSync(
+    process.execPath,
+    [
+      cli,
+      'storm',
+      '--json',
+      '--no-progress',
+      `--containers=${containers}`,
+      `--concurrency=${concurrency}`,
+      '--layers=50',
+      `--task-dir=${taskDir}`,
+    ],
+    { maxBuffer: 64 << 20 },
+  );
   return JSON.parse(out.toString());
 }
 
@@ -119,7 +163,9 @@ function burst(taskDir) {
       cpu.notReading.push(b);
       diffs.push((a - b) / report.containers);
       starts.push(report.containerStart.p50);
-      process.stderr.write(`round ${r + 1}: ${report.containers} starts, p50 start ${(report.containerStart.p50 * 1000).toFixed(2)} ms; exporter CPU reading ${(a * 1000).toFixed(0)} ms, not reading ${(b * 1000).toFixed(0)} ms\n`);
+      process.stderr.write(
+        `round ${r + 1}: ${report.containers} starts, p50 start ${(report.containerStart.p50 * 1000).toFixed(2)} ms; exporter CPU reading ${(a * 1000).toFixed(0)} ms, not reading ${(b * 1000).toFixed(0)} ms\n`,
+      );
     }
   } finally {
     await reading.stop();
@@ -128,15 +174,25 @@ function burst(taskDir) {
   }
   const perStart = median(diffs);
   const start = median(starts);
-  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
+  console.log(
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
+  );
   console.log(`Command: node bench/bundles.js ${rounds} ${containers} ${concurrency}`);
   console.log('');
   console.log('| figure | value | against |');
   console.log('|---|---|---|');
-  console.log(`| readBundle() of a ${m.bytes}-byte config.json: CPU (every thread) | ${m.cpuUs.toFixed(1)} µs | ${((m.cpuUs / 1e6 / start) * 100).toFixed(3)} % of a container start (p50 ${(start * 1000).toFixed(2)} ms) |`);
-  console.log(`| the same: wall time (the event loop's, it reads synchronously) | ${m.us.toFixed(1)} µs | ${((m.us / 1e6 / start) * 100).toFixed(3)} % of a container start |`);
-  console.log(`| exporter CPU per start, reading bundles − not reading (median of ${rounds} bursts of ${containers}) | ${(perStart * 1e6).toFixed(0)} µs | ${((perStart / start) * 100).toFixed(2)} % of a container start |`);
-  console.log(`| exporter CPU per burst: reading / not reading | ${(median(cpu.reading) * 1000).toFixed(0)} / ${(median(cpu.notReading) * 1000).toFixed(0)} ms | ratio ${(median(cpu.reading) / Math.max(median(cpu.notReading), 0.01)).toFixed(2)} |`);
+  console.log(
+    `| readBundle() of a ${m.bytes}-byte config.json: CPU (every thread) | ${m.cpuUs.toFixed(1)} µs | ${((m.cpuUs / 1e6 / start) * 100).toFixed(3)} % of a container start (p50 ${(start * 1000).toFixed(2)} ms) |`,
+  );
+  console.log(
+    `| the same: wall time (the event loop's, it reads synchronously) | ${m.us.toFixed(1)} µs | ${((m.us / 1e6 / start) * 100).toFixed(3)} % of a container start |`,
+  );
+  console.log(
+    `| exporter CPU per start, reading bundles − not reading (median of ${rounds} bursts of ${containers}) | ${(perStart * 1e6).toFixed(0)} µs | ${((perStart / start) * 100).toFixed(2)} % of a container start |`,
+  );
+  console.log(
+    `| exporter CPU per burst: reading / not reading | ${(median(cpu.reading) * 1000).toFixed(0)} / ${(median(cpu.notReading) * 1000).toFixed(0)} ms | ratio ${(median(cpu.reading) / Math.max(median(cpu.notReading), 0.01)).toFixed(2)} |`,
+  );
 })().catch((err) => {
   console.error(err);
   process.exit(1);

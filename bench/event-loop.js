@@ -18,7 +18,10 @@ const { median } = require('./stats');
 const args = process.argv.slice(2);
 const baseline = args.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
 const [seconds = 15, rounds = 3] = args.filter((a) => !a.startsWith('--')).map(Number);
-const builds = [{ name: 'this build', root: path.join(__dirname, '..') }, ...(baseline ? [{ name: `baseline (${baseline})`, root: baseline }] : [])];
+const builds = [
+  { name: 'this build', root: path.join(__dirname, '..') },
+  ...(baseline ? [{ name: `baseline (${baseline})`, root: baseline }] : []),
+];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** CPU seconds (user + system, every thread) of a process, from /proc/PID/stat. */
@@ -35,7 +38,24 @@ async function metric(url, name) {
 
 async function round(build, port) {
   const cli = path.join(build.root, 'dist/src/cli.js');
-  const exp = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', `--web.listen-address=127.0.0.1:${port}`, '--sample.interval=200ms', '--mount.pid=self', '--no-collector.containers'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exp = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      process.execPath,
+      cli,
+      'serve',
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--sample.interval=200ms',
+      '--mount.pid=self',
+      '--no-collector.containers',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   exp.stderr.on('data', (d) => (log += d));
   const url = `http://127.0.0.1:${port}`;
@@ -51,10 +71,26 @@ async function round(build, port) {
     const t0 = process.hrtime.bigint();
     let last = await metric(url, 'mountstorm_samples_total');
     const storm = new Promise((resolve, reject) =>
-      execFile(process.execPath, [path.join(__dirname, '../dist/src/cli.js'), 'storm', '--json', '--no-progress', `--duration=${seconds}s`, '--concurrency=8', '--layers=50'], { maxBuffer: 64 << 20 }, (e, out) => (e ? reject(e) : resolve(JSON.parse(out)))),
+      execFile(
+        process.execPath,
+        [
+          path.join(__dirname, '../dist/src/cli.js'),
+          'storm',
+          '--json',
+          '--no-progress',
+          `--duration=${seconds}s`,
+          '--concurrency=8',
+          '--layers=50',
+        ],
+        { maxBuffer: 64 << 20 },
+        (e, out) => (e ? reject(e) : resolve(JSON.parse(out))),
+      ),
     );
     let done = false;
-    storm.then(() => (done = true), () => (done = true));
+    storm.then(
+      () => (done = true),
+      () => (done = true),
+    );
     while (!done) {
       await sleep(50);
       const n = await metric(url, 'mountstorm_samples_total');
@@ -85,22 +121,33 @@ async function round(build, port) {
       res.maxes.push(Math.max(...x.delays));
       res.ops.push(x.opsPerSecond);
       res.cpu.push(x.cpu);
-      process.stderr.write(`round ${r + 1} ${b.name}: ${x.delays.length} samples, p99 delay median ${(median(x.delays) * 1e3).toFixed(1)} ms, max ${(Math.max(...x.delays) * 1e3).toFixed(1)} ms, storm ${Math.round(x.opsPerSecond)} ops/s, exporter CPU ${(x.cpu * 1e3).toFixed(0)} ms/s\n`);
+      process.stderr.write(
+        `round ${r + 1} ${b.name}: ${x.delays.length} samples, p99 delay median ${(median(x.delays) * 1e3).toFixed(1)} ms, max ${(Math.max(...x.delays) * 1e3).toFixed(1)} ms, storm ${Math.round(x.opsPerSecond)} ops/s, exporter CPU ${(x.cpu * 1e3).toFixed(0)} ms/s\n`,
+      );
     }
   }
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   console.log(`Machine: ${os.cpus().length} CPUs (${cpu}), kernel ${os.release()}, node ${process.version}`);
   console.log(`Command: node bench/event-loop.js ${seconds} ${rounds}${baseline ? ` --baseline=${baseline}` : ''}`);
   console.log('');
-  console.log('| build | rounds | event-loop p99 per interval, median over the storm (median of rounds) | max over the storm (worst round) | exporter CPU per storm second (median) | storm ops/s (median) |');
+  console.log(
+    '| build | rounds | event-loop p99 per interval, median over the storm (median of rounds) | max over the storm (worst round) | exporter CPU per storm second (median) | storm ops/s (median) |',
+  );
   console.log('|---|---|---|---|---|---|');
-  for (const [name, r] of results) console.log(`| ${name} | ${rounds} | ${(median(r.medians) * 1e3).toFixed(2)} ms | ${(Math.max(...r.maxes) * 1e3).toFixed(1)} ms | ${(median(r.cpu) * 1e3).toFixed(0)} ms | ${Math.round(median(r.ops))} |`);
+  for (const [name, r] of results)
+    console.log(
+      `| ${name} | ${rounds} | ${(median(r.medians) * 1e3).toFixed(2)} ms | ${(Math.max(...r.maxes) * 1e3).toFixed(1)} ms | ${(median(r.cpu) * 1e3).toFixed(0)} ms | ${Math.round(median(r.ops))} |`,
+    );
   if (baseline) {
     const [a, b] = [...results.values()];
     console.log('');
-    console.log(`Ratio this build ÷ baseline: median p99 ${(median(a.medians) / median(b.medians)).toFixed(2)}, worst max ${(Math.max(...a.maxes) / Math.max(...b.maxes)).toFixed(2)}, exporter CPU ${(median(a.cpu) / median(b.cpu)).toFixed(2)}, storm ops/s ${(median(a.ops) / median(b.ops)).toFixed(3)}`);
+    console.log(
+      `Ratio this build ÷ baseline: median p99 ${(median(a.medians) / median(b.medians)).toFixed(2)}, worst max ${(Math.max(...a.maxes) / Math.max(...b.maxes)).toFixed(2)}, exporter CPU ${(median(a.cpu) / median(b.cpu)).toFixed(2)}, storm ops/s ${(median(a.ops) / median(b.ops)).toFixed(3)}`,
+    );
     const paired = a.ops.map((x, i) => x / b.ops[i]);
-    console.log(`Storm ops/s, this build ÷ baseline, round by round: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(3)})`);
+    console.log(
+      `Storm ops/s, this build ÷ baseline, round by round: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(3)})`,
+    );
   }
 })().catch((err) => {
   console.error(err);

@@ -23,7 +23,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** node_exporter's binary on an empty base, built and saved as the exporter's image is. */
 function nodeExporterImage(dir) {
   const storage = buildahStorage(dir);
-  const libs = execFileSync('sh', ['-c', `ldd ${NODE_EXPORTER} 2>/dev/null | awk '/=>/ {print $3} /ld-linux/ {print $1}' || true`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const libs = execFileSync(
+    'sh',
+    ['-c', `ldd ${NODE_EXPORTER} 2>/dev/null | awk '/=>/ {print $3} /ld-linux/ {print $1}' || true`],
+    { encoding: 'utf8' },
+  )
+    .split('\n')
+    .filter(Boolean);
   const script = [
     'set -e',
     `c=$(buildah ${storage.join(' ')} from scratch)`,
@@ -44,7 +50,10 @@ async function firstMetrics(cmd, args, url) {
   const p = spawn(cmd, args, { stdio: 'ignore' });
   try {
     for (;;) {
-      const ok = await fetch(url).then((r) => r.status === 200, () => false);
+      const ok = await fetch(url).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) return Number(process.hrtime.bigint() - t0) / 1e6;
       if (p.exitCode !== null) throw new Error(`${cmd} exited`);
       await sleep(5);
@@ -66,8 +75,24 @@ async function firstMetrics(cmd, args, url) {
     const ours = [];
     const theirs = [];
     for (let i = 0; i < rounds; i++) {
-      const a = () => firstMetrics('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:19878'], 'http://127.0.0.1:19878/metrics');
-      const b = () => firstMetrics(NODE_EXPORTER, ['--web.listen-address=127.0.0.1:19879'], 'http://127.0.0.1:19879/metrics');
+      const a = () =>
+        firstMetrics(
+          'unshare',
+          [
+            '--mount',
+            '--fork',
+            '--kill-child',
+            '--propagation',
+            'private',
+            process.execPath,
+            cli,
+            'serve',
+            '--web.listen-address=127.0.0.1:19878',
+          ],
+          'http://127.0.0.1:19878/metrics',
+        );
+      const b = () =>
+        firstMetrics(NODE_EXPORTER, ['--web.listen-address=127.0.0.1:19879'], 'http://127.0.0.1:19879/metrics');
       if (i % 2 === 0) {
         ours.push(await a());
         theirs.push(await b());

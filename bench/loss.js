@@ -26,7 +26,20 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function storm(s) {
   const dir = fs.mkdtempSync('/tmp/mountstorm-loss-');
   try {
-    const calls = Number(execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', `mount -t tmpfs loss ${dir}; exec ${process.execPath} ${churn} ${dir} ${threads} ${s} 0 0 ${fast}`], { encoding: 'utf8' }).trim());
+    const calls = Number(
+      execFileSync(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-ec',
+          `mount -t tmpfs loss ${dir}; exec ${process.execPath} ${churn} ${dir} ${threads} ${s} 0 0 ${fast}`,
+        ],
+        { encoding: 'utf8' },
+      ).trim(),
+    );
     return calls / s;
   } finally {
     fs.rmdirSync(dir);
@@ -42,7 +55,23 @@ async function metric(url, name) {
 
 (async () => {
   const baseline = storm(Math.min(10, seconds));
-  const exp = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:19885', '--no-collector.containers', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exp = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      process.execPath,
+      cli,
+      'serve',
+      '--web.listen-address=127.0.0.1:19885',
+      '--no-collector.containers',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   exp.stderr.on('data', (d) => (log += d));
   const url = 'http://127.0.0.1:19885';
@@ -52,19 +81,31 @@ async function metric(url, name) {
       await sleep(50);
     }
     await sleep(3000);
-    const [lost0, events0] = [await metric(url, 'mountstorm_trace_events_lost_total'), await metric(url, 'mountstorm_trace_events_total')];
+    const [lost0, events0] = [
+      await metric(url, 'mountstorm_trace_events_lost_total'),
+      await metric(url, 'mountstorm_trace_events_total'),
+    ];
     const rate = storm(seconds);
     await sleep(2500);
     const lost = (await metric(url, 'mountstorm_trace_events_lost_total')) - lost0;
     const events = (await metric(url, 'mountstorm_trace_events_total')) - events0;
     const buffer = /buffer_kb=(\d+)/.exec(log)?.[1];
-    console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
-    console.log(`Command: node bench/loss.js ${seconds} ${threads} ${fast}${extra.length ? ' ' + extra.join(' ') : ''}`);
+    console.log(
+      `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
+    );
+    console.log(
+      `Command: node bench/loss.js ${seconds} ${threads} ${fast}${extra.length ? ' ' + extra.join(' ') : ''}`,
+    );
     console.log('');
-    console.log('| churn | mount-family syscalls/s (exporter running) | ÷ the same churn, exporter stopped | trace events accounted | events lost | ring buffer per CPU |');
+    console.log(
+      '| churn | mount-family syscalls/s (exporter running) | ÷ the same churn, exporter stopped | trace events accounted | events lost | ring buffer per CPU |',
+    );
     console.log('|---|---|---|---|---|---|');
-    console.log(`| ${threads} threads × ${seconds} s of bind mount + umount${fast ? `, ${fast} of umount2 on no mount point (EINVAL)` : ''} | ${Math.round(rate).toLocaleString('en')} | ${(rate / baseline).toFixed(3)} (${Math.round(baseline).toLocaleString('en')}/s) | ${events.toLocaleString('en')} | ${lost.toLocaleString('en')} | ${buffer ?? '?'} KiB |`);
-    if (!/tracefs: armed/.test(log) && !extra.includes('--collector.tracefs.mode=always')) console.log('\n(tracing was never armed during the churn)');
+    console.log(
+      `| ${threads} threads × ${seconds} s of bind mount + umount${fast ? `, ${fast} of umount2 on no mount point (EINVAL)` : ''} | ${Math.round(rate).toLocaleString('en')} | ${(rate / baseline).toFixed(3)} (${Math.round(baseline).toLocaleString('en')}/s) | ${events.toLocaleString('en')} | ${lost.toLocaleString('en')} | ${buffer ?? '?'} KiB |`,
+    );
+    if (!/tracefs: armed/.test(log) && !extra.includes('--collector.tracefs.mode=always'))
+      console.log('\n(tracing was never armed during the churn)');
   } finally {
     const node = fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0];
     if (node) process.kill(Number(node), 'SIGTERM');

@@ -27,7 +27,12 @@ const BUDGET = 30;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-page-'));
 fs.writeFileSync(path.join(tmp, 'alerts.yml'), 'scrape_interval: 30s\nevaluation_interval: 30s\n');
 const rules30 = path.join(tmp, 'rules-30s.yaml');
-execFileSync(process.execPath, [path.join(__dirname, '../dist/src/cli.js'), 'render-alerts', `--config=${path.join(tmp, 'alerts.yml')}`, `--output=${rules30}`]);
+execFileSync(process.execPath, [
+  path.join(__dirname, '../dist/src/cli.js'),
+  'render-alerts',
+  `--config=${path.join(tmp, 'alerts.yml')}`,
+  `--output=${rules30}`,
+]);
 
 const ARMS = {
   'prometheus-5s': { scrapeInterval: '5s', nodePush: false },
@@ -43,7 +48,16 @@ async function main() {
   for (let r = 0; r < rounds; r++) {
     const order = names.map((_, i) => names[(i + r) % names.length]);
     for (const name of order) {
-      const res = await runFireDrill({ stormSeconds, quietSeconds: 12, quietChurn: 2, mode: 'per-layer-idmap', concurrency, layers, resolveTimeoutSeconds: 45, ...ARMS[name] });
+      const res = await runFireDrill({
+        stormSeconds,
+        quietSeconds: 12,
+        quietChurn: 2,
+        mode: 'per-layer-idmap',
+        concurrency,
+        layers,
+        resolveTimeoutSeconds: 45,
+        ...ARMS[name],
+      });
       results[name].push(res);
       process.stdout.write(
         `round ${r + 1} ${name}: onset to page ${fmt(res.onsetToPageSeconds)} s, incidents ${res.pageIncidents.length}, quiet-window events ${res.quietEvents.length}, ` +
@@ -51,24 +65,37 @@ async function main() {
       );
     }
   }
-  process.stdout.write(`\nmachine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}; storm ${stormSeconds} s, concurrency ${concurrency}, ${layers} layers, ${rounds} rounds\n`);
-  process.stdout.write('arm              onset→page (median; each)     ÷ 30 s budget   ÷ prometheus-5s (same round)   incidents/storm   end→resolve\n');
+  process.stdout.write(
+    `\nmachine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}; storm ${stormSeconds} s, concurrency ${concurrency}, ${layers} layers, ${rounds} rounds\n`,
+  );
+  process.stdout.write(
+    'arm              onset→page (median; each)     ÷ 30 s budget   ÷ prometheus-5s (same round)   incidents/storm   end→resolve\n',
+  );
   for (const name of names) {
     const rs = results[name];
     const onsets = rs.map((x) => x.onsetToPageSeconds);
     const paged = onsets.filter((v) => v !== undefined);
     const med = paged.length === rs.length ? median(paged) : undefined;
-    const ratios = rs.map((x, i) => (x.onsetToPageSeconds !== undefined && results['prometheus-5s'][i].onsetToPageSeconds ? x.onsetToPageSeconds / results['prometheus-5s'][i].onsetToPageSeconds : NaN));
+    const ratios = rs.map((x, i) =>
+      x.onsetToPageSeconds !== undefined && results['prometheus-5s'][i].onsetToPageSeconds
+        ? x.onsetToPageSeconds / results['prometheus-5s'][i].onsetToPageSeconds
+        : NaN,
+    );
     const resolves = rs.map((x) => x.endToResolveSeconds).filter((v) => v !== undefined);
     process.stdout.write(
       `${name.padEnd(16)} ${fmt(med).padStart(6)} s (${onsets.map((v) => fmt(v)).join(', ')})`.padEnd(47) +
         `${fmt(med === undefined ? undefined : med / BUDGET, 2).padStart(8)}        ${fmt(median(ratios.filter((v) => !Number.isNaN(v))), 2).padStart(8)}` +
-        `                      ${rs.map((x) => x.pageIncidents.length).join(', ').padStart(6)}          ${fmt(resolves.length ? median(resolves) : undefined)} s\n`,
+        `                      ${rs
+          .map((x) => x.pageIncidents.length)
+          .join(', ')
+          .padStart(6)}          ${fmt(resolves.length ? median(resolves) : undefined)} s\n`,
     );
   }
 }
 
-main().finally(() => fs.rmSync(tmp, { recursive: true, force: true })).catch((err) => {
-  process.stderr.write(`page: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(2);
-});
+main()
+  .finally(() => fs.rmSync(tmp, { recursive: true, force: true }))
+  .catch((err) => {
+    process.stderr.write(`page: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(2);
+  });

@@ -22,7 +22,11 @@ const ROOT = path.join(__dirname, '..');
 if (process.argv[2] !== '--inner') {
   // PID 1 of a new PID namespace with its own /proc, in a private mount namespace: /proc/1/mountinfo
   // is this table for both exporters, and every mount vanishes with it.
-  const r = spawnSync('unshare', ['--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', process.execPath, __filename, '--inner'], { stdio: 'inherit' });
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', process.execPath, __filename, '--inner'],
+    { stdio: 'inherit' },
+  );
   process.exit(r.status ?? 1);
 }
 
@@ -36,7 +40,10 @@ const autocannon = require('autocannon');
 const { median } = require('./stats');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const MI = '/proc/self/mountinfo';
 
 const base = fs.mkdtempSync('/tmp/mountstorm-bench-');
@@ -56,7 +63,13 @@ function growTo(n) {
 /** A MountsCollector reading the table one way, with its own exposition. */
 async function openCollector(method) {
   const exposition = new Exposition();
-  const ctx = { config: loadConfig(parseArgs([`--collector.mounts.method=${method}`]), {}), paths: new HostPaths(), log: new Logger('error'), exposition, mountinfoPath: MI };
+  const ctx = {
+    config: loadConfig(parseArgs([`--collector.mounts.method=${method}`]), {}),
+    paths: new HostPaths(),
+    log: new Logger('error'),
+    exposition,
+    mountinfoPath: MI,
+  };
   const c = new MountsCollector(ctx, method);
   const update = async () => {
     const s = await c.collect();
@@ -69,7 +82,9 @@ async function openCollector(method) {
   return {
     /** One measured sample: its CPU, and the churn it reported. */
     async sample(measure) {
-      const t = cpu(); last = await update(); const used = cpu() - t;
+      const t = cpu();
+      last = await update();
+      const used = cpu() - t;
       if (!measure) return;
       cpuMs.push(used);
       churn.push(`${last.added}/${last.removed}`);
@@ -98,17 +113,27 @@ async function textPath(n) {
   growTo(n);
   const reps = n >= 50_000 ? 9 : n <= 1_000 ? 60 : 20;
   const catWall = [];
-  for (let i = 0; i < 5; i++) { const t = process.hrtime.bigint(); execFileSync('cat', [MI], { maxBuffer: 1 << 30 }); catWall.push(Number(process.hrtime.bigint() - t) / 1e9); }
+  for (let i = 0; i < 5; i++) {
+    const t = process.hrtime.bigint();
+    execFileSync('cat', [MI], { maxBuffer: 1 << 30 });
+    catWall.push(Number(process.hrtime.bigint() - t) / 1e9);
+  }
   const text = await openCollector('mountinfo');
   const fast = await openCollector('listmount');
   const kernel = [];
   const warm = Math.min(reps, 20);
   for (let i = 0; i < warm + reps; i++) {
-    umount2(`${base}/flip`); mount(`${base}/src`, `${base}/flip`, null, MS_BIND);
+    umount2(`${base}/flip`);
+    mount(`${base}/src`, `${base}/flip`, null, MS_BIND);
     await sleep(5);
     // The order turns each round: whichever reads first after the change finds the caches colder.
     const steps = [
-      async () => { const c = cpu(); fs.readFileSync(MI); const k = cpu() - c; if (i >= warm) kernel.push(k); },
+      async () => {
+        const c = cpu();
+        fs.readFileSync(MI);
+        const k = cpu() - c;
+        if (i >= warm) kernel.push(k);
+      },
       () => text.sample(i >= warm),
       () => fast.sample(i >= warm),
     ];
@@ -117,27 +142,71 @@ async function textPath(n) {
   const t = await text.close();
   const f = await fast.close();
   const bytes = fs.readFileSync(MI).length;
-  return { n, bytes, kernel: median(kernel), cat: median(catWall), ours: t.cpu, textChurn: t.churn, fast: f.cpu, fastChurn: f.churn };
+  return {
+    n,
+    bytes,
+    kernel: median(kernel),
+    cat: median(catWall),
+    ours: t.cpu,
+    textChurn: t.churn,
+    fast: f.cpu,
+    fastChurn: f.churn,
+  };
 }
 
 function startProc(cmd, args, ready) {
   const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => (err += d));
-  return { p, ready: (async () => { for (let i = 0; i < 200; i++) { if (await fetch(ready).then((r) => r.ok, () => false)) return; await sleep(50); } throw new Error(`${cmd} did not start: ${err}`); })() };
+  return {
+    p,
+    ready: (async () => {
+      for (let i = 0; i < 200; i++) {
+        if (
+          await fetch(ready).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          return;
+        await sleep(50);
+      }
+      throw new Error(`${cmd} did not start: ${err}`);
+    })(),
+  };
 }
 
 async function scrapeTimes(url, n) {
   const out = [];
-  for (let i = 0; i < n; i++) { const t = process.hrtime.bigint(); const r = await fetch(url); await r.text(); out.push(Number(process.hrtime.bigint() - t) / 1e9); }
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    const r = await fetch(url);
+    await r.text();
+    out.push(Number(process.hrtime.bigint() - t) / 1e9);
+  }
   return out;
 }
 
 async function withExporter(args, f) {
-  const e = startProc(process.execPath, [path.join(ROOT, 'dist/src/cli.js'), 'serve', '--web.listen-address=127.0.0.1:19880', '--no-collector.tracefs', ...args], 'http://127.0.0.1:19880/healthz');
+  const e = startProc(
+    process.execPath,
+    [
+      path.join(ROOT, 'dist/src/cli.js'),
+      'serve',
+      '--web.listen-address=127.0.0.1:19880',
+      '--no-collector.tracefs',
+      ...args,
+    ],
+    'http://127.0.0.1:19880/healthz',
+  );
   await e.ready;
   await sleep(2500);
-  try { return await f('http://127.0.0.1:19880'); } finally { e.p.kill('SIGTERM'); await new Promise((r) => e.p.on('exit', r)); }
+  try {
+    return await f('http://127.0.0.1:19880');
+  } finally {
+    e.p.kill('SIGTERM');
+    await new Promise((r) => e.p.on('exit', r));
+  }
 }
 
 const series = (text) => text.split('\n').filter((l) => l && !l.startsWith('#')).length;
@@ -154,18 +223,31 @@ const metric = (text, name) => Number((new RegExp(`^${name} (\\S+)$`, 'm').exec(
         const b = await (await fetch(`${url}/metrics`)).text();
         const ours = await scrapeTimes(`${url}/metrics`, 20);
         const health = await scrapeTimes(`${url}/healthz`, 20);
-        const ac = async (p) => (await autocannon({ url: `${url}${p}`, connections: 10, duration: 8 }));
+        const ac = async (p) => await autocannon({ url: `${url}${p}`, connections: 10, duration: 8 });
         const m = await ac('/metrics');
         const h = await ac('/healthz');
         return {
-          readsPerSample: (metric(b, 'mountstorm_mount_table_reads_total') - metric(a, 'mountstorm_mount_table_reads_total')) / Math.max(1, metric(b, 'mountstorm_samples_total') - metric(a, 'mountstorm_samples_total')),
+          readsPerSample:
+            (metric(b, 'mountstorm_mount_table_reads_total') - metric(a, 'mountstorm_mount_table_reads_total')) /
+            Math.max(1, metric(b, 'mountstorm_samples_total') - metric(a, 'mountstorm_samples_total')),
           samples: metric(b, 'mountstorm_samples_total') - metric(a, 'mountstorm_samples_total'),
-          ours: median(ours), health: median(health), series: series(b), rss: metric(b, 'process_resident_memory_bytes'),
-          rps: m.requests.average, p99: m.latency.p99, hrps: h.requests.average, hp99: h.latency.p99, errors: m.errors + m.non2xx,
+          ours: median(ours),
+          health: median(health),
+          series: series(b),
+          rss: metric(b, 'process_resident_memory_bytes'),
+          rps: m.requests.average,
+          p99: m.latency.p99,
+          hrps: h.requests.average,
+          hp99: h.latency.p99,
+          errors: m.errors + m.non2xx,
         };
       });
       if (fs.existsSync('/usr/bin/prometheus-node-exporter')) {
-        const ne = startProc('/usr/bin/prometheus-node-exporter', ['--web.listen-address=127.0.0.1:19100'], 'http://127.0.0.1:19100/metrics');
+        const ne = startProc(
+          '/usr/bin/prometheus-node-exporter',
+          ['--web.listen-address=127.0.0.1:19100'],
+          'http://127.0.0.1:19100/metrics',
+        );
         await ne.ready;
         const t = await scrapeTimes('http://127.0.0.1:19100/metrics', 10);
         const fsOnly = await scrapeTimes('http://127.0.0.1:19100/metrics?collect[]=filesystem', 10);
@@ -174,22 +256,51 @@ const metric = (text, name) => Number((new RegExp(`^${name} (\\S+)$`, 'm').exec(
       }
     }
   }
-  const atHundred = async (url) => { const b = await (await fetch(`${url}/metrics`)).text(); return { series: series(b), rss: metric(b, 'process_resident_memory_bytes'), mounts: Number((/^mountstorm_mounts\{fstype="tmpfs"\} (\d+)/m.exec(b) ?? [])[1]) }; };
+  const atHundred = async (url) => {
+    const b = await (await fetch(`${url}/metrics`)).text();
+    return {
+      series: series(b),
+      rss: metric(b, 'process_resident_memory_bytes'),
+      mounts: Number((/^mountstorm_mounts\{fstype="tmpfs"\} (\d+)/m.exec(b) ?? [])[1]),
+    };
+  };
   rows.hundred = await withExporter([], atHundred);
   rows.hundredText = await withExporter(['--collector.mounts.method=mountinfo'], atHundred);
 
   const t20 = rows.twenty;
-  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}; command: npm run bench (node bench/perf.js)`);
+  console.log(
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}; command: npm run bench (node bench/perf.js)`,
+  );
   console.log('');
-  console.log('| mounts | mountinfo bytes | kernel read CPU ms (baseline) | `cat` wall ms | text path: collector CPU ms per sample | ratio to baseline (target ≤ 1.5) | churn seen (added/removed × samples) | listmount path: collector CPU ms per sample | baseline ÷ listmount (target ≥ 5 at 20k) | churn seen |');
+  console.log(
+    '| mounts | mountinfo bytes | kernel read CPU ms (baseline) | `cat` wall ms | text path: collector CPU ms per sample | ratio to baseline (target ≤ 1.5) | churn seen (added/removed × samples) | listmount path: collector CPU ms per sample | baseline ÷ listmount (target ≥ 5 at 20k) | churn seen |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.n.toLocaleString('en')} | ${(r.bytes / 1e6).toFixed(1)} MB | ${(r.kernel * 1e3).toFixed(2)} | ${(r.cat * 1e3).toFixed(2)} | ${(r.ours * 1e3).toFixed(2)} | ${(r.ours / r.kernel).toFixed(2)} | ${r.textChurn} | ${(r.fast * 1e3).toFixed(2)} | ${(r.kernel / r.fast).toFixed(1)} | ${r.fastChurn} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.n.toLocaleString('en')} | ${(r.bytes / 1e6).toFixed(1)} MB | ${(r.kernel * 1e3).toFixed(2)} | ${(r.cat * 1e3).toFixed(2)} | ${(r.ours * 1e3).toFixed(2)} | ${(r.ours / r.kernel).toFixed(2)} | ${r.textChurn} | ${(r.fast * 1e3).toFixed(2)} | ${(r.kernel / r.fast).toFixed(1)} | ${r.fastChurn} |`,
+    );
   console.log('');
-  console.log(`Change-driven sampling, quiet 20k table, 10 s at 1 s sampling: ${t20.samples} samples, ${t20.readsPerSample.toFixed(2)} mount table readings per sample (baseline without poll: 1).`);
-  if (!rows.ne) console.log('Against node_exporter: not measured, /usr/bin/prometheus-node-exporter is not installed (apt install prometheus-node-exporter).');
-  if (rows.ne) console.log(`Against node_exporter (same 20k-mount namespace): its scrape ${(rows.ne.all * 1e3).toFixed(1)} ms (filesystem collector alone ${(rows.ne.fs * 1e3).toFixed(1)} ms), ours ${(t20.ours * 1e3).toFixed(2)} ms → ${(rows.ne.all / t20.ours).toFixed(0)}× faster (target ≥ 10×).`);
-  console.log(`Serving at 20k mounts (autocannon, 10 connections, 8 s): /metrics ${Math.round(t20.rps)} req/s, p99 ${t20.p99} ms, ${t20.errors} errors; /healthz (HTTP floor) ${Math.round(t20.hrps)} req/s, p99 ${t20.hp99} ms → ratio ${(t20.rps / t20.hrps).toFixed(2)} (target ≥ 2,000 req/s, p99 < 20 ms).`);
-  console.log(`Memory and cardinality: 20k mounts RSS ${(t20.rss / 1048576).toFixed(0)} MiB, ${t20.series} series; ~100k mounts (${rows.hundred.mounts} tmpfs) RSS ${(rows.hundred.rss / 1048576).toFixed(0)} MiB, ${rows.hundred.series} series (targets ≤ 100 MB, ≤ 300 series); the same with --collector.mounts.method=mountinfo: RSS ${(rows.hundredText.rss / 1048576).toFixed(0)} MiB (${rows.hundredText.mounts} tmpfs).`);
+  console.log(
+    `Change-driven sampling, quiet 20k table, 10 s at 1 s sampling: ${t20.samples} samples, ${t20.readsPerSample.toFixed(2)} mount table readings per sample (baseline without poll: 1).`,
+  );
+  if (!rows.ne)
+    console.log(
+      'Against node_exporter: not measured, /usr/bin/prometheus-node-exporter is not installed (apt install prometheus-node-exporter).',
+    );
+  if (rows.ne)
+    console.log(
+      `Against node_exporter (same 20k-mount namespace): its scrape ${(rows.ne.all * 1e3).toFixed(1)} ms (filesystem collector alone ${(rows.ne.fs * 1e3).toFixed(1)} ms), ours ${(t20.ours * 1e3).toFixed(2)} ms → ${(rows.ne.all / t20.ours).toFixed(0)}× faster (target ≥ 10×).`,
+    );
+  console.log(
+    `Serving at 20k mounts (autocannon, 10 connections, 8 s): /metrics ${Math.round(t20.rps)} req/s, p99 ${t20.p99} ms, ${t20.errors} errors; /healthz (HTTP floor) ${Math.round(t20.hrps)} req/s, p99 ${t20.hp99} ms → ratio ${(t20.rps / t20.hrps).toFixed(2)} (target ≥ 2,000 req/s, p99 < 20 ms).`,
+  );
+  console.log(
+    `Memory and cardinality: 20k mounts RSS ${(t20.rss / 1048576).toFixed(0)} MiB, ${t20.series} series; ~100k mounts (${rows.hundred.mounts} tmpfs) RSS ${(rows.hundred.rss / 1048576).toFixed(0)} MiB, ${rows.hundred.series} series (targets ≤ 100 MB, ≤ 300 series); the same with --collector.mounts.method=mountinfo: RSS ${(rows.hundredText.rss / 1048576).toFixed(0)} MiB (${rows.hundredText.mounts} tmpfs).`,
+  );
   umount2(base, 2);
   fs.rmdirSync(base);
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

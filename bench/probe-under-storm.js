@@ -15,10 +15,37 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function parse(text) {
   const out = new Map();
-  for (const l of text.split('\n')) if (l && !l.startsWith('#')) { const i = l.lastIndexOf(' '); out.set(l.slice(0, i), Number(l.slice(i + 1))); }
+  for (const l of text.split('\n'))
+    if (l && !l.startsWith('#')) {
+      const i = l.lastIndexOf(' ');
+      out.set(l.slice(0, i), Number(l.slice(i + 1)));
+    }
   return out;
 }
-const BUCKETS = ['0.00001', '0.000025', '0.00005', '0.0001', '0.00025', '0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '+Inf'];
+const BUCKETS = [
+  '0.00001',
+  '0.000025',
+  '0.00005',
+  '0.0001',
+  '0.00025',
+  '0.0005',
+  '0.001',
+  '0.0025',
+  '0.005',
+  '0.01',
+  '0.025',
+  '0.05',
+  '0.1',
+  '0.25',
+  '0.5',
+  '1',
+  '2.5',
+  '5',
+  '10',
+  '30',
+  '60',
+  '+Inf',
+];
 function quantile(a, b, probe, q) {
   const get = (m, le) => m.get(`mountstorm_probe_duration_seconds_bucket{le="${le}",probe="${probe}"}`) ?? 0;
   const n = get(b, '+Inf') - get(a, '+Inf');
@@ -27,12 +54,24 @@ function quantile(a, b, probe, q) {
 }
 
 (async () => {
-  const exp = spawn(process.execPath, [cli, 'serve', '--web.listen-address=127.0.0.1:19866', '--sample.interval=200ms', '--mount.pid=self', '--no-collector.containers'], { stdio: 'ignore' });
+  const exp = spawn(
+    process.execPath,
+    [
+      cli,
+      'serve',
+      '--web.listen-address=127.0.0.1:19866',
+      '--sample.interval=200ms',
+      '--mount.pid=self',
+      '--no-collector.containers',
+    ],
+    { stdio: 'ignore' },
+  );
   await sleep(2000);
   const scrape = async () => parse(await (await fetch('http://127.0.0.1:19866/metrics')).text());
   const window = async (ms) => {
     const a = await scrape();
-    let maxNs = 0, maxMl = 0;
+    let maxNs = 0,
+      maxMl = 0;
     for (let t = 0; t < ms; t += 200) {
       await sleep(200);
       const m = await scrape();
@@ -43,18 +82,45 @@ function quantile(a, b, probe, q) {
     return { a, b, maxNs, maxMl };
   };
   const quiet = await window(5000);
-  const storm = new Promise((r) => execFile(process.execPath, [cli, 'storm', '--json', '--no-progress', `--duration=${seconds}s`, '--hold=3s', `--layers=${layers}`, `--concurrency=${concurrency}`], { maxBuffer: 64 << 20 }, (e, out) => r(e ? null : JSON.parse(out))));
+  const storm = new Promise((r) =>
+    execFile(
+      process.execPath,
+      [
+        cli,
+        'storm',
+        '--json',
+        '--no-progress',
+        `--duration=${seconds}s`,
+        '--hold=3s',
+        `--layers=${layers}`,
+        `--concurrency=${concurrency}`,
+      ],
+      { maxBuffer: 64 << 20 },
+      (e, out) => r(e ? null : JSON.parse(out)),
+    ),
+  );
   await sleep(1000);
   const during = await window((seconds - 2) * 1000);
   const report = await storm;
   exp.kill('SIGTERM');
-  console.log(`Machine: ${os.cpus().length} CPUs, kernel ${os.release()}; command: node bench/probe-under-storm.js ${concurrency} ${layers} ${seconds}`);
-  console.log(`Storm: per-layer-idmap, ${report ? report.containers : '?'} containers x ${layers} layers, concurrency ${concurrency}, ${report ? Math.round(report.operationsPerSecond) : '?'} mount ops/s`);
+  console.log(
+    `Machine: ${os.cpus().length} CPUs, kernel ${os.release()}; command: node bench/probe-under-storm.js ${concurrency} ${layers} ${seconds}`,
+  );
+  console.log(
+    `Storm: per-layer-idmap, ${report ? report.containers : '?'} containers x ${layers} layers, concurrency ${concurrency}, ${report ? Math.round(report.operationsPerSecond) : '?'} mount ops/s`,
+  );
   console.log('');
-  console.log('| window | namespace_sem p50 ≤ | namespace_sem p99 ≤ | mount_lock p50 ≤ | mount_lock p99 ≤ | estimate max namespace_sem µs | estimate max mount_lock µs |');
+  console.log(
+    '| window | namespace_sem p50 ≤ | namespace_sem p99 ≤ | mount_lock p50 ≤ | mount_lock p99 ≤ | estimate max namespace_sem µs | estimate max mount_lock µs |',
+  );
   console.log('|---|---|---|---|---|---|---|');
-  for (const [name, w] of [['quiet', quiet], ['storm', during]]) {
-    console.log(`| ${name} | ${quantile(w.a, w.b, 'namespace_sem', 0.5)} s | ${quantile(w.a, w.b, 'namespace_sem', 0.99)} s | ${quantile(w.a, w.b, 'mount_lock', 0.5)} s | ${quantile(w.a, w.b, 'mount_lock', 0.99)} s | ${(w.maxNs * 1e6).toFixed(0)} | ${(w.maxMl * 1e6).toFixed(1)} |`);
+  for (const [name, w] of [
+    ['quiet', quiet],
+    ['storm', during],
+  ]) {
+    console.log(
+      `| ${name} | ${quantile(w.a, w.b, 'namespace_sem', 0.5)} s | ${quantile(w.a, w.b, 'namespace_sem', 0.99)} s | ${quantile(w.a, w.b, 'mount_lock', 0.5)} s | ${quantile(w.a, w.b, 'mount_lock', 0.99)} s | ${(w.maxNs * 1e6).toFixed(0)} | ${(w.maxMl * 1e6).toFixed(1)} |`,
+    );
   }
   const ratio = (during.maxNs || 0) / Math.max(quiet.maxNs, 1e-6);
   console.log('');

@@ -33,7 +33,22 @@ const ARMS = {
 
 async function arm(extra) {
   if (extra === undefined) return { ns: Number(execFileSync(loop, [String(calls)], { encoding: 'utf8' })), cpu: 0 };
-  const exp = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:19877', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exp = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      process.execPath,
+      cli,
+      'serve',
+      '--web.listen-address=127.0.0.1:19877',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   exp.stderr.on('data', (d) => (log += d));
   try {
@@ -47,7 +62,8 @@ async function arm(extra) {
     const t0 = process.hrtime.bigint();
     const ns = Number(execFileSync(loop, [String(calls)], { encoding: 'utf8' }));
     const cpu = (cpuSeconds(node) - c0) / (Number(process.hrtime.bigint() - t0) / 1e9);
-    if (/tracefs: armed/.test(log)) throw new Error('the exporter armed tracing on what should be a quiet node:\n' + log);
+    if (/tracefs: armed/.test(log))
+      throw new Error('the exporter armed tracing on what should be a quiet node:\n' + log);
     process.kill(node, 'SIGTERM');
     await new Promise((r) => exp.on('exit', r));
     return { ns, cpu };
@@ -71,14 +87,20 @@ async function arm(extra) {
     }
     process.stderr.write(`round ${r + 1}: ${names.map((n) => `${n} ${got[n].ns.toFixed(1)} ns`).join(', ')}\n`);
   }
-  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
+  console.log(
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
+  );
   console.log(`Command: node bench/quiet-node.js ${rounds} ${calls}`);
   console.log('');
-  console.log('| exporter | getppid() ns per call (median) | ÷ stopped (median) | ÷ stopped (mean ± 95 %) | exporter CPU while the loop ran |');
+  console.log(
+    '| exporter | getppid() ns per call (median) | ÷ stopped (median) | ÷ stopped (mean ± 95 %) | exporter CPU while the loop ran |',
+  );
   console.log('|---|---|---|---|---|');
   for (const n of names) {
     const { mean, half } = meanCi(res[n].ratio);
-    console.log(`| ${n} | ${median(res[n].ns).toFixed(1)} | ${median(res[n].ratio).toFixed(3)} | ${mean.toFixed(3)} ± ${half.toFixed(3)} | ${n === 'stopped' ? '–' : `${(median(res[n].cpu) * 1e3).toFixed(1)} ms/s`} |`);
+    console.log(
+      `| ${n} | ${median(res[n].ns).toFixed(1)} | ${median(res[n].ratio).toFixed(3)} | ${mean.toFixed(3)} ± ${half.toFixed(3)} | ${n === 'stopped' ? '–' : `${(median(res[n].cpu) * 1e3).toFixed(1)} ms/s`} |`,
+    );
   }
 })().catch((err) => {
   console.error(err);

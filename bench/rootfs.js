@@ -14,13 +14,32 @@ const { readBundle } = require('../dist/src/oci/bundle');
 const { median } = require('./stats');
 
 const layers = Number(process.argv[2] ?? 50);
-if (fs.readlinkSync('/proc/self/ns/mnt') === fs.readlinkSync(`/proc/${process.ppid}/ns/mnt`)) throw new Error('run in a private mount namespace: unshare -m --propagation private node bench/rootfs.js');
+if (fs.readlinkSync('/proc/self/ns/mnt') === fs.readlinkSync(`/proc/${process.ppid}/ns/mnt`))
+  throw new Error('run in a private mount namespace: unshare -m --propagation private node bench/rootfs.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-rootfs-bench-'));
 for (let i = 0; i < layers; i++) fs.mkdirSync(path.join(dir, `l${i}`));
 for (const d of ['upper', 'work', 'rootfs', 'later']) fs.mkdirSync(path.join(dir, d));
-fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': 'registry.example/team/web:1.4', 'io.kubernetes.cri.sandbox-namespace': 'shop' }, linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] } }));
+fs.writeFileSync(
+  path.join(dir, 'config.json'),
+  JSON.stringify({
+    ociVersion: '1.2.0',
+    root: { path: 'rootfs' },
+    annotations: {
+      'io.kubernetes.cri.image-name': 'registry.example/team/web:1.4',
+      'io.kubernetes.cri.sandbox-namespace': 'shop',
+    },
+    linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] },
+  }),
+);
 const lower = Array.from({ length: layers }, (_, i) => path.join(dir, `l${i}`)).join(':');
-execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${dir}/upper,workdir=${dir}/work`, `${dir}/rootfs`]);
+execFileSync('mount', [
+  '-t',
+  'overlay',
+  'overlay',
+  '-o',
+  `lowerdir=${lower},upperdir=${dir}/upper,workdir=${dir}/work`,
+  `${dir}/rootfs`,
+]);
 
 function cpuPerCall(fn) {
   const cpu = [];
@@ -43,8 +62,12 @@ try {
   const notYet = cpuPerCall(() => lookup.layers(`${dir}/later`));
   console.log(`machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${os.release()}`);
   console.log(`readBundle (baseline):     ${bundle.toFixed(1)} µs CPU per call`);
-  console.log(`rootfs overlay, ${layers} layers: ${overlay.toFixed(1)} µs CPU per lookup (${(overlay / bundle).toFixed(2)}× readBundle)`);
-  console.log(`rootfs not mounted yet:    ${notYet.toFixed(1)} µs CPU per look (${(notYet / bundle).toFixed(2)}× readBundle)`);
+  console.log(
+    `rootfs overlay, ${layers} layers: ${overlay.toFixed(1)} µs CPU per lookup (${(overlay / bundle).toFixed(2)}× readBundle)`,
+  );
+  console.log(
+    `rootfs not mounted yet:    ${notYet.toFixed(1)} µs CPU per look (${(notYet / bundle).toFixed(2)}× readBundle)`,
+  );
 } finally {
   execFileSync('umount', [`${dir}/rootfs`]);
   fs.rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function sum(text, name, filter = () => true) {
   let n = 0;
-  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm'))) if (filter(m[1] ?? '')) n += Number(m[2]);
+  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm')))
+    if (filter(m[1] ?? '')) n += Number(m[2]);
   return n;
 }
 
@@ -44,7 +45,22 @@ async function figures(url) {
 async function run(url, taskDir, mode, concurrency) {
   const before = await figures(url);
   const t0 = Date.now();
-  const storm = spawn(process.execPath, [cli, 'storm', '--json', '--no-progress', `--mode=${mode}`, `--duration=${seconds}s`, `--concurrency=${concurrency}`, `--layers=${layers}`, `--rate=${rate}`, `--task-dir=${taskDir}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const storm = spawn(
+    process.execPath,
+    [
+      cli,
+      'storm',
+      '--json',
+      '--no-progress',
+      `--mode=${mode}`,
+      `--duration=${seconds}s`,
+      `--concurrency=${concurrency}`,
+      `--layers=${layers}`,
+      `--rate=${rate}`,
+      `--task-dir=${taskDir}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   storm.stdout.on('data', (d) => (out += d));
   let nsMax = 0;
@@ -77,7 +93,24 @@ async function run(url, taskDir, mode, concurrency) {
   const taskDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-sig-tasks-'));
   const port = 19990;
   const url = `http://127.0.0.1:${port}`;
-  const exp = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', `--web.listen-address=127.0.0.1:${port}`, '--sample.interval=1s', '--collector.tracefs.mode=always', `--collector.containers.task-dir=${taskDir}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exp = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      process.execPath,
+      cli,
+      'serve',
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--sample.interval=1s',
+      '--collector.tracefs.mode=always',
+      `--collector.containers.task-dir=${taskDir}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   exp.stderr.on('data', (d) => (log += d));
   const res = {};
@@ -89,11 +122,14 @@ async function run(url, taskDir, mode, concurrency) {
     await sleep(3000);
     for (let r = 0; r < rounds; r++) {
       for (const c of concurrencies) {
-        const modes = r % 2 === 0 ? ['per-layer-idmap', 'common-parent-idmap'] : ['common-parent-idmap', 'per-layer-idmap'];
+        const modes =
+          r % 2 === 0 ? ['per-layer-idmap', 'common-parent-idmap'] : ['common-parent-idmap', 'per-layer-idmap'];
         for (const mode of modes) {
           const x = await run(url, taskDir, mode, c);
           (res[`${mode} ${c}`] ??= []).push(x);
-          process.stderr.write(`round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}\n`);
+          process.stderr.write(
+            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}\n`,
+          );
           await sleep(3000);
         }
       }
@@ -104,15 +140,21 @@ async function run(url, taskDir, mode, concurrency) {
     await new Promise((r) => exp.on('exit', r));
     fs.rmSync(taskDir, { recursive: true, force: true });
   }
-  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
+  console.log(
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
+  );
   console.log(`Command: node bench/signature.js ${seconds} ${layers} ${rounds} ${concurrencies.join(',')} ${rate}`);
   console.log('');
-  console.log('| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | namespace_sem estimate, max | trace events lost |');
+  console.log(
+    '| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | namespace_sem estimate, max | trace events lost |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [k, xs] of Object.entries(res)) {
     const [mode, c] = k.split(' ');
     const m = (f) => median(xs.map(f));
-    console.log(`| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} |`);
+    console.log(
+      `| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} |`,
+    );
   }
 })().catch((err) => {
   console.error(err);

@@ -5,7 +5,12 @@
 // usage (root, after npm run build): unshare -m --propagation private node bench/statmount.js
 'use strict';
 const os = require('node:os');
-const { MountApi, STATMOUNT_FS_TYPE, STATMOUNT_MNT_BASIC, STATMOUNT_MNT_POINT } = require('../dist/src/kernel/mount-api');
+const {
+  MountApi,
+  STATMOUNT_FS_TYPE,
+  STATMOUNT_MNT_BASIC,
+  STATMOUNT_MNT_POINT,
+} = require('../dist/src/kernel/mount-api');
 const { median } = require('./stats');
 
 const api = new MountApi(0n);
@@ -24,5 +29,7 @@ console.log(`machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${os.release
 for (let k = 0; k < 3; k++) {
   const before = perCall(STATMOUNT_MNT_BASIC | STATMOUNT_FS_TYPE);
   const now = perCall(STATMOUNT_MNT_BASIC | STATMOUNT_FS_TYPE | STATMOUNT_MNT_POINT);
-  console.log(`basic + type ${before.toFixed(2)} µs; with the mount point ${now.toFixed(2)} µs: ${(now / before).toFixed(2)}×`);
+  console.log(
+    `basic + type ${before.toFixed(2)} µs; with the mount point ${now.toFixed(2)} µs: ${(now / before).toFixed(2)}×`,
+  );
 }

@@ -16,15 +16,40 @@ const us = (s) => (s * 1e6).toFixed(0);
 const ms = (s) => (s * 1e3).toFixed(2);
 
 console.log(`Machine: ${os.cpus().length} CPUs (${cpu}), kernel ${os.release()}, node ${process.version}`);
-console.log(`Workload: ${containers} containers x ${layers} layers per run; command: node bench/storm.js ${containers} ${layers} ${levels.join(',')}`);
+console.log(
+  `Workload: ${containers} containers x ${layers} layers per run; command: node bench/storm.js ${containers} ${layers} ${levels.join(',')}`,
+);
 console.log('');
-console.log('| concurrency | mode | containers | mount ops | ops/s | wall s | p99 move_mount µs | p99 umount2 µs | p99 overlay mount µs | container start p99 ms | ratio (fix ÷ per-layer): wall / start p99 |');
+console.log(
+  '| concurrency | mode | containers | mount ops | ops/s | wall s | p99 move_mount µs | p99 umount2 µs | p99 overlay mount µs | container start p99 ms | ratio (fix ÷ per-layer): wall / start p99 |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const c of levels) {
-  const out = execFileSync(process.execPath, [cli, 'storm', '--json', '--no-progress', `--containers=${containers}`, `--layers=${layers}`, `--concurrency=${c}`, '--compare=common-parent-idmap'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync(
+    process.execPath,
+    [
+      cli,
+      'storm',
+      '--json',
+      '--no-progress',
+      `--containers=${containers}`,
+      `--layers=${layers}`,
+      `--concurrency=${c}`,
+      '--compare=common-parent-idmap',
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   const r = JSON.parse(out);
-  for (const [name, rep] of [['per-layer-idmap', r.baseline], ['common-parent-idmap', r.candidate]]) {
-    const ratio = name === 'common-parent-idmap' ? `${r.ratios.wallSeconds.toFixed(3)} / ${r.ratios.containerStartP99.toFixed(3)}` : '1 (baseline)';
-    console.log(`| ${c} | ${name} | ${rep.containers} | ${rep.operations} | ${Math.round(rep.operationsPerSecond)} | ${rep.wallSeconds.toFixed(3)} | ${us(rep.latency.move_mount.p99)} | ${us(rep.latency.umount2.p99)} | ${us(rep.latency.mount.p99)} | ${ms(rep.containerStart.p99)} | ${ratio} |`);
+  for (const [name, rep] of [
+    ['per-layer-idmap', r.baseline],
+    ['common-parent-idmap', r.candidate],
+  ]) {
+    const ratio =
+      name === 'common-parent-idmap'
+        ? `${r.ratios.wallSeconds.toFixed(3)} / ${r.ratios.containerStartP99.toFixed(3)}`
+        : '1 (baseline)';
+    console.log(
+      `| ${c} | ${name} | ${rep.containers} | ${rep.operations} | ${Math.round(rep.operationsPerSecond)} | ${rep.wallSeconds.toFixed(3)} | ${us(rep.latency.move_mount.p99)} | ${us(rep.latency.umount2.p99)} | ${us(rep.latency.mount.p99)} | ${ms(rep.containerStart.p99)} | ${ratio} |`,
+    );
   }
 }

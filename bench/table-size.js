@@ -11,7 +11,11 @@ const os = require('node:os');
 const path = require('node:path');
 
 if (process.argv[2] !== '--inner') {
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, __filename, '--inner', ...process.argv.slice(2)], { stdio: 'inherit' });
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', process.execPath, __filename, '--inner', ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
   process.exit(r.status ?? 1);
 }
 
@@ -50,10 +54,14 @@ function time(fn, n) {
 const nsFd = fs.openSync('/proc/self/ns/mnt', 'r');
 const api = new MountApi(0n);
 let buf = Buffer.allocUnsafe(1 << 20);
-console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`);
+console.log(
+  `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
+);
 console.log(`Command: node bench/table-size.js ${sizes.join(',')}`);
 console.log('');
-console.log('| mounts | mountinfo text read, µs (baseline) | listmount ids, µs | ÷ text | NS_MNT_GET_INFO, µs | ÷ text | sizes agree |');
+console.log(
+  '| mounts | mountinfo text read, µs (baseline) | listmount ids, µs | ÷ text | NS_MNT_GET_INFO, µs | ÷ text | sizes agree |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const n of sizes) {
   growTo(n);
@@ -64,5 +72,7 @@ for (const n of sizes) {
   const list = time(() => api.list(), reps);
   const info = time(() => mountNamespaceInfo(nsFd), 20_000);
   const agree = mountNamespaceInfo(nsFd).mounts === lines() && api.list().length === lines();
-  console.log(`| ${lines().toLocaleString('en')} | ${text.toFixed(1)} | ${list.toFixed(1)} | ${(list / text).toFixed(3)} | ${info.toFixed(3)} | ${(info / text).toFixed(5)} | ${agree ? 'yes' : 'NO'} |`);
+  console.log(
+    `| ${lines().toLocaleString('en')} | ${text.toFixed(1)} | ${list.toFixed(1)} | ${(list / text).toFixed(3)} | ${info.toFixed(3)} | ${(info / text).toFixed(5)} | ${agree ? 'yes' : 'NO'} |`,
+  );
 }

@@ -61,7 +61,25 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function startExporter(extra) {
   // Its own mount namespace, so that the tracefs it mounts where the host has none goes with it; the
   // host's PIDs and /proc, as a DaemonSet with hostPID sees them; its own mount table.
-  const p = spawn('unshare', ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', '--web.listen-address=127.0.0.1:19867', '--sample.interval=1s', '--mount.pid=self', '--no-collector.containers', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      process.execPath,
+      cli,
+      'serve',
+      '--web.listen-address=127.0.0.1:19867',
+      '--sample.interval=1s',
+      '--mount.pid=self',
+      '--no-collector.containers',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   p.stderr.on('data', (d) => (log += d));
   for (let i = 0; i < 100 && !/msg=listening/.test(log); i++) await sleep(50);
@@ -121,17 +139,32 @@ async function startUnreadInstance(bufferSizeKb = 512, capture) {
     process.stdout.write('ready ' + inst.dir + '\\n');
     process.on('SIGTERM', () => process.exit(0));
     setInterval(() => {}, 1000);`;
-  const p = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const ready = await new Promise((resolve, reject) => { p.stdout.once('data', resolve); p.once('exit', (c) => reject(new Error(`unread-instance helper exited ${c}`))); });
+  const p = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ready = await new Promise((resolve, reject) => {
+    p.stdout.once('data', resolve);
+    p.once('exit', (c) => reject(new Error(`unread-instance helper exited ${c}`)));
+  });
   return {
     instance: `/proc/${p.pid}/root${String(ready).trim().split(' ')[1]}`,
-    capture: async () => { p.kill('SIGUSR2'); await new Promise((r) => p.stdout.once('data', r)); },
-    stop: async () => { p.kill('SIGTERM'); await new Promise((r) => p.on('exit', r)); },
+    capture: async () => {
+      p.kill('SIGUSR2');
+      await new Promise((r) => p.stdout.once('data', r));
+    },
+    stop: async () => {
+      p.kill('SIGTERM');
+      await new Promise((r) => p.on('exit', r));
+    },
   };
 }
 
 function storm(d) {
-  const out = execFileSync(process.execPath, [cli, 'storm', '--json', '--no-progress', `--duration=${d}`, `--layers=${layers}`, `--concurrency=${concurrency}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync(
+    process.execPath,
+    [cli, 'storm', '--json', '--no-progress', `--duration=${d}`, `--layers=${layers}`, `--concurrency=${concurrency}`],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   return JSON.parse(out);
 }
 
@@ -140,7 +173,11 @@ const now = () => Number(process.hrtime.bigint()) / 1e9;
 
 /** A sustained storm; its progress (containers started, every 200 ms, timed by the storm itself) is kept. */
 function longStorm(seconds) {
-  const p = spawn(process.execPath, [cli, 'storm', '--json-progress', `--duration=${seconds}s`, `--layers=${layers}`, `--concurrency=${concurrency}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(
+    process.execPath,
+    [cli, 'storm', '--json-progress', `--duration=${seconds}s`, `--layers=${layers}`, `--concurrency=${concurrency}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const samples = [];
   let carry = '';
   p.stderr.on('data', (d) => {
@@ -155,7 +192,9 @@ function longStorm(seconds) {
       }
     }
   });
-  const done = new Promise((resolve, reject) => p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`storm exited ${c}`)))));
+  const done = new Promise((resolve, reject) =>
+    p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`storm exited ${c}`)))),
+  );
   return {
     /** Containers per second between the first and last progress sample inside [from, to]. */
     rate: (from, to) => {
@@ -206,8 +245,12 @@ const TEXT = 'exporter + tracefs (text)';
 function decoderRates(dir) {
   const l = JSON.parse(fs.readFileSync(path.join(dir, 'layout.json'), 'utf8'));
   const layout = rawLayout(l.headerPage, l.headerEvent, new Map(l.formats));
-  const cpus = fs.readdirSync(dir).filter((f) => /^cpu\d+\.raw$/.test(f)).map((f) => [Number(f.slice(3, -4)), fs.readFileSync(path.join(dir, f))]);
-  const agg = () => new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 65536, resolveComm: () => 'x' });
+  const cpus = fs
+    .readdirSync(dir)
+    .filter((f) => /^cpu\d+\.raw$/.test(f))
+    .map((f) => [Number(f.slice(3, -4)), fs.readFileSync(path.join(dir, f))]);
+  const agg = () =>
+    new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 65536, resolveComm: () => 'x' });
   const raw = [];
   const text = [];
   const lines = fs.readFileSync(path.join(__dirname, '../test/fixtures/tracefs/raw/trace_pipe.txt'), 'utf8');
@@ -221,7 +264,8 @@ function decoderRates(dir) {
     for (let rep = 0; rep < 20; rep++) {
       for (const [cpu, pages] of cpus) {
         m.startRun();
-        for (let off = 0; off < pages.length; off += l.pageSize) decodePage(pages.subarray(off, off + l.pageSize), l.pageSize, cpu, layout, m.pending);
+        for (let off = 0; off < pages.length; off += l.pageSize)
+          decodePage(pages.subarray(off, off + l.pageSize), l.pageSize, cpu, layout, m.pending);
       }
       // The same pages again: shifted in time, so every pass is later than the one before.
       m.release(0, (b, j) => {
@@ -299,13 +343,28 @@ async function exporterPhase(args) {
   const end = await e.metrics();
   await e.stop();
   const count = (name) => metric(end, name) - metric(start, name);
-  return { ...r, eventsPerSec: count('mountstorm_trace_events_total') / r.onSeconds, lost: count('mountstorm_trace_events_lost_total') };
+  return {
+    ...r,
+    eventsPerSec: count('mountstorm_trace_events_total') / r.onSeconds,
+    lost: count('mountstorm_trace_events_lost_total'),
+  };
 }
 
 /** The BPF aggregation of bench/tracefs-aggregate.bt, attached for the whole phase; on/off flip its gate. */
 async function bpfPhase() {
   const script = path.join(__dirname, 'tracefs-aggregate.bt');
-  const b = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', `mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; exec bpftrace ${script}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const b = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-ec',
+      `mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing; exec bpftrace ${script}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   const collect = (d) => (out += d);
   b.stdout.on('data', collect);
@@ -346,7 +405,10 @@ async function alternativesRun() {
   const results = {};
   storm('2s');
   for (let round = 1; round <= 2; round++) {
-    for (const [name, only] of [[FLOOR, () => true], [EXITS, (e) => e.startsWith('syscalls/sys_exit_')]]) {
+    for (const [name, only] of [
+      [FLOOR, () => true],
+      [EXITS, (e) => e.startsWith('syscalls/sys_exit_')],
+    ]) {
       const u = await startUnreadInstance();
       const events = eventSwitch(u.instance, only);
       results[`${name}, round ${round}`] = await phase({ on: events.on, off: events.off });
@@ -354,22 +416,35 @@ async function alternativesRun() {
     }
     if (bpftrace) results[`${BPF}, round ${round}`] = await bpfPhase();
   }
-  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}, ${bpftrace ?? 'no bpftrace (apt install bpftrace): the BPF phases were left out'}`);
-  console.log(`Command: node bench/tracefs.js --alternatives ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`);
+  console.log(
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}, ${bpftrace ?? 'no bpftrace (apt install bpftrace): the BPF phases were left out'}`,
+  );
+  console.log(
+    `Command: node bench/tracefs.js --alternatives ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`,
+  );
   console.log('');
   table(results);
   if (!bpftrace) return;
   console.log('');
-  console.log(`Mount-family syscalls the BPF programs counted while on: ${Object.entries(results).filter(([n]) => n.startsWith(BPF)).map(([, r]) => r.bpfCalls.toLocaleString('en')).join(', ')}.`);
+  console.log(
+    `Mount-family syscalls the BPF programs counted while on: ${Object.entries(results)
+      .filter(([n]) => n.startsWith(BPF))
+      .map(([, r]) => r.bpfCalls.toLocaleString('en'))
+      .join(', ')}.`,
+  );
 }
 
 function table(results) {
-  console.log('| exporter | pairs | ratio running ÷ stopped: median | mean, 95 % CI | min | max | exporter CPU per storm second |');
+  console.log(
+    '| exporter | pairs | ratio running ÷ stopped: median | mean, 95 % CI | min | max | exporter CPU per storm second |',
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const [name, r] of Object.entries(results)) {
     const ci = meanCi(r.ratios);
     const c = r.cpuPerSec !== undefined ? `${(r.cpuPerSec * 1000).toFixed(0)} ms` : '';
-    console.log(`| ${name} | ${r.ratios.length} | ${median(r.ratios).toFixed(3)} | ${ci.mean.toFixed(3)} ± ${ci.half.toFixed(3)} | ${Math.min(...r.ratios).toFixed(3)} | ${Math.max(...r.ratios).toFixed(3)} | ${c} |`);
+    console.log(
+      `| ${name} | ${r.ratios.length} | ${median(r.ratios).toFixed(3)} | ${ci.mean.toFixed(3)} ± ${ci.half.toFixed(3)} | ${Math.min(...r.ratios).toFixed(3)} | ${Math.max(...r.ratios).toFixed(3)} | ${c} |`,
+    );
   }
 }
 
@@ -385,7 +460,11 @@ async function mainRun() {
   results[RAW] = await exporterPhase(['--collector.tracefs.format=raw', '--collector.tracefs.mode=always']);
   results[TEXT] = await exporterPhase(['--collector.tracefs.format=text', '--collector.tracefs.mode=always']);
   // The floors, whole and split: what the kernel's recording costs, with no reader at all.
-  for (const [name, only] of [[FLOOR, () => true], [FLOOR_SYS, (e) => e.startsWith('syscalls/')], [FLOOR_LOCK, (e) => e.startsWith('lock/')]]) {
+  for (const [name, only] of [
+    [FLOOR, () => true],
+    [FLOOR_SYS, (e) => e.startsWith('syscalls/')],
+    [FLOOR_LOCK, (e) => e.startsWith('lock/')],
+  ]) {
     const u = await startUnreadInstance();
     const events = eventSwitch(u.instance, only);
     results[name] = await phase({ on: events.on, off: events.off });
@@ -404,15 +483,26 @@ async function mainRun() {
 
   const peak = Math.max(...Object.values(results).map((r) => r.eventsPerSec ?? 0));
   const lost = Object.values(results).reduce((a, r) => a + (r.lost ?? 0), 0);
-  console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}`);
+  console.log(
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}`,
+  );
   console.log(`Command: node bench/tracefs.js ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`);
-  console.log(`Storm: per-layer-idmap, ${layers} layers, concurrency ${concurrency}, one sustained storm per phase: ${settleS} s settling, then ${pairs} pairs of ${blockS} s blocks (running / stopped with its events off), each block measured after its first ${SKIP_S} s`);
+  console.log(
+    `Storm: per-layer-idmap, ${layers} layers, concurrency ${concurrency}, one sustained storm per phase: ${settleS} s settling, then ${pairs} pairs of ${blockS} s blocks (running / stopped with its events off), each block measured after its first ${SKIP_S} s`,
+  );
   console.log('');
   table(results);
   console.log('');
-  console.log(`Event rate while running (tracefs phases, events/s over the running time): ${Object.entries(results).filter(([, r]) => r.eventsPerSec).map(([n, r]) => `${n.replace('exporter + tracefs ', '')} ${Math.round(r.eventsPerSec).toLocaleString('en')}`).join(', ')}; events the ring buffers dropped: ${lost}.`);
-  console.log(`Decoder (median of 5): decode + merge + aggregate on the ${Math.round(rates.events).toLocaleString('en')} events a 1 s storm recorded: ${Math.round(rates.raw).toLocaleString('en')} events/s ` +
-    `(headroom ${(rates.raw / Math.max(peak, 1)).toFixed(1)}× over the highest rate above); text parser on the captured trace_pipe lines: ${Math.round(rates.text).toLocaleString('en')} lines/s (the kernel's formatting of the text is not in this figure).`);
+  console.log(
+    `Event rate while running (tracefs phases, events/s over the running time): ${Object.entries(results)
+      .filter(([, r]) => r.eventsPerSec)
+      .map(([n, r]) => `${n.replace('exporter + tracefs ', '')} ${Math.round(r.eventsPerSec).toLocaleString('en')}`)
+      .join(', ')}; events the ring buffers dropped: ${lost}.`,
+  );
+  console.log(
+    `Decoder (median of 5): decode + merge + aggregate on the ${Math.round(rates.events).toLocaleString('en')} events a 1 s storm recorded: ${Math.round(rates.raw).toLocaleString('en')} events/s ` +
+      `(headroom ${(rates.raw / Math.max(peak, 1)).toFixed(1)}× over the highest rate above); text parser on the captured trace_pipe lines: ${Math.round(rates.text).toLocaleString('en')} lines/s (the kernel's formatting of the text is not in this figure).`,
+  );
 }
 
 (alternatives ? alternativesRun() : mainRun()).catch((err) => {

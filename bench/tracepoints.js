@@ -26,7 +26,11 @@ const path = require('node:path');
 
 if (process.argv[2] !== '--inner') {
   // A private mount namespace: the bench's mounts and the tracefs it may mount vanish with it.
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, __filename, '--inner', ...process.argv.slice(2)], { stdio: 'inherit' });
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', process.execPath, __filename, '--inner', ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
   process.exit(r.status ?? 1);
 }
 const ROUNDS = Number(process.argv[3] ?? 30);
@@ -153,13 +157,19 @@ umount2(dir);
 fs.rmdirSync(dir);
 
 const f = (x, d = 3) => x.toFixed(d);
-console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), kernel ${os.release()}; ${ROUNDS} rounds of ${PAIRS} bind mount + umount pairs and ${GETPPID} getppid calls per arm, one thread\n`);
-console.log('| arm | mount + umount, ns (median) | ÷ off (median) | ÷ off (mean ± 95 %) | events recorded per pair | ns per event fired | getppid, ns over off |');
+console.log(
+  `\n${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), kernel ${os.release()}; ${ROUNDS} rounds of ${PAIRS} bind mount + umount pairs and ${GETPPID} getppid calls per arm, one thread\n`,
+);
+console.log(
+  '| arm | mount + umount, ns (median) | ÷ off (median) | ÷ off (mean ± 95 %) | events recorded per pair | ns per event fired | getppid, ns over off |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const n of names) {
   const { mean: m, half: ci } = meanCi(res[n].op);
   const perPair = res[n].events / (ROUNDS * PAIRS);
   const fired = n === 'rejected' ? res.collector.events / (ROUNDS * PAIRS) : perPair;
   const perEvent = fired > 0.5 ? f(median(res[n].overTif) / fired, 0) : '–';
-  console.log(`| ${n} | ${f(median(res[n].ns), 0)} | ${f(median(res[n].op))} | ${f(m)} ± ${f(ci)} | ${f(perPair, 2)} | ${perEvent} | ${f(median(res[n].sys), 1)} |`);
+  console.log(
+    `| ${n} | ${f(median(res[n].ns), 0)} | ${f(median(res[n].op))} | ${f(m)} ± ${f(ci)} | ${f(perPair, 2)} | ${perEvent} | ${f(median(res[n].sys), 1)} |`,
+  );
 }

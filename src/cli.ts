@@ -83,7 +83,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const known = err instanceof MountstormError;
-    process.stderr.write(`mountstorm: ${known ? errorMessage(err) : (err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(`mountstorm: ${known ? errorMessage(err) : ((err as Error)?.stack ?? String(err))}\n`);
     process.exit(known ? 2 : 1);
   },
 );

@@ -27,7 +27,13 @@ export interface Config {
   /** The alert spec's settings for the node's evaluator (thresholds), from --alerts.config.file. */
   alertsConfigFile: string | undefined;
   /** The node's own notifier; off without URLs. */
-  alertmanager: { urls: readonly string[]; configFile: string | undefined; instance: string; labels: Readonly<Record<string, string>>; resendMs: number };
+  alertmanager: {
+    urls: readonly string[];
+    configFile: string | undefined;
+    instance: string;
+    labels: Readonly<Record<string, string>>;
+    resendMs: number;
+  };
   logLevel: LogLevel;
   configFile: string | undefined;
 }
@@ -44,35 +50,101 @@ const RESERVED_LABELS = ['alertname', 'severity', 'instance'];
 export const DEFAULT_PORT = 9866;
 
 const OWN_FLAGS: FlagSpec[] = [
-  { name: 'web.listen-address', kind: 'string', default: `:${DEFAULT_PORT}`, help: 'Address to listen on, host:port (":port" for all interfaces).', check: (v) => (parseListenAddress(String(v)) ? undefined : 'must be host:port or :port') },
-  { name: 'web.telemetry-path', kind: 'string', default: '/metrics', help: 'Path under which to expose metrics.', check: (v) => (/^\/[A-Za-z0-9._~/-]*$/.test(String(v)) && v !== '/' ? undefined : 'must be an absolute URL path other than "/"') },
-  { name: 'web.max-requests', kind: 'int', default: 40, help: 'Maximum number of parallel scrape requests; further ones get 503.', check: positive },
-  { name: 'web.config.file', kind: 'path', default: undefined, help: 'exporter-toolkit web configuration (tls_server_config, basic_auth_users with bcrypt hashes); re-read when it or its certificate files change.' },
+  {
+    name: 'web.listen-address',
+    kind: 'string',
+    default: `:${DEFAULT_PORT}`,
+    help: 'Address to listen on, host:port (":port" for all interfaces).',
+    check: (v) => (parseListenAddress(String(v)) ? undefined : 'must be host:port or :port'),
+  },
+  {
+    name: 'web.telemetry-path',
+    kind: 'string',
+    default: '/metrics',
+    help: 'Path under which to expose metrics.',
+    check: (v) =>
+      /^\/[A-Za-z0-9._~/-]*$/.test(String(v)) && v !== '/' ? undefined : 'must be an absolute URL path other than "/"',
+  },
+  {
+    name: 'web.max-requests',
+    kind: 'int',
+    default: 40,
+    help: 'Maximum number of parallel scrape requests; further ones get 503.',
+    check: positive,
+  },
+  {
+    name: 'web.config.file',
+    kind: 'path',
+    default: undefined,
+    help: 'exporter-toolkit web configuration (tls_server_config, basic_auth_users with bcrypt hashes); re-read when it or its certificate files change.',
+  },
   { name: 'path.procfs', kind: 'path', default: '/proc', help: 'procfs mountpoint.' },
   { name: 'path.sysfs', kind: 'path', default: '/sys', help: 'sysfs mountpoint.' },
-  { name: 'path.rootfs', kind: 'path', default: '/', help: "Host root filesystem (the container runtime's state directories are read under it)." },
-  { name: 'mount.pid', kind: 'string', default: '1', help: 'PID whose mount namespace is watched, or "self".', check: (v) => (/^(self|[1-9]\d*)$/.test(String(v)) ? undefined : 'must be a positive PID or "self"') },
-  { name: 'sample.interval', kind: 'duration', default: 1000, help: 'How often the sampler reads the mount table and runs the probes.', check: (v) => ((v as number) >= 100 ? undefined : 'must be at least 100ms') },
-  { name: 'sample.timeout', kind: 'duration', default: 15000, help: 'A collector still running after this long is marked failed for the sample and not restarted until it returns.', check: (v) => ((v as number) >= 50 ? undefined : 'must be at least 50ms') },
-  { name: 'alerts.config.file', kind: 'path', default: undefined, help: "The alert bundle's settings (thresholds, selector, runbook URL; see alerts/README.md) for the exporter's own evaluator; the same file renders the rules (mountstorm render-alerts --config)." },
+  {
+    name: 'path.rootfs',
+    kind: 'path',
+    default: '/',
+    help: "Host root filesystem (the container runtime's state directories are read under it).",
+  },
+  {
+    name: 'mount.pid',
+    kind: 'string',
+    default: '1',
+    help: 'PID whose mount namespace is watched, or "self".',
+    check: (v) => (/^(self|[1-9]\d*)$/.test(String(v)) ? undefined : 'must be a positive PID or "self"'),
+  },
+  {
+    name: 'sample.interval',
+    kind: 'duration',
+    default: 1000,
+    help: 'How often the sampler reads the mount table and runs the probes.',
+    check: (v) => ((v as number) >= 100 ? undefined : 'must be at least 100ms'),
+  },
+  {
+    name: 'sample.timeout',
+    kind: 'duration',
+    default: 15000,
+    help: 'A collector still running after this long is marked failed for the sample and not restarted until it returns.',
+    check: (v) => ((v as number) >= 50 ? undefined : 'must be at least 50ms'),
+  },
+  {
+    name: 'alerts.config.file',
+    kind: 'path',
+    default: undefined,
+    help: "The alert bundle's settings (thresholds, selector, runbook URL; see alerts/README.md) for the exporter's own evaluator; the same file renders the rules (mountstorm render-alerts --config).",
+  },
   {
     name: 'alertmanager.url',
     kind: 'list',
     default: [],
-    help: 'Alertmanager to post the node\'s own storm alerts to (http:// or https://, with any path prefix); repeatable: every one gets every alert, as Prometheus sends to an HA pair. Off when none is given.',
+    help: "Alertmanager to post the node's own storm alerts to (http:// or https://, with any path prefix); repeatable: every one gets every alert, as Prometheus sends to an HA pair. Off when none is given.",
     check: (v) => {
       for (const u of v as string[]) {
         try {
           parseAlertmanagerUrl(u);
         } catch (err) {
-          return errorMessage(err).replace(/^--alertmanager\.url: /, '').replace(/ \(got .*\)$/, '');
+          return errorMessage(err)
+            .replace(/^--alertmanager\.url: /, '')
+            .replace(/ \(got .*\)$/, '');
         }
       }
       return undefined;
     },
   },
-  { name: 'alertmanager.config.file', kind: 'path', default: undefined, help: 'How to reach the Alertmanagers: timeout, tls_config (CA, client certificate), basic_auth, authorization or bearer_token_file, as in Prometheus; re-read when it or its files change.' },
-  { name: 'alertmanager.instance', kind: 'string', default: undefined, help: 'The instance label of the node\'s alerts: the one the Prometheus rule would give this node (default: $NODE_NAME, else the hostname).', check: (v) => (String(v).trim() !== '' && !/[\r\n]/.test(String(v)) ? undefined : 'must be a non-empty single line') },
+  {
+    name: 'alertmanager.config.file',
+    kind: 'path',
+    default: undefined,
+    help: 'How to reach the Alertmanagers: timeout, tls_config (CA, client certificate), basic_auth, authorization or bearer_token_file, as in Prometheus; re-read when it or its files change.',
+  },
+  {
+    name: 'alertmanager.instance',
+    kind: 'string',
+    default: undefined,
+    help: "The instance label of the node's alerts: the one the Prometheus rule would give this node (default: $NODE_NAME, else the hostname).",
+    check: (v) =>
+      String(v).trim() !== '' && !/[\r\n]/.test(String(v)) ? undefined : 'must be a non-empty single line',
+  },
   {
     name: 'alertmanager.label',
     kind: 'list',
@@ -87,14 +159,37 @@ const OWN_FLAGS: FlagSpec[] = [
       return undefined;
     },
   },
-  { name: 'alertmanager.resend-interval', kind: 'duration', default: 5000, help: 'How often a firing alert is posted again; its endsAt is four of these ahead, so an exporter that dies lets the alert resolve.', check: (v) => ((v as number) >= 1000 && (v as number) <= 600_000 ? undefined : 'must be between 1s and 10m') },
-  { name: 'log.level', kind: 'string', default: 'info', help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.`, check: (v) => ((LOG_LEVELS as readonly string[]).includes(String(v)) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`) },
-  { name: 'config.file', kind: 'path', default: undefined, help: 'YAML file whose keys are these flag names (without "--").' },
+  {
+    name: 'alertmanager.resend-interval',
+    kind: 'duration',
+    default: 5000,
+    help: 'How often a firing alert is posted again; its endsAt is four of these ahead, so an exporter that dies lets the alert resolve.',
+    check: (v) => ((v as number) >= 1000 && (v as number) <= 600_000 ? undefined : 'must be between 1s and 10m'),
+  },
+  {
+    name: 'log.level',
+    kind: 'string',
+    default: 'info',
+    help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}.`,
+    check: (v) =>
+      (LOG_LEVELS as readonly string[]).includes(String(v)) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`,
+  },
+  {
+    name: 'config.file',
+    kind: 'path',
+    default: undefined,
+    help: 'YAML file whose keys are these flag names (without "--").',
+  },
 ];
 
 /** The flags of each collector, under `collector.<name>.`, after its on/off flag. */
 const COLLECTOR_FLAGS: FlagSpec[] = COLLECTORS.flatMap((c) => [
-  { name: `collector.${c.name}`, kind: 'bool' as const, default: c.defaultEnabled, help: `Enable the ${c.name} collector: ${c.help}` },
+  {
+    name: `collector.${c.name}`,
+    kind: 'bool' as const,
+    default: c.defaultEnabled,
+    help: `Enable the ${c.name} collector: ${c.help}`,
+  },
   ...c.flags.map((f) => ({ ...f, name: `collector.${c.name}.${f.name}` })),
 ]);
 
@@ -137,7 +232,8 @@ export function parseConfigFile(text: string, file: string): Map<string, FlagVal
   if (doc === undefined) return out;
   for (const [key, raw] of Object.entries(doc)) {
     const spec = SPEC.get(key);
-    if (!spec || key === 'config.file') throw new ConfigError(`${file}: unknown key "${key}" (keys are flag names without "--", see --help)`);
+    if (!spec || key === 'config.file')
+      throw new ConfigError(`${file}: unknown key "${key}" (keys are flag names without "--", see --help)`);
     out.set(key, coerce(spec, raw, file));
   }
   return out;
@@ -177,7 +273,11 @@ export function loadConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
       urls: get<string[]>('alertmanager.url'),
       configFile: get('alertmanager.config.file'),
       instance: (get<string | undefined>('alertmanager.instance') ?? defaultInstance(env)).trim(),
-      labels: Object.fromEntries(get<string[]>('alertmanager.label').map((l) => (LABEL.exec(l) as RegExpExecArray).slice(1, 3) as [string, string])),
+      labels: Object.fromEntries(
+        get<string[]>('alertmanager.label').map(
+          (l) => (LABEL.exec(l) as RegExpExecArray).slice(1, 3) as [string, string],
+        ),
+      ),
       resendMs: get('alertmanager.resend-interval'),
     },
     logLevel: get<LogLevel>('log.level'),

@@ -8,14 +8,13 @@ import { Counter, Gauge, Histogram, Registry, type Metric, type RegistryContentT
 
 export type Format = 'prometheus' | 'openmetrics';
 
-
 /** Version of mountstorm and of Node.js (value 1): every target carries it, so dashboards list nodes by it. */
 export const BUILD_INFO = 'mountstorm_build_info';
 
 /** 10 µs … 60 s: a quiet probe sits near the bottom, a stalled kernel near the top. */
 export const LATENCY_BUCKETS = [
-  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-  2.5, 5, 10, 30, 60,
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+  5, 10, 30, 60,
 ];
 
 function openMetricsRegistry(): Registry<RegistryContentType> {
@@ -31,7 +30,10 @@ function openMetricsRegistry(): Registry<RegistryContentType> {
  * labels and buckets, and registries render it as their own) whose values come from these counts.
  */
 export class BucketHistogram<L extends string = string> extends Histogram<L> {
-  private readonly series = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
+  private readonly series = new Map<
+    string,
+    { labels: Record<string, string>; counts: number[]; sum: number; count: number }
+  >();
 
   constructor(
     name: string,
@@ -41,14 +43,15 @@ export class BucketHistogram<L extends string = string> extends Histogram<L> {
   ) {
     super({ name, help, buckets: [...bounds], labelNames: labelList, registers: [] });
     // Histogram sets observe() on the instance; this one is fed by addCounts() only.
-    this.observe = (() => {
+    this.observe = () => {
       throw new Error(`${name}: fed by addCounts(), not observe()`);
-    });
+    };
   }
 
   /** Adds `counts` (per bucket, not cumulative, the last slot +Inf) and their `sum`. */
   addCounts(labels: Record<L, string>, counts: readonly number[], sum: number): void {
-    if (counts.length !== this.bounds.length + 1) throw new Error(`${this.fields.name}: ${counts.length} counts for ${this.bounds.length} buckets`);
+    if (counts.length !== this.bounds.length + 1)
+      throw new Error(`${this.fields.name}: ${counts.length} counts for ${this.bounds.length} buckets`);
     const key = this.labelList.map((l) => labels[l]).join('\u0000');
     let s = this.series.get(key);
     if (!s) {
@@ -82,7 +85,9 @@ export class BucketHistogram<L extends string = string> extends Histogram<L> {
     }
     const { help, aggregator } = this.fields;
     // The shape prom-client's own Histogram#get() answers (its declaration adds a collect field no render reads).
-    return Promise.resolve({ name, help, type: 'histogram', aggregator, values } as unknown as Awaited<ReturnType<Histogram<L>['get']>>);
+    return Promise.resolve({ name, help, type: 'histogram', aggregator, values } as unknown as Awaited<
+      ReturnType<Histogram<L>['get']>
+    >);
   }
 
   /** The registry's render asks for this where a metric has it: the same values. */
@@ -110,7 +115,12 @@ interface Rendered {
  */
 function openMetricsView(m: Metric): Metric {
   // prom-client's declarations leave out the fields every metric has at run time.
-  const { name, help, type, aggregator } = m as unknown as { name: string; help: string; type: string; aggregator: string };
+  const { name, help, type, aggregator } = m as unknown as {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+  };
   const view = {
     name,
     help,
@@ -135,7 +145,11 @@ export class Exposition {
 
   /** With a version, the exposition carries BUILD_INFO for it. */
   constructor(version?: string) {
-    if (version !== undefined) this.gauge(BUILD_INFO, 'Version of mountstorm and of the Node.js runtime it runs on; value is 1.', ['version', 'nodejs']).set({ version, nodejs: process.version }, 1);
+    if (version !== undefined)
+      this.gauge(BUILD_INFO, 'Version of mountstorm and of the Node.js runtime it runs on; value is 1.', [
+        'version',
+        'nodejs',
+      ]).set({ version, nodejs: process.version }, 1);
   }
 
   /** Every metric is in both registries (the OpenMetrics one through a view), so either format shows the same state. */
@@ -153,11 +167,21 @@ export class Exposition {
     return this.register(new Gauge({ name, help, labelNames, registers: [] }));
   }
 
-  histogram<L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {
+  histogram<L extends string>(
+    name: string,
+    help: string,
+    buckets: number[],
+    labelNames: readonly L[] = [],
+  ): Histogram<L> {
     return this.register(new Histogram({ name, help, labelNames, buckets, registers: [] }));
   }
 
-  bucketHistogram<L extends string>(name: string, help: string, buckets: readonly number[], labelNames: readonly L[] = []): BucketHistogram<L> {
+  bucketHistogram<L extends string>(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    labelNames: readonly L[] = [],
+  ): BucketHistogram<L> {
     return this.register(new BucketHistogram(name, help, buckets, labelNames));
   }
 

@@ -43,7 +43,8 @@ export function between(lo: number, hi: number, unit = ''): (v: FlagValue) => st
 
 /** "must be a, b or c" unless the value is one of `values`. */
 export function oneOf(values: readonly string[]): (v: FlagValue) => string | undefined {
-  const list = values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}` : String(values[0]);
+  const list =
+    values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}` : String(values[0]);
   return (v) => (values.includes(String(v)) ? undefined : `must be ${list}`);
 }
 
@@ -139,14 +140,19 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
       if (raw === undefined) throw new ConfigError(`--${name} needs a value`);
     }
     const v = coerce(spec, raw, 'flag');
-    if (spec.kind === 'list') values.set(name, [...((values.get(name) as string[] | undefined) ?? []), ...(v as string[])]);
+    if (spec.kind === 'list')
+      values.set(name, [...((values.get(name) as string[] | undefined) ?? []), ...(v as string[])]);
     else values.set(name, v);
   }
   return { values, help, version, positionals };
 }
 
 /** A flag's value from the parsed command line, else its default. */
-export function flagValue<T extends FlagValue | undefined>(args: ParsedArgs, specs: readonly FlagSpec[], name: string): T {
+export function flagValue<T extends FlagValue | undefined>(
+  args: ParsedArgs,
+  specs: readonly FlagSpec[],
+  name: string,
+): T {
   if (args.values.has(name)) return args.values.get(name) as T;
   const spec = specs.find((f) => f.name === name);
   if (!spec) throw new Error(`no flag ${name}`);
@@ -160,7 +166,12 @@ export function flagsHelp(specs: readonly FlagSpec[]): string {
     const neg = f.kind === 'bool' ? ` / --no-${f.name}` : '';
     let def = '';
     if (f.default !== undefined) {
-      const d = f.kind === 'duration' ? formatDuration(f.default as number) : Array.isArray(f.default) ? f.default.join(',') : String(f.default);
+      const d =
+        f.kind === 'duration'
+          ? formatDuration(f.default as number)
+          : Array.isArray(f.default)
+            ? f.default.join(',')
+            : String(f.default);
       def = ` (default: ${d})`;
     }
     lines.push(`  --${f.name}${f.kind === 'bool' ? '' : '=<' + f.kind + '>'}${neg}\n      ${f.help}${def}`);

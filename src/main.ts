@@ -41,7 +41,13 @@ export interface Running {
  * a whole request within 30 s, checked every second (Node's default is every 30 s, which would let a
  * trickling client hold its socket for 40 s).
  */
-const SERVER_OPTIONS: http.ServerOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+const SERVER_OPTIONS: http.ServerOptions = {
+  maxHeaderSize: 16 * 1024,
+  requestTimeout: 30_000,
+  headersTimeout: 10_000,
+  keepAliveTimeout: 5_000,
+  connectionsCheckingInterval: 1_000,
+};
 /** Open connections beyond this are refused at accept: memory stays bounded under a connection flood. */
 export const MAX_CONNECTIONS = 1024;
 
@@ -72,14 +78,24 @@ function watchWebConfig(current: WebConfig, server: http.Server, auth: WebAuth, 
       log.error('web config reload failed; keeping the previous settings', { err: errorMessage(err) });
       return files();
     }
-    if (Boolean(next.tls) !== Boolean(active.tls) || (next.tls && active.tls && next.tls.clientAuth !== active.tls.clientAuth)) {
-      log.error('web config reload: turning TLS on or off, or changing client_auth_type, needs a restart; keeping the previous settings', { file: active.file });
+    if (
+      Boolean(next.tls) !== Boolean(active.tls) ||
+      (next.tls && active.tls && next.tls.clientAuth !== active.tls.clientAuth)
+    ) {
+      log.error(
+        'web config reload: turning TLS on or off, or changing client_auth_type, needs a restart; keeping the previous settings',
+        { file: active.file },
+      );
       return files();
     }
     if (next.tls) (server as https.Server).setSecureContext(tlsOptions(next.tls));
     auth.update(next.users, next.tls?.clientAuth ?? 'NoClientCert');
     active = next;
-    log.info('web config reloaded', { file: active.file, tls: Boolean(active.tls), basic_auth_users: active.users.size });
+    log.info('web config reloaded', {
+      file: active.file,
+      tls: Boolean(active.tls),
+      basic_auth_users: active.users.size,
+    });
     return files();
   });
 }
@@ -102,18 +118,28 @@ function watchClientConfig(current: ClientConfig & { file: string }, notifier: N
 
 /** The enabled collectors, in the order of COLLECTORS. */
 export function createCollectors(ctx: CollectorContext): Collector[] {
-  return COLLECTORS.filter((d) => ctx.config.collectors[d.name]).map((d) => d.create(ctx, ctx.config.collectorOptions[d.name] as object));
+  return COLLECTORS.filter((d) => ctx.config.collectors[d.name]).map((d) =>
+    d.create(ctx, ctx.config.collectorOptions[d.name] as object),
+  );
 }
 
 export async function serve(config: Readonly<Config>, log: Logger): Promise<Running> {
   // A bad web config stops the start (ConfigError), before anything else is set up.
   const webConfig = config.web.configFile !== undefined ? loadWebConfig(config.web.configFile) : undefined;
-  const alertsConfig = config.alertsConfigFile !== undefined ? loadAlertsConfig(config.alertsConfigFile) : DEFAULT_ALERTS_CONFIG;
+  const alertsConfig =
+    config.alertsConfigFile !== undefined ? loadAlertsConfig(config.alertsConfigFile) : DEFAULT_ALERTS_CONFIG;
   const am = config.alertmanager;
-  const clientConfig = am.configFile !== undefined ? { ...loadClientConfig(am.configFile), file: am.configFile } : undefined;
+  const clientConfig =
+    am.configFile !== undefined ? { ...loadClientConfig(am.configFile), file: am.configFile } : undefined;
   const paths = new HostPaths(config.paths.procfs, config.paths.sysfs, config.paths.rootfs);
   const exposition = new Exposition(VERSION);
-  const ctx: CollectorContext = { config, paths, log, exposition, mountinfoPath: paths.proc(config.mountPid, 'mountinfo') };
+  const ctx: CollectorContext = {
+    config,
+    paths,
+    log,
+    exposition,
+    mountinfoPath: paths.proc(config.mountPid, 'mountinfo'),
+  };
   const collectors = createCollectors(ctx);
   const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs, config.sampleTimeoutMs);
 
@@ -122,13 +148,36 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   const evaluator = new Evaluator(alertsConfig, am.instance, exposition);
   const notifier =
     am.urls.length > 0
-      ? new Notifier({ urls: am.urls.map(parseAlertmanagerUrl), client: clientConfig ?? DEFAULT_CLIENT_CONFIG, instance: am.instance, labels: am.labels, resendMs: am.resendMs, log, exposition }, VERSION)
+      ? new Notifier(
+          {
+            urls: am.urls.map(parseAlertmanagerUrl),
+            client: clientConfig ?? DEFAULT_CLIENT_CONFIG,
+            instance: am.instance,
+            labels: am.labels,
+            resendMs: am.resendMs,
+            log,
+            exposition,
+          },
+          VERSION,
+        )
       : undefined;
   const capability = new PageCapabilityGauge(exposition, (c) => {
-    if (c.capable) log.info('the storm page can fire here: mount signature, container starts and lock wait are all seen');
-    else log.warn('the storm page cannot fire here', { missing: c.blockers.map((b) => b.reason).join(','), why: c.blockers.map((b) => b.why).join('; ') });
+    if (c.capable)
+      log.info('the storm page can fire here: mount signature, container starts and lock wait are all seen');
+    else
+      log.warn('the storm page cannot fire here', {
+        missing: c.blockers.map((b) => b.reason).join(','),
+        why: c.blockers.map((b) => b.why).join('; '),
+      });
   });
-  const state = new NodeStateView(history, evaluator, alertsConfig, config.sampleIntervalMs, VERSION, () => capability.current);
+  const state = new NodeStateView(
+    history,
+    evaluator,
+    alertsConfig,
+    config.sampleIntervalMs,
+    VERSION,
+    () => capability.current,
+  );
   const phases = new Map<string, string>();
   sampler.onSample((sample) => {
     history.add(sample);
@@ -138,7 +187,8 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
       const was = phases.get(a.name) ?? 'inactive';
       if (a.phase === was) continue;
       phases.set(a.name, a.phase);
-      if (a.phase === 'firing') log.warn('node alert firing', { alertname: a.name, severity: a.severity, description: a.description });
+      if (a.phase === 'firing')
+        log.warn('node alert firing', { alertname: a.name, severity: a.severity, description: a.description });
       else if (was === 'firing') log.info('node alert resolved', { alertname: a.name });
     }
     notifier?.update(alerts);
@@ -147,11 +197,22 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   const tracefs = collectors.find((c): c is TracefsCollector => c instanceof TracefsCollector);
   if (tracefs) {
     sampler.onSample((sample) => tracefs.observe(sample));
-    for (const c of collectors) if (c instanceof NamespacesCollector) c.onStorm((rate) => tracefs.hint(`mount events at ${Math.round(rate)}/s`));
+    for (const c of collectors)
+      if (c instanceof NamespacesCollector) c.onStorm((rate) => tracefs.hint(`mount events at ${Math.round(rate)}/s`));
   }
   const auth = webConfig ? new WebAuth(webConfig.users, webConfig.tls?.clientAuth ?? 'NoClientCert') : undefined;
-  const app = createApp({ exposition, telemetryPath: config.web.telemetryPath, maxRequests: config.web.maxRequests, log, version: VERSION, state, auth });
-  const server: http.Server = webConfig?.tls ? https.createServer({ ...SERVER_OPTIONS, ...tlsOptions(webConfig.tls) }, app) : http.createServer(SERVER_OPTIONS, app);
+  const app = createApp({
+    exposition,
+    telemetryPath: config.web.telemetryPath,
+    maxRequests: config.web.maxRequests,
+    log,
+    version: VERSION,
+    state,
+    auth,
+  });
+  const server: http.Server = webConfig?.tls
+    ? https.createServer({ ...SERVER_OPTIONS, ...tlsOptions(webConfig.tls) }, app)
+    : http.createServer(SERVER_OPTIONS, app);
   server.maxConnections = MAX_CONNECTIONS;
   const listen = parseListenAddress(config.web.listenAddress);
   if (!listen) throw new Error(`bad listen address ${config.web.listenAddress}`);
@@ -165,8 +226,19 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   const address = server.address() as AddressInfo;
   const watcher = webConfig && auth ? watchWebConfig(webConfig, server, auth, log) : undefined;
   const clientWatcher = clientConfig && notifier ? watchClientConfig(clientConfig, notifier, log) : undefined;
-  if (notifier) log.info('posting node alerts to Alertmanager', { alertmanagers: am.urls.join(','), instance: am.instance, alerts: evaluator.alerts.map((a) => a.name).join(',') });
-  log.info('listening', { address: `${address.address}:${address.port}`, telemetry_path: config.web.telemetryPath, tls: Boolean(webConfig?.tls), basic_auth: Boolean(auth?.enabled), collectors: collectors.map((c) => c.name).join(',') });
+  if (notifier)
+    log.info('posting node alerts to Alertmanager', {
+      alertmanagers: am.urls.join(','),
+      instance: am.instance,
+      alerts: evaluator.alerts.map((a) => a.name).join(','),
+    });
+  log.info('listening', {
+    address: `${address.address}:${address.port}`,
+    telemetry_path: config.web.telemetryPath,
+    tls: Boolean(webConfig?.tls),
+    basic_auth: Boolean(auth?.enabled),
+    collectors: collectors.map((c) => c.name).join(','),
+  });
   // The first sample completes before scrapes see data; the loop keeps its cadence after it.
   await sampler.start();
   notifier?.start();

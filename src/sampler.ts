@@ -88,8 +88,12 @@ export class Sampler {
     private readonly timeoutMs: number,
   ) {
     const e = exposition;
-    this.success = e.gauge(M.scrapeCollectorSuccess, 'Whether the collector succeeded in the last sample.', ['collector']);
-    this.duration = e.gauge(M.scrapeCollectorDurationSeconds, 'How long the collector took in the last sample.', ['collector']);
+    this.success = e.gauge(M.scrapeCollectorSuccess, 'Whether the collector succeeded in the last sample.', [
+      'collector',
+    ]);
+    this.duration = e.gauge(M.scrapeCollectorDurationSeconds, 'How long the collector took in the last sample.', [
+      'collector',
+    ]);
     this.overruns = e.counter(M.sampleOverruns, 'Sample ticks skipped because the previous sample was still running.');
     this.samples = e.counter(M.samples, 'Samples completed.');
     this.lastSample = e.gauge(M.lastSampleTimestampSeconds, 'Unix time at which the last sample completed.');
@@ -97,8 +101,13 @@ export class Sampler {
     this.rss = e.gauge(M.processResidentMemoryBytes, 'Resident memory size in bytes.');
     this.heap = e.gauge(M.processHeapBytes, 'V8 heap in use, in bytes.');
     this.fds = e.gauge(M.processOpenFds, 'Number of open file descriptors.');
-    this.loopDelay = e.gauge(M.eventLoopDelayP99Seconds, "99th percentile of the exporter's event-loop delay over the last sample interval (timed every 100 ms).");
-    e.gauge(M.processStartTimeSeconds, 'Start time of the process since unix epoch in seconds.').set(Math.round(Date.now() / 1000 - process.uptime()));
+    this.loopDelay = e.gauge(
+      M.eventLoopDelayP99Seconds,
+      "99th percentile of the exporter's event-loop delay over the last sample interval (timed every 100 ms).",
+    );
+    e.gauge(M.processStartTimeSeconds, 'Start time of the process since unix epoch in seconds.').set(
+      Math.round(Date.now() / 1000 - process.uptime()),
+    );
   }
 
   /** Hands every completed sample to `listener` (a failing listener is logged, never fails the sample). */
@@ -126,7 +135,9 @@ export class Sampler {
     if (this.stuck.has(c)) return { ok: false, seconds: 0 };
     let timer: NodeJS.Timeout | undefined;
     const collected = c.collect();
-    const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
+    const deadline = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)),
+    );
     try {
       const r = await Promise.race([collected.then((part) => ({ part })), deadline]);
       if (r === 'timeout') {
@@ -138,13 +149,19 @@ export class Sampler {
           },
           () => this.stuck.delete(c),
         );
-        this.log.failure(`collector:${c.name}`, 'error', 'collector timed out', { collector: c.name, timeout_ms: this.timeoutMs });
+        this.log.failure(`collector:${c.name}`, 'error', 'collector timed out', {
+          collector: c.name,
+          timeout_ms: this.timeoutMs,
+        });
         return { ok: false, seconds: elapsed() };
       }
       this.log.recovered(`collector:${c.name}`, `collector ${c.name} succeeded again`);
       return { ok: true, seconds: elapsed(), part: r.part };
     } catch (err) {
-      this.log.failure(`collector:${c.name}`, 'error', 'collector failed', { collector: c.name, err: errorMessage(err) });
+      this.log.failure(`collector:${c.name}`, 'error', 'collector failed', {
+        collector: c.name,
+        err: errorMessage(err),
+      });
       return { ok: false, seconds: elapsed() };
     } finally {
       clearTimeout(timer);
@@ -153,10 +170,18 @@ export class Sampler {
 
   private async runAll(): Promise<void> {
     const results = await Promise.all(this.collectors.map((c) => this.runOne(c)));
-    const fdCount = await fs.readdir('/proc/self/fd').then((l) => l.length, () => undefined);
+    const fdCount = await fs.readdir('/proc/self/fd').then(
+      (l) => l.length,
+      () => undefined,
+    );
     // From here on synchronous: a render sees the whole sample or none of it.
     const now = Date.now();
-    const sample: Sample = { at: now, seconds: this.lastAt === undefined ? this.intervalMs / 1000 : (now - this.lastAt) / 1000, parts: {}, collectors: {} };
+    const sample: Sample = {
+      at: now,
+      seconds: this.lastAt === undefined ? this.intervalMs / 1000 : (now - this.lastAt) / 1000,
+      parts: {},
+      collectors: {},
+    };
     this.lastAt = now;
     this.collectors.forEach((c, i) => {
       const r = results[i] as { ok: boolean; seconds: number; part?: unknown };
@@ -170,7 +195,10 @@ export class Sampler {
           (sample.parts as Record<string, unknown>)[c.name] = parts[parts.length - 1];
         } catch (err) {
           ok = false;
-          this.log.failure(`collector:${c.name}`, 'error', 'collector failed', { collector: c.name, err: errorMessage(err) });
+          this.log.failure(`collector:${c.name}`, 'error', 'collector failed', {
+            collector: c.name,
+            err: errorMessage(err),
+          });
         }
       }
       sample.collectors[c.name] = { ok, seconds: r.seconds };

@@ -70,7 +70,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/', (_req: Request, res: Response) => {
     if (deps.state) {
-      res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'");
+      res.set(
+        'Content-Security-Policy',
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+      );
       res.type('html').send(landingPage(deps.telemetryPath));
       return;
     }
@@ -100,7 +103,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) deps.log.error('request failed', { err: err.message });
-    res.status(status).type('text/plain').send(status === 500 ? 'internal error\n' : 'bad request\n');
+    res
+      .status(status)
+      .type('text/plain')
+      .send(status === 500 ? 'internal error\n' : 'bad request\n');
   });
   return app;
 }

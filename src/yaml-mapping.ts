@@ -20,7 +20,11 @@ export function readSettingsFile(file: string, what: string): string {
  * The file's top-level mapping (undefined for an empty file), and a ConfigError maker naming the
  * file; `mapping` says what the top level must be.
  */
-export function parseYamlMapping(text: string, file: string, mapping = 'a mapping'): { doc: Record<string, unknown> | undefined; fail: (why: string) => ConfigError } {
+export function parseYamlMapping(
+  text: string,
+  file: string,
+  mapping = 'a mapping',
+): { doc: Record<string, unknown> | undefined; fail: (why: string) => ConfigError } {
   let doc: unknown;
   try {
     doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });

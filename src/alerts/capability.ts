@@ -74,9 +74,19 @@ export class PageCapabilityGauge {
   private last: string | undefined;
   current: PageCapability | undefined;
 
-  constructor(exposition: Exposition, private readonly onChange: (c: PageCapability) => void) {
-    this.capable = exposition.gauge(CAPABILITY_METRICS.pageCapable, 'Whether this exporter, as configured and privileged, can page on a mount storm (MountStormImminent): 1, or 0 with the reasons in mountstorm_storm_page_blocked.');
-    this.blocked = exposition.gauge(CAPABILITY_METRICS.pageBlocked, 'Why the storm page cannot fire here: 1 for each missing input (no_mount_signature, no_container_starts, no_lock_wait).', ['reason']);
+  constructor(
+    exposition: Exposition,
+    private readonly onChange: (c: PageCapability) => void,
+  ) {
+    this.capable = exposition.gauge(
+      CAPABILITY_METRICS.pageCapable,
+      'Whether this exporter, as configured and privileged, can page on a mount storm (MountStormImminent): 1, or 0 with the reasons in mountstorm_storm_page_blocked.',
+    );
+    this.blocked = exposition.gauge(
+      CAPABILITY_METRICS.pageBlocked,
+      'Why the storm page cannot fire here: 1 for each missing input (no_mount_signature, no_container_starts, no_lock_wait).',
+      ['reason'],
+    );
   }
 
   update(s: Sample): void {

@@ -45,14 +45,22 @@ export function parseAlertsConfig(text: string, file: string): AlertsConfig {
   const out: AlertsConfig = { ...DEFAULT_ALERTS_CONFIG, thresholds: { ...THRESHOLDS } };
   const duration = (key: string, v: unknown): number => {
     const ms = typeof v === 'string' ? parseDuration(v) : undefined;
-    if (ms === undefined || ms <= 0) throw fail(`${key} must be a duration such as 5s or 1m (got ${JSON.stringify(v)})`);
+    if (ms === undefined || ms <= 0)
+      throw fail(`${key} must be a duration such as 5s or 1m (got ${JSON.stringify(v)})`);
     return ms;
   };
   for (const [key, v] of Object.entries(d)) {
     switch (key) {
       case 'selector':
-        if (typeof v !== 'string' || !/^\s*[a-zA-Z_]\w*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*(,\s*[a-zA-Z_]\w*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*)*$/.test(v)) {
-          throw fail(`selector must be PromQL label matchers without braces, such as job="mountstorm" (got ${JSON.stringify(v)})`);
+        if (
+          typeof v !== 'string' ||
+          !/^\s*[a-zA-Z_]\w*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*(,\s*[a-zA-Z_]\w*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*)*$/.test(
+            v,
+          )
+        ) {
+          throw fail(
+            `selector must be PromQL label matchers without braces, such as job="mountstorm" (got ${JSON.stringify(v)})`,
+          );
         }
         out.selector = v.trim();
         break;
@@ -63,17 +71,21 @@ export function parseAlertsConfig(text: string, file: string): AlertsConfig {
         out.evaluationIntervalMs = duration(key, v);
         break;
       case 'runbook_url':
-        if (typeof v !== 'string' || !/^https?:\/\/\S+$/.test(v) || !v.includes('{alert}')) throw fail(`runbook_url must be an http(s) URL containing {alert} (got ${JSON.stringify(v)})`);
+        if (typeof v !== 'string' || !/^https?:\/\/\S+$/.test(v) || !v.includes('{alert}'))
+          throw fail(`runbook_url must be an http(s) URL containing {alert} (got ${JSON.stringify(v)})`);
         out.runbookUrl = v;
         break;
       case 'thresholds': {
-        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw fail('thresholds must be a mapping of threshold names to values');
+        if (v === null || typeof v !== 'object' || Array.isArray(v))
+          throw fail('thresholds must be a mapping of threshold names to values');
         const t = out.thresholds as Record<string, string | number>;
         for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
           const def = (THRESHOLDS as Record<string, string | number>)[name];
-          if (def === undefined) throw fail(`thresholds: unknown threshold "${name}" (known: ${Object.keys(THRESHOLDS).join(', ')})`);
+          if (def === undefined)
+            throw fail(`thresholds: unknown threshold "${name}" (known: ${Object.keys(THRESHOLDS).join(', ')})`);
           if (typeof def === 'number') {
-            if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw fail(`thresholds.${name} must be a non-negative number (got ${JSON.stringify(value)})`);
+            if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+              throw fail(`thresholds.${name} must be a non-negative number (got ${JSON.stringify(value)})`);
             t[name] = value;
           } else {
             duration(`thresholds.${name}`, value);
@@ -83,7 +95,9 @@ export function parseAlertsConfig(text: string, file: string): AlertsConfig {
         break;
       }
       default:
-        throw fail(`unknown key "${key}" (known: selector, scrape_interval, evaluation_interval, runbook_url, thresholds)`);
+        throw fail(
+          `unknown key "${key}" (known: selector, scrape_interval, evaluation_interval, runbook_url, thresholds)`,
+        );
     }
   }
   return Object.freeze({ ...out, thresholds: Object.freeze(out.thresholds) });

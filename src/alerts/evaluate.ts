@@ -11,7 +11,17 @@ import { parseDuration } from '../flags';
 import type { History } from '../state/history';
 import { runbookUrl, type AlertsConfig } from './config';
 import { formatValue } from './format';
-import { ALERTS, holds, signal, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Severity, TOP_IMAGE } from './spec';
+import {
+  ALERTS,
+  holds,
+  signal,
+  thresholdValue,
+  type AlertSpec,
+  type Condition,
+  type DescriptionPart,
+  type Severity,
+  TOP_IMAGE,
+} from './spec';
 
 export const EVALUATOR_METRICS = {
   nodeAlerts: 'mountstorm_node_alerts',
@@ -35,7 +45,12 @@ export interface AlertState {
 }
 
 /** A description with the node's values, as the rule's template writes it. */
-export function nodeDescription(parts: readonly DescriptionPart[], h: History, cfg: AlertsConfig, instance: string): string {
+export function nodeDescription(
+  parts: readonly DescriptionPart[],
+  h: History,
+  cfg: AlertsConfig,
+  instance: string,
+): string {
   return parts
     .map((p) => {
       if (typeof p === 'string') return p.split('{instance}').join(instance);
@@ -56,7 +71,9 @@ export function explain(c: Condition, h: History, cfg: AlertsConfig, nested = fa
   }
   const s = signal(c.signal);
   const v = formatValue(s.node(h, cfg), s.format);
-  return 'present' in c ? `${s.id} ${v === 'n/a' ? 'absent' : 'present'}` : `${s.id} ${v} > ${formatValue(thresholdValue(cfg, c.above), s.format === 'integer' ? 'humanize' : s.format)}`;
+  return 'present' in c
+    ? `${s.id} ${v === 'n/a' ? 'absent' : 'present'}`
+    : `${s.id} ${v} > ${formatValue(thresholdValue(cfg, c.above), s.format === 'integer' ? 'humanize' : s.format)}`;
 }
 
 export class Evaluator {
@@ -73,9 +90,20 @@ export class Evaluator {
   ) {
     for (const a of this.alerts) {
       if (!a.condition) throw new Error(`alert spec: node alert ${a.name} has no condition`);
-      this.states.set(a.name, { name: a.name, severity: a.severity, phase: 'inactive', summary: a.summary, description: '', runbookUrl: runbookUrl(cfg, a.name) });
+      this.states.set(a.name, {
+        name: a.name,
+        severity: a.severity,
+        phase: 'inactive',
+        summary: a.summary,
+        description: '',
+        runbookUrl: runbookUrl(cfg, a.name),
+      });
     }
-    this.metric = exposition?.gauge(EVALUATOR_METRICS.nodeAlerts, "The exporter's own evaluation of its node alerts: 1 for the state each is in (inactive, pending, firing).", ['alertname', 'severity', 'state']);
+    this.metric = exposition?.gauge(
+      EVALUATOR_METRICS.nodeAlerts,
+      "The exporter's own evaluation of its node alerts: 1 for the state each is in (inactive, pending, firing).",
+      ['alertname', 'severity', 'state'],
+    );
     this.export();
   }
 
@@ -93,7 +121,10 @@ export class Evaluator {
           s.phase = 'pending';
           s.activeAt = now;
         }
-        if (s.phase === 'pending' && now - (s.activeAt as number) >= (parseDuration(this.cfg.thresholds[a.for]) as number)) {
+        if (
+          s.phase === 'pending' &&
+          now - (s.activeAt as number) >= (parseDuration(this.cfg.thresholds[a.for]) as number)
+        ) {
           s.phase = 'firing';
           s.firedAt = now;
         }
@@ -120,7 +151,8 @@ export class Evaluator {
   private export(): void {
     if (!this.metric) return;
     for (const s of this.states.values()) {
-      for (const phase of ['inactive', 'pending', 'firing'] as const) this.metric.set({ alertname: s.name, severity: s.severity, state: phase }, s.phase === phase ? 1 : 0);
+      for (const phase of ['inactive', 'pending', 'firing'] as const)
+        this.metric.set({ alertname: s.name, severity: s.severity, state: phase }, s.phase === phase ? 1 : 0);
     }
   }
 }

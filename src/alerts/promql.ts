@@ -6,7 +6,19 @@
 import { formatDuration } from '../flags';
 import { NOTIFY_METRICS } from '../notify/metrics';
 import { runbookUrl, type AlertsConfig } from './config';
-import { ALERTS, SIGNALS, selector, signal, signalsOf, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Signal, TOP_IMAGE } from './spec';
+import {
+  ALERTS,
+  SIGNALS,
+  selector,
+  signal,
+  signalsOf,
+  thresholdValue,
+  type AlertSpec,
+  type Condition,
+  type DescriptionPart,
+  type Signal,
+  TOP_IMAGE,
+} from './spec';
 
 export interface Rule {
   record?: string;
@@ -36,14 +48,25 @@ export function conditionPromql(c: Condition, cfg: AlertsConfig, depth = 0): str
   if ('all' in c || 'any' in c) {
     const parts = 'all' in c ? c.all : c.any;
     const firstNot = parts.findIndex((p) => 'not' in p);
-    if (firstNot === 0 || (firstNot > 0 && parts.slice(firstNot).some((p) => !('not' in p))) || ('any' in c && firstNot >= 0)) throw new Error('alert spec: a "not" goes only at the end of an "all", after what must hold');
+    if (
+      firstNot === 0 ||
+      (firstNot > 0 && parts.slice(firstNot).some((p) => !('not' in p))) ||
+      ('any' in c && firstNot >= 0)
+    )
+      throw new Error('alert spec: a "not" goes only at the end of an "all", after what must hold');
     const term = (p: Condition): string => {
       const q = 'not' in p ? p.not : p;
       const text = conditionPromql(q, cfg, depth + 1);
       return 'signal' in q ? `${pad}  ${text}` : `${pad}  (\n${text}\n${pad}  )`;
     };
     // and / unless share a precedence and bind left to right, so trailing unless terms subtract from the whole.
-    return parts.map((p, i) => (i === 0 ? term(p) : `${pad}  ${'all' in c ? ('not' in p ? 'unless on (instance)' : 'and on (instance)') : 'or on (instance)'}\n${term(p)}`)).join('\n');
+    return parts
+      .map((p, i) =>
+        i === 0
+          ? term(p)
+          : `${pad}  ${'all' in c ? ('not' in p ? 'unless on (instance)' : 'and on (instance)') : 'or on (instance)'}\n${term(p)}`,
+      )
+      .join('\n');
   }
   const rec = signal(c.signal).record(cfg);
   return 'present' in c ? rec : `${rec} > ${number(thresholdValue(cfg, c.above))}`;
@@ -122,7 +145,10 @@ export function ruleGroups(cfg: AlertsConfig): RuleGroup[] {
     {
       name: 'mountstorm',
       interval: formatDuration(cfg.evaluationIntervalMs),
-      rules: [...usedSignals().map((s) => ({ record: s.record(cfg), expr: s.promql(cfg) })), ...ALERTS.map((a) => alertRule(a, cfg))],
+      rules: [
+        ...usedSignals().map((s) => ({ record: s.record(cfg), expr: s.promql(cfg) })),
+        ...ALERTS.map((a) => alertRule(a, cfg)),
+      ],
     },
   ];
 }

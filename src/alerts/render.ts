@@ -32,8 +32,19 @@ export function renderPrometheusRule(cfg: AlertsConfig = DEFAULT_ALERTS_CONFIG):
 }
 
 export const RENDER_ALERTS_FLAGS: FlagSpec[] = [
-  { name: 'config', kind: 'path', default: undefined, help: 'Alert bundle settings (selector, scrape_interval, evaluation_interval, runbook_url, thresholds); see alerts/README.md.' },
-  { name: 'format', kind: 'string', default: 'rules', help: 'rules (a Prometheus rule file) or prometheusrule (a Prometheus Operator PrometheusRule).', check: oneOf(['rules', 'prometheusrule']) },
+  {
+    name: 'config',
+    kind: 'path',
+    default: undefined,
+    help: 'Alert bundle settings (selector, scrape_interval, evaluation_interval, runbook_url, thresholds); see alerts/README.md.',
+  },
+  {
+    name: 'format',
+    kind: 'string',
+    default: 'rules',
+    help: 'rules (a Prometheus rule file) or prometheusrule (a Prometheus Operator PrometheusRule).',
+    check: oneOf(['rules', 'prometheusrule']),
+  },
   { name: 'output', kind: 'path', default: undefined, help: 'Write here instead of standard output.' },
 ];
 
@@ -56,7 +67,8 @@ export function renderAlertsCommand(argv: string[]): number {
   if (args.positionals.length > 0) throw new ConfigError(`unexpected argument "${args.positionals[0]}"`);
   const file = flagValue<string | undefined>(args, RENDER_ALERTS_FLAGS, 'config');
   const cfg = file === undefined ? DEFAULT_ALERTS_CONFIG : loadAlertsConfig(file);
-  const text = flagValue(args, RENDER_ALERTS_FLAGS, 'format') === 'prometheusrule' ? renderPrometheusRule(cfg) : renderRules(cfg);
+  const text =
+    flagValue(args, RENDER_ALERTS_FLAGS, 'format') === 'prometheusrule' ? renderPrometheusRule(cfg) : renderRules(cfg);
   const out = flagValue<string | undefined>(args, RENDER_ALERTS_FLAGS, 'output');
   if (out === undefined) process.stdout.write(text);
   else fs.writeFileSync(out, text);

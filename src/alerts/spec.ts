@@ -43,7 +43,12 @@ export interface Signal {
  * (PromQL `and on (instance)` / `or on (instance)`; a missing series is false), or, as the last
  * terms of an `all`, one that must not hold (`unless on (instance)`).
  */
-export type Condition = { signal: string; above: ThresholdName | number } | { signal: string; present: true } | { all: Condition[] } | { any: Condition[] } | { not: Condition };
+export type Condition =
+  | { signal: string; above: ThresholdName | number }
+  | { signal: string; present: true }
+  | { all: Condition[] }
+  | { any: Condition[] }
+  | { not: Condition };
 
 /** Text, signal values formatted as the rule's template formats them, and the image behind the starts. */
 export type DescriptionPart = string | { signal: string } | { topImage: true };
@@ -57,7 +62,8 @@ export type DescriptionPart = string | { signal: string } | { topImage: true };
  */
 export const TOP_IMAGE = {
   promql: (cfg: AlertsConfig): string => {
-    const per = (metric: string) => `sum by (image) (increase(${metric}{instance=%q,image!="other"}[${fastWindow(cfg)}]))`;
+    const per = (metric: string) =>
+      `sum by (image) (increase(${metric}{instance=%q,image!="other"}[${fastWindow(cfg)}]))`;
     return `topk(1, ((${per(CONTAINERS_METRICS.imageStartLayers)} > 0) or ${per(CONTAINERS_METRICS.imageStarts)}) > 0)`;
   },
   node: (h: History, cfg: AlertsConfig): string | undefined => h.topImage(nodeWindowMs(cfg)),
@@ -131,7 +137,15 @@ function ratio(id: string, base: string, num: Signal, den: Signal, keys: [PointK
 }
 
 /** A gauge's maximum per instance (over its label values), or its latest value on the node. */
-function gauge(id: string, base: string, metric: string, key: GaugeKey, format: ValueFormat, help: string, extra = ''): Signal {
+function gauge(
+  id: string,
+  base: string,
+  metric: string,
+  key: GaugeKey,
+  format: ValueFormat,
+  help: string,
+  extra = '',
+): Signal {
   return {
     id,
     record: () => `${base}:max`,
@@ -142,82 +156,228 @@ function gauge(id: string, base: string, metric: string, key: GaugeKey, format: 
   };
 }
 
-const syscallRate = rate('syscallRate', 'instance:mountstorm_mount_syscalls', TRACEFS_METRICS.mountSyscalls, 'syscalls', 'mount-family syscalls per second (tracefs; absent without it, 0 while on-demand tracing is disarmed)');
-const idmapRate = rate('idmapRate', 'instance:mountstorm_mount_setattr_syscalls', TRACEFS_METRICS.mountSyscalls, 'idmaps', 'mount_setattr calls per second: the idmapped mounts made (tracefs)', 'syscall="mount_setattr"');
-const lockWaitRate: Signal = { ...rate('lockWaitRate', 'instance:mountstorm_mount_lock_wait_seconds', TRACEFS_METRICS.mountLockWaitSeconds, 'lockWait', 'seconds per second that tasks in mount syscalls wait on contended locks (tracefs)'), format: 'humanizeDuration' };
-const eventRate = rate('eventRate', 'instance:mountstorm_mount_events', NAMESPACES_METRICS.mountEvents, 'events', 'mounts attached and detached per second, in every namespace (fanotify, 6.15+)');
-const churnRate = rate('churnRate', 'instance:mountstorm_mounts_added', MOUNTS_METRICS.mountsAdded, 'added', "mounts appearing per second in the watched table's readings");
-const startRate = rate('startRate', 'instance:mountstorm_container_starts', CONTAINERS_METRICS.containerStarts, 'starts', "container starts per second (new bundles in the runtime's task directories)");
-const newOverlays = rate('newOverlayRate', 'instance:mountstorm_overlay_new_mounts', `${MOUNTS_METRICS.overlayNewMountLowerLayers}_count`, 'newOverlays', 'overlay mounts appearing per second');
-const newLayers = rate('newLayerRate', 'instance:mountstorm_overlay_new_mount_lower_layers', `${MOUNTS_METRICS.overlayNewMountLowerLayers}_sum`, 'newLayers', 'lower layers of the overlays appearing, per second');
-const entries = gauge('entries', 'instance:mountstorm_mount_table_entries', MOUNTS_METRICS.mountTableEntries, 'entries', 'humanize', 'mounts in the watched table');
+const syscallRate = rate(
+  'syscallRate',
+  'instance:mountstorm_mount_syscalls',
+  TRACEFS_METRICS.mountSyscalls,
+  'syscalls',
+  'mount-family syscalls per second (tracefs; absent without it, 0 while on-demand tracing is disarmed)',
+);
+const idmapRate = rate(
+  'idmapRate',
+  'instance:mountstorm_mount_setattr_syscalls',
+  TRACEFS_METRICS.mountSyscalls,
+  'idmaps',
+  'mount_setattr calls per second: the idmapped mounts made (tracefs)',
+  'syscall="mount_setattr"',
+);
+const lockWaitRate: Signal = {
+  ...rate(
+    'lockWaitRate',
+    'instance:mountstorm_mount_lock_wait_seconds',
+    TRACEFS_METRICS.mountLockWaitSeconds,
+    'lockWait',
+    'seconds per second that tasks in mount syscalls wait on contended locks (tracefs)',
+  ),
+  format: 'humanizeDuration',
+};
+const eventRate = rate(
+  'eventRate',
+  'instance:mountstorm_mount_events',
+  NAMESPACES_METRICS.mountEvents,
+  'events',
+  'mounts attached and detached per second, in every namespace (fanotify, 6.15+)',
+);
+const churnRate = rate(
+  'churnRate',
+  'instance:mountstorm_mounts_added',
+  MOUNTS_METRICS.mountsAdded,
+  'added',
+  "mounts appearing per second in the watched table's readings",
+);
+const startRate = rate(
+  'startRate',
+  'instance:mountstorm_container_starts',
+  CONTAINERS_METRICS.containerStarts,
+  'starts',
+  "container starts per second (new bundles in the runtime's task directories)",
+);
+const newOverlays = rate(
+  'newOverlayRate',
+  'instance:mountstorm_overlay_new_mounts',
+  `${MOUNTS_METRICS.overlayNewMountLowerLayers}_count`,
+  'newOverlays',
+  'overlay mounts appearing per second',
+);
+const newLayers = rate(
+  'newLayerRate',
+  'instance:mountstorm_overlay_new_mount_lower_layers',
+  `${MOUNTS_METRICS.overlayNewMountLowerLayers}_sum`,
+  'newLayers',
+  'lower layers of the overlays appearing, per second',
+);
+const entries = gauge(
+  'entries',
+  'instance:mountstorm_mount_table_entries',
+  MOUNTS_METRICS.mountTableEntries,
+  'entries',
+  'humanize',
+  'mounts in the watched table',
+);
 
 /** Every signal, by id; recording rules are rendered in this order. */
 const ALL_SIGNALS: Signal[] = [
-    entries,
-    churnRate,
-    eventRate,
+  entries,
+  churnRate,
+  eventRate,
+  syscallRate,
+  idmapRate,
+  lockWaitRate,
+  startRate,
+  newOverlays,
+  newLayers,
+  ratio(
+    'syscallsPerStart',
+    'instance:mountstorm_mount_syscalls_per_start',
     syscallRate,
-    idmapRate,
-    lockWaitRate,
     startRate,
-    newOverlays,
+    ['syscalls', 'starts'],
+    'mount syscalls per container start: the storm signature (~450 per-layer, ~54 common-parent)',
+  ),
+  ratio(
+    'eventsPerStart',
+    'instance:mountstorm_mount_events_per_start',
+    eventRate,
+    startRate,
+    ['events', 'starts'],
+    'mounts attached and detached per container start: the signature without tracefs',
+  ),
+  ratio(
+    'idmapsPerStart',
+    'instance:mountstorm_idmapped_mounts_per_start',
+    idmapRate,
+    startRate,
+    ['idmaps', 'starts'],
+    'idmapped mounts made per container start (one per layer and round per-layer, 2 common-parent)',
+  ),
+  ratio(
+    'layersPerNewOverlay',
+    'instance:mountstorm_overlay_lower_layers_per_new_overlay',
     newLayers,
-    ratio('syscallsPerStart', 'instance:mountstorm_mount_syscalls_per_start', syscallRate, startRate, ['syscalls', 'starts'], 'mount syscalls per container start: the storm signature (~450 per-layer, ~54 common-parent)'),
-    ratio('eventsPerStart', 'instance:mountstorm_mount_events_per_start', eventRate, startRate, ['events', 'starts'], 'mounts attached and detached per container start: the signature without tracefs'),
-    ratio('idmapsPerStart', 'instance:mountstorm_idmapped_mounts_per_start', idmapRate, startRate, ['idmaps', 'starts'], 'idmapped mounts made per container start (one per layer and round per-layer, 2 common-parent)'),
-    ratio('layersPerNewOverlay', 'instance:mountstorm_overlay_lower_layers_per_new_overlay', newLayers, newOverlays, ['newLayers', 'newOverlays'], 'lower layers per overlay appearing: the image depth behind the starts'),
-    gauge('nsEstimate', 'instance:mountstorm_namespace_sem_wait_estimate_seconds', PROBES_METRICS.lockWaitEstimateSeconds, 'ns', 'humanizeDuration', 'how much longer reading the mount table takes than its quiet baseline (namespace_sem probe)', 'lock="namespace_sem"'),
-    gauge('mlEstimate', 'instance:mountstorm_mount_lock_wait_estimate_seconds', PROBES_METRICS.lockWaitEstimateSeconds, 'ml', 'humanizeDuration', 'how much longer a path lookup across a mount takes than its baseline (mount_lock probe)', 'lock="mount_lock"'),
-    gauge('deepest', 'instance:mountstorm_overlay_lower_layers', MOUNTS_METRICS.overlayLowerLayersMax, 'layersMax', 'integer', 'lower layers of the deepest overlay mounted'),
-    gauge('idmapLingering', 'instance:mountstorm_idmapped_mounts_lingering', MOUNTS_METRICS.idmappedMountsLingering, 'idmapLingering', 'integer', 'idmapped mounts older than --collector.mounts.idmap-linger: temporary ones a runtime left behind'),
-    gauge('tempLingering', 'instance:mountstorm_runtime_temp_mounts_lingering', MOUNTS_METRICS.runtimeTempMountsLingering, 'tempLingering', 'integer', "a container runtime's temporary mounts (by mount point) older than --collector.mounts.idmap-linger: ones it left behind"),
-    gauge('unheldNamespaces', 'instance:mountstorm_mount_namespaces_unheld', NAMESPACES_METRICS.unheldNamespaces, 'unheld', 'integer', 'mount namespaces no process is in (the namespace walk against /proc/*/ns/mnt)'),
-    gauge('unheldMounts', 'instance:mountstorm_mount_namespaces_unheld_mounts', NAMESPACES_METRICS.unheldNamespaceMounts, 'unheldMounts', 'integer', 'mounts in the mount namespaces no process is in'),
-    {
-      id: 'utilisation',
-      record: () => 'instance:mountstorm_mount_table_utilisation:ratio',
-      promql: (cfg) => `${entries.record(cfg)} / on (instance) max by (instance) (${MOUNTS_METRICS.mountMax}${selector(cfg)})`,
-      node: (h) => {
-        const e = h.gauge('entries');
-        const m = h.gauge('mountMax');
-        return e !== undefined && m ? e / m : undefined;
-      },
-      format: 'humanizePercentage',
-      reads: ['entries'],
-      help: 'mount table size over fs.mount-max',
+    newOverlays,
+    ['newLayers', 'newOverlays'],
+    'lower layers per overlay appearing: the image depth behind the starts',
+  ),
+  gauge(
+    'nsEstimate',
+    'instance:mountstorm_namespace_sem_wait_estimate_seconds',
+    PROBES_METRICS.lockWaitEstimateSeconds,
+    'ns',
+    'humanizeDuration',
+    'how much longer reading the mount table takes than its quiet baseline (namespace_sem probe)',
+    'lock="namespace_sem"',
+  ),
+  gauge(
+    'mlEstimate',
+    'instance:mountstorm_mount_lock_wait_estimate_seconds',
+    PROBES_METRICS.lockWaitEstimateSeconds,
+    'ml',
+    'humanizeDuration',
+    'how much longer a path lookup across a mount takes than its baseline (mount_lock probe)',
+    'lock="mount_lock"',
+  ),
+  gauge(
+    'deepest',
+    'instance:mountstorm_overlay_lower_layers',
+    MOUNTS_METRICS.overlayLowerLayersMax,
+    'layersMax',
+    'integer',
+    'lower layers of the deepest overlay mounted',
+  ),
+  gauge(
+    'idmapLingering',
+    'instance:mountstorm_idmapped_mounts_lingering',
+    MOUNTS_METRICS.idmappedMountsLingering,
+    'idmapLingering',
+    'integer',
+    'idmapped mounts older than --collector.mounts.idmap-linger: temporary ones a runtime left behind',
+  ),
+  gauge(
+    'tempLingering',
+    'instance:mountstorm_runtime_temp_mounts_lingering',
+    MOUNTS_METRICS.runtimeTempMountsLingering,
+    'tempLingering',
+    'integer',
+    "a container runtime's temporary mounts (by mount point) older than --collector.mounts.idmap-linger: ones it left behind",
+  ),
+  gauge(
+    'unheldNamespaces',
+    'instance:mountstorm_mount_namespaces_unheld',
+    NAMESPACES_METRICS.unheldNamespaces,
+    'unheld',
+    'integer',
+    'mount namespaces no process is in (the namespace walk against /proc/*/ns/mnt)',
+  ),
+  gauge(
+    'unheldMounts',
+    'instance:mountstorm_mount_namespaces_unheld_mounts',
+    NAMESPACES_METRICS.unheldNamespaceMounts,
+    'unheldMounts',
+    'integer',
+    'mounts in the mount namespaces no process is in',
+  ),
+  {
+    id: 'utilisation',
+    record: () => 'instance:mountstorm_mount_table_utilisation:ratio',
+    promql: (cfg) =>
+      `${entries.record(cfg)} / on (instance) max by (instance) (${MOUNTS_METRICS.mountMax}${selector(cfg)})`,
+    node: (h) => {
+      const e = h.gauge('entries');
+      const m = h.gauge('mountMax');
+      return e !== undefined && m ? e / m : undefined;
     },
-    {
-      id: 'growth',
-      record: (cfg) => `instance:mountstorm_mount_table_entries:delta${cfg.thresholds.runawayWindow}`,
-      promql: (cfg) => `delta(${entries.record(cfg)}[${cfg.thresholds.runawayWindow}])`,
-      // Only over a full window, as delta() over an hour of series that began minutes ago would extrapolate.
-      node: (h, cfg) => (h.span() >= ms(cfg.thresholds.runawayWindow) * 0.95 ? h.delta('entries', ms(cfg.thresholds.runawayWindow)) : undefined),
-      format: 'humanize',
-      reads: ['entries'],
-      help: 'how much the mount table grew over the runaway window',
+    format: 'humanizePercentage',
+    reads: ['entries'],
+    help: 'mount table size over fs.mount-max',
+  },
+  {
+    id: 'growth',
+    record: (cfg) => `instance:mountstorm_mount_table_entries:delta${cfg.thresholds.runawayWindow}`,
+    promql: (cfg) => `delta(${entries.record(cfg)}[${cfg.thresholds.runawayWindow}])`,
+    // Only over a full window, as delta() over an hour of series that began minutes ago would extrapolate.
+    node: (h, cfg) =>
+      h.span() >= ms(cfg.thresholds.runawayWindow) * 0.95
+        ? h.delta('entries', ms(cfg.thresholds.runawayWindow))
+        : undefined,
+    format: 'humanize',
+    reads: ['entries'],
+    help: 'how much the mount table grew over the runaway window',
+  },
+  {
+    id: 'riskyTopology',
+    record: () => 'instance:mountstorm_risky_topology:present',
+    promql: (cfg) =>
+      `count by (instance) (${CPU_METRICS.cpuTopologyInfo}${selector(cfg, 'sockets!="1"')}) or count by (instance) (${CPU_METRICS.cpuTopologyInfo}${selector(cfg, 'smt="on"')})`,
+    node: (h) => {
+      const t = h.latest.cpu?.topology;
+      return t !== undefined && (t.sockets > 1 || t.smt) ? 1 : undefined;
     },
-    {
-      id: 'riskyTopology',
-      record: () => 'instance:mountstorm_risky_topology:present',
-      promql: (cfg) => `count by (instance) (${CPU_METRICS.cpuTopologyInfo}${selector(cfg, 'sockets!="1"')}) or count by (instance) (${CPU_METRICS.cpuTopologyInfo}${selector(cfg, 'smt="on"')})`,
-      node: (h) => {
-        const t = h.latest.cpu?.topology;
-        return t !== undefined && (t.sockets > 1 || t.smt) ? 1 : undefined;
-      },
-      format: 'integer',
-      help: 'present where the host has more than one socket or SMT on',
-    },
-    {
-      id: 'lost',
-      record: (cfg) => `instance:mountstorm_trace_events_lost:increase${cfg.thresholds.traceEventsLostWindow}`,
-      promql: (cfg) => `sum by (instance) (increase(${TRACEFS_METRICS.traceEventsLost}${selector(cfg)}[${cfg.thresholds.traceEventsLostWindow}]))`,
-      node: (h, cfg) => h.increase('lost', ms(cfg.thresholds.traceEventsLostWindow)),
-      format: 'humanize',
-      help: 'trace events lost before they were read, over the lost-events window',
-    },
+    format: 'integer',
+    help: 'present where the host has more than one socket or SMT on',
+  },
+  {
+    id: 'lost',
+    record: (cfg) => `instance:mountstorm_trace_events_lost:increase${cfg.thresholds.traceEventsLostWindow}`,
+    promql: (cfg) =>
+      `sum by (instance) (increase(${TRACEFS_METRICS.traceEventsLost}${selector(cfg)}[${cfg.thresholds.traceEventsLostWindow}]))`,
+    node: (h, cfg) => h.increase('lost', ms(cfg.thresholds.traceEventsLostWindow)),
+    format: 'humanize',
+    help: 'trace events lost before they were read, over the lost-events window',
+  },
 ];
-export const SIGNALS: Readonly<Record<string, Signal>> = Object.freeze(Object.fromEntries(ALL_SIGNALS.map((s) => [s.id, s])));
+export const SIGNALS: Readonly<Record<string, Signal>> = Object.freeze(
+  Object.fromEntries(ALL_SIGNALS.map((s) => [s.id, s])),
+);
 
 export function signal(id: string): Signal {
   const s = SIGNALS[id];
@@ -226,10 +386,20 @@ export function signal(id: string): Signal {
 }
 
 /** Lock wait rising: the probe's estimate, or lock wait measured inside mount syscalls. */
-const lockWaitRising: Condition = { any: [{ signal: 'nsEstimate', above: 'leadingLockWaitSeconds' }, { signal: 'lockWaitRate', above: 'leadingMeasuredLockWaitRatio' }] };
+const lockWaitRising: Condition = {
+  any: [
+    { signal: 'nsEstimate', above: 'leadingLockWaitSeconds' },
+    { signal: 'lockWaitRate', above: 'leadingMeasuredLockWaitRatio' },
+  ],
+};
 
 /** The per-layer signature: per-start mount work far above a common-parent runtime's. */
-const signature: Condition = { any: [{ signal: 'syscallsPerStart', above: 'stormSyscallsPerStart' }, { signal: 'eventsPerStart', above: 'stormEventsPerStart' }] };
+const signature: Condition = {
+  any: [
+    { signal: 'syscallsPerStart', above: 'stormSyscallsPerStart' },
+    { signal: 'eventsPerStart', above: 'stormEventsPerStart' },
+  ],
+};
 
 export const ALERTS: readonly AlertSpec[] = [
   {
@@ -238,7 +408,8 @@ export const ALERTS: readonly AlertSpec[] = [
     for: 'stormFor',
     keepFiringFor: 'stormKeepFiringFor',
     node: true,
-    summary: 'A mount storm is under way: the container runtime mounts every image layer, and the mount locks are contended.',
+    summary:
+      'A mount storm is under way: the container runtime mounts every image layer, and the mount locks are contended.',
     description: [
       '{instance} makes ',
       { signal: 'syscallsPerStart' },
@@ -266,7 +437,13 @@ export const ALERTS: readonly AlertSpec[] = [
     for: 'lockWaitCriticalFor',
     node: true,
     summary: 'Mount table readers are blocked on namespace_sem.',
-    description: ['Reading the mount table on {instance} takes ', { signal: 'nsEstimate' }, ' longer than its quiet baseline; systemd, kubelet and health checks stall behind it, whatever the cause (', { signal: 'syscallsPerStart' }, ' mount syscalls per container start).'],
+    description: [
+      'Reading the mount table on {instance} takes ',
+      { signal: 'nsEstimate' },
+      ' longer than its quiet baseline; systemd, kubelet and health checks stall behind it, whatever the cause (',
+      { signal: 'syscallsPerStart' },
+      ' mount syscalls per container start).',
+    ],
     condition: { signal: 'nsEstimate', above: 'lockWaitCriticalSeconds' },
   },
   {
@@ -288,7 +465,17 @@ export const ALERTS: readonly AlertSpec[] = [
       ' mount syscalls per container start: busy container churn, not a per-layer storm. Stagger starts if it grows.',
     ],
     condition: {
-      all: [{ any: [{ signal: 'syscallRate', above: 'pressureSyscallsPerSecond' }, { signal: 'eventRate', above: 'pressureEventsPerSecond' }, { signal: 'churnRate', above: 'pressureChurnPerSecond' }] }, lockWaitRising, { not: signature }],
+      all: [
+        {
+          any: [
+            { signal: 'syscallRate', above: 'pressureSyscallsPerSecond' },
+            { signal: 'eventRate', above: 'pressureEventsPerSecond' },
+            { signal: 'churnRate', above: 'pressureChurnPerSecond' },
+          ],
+        },
+        lockWaitRising,
+        { not: signature },
+      ],
     },
   },
   {
@@ -296,7 +483,11 @@ export const ALERTS: readonly AlertSpec[] = [
     severity: 'warning',
     for: 'pathWalkStallFor',
     summary: 'Path lookups are spinning on the mount_lock seqlock.',
-    description: ['Each path lookup across a mount point on {instance} takes ', { signal: 'mlEstimate' }, ' more than its baseline.'],
+    description: [
+      'Each path lookup across a mount point on {instance} takes ',
+      { signal: 'mlEstimate' },
+      ' more than its baseline.',
+    ],
     condition: { signal: 'mlEstimate', above: 'pathWalkStallSeconds' },
   },
   {
@@ -304,7 +495,11 @@ export const ALERTS: readonly AlertSpec[] = [
     severity: 'warning',
     for: 'tableNearMaxFor',
     summary: 'The mount table is approaching fs.mount-max.',
-    description: ['{instance} has used ', { signal: 'utilisation' }, ' of fs.mount-max; beyond it every mount fails with ENOSPC.'],
+    description: [
+      '{instance} has used ',
+      { signal: 'utilisation' },
+      ' of fs.mount-max; beyond it every mount fails with ENOSPC.',
+    ],
     condition: { signal: 'utilisation', above: 'tableNearMaxRatio' },
   },
   {
@@ -312,14 +507,18 @@ export const ALERTS: readonly AlertSpec[] = [
     severity: 'warning',
     for: 'runawayFor',
     summary: 'The mount table keeps growing: mounts are leaking.',
-    description: ['The mount table on {instance} grew by ', { signal: 'growth' }, ' entries over the last hour and keeps growing.'],
+    description: [
+      'The mount table on {instance} grew by ',
+      { signal: 'growth' },
+      ' entries over the last hour and keeps growing.',
+    ],
     condition: { signal: 'growth', above: 'runawayGrowthPerHour' },
   },
   {
     name: 'MountStormIdmappedMountsLeaked',
     severity: 'warning',
     for: 'leakedIdmappedMountsFor',
-    summary: "Idmapped mounts outlive the container starts that made them: the runtime leaks its temporary mounts.",
+    summary: 'Idmapped mounts outlive the container starts that made them: the runtime leaks its temporary mounts.',
     description: [
       '{instance} has ',
       { signal: 'idmapLingering' },
@@ -351,22 +550,40 @@ export const ALERTS: readonly AlertSpec[] = [
       { signal: 'unheldMounts' },
       ' mounts: each is kept by a bind mount of its nsfs file or an open descriptor, and every mount in it costs the mount locks as if it were in use.',
     ],
-    condition: { any: [{ signal: 'unheldNamespaces', above: 'leakedNamespaces' }, { signal: 'unheldMounts', above: 'leakedNamespaceMounts' }] },
+    condition: {
+      any: [
+        { signal: 'unheldNamespaces', above: 'leakedNamespaces' },
+        { signal: 'unheldMounts', above: 'leakedNamespaceMounts' },
+      ],
+    },
   },
   {
     name: 'MountStormDeepLayersRiskyTopology',
     severity: 'info',
     for: 'deepLayersFor',
     summary: 'Deep-layer images run on a multi-socket or SMT host.',
-    description: ['{instance} runs overlays with ', { signal: 'deepest' }, ' lower layers on a host with more than one socket or SMT on, the hardware that fails first in a mount storm.'],
-    condition: { all: [{ signal: 'deepest', above: 'deepLayers' }, { signal: 'riskyTopology', present: true }] },
+    description: [
+      '{instance} runs overlays with ',
+      { signal: 'deepest' },
+      ' lower layers on a host with more than one socket or SMT on, the hardware that fails first in a mount storm.',
+    ],
+    condition: {
+      all: [
+        { signal: 'deepest', above: 'deepLayers' },
+        { signal: 'riskyTopology', present: true },
+      ],
+    },
   },
   {
     name: 'MountStormTraceEventsLost',
     severity: 'warning',
     for: 'traceEventsLostFor',
     summary: 'tracefs dropped mount events: syscall counts are lower bounds.',
-    description: ['{instance} lost ', { signal: 'lost' }, ' trace events over the last window; raise --collector.tracefs.buffer-size.'],
+    description: [
+      '{instance} lost ',
+      { signal: 'lost' },
+      ' trace events over the last window; raise --collector.tracefs.buffer-size.',
+    ],
     condition: { signal: 'lost', above: 0 },
   },
   {
@@ -380,7 +597,8 @@ export const ALERTS: readonly AlertSpec[] = [
       const up = `up${selector(cfg)}`;
       return `${up} == 0\nor\n(max_over_time(${up}[${cfg.thresholds.absentWindow}]) unless on (instance) ${up})\nor\nabsent(${up})`;
     },
-    promqlDescription: 'Prometheus cannot scrape mountstorm on {{ with $labels.instance }}{{ . }}{{ else }}any node{{ end }}: mount storms there would go unseen.',
+    promqlDescription:
+      'Prometheus cannot scrape mountstorm on {{ with $labels.instance }}{{ . }}{{ else }}any node{{ end }}: mount storms there would go unseen.',
   },
   {
     name: 'MountStormCollectorFailing',
@@ -389,7 +607,8 @@ export const ALERTS: readonly AlertSpec[] = [
     summary: 'A mountstorm collector is failing.',
     description: [],
     promql: (cfg) => `${EXPORTER_METRICS.scrapeCollectorSuccess}${selector(cfg)} == 0`,
-    promqlDescription: 'The {{ $labels.collector }} collector on {{ $labels.instance }} keeps failing; its metrics are stale or missing.',
+    promqlDescription:
+      'The {{ $labels.collector }} collector on {{ $labels.instance }} keeps failing; its metrics are stale or missing.',
   },
 ];
 

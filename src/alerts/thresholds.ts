@@ -115,4 +115,6 @@ export const THRESHOLDS = {
   traceEventsLostFor: '5m',
 } as const;
 
-export type Thresholds = { -readonly [K in keyof typeof THRESHOLDS]: (typeof THRESHOLDS)[K] extends string ? string : number };
+export type Thresholds = {
+  -readonly [K in keyof typeof THRESHOLDS]: (typeof THRESHOLDS)[K] extends string ? string : number;
+};

@@ -102,22 +102,39 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     private readonly readBundles = true,
     imageIdleMs = 10 * 60_000,
   ) {
-    this.starts = ctx.exposition.counter(M.containerStarts, "New container bundles seen in the runtime's task directories.");
-    this.watched = ctx.exposition.gauge(M.containerTaskDirsWatched, 'Runtime task directories that exist and are being watched.');
+    this.starts = ctx.exposition.counter(
+      M.containerStarts,
+      "New container bundles seen in the runtime's task directories.",
+    );
+    this.watched = ctx.exposition.gauge(
+      M.containerTaskDirsWatched,
+      'Runtime task directories that exist and are being watched.',
+    );
     this.imageStarts = ctx.exposition.counter(
       M.imageStarts,
       `Container starts by the image their bundle names (CRI annotation, else an OCI one; "unknown" for none): the first ${imageSeries} images active, each keeping its series while it starts containers, the rest as "other".`,
       ['image'],
     );
-    this.usernsStarts = ctx.exposition.counter(M.usernsStarts, 'Container starts whose bundle gives the container a user namespace of its own (uid mappings): the starts a per-layer idmapping runtime pays for.');
-    this.bundleErrors = ctx.exposition.counter(M.bundleErrors, "Container bundles whose config.json could not be read, by reason (gone, not_a_file, too_large, not_json, not_an_object, unreadable).", ['reason']);
+    this.usernsStarts = ctx.exposition.counter(
+      M.usernsStarts,
+      'Container starts whose bundle gives the container a user namespace of its own (uid mappings): the starts a per-layer idmapping runtime pays for.',
+    );
+    this.bundleErrors = ctx.exposition.counter(
+      M.bundleErrors,
+      'Container bundles whose config.json could not be read, by reason (gone, not_a_file, too_large, not_json, not_an_object, unreadable).',
+      ['reason'],
+    );
     for (const r of BUNDLE_ERRORS) this.bundleErrors.inc({ reason: r }, 0);
     this.imageStartLayers = ctx.exposition.counter(
       M.imageStartLayers,
       `Lower layers of the rootfs overlay of each container start, summed by image (starts × layers: the mounts a per-layer idmapping runtime makes for it); image labels as in ${M.imageStarts}.`,
       ['image'],
     );
-    this.imageLayers = ctx.exposition.gauge(M.imageLayers, `Lower layers of the rootfs overlay of the deepest running container of each image: the ${imageSeries} deepest images running.`, ['image']);
+    this.imageLayers = ctx.exposition.gauge(
+      M.imageLayers,
+      `Lower layers of the rootfs overlay of the deepest running container of each image: the ${imageSeries} deepest images running.`,
+      ['image'],
+    );
     this.labels = new BoundedLabels(imageSeries, imageIdleMs, (image) => {
       this.imageStarts.remove({ image });
       this.imageStartLayers.remove({ image });
@@ -127,13 +144,25 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   }
 
   private static empty(): Pending {
-    return { byImage: new Map(), images: new Map(), userns: 0, errors: new Map(), startLayersByImage: new Map(), startLayers: new Map() };
+    return {
+      byImage: new Map(),
+      images: new Map(),
+      userns: 0,
+      errors: new Map(),
+      startLayersByImage: new Map(),
+      startLayers: new Map(),
+    };
   }
 
   private failed(bundle: string, err: unknown): void {
     const reason: BundleErrorReason = err instanceof BundleError ? err.reason : 'unreadable';
     bump(this.next.errors, reason);
-    this.ctx.log.failure(`bundle:${reason}`, 'warn', `cannot read a container bundle (${reason}); counted in ${M.bundleErrors}`, { bundle, err: err instanceof Error ? err.message : String(err) });
+    this.ctx.log.failure(
+      `bundle:${reason}`,
+      'warn',
+      `cannot read a container bundle (${reason}); counted in ${M.bundleErrors}`,
+      { bundle, err: err instanceof Error ? err.message : String(err) },
+    );
   }
 
   /**
@@ -145,7 +174,9 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     try {
       b = readBundle(bundle, runtimeDir);
     } catch (err) {
-      const early = err instanceof BundleError && (err.reason === 'gone' || err.reason === 'not_json' || err.reason === 'not_an_object');
+      const early =
+        err instanceof BundleError &&
+        (err.reason === 'gone' || err.reason === 'not_json' || err.reason === 'not_an_object');
       const delay = RETRY_MS[tries];
       if (early && delay !== undefined && this.live.has(bundle) && this.watchers.size > 0) {
         setTimeout(() => this.read(bundle, runtimeDir, tries + 1), delay).unref();
@@ -174,9 +205,15 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
       bump(this.next.startLayersByImage, this.labels.label(image, Date.now()), r.layers);
     } else if ('notMounted' in r) {
       const delay = rootfsRetryMs(tries);
-      if (waited < ROOTFS_LOOK_MS) setTimeout(() => this.findLayers(bundle, rootfs, image, tries + 1, waited + delay), delay).unref();
+      if (waited < ROOTFS_LOOK_MS)
+        setTimeout(() => this.findLayers(bundle, rootfs, image, tries + 1, waited + delay), delay).unref();
     } else if ('unavailable' in r) {
-      this.ctx.log.failure('rootfs:unavailable', 'info', `image layers are not known here: ${r.unavailable}; ${M.imageLayers} stays empty (mountstorm doctor reads them from the table)`, {});
+      this.ctx.log.failure(
+        'rootfs:unavailable',
+        'info',
+        `image layers are not known here: ${r.unavailable}; ${M.imageLayers} stays empty (mountstorm doctor reads them from the table)`,
+        {},
+      );
     }
   }
 
@@ -190,7 +227,9 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
       r.containers++;
       by.set(b.image, r);
     }
-    return [...by.values()].sort((a, b) => b.layers - a.layers || b.containers - a.containers || (a.image < b.image ? -1 : 1)).slice(0, this.labels.slots);
+    return [...by.values()]
+      .sort((a, b) => b.layers - a.layers || b.containers - a.containers || (a.image < b.image ? -1 : 1))
+      .slice(0, this.labels.slots);
   }
 
   /**
@@ -208,7 +247,12 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
       this.ctx.log.recovered(`list:${dir}`, 'container task directory can be listed');
       return true;
     } catch (err) {
-      this.ctx.log.failure(`list:${dir}`, 'warn', 'cannot list the container task directory: container starts are not seen (run as root, or give the exporter read access to it)', { dir, err: errnoCode(err) ?? String(err) });
+      this.ctx.log.failure(
+        `list:${dir}`,
+        'warn',
+        'cannot list the container task directory: container starts are not seen (run as root, or give the exporter read access to it)',
+        { dir, err: errnoCode(err) ?? String(err) },
+      );
       return false;
     }
   }
@@ -232,7 +276,9 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     w.on('unlinkDir', (p: string) => {
       if (depth(p) === 2) this.live.delete(p);
     });
-    w.on('error', (err) => this.ctx.log.failure(`watch:${dir}`, 'warn', 'container task directory watch failed', { dir, err: String(err) }));
+    w.on('error', (err) =>
+      this.ctx.log.failure(`watch:${dir}`, 'warn', 'container task directory watch failed', { dir, err: String(err) }),
+    );
     this.watchers.set(dir, w);
     return new Promise((resolve) => w.once('ready', () => resolve()));
   }
@@ -280,10 +326,30 @@ export const containersCollector = defineCollector({
   defaultEnabled: true,
   help: "container starts seen in the runtime's task directories, by image (each bundle's config.json), user-namespaced or not.",
   flags: [
-    { name: 'task-dir', kind: 'list', default: [DEFAULT_TASK_DIR], help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.' },
-    { name: 'read-bundles', kind: 'bool', default: true, help: "Read each new bundle's config.json once (the image, the pod, user namespaces) and find its rootfs overlay (the image's layers); off, starts are only counted." },
-    { name: 'image-series', kind: 'int', default: 10, check: positive, help: `Images with a ${M.imageStarts} series of their own (the first active ones, each kept while it starts containers and given up after 10 minutes without); the rest count as image="other".` },
+    {
+      name: 'task-dir',
+      kind: 'list',
+      default: [DEFAULT_TASK_DIR],
+      help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.',
+    },
+    {
+      name: 'read-bundles',
+      kind: 'bool',
+      default: true,
+      help: "Read each new bundle's config.json once (the image, the pod, user namespaces) and find its rootfs overlay (the image's layers); off, starts are only counted.",
+    },
+    {
+      name: 'image-series',
+      kind: 'int',
+      default: 10,
+      check: positive,
+      help: `Images with a ${M.imageStarts} series of their own (the first active ones, each kept while it starts containers and given up after 10 minutes without); the rest count as image="other".`,
+    },
   ],
-  options: (value) => ({ taskDirs: value('task-dir') as string[], readBundles: value('read-bundles') as boolean, imageSeries: value('image-series') as number }),
+  options: (value) => ({
+    taskDirs: value('task-dir') as string[],
+    readBundles: value('read-bundles') as boolean,
+    imageSeries: value('image-series') as number,
+  }),
   create: (ctx, o) => new ContainersCollector(ctx, o.taskDirs, o.imageSeries, o.readBundles),
 });

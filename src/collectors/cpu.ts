@@ -35,8 +35,16 @@ export class CpuCollector implements Collector<CpuSnapshot> {
 
   constructor(private readonly ctx: CollectorContext) {
     const e = ctx.exposition;
-    this.seconds = e.counter(M.cpuSeconds, 'CPU time by socket, NUMA node and mode (from /proc/stat).', ['socket', 'numa_node', 'mode']);
-    this.topologyInfo = e.gauge(M.cpuTopologyInfo, 'CPU model, socket and NUMA node counts and whether SMT is on; value is 1.', ['cpu_model', 'sockets', 'numa_nodes', 'smt']);
+    this.seconds = e.counter(M.cpuSeconds, 'CPU time by socket, NUMA node and mode (from /proc/stat).', [
+      'socket',
+      'numa_node',
+      'mode',
+    ]);
+    this.topologyInfo = e.gauge(
+      M.cpuTopologyInfo,
+      'CPU model, socket and NUMA node counts and whether SMT is on; value is 1.',
+      ['cpu_model', 'sockets', 'numa_nodes', 'smt'],
+    );
     this.topology = new TopologyCache(ctx.paths);
     this.smtActive = e.gauge(M.smtActive, '1 when SMT sibling threads are online, else 0.');
   }
@@ -69,14 +77,20 @@ export class CpuCollector implements Collector<CpuSnapshot> {
       }
     }
     const seconds = [...sums.values()].map(({ ticks, ...where }) => ({ ...where, seconds: ticks / USER_HZ }));
-    return { seconds, topology: { cpuModel: this.model, sockets: topo.sockets, numaNodes: topo.numaNodes, smt: topo.smt } };
+    return {
+      seconds,
+      topology: { cpuModel: this.model, sockets: topo.sockets, numaNodes: topo.numaNodes, smt: topo.smt },
+    };
   }
 
   apply(s: CpuSnapshot): void {
     for (const c of s.seconds) this.seconds.inc({ socket: c.socket, numa_node: c.numaNode, mode: c.mode }, c.seconds);
     const t = s.topology;
     this.topologyInfo.reset();
-    this.topologyInfo.set({ cpu_model: t.cpuModel, sockets: String(t.sockets), numa_nodes: String(t.numaNodes), smt: t.smt ? 'on' : 'off' }, 1);
+    this.topologyInfo.set(
+      { cpu_model: t.cpuModel, sockets: String(t.sockets), numa_nodes: String(t.numaNodes), smt: t.smt ? 'on' : 'off' },
+      1,
+    );
     this.smtActive.set(t.smt ? 1 : 0);
   }
 }

@@ -33,7 +33,11 @@ export class HostCollector implements Collector<HostSnapshot> {
   private known: HostSnapshot | undefined;
 
   constructor(private readonly ctx: CollectorContext) {
-    this.info = ctx.exposition.gauge(M.hostInfo, 'System vendor and model (on clouds, the instance type); value is 1.', ['system_vendor', 'system_model']);
+    this.info = ctx.exposition.gauge(
+      M.hostInfo,
+      'System vendor and model (on clouds, the instance type); value is 1.',
+      ['system_vendor', 'system_model'],
+    );
   }
 
   async collect(): Promise<HostSnapshot> {

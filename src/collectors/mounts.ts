@@ -124,33 +124,81 @@ export class MountsCollector implements Collector<MountsSnapshot> {
   ) {
     const e = ctx.exposition;
     this.mounts = e.gauge(M.mounts, 'Entries in the watched mount table, by filesystem type.', ['fstype']);
-    this.added = e.counter(M.mountsAdded, 'Mounts seen that were not in the previous sample (a lower bound: churn within one sample interval is missed).');
-    this.removed = e.counter(M.mountsRemoved, 'Mounts of the previous sample that are gone (a lower bound: churn within one sample interval is missed).');
+    this.added = e.counter(
+      M.mountsAdded,
+      'Mounts seen that were not in the previous sample (a lower bound: churn within one sample interval is missed).',
+    );
+    this.removed = e.counter(
+      M.mountsRemoved,
+      'Mounts of the previous sample that are gone (a lower bound: churn within one sample interval is missed).',
+    );
     this.overlayMounts = e.gauge(M.overlayMounts, 'Overlay filesystems in the watched mount table.');
     this.overlayLayers = e.gauge(M.overlayLowerLayers, 'Lower layers summed over all overlay mounts.');
     this.overlayLayersMax = e.gauge(M.overlayLowerLayersMax, 'Lower layers of the deepest overlay mount.');
-    this.newOverlayLayers = e.histogram(M.overlayNewMountLowerLayers, 'Lower layers per overlay mount that appeared since the previous sample.', LAYER_BUCKETS);
+    this.newOverlayLayers = e.histogram(
+      M.overlayNewMountLowerLayers,
+      'Lower layers per overlay mount that appeared since the previous sample.',
+      LAYER_BUCKETS,
+    );
     this.idmapped = e.gauge(M.idmappedMounts, 'Mounts whose options contain idmapped.');
-    this.mountMax = e.gauge(M.mountMax, 'The kernel limit on mounts per namespace (fs.mount-max); beyond it mount fails with ENOSPC.');
-    this.readDuration = e.histogram(M.mountTableReadDurationSeconds, 'Time to read the whole watched mount table once (grows with table size and lock wait).', LATENCY_BUCKETS);
-    this.tableBytes = e.gauge(M.mountinfoBytes, 'Size of the watched mountinfo text in bytes (0 with the listmount method, which reads no text).');
+    this.mountMax = e.gauge(
+      M.mountMax,
+      'The kernel limit on mounts per namespace (fs.mount-max); beyond it mount fails with ENOSPC.',
+    );
+    this.readDuration = e.histogram(
+      M.mountTableReadDurationSeconds,
+      'Time to read the whole watched mount table once (grows with table size and lock wait).',
+      LATENCY_BUCKETS,
+    );
+    this.tableBytes = e.gauge(
+      M.mountinfoBytes,
+      'Size of the watched mountinfo text in bytes (0 with the listmount method, which reads no text).',
+    );
     this.parseErrors = e.counter(M.mountinfoParseErrors, 'mountinfo lines that did not parse and were skipped.');
-    this.changes = e.counter(M.mountTableChangeEvents, 'Samples in which poll(2) on the watched mountinfo reported a change to the namespace (all changes between two samples count once).');
-    this.reads = e.counter(M.mountTableReads, 'Whole readings of the watched mount table: after a change (poll), at least once a minute, or every sample where poll is unavailable.');
-    this.method = e.gauge(M.mountTableMethod, 'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.', ['method']);
-    this.entries = e.gauge(M.mountTableEntries, 'Entries in the watched mount table now: NS_MNT_GET_INFO every sample (Linux 6.12+, without reading the table), else the last reading.');
-    this.entriesPeak = e.gauge(M.mountTableEntriesPeak, 'The most entries the watched table had at any 10 ms reading since the previous sample (NS_MNT_GET_INFO while the table changes; the entries otherwise).');
+    this.changes = e.counter(
+      M.mountTableChangeEvents,
+      'Samples in which poll(2) on the watched mountinfo reported a change to the namespace (all changes between two samples count once).',
+    );
+    this.reads = e.counter(
+      M.mountTableReads,
+      'Whole readings of the watched mount table: after a change (poll), at least once a minute, or every sample where poll is unavailable.',
+    );
+    this.method = e.gauge(
+      M.mountTableMethod,
+      'How the mount table is read: listmount (listmount(2) and statmount(2), Linux 6.8+, exact churn) or mountinfo (text); 1 for the method in use.',
+      ['method'],
+    );
+    this.entries = e.gauge(
+      M.mountTableEntries,
+      'Entries in the watched mount table now: NS_MNT_GET_INFO every sample (Linux 6.12+, without reading the table), else the last reading.',
+    );
+    this.entriesPeak = e.gauge(
+      M.mountTableEntriesPeak,
+      'The most entries the watched table had at any 10 ms reading since the previous sample (NS_MNT_GET_INFO while the table changes; the entries otherwise).',
+    );
     this.lingering = e.gauge(
       M.idmappedMountsLingering,
       "Idmapped mounts in the watched table for longer than --collector.mounts.idmap-linger (1m): a runtime's temporary idmapped mounts live for milliseconds while it starts a container, so these outlived the start that made them (leaked).",
     );
-    this.olderThan = e.gauge(M.idmappedMountsOlderThan, 'Idmapped mounts in the watched table older than `age` (1m, 10m, 1h, 1d), aged by mount id from the first reading that showed them: how long leaked ones have been there.', ['age']);
+    this.olderThan = e.gauge(
+      M.idmappedMountsOlderThan,
+      'Idmapped mounts in the watched table older than `age` (1m, 10m, 1h, 1d), aged by mount id from the first reading that showed them: how long leaked ones have been there.',
+      ['age'],
+    );
     this.tempLingering = e.gauge(
       M.runtimeTempMountsLingering,
       "A container runtime's temporary mounts (containerd's tmpmounts/containerd-mount*, ovl-idmapped*; by mount point) in the watched table for longer than --collector.mounts.idmap-linger (1m): they live for the moment of a container start, so these outlived it (leaked).",
     );
-    this.tempOlderThan = e.gauge(M.runtimeTempMountsOlderThan, "A container runtime's temporary mounts in the watched table older than `age` (1m, 10m, 1h, 1d), aged by mount id from the first reading that showed them.", ['age']);
-    this.source = new MountTableSource({ mountinfoPath: ctx.mountinfoPath, method, mountMaxPath: ctx.paths.proc('sys/fs/mount-max') });
+    this.tempOlderThan = e.gauge(
+      M.runtimeTempMountsOlderThan,
+      "A container runtime's temporary mounts in the watched table older than `age` (1m, 10m, 1h, 1d), aged by mount id from the first reading that showed them.",
+      ['age'],
+    );
+    this.source = new MountTableSource({
+      mountinfoPath: ctx.mountinfoPath,
+      method,
+      mountMaxPath: ctx.paths.proc('sys/fs/mount-max'),
+    });
   }
 
   async close(): Promise<void> {
@@ -176,7 +224,8 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     }
     if (!this.saidSize) {
       this.saidSize = true;
-      if (answer.sizeUnavailable) this.ctx.log.info('mounts: the table size comes from its readings only', { reason: answer.sizeUnavailable });
+      if (answer.sizeUnavailable)
+        this.ctx.log.info('mounts: the table size comes from its readings only', { reason: answer.sizeUnavailable });
     }
     const r = answer.reading;
     const now = Date.now();
@@ -209,7 +258,13 @@ export class MountsCollector implements Collector<MountsSnapshot> {
       removed: r?.removed ?? 0,
       newOverlayDepths: r?.newOverlayDepths ?? [],
       changed: answer.changed,
-      read: r && { seconds: r.readSeconds, bytes: r.bytes, parseErrors: r.parseErrors, firstParseError: r.firstParseError, fallback: r.fallback },
+      read: r && {
+        seconds: r.readSeconds,
+        bytes: r.bytes,
+        parseErrors: r.parseErrors,
+        firstParseError: r.firstParseError,
+        fallback: r.fallback,
+      },
     };
   }
 
@@ -241,7 +296,10 @@ export class MountsCollector implements Collector<MountsSnapshot> {
     if (read.fallback) this.ctx.log.info(`mounts: reading mountinfo text; ${read.fallback}`);
     if (read.parseErrors > 0) {
       this.parseErrors.inc(read.parseErrors);
-      this.ctx.log.failure('mountinfo-parse', 'warn', 'skipped malformed mountinfo lines', { count: read.parseErrors, first: read.firstParseError });
+      this.ctx.log.failure('mountinfo-parse', 'warn', 'skipped malformed mountinfo lines', {
+        count: read.parseErrors,
+        first: read.firstParseError,
+      });
     } else {
       this.ctx.log.recovered('mountinfo-parse', 'mountinfo parses cleanly again');
     }
@@ -260,8 +318,17 @@ export const mountsCollector = defineCollector({
       help: "How to read the mount table: listmount (listmount(2) and statmount(2), Linux 6.8+, and 6.11+ for a namespace other than the exporter's; exact churn, a fraction of the cost), mountinfo (the text, every kernel), or auto (listmount where it works, else mountinfo).",
       check: oneOf(['auto', 'listmount', 'mountinfo']),
     },
-    { name: 'idmap-linger', kind: 'duration', default: 60_000, help: 'An idmapped mount, or one at a runtime\'s temporary mount point, in the watched table longer than this counts as lingering (mountstorm_idmapped_mounts_lingering, mountstorm_runtime_temp_mounts_lingering): a runtime\'s temporary ones live for milliseconds.', check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s') },
+    {
+      name: 'idmap-linger',
+      kind: 'duration',
+      default: 60_000,
+      help: "An idmapped mount, or one at a runtime's temporary mount point, in the watched table longer than this counts as lingering (mountstorm_idmapped_mounts_lingering, mountstorm_runtime_temp_mounts_lingering): a runtime's temporary ones live for milliseconds.",
+      check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s'),
+    },
   ],
-  options: (value) => ({ method: value('method') as TableMethodSetting, idmapLingerMs: value('idmap-linger') as number }),
+  options: (value) => ({
+    method: value('method') as TableMethodSetting,
+    idmapLingerMs: value('idmap-linger') as number,
+  }),
   create: (ctx, o) => new MountsCollector(ctx, o.method, o.idmapLingerMs),
 });

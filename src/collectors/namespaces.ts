@@ -82,21 +82,66 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     options: NamespacesOptions,
   ) {
     const e = ctx.exposition;
-    this.namespaces = e.gauge(M.mountNamespaces, 'Mount namespaces: all of them (NS_MNT_GET_NEXT walk), else the distinct ones among the processes visible in procfs.');
-    this.unreadable = e.gauge(M.mountNamespaceUnreadableProcesses, 'Processes whose ns/mnt link could not be read in the last scan (the /proc scan, or with the walk its leak scan; without CAP_SYS_PTRACE the count is a lower bound). Their namespaces count as unheld.');
-    // These two only have values with the walk: exposed (as label-less gauges are) from its first one.
-    this.totalMounts = lazily(() => e.gauge(M.mountNamespacesMounts, 'Mounts in all mount namespaces together (NS_MNT_GET_NEXT walk, Linux 6.12+).'));
-    this.largest = lazily(() => e.gauge(M.mountNamespaceMountsMax, 'Mounts in the largest mount namespace (NS_MNT_GET_NEXT walk, Linux 6.12+).'));
-    this.method = e.gauge(M.mountNamespacesMethod, 'How mount namespaces are counted: nsfs (the NS_MNT_GET_NEXT walk, every namespace) or procfs (the /proc/*/ns/mnt links); 1 for the method in use.', ['method']);
-    this.events = lazily(() => e.counter(M.mountEvents, 'Mounts attached to or detached from the watched mount namespaces, from fanotify mount events (Linux 6.15+): exact, mounts that lived for milliseconds included.', ['event']));
-    this.overflows = lazily(() => e.counter(M.mountEventOverflows, 'Times the fanotify event queue overflowed: mount events were dropped, so mount_events_total is a lower bound for that interval.'));
-    this.unheld = lazily(() =>
-      e.gauge(M.unheldNamespaces, `Mount namespaces no process is in (the walk against every /proc/*/ns/mnt, every --collector.namespaces.leak-scan-interval): held only by a bind mount of their nsfs file or an open descriptor. Leaked ones keep their mounts, and the mount locks' work, forever.`),
+    this.namespaces = e.gauge(
+      M.mountNamespaces,
+      'Mount namespaces: all of them (NS_MNT_GET_NEXT walk), else the distinct ones among the processes visible in procfs.',
     );
-    this.unheldMounts = lazily(() => e.gauge(M.unheldNamespaceMounts, 'Mounts in the mount namespaces no process is in.'));
-    this.watchedNamespaces = lazily(() => e.gauge(M.mountEventsNamespaces, 'Mount namespaces whose mount events are counted (every one with --collector.namespaces.events=node).'));
-    this.source = new MountNamespacesSource({ watchedNs: ctx.paths.proc(ctx.config.mountPid, 'ns/mnt'), fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'), procfs: ctx.paths.procfs, leakScanMs: options.leakScanMs ?? LEAK_SCAN_MS, scope: options.events, walkIntervalMs: ctx.config.sampleIntervalMs, hotPerSecond: options.stormRate });
-    this.source.errors((message) => ctx.log.failure('namespaces:thread', 'warn', 'mount namespaces thread', { err: message }));
+    this.unreadable = e.gauge(
+      M.mountNamespaceUnreadableProcesses,
+      'Processes whose ns/mnt link could not be read in the last scan (the /proc scan, or with the walk its leak scan; without CAP_SYS_PTRACE the count is a lower bound). Their namespaces count as unheld.',
+    );
+    // These two only have values with the walk: exposed (as label-less gauges are) from its first one.
+    this.totalMounts = lazily(() =>
+      e.gauge(M.mountNamespacesMounts, 'Mounts in all mount namespaces together (NS_MNT_GET_NEXT walk, Linux 6.12+).'),
+    );
+    this.largest = lazily(() =>
+      e.gauge(M.mountNamespaceMountsMax, 'Mounts in the largest mount namespace (NS_MNT_GET_NEXT walk, Linux 6.12+).'),
+    );
+    this.method = e.gauge(
+      M.mountNamespacesMethod,
+      'How mount namespaces are counted: nsfs (the NS_MNT_GET_NEXT walk, every namespace) or procfs (the /proc/*/ns/mnt links); 1 for the method in use.',
+      ['method'],
+    );
+    this.events = lazily(() =>
+      e.counter(
+        M.mountEvents,
+        'Mounts attached to or detached from the watched mount namespaces, from fanotify mount events (Linux 6.15+): exact, mounts that lived for milliseconds included.',
+        ['event'],
+      ),
+    );
+    this.overflows = lazily(() =>
+      e.counter(
+        M.mountEventOverflows,
+        'Times the fanotify event queue overflowed: mount events were dropped, so mount_events_total is a lower bound for that interval.',
+      ),
+    );
+    this.unheld = lazily(() =>
+      e.gauge(
+        M.unheldNamespaces,
+        `Mount namespaces no process is in (the walk against every /proc/*/ns/mnt, every --collector.namespaces.leak-scan-interval): held only by a bind mount of their nsfs file or an open descriptor. Leaked ones keep their mounts, and the mount locks' work, forever.`,
+      ),
+    );
+    this.unheldMounts = lazily(() =>
+      e.gauge(M.unheldNamespaceMounts, 'Mounts in the mount namespaces no process is in.'),
+    );
+    this.watchedNamespaces = lazily(() =>
+      e.gauge(
+        M.mountEventsNamespaces,
+        'Mount namespaces whose mount events are counted (every one with --collector.namespaces.events=node).',
+      ),
+    );
+    this.source = new MountNamespacesSource({
+      watchedNs: ctx.paths.proc(ctx.config.mountPid, 'ns/mnt'),
+      fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'),
+      procfs: ctx.paths.procfs,
+      leakScanMs: options.leakScanMs ?? LEAK_SCAN_MS,
+      scope: options.events,
+      walkIntervalMs: ctx.config.sampleIntervalMs,
+      hotPerSecond: options.stormRate,
+    });
+    this.source.errors((message) =>
+      ctx.log.failure('namespaces:thread', 'warn', 'mount namespaces thread', { err: message }),
+    );
   }
 
   /** Told as soon as mount events come faster than --collector.namespaces.storm-rate. */
@@ -114,15 +159,27 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     if (r.events.ok) {
       this.scope = r.events.scope;
       log.info('namespaces: counting mount events with fanotify', { scope: r.events.scope });
-    }
-    else log.info('namespaces: no mount events; churn comes from the mounts collector\'s table readings only', { reason: r.events.reason });
+    } else
+      log.info("namespaces: no mount events; churn comes from the mounts collector's table readings only", {
+        reason: r.events.reason,
+      });
   }
 
   async collect(): Promise<NamespacesSnapshot> {
     await this.say();
     const r = await this.source.read();
     const events = r.events && { ...r.events, scope: this.scope, namespaces: r.walk?.marked ?? 1 };
-    if (r.walk) return { method: 'nsfs', namespaces: r.walk.namespaces, mounts: r.walk.mounts, largest: r.walk.largest, unheld: r.walk.unheld, unheldMounts: r.walk.unheldMounts, unreadable: r.walk.unreadable, events };
+    if (r.walk)
+      return {
+        method: 'nsfs',
+        namespaces: r.walk.namespaces,
+        mounts: r.walk.mounts,
+        largest: r.walk.largest,
+        unheld: r.walk.unheld,
+        unheldMounts: r.walk.unheldMounts,
+        unreadable: r.walk.unreadable,
+        events,
+      };
     return { method: 'procfs', ...(await this.scan()), events };
   }
 
@@ -162,7 +219,10 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     this.watchedNamespaces().set(s.events.namespaces);
     if (s.events.overflows > 0) {
       this.overflowed += s.events.overflows;
-      this.ctx.log.warn('namespaces: the mount event queue overflowed; mount_events_total is a lower bound for this interval', { overflows: this.overflowed });
+      this.ctx.log.warn(
+        'namespaces: the mount event queue overflowed; mount_events_total is a lower bound for this interval',
+        { overflows: this.overflowed },
+      );
     }
   }
 
@@ -180,12 +240,28 @@ export const namespacesCollector = defineCollector({
       name: 'events',
       kind: 'string',
       default: 'node',
-      help: 'Whose mount events are counted (fanotify, Linux 6.15+): node (every mount namespace the walk finds: the mount locks are global, so a storm in any namespace is the node\'s), watched (the namespace of --mount.pid only), or off.',
+      help: "Whose mount events are counted (fanotify, Linux 6.15+): node (every mount namespace the walk finds: the mount locks are global, so a storm in any namespace is the node's), watched (the namespace of --mount.pid only), or off.",
       check: oneOf(['node', 'watched', 'off']),
     },
-    { name: 'storm-rate', kind: 'int', default: 500, help: 'Mount events per second (over 100 ms) taken as a storm starting: told at once, so that on-demand tracing arms within a sample.', check: positive },
-    { name: 'leak-scan-interval', kind: 'duration', default: 30_000, help: 'How often the walk also looks for mount namespaces no process is in (a scan of /proc/*/ns/mnt): mountstorm_mount_namespaces_unheld.', check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s') },
+    {
+      name: 'storm-rate',
+      kind: 'int',
+      default: 500,
+      help: 'Mount events per second (over 100 ms) taken as a storm starting: told at once, so that on-demand tracing arms within a sample.',
+      check: positive,
+    },
+    {
+      name: 'leak-scan-interval',
+      kind: 'duration',
+      default: 30_000,
+      help: 'How often the walk also looks for mount namespaces no process is in (a scan of /proc/*/ns/mnt): mountstorm_mount_namespaces_unheld.',
+      check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s'),
+    },
   ],
-  options: (value) => ({ events: value('events') as EventScope, stormRate: value('storm-rate') as number, leakScanMs: value('leak-scan-interval') as number }),
+  options: (value) => ({
+    events: value('events') as EventScope,
+    stormRate: value('storm-rate') as number,
+    leakScanMs: value('leak-scan-interval') as number,
+  }),
   create: (ctx, o) => new NamespacesCollector(ctx, o),
 });

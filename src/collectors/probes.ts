@@ -31,10 +31,25 @@ export class ProbesCollector implements Collector<ProbesSnapshot> {
 
   constructor(ctx: CollectorContext, o: ProbesOptions) {
     const e = ctx.exposition;
-    this.duration = e.histogram(M.probeDurationSeconds, 'Lock-wait probe durations: namespace_sem = first 4 KiB read() of mountinfo; mount_lock = stat() across a mount point, per call.', LATENCY_BUCKETS, ['probe']);
-    this.estimate = e.gauge(M.lockWaitEstimateSeconds, 'How far the recent median of each probe sits above its learned quiet baseline.', ['lock']);
-    this.baseline = e.gauge(M.probeBaselineSeconds, 'Learned quiet baseline of each probe (10th percentile over the baseline window).', ['probe']);
-    this.timeouts = e.counter(M.probeTimeouts, 'Probes that stayed blocked in the kernel past the probe timeout.', ['probe']);
+    this.duration = e.histogram(
+      M.probeDurationSeconds,
+      'Lock-wait probe durations: namespace_sem = first 4 KiB read() of mountinfo; mount_lock = stat() across a mount point, per call.',
+      LATENCY_BUCKETS,
+      ['probe'],
+    );
+    this.estimate = e.gauge(
+      M.lockWaitEstimateSeconds,
+      'How far the recent median of each probe sits above its learned quiet baseline.',
+      ['lock'],
+    );
+    this.baseline = e.gauge(
+      M.probeBaselineSeconds,
+      'Learned quiet baseline of each probe (10th percentile over the baseline window).',
+      ['probe'],
+    );
+    this.timeouts = e.counter(M.probeTimeouts, 'Probes that stayed blocked in the kernel past the probe timeout.', [
+      'probe',
+    ]);
     this.source = new ProbesSource({
       mountinfoPath: ctx.mountinfoPath,
       statPath: o.statPath ?? ctx.paths.proc('sys/fs'),
@@ -69,10 +84,33 @@ export const probesCollector = defineCollector({
   defaultEnabled: true,
   help: 'namespace_sem and mount_lock timing probes and the lock-wait estimates.',
   flags: [
-    { name: 'timeout', kind: 'duration', default: 10000, help: 'A probe still blocked in the kernel after this long is reported as a stall of this length.', check: (v) => ((v as number) >= 10 ? undefined : 'must be at least 10ms') },
-    { name: 'stat-path', kind: 'path', default: undefined, help: 'Path stat()ed by the mount_lock probe; its lookup must cross a mount point (default: <path.procfs>/sys/fs).' },
-    { name: 'stat-batch', kind: 'int', default: 32, help: 'stat() calls per mount_lock probe; the probe reports the time per call.', check: positive },
-    { name: 'baseline-window', kind: 'duration', default: 1_800_000, help: 'Window over which each probe learns its quiet baseline (its 10th percentile).', check: (v) => ((v as number) >= 10_000 ? undefined : 'must be at least 10s') },
+    {
+      name: 'timeout',
+      kind: 'duration',
+      default: 10000,
+      help: 'A probe still blocked in the kernel after this long is reported as a stall of this length.',
+      check: (v) => ((v as number) >= 10 ? undefined : 'must be at least 10ms'),
+    },
+    {
+      name: 'stat-path',
+      kind: 'path',
+      default: undefined,
+      help: 'Path stat()ed by the mount_lock probe; its lookup must cross a mount point (default: <path.procfs>/sys/fs).',
+    },
+    {
+      name: 'stat-batch',
+      kind: 'int',
+      default: 32,
+      help: 'stat() calls per mount_lock probe; the probe reports the time per call.',
+      check: positive,
+    },
+    {
+      name: 'baseline-window',
+      kind: 'duration',
+      default: 1_800_000,
+      help: 'Window over which each probe learns its quiet baseline (its 10th percentile).',
+      check: (v) => ((v as number) >= 10_000 ? undefined : 'must be at least 10s'),
+    },
   ],
   options: (value) => ({
     timeoutMs: value('timeout') as number,

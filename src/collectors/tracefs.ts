@@ -119,22 +119,58 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     private readonly options: TracefsOptions,
   ) {
     const e = ctx.exposition;
-    this.calls = e.counter(M.mountSyscalls, 'Mount-family syscalls entered, from tracefs syscall tracepoints, by syscall and the socket of the CPU that ran it (unshare, setns and clone only with CLONE_NEWNS).', ['syscall', 'socket']);
-    this.duration = e.bucketHistogram(M.mountSyscallDurationSeconds, 'Duration of mount-family syscalls, from entry to exit of the same task.', LATENCY_BUCKETS, ['syscall']);
-    this.errors = e.counter(M.mountSyscallErrors, 'Mount-family syscalls that returned an error, by errno.', ['syscall', 'errno']);
-    this.byProcess = e.counter(M.mountSyscallsByProcess, 'Mount-family syscalls by process name; names beyond --collector.tracefs.top-processes are counted as "other".', ['comm']);
+    this.calls = e.counter(
+      M.mountSyscalls,
+      'Mount-family syscalls entered, from tracefs syscall tracepoints, by syscall and the socket of the CPU that ran it (unshare, setns and clone only with CLONE_NEWNS).',
+      ['syscall', 'socket'],
+    );
+    this.duration = e.bucketHistogram(
+      M.mountSyscallDurationSeconds,
+      'Duration of mount-family syscalls, from entry to exit of the same task.',
+      LATENCY_BUCKETS,
+      ['syscall'],
+    );
+    this.errors = e.counter(M.mountSyscallErrors, 'Mount-family syscalls that returned an error, by errno.', [
+      'syscall',
+      'errno',
+    ]);
+    this.byProcess = e.counter(
+      M.mountSyscallsByProcess,
+      'Mount-family syscalls by process name; names beyond --collector.tracefs.top-processes are counted as "other".',
+      ['comm'],
+    );
     this.byActor = e.counter(
       M.mountSyscallsByActor,
       'Mount-family syscalls by the step of a container start that made them, from the process name: shim (containerd-shim*, conmon: preparing the rootfs), runtime (containerd, dockerd, crio, their clients), oci-runtime (runc, crun, youki, runsc: setting up the container), kubelet, systemd, other.',
       ['actor'],
     );
-    this.lockWait = e.counter(M.mountLockWaitSeconds, 'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.', ['syscall', 'kind']);
-    this.lost = e.counter(M.traceEventsLost, 'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.');
+    this.lockWait = e.counter(
+      M.mountLockWaitSeconds,
+      'Time tasks spent in lock contention (lock:contention_begin to contention_end) while inside a mount-family syscall, by syscall and lock kind.',
+      ['syscall', 'kind'],
+    );
+    this.lost = e.counter(
+      M.traceEventsLost,
+      'Trace events the ring buffer overwrote or dropped before they were read; while this rises, syscall counts are lower bounds.',
+    );
     this.events = e.counter(M.traceEvents, 'Trace events read and accounted from the tracefs instance.');
-    this.parseErrors = e.counter(M.traceParseErrors, 'trace_pipe lines or trace_pipe_raw records that did not have the documented shape.');
-    this.armedGauge = e.gauge(M.traceArmed, 'Whether the syscall and lock tracepoints are enabled now: always in mode always; in mode on-demand only while a storm may be starting (every syscall on the host pays for them while they are).');
-    this.armsCounter = e.counter(M.traceArms, 'Times tracing was armed because a storm might be starting (mode on-demand).');
-    this.modeGauge = e.gauge(M.traceMode, 'When the tracepoints are enabled: on-demand or always; 1 for the mode in use.', ['mode']);
+    this.parseErrors = e.counter(
+      M.traceParseErrors,
+      'trace_pipe lines or trace_pipe_raw records that did not have the documented shape.',
+    );
+    this.armedGauge = e.gauge(
+      M.traceArmed,
+      'Whether the syscall and lock tracepoints are enabled now: always in mode always; in mode on-demand only while a storm may be starting (every syscall on the host pays for them while they are).',
+    );
+    this.armsCounter = e.counter(
+      M.traceArms,
+      'Times tracing was armed because a storm might be starting (mode on-demand).',
+    );
+    this.modeGauge = e.gauge(
+      M.traceMode,
+      'When the tracepoints are enabled: on-demand or always; 1 for the mode in use.',
+      ['mode'],
+    );
     this.topology = new TopologyCache(ctx.paths);
   }
 
@@ -154,7 +190,9 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
         this.arms++;
         this.ctx.log.info('tracefs: armed: a mount storm may be starting', { reason });
       })
-      .catch((err: unknown) => this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not arm', { err: errorMessage(err) }))
+      .catch((err: unknown) =>
+        this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not arm', { err: errorMessage(err) }),
+      )
       .finally(() => (this.arming = undefined));
   }
 
@@ -162,25 +200,41 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
   observe(s: Sample): void {
     const m = s.parts.mounts;
     if (m) {
-      const moved = Math.max((m.entriesPeak ?? m.entries) - Math.min(m.entries, this.lastEntries ?? m.entries), Math.abs(m.entries - (this.lastEntries ?? m.entries)));
+      const moved = Math.max(
+        (m.entriesPeak ?? m.entries) - Math.min(m.entries, this.lastEntries ?? m.entries),
+        Math.abs(m.entries - (this.lastEntries ?? m.entries)),
+      );
       this.lastEntries = m.entries;
       if (moved >= ARM_TABLE_DELTA) this.hint(`the watched mount table moved by ${moved} entries within a sample`);
     }
     const probe = s.parts.probes?.namespace_sem;
-    if (probe?.learned && probe.estimate !== undefined && probe.estimate > THRESHOLDS.leadingLockWaitSeconds) this.hint(`the namespace_sem probe is ${(probe.estimate * 1e3).toFixed(1)} ms above its baseline`);
+    if (probe?.learned && probe.estimate !== undefined && probe.estimate > THRESHOLDS.leadingLockWaitSeconds)
+      this.hint(`the namespace_sem probe is ${(probe.estimate * 1e3).toFixed(1)} ms above its baseline`);
   }
 
   private maybeDisarm(): void {
-    if (this.options.mode !== 'on-demand' || !this.armed || this.arming || !this.source || Date.now() - this.lastSignal < this.options.calmMs) return;
+    if (
+      this.options.mode !== 'on-demand' ||
+      !this.armed ||
+      this.arming ||
+      !this.source ||
+      Date.now() - this.lastSignal < this.options.calmMs
+    )
+      return;
     const source = this.source;
     this.arming = source
       .arm(false)
       .then(() => {
         this.armed = false;
-        this.ctx.log.info('tracefs: disarmed: no storm signal for a while', { calm_ms: this.options.calmMs, armed_ms: Date.now() - (this.armedSince ?? Date.now()) });
+        this.ctx.log.info('tracefs: disarmed: no storm signal for a while', {
+          calm_ms: this.options.calmMs,
+          armed_ms: Date.now() - (this.armedSince ?? Date.now()),
+        });
         this.armedSince = undefined;
       })
-      .catch((err: unknown) => this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not disarm', { err: errorMessage(err) }))
+      .catch((err: unknown) =>
+        this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not disarm', { err: errorMessage(err) }),
+      )
       .finally(() => (this.arming = undefined));
   }
 
@@ -200,16 +254,30 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     });
     const i = source.opened;
     const log = this.ctx.log;
-    for (const name of i.removedStale) log.info('tracefs: removed a stale instance left by an exporter that is gone', { instance: name });
+    for (const name of i.removedStale)
+      log.info('tracefs: removed a stale instance left by an exporter that is gone', { instance: name });
     for (const w of i.warnings) log.warn(`tracefs: ${w}`);
-    log.info('tracefs: tracing mount syscalls', { instance: i.handle.dir, format: i.format, events: i.enabled.length, missing: i.missing.join(',') || undefined, buffer_kb: i.bufferSizeKb, mode: o.mode });
-    if (i.textReason) log.warn('tracefs: reading trace_pipe text, which costs the kernel more, because trace_pipe_raw cannot be decoded here', { reason: i.textReason });
+    log.info('tracefs: tracing mount syscalls', {
+      instance: i.handle.dir,
+      format: i.format,
+      events: i.enabled.length,
+      missing: i.missing.join(',') || undefined,
+      buffer_kb: i.bufferSizeKb,
+      mode: o.mode,
+    });
+    if (i.textReason)
+      log.warn(
+        'tracefs: reading trace_pipe text, which costs the kernel more, because trace_pipe_raw cannot be decoded here',
+        { reason: i.textReason },
+      );
     return source;
   }
 
   async collect(): Promise<TracefsSnapshot | undefined> {
     if (this.source?.dead) {
-      this.ctx.log.warn('tracefs: the reader stopped; starting a new instance', { err: errorMessage(this.source.dead) });
+      this.ctx.log.warn('tracefs: the reader stopped; starting a new instance', {
+        err: errorMessage(this.source.dead),
+      });
       await this.source.close().catch(() => undefined);
       this.source = undefined;
     }
@@ -230,8 +298,12 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     this.maybeDisarm();
     const { delta: d, readError } = await this.source.take();
     const topology = await this.topology.get();
-    if (readError) throw new Error(`reading ${this.source.opened.handle.dir}/${this.source.opened.format === 'raw' ? 'per_cpu/*/trace_pipe_raw' : 'trace_pipe'}: ${readError}`);
-    if (d.lastParseError) this.ctx.log.failure('tracefs:parse', 'warn', 'tracefs: unparsable trace_pipe line', { err: d.lastParseError });
+    if (readError)
+      throw new Error(
+        `reading ${this.source.opened.handle.dir}/${this.source.opened.format === 'raw' ? 'per_cpu/*/trace_pipe_raw' : 'trace_pipe'}: ${readError}`,
+      );
+    if (d.lastParseError)
+      this.ctx.log.failure('tracefs:parse', 'warn', 'tracefs: unparsable trace_pipe line', { err: d.lastParseError });
     const socketOf = (cpu: number) => topology.cpus.get(cpu)?.socket ?? 'unknown';
     return {
       calls: d.calls.map((c) => ({ syscall: c.syscall, socket: socketOf(c.cpu), count: c.count })),
@@ -297,7 +369,12 @@ export const tracefsCollector = defineCollector({
   defaultEnabled: true,
   help: 'exact mount syscall counts, durations, errors and lock wait from tracefs (root or CAP_SYS_ADMIN; no data otherwise).',
   flags: [
-    { name: 'path', kind: 'path', default: undefined, help: 'tracefs mount point (default: <path.sysfs>/kernel/tracing, else <path.sysfs>/kernel/debug/tracing; mounted at the first when no tracefs is mounted).' },
+    {
+      name: 'path',
+      kind: 'path',
+      default: undefined,
+      help: 'tracefs mount point (default: <path.sysfs>/kernel/tracing, else <path.sysfs>/kernel/debug/tracing; mounted at the first when no tracefs is mounted).',
+    },
     {
       name: 'mode',
       kind: 'string',
@@ -305,7 +382,13 @@ export const tracefsCollector = defineCollector({
       help: 'When the syscall and lock tracepoints are enabled (every syscall on the host pays for them while they are): on-demand (while mount events, the table size or the namespace_sem probe say a storm may be starting, until a minute after it calms) or always.',
       check: oneOf(['on-demand', 'always']),
     },
-    { name: 'calm', kind: 'duration', default: 60_000, help: 'In mode on-demand, how long after the last storm signal the tracepoints are disabled again.', check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s') },
+    {
+      name: 'calm',
+      kind: 'duration',
+      default: 60_000,
+      help: 'In mode on-demand, how long after the last storm signal the tracepoints are disabled again.',
+      check: (v) => ((v as number) >= 1000 ? undefined : 'must be at least 1s'),
+    },
     {
       name: 'buffer-size',
       kind: 'string',
@@ -320,7 +403,13 @@ export const tracefsCollector = defineCollector({
       help: 'How trace events are read: raw (the binary per-CPU trace_pipe_raw pages; the kernel does not format them), text (trace_pipe; costs the kernel a printf per event), or auto (raw where its page format is one this reader knows, else text).',
       check: oneOf(['auto', 'raw', 'text']),
     },
-    { name: 'top-processes', kind: 'int', default: 10, help: 'Process names given their own series in mountstorm_mount_syscalls_by_process_total (the first seen keep them); the rest are "other".', check: between(0, 100) },
+    {
+      name: 'top-processes',
+      kind: 'int',
+      default: 10,
+      help: 'Process names given their own series in mountstorm_mount_syscalls_by_process_total (the first seen keep them); the rest are "other".',
+      check: between(0, 100),
+    },
   ],
   options: (value) => ({
     path: value('path') as string | undefined,

@@ -5,7 +5,15 @@ import { ConfigError } from '../errors';
 import { HostPaths } from '../fs/paths';
 import { DEPTH_BUCKETS, diagnose, type Diagnosis } from './diagnose';
 
-const SHARED = ['path.procfs', 'path.sysfs', 'path.rootfs', 'mount.pid', 'collector.containers.task-dir', 'collector.tracefs.path', 'collector.tracefs.mode'];
+const SHARED = [
+  'path.procfs',
+  'path.sysfs',
+  'path.rootfs',
+  'mount.pid',
+  'collector.containers.task-dir',
+  'collector.tracefs.path',
+  'collector.tracefs.mode',
+];
 export const DOCTOR_FLAGS: FlagSpec[] = [
   ...FLAGS.filter((f) => SHARED.includes(f.name)),
   { name: 'json', kind: 'bool', default: false, help: 'Print the diagnosis as JSON.' },
@@ -33,27 +41,48 @@ export function renderText(d: Diagnosis): string {
   out.push(`mountstorm doctor — risk: ${d.risk.toUpperCase()}`, '');
   out.push('Host');
   out.push(`  ${h.systemVendor} ${h.systemModel}, kernel ${h.kernel}`);
-  out.push(`  ${h.cpuModel}: ${h.cpus} CPUs, ${h.sockets} socket(s), ${h.numaNodes} NUMA node(s), SMT ${h.smt ? 'on' : 'off'}`);
+  out.push(
+    `  ${h.cpuModel}: ${h.cpus} CPUs, ${h.sockets} socket(s), ${h.numaNodes} NUMA node(s), SMT ${h.smt ? 'on' : 'off'}`,
+  );
   out.push('', `Mount table (PID ${d.mountTable.pid})`);
   if (d.mountTable.error) out.push(`  unreadable: ${d.mountTable.error}`);
   else {
-    const util = d.mountTable.utilisation === undefined ? '' : ` (${(d.mountTable.utilisation * 100).toFixed(1)} % of fs.mount-max ${d.mountTable.mountMax})`;
-    out.push(`  ${d.mountTable.mounts} mounts${util}; ${d.mountTable.idmapped} idmapped; ${d.mountTable.overlays} overlays, deepest ${d.deepestOverlay} layers`);
-    if (d.mountTable.overlays > 0) out.push(`  overlay depth: ${DEPTH_BUCKETS.map(([k]) => `${k}: ${d.layerDepth[k]}`).join(', ')}`);
+    const util =
+      d.mountTable.utilisation === undefined
+        ? ''
+        : ` (${(d.mountTable.utilisation * 100).toFixed(1)} % of fs.mount-max ${d.mountTable.mountMax})`;
+    out.push(
+      `  ${d.mountTable.mounts} mounts${util}; ${d.mountTable.idmapped} idmapped; ${d.mountTable.overlays} overlays, deepest ${d.deepestOverlay} layers`,
+    );
+    if (d.mountTable.overlays > 0)
+      out.push(`  overlay depth: ${DEPTH_BUCKETS.map(([k]) => `${k}: ${d.layerDepth[k]}`).join(', ')}`);
   }
   const c = d.containers;
-  out.push('', `Containers running (${c.running} in the runtime's task directories${c.unreadable ? `, ${c.unreadable} bundles unreadable` : ''})`);
+  out.push(
+    '',
+    `Containers running (${c.running} in the runtime's task directories${c.unreadable ? `, ${c.unreadable} bundles unreadable` : ''})`,
+  );
   if (c.images.length === 0) out.push('  none');
-  const name = (i: (typeof c.images)[number]) => `${i.image}${i.layers !== undefined ? ` (${i.layers} layers)` : ''}${i.userNamespace ? `, ${i.userNamespace} in user namespaces` : ''}`;
+  const name = (i: (typeof c.images)[number]) =>
+    `${i.image}${i.layers !== undefined ? ` (${i.layers} layers)` : ''}${i.userNamespace ? `, ${i.userNamespace} in user namespaces` : ''}`;
   for (const i of c.images.slice(0, 10)) out.push(`  ${String(i.containers).padStart(5)}  ${name(i)}`);
   // What each brings now: its recent starts × its layers where found, else its recent starts (as the storm page ranks them).
   const work = (i: (typeof c.images)[number]) => (i.layers !== undefined ? i.recentStarts * i.layers : i.recentStarts);
-  const starting = c.images.filter((i) => i.recentStarts > 0).sort((a, b) => work(b) - work(a) || (a.image < b.image ? -1 : 1)).slice(0, 10);
+  const starting = c.images
+    .filter((i) => i.recentStarts > 0)
+    .sort((a, b) => work(b) - work(a) || (a.image < b.image ? -1 : 1))
+    .slice(0, 10);
   if (starting.length > 0) {
     out.push('', 'Images driving mount churn now (containers started in the last 5 minutes, still running)');
-    for (const i of starting) out.push(`  ${String(i.recentStarts).padStart(5)}  ${name(i)}${i.layers !== undefined ? `: ${i.recentStarts * i.layers} layers mounted` : ''}`);
+    for (const i of starting)
+      out.push(
+        `  ${String(i.recentStarts).padStart(5)}  ${name(i)}${i.layers !== undefined ? `: ${i.recentStarts * i.layers} layers mounted` : ''}`,
+      );
   }
-  const deepest = c.images.filter((i) => i.layers !== undefined).sort((a, b) => (b.layers ?? 0) - (a.layers ?? 0)).slice(0, 5);
+  const deepest = c.images
+    .filter((i) => i.layers !== undefined)
+    .sort((a, b) => (b.layers ?? 0) - (a.layers ?? 0))
+    .slice(0, 5);
   if (deepest.length > 0) {
     out.push('', 'Deepest images running (lower layers of their rootfs overlay)');
     for (const i of deepest) out.push(`  ${String(i.layers).padStart(5)}  ${i.image} (${i.containers} containers)`);
@@ -61,7 +90,8 @@ export function renderText(d: Diagnosis): string {
   out.push('', 'Kernel features');
   for (const [name, f] of Object.entries(d.features)) out.push(`  ${MARK[f.available]} ${name.padEnd(28)} ${f.detail}`);
   out.push('', 'Collectors with the current privileges');
-  for (const [name, c] of Object.entries(d.collectors)) out.push(`  ${c.works ? '✓' : '✗'} ${name.padEnd(11)} ${c.why}`);
+  for (const [name, c] of Object.entries(d.collectors))
+    out.push(`  ${c.works ? '✓' : '✗'} ${name.padEnd(11)} ${c.why}`);
   out.push('', 'Storm page (MountStormImminent) with this configuration and privileges');
   if (d.page.capable) out.push('  ✓ can fire: mount signature, container starts and lock wait are all seen');
   for (const b of d.page.blockers) out.push(`  ✗ cannot fire: ${b.why}`);
@@ -71,7 +101,10 @@ export function renderText(d: Diagnosis): string {
   return out.join('\n') + '\n';
 }
 
-export async function doctorCommand(argv: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function doctorCommand(
+  argv: string[],
+  write: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const args = parseArgs(argv, DOCTOR_FLAGS);
   if (args.help) {
     write(DOCTOR_USAGE);
@@ -82,7 +115,14 @@ export async function doctorCommand(argv: string[], write: (s: string) => void =
   const paths = new HostPaths(get('path.procfs'), get('path.sysfs'), get('path.rootfs'));
   // Syscall probes describe the running kernel: only when looking at the live host.
   const live = paths.procfs === '/proc' && paths.sysfs === '/sys';
-  const d = await diagnose({ paths, mountPid: get('mount.pid'), taskDirs: get('collector.containers.task-dir'), tracefsPath: get('collector.tracefs.path'), tracefsMode: get('collector.tracefs.mode'), probeKernel: live });
+  const d = await diagnose({
+    paths,
+    mountPid: get('mount.pid'),
+    taskDirs: get('collector.containers.task-dir'),
+    tracefsPath: get('collector.tracefs.path'),
+    tracefsMode: get('collector.tracefs.mode'),
+    probeKernel: live,
+  });
   write(get<boolean>('json') ? JSON.stringify(d, null, 2) + '\n' : renderText(d));
   return d.risk === 'high' ? EXIT_HIGH_RISK : 0;
 }

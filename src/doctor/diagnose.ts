@@ -29,12 +29,39 @@ export interface Finding {
 }
 
 export interface Diagnosis {
-  host: { kernel: string; cpuModel: string; systemVendor: string; systemModel: string; cpus: number; sockets: number; numaNodes: number; smt: boolean };
-  mountTable: { pid: string; mounts: number | undefined; mountMax: number | undefined; utilisation: number | undefined; idmapped: number; overlays: number; parseErrors: number; error?: string };
+  host: {
+    kernel: string;
+    cpuModel: string;
+    systemVendor: string;
+    systemModel: string;
+    cpus: number;
+    sockets: number;
+    numaNodes: number;
+    smt: boolean;
+  };
+  mountTable: {
+    pid: string;
+    mounts: number | undefined;
+    mountMax: number | undefined;
+    utilisation: number | undefined;
+    idmapped: number;
+    overlays: number;
+    parseErrors: number;
+    error?: string;
+  };
   /** Overlay mounts by lower-layer depth: "1", "2-5", "6-10", "11-20", "21-50", ">50". */
   layerDepth: Record<string, number>;
   deepestOverlay: number;
-  features: Record<'tracefs' | 'syscall_tracepoints' | 'lock_contention_tracepoints' | 'listmount_statmount' | 'nsfs_mount_info' | 'nsfs_namespace_walk' | 'fanotify_mount_events', { available: Availability; detail: string }>;
+  features: Record<
+    | 'tracefs'
+    | 'syscall_tracepoints'
+    | 'lock_contention_tracepoints'
+    | 'listmount_statmount'
+    | 'nsfs_mount_info'
+    | 'nsfs_namespace_walk'
+    | 'fanotify_mount_events',
+    { available: Availability; detail: string }
+  >;
   collectors: Record<string, { works: boolean; why: string }>;
   /** Whether an exporter with these privileges and facilities can page on a storm, and what it lacks. */
   page: PageCapability;
@@ -71,7 +98,11 @@ function madeAt(dir: string): number | undefined {
 const MAX_BUNDLES = 5000;
 
 /** Every bundle under the task directories, read once, grouped by image; `layersAt` maps a rootfs path to its overlay's lower layers. */
-function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>, layersAt: Map<string, number>, now = Date.now()): Diagnosis['containers'] {
+function runningImages(
+  taskDirs: ReadonlyArray<{ given: string; seen: string }>,
+  layersAt: Map<string, number>,
+  now = Date.now(),
+): Diagnosis['containers'] {
   const byImage = new Map<string, RunningImage>();
   let running = 0;
   let unreadable = 0;
@@ -96,7 +127,13 @@ function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>,
           const b = readBundle(seen, path.join(d.given, ns, id));
           running++;
           const image = b.image ?? 'unknown';
-          const r = byImage.get(image) ?? { image, containers: 0, userNamespace: 0, layers: undefined, recentStarts: 0 };
+          const r = byImage.get(image) ?? {
+            image,
+            containers: 0,
+            userNamespace: 0,
+            layers: undefined,
+            recentStarts: 0,
+          };
           r.containers++;
           const made = madeAt(seen);
           if (made !== undefined && now - made <= RECENT_MS) r.recentStarts++;
@@ -110,7 +147,9 @@ function runningImages(taskDirs: ReadonlyArray<{ given: string; seen: string }>,
       }
     }
   }
-  const images = [...byImage.values()].sort((a, b) => b.containers - a.containers || (b.layers ?? 0) - (a.layers ?? 0) || (a.image < b.image ? -1 : 1));
+  const images = [...byImage.values()].sort(
+    (a, b) => b.containers - a.containers || (b.layers ?? 0) - (a.layers ?? 0) || (a.image < b.image ? -1 : 1),
+  );
   return { running, unreadable, images };
 }
 
@@ -158,11 +197,15 @@ function tracefsDir(paths: HostPaths, configured: string | undefined): string | 
 
 /** listmount(2) on the root of our namespace: ENOSYS means the kernel predates 6.8. */
 function probeListmount(): { available: Availability; detail: string } {
-  if (os.arch() !== 'x64' && os.arch() !== 'arm64') return { available: 'unknown', detail: `not probed on ${os.arch()}` };
+  if (os.arch() !== 'x64' && os.arch() !== 'arm64')
+    return { available: 'unknown', detail: `not probed on ${os.arch()}` };
   return listmountProbe();
 }
 
-function probeNsfs(): { info: { available: Availability; detail: string }; walk: { available: Availability; detail: string } } {
+function probeNsfs(): {
+  info: { available: Availability; detail: string };
+  walk: { available: Availability; detail: string };
+} {
   return nsfsProbe();
 }
 
@@ -172,7 +215,11 @@ function probeFanotifyMount(): { available: Availability; detail: string } {
 
 /** Where no tracefs is mounted, a private mount namespace looks (root only). */
 function privateTracefsEvents(): AvailableEvents | undefined {
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, path.join(__dirname, 'tracefs-events.js')], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', process.execPath, path.join(__dirname, 'tracefs-events.js')],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
   if (r.status !== 0) return undefined;
   try {
     return JSON.parse(r.stdout) as AvailableEvents;
@@ -200,7 +247,15 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   const layerDepth: Record<string, number> = Object.fromEntries(DEPTH_BUCKETS.map(([k]) => [k, 0]));
   let deepestOverlay = 0;
   const layersAt = new Map<string, number>();
-  const mountTable: Diagnosis['mountTable'] = { pid: opts.mountPid, mounts: undefined, mountMax: undefined, utilisation: undefined, idmapped: 0, overlays: 0, parseErrors: 0 };
+  const mountTable: Diagnosis['mountTable'] = {
+    pid: opts.mountPid,
+    mounts: undefined,
+    mountMax: undefined,
+    utilisation: undefined,
+    idmapped: 0,
+    overlays: 0,
+    parseErrors: 0,
+  };
   const maxText = read(paths.proc('sys/fs/mount-max'));
   mountTable.mountMax = maxText === undefined ? undefined : Number(maxText.trim());
   try {
@@ -248,10 +303,14 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
       : events.lockContention
         ? { available: 'yes', detail: 'lock:contention_begin/end' }
         : { available: 'no', detail: 'no lock/contention_* events (kernel < 5.19)' },
-    listmount_statmount: opts.probeKernel ? probeListmount() : { available: 'unknown', detail: 'not probed on a fixture tree' },
+    listmount_statmount: opts.probeKernel
+      ? probeListmount()
+      : { available: 'unknown', detail: 'not probed on a fixture tree' },
     nsfs_mount_info: nsfs?.info ?? { available: 'unknown', detail: 'not probed on a fixture tree' },
     nsfs_namespace_walk: nsfs?.walk ?? { available: 'unknown', detail: 'not probed on a fixture tree' },
-    fanotify_mount_events: opts.probeKernel ? probeFanotifyMount() : { available: 'unknown', detail: 'not probed on a fixture tree' },
+    fanotify_mount_events: opts.probeKernel
+      ? probeFanotifyMount()
+      : { available: 'unknown', detail: 'not probed on a fixture tree' },
   };
 
   const mi = canRead(mountinfoPath);
@@ -276,24 +335,44 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
     probes: { works: mi.ok, why: mi.ok ? `${mountinfoPath} readable; stat() of ${paths.proc('sys/fs')}` : mi.why },
     namespaces: {
       works: true,
-      why: admin || process.getuid?.() === 0 ? 'root: every /proc/*/ns/mnt is readable' : `without CAP_SYS_PTRACE only this user's processes are seen (${nsSelf.why})`,
+      why:
+        admin || process.getuid?.() === 0
+          ? 'root: every /proc/*/ns/mnt is readable'
+          : `without CAP_SYS_PTRACE only this user's processes are seen (${nsSelf.why})`,
     },
     cpu: (() => {
       const r = canRead(paths.proc('stat'));
       return { works: r.ok, why: r.why };
     })(),
-    host: { works: true, why: host.systemModel === 'unknown' ? 'no DMI product name: reported as unknown' : `DMI says ${host.systemVendor} ${host.systemModel}` },
+    host: {
+      works: true,
+      why:
+        host.systemModel === 'unknown'
+          ? 'no DMI product name: reported as unknown'
+          : `DMI says ${host.systemVendor} ${host.systemModel}`,
+    },
     containers: {
       works: taskDir !== undefined,
-      why: taskDir ? `watching ${taskDir}` : unlistable ? `cannot list ${unlistable} (containerd makes it 0711): run as root to see container starts` : `no task directory (${taskDirs.join(', ')}): no data until one appears`,
+      why: taskDir
+        ? `watching ${taskDir}`
+        : unlistable
+          ? `cannot list ${unlistable} (containerd makes it 0711): run as root to see container starts`
+          : `no task directory (${taskDirs.join(', ')}): no data until one appears`,
     },
     tracefs: {
       works: admin && features.syscall_tracepoints.available !== 'no',
-      why: !admin ? 'needs root or CAP_SYS_ADMIN to create a tracefs instance: no data' : features.syscall_tracepoints.available === 'no' ? features.syscall_tracepoints.detail : tdir ? `instance under ${tdir}/instances` : features.tracefs.detail,
+      why: !admin
+        ? 'needs root or CAP_SYS_ADMIN to create a tracefs instance: no data'
+        : features.syscall_tracepoints.available === 'no'
+          ? features.syscall_tracepoints.detail
+          : tdir
+            ? `instance under ${tdir}/instances`
+            : features.tracefs.detail,
     },
   };
 
-  const nodeMountEvents = features.fanotify_mount_events.available === 'yes' && features.nsfs_namespace_walk.available === 'yes' && admin;
+  const nodeMountEvents =
+    features.fanotify_mount_events.available === 'yes' && features.nsfs_namespace_walk.available === 'yes' && admin;
   const page = pageCapability({
     syscalls: collectors.tracefs?.works === true && (opts.tracefsMode === 'always' || nodeMountEvents),
     nodeMountEvents,
@@ -304,23 +383,63 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   const riskyTopology = host.sockets > 1 || host.smt;
   const topoWhat = `${host.sockets} socket${host.sockets === 1 ? '' : 's'}, ${host.numaNodes} NUMA node${host.numaNodes === 1 ? '' : 's'}, SMT ${host.smt ? 'on' : 'off'}`;
   if (riskyTopology && deepestOverlay > THRESHOLDS.deepLayers) {
-    findings.push({ risk: 'high', what: `deep-layer images (deepest overlay: ${deepestOverlay} layers) on a risky topology (${topoWhat})`, advice: 'use a runtime that idmaps the common parent once (containerd with PR 12092), keep images under 10 layers, stagger container starts, or prefer single-socket instance types / SMT off' });
+    findings.push({
+      risk: 'high',
+      what: `deep-layer images (deepest overlay: ${deepestOverlay} layers) on a risky topology (${topoWhat})`,
+      advice:
+        'use a runtime that idmaps the common parent once (containerd with PR 12092), keep images under 10 layers, stagger container starts, or prefer single-socket instance types / SMT off',
+    });
   } else if (riskyTopology) {
-    findings.push({ risk: 'medium', what: `topology where global-lock cache lines bounce: ${topoWhat}`, advice: 'keep frequently launched images under 10 layers; mount storms hurt most here' });
+    findings.push({
+      risk: 'medium',
+      what: `topology where global-lock cache lines bounce: ${topoWhat}`,
+      advice: 'keep frequently launched images under 10 layers; mount storms hurt most here',
+    });
   } else if (deepestOverlay > THRESHOLDS.deepLayers) {
-    findings.push({ risk: 'medium', what: `deep-layer images (deepest overlay: ${deepestOverlay} layers)`, advice: 'fewer layers, or a runtime that mounts a common parent once' });
+    findings.push({
+      risk: 'medium',
+      what: `deep-layer images (deepest overlay: ${deepestOverlay} layers)`,
+      advice: 'fewer layers, or a runtime that mounts a common parent once',
+    });
   }
   if (mountTable.utilisation !== undefined && mountTable.utilisation > THRESHOLDS.tableNearMaxRatio) {
-    findings.push({ risk: 'high', what: `mount table at ${(mountTable.utilisation * 100).toFixed(0)} % of fs.mount-max (${mountTable.mounts}/${mountTable.mountMax})`, advice: 'find leaked mounts (see alerts/runbooks/MountTableRunawayGrowth.md) or raise fs.mount-max' });
+    findings.push({
+      risk: 'high',
+      what: `mount table at ${(mountTable.utilisation * 100).toFixed(0)} % of fs.mount-max (${mountTable.mounts}/${mountTable.mountMax})`,
+      advice: 'find leaked mounts (see alerts/runbooks/MountTableRunawayGrowth.md) or raise fs.mount-max',
+    });
   } else if (mountTable.mounts !== undefined && mountTable.mounts > 10_000) {
-    findings.push({ risk: 'medium', what: `large mount table (${mountTable.mounts} entries): every mountinfo reader and namespace copy pays for it`, advice: 'check for leaked mounts' });
+    findings.push({
+      risk: 'medium',
+      what: `large mount table (${mountTable.mounts} entries): every mountinfo reader and namespace copy pays for it`,
+      advice: 'check for leaked mounts',
+    });
   }
   if (mountTable.idmapped > 0 && deepestOverlay > THRESHOLDS.deepLayers) {
-    findings.push({ risk: 'medium', what: `${mountTable.idmapped} idmapped mounts with deep overlays: the per-layer idmap pattern`, advice: 'upgrade the runtime to one that idmaps once per overlay' });
+    findings.push({
+      risk: 'medium',
+      what: `${mountTable.idmapped} idmapped mounts with deep overlays: the per-layer idmap pattern`,
+      advice: 'upgrade the runtime to one that idmaps once per overlay',
+    });
   }
-  if (mountTable.error) findings.push({ risk: 'medium', what: `cannot read the mount table: ${mountTable.error}`, advice: 'run as root, or with hostPID and CAP_SYS_PTRACE in a container' });
-  if (!collectors.tracefs?.works) findings.push({ risk: 'low', what: 'the tracefs collector will have no data', advice: collectors.tracefs?.why ?? '' });
-  if (!page.capable) findings.push({ risk: 'low', what: 'the storm page (MountStormImminent) cannot fire here', advice: page.blockers.map((b) => b.why).join('; ') });
+  if (mountTable.error)
+    findings.push({
+      risk: 'medium',
+      what: `cannot read the mount table: ${mountTable.error}`,
+      advice: 'run as root, or with hostPID and CAP_SYS_PTRACE in a container',
+    });
+  if (!collectors.tracefs?.works)
+    findings.push({
+      risk: 'low',
+      what: 'the tracefs collector will have no data',
+      advice: collectors.tracefs?.why ?? '',
+    });
+  if (!page.capable)
+    findings.push({
+      risk: 'low',
+      what: 'the storm page (MountStormImminent) cannot fire here',
+      advice: page.blockers.map((b) => b.why).join('; '),
+    });
   const rank: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
   const risk = findings.reduce<Risk>((r, f) => (rank[f.risk] > rank[r] ? f.risk : r), 'low');
   return { host, mountTable, layerDepth, deepestOverlay, features, collectors, page, containers, findings, risk };

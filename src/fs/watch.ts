@@ -11,7 +11,10 @@ export interface FileWatch {
 
 export function watchFiles(initial: readonly string[], reload: () => readonly string[]): FileWatch {
   let files = [...initial];
-  const watcher = watch(files, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
+  const watcher = watch(files, {
+    ignoreInitial: true,
+    awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
+  });
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   watcher.on('all', () => {

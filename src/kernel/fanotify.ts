@@ -29,7 +29,9 @@ export class FanotifyError extends Error {
     readonly call: string,
     readonly code: string,
   ) {
-    super(`${call} failed: ${code}${call === 'fanotify_init(FAN_REPORT_MNT)' && code === 'EINVAL' ? ' (mount events need Linux 6.15+)' : code === 'EPERM' ? ' (needs CAP_SYS_ADMIN)' : ''}`);
+    super(
+      `${call} failed: ${code}${call === 'fanotify_init(FAN_REPORT_MNT)' && code === 'EINVAL' ? ' (mount events need Linux 6.15+)' : code === 'EPERM' ? ' (needs CAP_SYS_ADMIN)' : ''}`,
+    );
     this.name = 'FanotifyError';
   }
 }

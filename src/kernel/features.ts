@@ -22,9 +22,11 @@ export function listmountProbe(): Probe {
   req.writeBigUInt64LE(LSMT_ROOT, 8);
   const ids = Buffer.alloc(8 * 16);
   const n = Number(syscallFn(SYS.listmount, 'void *', req, 'void *', ids, 'size_t', 16, 'uint', 0));
-  if (n >= 0) return { available: 'yes', detail: 'listmount(2) and statmount(2): 64-bit mount ids that are never reused' };
+  if (n >= 0)
+    return { available: 'yes', detail: 'listmount(2) and statmount(2): 64-bit mount ids that are never reused' };
   const errno = lastErrno();
-  if (errnoName(errno) === 'ENOSYS') return { available: 'no', detail: 'listmount(2) is ENOSYS (kernel < 6.8): the exporter reads mountinfo text' };
+  if (errnoName(errno) === 'ENOSYS')
+    return { available: 'no', detail: 'listmount(2) is ENOSYS (kernel < 6.8): the exporter reads mountinfo text' };
   return { available: 'unknown', detail: `listmount(2) failed with ${errnoName(errno)}` };
 }
 
@@ -46,21 +48,42 @@ export function nsfsProbe(): { info: Probe; walk: Probe } {
     let info: Probe;
     try {
       const i = mountNamespaceInfo(fd);
-      info = { available: 'yes', detail: `NS_MNT_GET_INFO: the table's size without reading it (${i.mounts} mounts here)` };
+      info = {
+        available: 'yes',
+        detail: `NS_MNT_GET_INFO: the table's size without reading it (${i.mounts} mounts here)`,
+      };
     } catch (err) {
       const e = (err as { code?: string }).code;
       return {
-        info: e === 'ENOTTY' ? { available: 'no', detail: 'NS_MNT_GET_INFO is ENOTTY (kernel < 6.12): the size comes from table readings' } : { available: 'unknown', detail: (err as Error).message },
+        info:
+          e === 'ENOTTY'
+            ? {
+                available: 'no',
+                detail: 'NS_MNT_GET_INFO is ENOTTY (kernel < 6.12): the size comes from table readings',
+              }
+            : { available: 'unknown', detail: (err as Error).message },
         walk: { available: e === 'ENOTTY' ? 'no' : 'unknown', detail: 'needs NS_MNT_GET_INFO' },
       };
     }
     let n = 0;
     try {
       walkMountNamespaces(fd, () => n++);
-      return { info, walk: { available: 'yes', detail: `NS_MNT_GET_NEXT walk: ${n} mount namespaces, pinned ones included` } };
+      return {
+        info,
+        walk: { available: 'yes', detail: `NS_MNT_GET_NEXT walk: ${n} mount namespaces, pinned ones included` },
+      };
     } catch (err) {
       const e = (err as { code?: string }).code;
-      return { info, walk: e === 'EPERM' ? { available: 'unknown', detail: 'NS_MNT_GET_NEXT is EPERM: the walk needs CAP_SYS_ADMIN in the initial PID namespace (hostPID)' } : { available: 'unknown', detail: (err as Error).message } };
+      return {
+        info,
+        walk:
+          e === 'EPERM'
+            ? {
+                available: 'unknown',
+                detail: 'NS_MNT_GET_NEXT is EPERM: the walk needs CAP_SYS_ADMIN in the initial PID namespace (hostPID)',
+              }
+            : { available: 'unknown', detail: (err as Error).message },
+      };
     }
   } finally {
     fs.closeSync(fd);

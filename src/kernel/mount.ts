@@ -7,7 +7,9 @@ import { close as closeFn, errno, func, koffi, syscall as syscallFn } from './li
 import { errnoName } from './errno';
 import { SYS } from './syscalls';
 
-const mountFn = func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
+const mountFn = func(
+  'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+);
 const umount2Fn = func('int umount2(const char *target, int flags)');
 const strerrorFn = func('const char *strerror(int errnum)');
 
@@ -24,7 +26,12 @@ export const MOVE_MOUNT_F_EMPTY_PATH = 4;
 export const MOUNT_ATTR_IDMAP = 0x00100000;
 
 // Anonymous: koffi's type names are process-wide, and a module may be loaded more than once (jest).
-const MountAttr = koffi.struct({ attr_set: 'uint64_t', attr_clr: 'uint64_t', propagation: 'uint64_t', userns_fd: 'uint64_t' });
+const MountAttr = koffi.struct({
+  attr_set: 'uint64_t',
+  attr_clr: 'uint64_t',
+  propagation: 'uint64_t',
+  userns_fd: 'uint64_t',
+});
 const MOUNT_ATTR_SIZE = koffi.sizeof(MountAttr);
 
 export class SyscallError extends Error {
@@ -49,7 +56,13 @@ function check(rc: number | bigint, syscall: string, detail: string): number {
   return n;
 }
 
-export function mount(source: string, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+export function mount(
+  source: string,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
   check(mountFn(source, target, fstype, flags, data) as number, 'mount', target);
 }
 
@@ -63,16 +76,52 @@ export function close(fd: number): void {
 
 /** open_tree(AT_FDCWD, path, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC): a detached copy of the mount at path. */
 export function openTreeClone(path: string): number {
-  return check(syscallFn(SYS.open_tree, 'int', AT_FDCWD, 'str', path, 'uint', OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC) as number, 'open_tree', path);
+  return check(
+    syscallFn(SYS.open_tree, 'int', AT_FDCWD, 'str', path, 'uint', OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC) as number,
+    'open_tree',
+    path,
+  );
 }
 
 /** mount_setattr(fd, "", AT_EMPTY_PATH, {attr_set: MOUNT_ATTR_IDMAP, userns_fd}): idmap a detached mount. */
 export function mountSetattrIdmap(fd: number, usernsFd: number): void {
   const attr = { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: usernsFd };
-  check(syscallFn(SYS.mount_setattr, 'int', fd, 'str', '', 'uint', AT_EMPTY_PATH, koffi.pointer(MountAttr), attr, 'size_t', MOUNT_ATTR_SIZE) as number, 'mount_setattr', `fd ${fd}`);
+  check(
+    syscallFn(
+      SYS.mount_setattr,
+      'int',
+      fd,
+      'str',
+      '',
+      'uint',
+      AT_EMPTY_PATH,
+      koffi.pointer(MountAttr),
+      attr,
+      'size_t',
+      MOUNT_ATTR_SIZE,
+    ) as number,
+    'mount_setattr',
+    `fd ${fd}`,
+  );
 }
 
 /** move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH): attach a detached mount at target. */
 export function moveMount(fd: number, target: string): void {
-  check(syscallFn(SYS.move_mount, 'int', fd, 'str', '', 'int', AT_FDCWD, 'str', target, 'uint', MOVE_MOUNT_F_EMPTY_PATH) as number, 'move_mount', target);
+  check(
+    syscallFn(
+      SYS.move_mount,
+      'int',
+      fd,
+      'str',
+      '',
+      'int',
+      AT_FDCWD,
+      'str',
+      target,
+      'uint',
+      MOVE_MOUNT_F_EMPTY_PATH,
+    ) as number,
+    'move_mount',
+    target,
+  );
 }

@@ -29,7 +29,9 @@ export function namespaceIdFor(mountinfoPath: string): bigint {
   try {
     const out = [0n];
     if ((ioctlU64(fd, NS_GET_MNTNS_ID, out) as number) < 0) {
-      throw new UnsupportedError(`NS_GET_MNTNS_ID on ${nsPath}: ${errnoName(errno())} (listmount of another namespace needs Linux 6.11+)`);
+      throw new UnsupportedError(
+        `NS_GET_MNTNS_ID on ${nsPath}: ${errnoName(errno())} (listmount of another namespace needs Linux 6.11+)`,
+      );
     }
     return BigInt(out[0] as bigint | number);
   } finally {
@@ -106,7 +108,11 @@ export function walkMountNamespaces(fd: number, each: (info: MountNamespaceInfo,
   };
   // The descriptors NEXT and PREV answer are the kernel's, not Node's: closed with close(2).
   let first = fd;
-  for (let prev = step(first, NS_MNT_GET_PREV, 'NS_MNT_GET_PREV'); prev !== undefined; prev = step(first, NS_MNT_GET_PREV, 'NS_MNT_GET_PREV')) {
+  for (
+    let prev = step(first, NS_MNT_GET_PREV, 'NS_MNT_GET_PREV');
+    prev !== undefined;
+    prev = step(first, NS_MNT_GET_PREV, 'NS_MNT_GET_PREV')
+  ) {
     if (first !== fd) close(first);
     first = prev;
   }

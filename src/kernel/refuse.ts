@@ -6,7 +6,12 @@
  */
 export type Facility = 'nsfs' | 'fanotify-mount' | 'listmount';
 
-const list = new Set((process.env.MOUNTSTORM_KERNEL_REFUSE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const list = new Set(
+  (process.env.MOUNTSTORM_KERNEL_REFUSE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 export function refused(f: Facility): boolean {
   return list.has(f);

@@ -41,10 +41,14 @@ const buf = Buffer.alloc(STATX_SIZE);
  */
 export function mountOf(p: string): MountOfPath {
   if (refused('listmount')) throw new StatxError('ENOSYS');
-  if ((statxFn(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID_UNIQUE, buf) as number) < 0) throw new StatxError(errnoName(errno()));
+  if ((statxFn(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID_UNIQUE, buf) as number) < 0)
+    throw new StatxError(errnoName(errno()));
   if ((buf.readUInt32LE(0) & STATX_MNT_ID_UNIQUE) === 0) throw new StatxError('ENOSYS');
   const attrs = buf.readUInt32LE(8);
   const known = buf.readUInt32LE(56);
   const id = buf.readBigUInt64LE(144);
-  return { mountId: Number(id), mountRoot: (known & STATX_ATTR_MOUNT_ROOT) !== 0 && (attrs & STATX_ATTR_MOUNT_ROOT) !== 0 };
+  return {
+    mountId: Number(id),
+    mountRoot: (known & STATX_ATTR_MOUNT_ROOT) !== 0 && (attrs & STATX_ATTR_MOUNT_ROOT) !== 0,
+  };
 }

@@ -45,9 +45,15 @@ function sentinels(): { cfg: AlertsConfig; tokens: Array<[string, string]> } {
     runbookUrl: `${RUNBOOK_HEAD}{alert}${RUNBOOK_TAIL}`,
     thresholds: thresholds as unknown as Thresholds,
   };
-  tokens.push([cfg.selector, 'selector'], [formatDuration(cfg.evaluationIntervalMs), 'evaluationInterval'], [RUNBOOK_HEAD, 'runbookURLHead'], [RUNBOOK_TAIL, 'runbookURLTail']);
+  tokens.push(
+    [cfg.selector, 'selector'],
+    [formatDuration(cfg.evaluationIntervalMs), 'evaluationInterval'],
+    [RUNBOOK_HEAD, 'runbookURLHead'],
+    [RUNBOOK_TAIL, 'runbookURLTail'],
+  );
   // The fast window is the fastWindow threshold itself at this scrape interval.
-  if (fastWindow(cfg) !== thresholds.fastWindow) throw new Error('mixin: the sentinel fast window is not the threshold');
+  if (fastWindow(cfg) !== thresholds.fastWindow)
+    throw new Error('mixin: the sentinel fast window is not the threshold');
   // Longest first, so no token is replaced inside a longer one.
   tokens.sort((a, b) => b[0].length - a[0].length);
   return { cfg, tokens };
@@ -65,12 +71,16 @@ function jsonnet(v: unknown, tokens: Array<[string, string]>, indent: string): s
   const next = indent + '  ';
   if (typeof v === 'string') return jsonnetString(v, tokens);
   if (v === null || typeof v !== 'object') {
-    if (typeof v === 'number' && tokens.some(([t]) => t === String(v))) throw new Error(`mixin: a sentinel number ${v} outside a string`);
+    if (typeof v === 'number' && tokens.some(([t]) => t === String(v)))
+      throw new Error(`mixin: a sentinel number ${v} outside a string`);
     return JSON.stringify(v);
   }
-  if (Array.isArray(v)) return v.length === 0 ? '[]' : `[\n${v.map((x) => next + jsonnet(x, tokens, next)).join(',\n')},\n${indent}]`;
+  if (Array.isArray(v))
+    return v.length === 0 ? '[]' : `[\n${v.map((x) => next + jsonnet(x, tokens, next)).join(',\n')},\n${indent}]`;
   const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-  return entries.length === 0 ? '{}' : `{\n${entries.map(([k, x]) => `${next}${JSON.stringify(k)}: ${jsonnet(x, tokens, next)}`).join(',\n')},\n${indent}}`;
+  return entries.length === 0
+    ? '{}'
+    : `{\n${entries.map(([k, x]) => `${next}${JSON.stringify(k)}: ${jsonnet(x, tokens, next)}`).join(',\n')},\n${indent}}`;
 }
 
 const HEADER = '// Generated from src/alerts and src/grafana by `npm run render-mixin`; do not edit by hand.\n';
@@ -108,7 +118,9 @@ ${lines.join('\n')}
 export function renderMixin(): Record<string, string> {
   const { cfg, tokens } = sentinels();
   const groups = ruleGroups(cfg);
-  const dashboards = Object.fromEntries(Object.keys(DASHBOARDS).map((name) => [name, JSON.parse(renderDashboard(name, cfg)) as unknown]));
+  const dashboards = Object.fromEntries(
+    Object.keys(DASHBOARDS).map((name) => [name, JSON.parse(renderDashboard(name, cfg)) as unknown]),
+  );
   return {
     'config.libsonnet': configLibsonnet(DEFAULT_ALERTS_CONFIG),
     'alerts.libsonnet': `${HEADER}{\n  prometheusAlerts+:: {\n    groups+: ${jsonnet(groups, tokens, '    ')},\n  },\n}\n`,
@@ -119,9 +131,14 @@ export function renderMixin(): Record<string, string> {
 
 /** The settings of a config by their `_config` names (config.libsonnet's defaults; overrides in a user's mixin). */
 export function configOverrides(c: AlertsConfig): Record<string, string | number> {
-  return { selector: c.selector, evaluationInterval: formatDuration(c.evaluationIntervalMs), runbookURLPattern: c.runbookUrl, ...c.thresholds, fastWindow: fastWindow(c) };
+  return {
+    selector: c.selector,
+    evaluationInterval: formatDuration(c.evaluationIntervalMs),
+    runbookURLPattern: c.runbookUrl,
+    ...c.thresholds,
+    fastWindow: fastWindow(c),
+  };
 }
-
 
 if (require.main === module) {
   const out = process.argv[2] ?? 'deploy/mixin';

@@ -73,7 +73,9 @@ class Target {
 
   private makeAgent(): http.Agent {
     const opts = { keepAlive: true, maxSockets: 1 };
-    return this.endpoint.protocol === 'https:' ? new https.Agent({ ...opts, ...this.client.tls }) : new http.Agent(opts);
+    return this.endpoint.protocol === 'https:'
+      ? new https.Agent({ ...opts, ...this.client.tls })
+      : new http.Agent(opts);
   }
 
   setClient(c: ClientConfig): void {
@@ -111,7 +113,8 @@ class Target {
         this.busy = false;
         this.n.metrics.latency.observe({ alertmanager: this.label }, Number(process.hrtime.bigint() - started) / 1e9);
         this.n.metrics.up.set({ alertmanager: this.label }, 1);
-        if (batch.length > 0) this.n.metrics.notifications.inc({ alertmanager: this.label, result: 'sent' }, batch.length);
+        if (batch.length > 0)
+          this.n.metrics.notifications.inc({ alertmanager: this.label, result: 'sent' }, batch.length);
         for (const [k, a] of batch) if (this.queue.get(k) === a) this.queue.delete(k);
         this.n.metrics.queue.set({ alertmanager: this.label }, this.queue.size);
         this.failures = 0;
@@ -123,7 +126,8 @@ class Target {
         this.busy = false;
         this.n.metrics.latency.observe({ alertmanager: this.label }, Number(process.hrtime.bigint() - started) / 1e9);
         this.n.metrics.up.set({ alertmanager: this.label }, 0);
-        if (batch.length > 0) this.n.metrics.notifications.inc({ alertmanager: this.label, result: 'failed' }, batch.length);
+        if (batch.length > 0)
+          this.n.metrics.notifications.inc({ alertmanager: this.label, result: 'failed' }, batch.length);
         const reason = errorMessage(err);
         if (err instanceof Rejected) {
           // Alertmanager refused these alerts as malformed: sending them again cannot succeed.
@@ -134,7 +138,12 @@ class Target {
         this.failures++;
         const backoff = Math.min(this.n.resendMs, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 16));
         this.retryAt = Date.now() + backoff;
-        this.n.log.failure(`alertmanager:${this.label}`, 'warn', `cannot notify Alertmanager: ${reason}; retrying with backoff`, { alertmanager: this.label });
+        this.n.log.failure(
+          `alertmanager:${this.label}`,
+          'warn',
+          `cannot notify Alertmanager: ${reason}; retrying with backoff`,
+          { alertmanager: this.label },
+        );
         this.kick();
       },
     );
@@ -142,7 +151,11 @@ class Target {
 
   private post(alerts: WireAlert[]): Promise<void> {
     const body = Buffer.from(JSON.stringify(alerts));
-    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': body.length, 'user-agent': this.n.userAgent };
+    const headers: http.OutgoingHttpHeaders = {
+      'content-type': 'application/json',
+      'content-length': body.length,
+      'user-agent': this.n.userAgent,
+    };
     if (this.client.authorization) headers.authorization = this.client.authorization;
     const mod = this.endpoint.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
@@ -150,7 +163,8 @@ class Target {
         let size = 0;
         let text = '';
         res.on('data', (chunk: Buffer) => {
-          if (size < MAX_RESPONSE_BYTES) text += chunk.toString('utf8', 0, Math.min(chunk.length, MAX_RESPONSE_BYTES - size));
+          if (size < MAX_RESPONSE_BYTES)
+            text += chunk.toString('utf8', 0, Math.min(chunk.length, MAX_RESPONSE_BYTES - size));
           size += chunk.length;
         });
         res.on('error', reject);
@@ -158,11 +172,22 @@ class Target {
           clearTimeout(deadline);
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve();
-          else if (status >= 400 && status < 500 && status !== 429 && status !== 401 && status !== 403 && status !== 404) reject(new Rejected(`HTTP ${status}: ${text.trim().slice(0, 200)}`));
+          else if (
+            status >= 400 &&
+            status < 500 &&
+            status !== 429 &&
+            status !== 401 &&
+            status !== 403 &&
+            status !== 404
+          )
+            reject(new Rejected(`HTTP ${status}: ${text.trim().slice(0, 200)}`));
           else reject(new Error(`HTTP ${status}${text.trim() ? `: ${text.trim().slice(0, 200)}` : ''}`));
         });
       });
-      const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${this.client.timeoutMs} ms`)), this.client.timeoutMs);
+      const deadline = setTimeout(
+        () => req.destroy(new Error(`no answer within ${this.client.timeoutMs} ms`)),
+        this.client.timeoutMs,
+      );
       req.on('error', (err) => {
         clearTimeout(deadline);
         reject(err);
@@ -203,11 +228,28 @@ export class Notifier {
     this.userAgent = `mountstorm/${version}`;
     const e = opts.exposition;
     this.metrics = {
-      up: e.gauge(M.alertmanagerUp, "1 where the exporter's last request to this Alertmanager succeeded (alerts, or an empty list every 30 s), else 0: the node's own page path works.", ['alertmanager']),
-      notifications: e.counter(M.notifications, 'Alerts posted by the node to Alertmanager, by result (sent, failed).', ['alertmanager', 'result']),
-      dropped: e.counter(M.dropped, 'Alerts dropped unsent: the queue was full, or Alertmanager refused them as malformed.', ['alertmanager']),
+      up: e.gauge(
+        M.alertmanagerUp,
+        "1 where the exporter's last request to this Alertmanager succeeded (alerts, or an empty list every 30 s), else 0: the node's own page path works.",
+        ['alertmanager'],
+      ),
+      notifications: e.counter(
+        M.notifications,
+        'Alerts posted by the node to Alertmanager, by result (sent, failed).',
+        ['alertmanager', 'result'],
+      ),
+      dropped: e.counter(
+        M.dropped,
+        'Alerts dropped unsent: the queue was full, or Alertmanager refused them as malformed.',
+        ['alertmanager'],
+      ),
       queue: e.gauge(M.queueLength, 'Alerts waiting to be sent to this Alertmanager.', ['alertmanager']),
-      latency: e.histogram(M.latency, 'Time to post to Alertmanager and read its answer, failures included.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ['alertmanager']),
+      latency: e.histogram(
+        M.latency,
+        'Time to post to Alertmanager and read its answer, failures included.',
+        [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        ['alertmanager'],
+      ),
     };
     this.targets = opts.urls.map((u) => new Target(u, opts.client, this));
     for (const t of this.targets) {

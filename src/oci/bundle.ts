@@ -41,11 +41,17 @@ export interface BundleInfo {
 }
 
 const CRI = 'io.kubernetes.cri.';
-const IMAGE_ANNOTATIONS = [`${CRI}image-name`, 'io.containerd.image.name', 'org.opencontainers.image.ref.name', 'nerdctl/image'];
+const IMAGE_ANNOTATIONS = [
+  `${CRI}image-name`,
+  'io.containerd.image.name',
+  'org.opencontainers.image.ref.name',
+  'nerdctl/image',
+];
 
 /** Longest value kept from a bundle (an image reference is at most a few hundred bytes): a label or a page line, not a megabyte. */
 export const MAX_VALUE = 512;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? (v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE - 1)}…` : v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v.length > 0 ? (v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE - 1)}…` : v) : undefined;
 
 /**
  * What a config.json's text says about its container; BundleError where it is not a JSON object.
@@ -59,15 +65,20 @@ export function parseBundleConfig(text: string, bundleDir: string, runtimeDir = 
   } catch (err) {
     throw new BundleError('not_json', `config.json is not JSON: ${(err as Error).message}`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BundleError('not_an_object', 'config.json is not a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new BundleError('not_an_object', 'config.json is not a JSON object');
   const c = v as Record<string, unknown>;
   const raw = c.annotations;
-  const annotations: Record<string, unknown> = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const annotations: Record<string, unknown> =
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
   const linux = typeof c.linux === 'object' && c.linux !== null ? (c.linux as Record<string, unknown>) : {};
   const uidMappings = Array.isArray(linux.uidMappings) ? linux.uidMappings : [];
   const namespaces = Array.isArray(linux.namespaces) ? linux.namespaces : [];
-  const userNs = namespaces.some((n) => typeof n === 'object' && n !== null && (n as Record<string, unknown>).type === 'user');
-  const root = typeof c.root === 'object' && c.root !== null ? str((c.root as Record<string, unknown>).path) : undefined;
+  const userNs = namespaces.some(
+    (n) => typeof n === 'object' && n !== null && (n as Record<string, unknown>).type === 'user',
+  );
+  const root =
+    typeof c.root === 'object' && c.root !== null ? str((c.root as Record<string, unknown>).path) : undefined;
   return {
     id: path.basename(bundleDir),
     image: IMAGE_ANNOTATIONS.map((k) => str(annotations[k])).find((x) => x !== undefined),
@@ -95,19 +106,22 @@ export function readBundle(bundleDir: string, runtimeDir = bundleDir): BundleInf
     fd = fs.openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new BundleError('gone', 'the bundle was gone before its config.json was read');
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new BundleError('gone', 'the bundle was gone before its config.json was read');
     if (code === 'ELOOP') throw new BundleError('not_a_file', 'config.json is a symlink');
     throw new BundleError('unreadable', `config.json: ${code ?? String(err)}`);
   }
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new BundleError('not_a_file', 'config.json is not a regular file');
-    if (st.size > MAX_CONFIG_BYTES) throw new BundleError('too_large', `config.json is ${st.size} bytes (at most ${MAX_CONFIG_BYTES})`);
+    if (st.size > MAX_CONFIG_BYTES)
+      throw new BundleError('too_large', `config.json is ${st.size} bytes (at most ${MAX_CONFIG_BYTES})`);
     let buf = Buffer.allocUnsafe(Math.min(st.size + 1, MAX_CONFIG_BYTES + 1));
     let n = 0;
     for (;;) {
       if (n === buf.length) {
-        if (n > MAX_CONFIG_BYTES) throw new BundleError('too_large', `config.json grew past ${MAX_CONFIG_BYTES} bytes while read`);
+        if (n > MAX_CONFIG_BYTES)
+          throw new BundleError('too_large', `config.json grew past ${MAX_CONFIG_BYTES} bytes while read`);
         const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_CONFIG_BYTES + 1));
         buf.copy(bigger, 0, 0, n);
         buf = bigger;

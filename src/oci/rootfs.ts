@@ -16,7 +16,8 @@ import { overlayLowerLayerCount } from '../procfs/mountinfo';
  * nothing mounted on it yet, no such directory (containerd makes it with the bundle, before
  * config.json: a bundle without one is not going to get an overlay there), or no way to tell.
  */
-export type RootfsLayers = { layers: number } | { notOverlay: string } | { notMounted: true } | { noRootfs: true } | { unavailable: string };
+export type RootfsLayers =
+  { layers: number } | { notOverlay: string } | { notMounted: true } | { noRootfs: true } | { unavailable: string };
 
 export class RootfsLookup {
   private api: MountApi | undefined;
@@ -49,7 +50,8 @@ export class RootfsLookup {
       at = mountOf(this.resolve(rootfs));
     } catch (err) {
       if (err instanceof StatxError && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return { noRootfs: true };
-      if (err instanceof StatxError && err.code === 'ENOSYS') return { unavailable: 'statx gives no unique mount id (Linux 6.8+)' };
+      if (err instanceof StatxError && err.code === 'ENOSYS')
+        return { unavailable: 'statx gives no unique mount id (Linux 6.8+)' };
       return { unavailable: (err as Error).message };
     }
     if (!at.mountRoot) return { notMounted: true };

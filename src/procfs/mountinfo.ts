@@ -203,7 +203,7 @@ const isOctal = (code: number) => code >= 48 && code <= 55;
  */
 export function overlayLowerLayerCount(o: string): number {
   let n = 0;
-  for (let i = 0; i < o.length; ) {
+  for (let i = 0; i < o.length;) {
     let end = o.indexOf(',', i);
     if (end < 0) end = o.length;
     if (o.startsWith('lowerdir=', i)) n += lowerdirSegments(o, i + 9, end);
@@ -219,7 +219,7 @@ function lowerdirSegments(o: string, s: number, e: number): number {
   const escape = o.indexOf('\\', s);
   if (escape < 0 || escape >= e) {
     // No escape (the usual case): segments between the colons, found by indexOf.
-    for (let from = s; from < e; ) {
+    for (let from = s; from < e;) {
       let colon = o.indexOf(':', from);
       if (colon < 0 || colon > e) colon = e;
       if (colon > from) n++;
@@ -231,7 +231,13 @@ function lowerdirSegments(o: string, s: number, e: number): number {
   let j = s;
   /** The next decoded character's code, advancing j past its raw text. */
   const next = (): number => {
-    if (o.charCodeAt(j) === 92 && j + 3 < e && isOctal(o.charCodeAt(j + 1)) && isOctal(o.charCodeAt(j + 2)) && isOctal(o.charCodeAt(j + 3))) {
+    if (
+      o.charCodeAt(j) === 92 &&
+      j + 3 < e &&
+      isOctal(o.charCodeAt(j + 1)) &&
+      isOctal(o.charCodeAt(j + 2)) &&
+      isOctal(o.charCodeAt(j + 3))
+    ) {
       const code = (o.charCodeAt(j + 1) - 48) * 64 + (o.charCodeAt(j + 2) - 48) * 8 + (o.charCodeAt(j + 3) - 48);
       j += 4;
       return code;
@@ -292,7 +298,7 @@ function optionalOk(t: string, a: number, b: number): boolean {
 /** Whether the comma-separated options in t[a, b) include `idmapped` as a whole option. */
 function hasIdmapped(t: string, a: number, b: number): boolean {
   // Walks the options by comma: an unbounded indexOf would scan the rest of the table per line.
-  for (let i = a; i < b; ) {
+  for (let i = a; i < b;) {
     let comma = i;
     while (comma < b && t.charCodeAt(comma) !== 44) comma++;
     if (comma - i === 8 && t.startsWith('idmapped', i)) return true;
@@ -374,7 +380,14 @@ function scanLine(t: string, ls: number, le: number, out: MountFacts): boolean {
  * which stays the authority: its ParseError is returned, or its entry given if the scan was only
  * stricter. The fuzz tests hold both to the same answers.
  */
-export function scanMountinfoLine(text: string, start: number, end: number, lineNo: number, source: string, facts: MountFacts): ParseError | undefined {
+export function scanMountinfoLine(
+  text: string,
+  start: number,
+  end: number,
+  lineNo: number,
+  source: string,
+  facts: MountFacts,
+): ParseError | undefined {
   if (scanLine(text, start, end, facts)) return undefined;
   let m: MountInfo;
   try {

@@ -28,7 +28,8 @@ export function parseProcStat(text: string, source = 'stat'): ProcStat {
     const times: CpuTimes = {};
     for (let m = 0; m < CPU_MODES.length && m + 1 < f.length; m++) {
       const v = f[m + 1] as string;
-      if (!/^\d+$/.test(v)) throw new ParseError(source, i + 1, `non-numeric ${CPU_MODES[m]} value ${JSON.stringify(v)}`);
+      if (!/^\d+$/.test(v))
+        throw new ParseError(source, i + 1, `non-numeric ${CPU_MODES[m]} value ${JSON.stringify(v)}`);
       times[CPU_MODES[m] as CpuMode] = Number(v);
     }
     cpus.set(Number(id), times);

@@ -8,7 +8,8 @@
 import { Worker } from 'node:worker_threads';
 
 /** What a worker posts back: the answer with its id, or an error to reject with. */
-export type WorkerAnswer<Res> = (Res & { id: number; error?: undefined }) | { id: number; error: string; code?: string };
+export type WorkerAnswer<Res> =
+  (Res & { id: number; error?: undefined }) | { id: number; error: string; code?: string };
 
 type Pending<Res> = { resolve: (r: Res) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | undefined };
 

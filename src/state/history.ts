@@ -49,9 +49,20 @@ export interface Point {
   totals: Partial<Record<PointKey, number>>;
 }
 
-export const POINT_KEYS = ['syscalls', 'idmaps', 'lockWait', 'lost', 'events', 'added', 'starts', 'newLayers', 'newOverlays'] as const;
+export const POINT_KEYS = [
+  'syscalls',
+  'idmaps',
+  'lockWait',
+  'lost',
+  'events',
+  'added',
+  'starts',
+  'newLayers',
+  'newOverlays',
+] as const;
 export type PointKey = (typeof POINT_KEYS)[number];
-export type GaugeKey = 'entries' | 'mountMax' | 'layersMax' | 'ns' | 'ml' | 'unheld' | 'unheldMounts' | 'idmapLingering' | 'tempLingering';
+export type GaugeKey =
+  'entries' | 'mountMax' | 'layersMax' | 'ns' | 'ml' | 'unheld' | 'unheldMounts' | 'idmapLingering' | 'tempLingering';
 
 export const HISTORY_MS = 60 * 60_000;
 /** Per-image starts are kept this long: what an alert description names, not an hour of every image. */
@@ -176,7 +187,8 @@ export class History {
     const firstValue = first.totals[key] ?? 0;
     if (total > 0 && firstValue >= 0) toStart = Math.min(toStart, sampled * (firstValue / total));
     const threshold = average * 1.1;
-    const extrapolated = sampled + (toStart < threshold ? toStart : average / 2) + (toEnd < threshold ? toEnd : average / 2);
+    const extrapolated =
+      sampled + (toStart < threshold ? toStart : average / 2) + (toEnd < threshold ? toEnd : average / 2);
     return (total * extrapolated) / sampled;
   }
 
@@ -205,14 +217,16 @@ export class History {
   /** Container starts over the window by image, most first (ties by name); windows past IMAGES_MS see only its part. */
   imageStarts(windowMs: number): Array<[string, number]> {
     const sums = new Map<string, number>();
-    for (const p of this.window(windowMs)) for (const [image, n] of p.images ?? []) sums.set(image, (sums.get(image) ?? 0) + n);
+    for (const p of this.window(windowMs))
+      for (const [image, n] of p.images ?? []) sums.set(image, (sums.get(image) ?? 0) + n);
     return [...sums].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** Lower layers of the rootfs overlays started over the window by image (starts × layers), most first. */
   imageStartLayers(windowMs: number): Array<[string, number]> {
     const sums = new Map<string, number>();
-    for (const p of this.window(windowMs)) for (const [image, n] of p.startLayers ?? []) sums.set(image, (sums.get(image) ?? 0) + n);
+    for (const p of this.window(windowMs))
+      for (const [image, n] of p.startLayers ?? []) sums.set(image, (sums.get(image) ?? 0) + n);
     return [...sums].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
   }
 

@@ -42,7 +42,14 @@ export interface NodeState {
     overlayLayersMax?: number;
     idmappedMounts?: number;
   };
-  topology: { sockets?: number; numaNodes?: number; smt?: boolean; cpuModel?: string; systemVendor?: string; systemModel?: string };
+  topology: {
+    sockets?: number;
+    numaNodes?: number;
+    smt?: boolean;
+    cpuModel?: string;
+    systemVendor?: string;
+    systemModel?: string;
+  };
   tracefs: boolean;
   collectors: Record<string, boolean>;
   /** Whether this exporter can page on a storm at all, and what it lacks (src/alerts/capability.ts); absent before the first sample. */
@@ -56,7 +63,15 @@ export interface NodeState {
   /** The deepest images running now: their rootfs overlays' lower layers (at most --collector.containers.image-series). */
   deepest: { image: string; layers: number; containers: number }[];
   /** Per-interval values between consecutive samples, for the charts. */
-  history: { t: number[]; mounts: (number | null)[]; churn: (number | null)[]; syscalls: (number | null)[]; lockWait: (number | null)[]; ns: (number | null)[]; ml: (number | null)[] };
+  history: {
+    t: number[];
+    mounts: (number | null)[];
+    churn: (number | null)[];
+    syscalls: (number | null)[];
+    lockWait: (number | null)[];
+    ns: (number | null)[];
+    ml: (number | null)[];
+  };
 }
 
 export class NodeStateView {
@@ -140,12 +155,23 @@ export class NodeStateView {
     const out: ConditionState[] = [];
     for (const a of ALERTS) {
       if (a.condition) {
-        out.push({ alert: a.name, severity: a.severity, holds: holds(a.condition, this.history, this.cfg), phase: phases.get(a.name), detail: explain(a.condition, this.history, this.cfg) });
+        out.push({
+          alert: a.name,
+          severity: a.severity,
+          holds: holds(a.condition, this.history, this.cfg),
+          phase: phases.get(a.name),
+          detail: explain(a.condition, this.history, this.cfg),
+        });
       } else if (a.name === 'MountStormCollectorFailing') {
         const failing = Object.entries(collectors)
           .filter(([, ok]) => !ok)
           .map(([c]) => c);
-        out.push({ alert: a.name, severity: a.severity, holds: failing.length > 0, detail: failing.length > 0 ? `failing: ${failing.join(', ')}` : 'all collectors succeeded' });
+        out.push({
+          alert: a.name,
+          severity: a.severity,
+          holds: failing.length > 0,
+          detail: failing.length > 0 ? `failing: ${failing.join(', ')}` : 'all collectors succeeded',
+        });
       }
     }
     return out;

@@ -9,7 +9,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { MS_PRIVATE, MS_REC, close, mount, mountSetattrIdmap, openTreeClone, umount2, MNT_DETACH } from '../kernel/mount';
+import {
+  MS_PRIVATE,
+  MS_REC,
+  close,
+  mount,
+  mountSetattrIdmap,
+  openTreeClone,
+  umount2,
+  MNT_DETACH,
+} from '../kernel/mount';
 import { BUNDLE_NAMESPACE, SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
 import { percentiles } from './stats';
 import { userNamespace } from './userns';
@@ -83,7 +92,8 @@ async function main(): Promise<void> {
   process.stdin.resume();
 
   // Never in the command's (the host's) namespace: checked before any mount, even the one below.
-  if (fs.readlinkSync('/proc/self/ns/mnt') === opts.parentMountNs) fail('E_NAMESPACE', 'refusing to mount: not in a private mount namespace');
+  if (fs.readlinkSync('/proc/self/ns/mnt') === opts.parentMountNs)
+    fail('E_NAMESPACE', 'refusing to mount: not in a private mount namespace');
   // Belt and braces: even if unshare's --propagation was ignored, nothing we mount may reach the host.
   mount('none', '/', null, MS_REC | MS_PRIVATE);
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-storm-'));
@@ -105,7 +115,10 @@ async function main(): Promise<void> {
         close(fd);
       }
     } catch (err) {
-      fail('E_IDMAP', `idmapped mounts do not work here (${(err as Error).message}); --mode bind-per-layer works without them`);
+      fail(
+        'E_IDMAP',
+        `idmapped mounts do not work here (${(err as Error).message}); --mode bind-per-layer works without them`,
+      );
     }
   }
 
@@ -129,11 +142,17 @@ async function main(): Promise<void> {
     clock,
     total: opts.durationMs > 0 ? 0 : opts.containers,
   };
-  workers = Array.from({ length: opts.concurrency }, () => new Worker(path.join(__dirname, 'worker.js'), { workerData: { ...input, shared } }));
+  workers = Array.from(
+    { length: opts.concurrency },
+    () => new Worker(path.join(__dirname, 'worker.js'), { workerData: { ...input, shared } }),
+  );
   const results = workers.map(
     (w) =>
       new Promise<WorkerResult>((resolve, reject) => {
-        w.on('message', (m: { type: string; result?: WorkerResult }) => m.type === 'result' && resolve(m.result as WorkerResult));
+        w.on(
+          'message',
+          (m: { type: string; result?: WorkerResult }) => m.type === 'result' && resolve(m.result as WorkerResult),
+        );
         w.once('error', reject);
       }),
   );
@@ -141,7 +160,8 @@ async function main(): Promise<void> {
   const start = process.hrtime.bigint();
   new Float64Array(clock)[0] = Date.now();
   // A sustained storm ends when its duration is up: no new containers, held ones finish their hold.
-  const stopAt = opts.durationMs > 0 ? setTimeout(() => Atomics.compareExchange(shm, 2, 0, 1), opts.durationMs) : undefined;
+  const stopAt =
+    opts.durationMs > 0 ? setTimeout(() => Atomics.compareExchange(shm, 2, 0, 1), opts.durationMs) : undefined;
   Atomics.store(shm, 3, 1);
   Atomics.notify(shm, 3);
   const progress = setInterval(() => {
@@ -163,9 +183,18 @@ async function main(): Promise<void> {
   const error = all.find((r) => r.error)?.error;
   if (error) fail('E_SYSCALL', error);
 
-  const syscalls = Object.fromEntries(SYSCALLS.map((s) => [s, all.reduce((a, r) => a + r.syscalls[s], 0)])) as Record<Syscall, number>;
+  const syscalls = Object.fromEntries(SYSCALLS.map((s) => [s, all.reduce((a, r) => a + r.syscalls[s], 0)])) as Record<
+    Syscall,
+    number
+  >;
   const latency = Object.fromEntries(
-    SYSCALLS.filter((s) => syscalls[s] > 0).map((s) => [s, percentiles(all.flatMap((r) => r.latency[s].values), syscalls[s])]),
+    SYSCALLS.filter((s) => syscalls[s] > 0).map((s) => [
+      s,
+      percentiles(
+        all.flatMap((r) => r.latency[s].values),
+        syscalls[s],
+      ),
+    ]),
   ) as StormReport['latency'];
   const operations = all.reduce((a, r) => a + r.operations, 0);
   const containers = all.reduce((a, r) => a + r.containers, 0);

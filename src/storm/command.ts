@@ -15,23 +15,78 @@ import { compare, formatComparison, formatReport, type StormReport } from './rep
 import type { ChildOptions } from './child';
 
 export const STORM_FLAGS: FlagSpec[] = [
-  { name: 'mode', kind: 'string', default: 'per-layer-idmap', help: `How containers mount their layers: ${MODES.join(', ')}.`, check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`) },
-  { name: 'containers', kind: 'int', default: 100, help: 'Containers to start in one burst (ignored with --duration).', check: (v) => ((v as number) >= 1 ? undefined : 'must be at least 1') },
-  { name: 'layers', kind: 'int', default: 50, help: `Image layers per container (1-${MAX_LAYERS}).`, check: (v) => ((v as number) >= 1 && (v as number) <= MAX_LAYERS ? undefined : `must be between 1 and ${MAX_LAYERS}`) },
-  { name: 'concurrency', kind: 'int', default: 4, help: 'Worker threads starting containers in parallel.', check: (v) => ((v as number) >= 1 && (v as number) <= 1024 ? undefined : 'must be between 1 and 1024') },
-  { name: 'rate', kind: 'string', default: '0', help: 'Container starts per second across all threads (0: as fast as they go); the same rate in two modes compares their signatures, not their speeds.', check: (v) => (/^\d+(\.\d+)?$/.test(String(v)) && Number(v) <= 10_000 ? undefined : 'must be a number of starts per second, 0-10000') },
+  {
+    name: 'mode',
+    kind: 'string',
+    default: 'per-layer-idmap',
+    help: `How containers mount their layers: ${MODES.join(', ')}.`,
+    check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`),
+  },
+  {
+    name: 'containers',
+    kind: 'int',
+    default: 100,
+    help: 'Containers to start in one burst (ignored with --duration).',
+    check: (v) => ((v as number) >= 1 ? undefined : 'must be at least 1'),
+  },
+  {
+    name: 'layers',
+    kind: 'int',
+    default: 50,
+    help: `Image layers per container (1-${MAX_LAYERS}).`,
+    check: (v) =>
+      (v as number) >= 1 && (v as number) <= MAX_LAYERS ? undefined : `must be between 1 and ${MAX_LAYERS}`,
+  },
+  {
+    name: 'concurrency',
+    kind: 'int',
+    default: 4,
+    help: 'Worker threads starting containers in parallel.',
+    check: (v) => ((v as number) >= 1 && (v as number) <= 1024 ? undefined : 'must be between 1 and 1024'),
+  },
+  {
+    name: 'rate',
+    kind: 'string',
+    default: '0',
+    help: 'Container starts per second across all threads (0: as fast as they go); the same rate in two modes compares their signatures, not their speeds.',
+    check: (v) =>
+      /^\d+(\.\d+)?$/.test(String(v)) && Number(v) <= 10_000
+        ? undefined
+        : 'must be a number of starts per second, 0-10000',
+  },
   {
     name: 'task-dir',
     kind: 'path',
     default: undefined,
     help: "Make each container's bundle as a runtime does: <task-dir>/mountstorm-drill/<id>/config.json (with the CRI's image and pod annotations) while it runs, so the exporter's containers collector sees real starts (--collector.containers.task-dir). On the host's file system, outside the storm's namespace.",
   },
-  { name: 'image', kind: 'string', default: undefined, help: 'The image name its bundles carry (default: drill/<mode>-<layers>-layers:latest).' },
+  {
+    name: 'image',
+    kind: 'string',
+    default: undefined,
+    help: 'The image name its bundles carry (default: drill/<mode>-<layers>-layers:latest).',
+  },
   { name: 'duration', kind: 'duration', default: 0, help: 'Sustain the storm this long instead of one burst.' },
-  { name: 'hold', kind: 'duration', default: 0, help: "Keep each container's rootfs mounted this long, growing the table as running pods do." },
-  { name: 'compare', kind: 'string', default: undefined, help: 'Run this second mode on the same workload and print the ratio.', check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`) },
+  {
+    name: 'hold',
+    kind: 'duration',
+    default: 0,
+    help: "Keep each container's rootfs mounted this long, growing the table as running pods do.",
+  },
+  {
+    name: 'compare',
+    kind: 'string',
+    default: undefined,
+    help: 'Run this second mode on the same workload and print the ratio.',
+    check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`),
+  },
   { name: 'json', kind: 'bool', default: false, help: 'Print the report as JSON.' },
-  { name: 'progress', kind: 'bool', default: true, help: 'Show progress on stderr (a bar on a terminal, plain lines otherwise).' },
+  {
+    name: 'progress',
+    kind: 'bool',
+    default: true,
+    help: 'Show progress on stderr (a bar on a terminal, plain lines otherwise).',
+  },
   {
     name: 'json-progress',
     kind: 'bool',
@@ -63,22 +118,42 @@ function removeBundles(taskDir: string, pid: number): void {
   } catch {
     return;
   }
-  for (const n of names) if (n.startsWith(`drill-${pid}-`)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+  for (const n of names)
+    if (n.startsWith(`drill-${pid}-`)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
 }
 
 function runOnce(opts: RunOptions): Promise<StormReport> {
   const child = path.join(__dirname, 'child.js');
   const { progress, jsonProgress, ...childOpts } = opts;
-  const proc = spawn('unshare', ['--mount', '--propagation', 'private', '--fork', '--kill-child', process.execPath, child, JSON.stringify(childOpts)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      '--fork',
+      '--kill-child',
+      process.execPath,
+      child,
+      JSON.stringify(childOpts),
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   let root: string | undefined;
   let pid: number | undefined;
   let result: StormReport | undefined;
   let error: { code: string; message: string } | undefined;
   const tty = progress && !jsonProgress && process.stderr.isTTY === true;
   const total = opts.durationMs > 0 ? undefined : opts.containers;
-  const bar = tty && total ? new SingleBar({ format: `${opts.mode} [{bar}] {value}/{total} containers | {duration_formatted}`, stream: process.stderr }, Presets.shades_classic) : undefined;
+  const bar =
+    tty && total
+      ? new SingleBar(
+          { format: `${opts.mode} [{bar}] {value}/{total} containers | {duration_formatted}`, stream: process.stderr },
+          Presets.shades_classic,
+        )
+      : undefined;
   bar?.start(total ?? 0, 0);
   let lastPlain = 0;
   // unshare ignores SIGTERM and SIGINT while it waits for its child: the storm's own process is told.
@@ -102,15 +177,17 @@ function runOnce(opts: RunOptions): Promise<StormReport> {
     if (msg.type === 'start') {
       root = msg.root as string;
       pid = msg.pid as number;
-    }
-    else if (msg.type === 'result') result = msg.report as StormReport;
+    } else if (msg.type === 'result') result = msg.report as StormReport;
     else if (msg.type === 'error') error = msg as unknown as { code: string; message: string };
     else if (msg.type === 'progress') {
-      if (jsonProgress) process.stderr.write(JSON.stringify({ done: msg.done, elapsed: msg.elapsed, monotonic: msg.monotonic }) + '\n');
+      if (jsonProgress)
+        process.stderr.write(JSON.stringify({ done: msg.done, elapsed: msg.elapsed, monotonic: msg.monotonic }) + '\n');
       else if (bar) bar.update(msg.done as number);
       else if (progress && Date.now() - lastPlain >= 1000) {
         lastPlain = Date.now();
-        process.stderr.write(`storm ${opts.mode}: ${msg.done as number}${total ? `/${total}` : ''} containers, ${(msg.elapsed as number).toFixed(1)} s\n`);
+        process.stderr.write(
+          `storm ${opts.mode}: ${msg.done as number}${total ? `/${total}` : ''} containers, ${(msg.elapsed as number).toFixed(1)} s\n`,
+        );
       }
     }
   });
@@ -153,7 +230,9 @@ export async function stormCommand(argv: string[]): Promise<number> {
     jsonProgress: get<boolean>('json-progress'),
   };
   if (!hasCapSysAdmin()) {
-    throw new UnsupportedError('mountstorm storm needs CAP_SYS_ADMIN to make mounts (run it as root); no mode can run without it');
+    throw new UnsupportedError(
+      'mountstorm storm needs CAP_SYS_ADMIN to make mounts (run it as root); no mode can run without it',
+    );
   }
   const json = get<boolean>('json');
   const second = get<Mode | undefined>('compare');

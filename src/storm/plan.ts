@@ -31,4 +31,3 @@ export function usesIdmap(mode: Mode): boolean {
 export function operationsPerContainer(mode: Mode, layers: number): number {
   return mode === 'common-parent-idmap' ? ROUNDS * 3 : ROUNDS * (1 + 2 * layers);
 }
-

@@ -21,7 +21,12 @@ export interface Comparison {
   baseline: StormReport;
   candidate: StormReport;
   /** candidate ÷ baseline */
-  ratios: { wallSeconds: number; operationsPerSecond: number; containerStartP99: number; operationsPerContainer: number };
+  ratios: {
+    wallSeconds: number;
+    operationsPerSecond: number;
+    containerStartP99: number;
+    operationsPerContainer: number;
+  };
 }
 
 export function compare(baseline: StormReport, candidate: StormReport): Comparison {
@@ -33,7 +38,10 @@ export function compare(baseline: StormReport, candidate: StormReport): Comparis
       wallSeconds: div(candidate.wallSeconds, baseline.wallSeconds),
       operationsPerSecond: div(candidate.operationsPerSecond, baseline.operationsPerSecond),
       containerStartP99: div(candidate.containerStart.p99, baseline.containerStart.p99),
-      operationsPerContainer: div(candidate.operations / Math.max(1, candidate.containers), baseline.operations / Math.max(1, baseline.containers)),
+      operationsPerContainer: div(
+        candidate.operations / Math.max(1, candidate.containers),
+        baseline.operations / Math.max(1, baseline.containers),
+      ),
     },
   };
 }
@@ -50,7 +58,9 @@ export function formatReport(r: StormReport): string {
     `  syscall              count      p50        p99        max`,
   ];
   for (const [name, p] of Object.entries(r.latency)) {
-    lines.push(`  ${name.padEnd(20)} ${String(p.count).padEnd(10)} ${us(p.p50).padEnd(10)} ${us(p.p99).padEnd(10)} ${us(p.max)}`);
+    lines.push(
+      `  ${name.padEnd(20)} ${String(p.count).padEnd(10)} ${us(p.p50).padEnd(10)} ${us(p.p99).padEnd(10)} ${us(p.max)}`,
+    );
   }
   return lines.join('\n');
 }

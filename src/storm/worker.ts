@@ -4,7 +4,16 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as fs from 'node:fs';
-import { MNT_DETACH, MS_BIND, close, mount, mountSetattrIdmap, moveMount, openTreeClone, umount2 } from '../kernel/mount';
+import {
+  MNT_DETACH,
+  MS_BIND,
+  close,
+  mount,
+  mountSetattrIdmap,
+  moveMount,
+  openTreeClone,
+  umount2,
+} from '../kernel/mount';
 import { BUNDLE_NAMESPACE, ROUNDS, SYSCALLS, type Mode, type Syscall } from './plan';
 import { Reservoir } from './stats';
 
@@ -118,7 +127,10 @@ function makeBundle(c: number): void {
       'io.kubernetes.cri.sandbox-namespace': BUNDLE_NAMESPACE,
       'io.kubernetes.cri.sandbox-id': `drill-${process.pid}-${c}-sandbox`,
     },
-    linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] },
+    linux: {
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    },
   };
   fs.writeFileSync(`${dir}/config.json`, JSON.stringify(config));
 }
@@ -163,7 +175,9 @@ function runContainer(c: number): string {
         lower.push(`${base}/${i}`);
       }
     }
-    timed('mount', () => mount('overlay', `${base}/m`, 'overlay', 0, `lowerdir=${lower.join(':')},upperdir=${base}/u,workdir=${base}/w`));
+    timed('mount', () =>
+      mount('overlay', `${base}/m`, 'overlay', 0, `lowerdir=${lower.join(':')},upperdir=${base}/u,workdir=${base}/w`),
+    );
     operations++;
     for (const t of attached) detach(t);
     if (r === 0) {
@@ -215,7 +229,9 @@ function main(): WorkerResult {
     error = err instanceof Error ? err.message : String(err);
     Atomics.store(shared, 2, 2);
   }
-  const latency = Object.fromEntries(SYSCALLS.map((s) => [s, { values: lat[s].values, seen: lat[s].seen }])) as WorkerResult['latency'];
+  const latency = Object.fromEntries(
+    SYSCALLS.map((s) => [s, { values: lat[s].values, seen: lat[s].seen }]),
+  ) as WorkerResult['latency'];
   return { containers, operations, teardownUmounts: teardown, syscalls: counts, latency, startSeconds, error };
 }
 

@@ -64,8 +64,10 @@ export async function readTopology(paths: HostPaths): Promise<Topology> {
     // Some architectures report -1 when firmware gives no package; that is still one socket.
     const socket = pkg === undefined ? 'unknown' : pkg === '-1' ? '0' : pkg;
     cpus.set(cpu, { socket, numaNode: nodeOf.get(cpu) ?? (nodeNames.length === 0 ? '0' : 'unknown') });
-    const siblings = (await readTrimmed(`${topo}/core_cpus_list`)) ?? (await readTrimmed(`${topo}/thread_siblings_list`));
-    if (siblings !== undefined && parseCpuList(siblings, `${topo}/thread_siblings_list`).length > 1) siblingsSeen = true;
+    const siblings =
+      (await readTrimmed(`${topo}/core_cpus_list`)) ?? (await readTrimmed(`${topo}/thread_siblings_list`));
+    if (siblings !== undefined && parseCpuList(siblings, `${topo}/thread_siblings_list`).length > 1)
+      siblingsSeen = true;
   }
 
   const active = await readTrimmed(`${cpuDir}/smt/active`);
@@ -85,7 +87,8 @@ export class TopologyCache {
   ) {}
 
   async get(now = Date.now()): Promise<Topology> {
-    if (!this.cached || now - this.cached.at >= this.refreshMs) this.cached = { value: await readTopology(this.paths), at: now };
+    if (!this.cached || now - this.cached.at >= this.refreshMs)
+      this.cached = { value: await readTopology(this.paths), at: now };
     return this.cached.value;
   }
 }

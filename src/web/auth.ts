@@ -35,7 +35,9 @@ export class WebAuth {
 
   private async verify(user: string, password: string): Promise<boolean> {
     const hash = this.users.get(user);
-    const key = createHash('sha256').update(`${user}\0${password}\0${hash ?? ''}`).digest('hex');
+    const key = createHash('sha256')
+      .update(`${user}\0${password}\0${hash ?? ''}`)
+      .digest('hex');
     const until = this.ok.get(key);
     if (until !== undefined && until > Date.now()) return true;
     const good = await bcrypt.compare(password, hash ?? this.dummy);
@@ -64,7 +66,11 @@ export class WebAuth {
       }
       if (!this.enabled) return next();
       const deny = () => {
-        res.set('WWW-Authenticate', 'Basic realm="mountstorm", charset="UTF-8"').status(401).type('text/plain').send('unauthorized\n');
+        res
+          .set('WWW-Authenticate', 'Basic realm="mountstorm", charset="UTF-8"')
+          .status(401)
+          .type('text/plain')
+          .send('unauthorized\n');
       };
       const header = req.get('authorization') ?? '';
       const m = /^Basic ([A-Za-z0-9+/=]{1,1024})$/.exec(header);

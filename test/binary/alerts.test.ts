@@ -12,12 +12,21 @@ const withAmtool = testIf(hasCommand('amtool'), 'amtool not installed (scripts/s
 
 describe('rules', () => {
   withPromtool('promtool check rules', () => {
-    expect(execFileSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' })).toMatch(/SUCCESS: \d+ rules found/);
+    expect(execFileSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' })).toMatch(
+      /SUCCESS: \d+ rules found/,
+    );
   });
 
-  withPromtool('promtool test rules: each alert fires when it should and stays silent on normal churn and a quiet large table', () => {
-    expect(execFileSync('promtool', ['test', 'rules', path.join(REPO, 'alerts/tests/mountstorm.test.yaml')], { encoding: 'utf8' })).toMatch(/SUCCESS/);
-  });
+  withPromtool(
+    'promtool test rules: each alert fires when it should and stays silent on normal churn and a quiet large table',
+    () => {
+      expect(
+        execFileSync('promtool', ['test', 'rules', path.join(REPO, 'alerts/tests/mountstorm.test.yaml')], {
+          encoding: 'utf8',
+        }),
+      ).toMatch(/SUCCESS/);
+    },
+  );
 });
 
 describe('Alertmanager routing', () => {
@@ -31,6 +40,19 @@ describe('Alertmanager routing', () => {
     ['severity=info', 'info'],
     ['alertname=Other', 'tickets'],
   ])('amtool config routes test %s → %s', (labels, receiver) => {
-    execFileSync('amtool', ['config', 'routes', 'test', `--config.file=${AM_CONFIG}`, `--verify.receivers=${receiver}`, 'alertname=MountStormImminent', 'instance=n1', labels], { stdio: 'pipe' });
+    execFileSync(
+      'amtool',
+      [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${AM_CONFIG}`,
+        `--verify.receivers=${receiver}`,
+        'alertname=MountStormImminent',
+        'instance=n1',
+        labels,
+      ],
+      { stdio: 'pipe' },
+    );
   });
 });

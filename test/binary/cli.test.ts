@@ -12,7 +12,9 @@ describe('the CLI', () => {
   });
 
   test('--version', () => {
-    expect(execFileSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' })).toMatch(/^mountstorm \d+\.\d+\.\d+ \(node v/);
+    expect(execFileSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' })).toMatch(
+      /^mountstorm \d+\.\d+\.\d+ \(node v/,
+    );
   });
 
   test('a bad flag exits 2 with one clear line, no stack trace', () => {

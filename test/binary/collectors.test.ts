@@ -8,7 +8,11 @@ import { sum, total } from '../support/metrics';
 describe('containers collector (chokidar on a real directory)', () => {
   test('a missing task directory is no data; bundles appearing later are counted as starts', async () => {
     const root = fs.mkdtempSync('/tmp/mountstorm-rootfs-');
-    const exp = await startExporter([`--path.rootfs=${root}`, '--sample.interval=100ms', `--path.sysfs=${path.join(FIXTURES, 'sys')}`]);
+    const exp = await startExporter([
+      `--path.rootfs=${root}`,
+      '--sample.interval=100ms',
+      `--path.sysfs=${path.join(FIXTURES, 'sys')}`,
+    ]);
     try {
       let m = await exp.waitSamples(2);
       expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'containers' })).toBe(1);
@@ -40,12 +44,21 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
     JSON.stringify({
       ociVersion: '1.2.0',
       root: { path: 'rootfs' },
-      annotations: { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.image-name': image, 'io.kubernetes.cri.sandbox-namespace': 'shop', 'io.kubernetes.cri.sandbox-name': 'web-0' },
+      annotations: {
+        'io.kubernetes.cri.container-type': 'container',
+        'io.kubernetes.cri.image-name': image,
+        'io.kubernetes.cri.sandbox-namespace': 'shop',
+        'io.kubernetes.cri.sandbox-name': 'web-0',
+      },
       ...(userns ? { linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] } } : {}),
     });
 
   type Samples = Awaited<ReturnType<Awaited<ReturnType<typeof startExporter>>['waitSamples']>>;
-  async function until(exp: Awaited<ReturnType<typeof startExporter>>, done: (m: Samples) => boolean, what: string): Promise<Samples> {
+  async function until(
+    exp: Awaited<ReturnType<typeof startExporter>>,
+    done: (m: Samples) => boolean,
+    what: string,
+  ): Promise<Samples> {
     for (let i = 0; ; i++) {
       const m = await exp.waitSamples(1);
       if (done(m)) return exp.waitSamples(2);
@@ -58,7 +71,11 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
     const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task');
     fs.mkdirSync(path.join(task, 'k8s.io'), { recursive: true });
     fs.mkdirSync(path.join(task, 'default'), { recursive: true });
-    const exp = await startExporter([`--path.rootfs=${root}`, '--sample.interval=100ms', `--path.sysfs=${path.join(FIXTURES, 'sys')}`]);
+    const exp = await startExporter([
+      `--path.rootfs=${root}`,
+      '--sample.interval=100ms',
+      `--path.sysfs=${path.join(FIXTURES, 'sys')}`,
+    ]);
     const bundle = (ns: string, id: string, config?: string | Buffer) => {
       const d = path.join(task, ns, id);
       fs.mkdirSync(d);
@@ -69,7 +86,11 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
       await exp.waitSamples(2);
       for (let i = 0; i < 3; i++) bundle('k8s.io', `web-${i}`, cri('registry.example/web:1', false));
       for (let i = 0; i < 2; i++) bundle('k8s.io', `db-${i}`, cri('registry.example/db:2', true));
-      bundle('default', 'ctr-box', JSON.stringify({ root: { path: 'rootfs' }, linux: { namespaces: [{ type: 'user' }] } })); // ctr: no image named
+      bundle(
+        'default',
+        'ctr-box',
+        JSON.stringify({ root: { path: 'rootfs' }, linux: { namespaces: [{ type: 'user' }] } }),
+      ); // ctr: no image named
       bundle('k8s.io', 'huge', Buffer.alloc(2 << 20, 0x20)); // 2 MiB of spaces
       bundle('k8s.io', 'truncated-1', cri('x', false).slice(0, 40)); // stays truncated
       bundle('k8s.io', 'truncated-2', cri('y', false).slice(0, 30));
@@ -84,14 +105,22 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
 
       const m = await until(
         exp,
-        (x) => total(x, 'mountstorm_container_starts_total') === 14 && total(x, 'mountstorm_container_bundle_errors_total') === 7 && total(x, 'mountstorm_container_image_starts_total') === 7,
+        (x) =>
+          total(x, 'mountstorm_container_starts_total') === 14 &&
+          total(x, 'mountstorm_container_bundle_errors_total') === 7 &&
+          total(x, 'mountstorm_container_image_starts_total') === 7,
         '14 starts, 7 read, 7 errors',
       );
       expect(sum(m, 'mountstorm_container_image_starts_total', { image: 'registry.example/web:1' })).toBe(4);
       expect(sum(m, 'mountstorm_container_image_starts_total', { image: 'registry.example/db:2' })).toBe(2);
       expect(sum(m, 'mountstorm_container_image_starts_total', { image: 'unknown' })).toBe(1);
       expect(sum(m, 'mountstorm_container_userns_starts_total')).toBe(3);
-      const reasons = Object.fromEntries(['gone', 'not_a_file', 'too_large', 'not_json', 'not_an_object', 'unreadable'].map((r) => [r, sum(m, 'mountstorm_container_bundle_errors_total', { reason: r })]));
+      const reasons = Object.fromEntries(
+        ['gone', 'not_a_file', 'too_large', 'not_json', 'not_an_object', 'unreadable'].map((r) => [
+          r,
+          sum(m, 'mountstorm_container_bundle_errors_total', { reason: r }),
+        ]),
+      );
       // gone: the one whose config.json never came; not_a_file: the symlink and the directory.
       expect(reasons).toEqual({ gone: 1, not_a_file: 2, too_large: 1, not_json: 2, not_an_object: 1, unreadable: 0 });
       expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'containers' })).toBe(1);
@@ -108,7 +137,12 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
     const root = fs.mkdtempSync('/tmp/mountstorm-rootfs-');
     const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task/k8s.io');
     fs.mkdirSync(task, { recursive: true });
-    const exp = await startExporter([`--path.rootfs=${root}`, '--sample.interval=100ms', `--path.sysfs=${path.join(FIXTURES, 'sys')}`, '--no-collector.containers.read-bundles']);
+    const exp = await startExporter([
+      `--path.rootfs=${root}`,
+      '--sample.interval=100ms',
+      `--path.sysfs=${path.join(FIXTURES, 'sys')}`,
+      '--no-collector.containers.read-bundles',
+    ]);
     try {
       await exp.waitSamples(2);
       for (const id of ['a', 'b']) {
@@ -129,7 +163,12 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
     const root = fs.mkdtempSync('/tmp/mountstorm-rootfs-');
     const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task/k8s.io');
     fs.mkdirSync(task, { recursive: true });
-    const exp = await startExporter([`--path.rootfs=${root}`, '--sample.interval=200ms', `--path.sysfs=${path.join(FIXTURES, 'sys')}`, '--collector.containers.image-series=5']);
+    const exp = await startExporter([
+      `--path.rootfs=${root}`,
+      '--sample.interval=200ms',
+      `--path.sysfs=${path.join(FIXTURES, 'sys')}`,
+      '--collector.containers.image-series=5',
+    ]);
     try {
       await exp.waitSamples(2);
       for (let i = 0; i < 1000; i++) {
@@ -137,7 +176,11 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
         fs.mkdirSync(d);
         fs.writeFileSync(path.join(d, 'config.json'), cri(`registry.example/app-${i}:1`, false));
       }
-      const m = await until(exp, (x) => total(x, 'mountstorm_container_image_starts_total') === 1000, '1000 image starts');
+      const m = await until(
+        exp,
+        (x) => total(x, 'mountstorm_container_image_starts_total') === 1000,
+        '1000 image starts',
+      );
       const series = m.filter((x) => x.name === 'mountstorm_container_image_starts_total');
       expect(series.length).toBeLessThanOrEqual(6);
       expect(series.length).toBeGreaterThan(1);

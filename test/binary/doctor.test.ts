@@ -19,7 +19,14 @@ describe('fixture host: r5.metal (2 sockets, 2 NUMA nodes, SMT on) with 12-layer
     const r = doctor([...args, '--json']);
     expect(r.status).toBe(3);
     const d = JSON.parse(r.stdout) as Diagnosis;
-    expect(d.host).toMatchObject({ systemVendor: 'Amazon EC2', systemModel: 'r5.metal', cpus: 96, sockets: 2, numaNodes: 2, smt: true });
+    expect(d.host).toMatchObject({
+      systemVendor: 'Amazon EC2',
+      systemModel: 'r5.metal',
+      cpus: 96,
+      sockets: 2,
+      numaNodes: 2,
+      smt: true,
+    });
     const lines = fs.readFileSync(path.join(FIXTURES, 'proc/1/mountinfo'), 'utf8').trim().split('\n').length;
     expect(d.mountTable.mounts).toBe(lines);
     expect(d.mountTable.mountMax).toBe(100000);
@@ -50,23 +57,45 @@ describe('fixture host: r5.metal (2 sockets, 2 NUMA nodes, SMT on) with 12-layer
     const root = fs.mkdtempSync('/tmp/mountstorm-doctor-rootfs-');
     try {
       const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task');
-      const bundles: Array<[string, string]> = [['pod1', 'registry.example/web:1'], ['pod2', 'registry.example/web:1'], ['pod3', 'registry.example/db:2'], ['pod4', 'registry.example/db:2']];
+      const bundles: Array<[string, string]> = [
+        ['pod1', 'registry.example/web:1'],
+        ['pod2', 'registry.example/web:1'],
+        ['pod3', 'registry.example/db:2'],
+        ['pod4', 'registry.example/db:2'],
+      ];
       for (const [id, image] of bundles) bundle(task, 'k8s.io', id, image);
       const withRoot = [...args.filter((a) => !a.startsWith('--path.rootfs')), `--path.rootfs=${root}`];
       const d = JSON.parse(doctor([...withRoot, '--json']).stdout) as Diagnosis;
       const layers = (id: string) => {
-        const m = fs.readFileSync(path.join(FIXTURES, 'proc/1/mountinfo'), 'utf8').split('\n').find((l) => l.includes(`/k8s.io/${id}/rootfs `));
+        const m = fs
+          .readFileSync(path.join(FIXTURES, 'proc/1/mountinfo'), 'utf8')
+          .split('\n')
+          .find((l) => l.includes(`/k8s.io/${id}/rootfs `));
         return m ? (/lowerdir=([^, ]+)/.exec(m)?.[1] ?? '').split(':').length : undefined;
       };
       expect(d.containers.running).toBe(4);
       expect(d.containers.images).toEqual([
         { image: 'registry.example/db:2', containers: 2, userNamespace: 0, layers: layers('pod3'), recentStarts: 2 },
-        { image: 'registry.example/web:1', containers: 2, userNamespace: 0, layers: Math.max(layers('pod1') ?? 0, layers('pod2') ?? 0), recentStarts: 2 },
+        {
+          image: 'registry.example/web:1',
+          containers: 2,
+          userNamespace: 0,
+          layers: Math.max(layers('pod1') ?? 0, layers('pod2') ?? 0),
+          recentStarts: 2,
+        },
       ]);
       const text = doctor(withRoot).stdout;
-      const section = text.slice(text.indexOf('Images driving mount churn now'), text.indexOf('Deepest images running'));
+      const section = text.slice(
+        text.indexOf('Images driving mount churn now'),
+        text.indexOf('Deepest images running'),
+      );
       // db: 2 starts × 12 layers before web: 2 × its deepest.
-      expect(section.split('\n').slice(1, 3).map((l) => l.trim().split(/\s+/)[1])).toEqual(['registry.example/db:2', 'registry.example/web:1']);
+      expect(
+        section
+          .split('\n')
+          .slice(1, 3)
+          .map((l) => l.trim().split(/\s+/)[1]),
+      ).toEqual(['registry.example/db:2', 'registry.example/web:1']);
       expect(section).toContain(`${2 * (layers('pod3') as number)} layers mounted`);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });

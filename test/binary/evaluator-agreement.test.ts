@@ -66,7 +66,11 @@ const segment = fc.record({
   lockWait64: fc.integer({ min: 0, max: 32 }),
   ns: fc.constantFrom(0, 0.00001, 0.001, 0.003, 0.04, 0.06, 0.2),
 });
-const scenario = fc.record({ segments: fc.array(segment, { minLength: 2, maxLength: 6 }), tracefs: fc.boolean(), fanotify: fc.boolean() });
+const scenario = fc.record({
+  segments: fc.array(segment, { minLength: 2, maxLength: 6 }),
+  tracefs: fc.boolean(),
+  fanotify: fc.boolean(),
+});
 
 /** Per second 0..SECONDS-1: what happened in the second before it (nothing before 0). */
 function perSecond(s: Scenario): Omit<Segment, 'seconds'>[] {
@@ -81,10 +85,26 @@ function sampleAt(t: number, x: Omit<Segment, 'seconds'>, s: Scenario): Sample {
   const starts = first ? 0 : x.starts;
   const syscalls = starts * x.syscallsPerStart;
   const parts: Record<string, unknown> = {
-    containers: { starts, watched: 1, byImage: new Map(), images: new Map(), userns: 0, errors: new Map(), startLayers: new Map(), startLayersByImage: new Map(), deepest: [] },
+    containers: {
+      starts,
+      watched: 1,
+      byImage: new Map(),
+      images: new Map(),
+      userns: 0,
+      errors: new Map(),
+      startLayers: new Map(),
+      startLayersByImage: new Map(),
+      deepest: [],
+    },
     probes: { namespace_sem: { estimate: x.ns }, mount_lock: { estimate: 0 } },
   };
-  if (s.tracefs) parts.tracefs = { calls: [{ syscall: 'move_mount', socket: '0', count: syscalls }], syscalls, lockWaitSeconds: first ? 0 : x.lockWait64 / 64, lost: 0 };
+  if (s.tracefs)
+    parts.tracefs = {
+      calls: [{ syscall: 'move_mount', socket: '0', count: syscalls }],
+      syscalls,
+      lockWaitSeconds: first ? 0 : x.lockWait64 / 64,
+      lost: 0,
+    };
   if (s.fanotify) parts.namespaces = { events: { attach: starts * x.eventsPerStart, detach: 0 } };
   return { at: 1_000_000 + t * 1000, seconds: 1, parts: parts, collectors: {} };
 }
@@ -98,13 +118,26 @@ function promtoolSeries(instance: string, s: Scenario): { series: string; values
   const l = `instance="${instance}",job="mountstorm"`;
   const out = [
     { series: `mountstorm_container_starts_total{${l}}`, values: cum((x) => x.starts) },
-    { series: `mountstorm_lock_wait_estimate_seconds{${l},lock="namespace_sem"}`, values: xs.map((x) => x.ns).join(' ') },
+    {
+      series: `mountstorm_lock_wait_estimate_seconds{${l},lock="namespace_sem"}`,
+      values: xs.map((x) => x.ns).join(' '),
+    },
   ];
   if (s.tracefs) {
-    out.push({ series: `mountstorm_mount_syscalls_total{${l},socket="0",syscall="move_mount"}`, values: cum((x) => x.starts * x.syscallsPerStart) });
-    out.push({ series: `mountstorm_mount_lock_wait_seconds_total{${l},syscall="move_mount",kind="rwsem_write"}`, values: cum((x) => x.lockWait64 / 64) });
+    out.push({
+      series: `mountstorm_mount_syscalls_total{${l},socket="0",syscall="move_mount"}`,
+      values: cum((x) => x.starts * x.syscallsPerStart),
+    });
+    out.push({
+      series: `mountstorm_mount_lock_wait_seconds_total{${l},syscall="move_mount",kind="rwsem_write"}`,
+      values: cum((x) => x.lockWait64 / 64),
+    });
   }
-  if (s.fanotify) out.push({ series: `mountstorm_mount_events_total{${l},event="attach"}`, values: cum((x) => x.starts * x.eventsPerStart) });
+  if (s.fanotify)
+    out.push({
+      series: `mountstorm_mount_events_total{${l},event="attach"}`,
+      values: cum((x) => x.starts * x.eventsPerStart),
+    });
   return out;
 }
 
@@ -129,7 +162,11 @@ testIf(hasCommand('promtool'), 'promtool not installed (scripts/setup-test.sh in
             const firing = a.phase === 'firing';
             if (firing) firings++;
             else quiet++;
-            checks.push({ eval_time: `${t}s`, alertname: a.name, exp_alerts: firing ? [{ exp_labels: { severity: a.severity, instance } }] : [] });
+            checks.push({
+              eval_time: `${t}s`,
+              alertname: a.name,
+              exp_alerts: firing ? [{ exp_labels: { severity: a.severity, instance } }] : [],
+            });
           }
         });
         return { interval: '1s', input_series: promtoolSeries(instance, s), alert_rule_test: checks };
@@ -137,13 +174,22 @@ testIf(hasCommand('promtool'), 'promtool not installed (scripts/setup-test.sh in
       // Both decisions must occur, or the agreement would be vacuous.
       expect(firings).toBeGreaterThan(50);
       expect(quiet).toBeGreaterThan(50);
-      fs.writeFileSync(path.join(dir, 'agree.yaml'), yaml.dump({ rule_files: ['rules.yaml'], evaluation_interval: '1s', tests }, { lineWidth: -1 }));
+      fs.writeFileSync(
+        path.join(dir, 'agree.yaml'),
+        yaml.dump({ rule_files: ['rules.yaml'], evaluation_interval: '1s', tests }, { lineWidth: -1 }),
+      );
       let out = '';
       try {
-        out = execFileSync('promtool', ['test', 'rules', path.join(dir, 'agree.yaml')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+        out = execFileSync('promtool', ['test', 'rules', path.join(dir, 'agree.yaml')], {
+          encoding: 'utf8',
+          maxBuffer: 64 << 20,
+        });
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string };
-        throw new Error(`promtool disagrees with the node's evaluator:\n${(e.stdout ?? '').slice(0, 4000)}${(e.stderr ?? '').slice(0, 2000)}`, { cause: err });
+        throw new Error(
+          `promtool disagrees with the node's evaluator:\n${(e.stdout ?? '').slice(0, 4000)}${(e.stderr ?? '').slice(0, 2000)}`,
+          { cause: err },
+        );
       }
       expect(out).toMatch(/SUCCESS/);
     } finally {

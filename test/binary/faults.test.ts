@@ -64,10 +64,15 @@ describe('faults under a running exporter', () => {
     const good = fs.readFileSync(mi, 'utf8');
     const valid = good.trim().split('\n').length;
     const before = await samples(1);
-    fs.writeFileSync(mi, good + '2000 1 0:99 / /x' + '\n' + '2001 1 0:99 / /' + 'y'.repeat(100_000) + ' rw - tmpfs\n' + '2002 1 0:');
+    fs.writeFileSync(
+      mi,
+      good + '2000 1 0:99 / /x' + '\n' + '2001 1 0:99 / /' + 'y'.repeat(100_000) + ' rw - tmpfs\n' + '2002 1 0:',
+    );
     const m = await samples(3);
     expect(sum(m, 'mountstorm_mounts')).toBe(valid);
-    expect(sum(m, 'mountstorm_mountinfo_parse_errors_total') - sum(before, 'mountstorm_mountinfo_parse_errors_total')).toBeGreaterThanOrEqual(3);
+    expect(
+      sum(m, 'mountstorm_mountinfo_parse_errors_total') - sum(before, 'mountstorm_mountinfo_parse_errors_total'),
+    ).toBeGreaterThanOrEqual(3);
     expect(success(m, 'mounts')).toBe(1);
     fs.writeFileSync(mi, good);
   });
@@ -90,7 +95,8 @@ describe('faults under a running exporter', () => {
 
   test('sysfs without topology: CPUs placed in socket "unknown", the collector still succeeds', async () => {
     const cpuDir = path.join(t.sys, 'devices/system/cpu');
-    for (const c of fs.readdirSync(cpuDir).filter((n) => /^cpu\d+$/.test(n))) fs.rmSync(path.join(cpuDir, c, 'topology'), { recursive: true, force: true });
+    for (const c of fs.readdirSync(cpuDir).filter((n) => /^cpu\d+$/.test(n)))
+      fs.rmSync(path.join(cpuDir, c, 'topology'), { recursive: true, force: true });
     // Topology is re-read once a minute; a new exporter over the broken tree reads it at once.
     const other = await startExporter(t.args);
     try {
@@ -109,7 +115,8 @@ describe('faults under a running exporter', () => {
 
 test('a 50 MB mountinfo: read whole and counted, memory bounded', async () => {
   const t = trees();
-  const line = (i: number) => `${1000 + i} 1 0:${100 + (i % 50)} / /run/containerd/io.containerd.runtime.v2.task/k8s.io/${i.toString(16).padStart(64, '0')}/rootfs rw,relatime shared:${i} - tmpfs tmpfs rw\n`;
+  const line = (i: number) =>
+    `${1000 + i} 1 0:${100 + (i % 50)} / /run/containerd/io.containerd.runtime.v2.task/k8s.io/${i.toString(16).padStart(64, '0')}/rootfs rw,relatime shared:${i} - tmpfs tmpfs rw\n`;
   const fd = fs.openSync(path.join(t.proc, '1/mountinfo'), 'w');
   let bytes = 0;
   let n = 0;
@@ -120,14 +127,20 @@ test('a 50 MB mountinfo: read whole and counted, memory bounded', async () => {
     n += 1000;
   }
   fs.closeSync(fd);
-  const exp = await startExporter([...t.args.filter((a) => !a.startsWith('--sample.interval')), '--sample.interval=3s', '--no-collector.probes']);
+  const exp = await startExporter([
+    ...t.args.filter((a) => !a.startsWith('--sample.interval')),
+    '--sample.interval=3s',
+    '--no-collector.probes',
+  ]);
   try {
     const m = await exp.waitSamples(2, 60_000);
     expect(sum(m, 'mountstorm_mounts')).toBe(n);
     expect(sum(m, 'mountstorm_mountinfo_bytes')).toBe(bytes);
     expect(sum(m, 'process_resident_memory_bytes')).toBeLessThan(1024 * 1024 * 1024);
     expect((await fetch(`${exp.url}/healthz`)).status).toBe(200);
-    console.log(`50 MB mountinfo: ${n} mounts, collector ${sum(m, 'mountstorm_scrape_collector_duration_seconds', { collector: 'mounts' }).toFixed(2)} s, RSS ${(sum(m, 'process_resident_memory_bytes') / 1048576).toFixed(0)} MiB`);
+    console.log(
+      `50 MB mountinfo: ${n} mounts, collector ${sum(m, 'mountstorm_scrape_collector_duration_seconds', { collector: 'mounts' }).toFixed(2)} s, RSS ${(sum(m, 'process_resident_memory_bytes') / 1048576).toFixed(0)} MiB`,
+    );
   } finally {
     await exp.stop();
     fs.rmSync(t.root, { recursive: true, force: true });

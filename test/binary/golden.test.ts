@@ -13,13 +13,16 @@ import { sum, parseExposition } from '../support/metrics';
 import { FIXTURE_ARGS } from '../support/fixtures';
 
 const GOLDEN = path.join(FIXTURES, 'e2e-output.prom');
-const VARYING = /^(process_|mountstorm_build_info|mountstorm_probe_|mountstorm_lock_wait_estimate|mountstorm_event_loop|mountstorm_last_sample|mountstorm_samples_total|mountstorm_mount_table_read_duration|mountstorm_mount_table_reads_total|mountstorm_scrape_collector_duration|mountstorm_sample_overruns)/;
+const VARYING =
+  /^(process_|mountstorm_build_info|mountstorm_probe_|mountstorm_lock_wait_estimate|mountstorm_event_loop|mountstorm_last_sample|mountstorm_samples_total|mountstorm_mount_table_read_duration|mountstorm_mount_table_reads_total|mountstorm_scrape_collector_duration|mountstorm_sample_overruns)/;
 
 function stable(text: string): string {
-  return text
-    .split('\n')
-    .filter((l) => l !== '' && (l.startsWith('#') || !VARYING.test(l)))
-    .join('\n') + '\n';
+  return (
+    text
+      .split('\n')
+      .filter((l) => l !== '' && (l.startsWith('#') || !VARYING.test(l)))
+      .join('\n') + '\n'
+  );
 }
 
 describe('golden /metrics over fixtures', () => {
@@ -54,19 +57,25 @@ describe('golden /metrics over fixtures', () => {
     // Socket 0 holds CPUs 0-23 and 48-71.
     let s0 = 0;
     for (let c = 0; c < 96; c++) if (c % 48 < 24) s0 += 1000 + c;
-    expect(sum(m, 'mountstorm_cpu_seconds_total', { mode: 'user', socket: '0', numa_node: '0' })).toBeCloseTo(s0 / 100, 6);
+    expect(sum(m, 'mountstorm_cpu_seconds_total', { mode: 'user', socket: '0', numa_node: '0' })).toBeCloseTo(
+      s0 / 100,
+      6,
+    );
     for (const c of ['mounts', 'probes', 'namespaces', 'cpu', 'host', 'containers']) {
       expect(sum(m, 'mountstorm_scrape_collector_success', { collector: c })).toBe(1);
     }
   });
 
   requireInCi(hasCommand('promtool'), 'promtool (Debian package prometheus)');
-  testIf(hasCommand('promtool'), 'promtool not installed (scripts/setup-test.sh installs it)')('promtool check metrics is clean, on the golden file and a live scrape', () => {
-    for (const input of [fs.readFileSync(GOLDEN, 'utf8'), text]) {
-      const out = execFileSync('promtool', ['check', 'metrics'], { input, encoding: 'utf8' });
-      expect(out).toBe('');
-    }
-  });
+  testIf(hasCommand('promtool'), 'promtool not installed (scripts/setup-test.sh installs it)')(
+    'promtool check metrics is clean, on the golden file and a live scrape',
+    () => {
+      for (const input of [fs.readFileSync(GOLDEN, 'utf8'), text]) {
+        const out = execFileSync('promtool', ['check', 'metrics'], { input, encoding: 'utf8' });
+        expect(out).toBe('');
+      }
+    },
+  );
 
   test('OpenMetrics by content negotiation', async () => {
     const r = await fetch(`${exp.url}/metrics`, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } });

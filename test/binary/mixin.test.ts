@@ -25,14 +25,18 @@ function evaluate(field: string, overrides: Record<string, unknown> = {}): unkno
 }
 
 test('deploy/mixin is what the generator writes (npm run render-mixin)', () => {
-  for (const [name, text] of Object.entries(renderMixin())) expect({ name, text: fs.readFileSync(path.join(MIXIN, name), 'utf8') }).toEqual({ name, text });
+  for (const [name, text] of Object.entries(renderMixin()))
+    expect({ name, text: fs.readFileSync(path.join(MIXIN, name), 'utf8') }).toEqual({ name, text });
 });
 
 withJsonnet('with its defaults: exactly alerts/mountstorm.rules.yaml and grafana/*.json', () => {
-  expect(evaluate('prometheusAlerts')).toEqual(yaml.load(fs.readFileSync(path.join(REPO, 'alerts/mountstorm.rules.yaml'), 'utf8')));
+  expect(evaluate('prometheusAlerts')).toEqual(
+    yaml.load(fs.readFileSync(path.join(REPO, 'alerts/mountstorm.rules.yaml'), 'utf8')),
+  );
   const dashboards = evaluate('grafanaDashboards') as Record<string, unknown>;
   expect(Object.keys(dashboards).sort()).toEqual(Object.keys(DASHBOARDS).sort());
-  for (const name of Object.keys(DASHBOARDS)) expect(dashboards[name]).toEqual(JSON.parse(fs.readFileSync(path.join(REPO, 'grafana', name), 'utf8')));
+  for (const name of Object.keys(DASHBOARDS))
+    expect(dashboards[name]).toEqual(JSON.parse(fs.readFileSync(path.join(REPO, 'grafana', name), 'utf8')));
 });
 
 withJsonnet('with _config overrides: what render-alerts and render-dashboards give for the same settings', () => {
@@ -41,7 +45,13 @@ withJsonnet('with _config overrides: what render-alerts and render-dashboards gi
     selector: 'job="node-mountstorm",cluster="prod"',
     evaluationIntervalMs: 15_000,
     runbookUrl: 'https://wiki.example.com/runbooks/{alert}?from=mixin',
-    thresholds: { ...DEFAULT_ALERTS_CONFIG.thresholds, stormSyscallsPerStart: 200, leadingLockWaitSeconds: 0.004, stormFor: '5s', runawayWindow: '2h' },
+    thresholds: {
+      ...DEFAULT_ALERTS_CONFIG.thresholds,
+      stormSyscallsPerStart: 200,
+      leadingLockWaitSeconds: 0.004,
+      stormFor: '5s',
+      runawayWindow: '2h',
+    },
   };
   const overrides = configOverrides(cfg);
   expect(evaluate('prometheusAlerts', overrides)).toEqual(JSON.parse(JSON.stringify({ groups: ruleGroups(cfg) })));

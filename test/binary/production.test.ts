@@ -19,8 +19,11 @@ let cli: string;
 
 function run(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
-    execFile(process.execPath, [cli, ...args], { cwd: dir, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { cwd: dir, timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     ),
   );
 }
@@ -31,8 +34,11 @@ beforeAll(async () => {
   fs.cpSync(path.join(REPO, 'dist/src'), path.join(dir, 'dist/src'), { recursive: true });
   // The cache that set-up's `npm ci` filled serves every package; the registry only where it does not.
   await new Promise<void>((resolve, reject) =>
-    execFile('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, timeout: 240_000 }, (err, _o, stderr) =>
-      err ? reject(new Error(`npm ci --omit=dev: ${err.message}\n${stderr}`)) : resolve(),
+    execFile(
+      'npm',
+      ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'],
+      { cwd: dir, timeout: 240_000 },
+      (err, _o, stderr) => (err ? reject(new Error(`npm ci --omit=dev: ${err.message}\n${stderr}`)) : resolve()),
     ),
   );
   cli = path.join(dir, 'dist/src/cli.js');
@@ -41,9 +47,14 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('the copy holds the production dependencies only', () => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
-  for (const dep of Object.keys(pkg.dependencies)) expect(fs.existsSync(path.join(dir, 'node_modules', dep))).toBe(true);
-  for (const dev of Object.keys(pkg.devDependencies)) expect({ dev, installed: fs.existsSync(path.join(dir, 'node_modules', dev)) }).toEqual({ dev, installed: false });
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+  for (const dep of Object.keys(pkg.dependencies))
+    expect(fs.existsSync(path.join(dir, 'node_modules', dep))).toBe(true);
+  for (const dev of Object.keys(pkg.devDependencies))
+    expect({ dev, installed: fs.existsSync(path.join(dir, 'node_modules', dev)) }).toEqual({ dev, installed: false });
 });
 
 test('--help and --version', async () => {
@@ -63,7 +74,9 @@ test('render-alerts renders the shipped rules; render-dashboards the shipped das
   const out = fs.mkdtempSync(path.join(dir, 'dashboards-'));
   expect(await run(['render-dashboards', `--output-dir=${out}`])).toMatchObject({ code: 0 });
   for (const name of fs.readdirSync(path.join(REPO, 'grafana')).filter((n) => n.endsWith('.json'))) {
-    expect(fs.readFileSync(path.join(out, name), 'utf8')).toBe(fs.readFileSync(path.join(REPO, 'grafana', name), 'utf8'));
+    expect(fs.readFileSync(path.join(out, name), 'utf8')).toBe(
+      fs.readFileSync(path.join(REPO, 'grafana', name), 'utf8'),
+    );
   }
 });
 

@@ -15,7 +15,13 @@ describe('createApp without listening', () => {
   const exposition = new Exposition();
   const g = exposition.gauge('test_value', 'A test value.');
   beforeAll(async () => {
-    const app = createApp({ exposition, telemetryPath: '/metrics', maxRequests: 2, log: new Logger('error'), version: 'test' });
+    const app = createApp({
+      exposition,
+      telemetryPath: '/metrics',
+      maxRequests: 2,
+      log: new Logger('error'),
+      version: 'test',
+    });
     server = http.createServer(app);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -125,13 +131,15 @@ describe('the running server against slow and hostile clients', () => {
     const before = await rss();
     const sockets: net.Socket[] = [];
     await Promise.all(
-      Array.from({ length: 3000 }, () =>
-        new Promise<void>((resolve) => {
-          const s = net.connect(Number(port), '127.0.0.1', () => resolve());
-          s.on('error', () => resolve());
-          s.on('close', () => resolve());
-          sockets.push(s);
-        }),
+      Array.from(
+        { length: 3000 },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = net.connect(Number(port), '127.0.0.1', () => resolve());
+            s.on('error', () => resolve());
+            s.on('close', () => resolve());
+            sockets.push(s);
+          }),
       ),
     );
     // Half-finished requests on every socket the server accepted.

@@ -29,9 +29,18 @@ describe('web config file', () => {
     ['basic_auth_users: [a]', /must be a mapping/],
     ['tls_server_config: {cert_file: missing.crt, key_file: server.key}', /cert_file: cannot read .*missing\.crt/],
     ['tls_server_config: {cert_file: server.key, key_file: server.key}', /is not a PEM certificate/],
-    ['tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: Sometimes}', /client_auth_type must be one of/],
-    ['tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: RequireAndVerifyClientCert}', /needs client_ca_file/],
-    ['tls_server_config: {cert_file: server.crt, key_file: server.key, min_version: SSL3}', /min_version must be one of/],
+    [
+      'tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: Sometimes}',
+      /client_auth_type must be one of/,
+    ],
+    [
+      'tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: RequireAndVerifyClientCert}',
+      /needs client_ca_file/,
+    ],
+    [
+      'tls_server_config: {cert_file: server.crt, key_file: server.key, min_version: SSL3}',
+      /min_version must be one of/,
+    ],
     ['{{{', /not valid YAML/],
   ])('%s → ConfigError', (text, why) => {
     expect(() => parseWebConfig(text, file())).toThrow(ConfigError);
@@ -39,7 +48,10 @@ describe('web config file', () => {
   });
 
   test('paths are relative to the file; empty file means plain HTTP without auth', () => {
-    const c = parseWebConfig(`tls_server_config: {cert_file: server.crt, key_file: server.key}\nbasic_auth_users: {prom: '${HASH}'}`, file());
+    const c = parseWebConfig(
+      `tls_server_config: {cert_file: server.crt, key_file: server.key}\nbasic_auth_users: {prom: '${HASH}'}`,
+      file(),
+    );
     expect(c.tls?.files).toEqual([path.join(dir, 'server.crt'), path.join(dir, 'server.key')]);
     expect(c.tls?.minVersion).toBe('TLSv1.2');
     expect([...c.users.keys()]).toEqual(['prom']);
@@ -51,7 +63,11 @@ describe('web config file', () => {
     let status = 0;
     let stderr = '';
     try {
-      execFileSync(process.execPath, [CLI, 'serve', `--web.config.file=${file()}`, '--web.listen-address=127.0.0.1:0'], { stdio: 'pipe' });
+      execFileSync(
+        process.execPath,
+        [CLI, 'serve', `--web.config.file=${file()}`, '--web.listen-address=127.0.0.1:0'],
+        { stdio: 'pipe' },
+      );
     } catch (err) {
       status = (err as { status: number }).status;
       stderr = String((err as { stderr: Buffer }).stderr);

@@ -6,7 +6,10 @@ import { startAlertmanager } from '../support/alertmanager';
 import { startPagerDuty } from '../support/pagerduty';
 
 requireInCi(hasCommand('prometheus-alertmanager'), 'prometheus-alertmanager');
-const withAlertmanager = testIf(hasCommand('prometheus-alertmanager'), 'prometheus-alertmanager not installed (scripts/setup-test.sh installs it)');
+const withAlertmanager = testIf(
+  hasCommand('prometheus-alertmanager'),
+  'prometheus-alertmanager not installed (scripts/setup-test.sh installs it)',
+);
 
 describe('a real Alertmanager with the shipped config and a PagerDuty receiver', () => {
   withAlertmanager('critical pages PagerDuty; a warning on the same node is inhibited', async () => {
@@ -16,7 +19,11 @@ describe('a real Alertmanager with the shipped config and a PagerDuty receiver',
     try {
       const alert = (alertname: string, severity: string) => ({
         labels: { alertname, severity, instance: 'node1:9866', job: 'mountstorm' },
-        annotations: { summary: `${alertname} summary`, description: `${alertname} on node1`, runbook_url: runbookUrl(DEFAULT_ALERTS_CONFIG, alertname) },
+        annotations: {
+          summary: `${alertname} summary`,
+          description: `${alertname} on node1`,
+          runbook_url: runbookUrl(DEFAULT_ALERTS_CONFIG, alertname),
+        },
       });
       const sent = Date.now();
       const r = await fetch(`${am.url}/api/v2/alerts`, {
@@ -35,7 +42,10 @@ describe('a real Alertmanager with the shipped config and a PagerDuty receiver',
       expect(page?.payload?.component).toBe('MountStormImminent');
       expect(page?.payload?.group).toBe('node1:9866');
       expect(page?.payload?.custom_details?.runbook_url).toBe(runbookUrl(DEFAULT_ALERTS_CONFIG, 'MountStormImminent'));
-      const listed = (await (await fetch(`${am.url}/api/v2/alerts`)).json()) as { labels: { alertname: string }; status: { inhibitedBy: string[] } }[];
+      const listed = (await (await fetch(`${am.url}/api/v2/alerts`)).json()) as {
+        labels: { alertname: string };
+        status: { inhibitedBy: string[] };
+      }[];
       const warning = listed.find((a) => a.labels.alertname === 'MountTableNearMax');
       expect(warning?.status.inhibitedBy.length).toBeGreaterThan(0);
     } finally {

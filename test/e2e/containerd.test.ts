@@ -15,7 +15,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
-import { buildImage, containerdPid, processesUsing, startContainerd, type RunningContainerd } from '../support/containerd';
+import {
+  buildImage,
+  containerdPid,
+  processesUsing,
+  startContainerd,
+  type RunningContainerd,
+} from '../support/containerd';
 import { containerConfig, CriClient, podSandboxConfig, stringField } from '../support/cri';
 import { readBundle } from '../../src/oci/bundle';
 import { startExporter, type RunningExporter } from '../support/exporter';
@@ -24,7 +30,13 @@ import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
 import { TOP_IMAGE } from '../../src/alerts/spec';
 import { sum, total } from '../support/metrics';
 
-const ready = IS_ROOT && hasCommand('containerd') && hasCommand('ctr') && hasCommand('runc') && hasCommand('setpriv') && fs.existsSync('/bin/busybox');
+const ready =
+  IS_ROOT &&
+  hasCommand('containerd') &&
+  hasCommand('ctr') &&
+  hasCommand('runc') &&
+  hasCommand('setpriv') &&
+  fs.existsSync('/bin/busybox');
 requireInCi(ready, 'root, containerd, runc and busybox-static for the real-runtime test');
 
 const IMAGE = 'docker.io/mountstorm/layers50:latest';
@@ -35,8 +47,18 @@ async function exporterOn(ctd: RunningContainerd, dir: string, extra: string[] =
   fs.mkdirSync(ctd.taskDir, { recursive: true });
   const pid = containerdPid(dir);
   expect(pid).toBeDefined();
-  const exp = await startExporter(['--sample.interval=200ms', `--mount.pid=${pid}`, `--collector.containers.task-dir=${ctd.taskDir}`, '--collector.tracefs.mode=always', ...extra], { ownMountNamespace: true });
-  for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++) if (i > 50) throw new Error('the task directory was never watched');
+  const exp = await startExporter(
+    [
+      '--sample.interval=200ms',
+      `--mount.pid=${pid}`,
+      `--collector.containers.task-dir=${ctd.taskDir}`,
+      '--collector.tracefs.mode=always',
+      ...extra,
+    ],
+    { ownMountNamespace: true },
+  );
+  for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++)
+    if (i > 50) throw new Error('the task directory was never watched');
   return exp;
 }
 
@@ -49,7 +71,7 @@ async function stopContainerd(ctd: RunningContainerd, dir: string): Promise<void
 }
 
 testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/setup-test.sh)')(
-  'real containerd: every start counted by the image its bundle names, user-namespaced starts exactly, each rootfs overlay\'s layers, the runtime\'s own mount syscalls by process and actor, the page\'s culprit; nothing left behind',
+  "real containerd: every start counted by the image its bundle names, user-namespaced starts exactly, each rootfs overlay's layers, the runtime's own mount syscalls by process and actor, the page's culprit; nothing left behind",
   async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-containerd-'));
     const ctd = await startContainerd(dir);
@@ -66,19 +88,39 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       await prom.scraped();
 
       const cri = (i: number, cmd = ['/bin/sh', '-c', 'test "$(ls /layers | wc -l)" = 49'], mode = '--rm') => [
-        '-n', 'k8s.io', 'run', mode, '--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536',
-        '--annotation', 'io.kubernetes.cri.container-type=container',
-        '--annotation', `io.kubernetes.cri.image-name=${IMAGE}`,
-        '--annotation', 'io.kubernetes.cri.sandbox-namespace=shop',
-        '--annotation', `io.kubernetes.cri.sandbox-name=web-${i}`,
-        '--annotation', 'io.kubernetes.cri.container-name=web',
-        IMAGE, `web-${i}`, ...cmd,
+        '-n',
+        'k8s.io',
+        'run',
+        mode,
+        '--uidmap',
+        '0:100000:65536',
+        '--gidmap',
+        '0:100000:65536',
+        '--annotation',
+        'io.kubernetes.cri.container-type=container',
+        '--annotation',
+        `io.kubernetes.cri.image-name=${IMAGE}`,
+        '--annotation',
+        'io.kubernetes.cri.sandbox-namespace=shop',
+        '--annotation',
+        `io.kubernetes.cri.sandbox-name=web-${i}`,
+        '--annotation',
+        'io.kubernetes.cri.container-name=web',
+        IMAGE,
+        `web-${i}`,
+        ...cmd,
       ];
       for (let i = 0; i < 3; i++) await ctd.ctr(cri(i));
-      for (let i = 0; i < 2; i++) await ctd.ctr(['-n', 'default', 'run', '--rm', '--net-host', IMAGE, `box-${i}`, '/bin/true']);
+      for (let i = 0; i < 2; i++)
+        await ctd.ctr(['-n', 'default', 'run', '--rm', '--net-host', IMAGE, `box-${i}`, '/bin/true']);
 
       let m = await exp.waitSamples(1);
-      for (let i = 0; sum(m, 'mountstorm_container_starts_total') < 5 || sum(m, 'mountstorm_container_bundle_errors_total') + total(m, 'mountstorm_container_image_starts_total') < 5; i++) {
+      for (
+        let i = 0;
+        sum(m, 'mountstorm_container_starts_total') < 5 ||
+        sum(m, 'mountstorm_container_bundle_errors_total') + total(m, 'mountstorm_container_image_starts_total') < 5;
+        i++
+      ) {
         if (i > 100) throw new Error(`the starts never showed:\n${exp.logs().slice(-2000)}`);
         m = await exp.waitSamples(1);
       }
@@ -92,12 +134,16 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       expect(sum(m, 'mountstorm_container_userns_starts_total')).toBe(3);
       // The runtime's own steps: the shim mounting the rootfs, runc setting up the container.
       const byComm = m.filter((s) => s.name === 'mountstorm_mount_syscalls_by_process_total');
-      const runtime = byComm.filter((s) => /^(containerd-shim|runc)/.test(s.labels.comm ?? '')).reduce((a, s) => a + s.value, 0);
+      const runtime = byComm
+        .filter((s) => /^(containerd-shim|runc)/.test(s.labels.comm ?? ''))
+        .reduce((a, s) => a + s.value, 0);
       expect(runtime).toBeGreaterThan(0);
       // Every syscall under one actor (by step: below, once a shim that stays is running).
       expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total')).toBe(sum(m, 'mountstorm_mount_syscalls_total'));
       // What the node's own alert description and landing page name.
-      const state = (await (await fetch(`${exp.url}/api/state`)).json()) as { images: { image: string; starts: number }[] };
+      const state = (await (await fetch(`${exp.url}/api/state`)).json()) as {
+        images: { image: string; starts: number }[];
+      };
       expect(state.images[0]).toMatchObject({ image: IMAGE, starts: 3 });
       // 51 layers: the image's 50, and the copy containerd 1.6 makes with the user namespace's ids
       // (ctr --uidmap). The three short-lived ones were found while they ran, or some of them not.
@@ -121,7 +167,12 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       m = await exp.waitSamples(2);
       expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total', { actor: 'oci-runtime' })).toBeGreaterThan(0);
       expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total')).toBe(sum(m, 'mountstorm_mount_syscalls_total'));
-      console.log(`mount syscalls by actor: ${m.filter((x) => x.name === 'mountstorm_mount_syscalls_by_actor_total').map((x) => `${x.labels.actor} ${x.value}`).join(', ')}`);
+      console.log(
+        `mount syscalls by actor: ${m
+          .filter((x) => x.name === 'mountstorm_mount_syscalls_by_actor_total')
+          .map((x) => `${x.labels.actor} ${x.value}`)
+          .join(', ')}`,
+      );
       // The storm page's description names the image: the query its template runs, in the real
       // Prometheus (starts × layers over the fast window), and the node's own ranking.
       // Prometheus has the starts once it has scraped them: the query answers as soon as it does.
@@ -135,11 +186,28 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       console.log(`rootfs overlays found: ${before / 51} of the 3 short-lived containers, and the running one`);
       const running = (await (await fetch(`${exp.url}/api/state`)).json()) as { deepest: unknown[] };
       expect(running.deepest).toEqual([{ image: IMAGE, layers: 51, containers: 1 }]);
-      const doctor = JSON.parse(execFileSync(process.execPath, [CLI, 'doctor', '--json', `--mount.pid=${containerdPid(dir)}`, `--collector.containers.task-dir=${ctd.taskDir}`], { encoding: 'utf8' }).toString()) as {
-        containers: { running: number; images: { image: string; containers: number; userNamespace: number; layers?: number }[] };
+      const doctor = JSON.parse(
+        execFileSync(
+          process.execPath,
+          [
+            CLI,
+            'doctor',
+            '--json',
+            `--mount.pid=${containerdPid(dir)}`,
+            `--collector.containers.task-dir=${ctd.taskDir}`,
+          ],
+          { encoding: 'utf8' },
+        ).toString(),
+      ) as {
+        containers: {
+          running: number;
+          images: { image: string; containers: number; userNamespace: number; layers?: number }[];
+        };
       };
       expect(doctor.containers.running).toBe(1);
-      expect(doctor.containers.images).toEqual([{ image: IMAGE, containers: 1, userNamespace: 1, layers: 51, recentStarts: 1 }]);
+      expect(doctor.containers.images).toEqual([
+        { image: IMAGE, containers: 1, userNamespace: 1, layers: 51, recentStarts: 1 },
+      ]);
       await ctd.ctr(['-n', 'k8s.io', 'tasks', 'kill', '-s', 'KILL', 'web-9']).catch(() => undefined);
       // The host's table never saw containerd's mounts.
       expect(fs.readFileSync('/proc/1/mountinfo', 'utf8').includes(dir)).toBe(false);
@@ -163,7 +231,8 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
     try {
       await buildImage(path.join(dir, 'image.tar'), 50, IMAGE);
       await buildImage(path.join(dir, 'pause.tar'), 1, PAUSE, ['/bin/sleep', '3600']);
-      for (const t of ['image.tar', 'pause.tar']) await ctd.ctr(['-n', 'k8s.io', 'images', 'import', path.join(dir, t)]);
+      for (const t of ['image.tar', 'pause.tar'])
+        await ctd.ctr(['-n', 'k8s.io', 'images', 'import', path.join(dir, t)]);
       exp = await exporterOn(ctd, dir);
 
       // As kubelet does: the sandbox, then the container in it.
@@ -172,7 +241,14 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       const sandbox = podSandboxConfig('shop', 'web-0', 'uid-web-0', logs);
       const podId = stringField(await cri.call('RunPodSandbox', [[1, sandbox]]), 1);
       expect(podId).toMatch(/^[0-9a-f]{64}$/);
-      const containerId = stringField(await cri.call('CreateContainer', [[1, podId], [2, containerConfig('web', IMAGE, ['/bin/sleep', '60'])], [3, sandbox]]), 1);
+      const containerId = stringField(
+        await cri.call('CreateContainer', [
+          [1, podId],
+          [2, containerConfig('web', IMAGE, ['/bin/sleep', '60'])],
+          [3, sandbox],
+        ]),
+        1,
+      );
       await cri.call('StartContainer', [[1, containerId]]);
 
       let m = await exp.waitSamples(1);
@@ -188,8 +264,18 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       expect(sum(m, 'mountstorm_container_userns_starts_total')).toBe(0); // no user namespaces through containerd 1.6's CRI
       // The bundles say who they are, as the CRI wrote them.
       const bundle = readBundle(path.join(ctd.taskDir, 'k8s.io', containerId));
-      expect(bundle).toMatchObject({ image: IMAGE, podNamespace: 'shop', podName: 'web-0', containerName: 'web', containerType: 'container' });
-      expect(readBundle(path.join(ctd.taskDir, 'k8s.io', podId))).toMatchObject({ podNamespace: 'shop', podName: 'web-0', containerType: 'sandbox' });
+      expect(bundle).toMatchObject({
+        image: IMAGE,
+        podNamespace: 'shop',
+        podName: 'web-0',
+        containerName: 'web',
+        containerType: 'container',
+      });
+      expect(readBundle(path.join(ctd.taskDir, 'k8s.io', podId))).toMatchObject({
+        podNamespace: 'shop',
+        podName: 'web-0',
+        containerType: 'sandbox',
+      });
       expect(sum(m, 'mountstorm_mount_syscalls_by_actor_total', { actor: 'shim' })).toBeGreaterThan(0);
 
       expect(fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(dir)).toBe(false); // containerd's mounts stay in its namespace

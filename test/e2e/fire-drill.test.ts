@@ -14,7 +14,10 @@ import { runFireDrill, type DrillOptions, type DrillResult } from '../support/fi
 
 const ready = IS_ROOT && hasCommand('prometheus') && hasCommand('prometheus-alertmanager');
 requireInCi(ready, 'root, prometheus and prometheus-alertmanager for the fire drill');
-const drill = testIf(ready, 'needs root (storm, tracefs) and Debian prometheus + prometheus-alertmanager (scripts/setup-test.sh)');
+const drill = testIf(
+  ready,
+  'needs root (storm, tracefs) and Debian prometheus + prometheus-alertmanager (scripts/setup-test.sh)',
+);
 
 /**
  * The storm's strength is explicit, not the machine's: both modes run unpaced on 8 threads (two
@@ -32,7 +35,9 @@ async function run(name: string, o: DrillOptions): Promise<DrillResult> {
   const r = await runFireDrill({ ...o, log: (l) => lines.push(l) });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   fs.writeFileSync(path.join(ARTIFACTS, `fire-drill-${name}.json`), JSON.stringify({ log: lines, ...r }, null, 2));
-  console.log(`fire drill ${name}: onset to page ${r.onsetToPageSeconds?.toFixed(1) ?? '-'} s, storm end to resolve ${r.endToResolveSeconds?.toFixed(1) ?? '-'} s\n${lines.join('\n')}`);
+  console.log(
+    `fire drill ${name}: onset to page ${r.onsetToPageSeconds?.toFixed(1) ?? '-'} s, storm end to resolve ${r.endToResolveSeconds?.toFixed(1) ?? '-'} s\n${lines.join('\n')}`,
+  );
   return r;
 }
 
@@ -54,7 +59,9 @@ function expectOnePage(r: DrillResult): void {
   expect(t.payload?.component).toBe('MountStormImminent');
   expect(t.payload?.summary).toMatch(/^\[FIRING\] MountStormImminent on 127\.0\.0\.1:\d+: /);
   // The page says what it saw: the per-start figure of a per-layer runtime, the layer depth.
-  expect(String(t.payload?.custom_details?.description)).toMatch(/makes (\d{3}|n\/a) mount syscalls \((\d{3}) mounts attached and detached, .*-layer images, most of them drill\/per-layer-idmap-50-layers:latest: /);
+  expect(String(t.payload?.custom_details?.description)).toMatch(
+    /makes (\d{3}|n\/a) mount syscalls \((\d{3}) mounts attached and detached, .*-layer images, most of them drill\/per-layer-idmap-50-layers:latest: /,
+  );
   expect(r.pageIncidents).toHaveLength(1);
   expect(r.resolve?.event_action).toBe('resolve');
   expect(r.storm?.containers).toBeGreaterThan(0);
@@ -64,7 +71,14 @@ describe('the page tells a mount storm from busy churn (Prometheus path, 5 s scr
   drill(
     `per-layer-idmap on ${CONCURRENCY} threads: pages MountStormImminent while the storm lasts, one incident, resolved after; the quiet churn before it sends nothing`,
     async () => {
-      const r = await run('per-layer', { stormSeconds: 25, quietSeconds: 12, quietChurn: 2, mode: 'per-layer-idmap', concurrency: CONCURRENCY, layers: 50 });
+      const r = await run('per-layer', {
+        stormSeconds: 25,
+        quietSeconds: 12,
+        quietChurn: 2,
+        mode: 'per-layer-idmap',
+        concurrency: CONCURRENCY,
+        layers: 50,
+      });
       perLayerRate = startRate(r);
       expectOnePage(r);
       expect(r.trigger!.receivedAt).toBeLessThan(r.resolve!.receivedAt);
@@ -76,12 +90,22 @@ describe('the page tells a mount storm from busy churn (Prometheus path, 5 s scr
   drill(
     `common-parent-idmap on the same ${CONCURRENCY} threads, starting containers faster than the storm: no critical page (a warning at most)`,
     async () => {
-      const r = await run('common-parent', { stormSeconds: 25, quietSeconds: 12, quietChurn: 2, mode: 'common-parent-idmap', concurrency: CONCURRENCY, layers: 50, resolveTimeoutSeconds: 0 });
+      const r = await run('common-parent', {
+        stormSeconds: 25,
+        quietSeconds: 12,
+        quietChurn: 2,
+        mode: 'common-parent-idmap',
+        concurrency: CONCURRENCY,
+        layers: 50,
+        resolveTimeoutSeconds: 0,
+      });
       expect(r.rejected).toBe(0);
       expect(r.quietEvents).toEqual([]);
       expect(startRate(r)).toBeGreaterThan(perLayerRate ?? 50);
       expect(r.stormEvents.filter((e) => e.payload?.severity === 'critical')).toEqual([]);
-      expect(r.prometheusAlerts.filter((a) => a === 'MountStormImminent' || a === 'MountStormLockWaitHigh')).toEqual([]);
+      expect(r.prometheusAlerts.filter((a) => a === 'MountStormImminent' || a === 'MountStormLockWaitHigh')).toEqual(
+        [],
+      );
       expect(r.nodeAlerts).toEqual([]);
     },
     300_000,
@@ -92,7 +116,16 @@ describe('the node pages itself (30 s scrape)', () => {
   drill(
     'node push: the exporter posts MountStormImminent to Alertmanager, one incident, the rule stands aside, the resolve follows the storm; quiet churn sends nothing',
     async () => {
-      const r = await run('node-push', { stormSeconds: 20, quietSeconds: 12, quietChurn: 2, mode: 'per-layer-idmap', concurrency: CONCURRENCY, layers: 50, scrapeInterval: '30s', nodePush: true });
+      const r = await run('node-push', {
+        stormSeconds: 20,
+        quietSeconds: 12,
+        quietChurn: 2,
+        mode: 'per-layer-idmap',
+        concurrency: CONCURRENCY,
+        layers: 50,
+        scrapeInterval: '30s',
+        nodePush: true,
+      });
       expectOnePage(r);
       expect(r.nodeAlerts).toContain('MountStormImminent');
       // The page came from the node: Prometheus's own rule never fired while the node reached Alertmanager.

@@ -30,7 +30,11 @@ function recordingProxy(target: string): Promise<{ url: string; accepts: string[
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
-      resolve({ url: `127.0.0.1:${(server.address() as AddressInfo).port}`, accepts, close: () => new Promise((r) => server.close(() => r())) }),
+      resolve({
+        url: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+        accepts,
+        close: () => new Promise((r) => server.close(() => r())),
+      }),
     ),
   );
 }
@@ -59,7 +63,9 @@ testIf(ready, 'needs Debian prometheus and promtool (scripts/setup-test.sh)')(
         expect(text).toMatch(/^mountstorm_mounts_added_total \d+$/m);
         expect(text).not.toMatch(/^mountstorm_samples \d/m);
       }
-      expect(execFileSync('promtool', ['check', 'metrics'], { input: textReads[textReads.length - 1], encoding: 'utf8' })).toBe('');
+      expect(
+        execFileSync('promtool', ['check', 'metrics'], { input: textReads[textReads.length - 1], encoding: 'utf8' }),
+      ).toBe('');
       const stored = await prom.query('mountstorm_samples_total');
       expect(stored.length).toBe(1);
       expect(await prom.query('mountstorm_samples')).toEqual([]);

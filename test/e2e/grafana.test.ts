@@ -14,9 +14,31 @@ import { inMountNamespace, startExporter } from '../support/exporter';
 import { bundle, mountOverlay } from '../support/overlay-bundle';
 import { startPrometheus } from '../support/prometheus';
 
-interface Target { expr: string; instant?: boolean; refId?: string; legendFormat?: string }
-interface Panel { id: number; type: string; title: string; description?: string; fieldConfig?: { defaults?: { unit?: string } }; targets?: Target[]; links?: { url: string }[]; gridPos: { w: number; h: number } }
-interface Dashboard { uid: string; title: string; templating: { list: { name: string; type: string; query?: unknown }[] }; panels: Panel[]; annotations: { list: { expr?: string }[] }; links: { url?: string }[]; __inputs?: unknown }
+interface Target {
+  expr: string;
+  instant?: boolean;
+  refId?: string;
+  legendFormat?: string;
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  description?: string;
+  fieldConfig?: { defaults?: { unit?: string } };
+  targets?: Target[];
+  links?: { url: string }[];
+  gridPos: { w: number; h: number };
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  templating: { list: { name: string; type: string; query?: unknown }[] };
+  panels: Panel[];
+  annotations: { list: { expr?: string }[] };
+  links: { url?: string }[];
+  __inputs?: unknown;
+}
 
 const load = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO, 'grafana', name), 'utf8')) as Dashboard;
 
@@ -32,7 +54,15 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
     // The storm's containers are bundles in a task directory the exporter watches (the per-start
     // panels), and the node posts to an Alertmanager (here none answers: the page-path panel shows it down).
     const nobody = `http://127.0.0.1:${await freePort()}`;
-    const exp = await startExporter(['--sample.interval=500ms', '--collector.tracefs.mode=always', `--collector.containers.task-dir=${tasks}`, `--alertmanager.url=${nobody}`], { privateNamespaces: true });
+    const exp = await startExporter(
+      [
+        '--sample.interval=500ms',
+        '--collector.tracefs.mode=always',
+        `--collector.containers.task-dir=${tasks}`,
+        `--alertmanager.url=${nobody}`,
+      ],
+      { privateNamespaces: true },
+    );
     const instance = exp.url.replace('http://', '');
     const prom = await startPrometheus({ dir, targets: [instance], scrapeInterval: '1s' });
     try {
@@ -43,16 +73,39 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
       // increase), each rootfs a real 3-layer overlay in the exporter's namespace (the drill's
       // containers are bundles without one): the layer panels' data.
       for (const id of ['web-0', 'web-1']) {
-        mountOverlay(bundle(tasks, 'k8s.io', id, 'registry.example/web:1'), 3, (script) => inMountNamespace(exp, script));
+        mountOverlay(bundle(tasks, 'k8s.io', id, 'registry.example/web:1'), 3, (script) =>
+          inMountNamespace(exp, script),
+        );
         await new Promise((r) => setTimeout(r, 2000));
       }
       await new Promise<void>((resolve, reject) =>
-        execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=8s', '--concurrency=4', '--layers=30', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (e) => (e ? reject(new Error(e.message, { cause: e })) : resolve())),
+        execFile(
+          process.execPath,
+          [
+            CLI,
+            'storm',
+            '--json',
+            '--no-progress',
+            '--duration=8s',
+            '--concurrency=4',
+            '--layers=30',
+            `--task-dir=${tasks}`,
+          ],
+          { maxBuffer: 64 << 20 },
+          (e) => (e ? reject(new Error(e.message, { cause: e })) : resolve()),
+        ),
       );
       await new Promise((r) => setTimeout(r, 4000));
       const end = Date.now() / 1000;
-      const subst = (e: string) => e.replaceAll('$instance', instance.replaceAll('.', '\\\\.')).replaceAll('$__rate_interval', '15s').replaceAll('$__range', `${Math.ceil(end - start)}s`);
-      const results: Record<string, { title: string; unit: string; series: { name: string; points: [number, number][] }[] }> = {};
+      const subst = (e: string) =>
+        e
+          .replaceAll('$instance', instance.replaceAll('.', '\\\\.'))
+          .replaceAll('$__rate_interval', '15s')
+          .replaceAll('$__range', `${Math.ceil(end - start)}s`);
+      const results: Record<
+        string,
+        { title: string; unit: string; series: { name: string; points: [number, number][] }[] }
+      > = {};
       const empty: string[] = [];
       for (const name of Object.keys(DASHBOARDS)) {
         for (const p of load(name).panels) {
@@ -61,16 +114,36 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
             const url = t.instant
               ? `${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}&time=${end}`
               : `${prom.url}/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${start}&end=${end}&step=1`;
-            const r = (await (await fetch(url)).json()) as { status: string; error?: string; data: { result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[] } };
-            expect({ panel: `${name}: ${p.title}`, status: r.status, error: r.error }).toEqual({ panel: `${name}: ${p.title}`, status: 'success', error: undefined });
-            const values = r.data.result.flatMap((s) => (s.values ?? (s.value ? [s.value] : [])).map(([, v]) => Number(v))).filter((v) => Number.isFinite(v));
+            const r = (await (await fetch(url)).json()) as {
+              status: string;
+              error?: string;
+              data: {
+                result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[];
+              };
+            };
+            expect({ panel: `${name}: ${p.title}`, status: r.status, error: r.error }).toEqual({
+              panel: `${name}: ${p.title}`,
+              status: 'success',
+              error: undefined,
+            });
+            const values = r.data.result
+              .flatMap((s) => (s.values ?? (s.value ? [s.value] : [])).map(([, v]) => Number(v)))
+              .filter((v) => Number.isFinite(v));
             if (values.length === 0) empty.push(`${name}: ${p.title} [${t.refId}] ${t.expr}`);
             if (name === 'mountstorm-node.json' && !t.instant && p.type === 'timeseries') {
               const key = `${p.id}`;
               results[key] ??= { title: p.title, unit: p.fieldConfig?.defaults?.unit ?? '', series: [] };
               for (const s of r.data.result) {
-                const legend = (t.legendFormat ?? '').replace(/\{\{(\w+)\}\}/g, (_, l: string) => s.metric[l] ?? '') || t.refId || '';
-                results[key].series.push({ name: legend, points: (s.values ?? []).map(([x, v]) => [x, Number(v)] as [number, number]).filter(([, v]) => Number.isFinite(v)) });
+                const legend =
+                  (t.legendFormat ?? '').replace(/\{\{(\w+)\}\}/g, (_, l: string) => s.metric[l] ?? '') ||
+                  t.refId ||
+                  '';
+                results[key].series.push({
+                  name: legend,
+                  points: (s.values ?? [])
+                    .map(([x, v]) => [x, Number(v)] as [number, number])
+                    .filter(([, v]) => Number.isFinite(v)),
+                });
               }
             }
           }
@@ -89,10 +162,31 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
 );
 
 /** The main panels of the node dashboard as small multiples, drawn in Chromium from the query data. */
-async function drawPicture(panels: { title: string; unit: string; series: { name: string; points: [number, number][] }[] }[], file: string): Promise<void> {
-  const main = ['Mount syscalls by syscall', 'Measured lock wait by lock kind', 'Lock-wait probes above baseline', 'Mount syscall latency p99', 'CPU by socket: system vs user', 'Mount table by filesystem type'];
+async function drawPicture(
+  panels: { title: string; unit: string; series: { name: string; points: [number, number][] }[] }[],
+  file: string,
+): Promise<void> {
+  const main = [
+    'Mount syscalls by syscall',
+    'Measured lock wait by lock kind',
+    'Lock-wait probes above baseline',
+    'Mount syscall latency p99',
+    'CPU by socket: system vs user',
+    'Mount table by filesystem type',
+  ];
   const colours = ['#2f6fde', '#d9480f', '#2b8a3e', '#ae3ec9', '#e67700', '#1098ad', '#c2255c', '#5c940d'];
-  const fmt = (v: number, unit: string) => (unit === 's' ? (v >= 1 ? `${v.toFixed(2)} s` : v >= 1e-3 ? `${(v * 1e3).toFixed(1)} ms` : `${(v * 1e6).toFixed(0)} µs`) : unit === 'percentunit' ? `${(v * 100).toFixed(0)} %` : v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(v < 10 ? 2 : 0));
+  const fmt = (v: number, unit: string) =>
+    unit === 's'
+      ? v >= 1
+        ? `${v.toFixed(2)} s`
+        : v >= 1e-3
+          ? `${(v * 1e3).toFixed(1)} ms`
+          : `${(v * 1e6).toFixed(0)} µs`
+      : unit === 'percentunit'
+        ? `${(v * 100).toFixed(0)} %`
+        : v >= 1000
+          ? `${(v / 1000).toFixed(1)}k`
+          : v.toFixed(v < 10 ? 2 : 0);
   const svgs = main.map((title) => {
     const p = panels.find((x) => x.title === title);
     if (!p) return '';
@@ -103,8 +197,14 @@ async function drawPicture(panels: { title: string; unit: string; series: { name
     const lines = p.series
       .filter((s) => s.points.length > 1)
       .slice(0, 8)
-      .map((s, i) => `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="1.5" points="${s.points.map(([x, v]) => `${(((x - x0) / Math.max(1, x1 - x0)) * 440 + 50).toFixed(1)},${(180 - (v / max) * 160).toFixed(1)}`).join(' ')}"/>`);
-    const legend = p.series.slice(0, 8).map((s, i) => `<span style="color:${colours[i % colours.length]}">■ ${s.name}</span>`).join(' ');
+      .map(
+        (s, i) =>
+          `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="1.5" points="${s.points.map(([x, v]) => `${(((x - x0) / Math.max(1, x1 - x0)) * 440 + 50).toFixed(1)},${(180 - (v / max) * 160).toFixed(1)}`).join(' ')}"/>`,
+      );
+    const legend = p.series
+      .slice(0, 8)
+      .map((s, i) => `<span style="color:${colours[i % colours.length]}">■ ${s.name}</span>`)
+      .join(' ');
     return `<div class="panel"><h3>${title}</h3><svg viewBox="0 0 500 190"><line x1="50" y1="180" x2="490" y2="180" stroke="#ccc"/><line x1="50" y1="20" x2="50" y2="180" stroke="#ccc"/><text x="46" y="24" text-anchor="end" font-size="10">${fmt(max, p.unit)}</text><text x="46" y="180" text-anchor="end" font-size="10">0</text>${lines.join('')}</svg><div class="legend">${legend}</div></div>`;
   });
   const html = `<!doctype html><html><head><meta charset="utf-8"><style>body{font:13px system-ui,sans-serif;margin:16px;background:#f6f7f9}h1{font-size:16px}.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}.panel{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:8px 10px}h3{margin:0 0 4px;font-size:13px}.legend{font-size:11px;color:#444}</style></head><body><h1>Mount storm — node (panel data from a real Prometheus during a 8 s storm)</h1><div class="grid">${svgs.join('')}</div></body></html>`;

@@ -27,7 +27,10 @@ import { buildDockerfile, removeBuild, type BuiltImage } from '../support/image'
 import { kustomizeBuild, type K8sObject } from '../support/kustomize';
 import { parseExposition, sum, type Sample } from '../support/metrics';
 
-const ready = IS_ROOT && ['buildah', 'containerd', 'ctr', 'runc', 'setpriv', 'unshare'].every(hasCommand) && fs.existsSync('/bin/busybox');
+const ready =
+  IS_ROOT &&
+  ['buildah', 'containerd', 'ctr', 'runc', 'setpriv', 'unshare'].every(hasCommand) &&
+  fs.existsSync('/bin/busybox');
 requireInCi(ready, 'root, buildah, containerd, runc and busybox-static to build the image and run it as the DaemonSet');
 
 const K8S = path.join(REPO, 'deploy/kubernetes');
@@ -45,12 +48,73 @@ const STORM_SECONDS = 30;
  * What deploy/README.md's table says of each overlay: who it runs as, what it adds, which
  * collectors work, and whether it pages on a per-layer storm (all stay silent on common-parent churn).
  */
-const EXPECTED: Record<string, { user: number; add: string[]; collectors: Record<string, boolean>; pages: boolean; starts?: false }> = {
-  default: { user: 0, add: ['SYS_ADMIN', 'SYS_PTRACE'], collectors: { mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true }, pages: true },
-  podmonitor: { user: 0, add: ['SYS_ADMIN', 'SYS_PTRACE'], collectors: { mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true }, pages: true },
-  tracefs: { user: 0, add: ['SYS_ADMIN', 'SYS_PTRACE'], collectors: { mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true }, pages: true },
-  'node-alerts': { user: 0, add: ['SYS_ADMIN', 'SYS_PTRACE'], collectors: { mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true }, pages: true },
-  restricted: { user: 65534, add: [], collectors: { mounts: true, probes: true, namespaces: true, cpu: true, host: true, containers: true }, pages: false, starts: false },
+const EXPECTED: Record<
+  string,
+  { user: number; add: string[]; collectors: Record<string, boolean>; pages: boolean; starts?: false }
+> = {
+  default: {
+    user: 0,
+    add: ['SYS_ADMIN', 'SYS_PTRACE'],
+    collectors: {
+      mounts: true,
+      probes: true,
+      namespaces: true,
+      cpu: true,
+      host: true,
+      tracefs: true,
+      containers: true,
+    },
+    pages: true,
+  },
+  podmonitor: {
+    user: 0,
+    add: ['SYS_ADMIN', 'SYS_PTRACE'],
+    collectors: {
+      mounts: true,
+      probes: true,
+      namespaces: true,
+      cpu: true,
+      host: true,
+      tracefs: true,
+      containers: true,
+    },
+    pages: true,
+  },
+  tracefs: {
+    user: 0,
+    add: ['SYS_ADMIN', 'SYS_PTRACE'],
+    collectors: {
+      mounts: true,
+      probes: true,
+      namespaces: true,
+      cpu: true,
+      host: true,
+      tracefs: true,
+      containers: true,
+    },
+    pages: true,
+  },
+  'node-alerts': {
+    user: 0,
+    add: ['SYS_ADMIN', 'SYS_PTRACE'],
+    collectors: {
+      mounts: true,
+      probes: true,
+      namespaces: true,
+      cpu: true,
+      host: true,
+      tracefs: true,
+      containers: true,
+    },
+    pages: true,
+  },
+  restricted: {
+    user: 65534,
+    add: [],
+    collectors: { mounts: true, probes: true, namespaces: true, cpu: true, host: true, containers: true },
+    pages: false,
+    starts: false,
+  },
 };
 const OVERLAYS = Object.keys(EXPECTED);
 
@@ -95,7 +159,10 @@ const runs = new Map<string, Promise<OverlayRun>>();
  * which signal (deploy/README.md's list under the table).
  */
 const EVERY = { mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true };
-const VARIANTS: Record<string, { caps: string[]; want: { collectors: Record<string, boolean>; pages: boolean; blocked: string[] } }> = {
+const VARIANTS: Record<
+  string,
+  { caps: string[]; want: { collectors: Record<string, boolean>; pages: boolean; blocked: string[] } }
+> = {
   'sys-admin-only': { caps: ['SYS_ADMIN'], want: { collectors: EVERY, pages: true, blocked: [] } },
   // Root owns tracefs and the task directory, but without CAP_SYS_ADMIN no walk and no mount events:
   // tracing, armed on demand, never arms for a storm in another namespace.
@@ -106,7 +173,10 @@ function daemonSet(name: string): { objs: K8sObject[]; spec: PodSpecLike } {
   const variant = VARIANTS[name];
   const objs = kustomizeBuild(path.join(K8S, 'overlays', variant ? 'default' : name));
   const spec = (objs.find((o) => o.kind === 'DaemonSet') as unknown as DaemonSet).spec.template.spec;
-  if (variant) spec.containers[0]!.securityContext!.capabilities = variant.caps.length ? { drop: ['ALL'], add: variant.caps } : { drop: ['ALL'] };
+  if (variant)
+    spec.containers[0]!.securityContext!.capabilities = variant.caps.length
+      ? { drop: ['ALL'], add: variant.caps }
+      : { drop: ['ALL'] };
   return { objs, spec };
 }
 
@@ -125,7 +195,21 @@ const RANK: Record<AlertState, number> = { inactive: 0, pending: 1, firing: 2 };
 
 /** A drill of `mode` whose containers are bundles in containerd's task directory; until it ends or the page fires. */
 async function storm(url: string, mode: string, taskDir: string): Promise<StormSeen> {
-  const child = spawn(process.execPath, [CLI, 'storm', `--mode=${mode}`, `--concurrency=${CONCURRENCY}`, '--layers=50', `--duration=${STORM_SECONDS}s`, `--task-dir=${taskDir}`, '--json', '--json-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'storm',
+      `--mode=${mode}`,
+      `--concurrency=${CONCURRENCY}`,
+      '--layers=50',
+      `--duration=${STORM_SECONDS}s`,
+      `--task-dir=${taskDir}`,
+      '--json',
+      '--json-progress',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let began: number | undefined;
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -177,7 +261,10 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
   const { objs, spec } = daemonSet(overlay);
   // The Secret's files where its volume is mounted (node-alerts), as kubelet writes them.
   const secrets: Record<string, string> = {};
-  for (const s of objs.filter((o) => o.kind === 'Secret') as unknown as { metadata: { name: string }; stringData: Record<string, string> }[]) {
+  for (const s of objs.filter((o) => o.kind === 'Secret') as unknown as {
+    metadata: { name: string };
+    stringData: Record<string, string>;
+  }[]) {
     const d = fs.mkdtempSync(path.join(dir, `secret-${s.metadata.name}-`));
     for (const [k, v] of Object.entries(s.stringData)) fs.writeFileSync(path.join(d, k), v, { mode: 0o400 });
     secrets[s.metadata.name] = d;
@@ -191,13 +278,23 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
   const logFile = path.join(logs, `${spec.containers[0]?.name}.log`);
   const readLogs = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
   try {
-    const containerId = stringField(await cri.call('CreateContainer', [[1, podId], [2, containerFromSpec(spec, { hostPath, secrets, fields: { 'spec.nodeName': NODE_NAME } })], [3, sandbox]]), 1);
+    const containerId = stringField(
+      await cri.call('CreateContainer', [
+        [1, podId],
+        [2, containerFromSpec(spec, { hostPath, secrets, fields: { 'spec.nodeName': NODE_NAME } })],
+        [3, sandbox],
+      ]),
+      1,
+    );
     await cri.call('StartContainer', [[1, containerId]]);
     const port = /--web\.listen-address=:(\d+)/.exec((spec.containers[0]?.args ?? []).join(' '))?.[1];
     const url = `http://127.0.0.1:${port}`;
     let healthz = 0;
     for (let i = 0; healthz !== 200; i++) {
-      healthz = await fetch(`${url}/healthz`).then((r) => r.status, () => 0);
+      healthz = await fetch(`${url}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (i > 300) throw new Error(`the exporter never answered /healthz:\n${readLogs()}`);
       if (healthz !== 200) await sleep(100);
     }
@@ -209,14 +306,18 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
       m = await metrics(url);
     }
     const collectors: Record<string, boolean> = {};
-    for (const s of m.filter((x) => x.name === 'mountstorm_scrape_collector_success')) collectors[s.labels.collector as string] = s.value === 1;
+    for (const s of m.filter((x) => x.name === 'mountstorm_scrape_collector_success'))
+      collectors[s.labels.collector as string] = s.value === 1;
     const run: OverlayRun = {
       overlay,
       podSpec: spec,
       healthz,
       collectors,
       pageCapable: sum(m, 'mountstorm_storm_page_capable'),
-      pageBlocked: m.filter((x) => x.name === 'mountstorm_storm_page_blocked' && x.value === 1).map((x) => x.labels.reason as string).sort(),
+      pageBlocked: m
+        .filter((x) => x.name === 'mountstorm_storm_page_blocked' && x.value === 1)
+        .map((x) => x.labels.reason as string)
+        .sort(),
       taskDirsWatched: sum(m, 'mountstorm_container_task_dirs_watched'),
       page: ((await (await fetch(`${url}/api/state`)).json()) as { page?: OverlayRun['page'] }).page,
       storms: [],
@@ -242,7 +343,10 @@ function runFor(overlay: string): Promise<OverlayRun> {
   if (!r) {
     r = runOverlay(overlay).then((x) => {
       fs.mkdirSync(ARTIFACTS, { recursive: true });
-      fs.writeFileSync(path.join(ARTIFACTS, `image-${overlay}.json`), JSON.stringify({ ...x, image: image && { name: image.name, bytes: image.bytes } }, null, 2));
+      fs.writeFileSync(
+        path.join(ARTIFACTS, `image-${overlay}.json`),
+        JSON.stringify({ ...x, image: image && { name: image.name, bytes: image.bytes } }, null, 2),
+      );
       return x;
     });
     runs.set(key, r);
@@ -258,7 +362,8 @@ beforeAll(async () => {
   image = await buildDockerfile(dir, (daemonSet('default').spec.containers[0] as { image: string }).image);
   ctd = await startContainerd(dir, { cri: { sandboxImage: PAUSE }, hostPid: true });
   await buildBusyboxImage(path.join(dir, 'pause.tar'), 1, PAUSE, ['/bin/sleep', '3600']);
-  for (const t of [image.archive, path.join(dir, 'pause.tar')]) await ctd.ctr(['-n', 'k8s.io', 'images', 'import', t], 300_000);
+  for (const t of [image.archive, path.join(dir, 'pause.tar')])
+    await ctd.ctr(['-n', 'k8s.io', 'images', 'import', t], 300_000);
   cri = new CriClient(ctd.socket);
 }, 900_000);
 
@@ -271,20 +376,36 @@ afterAll(async () => {
 }, 120_000);
 
 describe('the image, run as each overlay’s DaemonSet pod under containerd', () => {
-  maybe('the image is the DaemonSet’s, built from the Dockerfile on the BASE argument, its production dependencies only', async () => {
-    expect(image?.log).toMatch(/COMMIT ghcr\.io\/mountstorm\/mountstorm:/);
-    const listing = await ctd!.ctr(['-n', 'k8s.io', 'images', 'ls', '-q']);
-    expect(listing.split('\n')).toContain(image!.name);
-    // Every file of every layer (the archive's <digest>.tar; <id>/layer.tar are links to them): the
-    // build's output and the production dependencies, no dev one.
-    const files = execFileSync('sh', ['-c', 'for l in $(tar -tf "$0" | grep -E "^[0-9a-f]+\\.tar$"); do tar -xOf "$0" "$l" | tar -t; done', image!.archive], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n');
-    const has = (p: string) => files.some((f) => f.replace(/^\.\//, '').startsWith(p));
-    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
-    expect(has('app/dist/src/cli.js')).toBe(true);
-    for (const dep of Object.keys(pkg.dependencies)) expect({ dep, shipped: has(`app/node_modules/${dep}/`) }).toEqual({ dep, shipped: true });
-    for (const dev of Object.keys(pkg.devDependencies)) expect({ dev, shipped: has(`app/node_modules/${dev}/`) }).toEqual({ dev, shipped: false });
-    expect(has('app/dist/test/')).toBe(false);
-  });
+  maybe(
+    'the image is the DaemonSet’s, built from the Dockerfile on the BASE argument, its production dependencies only',
+    async () => {
+      expect(image?.log).toMatch(/COMMIT ghcr\.io\/mountstorm\/mountstorm:/);
+      const listing = await ctd!.ctr(['-n', 'k8s.io', 'images', 'ls', '-q']);
+      expect(listing.split('\n')).toContain(image!.name);
+      // Every file of every layer (the archive's <digest>.tar; <id>/layer.tar are links to them): the
+      // build's output and the production dependencies, no dev one.
+      const files = execFileSync(
+        'sh',
+        [
+          '-c',
+          'for l in $(tar -tf "$0" | grep -E "^[0-9a-f]+\\.tar$"); do tar -xOf "$0" "$l" | tar -t; done',
+          image!.archive,
+        ],
+        { encoding: 'utf8', maxBuffer: 256 << 20 },
+      ).split('\n');
+      const has = (p: string) => files.some((f) => f.replace(/^\.\//, '').startsWith(p));
+      const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+        dependencies: Record<string, string>;
+        devDependencies: Record<string, string>;
+      };
+      expect(has('app/dist/src/cli.js')).toBe(true);
+      for (const dep of Object.keys(pkg.dependencies))
+        expect({ dep, shipped: has(`app/node_modules/${dep}/`) }).toEqual({ dep, shipped: true });
+      for (const dev of Object.keys(pkg.devDependencies))
+        expect({ dev, shipped: has(`app/node_modules/${dev}/`) }).toEqual({ dev, shipped: false });
+      expect(has('app/dist/test/')).toBe(false);
+    },
+  );
 
   for (const overlay of OVERLAYS) {
     const want = EXPECTED[overlay]!;
@@ -294,7 +415,9 @@ describe('the image, run as each overlay’s DaemonSet pod under containerd', ()
         const r = await runFor(overlay);
         const c = r.podSpec.containers[0]!;
         expect(r.podSpec.securityContext?.runAsUser).toBe(want.user);
-        expect(c.securityContext?.capabilities).toEqual(want.add.length ? { drop: ['ALL'], add: want.add } : { drop: ['ALL'] });
+        expect(c.securityContext?.capabilities).toEqual(
+          want.add.length ? { drop: ['ALL'], add: want.add } : { drop: ['ALL'] },
+        );
         expect(r.healthz).toBe(200);
         expect(r.collectors).toEqual(want.collectors);
         // As nobody, containerd's 0711 task directory cannot be listed: no start is seen.
@@ -307,8 +430,13 @@ describe('the image, run as each overlay’s DaemonSet pod under containerd', ()
           expect(perLayer).toMatchObject({ mode: 'per-layer-idmap', worst: 'firing' });
           expect(r.logs).toMatch(/msg="node alert firing" alertname=MountStormImminent/);
         } else {
-          expect({ capable: r.pageCapable, blocked: r.pageBlocked }).toEqual({ capable: 0, blocked: ['no_container_starts', 'no_mount_signature'] });
-          expect(r.logs).toMatch(/msg="the storm page cannot fire here" missing="no_mount_signature,no_container_starts"/);
+          expect({ capable: r.pageCapable, blocked: r.pageBlocked }).toEqual({
+            capable: 0,
+            blocked: ['no_container_starts', 'no_mount_signature'],
+          });
+          expect(r.logs).toMatch(
+            /msg="the storm page cannot fire here" missing="no_mount_signature,no_container_starts"/,
+          );
           expect(perLayer).toMatchObject({ mode: 'per-layer-idmap', worst: 'inactive' });
         }
         expect(perLayer!.containers).toBeGreaterThan(0);
@@ -329,7 +457,10 @@ describe('which privilege gives which signal: the default pod with fewer capabil
       async () => {
         const r = await runFor(name);
         expect(r.healthz).toBe(200);
-        expect({ collectors: r.collectors, blocked: r.pageBlocked }).toEqual({ collectors: v.want.collectors, blocked: v.want.blocked });
+        expect({ collectors: r.collectors, blocked: r.pageBlocked }).toEqual({
+          collectors: v.want.collectors,
+          blocked: v.want.blocked,
+        });
         expect(r.storms[0]?.worst).toBe(v.want.pages ? 'firing' : 'inactive');
         expect(r.storms[1]?.worst).toBe('inactive');
       },

@@ -22,7 +22,8 @@ const withChromium = testIf(hasCommand('chromium'), 'chromium not installed (scr
 
 let browser: Browser | undefined;
 beforeAll(async () => {
-  if (hasCommand('chromium')) browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  if (hasCommand('chromium'))
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 });
 afterAll(async () => {
   await browser?.close();
@@ -60,18 +61,23 @@ describe('landing page on the dual-socket fixture host', () => {
     expect(await value(page, 'smt')).toBe(String(topo.smt === 'on'));
     expect(await page.locator('[data-field="instance"]').first().textContent()).toBe('Amazon EC2 r5.metal');
     // 12-layer overlays on 2 sockets with SMT: the info alert's condition holds, nothing else.
-    expect(await page.locator('tr[data-alert="MountStormDeepLayersRiskyTopology"]').getAttribute('data-holds')).toBe('true');
+    expect(await page.locator('tr[data-alert="MountStormDeepLayersRiskyTopology"]').getAttribute('data-holds')).toBe(
+      'true',
+    );
     expect(await page.locator('tr[data-alert="MountStormImminent"]').getAttribute('data-holds')).toBe('false');
     expect(await page.locator('#conditions tbody tr').count()).toBe(ALERTS.length - 1); // all but the scrape's own
     // A fixture tree: no tracefs, no mount events, no task directory. The banner says it cannot
     // page, with each reason /metrics gives.
     expect(await page.locator('#page').isVisible()).toBe(true);
-    const blocked = m.filter((s) => s.name === 'mountstorm_storm_page_blocked' && s.value === 1).map((s) => s.labels.reason as string);
+    const blocked = m
+      .filter((s) => s.name === 'mountstorm_storm_page_blocked' && s.value === 1)
+      .map((s) => s.labels.reason as string);
     expect(sum(m, 'mountstorm_storm_page_capable')).toBe(0);
     expect(blocked.length).toBeGreaterThan(0);
     const items = page.locator('#page li');
     const shown: string[] = [];
-    for (let i = 0; i < (await items.count()); i++) shown.push((await items.nth(i).getAttribute('data-reason')) as string);
+    for (let i = 0; i < (await items.count()); i++)
+      shown.push((await items.nth(i).getAttribute('data-reason')) as string);
     expect(shown.sort()).toEqual(blocked.sort());
     for (const r of requests) expect(new URL(r).origin).toBe(new URL(exp.url).origin);
     await page.close();
@@ -87,37 +93,46 @@ describe('landing page on the dual-socket fixture host', () => {
   });
 });
 
-withChromium('behind TLS and basic auth: loads, fetches its data through the same credentials, numbers match', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-landing-tls-'));
-  makeCerts(dir);
-  fs.writeFileSync(path.join(dir, 'web.yml'), `tls_server_config: {cert_file: server.crt, key_file: server.key}\nbasic_auth_users: {viewer: '${bcrypt.hashSync('pw', 10)}'}\n`);
-  const exp = await startExporter([...FIXTURE_ARGS, `--web.config.file=${dir}/web.yml`]);
-  const ctx = await (browser as Browser).newContext({ ignoreHTTPSErrors: true, httpCredentials: { username: 'viewer', password: 'pw' } });
-  try {
-    const url = exp.url.replace('http://', 'https://');
-    // The page shows the latest sample: wait for the first one, through the same credentials.
-    const deadline = Date.now() + 20_000;
-    while (!/^mountstorm_samples_total [1-9]/m.test(await (await ctx.request.get(`${url}/metrics`)).text())) {
-      if (Date.now() > deadline) throw new Error('no sample within 20 s');
-      await new Promise((r) => setTimeout(r, 50));
+withChromium(
+  'behind TLS and basic auth: loads, fetches its data through the same credentials, numbers match',
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-landing-tls-'));
+    makeCerts(dir);
+    fs.writeFileSync(
+      path.join(dir, 'web.yml'),
+      `tls_server_config: {cert_file: server.crt, key_file: server.key}\nbasic_auth_users: {viewer: '${bcrypt.hashSync('pw', 10)}'}\n`,
+    );
+    const exp = await startExporter([...FIXTURE_ARGS, `--web.config.file=${dir}/web.yml`]);
+    const ctx = await (browser as Browser).newContext({
+      ignoreHTTPSErrors: true,
+      httpCredentials: { username: 'viewer', password: 'pw' },
+    });
+    try {
+      const url = exp.url.replace('http://', 'https://');
+      // The page shows the latest sample: wait for the first one, through the same credentials.
+      const deadline = Date.now() + 20_000;
+      while (!/^mountstorm_samples_total [1-9]/m.test(await (await ctx.request.get(`${url}/metrics`)).text())) {
+        if (Date.now() > deadline) throw new Error('no sample within 20 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const page = await ctx.newPage();
+      const failed: string[] = [];
+      page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
+      await page.goto(`${url}/`);
+      await page.waitForSelector('body[data-loaded]');
+      expect(failed).toEqual([]);
+      expect(await value(page, 'sockets')).toBe('2');
+      const unauth = await (browser as Browser).newContext({ ignoreHTTPSErrors: true });
+      expect((await unauth.request.get(`${url}/`)).status()).toBe(401);
+      expect((await unauth.request.get(`${url}/api/state`)).status()).toBe(401);
+      await unauth.close();
+    } finally {
+      await ctx.close();
+      await exp.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    const page = await ctx.newPage();
-    const failed: string[] = [];
-    page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
-    await page.goto(`${url}/`);
-    await page.waitForSelector('body[data-loaded]');
-    expect(failed).toEqual([]);
-    expect(await value(page, 'sockets')).toBe('2');
-    const unauth = await (browser as Browser).newContext({ ignoreHTTPSErrors: true });
-    expect((await unauth.request.get(`${url}/`)).status()).toBe(401);
-    expect((await unauth.request.get(`${url}/api/state`)).status()).toBe(401);
-    await unauth.close();
-  } finally {
-    await ctx.close();
-    await exp.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 describe('landing page during a real storm', () => {
   requireInCi(IS_ROOT, 'root for a real storm');
@@ -126,18 +141,41 @@ describe('landing page during a real storm', () => {
     async () => {
       // Its container starts are bundles in a task directory, as containerd's are.
       const tasks = fs.mkdtempSync('/tmp/mountstorm-landing-tasks-');
-      const exp = await startExporter(['--sample.interval=500ms', `--collector.containers.task-dir=${tasks}`, '--collector.tracefs.mode=always'], { privateNamespaces: true });
+      const exp = await startExporter(
+        ['--sample.interval=500ms', `--collector.containers.task-dir=${tasks}`, '--collector.tracefs.mode=always'],
+        { privateNamespaces: true },
+      );
       try {
         await exp.waitSamples(4);
         // One container with a real 3-layer rootfs overlay in the exporter's namespace (the drill's
         // bundles have none): the deepest-images table.
-        mountOverlay(bundle(tasks, 'k8s.io', 'web-0', 'registry.example/<b>web</b>:1'), 3, (script) => inMountNamespace(exp, script));
+        mountOverlay(bundle(tasks, 'k8s.io', 'web-0', 'registry.example/<b>web</b>:1'), 3, (script) =>
+          inMountNamespace(exp, script),
+        );
         const storm = new Promise<void>((resolve, reject) =>
-          execFile(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=12s', '--concurrency=8', '--layers=50', `--task-dir=${tasks}`], { maxBuffer: 64 << 20 }, (err) => (err ? reject(new Error(err.message, { cause: err })) : resolve())),
+          execFile(
+            process.execPath,
+            [
+              CLI,
+              'storm',
+              '--json',
+              '--no-progress',
+              '--duration=12s',
+              '--concurrency=8',
+              '--layers=50',
+              `--task-dir=${tasks}`,
+            ],
+            { maxBuffer: 64 << 20 },
+            (err) => (err ? reject(new Error(err.message, { cause: err })) : resolve()),
+          ),
         );
         await new Promise((r) => setTimeout(r, 9000));
         const { page } = await open(exp);
-        await page.waitForFunction('Number(document.querySelector(\'[data-field="syscalls"]\').dataset.value) > 500', undefined, { timeout: 10_000 });
+        await page.waitForFunction(
+          'Number(document.querySelector(\'[data-field="syscalls"]\').dataset.value) > 500',
+          undefined,
+          { timeout: 10_000 },
+        );
         const m = await exp.metrics();
         expect(Number(await value(page, 'mounts'))).toBe(sum(m, 'mountstorm_mounts'));
         expect(Number(await value(page, 'lockWait'))).toBeGreaterThan(0);
@@ -153,7 +191,11 @@ describe('landing page during a real storm', () => {
         expect(await first.locator('td').nth(2).textContent()).toBe('–'); // no overlay found for the drill's
         // The deepest image running, its name as text (never markup), with its layers and containers.
         expect(await page.locator('#deepest tbody tr').count()).toBe(1);
-        expect(await page.locator('#deepest tbody tr td').allTextContents()).toEqual(['registry.example/<b>web</b>:1', '3', '1']);
+        expect(await page.locator('#deepest tbody tr td').allTextContents()).toEqual([
+          'registry.example/<b>web</b>:1',
+          '3',
+          '1',
+        ]);
         const web1 = page.locator('#images tbody tr', { hasText: 'registry.example/<b>web</b>:1' });
         expect(await web1.locator('td').allTextContents()).toEqual(['registry.example/<b>web</b>:1', '1', '3']);
         fs.mkdirSync(ARTIFACTS, { recursive: true });

@@ -27,7 +27,15 @@ testIf(ready, 'needs root (storm, tracefs) and prometheus-alertmanager (scripts/
     const pd = await startPagerDuty();
     const port = await freePort();
     let am: RunningAlertmanager = await startAlertmanager(pd, fs.mkdtempSync(path.join(dir, 'am1-')), { port });
-    const exp = await startExporter(['--sample.interval=1s', `--collector.containers.task-dir=${tasks}`, `--alertmanager.url=${am.url}`, '--alertmanager.instance=node-a'], { ownMountNamespace: true });
+    const exp = await startExporter(
+      [
+        '--sample.interval=1s',
+        `--collector.containers.task-dir=${tasks}`,
+        `--alertmanager.url=${am.url}`,
+        '--alertmanager.instance=node-a',
+      ],
+      { ownMountNamespace: true },
+    );
     let storm: ReturnType<typeof spawn> | undefined;
     let stormOver = false;
     let stormDone: Promise<void> = Promise.resolve();
@@ -37,7 +45,20 @@ testIf(ready, 'needs root (storm, tracefs) and prometheus-alertmanager (scripts/
         await sleep(200);
       }
       await stopAlertmanager(am, 'SIGKILL');
-      storm = spawn(process.execPath, [CLI, 'storm', '--json', '--no-progress', '--duration=60s', '--concurrency=8', '--layers=50', `--task-dir=${tasks}`], { stdio: 'ignore' });
+      storm = spawn(
+        process.execPath,
+        [
+          CLI,
+          'storm',
+          '--json',
+          '--no-progress',
+          '--duration=60s',
+          '--concurrency=8',
+          '--layers=50',
+          `--task-dir=${tasks}`,
+        ],
+        { stdio: 'ignore' },
+      );
       const s = storm;
       stormDone = new Promise<void>((r) => s.on('exit', () => ((stormOver = true), r())));
       for (let i = 0; !exp.logs().includes('msg="node alert firing" alertname=MountStormImminent'); i++) {

@@ -16,7 +16,9 @@ describe('the real machine', () => {
           mount -t overlay o -o lowerdir=${layers.join(':')},upperdir=${dir}/u,workdir=${dir}/w ${dir}/m
           wc -l < /proc/self/mountinfo >&2
           exec ${process.execPath} ${CLI} doctor --mount.pid=self --json`;
-        const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', script], { encoding: 'utf8' });
+        const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', script], {
+          encoding: 'utf8',
+        });
         const d = JSON.parse(r.stdout) as Diagnosis;
         // The doctor (node) reads its own table, which is the shell's plus nothing: same namespace.
         expect(d.mountTable.mounts).toBe(Number(r.stderr.trim()));
@@ -39,7 +41,9 @@ describe('the real machine', () => {
           expect(d.risk).toBe('medium');
           expect(r.status).toBe(0);
         }
-        expect(fs.readdirSync('/tmp').filter((n) => n.startsWith('mountstorm-doctor-') && !dir.endsWith(n))).toEqual([]);
+        expect(fs.readdirSync('/tmp').filter((n) => n.startsWith('mountstorm-doctor-') && !dir.endsWith(n))).toEqual(
+          [],
+        );
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -25,7 +25,9 @@ describe('real kernel, private mount and PID namespace', () => {
     dir = fs.mkdtempSync('/tmp/mountstorm-kernel-');
     // Without tracefs: its reader thread would compete with the storm for 2 CPUs and damp the probe
     // signal this file is about (tracefs has its own tests in tracefs.test.ts).
-    exp = await startExporter(['--sample.interval=200ms', '--no-collector.containers', '--no-collector.tracefs'], { privateNamespaces: true });
+    exp = await startExporter(['--sample.interval=200ms', '--no-collector.containers', '--no-collector.tracefs'], {
+      privateNamespaces: true,
+    });
     inNs(`mount -t tmpfs base ${dir}`);
     await exp.waitSamples(2);
   });
@@ -53,7 +55,9 @@ describe('real kernel, private mount and PID namespace', () => {
     inNs(`for i in $(seq 1 ${N}); do mkdir -p ${dir}/m$i; mount -t tmpfs m$i ${dir}/m$i; done`);
     const after = await exp.waitSamples(2);
     expect(sum(after, 'mountstorm_mounts')).toBe(lineCount());
-    expect(sum(after, 'mountstorm_mounts', { fstype: 'tmpfs' }) - sum(before, 'mountstorm_mounts', { fstype: 'tmpfs' })).toBe(N);
+    expect(
+      sum(after, 'mountstorm_mounts', { fstype: 'tmpfs' }) - sum(before, 'mountstorm_mounts', { fstype: 'tmpfs' }),
+    ).toBe(N);
     expect(sum(after, 'mountstorm_mounts_added_total') - sum(before, 'mountstorm_mounts_added_total')).toBe(N);
     expect(sum(after, 'mountstorm_mounts_removed_total') - sum(before, 'mountstorm_mounts_removed_total')).toBe(0);
 
@@ -74,17 +78,31 @@ describe('real kernel, private mount and PID namespace', () => {
     expect(sum(m, 'mountstorm_overlay_mounts')).toBe(1);
     expect(sum(m, 'mountstorm_overlay_lower_layers')).toBe(L);
     expect(sum(m, 'mountstorm_overlay_lower_layers_max')).toBe(L);
-    expect(sum(m, 'mountstorm_overlay_new_mount_lower_layers_count') - sum(before, 'mountstorm_overlay_new_mount_lower_layers_count')).toBe(1);
-    expect(sum(m, 'mountstorm_overlay_new_mount_lower_layers_sum') - sum(before, 'mountstorm_overlay_new_mount_lower_layers_sum')).toBe(L);
-    expect(sum(m, 'mountstorm_overlay_new_mount_lower_layers_bucket', { le: '5' }) - sum(before, 'mountstorm_overlay_new_mount_lower_layers_bucket', { le: '5' })).toBe(0);
-    expect(sum(m, 'mountstorm_overlay_new_mount_lower_layers_bucket', { le: '10' }) - sum(before, 'mountstorm_overlay_new_mount_lower_layers_bucket', { le: '10' })).toBe(1);
+    expect(
+      sum(m, 'mountstorm_overlay_new_mount_lower_layers_count') -
+        sum(before, 'mountstorm_overlay_new_mount_lower_layers_count'),
+    ).toBe(1);
+    expect(
+      sum(m, 'mountstorm_overlay_new_mount_lower_layers_sum') -
+        sum(before, 'mountstorm_overlay_new_mount_lower_layers_sum'),
+    ).toBe(L);
+    expect(
+      sum(m, 'mountstorm_overlay_new_mount_lower_layers_bucket', { le: '5' }) -
+        sum(before, 'mountstorm_overlay_new_mount_lower_layers_bucket', { le: '5' }),
+    ).toBe(0);
+    expect(
+      sum(m, 'mountstorm_overlay_new_mount_lower_layers_bucket', { le: '10' }) -
+        sum(before, 'mountstorm_overlay_new_mount_lower_layers_bucket', { le: '10' }),
+    ).toBe(1);
     inNs(`umount ${dir}/ov/merged`);
     const after = await exp.waitSamples(2);
     expect(sum(after, 'mountstorm_overlay_mounts')).toBe(0);
   });
 
   rootTest('idmapped mounts are counted', async () => {
-    inNs(`mkdir -p ${dir}/id/src ${dir}/id/dst; python3 ${REPO}/test/fixtures/capture/idmap.py ${dir}/id/src ${dir}/id/dst`);
+    inNs(
+      `mkdir -p ${dir}/id/src ${dir}/id/dst; python3 ${REPO}/test/fixtures/capture/idmap.py ${dir}/id/src ${dir}/id/dst`,
+    );
     const m = await exp.waitSamples(2);
     expect(sum(m, 'mountstorm_idmapped_mounts')).toBe(1);
     inNs(`umount ${dir}/id/dst`);
@@ -118,13 +136,20 @@ describe('real kernel, private mount and PID namespace', () => {
     const SLOW = '0.0005';
     const slowFraction = (a: Sample[], b: Sample[]) => {
       const q = { probe: 'namespace_sem' };
-      const n = sum(b, 'mountstorm_probe_duration_seconds_count', q) - sum(a, 'mountstorm_probe_duration_seconds_count', q);
-      const fast = sum(b, 'mountstorm_probe_duration_seconds_bucket', { ...q, le: SLOW }) - sum(a, 'mountstorm_probe_duration_seconds_bucket', { ...q, le: SLOW });
+      const n =
+        sum(b, 'mountstorm_probe_duration_seconds_count', q) - sum(a, 'mountstorm_probe_duration_seconds_count', q);
+      const fast =
+        sum(b, 'mountstorm_probe_duration_seconds_bucket', { ...q, le: SLOW }) -
+        sum(a, 'mountstorm_probe_duration_seconds_bucket', { ...q, le: SLOW });
       return (n - fast) / n;
     };
     const maxEstimate = async (samples: number) => {
       let max = 0;
-      for (let i = 0; i < samples; i++) max = Math.max(max, sum(await exp.waitSamples(1), 'mountstorm_lock_wait_estimate_seconds', { lock: 'namespace_sem' }));
+      for (let i = 0; i < samples; i++)
+        max = Math.max(
+          max,
+          sum(await exp.waitSamples(1), 'mountstorm_lock_wait_estimate_seconds', { lock: 'namespace_sem' }),
+        );
       return max;
     };
     const q0 = await exp.metrics();
@@ -134,7 +159,11 @@ describe('real kernel, private mount and PID namespace', () => {
 
     const churn = path.join(REPO, 'dist/test/support/churn.js');
     const storm = new Promise<string>((resolve, reject) => {
-      execFile('nsenter', ['-t', String(exp.pid), '-m', '-p', '--', process.execPath, churn, `${dir}/churn`, '2', '14', '5000', '3'], (err, out) => (err ? reject(new Error(err.message, { cause: err })) : resolve(out)));
+      execFile(
+        'nsenter',
+        ['-t', String(exp.pid), '-m', '-p', '--', process.execPath, churn, `${dir}/churn`, '2', '14', '5000', '3'],
+        (err, out) => (err ? reject(new Error(err.message, { cause: err })) : resolve(out)),
+      );
     });
     // The storm has begun once its preloaded table is in the exporter's readings.
     let s0 = await exp.waitSamples(1);

@@ -43,7 +43,10 @@ describe('listmount and mountinfo read the same table', () => {
   let mountinfo: string;
   let text: MountinfoTable;
   let fast: ListmountTable;
-  const mutate = (ops: object[]) => execFileSync('nsenter', ['-t', String(holder.pid), '-m', '--', process.execPath, MUTATE, JSON.stringify(ops)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const mutate = (ops: object[]) =>
+    execFileSync('nsenter', ['-t', String(holder.pid), '-m', '--', process.execPath, MUTATE, JSON.stringify(ops)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   const lines = () => fs.readFileSync(mountinfo, 'utf8').trim().split('\n').length;
   const both = () => ({ text: text.sample(), fast: fast.sample() });
 
@@ -52,7 +55,8 @@ describe('listmount and mountinfo read the same table', () => {
     dir = fs.mkdtempSync('/tmp/mountstorm-table-');
     holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
     const ours = fs.readlinkSync('/proc/self/ns/mnt');
-    for (let i = 0; i < 500 && fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`) === ours; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`) === ours; i++)
+      await new Promise((r) => setTimeout(r, 10));
     mountinfo = `/proc/${holder.pid}/mountinfo`;
     mutate([{ op: 'tmpfs', at: dir }]);
     text = new MountinfoTable(mountinfo);
@@ -80,8 +84,20 @@ describe('listmount and mountinfo read the same table', () => {
     const ops: object[] = [];
     for (let i = 0; i < 30; i++) ops.push({ op: 'tmpfs', at: `${dir}/t${i}` });
     for (let i = 0; i < 20; i++) ops.push({ op: 'bind', from: `${dir}/t0`, at: `${dir}/b${i}` });
-    ops.push({ op: 'overlay', at: `${dir}/o1`, lower: [`${dir}/l1`, `${dir}/l2`, `${dir}/l 3`], upper: `${dir}/u1`, work: `${dir}/w1` });
-    ops.push({ op: 'overlay', at: `${dir}/o2`, lower: [1, 2, 3, 4, 5].map((i) => `${dir}/m${i}`), upper: `${dir}/u2`, work: `${dir}/w2` });
+    ops.push({
+      op: 'overlay',
+      at: `${dir}/o1`,
+      lower: [`${dir}/l1`, `${dir}/l2`, `${dir}/l 3`],
+      upper: `${dir}/u1`,
+      work: `${dir}/w1`,
+    });
+    ops.push({
+      op: 'overlay',
+      at: `${dir}/o2`,
+      lower: [1, 2, 3, 4, 5].map((i) => `${dir}/m${i}`),
+      upper: `${dir}/u2`,
+      work: `${dir}/w2`,
+    });
     for (let i = 0; i < 4; i++) ops.push({ op: 'idmap', from: `${dir}/t1`, at: `${dir}/i${i}` });
     mutate(ops);
     const { text: t, fast: f } = both();
@@ -111,14 +127,17 @@ describe('listmount and mountinfo read the same table', () => {
   kernelTest('a mount replaced by an identical one: listmount counts it exactly, mountinfo at most', () => {
     both();
     const ops: object[] = [];
-    for (let i = 5; i < 20; i++) ops.push({ op: 'umount', at: `${dir}/b${i}` }, { op: 'bind', from: `${dir}/t0`, at: `${dir}/b${i}` });
+    for (let i = 5; i < 20; i++)
+      ops.push({ op: 'umount', at: `${dir}/b${i}` }, { op: 'bind', from: `${dir}/t0`, at: `${dir}/b${i}` });
     mutate(ops);
     const { text: t, fast: f } = both();
     expect([f.added, f.removed]).toEqual([15, 15]);
     // mountinfo's ids are reused, and a reused id with the same parent, device and paths is the same line.
     expect(t.added).toBeLessThanOrEqual(15);
     expect(t.added).toBe(t.removed);
-    expect(facts({ ...f, added: 0, removed: 0, newOverlayDepths: [] })).toEqual(facts({ ...t, added: 0, removed: 0, newOverlayDepths: [] }));
+    expect(facts({ ...f, added: 0, removed: 0, newOverlayDepths: [] })).toEqual(
+      facts({ ...t, added: 0, removed: 0, newOverlayDepths: [] }),
+    );
   });
 
   kernelTest('auto picks listmount on procfs, and falls back to the text (saying why) elsewhere', () => {
@@ -136,7 +155,11 @@ describe('listmount and mountinfo read the same table', () => {
     const worker = path.join(__dirname, '../../src/sources/mount-table/thread.js');
     const script = `const r = require(${JSON.stringify(worker)}).openTable(${JSON.stringify(mountinfo)}, 'auto'); console.log(JSON.stringify({ method: r.table.method, fallback: r.first.fallback, total: [...r.first.byType.values()].reduce((a, b) => a + b, 0) }));`;
     const [cmd, ...args] = asNobody([process.execPath, '-e', script]);
-    const out = JSON.parse(execFileSync(cmd as string, args, { encoding: 'utf8' })) as { method: string; fallback: string; total: number };
+    const out = JSON.parse(execFileSync(cmd as string, args, { encoding: 'utf8' })) as {
+      method: string;
+      fallback: string;
+      total: number;
+    };
     expect(out.method).toBe('mountinfo');
     expect(out.fallback).toMatch(/listmount\(2\) not used: .*(EACCES|EPERM|permission denied)/i);
     expect(out.total).toBe(lines());

@@ -8,9 +8,16 @@ import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
 const INIT = 'pid:[4026531836]';
 
 requireInCi(IS_ROOT, 'root for a PID namespace');
-testIf(IS_ROOT, 'needs root to make a PID namespace')('the real /proc: the host namespace here, not inside unshare --pid --mount-proc', () => {
-  const probe = `process.stdout.write(String(require(${JSON.stringify(path.join(REPO, 'dist/src/sources/tracefs/names'))}).isInitialPidNamespace('/proc')))`;
-  const host = fs.readlinkSync('/proc/self/ns/pid') === INIT;
-  expect(isInitialPidNamespace('/proc')).toBe(host);
-  expect(execFileSync('unshare', ['--pid', '--fork', '--mount', '--mount-proc', process.execPath, '-e', probe], { encoding: 'utf8' })).toBe('false');
-});
+testIf(IS_ROOT, 'needs root to make a PID namespace')(
+  'the real /proc: the host namespace here, not inside unshare --pid --mount-proc',
+  () => {
+    const probe = `process.stdout.write(String(require(${JSON.stringify(path.join(REPO, 'dist/src/sources/tracefs/names'))}).isInitialPidNamespace('/proc')))`;
+    const host = fs.readlinkSync('/proc/self/ns/pid') === INIT;
+    expect(isInitialPidNamespace('/proc')).toBe(host);
+    expect(
+      execFileSync('unshare', ['--pid', '--fork', '--mount', '--mount-proc', process.execPath, '-e', probe], {
+        encoding: 'utf8',
+      }),
+    ).toBe('false');
+  },
+);

@@ -22,17 +22,30 @@ testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for overlay mounts')(
     const task = path.join(dir, 'task');
     fs.mkdirSync(path.join(task, 'k8s.io'), { recursive: true });
     const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
-    const inRuntime = (script: string) => execFileSync('nsenter', ['-t', String(holder.pid), '-m', '--', 'sh', '-ec', script], { encoding: 'utf8' });
+    const inRuntime = (script: string) =>
+      execFileSync('nsenter', ['-t', String(holder.pid), '-m', '--', 'sh', '-ec', script], { encoding: 'utf8' });
     const overlay = (b: string, layers: number) => mountOverlay(b, layers, inRuntime);
     let exp: Awaited<ReturnType<typeof startExporter>> | undefined;
     try {
-      for (let i = 0; !fs.existsSync(`/proc/${holder.pid}/ns/mnt`) || fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`) === fs.readlinkSync('/proc/self/ns/mnt'); i++) {
+      for (
+        let i = 0;
+        !fs.existsSync(`/proc/${holder.pid}/ns/mnt`) ||
+        fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`) === fs.readlinkSync('/proc/self/ns/mnt');
+        i++
+      ) {
         if (i > 100) throw new Error('the runtime namespace never appeared');
         await new Promise((r) => setTimeout(r, 20));
       }
-      exp = await startExporter(['--sample.interval=200ms', `--mount.pid=${holder.pid}`, `--collector.containers.task-dir=${task}`, '--no-collector.tracefs', '--log.level=debug']);
+      exp = await startExporter([
+        '--sample.interval=200ms',
+        `--mount.pid=${holder.pid}`,
+        `--collector.containers.task-dir=${task}`,
+        '--no-collector.tracefs',
+        '--log.level=debug',
+      ]);
       const e = exp;
-      for (let i = 0; sum(await e.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++) if (i > 50) throw new Error('the task directory was never watched');
+      for (let i = 0; sum(await e.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++)
+        if (i > 50) throw new Error('the task directory was never watched');
       const until = async (done: (m: Sample[]) => boolean, what: string) => {
         for (let i = 0; ; i++) {
           const m = await e.waitSamples(1);
@@ -76,7 +89,10 @@ testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for overlay mounts')(
       inRuntime(`umount ${a}/rootfs ${b}/rootfs`);
       fs.rmSync(a, { recursive: true });
       fs.rmSync(b, { recursive: true });
-      m = await until((m) => !m.some((s) => s.name === 'mountstorm_container_image_layers' && s.labels.image === deep), 'the deep image gone from the running');
+      m = await until(
+        (m) => !m.some((s) => s.name === 'mountstorm_container_image_layers' && s.labels.image === deep),
+        'the deep image gone from the running',
+      );
       expect(sum(m, 'mountstorm_container_image_layers', { image: shallow })).toBe(3);
       expect(layers(m, deep)).toBe(22);
     } finally {

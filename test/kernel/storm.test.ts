@@ -12,7 +12,9 @@ requireInCi(IS_ROOT, 'root for real mounts');
 const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) to mount');
 
 function storm(args: string[]): StormReport & Comparison {
-  return JSON.parse(execFileSync(process.execPath, [CLI, 'storm', '--json', ...args], { encoding: 'utf8' })) as StormReport & Comparison;
+  return JSON.parse(
+    execFileSync(process.execPath, [CLI, 'storm', '--json', ...args], { encoding: 'utf8' }),
+  ) as StormReport & Comparison;
 }
 
 /** Mounts the storm made (its tmpfs is named mountstorm-storm) still visible in any mount namespace. */
@@ -20,7 +22,8 @@ function leftoverStormMounts(): string[] {
   const out: string[] = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      for (const line of fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n')) if (line.includes('mountstorm-storm')) out.push(`${pid}: ${line}`);
+      for (const line of fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n'))
+        if (line.includes('mountstorm-storm')) out.push(`${pid}: ${line}`);
     } catch {
       // exited, or not ours to read
     }
@@ -29,17 +32,18 @@ function leftoverStormMounts(): string[] {
 }
 
 describe('mountstorm storm', () => {
-  for (const mode of MODES) rootTest(`${mode}: operation and syscall counts equal the mode formula exactly`, () => {
-    const containers = 3;
-    const layers = 5;
-    const r = storm([`--mode=${mode}`, `--containers=${containers}`, `--layers=${layers}`, '--concurrency=2']);
-    expect(r.containers).toBe(containers);
-    expect(r.operations).toBe(containers * operationsPerContainer(mode, layers));
-    const want = syscallsPerContainer(mode, layers);
-    for (const s of SYSCALLS) expect(r.syscalls[s]).toBe(containers * want[s]);
-    expect(r.teardownUmounts).toBe(2 * containers);
-    expect(leftoverStormMounts()).toEqual([]);
-  });
+  for (const mode of MODES)
+    rootTest(`${mode}: operation and syscall counts equal the mode formula exactly`, () => {
+      const containers = 3;
+      const layers = 5;
+      const r = storm([`--mode=${mode}`, `--containers=${containers}`, `--layers=${layers}`, '--concurrency=2']);
+      expect(r.containers).toBe(containers);
+      expect(r.operations).toBe(containers * operationsPerContainer(mode, layers));
+      const want = syscallsPerContainer(mode, layers);
+      for (const s of SYSCALLS) expect(r.syscalls[s]).toBe(containers * want[s]);
+      expect(r.teardownUmounts).toBe(2 * containers);
+      expect(leftoverStormMounts()).toEqual([]);
+    });
 
   test('the formulas: 2 × (1 + 2·layers) per container before the fix, 6 after', () => {
     expect(operationsPerContainer('per-layer-idmap', 50)).toBe(202);
@@ -92,31 +96,45 @@ describe('mountstorm storm', () => {
     expect(leftoverStormMounts()).toEqual([]);
   });
 
-  rootTest('--json-progress: a JSON line every 200 ms on stderr, on the caller\'s monotonic clock, counting up to the report', () => {
-    const before = Number(process.hrtime.bigint()) / 1e9;
-    const r = spawnSync(process.execPath, [CLI, 'storm', '--json', '--json-progress', '--duration=1500ms', '--layers=3', '--concurrency=2'], { encoding: 'utf8' });
-    const after = Number(process.hrtime.bigint()) / 1e9;
-    expect(r.status).toBe(0);
-    const report = JSON.parse(r.stdout) as StormReport;
-    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { done: number; elapsed: number; monotonic: number });
-    expect(lines.length).toBeGreaterThanOrEqual(5);
-    for (const [i, l] of lines.entries()) {
-      expect(Object.keys(l).sort()).toEqual(['done', 'elapsed', 'monotonic']);
-      expect(l.monotonic).toBeGreaterThan(before);
-      expect(l.monotonic).toBeLessThan(after);
-      expect(l.done).toBeLessThanOrEqual(report.containers);
-      const prev = lines[i - 1];
-      if (!prev) continue;
-      expect(l.done).toBeGreaterThanOrEqual(prev.done);
-      // elapsed and monotonic are read together: their steps agree.
-      expect(l.monotonic - prev.monotonic).toBeCloseTo(l.elapsed - prev.elapsed, 6);
-      expect(l.elapsed - prev.elapsed).toBeGreaterThan(0.1);
-    }
-    expect(lines[lines.length - 1]?.done).toBeGreaterThan(0);
-  });
+  rootTest(
+    "--json-progress: a JSON line every 200 ms on stderr, on the caller's monotonic clock, counting up to the report",
+    () => {
+      const before = Number(process.hrtime.bigint()) / 1e9;
+      const r = spawnSync(
+        process.execPath,
+        [CLI, 'storm', '--json', '--json-progress', '--duration=1500ms', '--layers=3', '--concurrency=2'],
+        { encoding: 'utf8' },
+      );
+      const after = Number(process.hrtime.bigint()) / 1e9;
+      expect(r.status).toBe(0);
+      const report = JSON.parse(r.stdout) as StormReport;
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { done: number; elapsed: number; monotonic: number });
+      expect(lines.length).toBeGreaterThanOrEqual(5);
+      for (const [i, l] of lines.entries()) {
+        expect(Object.keys(l).sort()).toEqual(['done', 'elapsed', 'monotonic']);
+        expect(l.monotonic).toBeGreaterThan(before);
+        expect(l.monotonic).toBeLessThan(after);
+        expect(l.done).toBeLessThanOrEqual(report.containers);
+        const prev = lines[i - 1];
+        if (!prev) continue;
+        expect(l.done).toBeGreaterThanOrEqual(prev.done);
+        // elapsed and monotonic are read together: their steps agree.
+        expect(l.monotonic - prev.monotonic).toBeCloseTo(l.elapsed - prev.elapsed, 6);
+        expect(l.elapsed - prev.elapsed).toBeGreaterThan(0.1);
+      }
+      expect(lines[lines.length - 1]?.done).toBeGreaterThan(0);
+    },
+  );
 
   rootTest('SIGKILL mid-run: no mount of the storm remains in any namespace, no process survives', async () => {
-    const proc = spawn(process.execPath, [CLI, 'storm', '--duration=30s', '--hold=10s', '--layers=20', '--concurrency=2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'storm', '--duration=30s', '--hold=10s', '--layers=20', '--concurrency=2'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let err = '';
     proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const deadline = Date.now() + 15_000;
@@ -125,7 +143,8 @@ describe('mountstorm storm', () => {
     proc.kill('SIGKILL');
     const gone = Date.now() + 10_000;
     const stormDirs = () => fs.readdirSync('/tmp').filter((d) => d.startsWith('mountstorm-storm-'));
-    while ((leftoverStormMounts().length > 0 || pgrepStorm() || stormDirs().length > 0) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    while ((leftoverStormMounts().length > 0 || pgrepStorm() || stormDirs().length > 0) && Date.now() < gone)
+      await new Promise((r) => setTimeout(r, 100));
     expect(leftoverStormMounts()).toEqual([]);
     expect(pgrepStorm()).toBe(false);
     // What is left, with its contents, if anything is (CI once saw the directory right after the exit).
@@ -140,12 +159,17 @@ describe('mountstorm storm', () => {
   });
 
   requireInCi(hasCommand('setpriv'), 'setpriv (util-linux)');
-  testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')('without CAP_SYS_ADMIN: a clear error naming what is needed, exit 2', () => {
-    const [cmd, ...args] = asNobody([process.execPath, CLI, 'storm']);
-    const r = spawnSync(cmd as string, args, { encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toBe('mountstorm: mountstorm storm needs CAP_SYS_ADMIN to make mounts (run it as root); no mode can run without it\n');
-  });
+  testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')(
+    'without CAP_SYS_ADMIN: a clear error naming what is needed, exit 2',
+    () => {
+      const [cmd, ...args] = asNobody([process.execPath, CLI, 'storm']);
+      const r = spawnSync(cmd as string, args, { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(
+        'mountstorm: mountstorm storm needs CAP_SYS_ADMIN to make mounts (run it as root); no mode can run without it\n',
+      );
+    },
+  );
 
   test('CAP_SYS_ADMIN detection from /proc/self/status', () => {
     expect(hasCapSysAdmin('CapEff:\t000001ffffffffff\n')).toBe(true);
@@ -157,7 +181,9 @@ describe('mountstorm storm', () => {
     const r = spawnSync(process.execPath, [CLI, 'storm', '--mode=sideways'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/mode: must be one of per-layer-idmap, common-parent-idmap, bind-per-layer/);
-    expect(spawnSync(process.execPath, [CLI, 'storm', '--layers=500'], { encoding: 'utf8' }).stderr).toMatch(/layers: must be between 1 and 128/);
+    expect(spawnSync(process.execPath, [CLI, 'storm', '--layers=500'], { encoding: 'utf8' }).stderr).toMatch(
+      /layers: must be between 1 and 128/,
+    );
   });
 });
 

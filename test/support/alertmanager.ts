@@ -19,7 +19,10 @@ export async function freePort(): Promise<number> {
 export async function waitReady(url: string, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await fetch(url).then((r) => r.ok, () => false);
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${what} did not become ready at ${url}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -40,7 +43,11 @@ export interface AlertmanagerOptions {
 }
 
 /** The shipped Alertmanager config, pointed at a local PagerDuty receiver with routing keys in tmp files. */
-export async function startAlertmanager(pd: PagerDutyReceiver, dir: string, opts: AlertmanagerOptions = {}): Promise<RunningAlertmanager> {
+export async function startAlertmanager(
+  pd: PagerDutyReceiver,
+  dir: string,
+  opts: AlertmanagerOptions = {},
+): Promise<RunningAlertmanager> {
   const keys = { page: 'p'.repeat(32), tickets: 't'.repeat(32) };
   for (const [k, v] of Object.entries(keys)) fs.writeFileSync(path.join(dir, `${k}.key`), v);
   const cfg = fs
@@ -50,7 +57,12 @@ export async function startAlertmanager(pd: PagerDutyReceiver, dir: string, opts
     .replaceAll('/etc/alertmanager/secrets/pagerduty-tickets.key', path.join(dir, 'tickets.key'));
   fs.writeFileSync(path.join(dir, 'alertmanager.yml'), cfg);
   const port = opts.port ?? (await freePort());
-  const args = [`--config.file=${dir}/alertmanager.yml`, `--storage.path=${dir}/am-data`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='];
+  const args = [
+    `--config.file=${dir}/alertmanager.yml`,
+    `--storage.path=${dir}/am-data`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--cluster.listen-address=',
+  ];
   if (opts.webConfig) args.push(`--web.config.file=${opts.webConfig}`);
   const proc = spawn('prometheus-alertmanager', args, { stdio: 'ignore' });
   const tls = opts.webConfig !== undefined && fs.readFileSync(opts.webConfig, 'utf8').includes('tls_server_config');
@@ -68,7 +80,15 @@ export async function stopAlertmanager(am: RunningAlertmanager, signal: NodeJS.S
 }
 
 /** The alerts an Alertmanager holds (active ones, as GET /api/v2/alerts lists them). */
-export async function amAlerts(url: string): Promise<Array<{ labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt: string; status: { state: string } }>> {
+export async function amAlerts(url: string): Promise<
+  Array<{
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    startsAt: string;
+    endsAt: string;
+    status: { state: string };
+  }>
+> {
   const r = await fetch(`${url}/api/v2/alerts`);
   if (!r.ok) throw new Error(`GET ${url}/api/v2/alerts: ${r.status}`);
   return (await r.json()) as Awaited<ReturnType<typeof amAlerts>>;

@@ -12,7 +12,14 @@ import { spawn } from 'node:child_process';
 import { MS_BIND, mount, umount2 } from '../../src/kernel/mount';
 
 if (isMainThread) {
-  const [dir, threads, seconds, preload = '0', unsharers = '0', fast = '0'] = process.argv.slice(2) as [string, string, string, string?, string?, string?];
+  const [dir, threads, seconds, preload = '0', unsharers = '0', fast = '0'] = process.argv.slice(2) as [
+    string,
+    string,
+    string,
+    string?,
+    string?,
+    string?,
+  ];
   const n = Number(threads) + Number(fast);
   fs.mkdirSync(`${dir}/pre`, { recursive: true });
   for (let i = 0; i < Number(preload); i++) {
@@ -28,7 +35,9 @@ if (isMainThread) {
   let total = 0;
   let done = 0;
   for (let i = 0; i < n; i++) {
-    const w = new Worker(__filename, { workerData: { dir: `${dir}/w${i}`, seconds: Number(seconds), fast: i >= Number(threads) } });
+    const w = new Worker(__filename, {
+      workerData: { dir: `${dir}/w${i}`, seconds: Number(seconds), fast: i >= Number(threads) },
+    });
     w.on('message', (calls: number) => {
       total += calls;
       if (++done === n) process.stdout.write(`${total}\n`);

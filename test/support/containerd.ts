@@ -26,7 +26,9 @@ export interface RunningContainerd {
 
 function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout))),
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
   );
 }
 
@@ -53,7 +55,10 @@ export function processesUsing(dir: string): string[] {
  * `cri`: with containerd's CRI plugin on (kubelet's API, on the same socket), its pod sandboxes on
  * `sandboxImage` (imported into k8s.io by the caller) and no CNI (pods on the host's network).
  */
-export async function startContainerd(dir: string, opts: { cri?: { sandboxImage: string }; hostPid?: boolean } = {}): Promise<RunningContainerd> {
+export async function startContainerd(
+  dir: string,
+  opts: { cri?: { sandboxImage: string }; hostPid?: boolean } = {},
+): Promise<RunningContainerd> {
   // A user-namespaced container's root (uid 100000 here) must get through to its rootfs under the state directory.
   fs.chmodSync(dir, 0o755);
   const socket = path.join(dir, 'containerd.sock');
@@ -95,7 +100,21 @@ export async function startContainerd(dir: string, opts: { cri?: { sandboxImage:
   const pid = opts.hostPid ? [] : ['--pid', '--mount-proc'];
   const proc: ChildProcess = spawn(
     'setpriv',
-    ['--pdeathsig', 'KILL', 'unshare', '--mount', ...pid, '--fork', '--kill-child', '--propagation', 'private', 'sh', '-ec', 'mount -t tmpfs mountstorm-run /run && exec containerd --config "$0"', config],
+    [
+      '--pdeathsig',
+      'KILL',
+      'unshare',
+      '--mount',
+      ...pid,
+      '--fork',
+      '--kill-child',
+      '--propagation',
+      'private',
+      'sh',
+      '-ec',
+      'mount -t tmpfs mountstorm-run /run && exec containerd --config "$0"',
+      config,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
@@ -103,10 +122,26 @@ export async function startContainerd(dir: string, opts: { cri?: { sandboxImage:
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
   fs.mkdirSync(path.join(dir, 'fifo'));
   // `ctr run` makes its IO FIFOs where --fifo-dir says (else under the host's /run/containerd).
-  const ctr = (args: string[], timeoutMs?: number) => run('ctr', ['--address', socket, ...args.flatMap((a, i) => (a === 'run' && i <= 2 ? ['run', '--fifo-dir', path.join(dir, 'fifo')] : [a]))], timeoutMs);
+  const ctr = (args: string[], timeoutMs?: number) =>
+    run(
+      'ctr',
+      [
+        '--address',
+        socket,
+        ...args.flatMap((a, i) => (a === 'run' && i <= 2 ? ['run', '--fifo-dir', path.join(dir, 'fifo')] : [a])),
+      ],
+      timeoutMs,
+    );
   for (let i = 0; ; i++) {
     if (proc.exitCode !== null) throw new Error(`containerd exited:\n${log}`);
-    if (fs.existsSync(socket) && (await ctr(['version']).then(() => true, () => false))) break;
+    if (
+      fs.existsSync(socket) &&
+      (await ctr(['version']).then(
+        () => true,
+        () => false,
+      ))
+    )
+      break;
     if (i > 300) throw new Error(`containerd never answered on ${socket}:\n${log.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -144,7 +179,12 @@ export async function startContainerd(dir: string, opts: { cri?: { sandboxImage:
  * first, `/layers/<i>` in each further one. Uncompressed layers; the name in the index's
  * io.containerd.image.name annotation, which `ctr images import` takes.
  */
-export async function buildImage(archive: string, layers: number, name: string, cmd: string[] = ['/bin/true']): Promise<void> {
+export async function buildImage(
+  archive: string,
+  layers: number,
+  name: string,
+  cmd: string[] = ['/bin/true'],
+): Promise<void> {
   const work = fs.mkdtempSync(path.join(path.dirname(archive), 'image-'));
   try {
     const blobs = path.join(work, 'blobs/sha256');
@@ -159,7 +199,18 @@ export async function buildImage(archive: string, layers: number, name: string, 
       const root = fs.mkdtempSync(path.join(work, 'layer-'));
       fill(root);
       const tar = `${root}.tar`;
-      await run('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', root, '-cf', tar, '.']);
+      await run('tar', [
+        '--sort=name',
+        '--mtime=@0',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '-C',
+        root,
+        '-cf',
+        tar,
+        '.',
+      ]);
       fs.rmSync(root, { recursive: true });
       return put(tar);
     };
@@ -187,14 +238,31 @@ export async function buildImage(archive: string, layers: number, name: string, 
       fs.writeFileSync(f, JSON.stringify(v));
       return put(f);
     };
-    const config = json({ architecture: 'amd64', os: 'linux', config: { Cmd: cmd }, rootfs: { type: 'layers', diff_ids: descs.map((d) => d.digest) } });
+    const config = json({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: cmd },
+      rootfs: { type: 'layers', diff_ids: descs.map((d) => d.digest) },
+    });
     const manifest = json({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
       layers: descs.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...d })),
     });
-    fs.writeFileSync(path.join(work, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'io.containerd.image.name': name } }] }));
+    fs.writeFileSync(
+      path.join(work, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            ...manifest,
+            annotations: { 'io.containerd.image.name': name },
+          },
+        ],
+      }),
+    );
     fs.writeFileSync(path.join(work, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     await run('tar', ['-C', work, '-cf', archive, 'oci-layout', 'index.json', 'blobs']);
   } finally {

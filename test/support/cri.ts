@@ -32,7 +32,17 @@ export function encode(fields: Field[]): Buffer {
   for (const [num, v] of fields) {
     if (typeof v === 'string') parts.push(lengthDelimited(num, Buffer.from(v)));
     else if (typeof v === 'number') parts.push(varint(num << 3), varint(v));
-    else if (v instanceof Map) for (const [k, val] of v) parts.push(lengthDelimited(num, encode([[1, k], [2, val]])));
+    else if (v instanceof Map)
+      for (const [k, val] of v)
+        parts.push(
+          lengthDelimited(
+            num,
+            encode([
+              [1, k],
+              [2, val],
+            ]),
+          ),
+        );
     else if (v.every((x) => typeof x === 'string')) for (const s of v) parts.push(lengthDelimited(num, Buffer.from(s)));
     else parts.push(lengthDelimited(num, encode(v)));
   }
@@ -82,7 +92,12 @@ export class CriClient {
     frame.writeUInt32BE(body.length, 1);
     body.copy(frame, 5);
     return new Promise((resolve, reject) => {
-      const req = this.session.request({ ':method': 'POST', ':path': `/runtime.v1.RuntimeService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+      const req = this.session.request({
+        ':method': 'POST',
+        ':path': `/runtime.v1.RuntimeService/${method}`,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
       const timer = setTimeout(() => req.close(http2.constants.NGHTTP2_CANCEL), timeoutMs);
       const chunks: Buffer[] = [];
       let status: string | undefined;
@@ -116,18 +131,49 @@ export class CriClient {
 /** PodSandboxConfig of a pod on the host's network (no CNI needed), as kubelet sends it. */
 export function podSandboxConfig(namespace: string, name: string, uid: string, logDirectory: string): Field[] {
   return [
-    [1, [[1, name], [2, uid], [3, namespace], [4, 0]]], // metadata: name, uid, namespace, attempt
+    [
+      1,
+      [
+        [1, name],
+        [2, uid],
+        [3, namespace],
+        [4, 0],
+      ],
+    ], // metadata: name, uid, namespace, attempt
     // no hostname: on the host's network the pod has the host's UTS namespace too
     [3, logDirectory],
     // linux.security_context.namespace_options: network, pid, ipc = NODE (2)
-    [8, [[2, [[1, [[1, 2], [2, 2], [3, 2]]]]]]],
+    [
+      8,
+      [
+        [
+          2,
+          [
+            [
+              1,
+              [
+                [1, 2],
+                [2, 2],
+                [3, 2],
+              ],
+            ],
+          ],
+        ],
+      ],
+    ],
   ];
 }
 
 /** ContainerConfig: `name` of `image`, running `command`. */
 export function containerConfig(name: string, image: string, command: string[]): Field[] {
   return [
-    [1, [[1, name], [2, 0]]], // metadata: name, attempt
+    [
+      1,
+      [
+        [1, name],
+        [2, 0],
+      ],
+    ], // metadata: name, attempt
     [2, [[1, image]]], // image: ImageSpec.image
     [3, command],
     [11, `${name}.log`], // log_path
@@ -150,7 +196,13 @@ export interface PodSpecLike {
     args?: string[];
     env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
     resources?: { limits?: { memory?: string } };
-    securityContext?: { runAsUser?: number; runAsGroup?: number; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
+    securityContext?: {
+      runAsUser?: number;
+      runAsGroup?: number;
+      readOnlyRootFilesystem?: boolean;
+      allowPrivilegeEscalation?: boolean;
+      capabilities?: { add?: string[]; drop?: string[] };
+    };
     volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
   }>;
   volumes?: Array<{ name: string; hostPath?: { path: string }; secret?: { secretName: string } }>;
@@ -175,14 +227,37 @@ function memoryBytes(q: string): number {
 }
 
 /** RunPodSandbox's PodSandboxConfig for a pod of `spec`. */
-export function podSandboxFromSpec(spec: PodSpecLike, namespace: string, name: string, uid: string, logDirectory: string): Field[] {
+export function podSandboxFromSpec(
+  spec: PodSpecLike,
+  namespace: string,
+  name: string,
+  uid: string,
+  logDirectory: string,
+): Field[] {
   const pod = spec.securityContext ?? {};
-  const sc: Field[] = [[1, [[1, NODE], [2, spec.hostPID ? NODE : POD], [3, POD]]]];
+  const sc: Field[] = [
+    [
+      1,
+      [
+        [1, NODE],
+        [2, spec.hostPID ? NODE : POD],
+        [3, POD],
+      ],
+    ],
+  ];
   if (pod.runAsUser !== undefined) sc.push([3, [[1, pod.runAsUser]]]);
   if (pod.runAsGroup !== undefined) sc.push([8, [[1, pod.runAsGroup]]]);
   if (pod.seccompProfile) sc.push([9, [[1, SECCOMP[pod.seccompProfile.type] as number]]]);
   return [
-    [1, [[1, name], [2, uid], [3, namespace], [4, 0]]],
+    [
+      1,
+      [
+        [1, name],
+        [2, uid],
+        [3, namespace],
+        [4, 0],
+      ],
+    ],
     [3, logDirectory],
     [8, [[2, sc]]],
   ];
@@ -197,19 +272,52 @@ export function containerFromSpec(spec: PodSpecLike, sources: VolumeSources): Fi
   const mounts: Field[] = [];
   for (const vm of c.volumeMounts ?? []) {
     const vol = (spec.volumes ?? []).find((v) => v.name === vm.name);
-    const host = vol?.hostPath ? sources.hostPath(vol.hostPath.path) : vol?.secret ? sources.secrets[vol.secret.secretName] : undefined;
+    const host = vol?.hostPath
+      ? sources.hostPath(vol.hostPath.path)
+      : vol?.secret
+        ? sources.secrets[vol.secret.secretName]
+        : undefined;
     if (host === undefined) throw new Error(`volume ${vm.name}: no source for it here`);
     // A secret volume is read-only whatever the mount says, as kubelet makes it.
-    mounts.push([7, [[1, vm.mountPath], [2, host], [3, vm.readOnly || vol?.secret ? 1 : 0]]]);
+    mounts.push([
+      7,
+      [
+        [1, vm.mountPath],
+        [2, host],
+        [3, vm.readOnly || vol?.secret ? 1 : 0],
+      ],
+    ]);
   }
   const envs: Field[] = (c.env ?? []).map((e) => {
     const value = e.value ?? (e.valueFrom?.fieldRef ? sources.fields[e.valueFrom.fieldRef.fieldPath] : undefined);
     if (value === undefined) throw new Error(`env ${e.name}: no value for it here`);
-    return [6, [[1, e.name], [2, value]]];
+    return [
+      6,
+      [
+        [1, e.name],
+        [2, value],
+      ],
+    ];
   });
   const user = csc.runAsUser ?? pod.runAsUser;
   const group = csc.runAsGroup ?? pod.runAsGroup;
-  const sc: Field[] = [[1, [[1, csc.capabilities?.add ?? []], [2, csc.capabilities?.drop ?? []]]], [3, [[1, NODE], [2, spec.hostPID ? NODE : POD], [3, POD]]]];
+  const sc: Field[] = [
+    [
+      1,
+      [
+        [1, csc.capabilities?.add ?? []],
+        [2, csc.capabilities?.drop ?? []],
+      ],
+    ],
+    [
+      3,
+      [
+        [1, NODE],
+        [2, spec.hostPID ? NODE : POD],
+        [3, POD],
+      ],
+    ],
+  ];
   if (user !== undefined) sc.push([5, [[1, user]]]);
   if (group !== undefined) sc.push([12, [[1, group]]]);
   if (csc.readOnlyRootFilesystem) sc.push([7, 1]);
@@ -217,12 +325,24 @@ export function containerFromSpec(spec: PodSpecLike, sources: VolumeSources): Fi
   if (pod.seccompProfile) sc.push([15, [[1, SECCOMP[pod.seccompProfile.type] as number]]]);
   const resources: Field[] = c.resources?.limits?.memory ? [[4, memoryBytes(c.resources.limits.memory)]] : [];
   return [
-    [1, [[1, c.name], [2, 0]]],
+    [
+      1,
+      [
+        [1, c.name],
+        [2, 0],
+      ],
+    ],
     [2, [[1, c.image]]],
     ...(c.args && c.args.length > 0 ? ([[4, c.args]] as Field[]) : []),
     ...envs,
     ...mounts,
     [11, `${c.name}.log`],
-    [15, [[1, resources], [2, sc]]],
+    [
+      15,
+      [
+        [1, resources],
+        [2, sc],
+      ],
+    ],
   ];
 }

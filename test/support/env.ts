@@ -29,13 +29,20 @@ export function hasCommand(cmd: string): boolean {
 export function testIf(cond: boolean, reason: string): jest.It {
   if (cond) return test;
   const named = (name: string) => `${name} [skipped: ${reason}]`;
-  const skip = Object.assign((name: string, fn?: jest.ProvidesCallback, timeout?: number) => test.skip(named(name), fn, timeout), {
-    // test.each, skipped the same way (without it a suite using .each fails to load where the prerequisite is missing).
-    each:
-      (...table: Parameters<typeof test.skip.each>) =>
-      (name: string, fn: (...args: never[]) => unknown, timeout?: number) =>
-        (test.skip.each as (...t: unknown[]) => (n: string, f: unknown, t?: number) => void)(...table)(named(name), fn, timeout),
-  });
+  const skip = Object.assign(
+    (name: string, fn?: jest.ProvidesCallback, timeout?: number) => test.skip(named(name), fn, timeout),
+    {
+      // test.each, skipped the same way (without it a suite using .each fails to load where the prerequisite is missing).
+      each:
+        (...table: Parameters<typeof test.skip.each>) =>
+        (name: string, fn: (...args: never[]) => unknown, timeout?: number) =>
+          (test.skip.each as (...t: unknown[]) => (n: string, f: unknown, t?: number) => void)(...table)(
+            named(name),
+            fn,
+            timeout,
+          ),
+    },
+  );
   return skip as unknown as jest.It;
 }
 

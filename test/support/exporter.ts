@@ -42,7 +42,14 @@ function childPid(pid: number): number | undefined {
 }
 
 export async function startExporter(args: string[], opts: StartOptions = {}): Promise<RunningExporter> {
-  const plain = [process.execPath, opts.cli ?? CLI, 'serve', '--web.listen-address=127.0.0.1:0', ...(opts.ownMountNamespace ? ['--mount.pid=self'] : []), ...args];
+  const plain = [
+    process.execPath,
+    opts.cli ?? CLI,
+    'serve',
+    '--web.listen-address=127.0.0.1:0',
+    ...(opts.ownMountNamespace ? ['--mount.pid=self'] : []),
+    ...args,
+  ];
   const node = opts.unprivileged ? asNobody(plain) : plain;
   const [cmd, ...argv] = opts.privateNamespaces
     ? ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', ...node]

@@ -76,7 +76,11 @@ export interface DrillResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(f: () => T | undefined | Promise<T | undefined>, deadline: number, everyMs = 200): Promise<T | undefined> {
+async function until<T>(
+  f: () => T | undefined | Promise<T | undefined>,
+  deadline: number,
+  everyMs = 200,
+): Promise<T | undefined> {
   for (;;) {
     const v = await f();
     if (v !== undefined) return v;
@@ -86,8 +90,13 @@ async function until<T>(f: () => T | undefined | Promise<T | undefined>, deadlin
 }
 
 /** A storm with --task-dir; resolves its start (Unix ms of the first container start) and its end and report. */
-function storm(args: string[], taskDir: string): { started: Promise<number>; done: Promise<{ end: number; report: StormReport | undefined }>; stop(): void } {
-  const child = spawn(process.execPath, [CLI, 'storm', '--json', '--json-progress', `--task-dir=${taskDir}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function storm(
+  args: string[],
+  taskDir: string,
+): { started: Promise<number>; done: Promise<{ end: number; report: StormReport | undefined }>; stop(): void } {
+  const child = spawn(process.execPath, [CLI, 'storm', '--json', '--json-progress', `--task-dir=${taskDir}`, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   let markStart: (t: number) => void = () => undefined;
@@ -132,27 +141,66 @@ export async function runFireDrill(options: DrillOptions): Promise<DrillResult> 
   const port = await freePort();
   const instance = `127.0.0.1:${port}`;
   const push = options.nodePush ? [`--alertmanager.url=${am.url}`, `--alertmanager.instance=${instance}`] : [];
-  const exp = await startExporter(['--sample.interval=1s', `--web.listen-address=${instance}`, `--collector.containers.task-dir=${taskDir}`, ...push], { ownMountNamespace: true });
-  const prom = await startPrometheus({ dir, targets: [instance], alertmanager: am.url, scrapeInterval: scrape, rules: options.rulesFile });
+  const exp = await startExporter(
+    ['--sample.interval=1s', `--web.listen-address=${instance}`, `--collector.containers.task-dir=${taskDir}`, ...push],
+    { ownMountNamespace: true },
+  );
+  const prom = await startPrometheus({
+    dir,
+    targets: [instance],
+    alertmanager: am.url,
+    scrapeInterval: scrape,
+    rules: options.rulesFile,
+  });
   let churn: ReturnType<typeof storm> | undefined;
   try {
-    const up = await until(async () => ((await prom.query('up{job="mountstorm"} == 1')).length > 0 ? true : undefined), Date.now() + 90_000, 500);
+    const up = await until(
+      async () => ((await prom.query('up{job="mountstorm"} == 1')).length > 0 ? true : undefined),
+      Date.now() + 90_000,
+      500,
+    );
     if (!up) throw new Error('prometheus never scraped the exporter');
-    log(`prometheus ${prom.url} scrapes ${exp.url} every ${scrape}; alertmanager ${am.url}${options.nodePush ? ' (the node posts its own alerts to it)' : ''}; pagerduty receiver ${pd.url}`);
+    log(
+      `prometheus ${prom.url} scrapes ${exp.url} every ${scrape}; alertmanager ${am.url}${options.nodePush ? ' (the node posts its own alerts to it)' : ''}; pagerduty receiver ${pd.url}`,
+    );
 
-    log(`quiet window: ${quietSeconds} s${options.quietChurn ? `, ${options.quietChurn} common-parent container starts per second` : ''}`);
+    log(
+      `quiet window: ${quietSeconds} s${options.quietChurn ? `, ${options.quietChurn} common-parent container starts per second` : ''}`,
+    );
     const quietStart = Date.now();
-    if (options.quietChurn) churn = storm(['--mode=common-parent-idmap', `--rate=${options.quietChurn}`, '--concurrency=1', `--layers=${options.layers}`, `--duration=${quietSeconds}s`], taskDir);
+    if (options.quietChurn)
+      churn = storm(
+        [
+          '--mode=common-parent-idmap',
+          `--rate=${options.quietChurn}`,
+          '--concurrency=1',
+          `--layers=${options.layers}`,
+          `--duration=${quietSeconds}s`,
+        ],
+        taskDir,
+      );
     await sleep(quietSeconds * 1000);
     if (churn) await churn.done;
     churn = undefined;
     const quietEvents = pd.events.filter((e) => e.receivedAt >= quietStart);
 
-    log(`storm: ${mode}, ${options.layers} layers, concurrency ${options.concurrency}${options.rate ? `, ${options.rate} starts/s` : ''}, ${options.stormSeconds} s`);
+    log(
+      `storm: ${mode}, ${options.layers} layers, concurrency ${options.concurrency}${options.rate ? `, ${options.rate} starts/s` : ''}, ${options.stormSeconds} s`,
+    );
     const spawned = Date.now();
-    const s = storm([`--mode=${mode}`, `--duration=${options.stormSeconds}s`, `--concurrency=${options.concurrency}`, `--layers=${options.layers}`, `--rate=${options.rate ?? 0}`], taskDir);
+    const s = storm(
+      [
+        `--mode=${mode}`,
+        `--duration=${options.stormSeconds}s`,
+        `--concurrency=${options.concurrency}`,
+        `--layers=${options.layers}`,
+        `--rate=${options.rate ?? 0}`,
+      ],
+      taskDir,
+    );
     const start = await Promise.race([s.started, sleep(30_000).then(() => spawned)]);
-    const isPage = (e: PagerDutyEvent) => e.event_action === 'trigger' && e.routing_key === am.keys.page && e.receivedAt >= spawned;
+    const isPage = (e: PagerDutyEvent) =>
+      e.event_action === 'trigger' && e.routing_key === am.keys.page && e.receivedAt >= spawned;
     let ended = false;
     const stormEnded = s.done.then((d) => {
       ended = true;
@@ -173,23 +221,42 @@ export async function runFireDrill(options: DrillOptions): Promise<DrillResult> 
     };
     let duringStorm: Record<string, string> = {};
     let lastTaken = 0;
-    const trigger = await until(async () => {
-      const t = pd.events.find(isPage);
-      if (!t && !ended && Date.now() - lastTaken > 3000) {
-        lastTaken = Date.now();
-        duringStorm = await ruleValues();
-      }
-      return t;
-    }, spawned + (options.stormSeconds + 20) * 1000);
+    const trigger = await until(
+      async () => {
+        const t = pd.events.find(isPage);
+        if (!t && !ended && Date.now() - lastTaken > 3000) {
+          lastTaken = Date.now();
+          duringStorm = await ruleValues();
+        }
+        return t;
+      },
+      spawned + (options.stormSeconds + 20) * 1000,
+    );
     const atPage: Record<string, string> = trigger ? await ruleValues() : {};
-    if (trigger) log(`page: ${trigger.payload?.component} after ${((trigger.receivedAt - start) / 1000).toFixed(1)} s: ${trigger.payload?.summary}`);
+    if (trigger)
+      log(
+        `page: ${trigger.payload?.component} after ${((trigger.receivedAt - start) / 1000).toFixed(1)} s: ${trigger.payload?.summary}`,
+      );
     const decidedBy = trigger ? atPage : duringStorm;
-    log(`rule values ${trigger ? 'at the page' : 'last seen during the storm (no page)'}: ${JSON.stringify(decidedBy)}`);
+    log(
+      `rule values ${trigger ? 'at the page' : 'last seen during the storm (no page)'}: ${JSON.stringify(decidedBy)}`,
+    );
     const { end, report } = await s.done;
-    log(`storm ended after ${((end - start) / 1000).toFixed(1)} s (${report ? `${report.containers} containers, ${report.operations} mount operations` : 'no report'})`);
+    log(
+      `storm ended after ${((end - start) / 1000).toFixed(1)} s (${report ? `${report.containers} containers, ${report.operations} mount operations` : 'no report'})`,
+    );
     const resolveWait = options.resolveTimeoutSeconds ?? 120;
     const resolve =
-      trigger && resolveWait > 0 ? await until(() => pd.events.find((e) => e.event_action === 'resolve' && e.dedup_key === trigger.dedup_key && e.receivedAt >= end), end + resolveWait * 1000, 500) : undefined;
+      trigger && resolveWait > 0
+        ? await until(
+            () =>
+              pd.events.find(
+                (e) => e.event_action === 'resolve' && e.dedup_key === trigger.dedup_key && e.receivedAt >= end,
+              ),
+            end + resolveWait * 1000,
+            500,
+          )
+        : undefined;
     if (!trigger) await sleep(10_000); // a late page would still show
     if (resolve) log(`resolve: ${((resolve.receivedAt - end) / 1000).toFixed(1)} s after the storm ended`);
     await stormEnded;
@@ -242,7 +309,12 @@ if (require.main === module) {
   };
   runFireDrill(opts).then(
     (r) => {
-      const ok = r.quietEvents.length === 0 && r.trigger !== undefined && r.pageIncidents.length === 1 && r.resolve !== undefined && r.rejected === 0;
+      const ok =
+        r.quietEvents.length === 0 &&
+        r.trigger !== undefined &&
+        r.pageIncidents.length === 1 &&
+        r.resolve !== undefined &&
+        r.rejected === 0;
       process.stdout.write(
         `\nmachine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}\n` +
           `path: ${opts.nodePush ? 'node push' : 'Prometheus'} (scrape ${opts.scrapeInterval})\n` +

@@ -19,5 +19,16 @@ export function faultTrees(): { root: string; proc: string; sys: string; args: s
   fs.cpSync(path.join(FIXTURES, 'proc'), proc, { recursive: true, verbatimSymlinks: true });
   fs.cpSync(path.join(FIXTURES, 'sys'), sys, { recursive: true, verbatimSymlinks: true });
   fs.chmodSync(root, 0o755);
-  return { root, proc, sys, args: [`--path.procfs=${proc}`, `--path.sysfs=${sys}`, `--path.rootfs=${path.join(FIXTURES, 'rootfs')}`, '--sample.interval=100ms', '--no-collector.tracefs'] };
+  return {
+    root,
+    proc,
+    sys,
+    args: [
+      `--path.procfs=${proc}`,
+      `--path.sysfs=${sys}`,
+      `--path.rootfs=${path.join(FIXTURES, 'rootfs')}`,
+      '--sample.interval=100ms',
+      '--no-collector.tracefs',
+    ],
+  };
 }

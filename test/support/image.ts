@@ -15,7 +15,11 @@ export const BASE_TAG = 'localhost/mountstorm-base:node20';
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`)) : resolve(stdout + stderr))),
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err
+        ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`))
+        : resolve(stdout + stderr),
+    ),
   );
 }
 
@@ -37,9 +41,26 @@ export interface BuiltImage {
 /** Builds the repository's Dockerfile under `dir` and saves it as `name`. */
 export async function buildDockerfile(dir: string, name: string): Promise<BuiltImage> {
   const storage = buildahStorage(dir);
-  const buildah = (args: string[], timeoutMs = 600_000) => run('unshare', ['--mount', '--propagation', 'private', 'buildah', ...storage, ...args], timeoutMs);
-  let log = await run('unshare', ['--mount', '--propagation', 'private', path.join(REPO, 'test/support/image-base.sh'), BASE_TAG, ...storage], 120_000);
-  log += await buildah(['bud', '--isolation', 'chroot', '--layers=false', '--build-arg', `BASE=${BASE_TAG}`, '-f', path.join(REPO, 'Dockerfile'), '-t', name, REPO]);
+  const buildah = (args: string[], timeoutMs = 600_000) =>
+    run('unshare', ['--mount', '--propagation', 'private', 'buildah', ...storage, ...args], timeoutMs);
+  let log = await run(
+    'unshare',
+    ['--mount', '--propagation', 'private', path.join(REPO, 'test/support/image-base.sh'), BASE_TAG, ...storage],
+    120_000,
+  );
+  log += await buildah([
+    'bud',
+    '--isolation',
+    'chroot',
+    '--layers=false',
+    '--build-arg',
+    `BASE=${BASE_TAG}`,
+    '-f',
+    path.join(REPO, 'Dockerfile'),
+    '-t',
+    name,
+    REPO,
+  ]);
   const archive = path.join(dir, 'image.tar');
   log += await buildah(['push', name, `docker-archive:${archive}:${name}`]);
   const bytes = fs.statSync(archive).size;
@@ -48,5 +69,9 @@ export async function buildDockerfile(dir: string, name: string): Promise<BuiltI
 
 /** Removes the build's storage (buildah's overlay directories need their own removal). */
 export async function removeBuild(dir: string): Promise<void> {
-  await run('unshare', ['--mount', '--propagation', 'private', 'buildah', ...buildahStorage(dir), 'rmi', '--all', '--force'], 120_000).catch(() => undefined);
+  await run(
+    'unshare',
+    ['--mount', '--propagation', 'private', 'buildah', ...buildahStorage(dir), 'rmi', '--all', '--force'],
+    120_000,
+  ).catch(() => undefined);
 }

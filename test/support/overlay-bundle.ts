@@ -10,7 +10,10 @@ import * as path from 'node:path';
 export function bundle(task: string, namespace: string, id: string, image: string): string {
   const b = path.join(task, namespace, id);
   fs.mkdirSync(path.join(b, 'rootfs'), { recursive: true });
-  fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': image } }));
+  fs.writeFileSync(
+    path.join(b, 'config.json'),
+    JSON.stringify({ root: { path: 'rootfs' }, annotations: { 'io.kubernetes.cri.image-name': image } }),
+  );
   return b;
 }
 

@@ -10,7 +10,15 @@ import { CLI } from './env';
 import { startExporter } from './exporter';
 import { sum } from './metrics';
 
-export interface SoakPoint { t: number; rssMiB: number; heapMiB: number; loopP99: number; samples: number; overruns: number; lost: number }
+export interface SoakPoint {
+  t: number;
+  rssMiB: number;
+  heapMiB: number;
+  loopP99: number;
+  samples: number;
+  overruns: number;
+  lost: number;
+}
 export interface SoakResult {
   quietSeconds: number;
   stormSeconds: number;
@@ -44,9 +52,18 @@ function slope(xs: number[], ys: number[]): number {
   return den === 0 ? 0 : num / den;
 }
 
-export async function soak(opts: { quietSeconds: number; stormSeconds: number; concurrency: number; everyMs?: number; log?: (l: string) => void }): Promise<SoakResult> {
+export async function soak(opts: {
+  quietSeconds: number;
+  stormSeconds: number;
+  concurrency: number;
+  everyMs?: number;
+  log?: (l: string) => void;
+}): Promise<SoakResult> {
   const every = opts.everyMs ?? 5000;
-  const exp = await startExporter(['--sample.interval=1s', '--no-collector.containers', '--collector.tracefs.mode=always'], { privateNamespaces: true });
+  const exp = await startExporter(
+    ['--sample.interval=1s', '--no-collector.containers', '--collector.tracefs.mode=always'],
+    { privateNamespaces: true },
+  );
   const points: SoakPoint[] = [];
   const t0 = Date.now();
   const record = async () => {
@@ -61,7 +78,9 @@ export async function soak(opts: { quietSeconds: number; stormSeconds: number; c
       lost: sum(m, 'mountstorm_trace_events_lost_total'),
     };
     points.push(p);
-    opts.log?.(`t=${p.t.toFixed(0)}s rss=${p.rssMiB.toFixed(1)}MiB heap=${p.heapMiB.toFixed(1)}MiB loop_p99=${(p.loopP99 * 1e3).toFixed(1)}ms samples=${p.samples} overruns=${p.overruns}`);
+    opts.log?.(
+      `t=${p.t.toFixed(0)}s rss=${p.rssMiB.toFixed(1)}MiB heap=${p.heapMiB.toFixed(1)}MiB loop_p99=${(p.loopP99 * 1e3).toFixed(1)}ms samples=${p.samples} overruns=${p.overruns}`,
+    );
     return p;
   };
   try {
@@ -72,7 +91,20 @@ export async function soak(opts: { quietSeconds: number; stormSeconds: number; c
     }
     const quiet = [...points];
     const stormStart = await record();
-    const child = spawn(process.execPath, [CLI, 'storm', '--json', '--no-progress', `--duration=${opts.stormSeconds}s`, `--concurrency=${opts.concurrency}`, '--layers=50', '--hold=5s'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'storm',
+        '--json',
+        '--no-progress',
+        `--duration=${opts.stormSeconds}s`,
+        `--concurrency=${opts.concurrency}`,
+        '--layers=50',
+        '--hold=5s',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const done = new Promise<void>((r) => child.on('exit', () => r()));
@@ -97,7 +129,10 @@ export async function soak(opts: { quietSeconds: number; stormSeconds: number; c
       points,
       rssStartMiB: stormStart.rssMiB,
       rssEndMiB: end.rssMiB,
-      rssSlopeMiBPerMin: slope(half.map((p) => p.t / 60), half.map((p) => p.rssMiB)),
+      rssSlopeMiBPerMin: slope(
+        half.map((p) => p.t / 60),
+        half.map((p) => p.rssMiB),
+      ),
       loopP99QuietMax: Math.max(...quiet.map((p) => p.loopP99)),
       loopP99StormMax: Math.max(...storm.map((p) => p.loopP99)),
       sampleRatio: (end.samples - stormStart.samples) / Math.max(1, end.t - stormStart.t),
@@ -112,7 +147,12 @@ export async function soak(opts: { quietSeconds: number; stormSeconds: number; c
 
 if (require.main === module || process.argv[1]?.endsWith('bench/soak.js')) {
   const [stormSeconds = '600', concurrency = '8', quietSeconds = '30'] = process.argv.slice(2);
-  void soak({ quietSeconds: Number(quietSeconds), stormSeconds: Number(stormSeconds), concurrency: Number(concurrency), log: (l) => process.stderr.write(`soak: ${l}\n`) }).then((r) => {
+  void soak({
+    quietSeconds: Number(quietSeconds),
+    stormSeconds: Number(stormSeconds),
+    concurrency: Number(concurrency),
+    log: (l) => process.stderr.write(`soak: ${l}\n`),
+  }).then((r) => {
     const { points, ...summary } = r;
     void points;
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n');

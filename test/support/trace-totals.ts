@@ -19,14 +19,26 @@ export interface KeyedTotals {
 }
 
 export function keyed(d: TraceDelta): KeyedTotals {
-  const t: KeyedTotals = { events: d.events, parseErrors: d.parseErrors, lost: d.lost, callsByCpu: {}, errors: {}, byProcess: {}, byActor: {}, lockWait: {}, durations: {}, inflight: d.inflight };
+  const t: KeyedTotals = {
+    events: d.events,
+    parseErrors: d.parseErrors,
+    lost: d.lost,
+    callsByCpu: {},
+    errors: {},
+    byProcess: {},
+    byActor: {},
+    lockWait: {},
+    durations: {},
+    inflight: d.inflight,
+  };
   if (d.lastParseError !== undefined) t.lastParseError = d.lastParseError;
   for (const c of d.calls) t.callsByCpu[`${c.syscall}\t${c.cpu}`] = c.count;
   for (const e of d.errors) t.errors[`${e.syscall}\t${e.errno}`] = e.count;
   for (const p of d.byProcess) t.byProcess[p.comm] = p.count;
   for (const a of d.byActor) t.byActor[a.actor] = a.count;
   for (const w of d.lockWait) t.lockWait[`${w.syscall}\t${w.kind}`] = w.seconds;
-  for (const x of d.durations) t.durations[x.syscall] = { counts: x.counts, sum: x.sum, count: x.counts.reduce((a, b) => a + b, 0) };
+  for (const x of d.durations)
+    t.durations[x.syscall] = { counts: x.counts, sum: x.sum, count: x.counts.reduce((a, b) => a + b, 0) };
   return t;
 }
 

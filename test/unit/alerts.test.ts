@@ -28,7 +28,9 @@ const seconds = (d: string) => Number(d.slice(0, -1)) * { s: 1, m: 60, h: 3600 }
 describe('rules', () => {
   test('the committed rule files are rendered from the spec (npm run render-alerts)', () => {
     expect(fs.readFileSync(RULES, 'utf8')).toBe(renderRules());
-    expect(fs.readFileSync(path.join(REPO, 'deploy/kubernetes/base/prometheusrule.yaml'), 'utf8')).toBe(renderPrometheusRule());
+    expect(fs.readFileSync(path.join(REPO, 'deploy/kubernetes/base/prometheusrule.yaml'), 'utf8')).toBe(
+      renderPrometheusRule(),
+    );
   });
 
   test('mixin conventions: names, for, severity, summary, description, runbook that exists', () => {
@@ -46,16 +48,27 @@ describe('rules', () => {
   });
 
   test('every signal an alert reads has a recording rule, and every rule is read', () => {
-    const recorded = new Set(rules().filter((r) => r.record).map((r) => r.record));
+    const recorded = new Set(
+      rules()
+        .filter((r) => r.record)
+        .map((r) => r.record),
+    );
     const text = rules()
       .map((r) => `${r.expr} ${JSON.stringify(r.annotations ?? {})}`)
       .join('\n');
-    for (const a of ALERTS) for (const id of a.condition ? signalsOf(a.condition) : []) expect(recorded.has(SIGNALS[id]?.record(DEFAULT_ALERTS_CONFIG))).toBe(true);
+    for (const a of ALERTS)
+      for (const id of a.condition ? signalsOf(a.condition) : [])
+        expect(recorded.has(SIGNALS[id]?.record(DEFAULT_ALERTS_CONFIG))).toBe(true);
     for (const r of recorded) expect(text.split(r as string).length).toBeGreaterThan(1); // read by an alert or another rule
   });
 
   test('no threshold is written twice: every one is read by the spec or by the code it names', () => {
-    const src = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? src(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+    const src = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) =>
+          e.isDirectory() ? src(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+        );
     const code = src(path.join(REPO, 'src'))
       .filter((f) => !f.endsWith('thresholds.ts'))
       .map((f) => fs.readFileSync(f, 'utf8'))
@@ -67,13 +80,16 @@ describe('rules', () => {
   });
 
   test('critical alerts meet the Prometheus path budget: scrape 5 s + eval 5 s + for + group_wait ≤ 20 s', () => {
-    const am = yaml.load(fs.readFileSync(AM_CONFIG, 'utf8')) as { route: { routes: { receiver: string; group_wait?: string; group_interval?: string }[] } };
+    const am = yaml.load(fs.readFileSync(AM_CONFIG, 'utf8')) as {
+      route: { routes: { receiver: string; group_wait?: string; group_interval?: string }[] };
+    };
     const page = am.route.routes.find((r) => r.receiver === 'page');
     const groupWait = seconds(page?.group_wait ?? '30s');
     expect(groupWait).toBeLessThanOrEqual(5);
     // The resolve reaches PagerDuty within one group_interval of Alertmanager learning of it.
     expect(seconds(page?.group_interval ?? '5m')).toBeLessThanOrEqual(15);
-    for (const a of alerts.filter((x) => x.labels?.severity === 'critical')) expect(5 + 5 + seconds(a.for as string) + groupWait).toBeLessThanOrEqual(20);
+    for (const a of alerts.filter((x) => x.labels?.severity === 'critical'))
+      expect(5 + 5 + seconds(a.for as string) + groupWait).toBeLessThanOrEqual(20);
   });
 
   test('alerts/README.md names every alert and every recording rule as rendered', () => {
@@ -84,7 +100,10 @@ describe('rules', () => {
   test('node alerts stand aside while the node reaches an Alertmanager; others do not', () => {
     for (const a of ALERTS) {
       const r = alerts.find((x) => x.alert === a.name);
-      if (a.node) expect(r?.expr).toMatch(/unless on \(instance\)\n\s+max by \(instance\) \(mountstorm_alertmanager_up\{job="mountstorm"\}\) == 1$/);
+      if (a.node)
+        expect(r?.expr).toMatch(
+          /unless on \(instance\)\n\s+max by \(instance\) \(mountstorm_alertmanager_up\{job="mountstorm"\}\) == 1$/,
+        );
       else expect(r?.expr).not.toMatch(/mountstorm_alertmanager_up/);
     }
   });
@@ -100,7 +119,8 @@ describe('alerts config (mixin settings)', () => {
     const rs = rules(cfg);
     expect(ruleGroups(cfg)[0]?.interval).toBe('15s');
     for (const r of rs.filter((x) => x.record)) {
-      for (const m of r.expr.matchAll(/\b(mountstorm_[a-z_]+|up)\{([^}]*)\}/g)) expect(m[2]).toMatch(/^job="node-exporters", cluster="eu1"/);
+      for (const m of r.expr.matchAll(/\b(mountstorm_[a-z_]+|up)\{([^}]*)\}/g))
+        expect(m[2]).toMatch(/^job="node-exporters", cluster="eu1"/);
       // Four scrapes at 30 s: the fast window is 2m, not 10s.
       if (r.record?.includes(':rate')) expect(r.record).toMatch(/:rate2m$/);
     }
@@ -108,14 +128,22 @@ describe('alerts config (mixin settings)', () => {
     expect(storm?.expr).toMatch(/ratio2m > 200\b/);
     expect(storm?.for).toBe('5s');
     expect(storm?.annotations?.runbook_url).toBe('https://wiki.example.com/rb/MountStormImminent');
-    expect(rs.find((r) => r.alert === 'MountStormExporterAbsent')?.expr).toContain('absent(up{job="node-exporters", cluster="eu1"})');
+    expect(rs.find((r) => r.alert === 'MountStormExporterAbsent')?.expr).toContain(
+      'absent(up{job="node-exporters", cluster="eu1"})',
+    );
   });
 
   test('the same settings drive the dashboards: selector in every query, runbook links', () => {
     for (const name of ['mountstorm-node.json', 'mountstorm-fleet.json']) {
-      const d = JSON.parse(renderDashboard(name, cfg)) as { panels: { targets?: { expr: string }[]; links?: { url: string }[] }[] };
-      for (const p of d.panels) for (const t of p.targets ?? []) for (const m of t.expr.matchAll(/\bmountstorm_[a-z_]+\{([^}]*)\}/g)) expect(m[1]).toMatch(/^job="node-exporters", cluster="eu1"/);
-      for (const p of d.panels) for (const l of p.links ?? []) expect(l.url).toMatch(/^https:\/\/wiki\.example\.com\/rb\/Mount/);
+      const d = JSON.parse(renderDashboard(name, cfg)) as {
+        panels: { targets?: { expr: string }[]; links?: { url: string }[] }[];
+      };
+      for (const p of d.panels)
+        for (const t of p.targets ?? [])
+          for (const m of t.expr.matchAll(/\bmountstorm_[a-z_]+\{([^}]*)\}/g))
+            expect(m[1]).toMatch(/^job="node-exporters", cluster="eu1"/);
+      for (const p of d.panels)
+        for (const l of p.links ?? []) expect(l.url).toMatch(/^https:\/\/wiki\.example\.com\/rb\/Mount/);
     }
   });
 
@@ -153,15 +181,23 @@ describe('alerts config (mixin settings)', () => {
     const { execFileSync } = await import('node:child_process');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-render-'));
     try {
-      fs.writeFileSync(path.join(dir, 'c.yaml'), "selector: 'job=\"ms\"'\nthresholds: {stormSyscallsPerStart: 222}\n");
-      const out = execFileSync(process.execPath, [path.join(REPO, 'dist/src/cli.js'), 'render-alerts', `--config=${dir}/c.yaml`], { encoding: 'utf8' });
+      fs.writeFileSync(path.join(dir, 'c.yaml'), 'selector: \'job="ms"\'\nthresholds: {stormSyscallsPerStart: 222}\n');
+      const out = execFileSync(
+        process.execPath,
+        [path.join(REPO, 'dist/src/cli.js'), 'render-alerts', `--config=${dir}/c.yaml`],
+        { encoding: 'utf8' },
+      );
       const doc = yaml.load(out) as { groups: { rules: { alert?: string; expr: string }[] }[] };
       expect(doc.groups[0]?.rules.find((r) => r.alert === 'MountStormImminent')?.expr).toMatch(/> 222\b/);
       expect(out).toContain('{job="ms"}');
       fs.writeFileSync(path.join(dir, 'bad.yaml'), 'thresholds: {x: 1}\n');
       let stderr = '';
       try {
-        execFileSync(process.execPath, [path.join(REPO, 'dist/src/cli.js'), 'render-alerts', `--config=${dir}/bad.yaml`], { encoding: 'utf8', stdio: 'pipe' });
+        execFileSync(
+          process.execPath,
+          [path.join(REPO, 'dist/src/cli.js'), 'render-alerts', `--config=${dir}/bad.yaml`],
+          { encoding: 'utf8', stdio: 'pipe' },
+        );
       } catch (e) {
         stderr = String((e as { stderr: string }).stderr);
         expect((e as { status: number }).status).toBe(2);
@@ -174,15 +210,55 @@ describe('alerts config (mixin settings)', () => {
 });
 
 /** A sample as the sampler makes it, with the parts the signals read. */
-function sample(t: number, x: { starts?: number; syscalls?: number; events?: number; lockWait?: number; ns?: number; layers?: { web: number; db: number } }): Sample {
+function sample(
+  t: number,
+  x: {
+    starts?: number;
+    syscalls?: number;
+    events?: number;
+    lockWait?: number;
+    ns?: number;
+    layers?: { web: number; db: number };
+  },
+): Sample {
   const parts: Record<string, unknown> = { probes: { namespace_sem: { estimate: x.ns ?? 0 } } };
   if (x.starts !== undefined) {
     // Of each sample's starts, one is db's, the rest web's; with `layers`, their overlays were found (starts × layers).
-    const images = new Map<string, number>(x.starts > 0 ? [['registry.example/web:1', x.starts - 1], ['registry.example/db:2', 1]] : []);
-    const startLayers = new Map<string, number>(x.layers && x.starts > 0 ? [['registry.example/web:1', (x.starts - 1) * x.layers.web], ['registry.example/db:2', x.layers.db]] : []);
-    parts.containers = { starts: x.starts, watched: 1, byImage: new Map(), images, userns: 0, errors: new Map(), startLayers, startLayersByImage: new Map(), deepest: [] };
+    const images = new Map<string, number>(
+      x.starts > 0
+        ? [
+            ['registry.example/web:1', x.starts - 1],
+            ['registry.example/db:2', 1],
+          ]
+        : [],
+    );
+    const startLayers = new Map<string, number>(
+      x.layers && x.starts > 0
+        ? [
+            ['registry.example/web:1', (x.starts - 1) * x.layers.web],
+            ['registry.example/db:2', x.layers.db],
+          ]
+        : [],
+    );
+    parts.containers = {
+      starts: x.starts,
+      watched: 1,
+      byImage: new Map(),
+      images,
+      userns: 0,
+      errors: new Map(),
+      startLayers,
+      startLayersByImage: new Map(),
+      deepest: [],
+    };
   }
-  if (x.syscalls !== undefined) parts.tracefs = { calls: [{ syscall: 'move_mount', socket: '0', count: x.syscalls }], syscalls: x.syscalls, lockWaitSeconds: x.lockWait ?? 0, lost: 0 };
+  if (x.syscalls !== undefined)
+    parts.tracefs = {
+      calls: [{ syscall: 'move_mount', socket: '0', count: x.syscalls }],
+      syscalls: x.syscalls,
+      lockWaitSeconds: x.lockWait ?? 0,
+      lost: 0,
+    };
   if (x.events !== undefined) parts.namespaces = { events: { attach: x.events, detach: 0 } };
   return { at: t * 1000, seconds: 1, parts: parts, collectors: {} };
 }
@@ -194,7 +270,10 @@ describe('the node evaluator', () => {
   test('pending when the condition first holds, firing after `for`, kept firing for keep_firing_for after it last held, then inactive', () => {
     const h = new History();
     // The 0.05 s/s lock-wait threshold of before: lock wait then holds from the third sample on.
-    const cfg: AlertsConfig = { ...DEFAULT_ALERTS_CONFIG, thresholds: { ...DEFAULT_ALERTS_CONFIG.thresholds, leadingMeasuredLockWaitRatio: 0.05 } };
+    const cfg: AlertsConfig = {
+      ...DEFAULT_ALERTS_CONFIG,
+      thresholds: { ...DEFAULT_ALERTS_CONFIG.thresholds, leadingMeasuredLockWaitRatio: 0.05 },
+    };
     const ev = new Evaluator(cfg, 'n1');
     const phase = () => ev.current().find((a) => a.name === 'MountStormImminent');
     h.add(sample(0, { starts: 0, syscalls: 0, events: 0 }));
@@ -289,7 +368,9 @@ describe('the node evaluator', () => {
     const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
     for (let t = 0; t < 20; t++) h.add(sample(t, { syscalls: 1616, events: 816, lockWait: 0.25 }));
     expect(ev.evaluate(h).find((a) => a.name === 'MountStormImminent')?.phase).toBe('inactive');
-    expect(nodeDescription(ALERTS[0]?.description ?? [], h, DEFAULT_ALERTS_CONFIG, 'n1')).toMatch(/^n1 makes n\/a mount syscalls/);
+    expect(nodeDescription(ALERTS[0]?.description ?? [], h, DEFAULT_ALERTS_CONFIG, 'n1')).toMatch(
+      /^n1 makes n\/a mount syscalls/,
+    );
   });
 
   test('readers blocked: namespace_sem above its critical threshold pages whatever the cause', () => {
@@ -308,7 +389,7 @@ describe('History: rates as PromQL computes them', () => {
     const h = new History();
     for (let t = 0; t <= 30; t++) h.add(sample(t, { starts: t }));
     // Window [20, 30]: counts of 21..30 over 10 s.
-    expect(h.rate('starts', 10_000)).toBeCloseTo((21 + 30) * 5 / 10, 10);
+    expect(h.rate('starts', 10_000)).toBeCloseTo(((21 + 30) * 5) / 10, 10);
     expect(h.increase('starts', 10_000)).toBeCloseTo(255, 10);
   });
 
@@ -364,7 +445,12 @@ describe("Prometheus's template functions", () => {
 
 describe('Alertmanager config', () => {
   test('PagerDuty severities are only the four the Events API accepts; routing keys come from files', () => {
-    const am = yaml.load(fs.readFileSync(AM_CONFIG, 'utf8')) as { receivers: { name: string; pagerduty_configs?: { severity: string; routing_key_file?: string; routing_key?: string }[] }[] };
+    const am = yaml.load(fs.readFileSync(AM_CONFIG, 'utf8')) as {
+      receivers: {
+        name: string;
+        pagerduty_configs?: { severity: string; routing_key_file?: string; routing_key?: string }[];
+      }[];
+    };
     for (const r of am.receivers)
       for (const p of r.pagerduty_configs ?? []) {
         expect(['critical', 'error', 'warning', 'info']).toContain(p.severity);

@@ -16,7 +16,9 @@ describe('OCI bundle config.json', () => {
       },
       linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] },
     };
-    expect(parseBundleConfig(JSON.stringify(config), '/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc123')).toEqual({
+    expect(
+      parseBundleConfig(JSON.stringify(config), '/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc123'),
+    ).toEqual({
       id: 'abc123',
       image: 'registry.example/team/web:1.4',
       podNamespace: 'shop',
@@ -29,13 +31,31 @@ describe('OCI bundle config.json', () => {
   });
 
   test('a ctr-style bundle: no annotations, a user namespace in linux.namespaces, an absolute root', () => {
-    const b = parseBundleConfig(JSON.stringify({ root: { path: '/var/lib/x/rootfs' }, linux: { namespaces: [{ type: 'pid' }, { type: 'user' }] } }), '/t/default/box1');
-    expect(b).toMatchObject({ id: 'box1', image: undefined, podName: undefined, containerType: undefined, userNamespace: true, rootfs: '/var/lib/x/rootfs' });
-    expect(parseBundleConfig('{"annotations":{"org.opencontainers.image.ref.name":"busybox"}}', '/t/d/b2')).toMatchObject({ image: 'busybox', userNamespace: false, rootfs: undefined });
+    const b = parseBundleConfig(
+      JSON.stringify({
+        root: { path: '/var/lib/x/rootfs' },
+        linux: { namespaces: [{ type: 'pid' }, { type: 'user' }] },
+      }),
+      '/t/default/box1',
+    );
+    expect(b).toMatchObject({
+      id: 'box1',
+      image: undefined,
+      podName: undefined,
+      containerType: undefined,
+      userNamespace: true,
+      rootfs: '/var/lib/x/rootfs',
+    });
+    expect(
+      parseBundleConfig('{"annotations":{"org.opencontainers.image.ref.name":"busybox"}}', '/t/d/b2'),
+    ).toMatchObject({ image: 'busybox', userNamespace: false, rootfs: undefined });
   });
 
   test('a hostile value is cut to MAX_VALUE characters: a label, not a megabyte', () => {
-    const b = parseBundleConfig(JSON.stringify({ annotations: { 'io.kubernetes.cri.image-name': 'x'.repeat(100_000) } }), '/t/ns/id');
+    const b = parseBundleConfig(
+      JSON.stringify({ annotations: { 'io.kubernetes.cri.image-name': 'x'.repeat(100_000) } }),
+      '/t/ns/id',
+    );
     expect(b.image).toHaveLength(MAX_VALUE);
     expect(b.image?.endsWith('…')).toBe(true);
   });
@@ -61,7 +81,8 @@ describe('OCI bundle config.json', () => {
       fc.property(fc.jsonValue(), (v) => {
         try {
           const b = parseBundleConfig(JSON.stringify(v), '/t/ns/id');
-          for (const k of ['image', 'podNamespace', 'podName', 'containerName', 'containerType', 'rootfs'] as const) expect(b[k] === undefined || typeof b[k] === 'string').toBe(true);
+          for (const k of ['image', 'podNamespace', 'podName', 'containerName', 'containerType', 'rootfs'] as const)
+            expect(b[k] === undefined || typeof b[k] === 'string').toBe(true);
           expect(typeof b.userNamespace).toBe('boolean');
         } catch (e) {
           expect(e).toBeInstanceOf(BundleError);
@@ -89,7 +110,9 @@ describe('bounded label values', () => {
     }
     expect(counts.size).toBe(11);
     expect([...counts.keys()].filter((l) => l !== OTHER)).toEqual(Array.from({ length: 10 }, (_, i) => `img-${i}`));
-    expect([...counts.values()].reduce((a, n) => a + n, 0)).toBe(Array.from({ length: 1000 }, (_, i) => 1 + (i % 3)).reduce((a, n) => a + n, 0));
+    expect([...counts.values()].reduce((a, n) => a + n, 0)).toBe(
+      Array.from({ length: 1000 }, (_, i) => 1 + (i % 3)).reduce((a, n) => a + n, 0),
+    );
     expect(evicted).toEqual([]);
   });
 

@@ -11,7 +11,9 @@ test('every input there: capable, nothing blocks', () => {
 test('either per-start signal is enough; neither blocks it', () => {
   expect(pageCapability({ ...all, syscalls: false }).capable).toBe(true);
   expect(pageCapability({ ...all, nodeMountEvents: false }).capable).toBe(true);
-  expect(pageCapability({ ...all, syscalls: false, nodeMountEvents: false }).blockers.map((b) => b.reason)).toEqual(['no_mount_signature']);
+  expect(pageCapability({ ...all, syscalls: false, nodeMountEvents: false }).blockers.map((b) => b.reason)).toEqual([
+    'no_mount_signature',
+  ]);
 });
 
 test('no container starts, no lock wait: each named, with why', () => {
@@ -33,14 +35,26 @@ test('from a sample: a collector counts only where it succeeded and has its part
     containers: { watched: 1 } as never,
     probes: { namespace_sem: {} } as never,
   };
-  expect(pageInputs(sample({ parts, collectors: { tracefs: ok, namespaces: ok, containers: ok, probes: ok } }))).toEqual(all);
+  expect(
+    pageInputs(sample({ parts, collectors: { tracefs: ok, namespaces: ok, containers: ok, probes: ok } })),
+  ).toEqual(all);
   // A failed collector, mount events of the watched namespace only, an unwatched task directory.
   const failed = { ...ok, ok: false };
-  const narrow = { ...parts, namespaces: { events: { scope: 'watched' } } as never, containers: { watched: 0 } as never };
-  expect(pageInputs(sample({ parts: narrow, collectors: { tracefs: failed, namespaces: ok, containers: ok, probes: ok } }))).toEqual({ syscalls: false, nodeMountEvents: false, starts: false, probes: true });
+  const narrow = {
+    ...parts,
+    namespaces: { events: { scope: 'watched' } } as never,
+    containers: { watched: 0 } as never,
+  };
+  expect(
+    pageInputs(sample({ parts: narrow, collectors: { tracefs: failed, namespaces: ok, containers: ok, probes: ok } })),
+  ).toEqual({ syscalls: false, nodeMountEvents: false, starts: false, probes: true });
   // Tracing armed on demand needs something that sees a storm anywhere: without node-wide mount
   // events it does not count; recording always, it does.
   const collectors = { tracefs: ok, namespaces: ok, containers: ok, probes: ok };
-  expect(pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'on-demand' } as never }, collectors })).syscalls).toBe(false);
-  expect(pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'always' } as never }, collectors })).syscalls).toBe(true);
+  expect(
+    pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'on-demand' } as never }, collectors })).syscalls,
+  ).toBe(false);
+  expect(pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'always' } as never }, collectors })).syscalls).toBe(
+    true,
+  );
 });

@@ -14,18 +14,50 @@ describe('flags', () => {
     expect(c.web.telemetryPath).toBe('/metrics');
     expect(c.sampleIntervalMs).toBe(1000);
     expect(c.mountPid).toBe('1');
-    expect(c.collectors).toEqual({ mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true });
-    expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/run/containerd/io.containerd.runtime.v2.task'], readBundles: true, imageSeries: 10 });
-    expect(c.collectorOptions.tracefs).toEqual({ path: undefined, bufferSizeKb: 'auto', topProcesses: 10, format: 'auto', mode: 'on-demand', calmMs: 60_000 });
+    expect(c.collectors).toEqual({
+      mounts: true,
+      probes: true,
+      namespaces: true,
+      cpu: true,
+      host: true,
+      tracefs: true,
+      containers: true,
+    });
+    expect(c.collectorOptions.containers).toEqual({
+      taskDirs: ['/run/containerd/io.containerd.runtime.v2.task'],
+      readBundles: true,
+      imageSeries: 10,
+    });
+    expect(c.collectorOptions.tracefs).toEqual({
+      path: undefined,
+      bufferSizeKb: 'auto',
+      topProcesses: 10,
+      format: 'auto',
+      mode: 'on-demand',
+      calmMs: 60_000,
+    });
     expect(c.collectorOptions.namespaces).toEqual({ events: 'node', stormRate: 500, leakScanMs: 30_000 });
     expect(c.collectorOptions.mounts).toEqual({ method: 'auto', idmapLingerMs: 60_000 });
-    expect(c.collectorOptions.probes).toEqual({ timeoutMs: 10_000, statPath: undefined, statBatch: 32, baselineWindowMs: 1_800_000 });
+    expect(c.collectorOptions.probes).toEqual({
+      timeoutMs: 10_000,
+      statPath: undefined,
+      statBatch: 32,
+      baselineWindowMs: 1_800_000,
+    });
     expect(Object.isFrozen(c) && Object.isFrozen(c.web) && Object.isFrozen(c.collectors)).toBe(true);
   });
 
   test('node_exporter style: --a=b, --a b, --no-collector.x, repeatable lists', () => {
     const c = loadConfig(
-      parseArgs(['--sample.interval=500ms', '--path.procfs', '/host/proc', '--no-collector.cpu', '--collector.containers.task-dir=/a', '--collector.containers.task-dir', '/b']),
+      parseArgs([
+        '--sample.interval=500ms',
+        '--path.procfs',
+        '/host/proc',
+        '--no-collector.cpu',
+        '--collector.containers.task-dir=/a',
+        '--collector.containers.task-dir',
+        '/b',
+      ]),
       {},
     );
     expect(c.sampleIntervalMs).toBe(500);
@@ -90,10 +122,14 @@ describe('config file and environment', () => {
   });
 
   test('an unreadable config file is a ConfigError', () => {
-    expect(() => loadConfig(parseArgs(['--config.file=/nonexistent/x.yaml']), {})).toThrow(/cannot read \/nonexistent\/x.yaml/);
+    expect(() => loadConfig(parseArgs(['--config.file=/nonexistent/x.yaml']), {})).toThrow(
+      /cannot read \/nonexistent\/x.yaml/,
+    );
   });
 
   test('a bad environment value names the variable', () => {
-    expect(() => loadConfig(parseArgs([]), { MOUNTSTORM_SAMPLE_INTERVAL: 'x' })).toThrow(/environment MOUNTSTORM_SAMPLE_INTERVAL/);
+    expect(() => loadConfig(parseArgs([]), { MOUNTSTORM_SAMPLE_INTERVAL: 'x' })).toThrow(
+      /environment MOUNTSTORM_SAMPLE_INTERVAL/,
+    );
   });
 });

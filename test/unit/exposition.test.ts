@@ -15,7 +15,11 @@ function build(): Exposition {
   e.histogram('t_duration_seconds', 'Durations.', LATENCY_BUCKETS).observe(0.001);
   const counts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
   counts[3] = 4;
-  e.bucketHistogram('t_bulk_seconds', 'Bulk.', LATENCY_BUCKETS, ['syscall']).addCounts({ syscall: 'mount' }, counts, 0.0004);
+  e.bucketHistogram('t_bulk_seconds', 'Bulk.', LATENCY_BUCKETS, ['syscall']).addCounts(
+    { syscall: 'mount' },
+    counts,
+    0.0004,
+  );
   e.invalidate();
   return e;
 }
@@ -51,7 +55,9 @@ describe('two formats from one set of metrics', () => {
   test('renders of both formats in flight at once, through the shared cache and past it', async () => {
     const e = build();
     for (let round = 0; round < 20; round++) {
-      const formats: Format[] = Array.from({ length: 16 }, (_, i) => ((i + round) % 3 === 0 ? 'prometheus' : 'openmetrics'));
+      const formats: Format[] = Array.from({ length: 16 }, (_, i) =>
+        (i + round) % 3 === 0 ? 'prometheus' : 'openmetrics',
+      );
       const bodies = await Promise.all(formats.map((f) => e.render(f)));
       bodies.forEach((b, i) => check[formats[i] as Format](b));
       if (round % 2 === 0) e.invalidate();
@@ -59,12 +65,15 @@ describe('two formats from one set of metrics', () => {
   });
 
   requireInCi(hasCommand('promtool'), 'promtool (Debian package prometheus)');
-  testIf(hasCommand('promtool'), 'promtool not installed (scripts/setup-test.sh installs it)')('promtool check metrics accepts the text after an OpenMetrics render', async () => {
-    const e = build();
-    await e.render('openmetrics');
-    e.invalidate();
-    await e.render('openmetrics');
-    const text = await e.render('prometheus');
-    expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })).toBe('');
-  });
+  testIf(hasCommand('promtool'), 'promtool not installed (scripts/setup-test.sh installs it)')(
+    'promtool check metrics accepts the text after an OpenMetrics render',
+    async () => {
+      const e = build();
+      await e.render('openmetrics');
+      e.invalidate();
+      await e.render('openmetrics');
+      const text = await e.render('prometheus');
+      expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })).toBe('');
+    },
+  );
 });

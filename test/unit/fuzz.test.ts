@@ -6,7 +6,15 @@ import * as fc from 'fast-check';
 import { parseConfigFile } from '../../src/config';
 import { ConfigError, ParseError } from '../../src/errors';
 import { LATENCY_BUCKETS } from '../../src/exposition';
-import { isIdmapped, newMountFacts, parseMountinfo, parseMountinfoLine, scanMountinfoLine, unescapeOctal, type MountFacts } from '../../src/procfs/mountinfo';
+import {
+  isIdmapped,
+  newMountFacts,
+  parseMountinfo,
+  parseMountinfoLine,
+  scanMountinfoLine,
+  unescapeOctal,
+  type MountFacts,
+} from '../../src/procfs/mountinfo';
 import { parseProcStat } from '../../src/procfs/stat';
 import { parseCpuList } from '../../src/sysfs/cpulist';
 import { TraceAggregator } from '../../src/sources/tracefs/aggregator';
@@ -45,12 +53,17 @@ describe('mountinfo', () => {
   });
 
   test('escapes round-trip: any path the kernel escapes unescapes to itself', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (s) => expect(unescapeOctal(escapePath(s))).toBe(s)), RUNS);
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (s) => expect(unescapeOctal(escapePath(s))).toBe(s)),
+      RUNS,
+    );
   });
 
   /** scanMountinfoLine (the collector's lean reader) must give exactly what parseMountinfo gives, line by line. */
   const sameAsParser = (text: string) => {
-    const scanned: Array<Pick<MountFacts, 'mountId' | 'fsType' | 'idmapped'> & { identity: string; superOptions: string }> = [];
+    const scanned: Array<
+      Pick<MountFacts, 'mountId' | 'fsType' | 'idmapped'> & { identity: string; superOptions: string }
+    > = [];
     const errors: ParseError[] = [];
     const m = newMountFacts();
     let start = 0;
@@ -58,11 +71,26 @@ describe('mountinfo', () => {
       const end = start + line.length;
       const err = line ? scanMountinfoLine(text, start, end, i + 1, 'fuzz', m) : undefined;
       if (err) errors.push(err);
-      else if (line) scanned.push({ mountId: m.mountId, identity: text.slice(m.start, m.identityEnd), fsType: m.fsType, idmapped: m.idmapped, superOptions: text.slice(m.superStart, m.superEnd) });
+      else if (line)
+        scanned.push({
+          mountId: m.mountId,
+          identity: text.slice(m.start, m.identityEnd),
+          fsType: m.fsType,
+          idmapped: m.idmapped,
+          superOptions: text.slice(m.superStart, m.superEnd),
+        });
       start = end + 1;
     });
     const parsed = parseMountinfo(text, 'fuzz');
-    expect(scanned).toEqual(parsed.mounts.map((m) => ({ mountId: m.mountId, identity: m.identity, fsType: m.fsType, idmapped: isIdmapped(m), superOptions: m.superOptions })));
+    expect(scanned).toEqual(
+      parsed.mounts.map((m) => ({
+        mountId: m.mountId,
+        identity: m.identity,
+        fsType: m.fsType,
+        idmapped: isIdmapped(m),
+        superOptions: m.superOptions,
+      })),
+    );
     expect(errors.map((e) => e.message)).toEqual(parsed.errors.map((e) => e.message));
   };
   const mountLine = fc
@@ -73,25 +101,68 @@ describe('mountinfo', () => {
       fc.constantFrom('/', '/a\\040b', '', '/r'),
       fc.constantFrom('/m', '/x\\134y', ''),
       fc.constantFrom('rw,relatime', 'rw,idmapped', 'idmapped', 'ro,noidmapped', 'rw,idmapped,nosuid', 'idmappedx', ''),
-      fc.constantFrom('', ' shared:1', ' master:2 propagate_from:3', ' unbindable', ' future:7', ' shared:', ' bogus', ' -'),
-      fc.constantFrom(' - tmpfs src rw', ' - overlay overlay rw,lowerdir=/a:/b', ' - fuse.sshfs a@b rw', ' - tmp\\040fs s rw', ' -  s rw', ' - t s', ' - t s rw extra', ' - t  rw', ' - t s '),
+      fc.constantFrom(
+        '',
+        ' shared:1',
+        ' master:2 propagate_from:3',
+        ' unbindable',
+        ' future:7',
+        ' shared:',
+        ' bogus',
+        ' -',
+      ),
+      fc.constantFrom(
+        ' - tmpfs src rw',
+        ' - overlay overlay rw,lowerdir=/a:/b',
+        ' - fuse.sshfs a@b rw',
+        ' - tmp\\040fs s rw',
+        ' -  s rw',
+        ' - t s',
+        ' - t s rw extra',
+        ' - t  rw',
+        ' - t s ',
+      ),
     )
-    .map(([id, parent, dev, root, mp, opts, optional, tail]) => `${id} ${parent} ${dev} ${root} ${mp} ${opts}${optional}${tail}`);
+    .map(
+      ([id, parent, dev, root, mp, opts, optional, tail]) =>
+        `${id} ${parent} ${dev} ${root} ${mp} ${opts}${optional}${tail}`,
+    );
   test('the lean scanner agrees with the parser on well-formed and near-miss lines', () => {
-    fc.assert(fc.property(fc.array(mountLine, { maxLength: 12 }), (lines) => sameAsParser(lines.join('\n'))), RUNS);
+    fc.assert(
+      fc.property(fc.array(mountLine, { maxLength: 12 }), (lines) => sameAsParser(lines.join('\n'))),
+      RUNS,
+    );
   });
   test('the lean scanner agrees with the parser on any text', () => {
-    fc.assert(fc.property(fc.array(fc.oneof(anyText, mountLine), { maxLength: 20 }), (lines) => sameAsParser(lines.join('\n'))), RUNS);
+    fc.assert(
+      fc.property(fc.array(fc.oneof(anyText, mountLine), { maxLength: 20 }), (lines) => sameAsParser(lines.join('\n'))),
+      RUNS,
+    );
   });
 
   const field = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).map((s) => '/' + s);
   test('a well-formed line built from any paths parses back to them', () => {
     fc.assert(
-      fc.property(fc.nat(1e6), fc.nat(1e6), field, field, field, fc.constantFrom('', ' shared:1', ' master:2 propagate_from:3', ' unbindable'), (id, parent, root, mp, src, optional) => {
-        const line = `${id} ${parent} 0:42 ${escapePath(root)} ${escapePath(mp)} rw,relatime${optional} - tmpfs ${escapePath(src)} rw,size=1k`;
-        const m = parseMountinfoLine(line, 1);
-        expect([m.mountId, m.parentId, m.root, m.mountPoint, m.source, m.fsType]).toEqual([id, parent, root, mp, src, 'tmpfs']);
-      }),
+      fc.property(
+        fc.nat(1e6),
+        fc.nat(1e6),
+        field,
+        field,
+        field,
+        fc.constantFrom('', ' shared:1', ' master:2 propagate_from:3', ' unbindable'),
+        (id, parent, root, mp, src, optional) => {
+          const line = `${id} ${parent} 0:42 ${escapePath(root)} ${escapePath(mp)} rw,relatime${optional} - tmpfs ${escapePath(src)} rw,size=1k`;
+          const m = parseMountinfoLine(line, 1);
+          expect([m.mountId, m.parentId, m.root, m.mountPoint, m.source, m.fsType]).toEqual([
+            id,
+            parent,
+            root,
+            mp,
+            src,
+            'tmpfs',
+          ]);
+        },
+      ),
       RUNS,
     );
   });
@@ -99,16 +170,24 @@ describe('mountinfo', () => {
 
 describe('/proc/stat, cpu lists', () => {
   test('/proc/stat: any text gives a result or a ParseError', () => {
-    fc.assert(fc.property(fc.array(anyText, { maxLength: 10 }), (lines) => onlyThrows([ParseError], () => parseProcStat(lines.join('\n')))), RUNS);
+    fc.assert(
+      fc.property(fc.array(anyText, { maxLength: 10 }), (lines) =>
+        onlyThrows([ParseError], () => parseProcStat(lines.join('\n'))),
+      ),
+      RUNS,
+    );
   });
 
   test('cpu lists: any text gives CPUs or a ParseError; any set of CPUs round-trips through its range form', () => {
-    fc.assert(fc.property(anyText, (s) => onlyThrows([ParseError], () => parseCpuList(s))), RUNS);
+    fc.assert(
+      fc.property(anyText, (s) => onlyThrows([ParseError], () => parseCpuList(s))),
+      RUNS,
+    );
     fc.assert(
       fc.property(fc.uniqueArray(fc.nat(4096), { maxLength: 64 }), (cpus) => {
         const sorted = [...cpus].sort((a, b) => a - b);
         const ranges: string[] = [];
-        for (let i = 0; i < sorted.length; ) {
+        for (let i = 0; i < sorted.length;) {
           let j = i;
           while (j + 1 < sorted.length && (sorted[j + 1] as number) === (sorted[j] as number) + 1) j++;
           ranges.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
@@ -123,13 +202,25 @@ describe('/proc/stat, cpu lists', () => {
 
 describe('tracefs', () => {
   test('trace_pipe lines: any text is an event or a ParseError', () => {
-    fc.assert(fc.property(anyText, (s) => onlyThrows([ParseError], () => parseTraceLine(s))), RUNS);
+    fc.assert(
+      fc.property(anyText, (s) => onlyThrows([ParseError], () => parseTraceLine(s))),
+      RUNS,
+    );
   });
 
   test('the aggregator takes any chunks without throwing; no take is negative, and the takes add up to one take of the same chunks', () => {
     const validLine = fc
-      .tuple(fc.constantFrom('mount', 'umount', 'open_tree', 'unshare'), fc.nat(50), fc.nat(3), fc.boolean(), fc.nat(1000))
-      .map(([sys, tid, cpu, enter, t]) => `  p-${tid} [00${cpu}] ..... ${(t / 1000).toFixed(6)}: ${enter ? `sys_${sys}(x: 0)` : `sys_${sys} -> 0x0`}\n`);
+      .tuple(
+        fc.constantFrom('mount', 'umount', 'open_tree', 'unshare'),
+        fc.nat(50),
+        fc.nat(3),
+        fc.boolean(),
+        fc.nat(1000),
+      )
+      .map(
+        ([sys, tid, cpu, enter, t]) =>
+          `  p-${tid} [00${cpu}] ..... ${(t / 1000).toFixed(6)}: ${enter ? `sys_${sys}(x: 0)` : `sys_${sys} -> 0x0`}\n`,
+      );
     fc.assert(
       fc.property(fc.array(fc.oneof(anyText, validLine), { maxLength: 50 }), (chunks) => {
         const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 3, maxInflight: 8 });
@@ -155,13 +246,42 @@ describe('tracefs', () => {
 });
 
 describe('configuration files', () => {
-  const yamlish = fc.oneof(anyText, fc.jsonValue().map((v) => JSON.stringify(v)), fc.dictionary(fc.constantFrom('sample.interval', 'web.listen-address', 'collector.cpu', 'mount.pid', 'nope', 'collector.containers.task-dir'), fc.jsonValue()).map((d) => JSON.stringify(d)));
+  const yamlish = fc.oneof(
+    anyText,
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    fc
+      .dictionary(
+        fc.constantFrom(
+          'sample.interval',
+          'web.listen-address',
+          'collector.cpu',
+          'mount.pid',
+          'nope',
+          'collector.containers.task-dir',
+        ),
+        fc.jsonValue(),
+      )
+      .map((d) => JSON.stringify(d)),
+  );
   test('--config.file: any text gives settings or a ConfigError', () => {
-    fc.assert(fc.property(yamlish, (s) => onlyThrows([ConfigError], () => parseConfigFile(s, 'fuzz.yml'))), RUNS);
+    fc.assert(
+      fc.property(yamlish, (s) => onlyThrows([ConfigError], () => parseConfigFile(s, 'fuzz.yml'))),
+      RUNS,
+    );
   });
 
   test('--web.config.file: any text gives a config or a ConfigError', () => {
-    const web = fc.dictionary(fc.constantFrom('tls_server_config', 'basic_auth_users', 'http_server_config', 'other'), fc.jsonValue()).map((d) => JSON.stringify(d));
-    fc.assert(fc.property(fc.oneof(yamlish, web), (s) => onlyThrows([ConfigError], () => parseWebConfig(s, '/nonexistent/web.yml'))), RUNS);
+    const web = fc
+      .dictionary(
+        fc.constantFrom('tls_server_config', 'basic_auth_users', 'http_server_config', 'other'),
+        fc.jsonValue(),
+      )
+      .map((d) => JSON.stringify(d));
+    fc.assert(
+      fc.property(fc.oneof(yamlish, web), (s) =>
+        onlyThrows([ConfigError], () => parseWebConfig(s, '/nonexistent/web.yml')),
+      ),
+      RUNS,
+    );
   });
 });

@@ -5,9 +5,31 @@ import { DASHBOARDS, renderDashboard } from '../../src/grafana/dashboards';
 import { DEFAULT_ALERTS_CONFIG, runbookUrl } from '../../src/alerts/config';
 import { REPO } from '../support/env';
 
-interface Target { expr: string; instant?: boolean; refId?: string; legendFormat?: string }
-interface Panel { id: number; type: string; title: string; description?: string; fieldConfig?: { defaults?: { unit?: string } }; targets?: Target[]; links?: { url: string }[]; gridPos: { w: number; h: number } }
-interface Dashboard { uid: string; title: string; templating: { list: { name: string; type: string; query?: unknown }[] }; panels: Panel[]; annotations: { list: { expr?: string }[] }; links: { url?: string }[]; __inputs?: unknown }
+interface Target {
+  expr: string;
+  instant?: boolean;
+  refId?: string;
+  legendFormat?: string;
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  description?: string;
+  fieldConfig?: { defaults?: { unit?: string } };
+  targets?: Target[];
+  links?: { url: string }[];
+  gridPos: { w: number; h: number };
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  templating: { list: { name: string; type: string; query?: unknown }[] };
+  panels: Panel[];
+  annotations: { list: { expr?: string }[] };
+  links: { url?: string }[];
+  __inputs?: unknown;
+}
 
 const load = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO, 'grafana', name), 'utf8')) as Dashboard;
 

@@ -19,7 +19,15 @@ test('keys are independent; a running sum of the deltas never goes back', () => 
   const d = new MonotonicDelta();
   let total = 0;
   let last = 0;
-  const readings: Array<[string, number]> = [['a', 5], ['b', 9], ['a', 3], ['a', 8], ['b', 1], ['b', 4], ['a', 8]];
+  const readings: Array<[string, number]> = [
+    ['a', 5],
+    ['b', 9],
+    ['a', 3],
+    ['a', 8],
+    ['b', 1],
+    ['b', 4],
+    ['a', 8],
+  ];
   for (const [k, v] of readings) {
     total += d.delta(k, v);
     expect(total).toBeGreaterThanOrEqual(last);

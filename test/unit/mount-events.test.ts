@@ -23,7 +23,12 @@ function event(mask: number, pid: number, mountId: bigint, noInfo = false): Buff
 const fresh = (): MountEventCounts => ({ attach: 0, detach: 0, overflows: 0, malformed: 0 });
 
 test('attaches, detaches, a move (both), an overflow: counted, each with its pid and mount id', () => {
-  const buf = Buffer.concat([event(FAN_MNT_ATTACH, 10, 2n ** 40n), event(FAN_MNT_DETACH, 11, 7n), event(FAN_MNT_ATTACH | FAN_MNT_DETACH, 12, 8n), event(FAN_Q_OVERFLOW, -1, 0n, true)]);
+  const buf = Buffer.concat([
+    event(FAN_MNT_ATTACH, 10, 2n ** 40n),
+    event(FAN_MNT_DETACH, 11, 7n),
+    event(FAN_MNT_ATTACH | FAN_MNT_DETACH, 12, 8n),
+    event(FAN_Q_OVERFLOW, -1, 0n, true),
+  ]);
   const c = fresh();
   const seen: Array<[number, number, bigint | undefined]> = [];
   countMountEvents(buf, buf.length, c, (mask, pid, id) => seen.push([mask, pid, id]));

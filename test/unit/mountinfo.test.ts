@@ -1,7 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ParseError } from '../../src/errors';
-import { overlayLowerLayerCount, overlayLowerLayers, parseMountinfo, parseMountinfoLine, splitLowerdir, unescapeOctal } from '../../src/procfs/mountinfo';
+import {
+  overlayLowerLayerCount,
+  overlayLowerLayers,
+  parseMountinfo,
+  parseMountinfoLine,
+  splitLowerdir,
+  unescapeOctal,
+} from '../../src/procfs/mountinfo';
 import { FIXTURES } from '../support/env';
 import { escapePath } from '../support/mountinfo-escape';
 
@@ -74,7 +81,11 @@ describe('mountinfo parser on a real capture', () => {
     const m = byPoint('/esc/merged');
     expect(m.superOptions).toContain('a\\134:b');
     expect(m.superOptions).toContain('c\\134\\054d');
-    expect(overlayLowerLayers(m.superOptions)).toEqual(['/tmp/mountstorm-capture/esc/a:b', '/tmp/mountstorm-capture/esc/c,d', '/tmp/mountstorm-capture/esc/plain']);
+    expect(overlayLowerLayers(m.superOptions)).toEqual([
+      '/tmp/mountstorm-capture/esc/a:b',
+      '/tmp/mountstorm-capture/esc/c,d',
+      '/tmp/mountstorm-capture/esc/plain',
+    ]);
   });
 
   test('new-style lowerdir+= options count one layer each', () => {
@@ -133,8 +144,27 @@ describe('overlayLowerLayerCount', () => {
     }
     // Deterministic: a small LCG, so a failure reproduces.
     let seed = 12345;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
-    const pieces = ['a', '/x', ':', '::', '\\134', '\\134:', '\\054', '\\134\\054', '\\', '\\12', '\\040', 'lowerdir=', 'lowerdir+=', 'datadir+=', ',', 'upperdir=/u', '=', 'ro'];
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const pieces = [
+      'a',
+      '/x',
+      ':',
+      '::',
+      '\\134',
+      '\\134:',
+      '\\054',
+      '\\134\\054',
+      '\\',
+      '\\12',
+      '\\040',
+      'lowerdir=',
+      'lowerdir+=',
+      'datadir+=',
+      ',',
+      'upperdir=/u',
+      '=',
+      'ro',
+    ];
     for (let k = 0; k < 20_000; k++) {
       const o = Array.from({ length: rnd(12) }, () => pieces[rnd(pieces.length)]).join('');
       expect([o, overlayLowerLayerCount(o)]).toEqual([o, overlayLowerLayers(o).length]);

@@ -39,7 +39,11 @@ describe('task names', () => {
   });
 
   test('a procfs of another PID namespace is never asked: its task 11 is not the traced task 11', () => {
-    const names = new TaskNames(fakeProcfs(root, 'pid:[4026532999]', { 11: 'someone-else', 20: 'someone-else' }), tracefs, true);
+    const names = new TaskNames(
+      fakeProcfs(root, 'pid:[4026532999]', { 11: 'someone-else', 20: 'someone-else' }),
+      tracefs,
+      true,
+    );
     expect(names.procfsUsable).toBe(false);
     expect(names.resolve(11)).toBe('old-name');
     expect(names.resolve(20)).toBeUndefined();

@@ -4,7 +4,13 @@ import { LATENCY_BUCKETS } from '../../src/exposition';
 import { NAME, TraceAggregator } from '../../src/sources/tracefs/aggregator';
 import { accountEvent, RawBatch } from '../../src/sources/tracefs/batch';
 import { syscallId } from '../../src/sources/tracefs/events';
-import { checkHeaderEvent, parseEventFormat, parseHeaderPage, rawLayout, type RawLayout } from '../../src/sources/tracefs/format';
+import {
+  checkHeaderEvent,
+  parseEventFormat,
+  parseHeaderPage,
+  rawLayout,
+  type RawLayout,
+} from '../../src/sources/tracefs/format';
 import { TimeMerge } from '../../src/sources/tracefs/merge';
 import { parseSavedCmdlines } from '../../src/sources/tracefs/names';
 import { decodePage } from '../../src/sources/tracefs/page';
@@ -20,12 +26,16 @@ const read = (f: string) => fs.readFileSync(path.join(RAW, f), 'utf8');
 function capturedFormats(): Map<string, string> {
   const formats = new Map<string, string>();
   for (const system of fs.readdirSync(path.join(RAW, 'events'))) {
-    for (const event of fs.readdirSync(path.join(RAW, 'events', system))) formats.set(`${system}/${event}`, read(`events/${system}/${event}/format`));
+    for (const event of fs.readdirSync(path.join(RAW, 'events', system)))
+      formats.set(`${system}/${event}`, read(`events/${system}/${event}/format`));
   }
   return formats;
 }
 const LAYOUT = rawLayout(read('header_page'), read('header_event'), capturedFormats());
-const CPUS = fs.readdirSync(RAW).flatMap((f) => /^cpu(\d+)\.raw$/.exec(f)?.[1] ?? []).map(Number);
+const CPUS = fs
+  .readdirSync(RAW)
+  .flatMap((f) => /^cpu(\d+)\.raw$/.exec(f)?.[1] ?? [])
+  .map(Number);
 const TEXT = read('trace_pipe.txt')
   .split('\n')
   .filter(Boolean)
@@ -44,7 +54,12 @@ function decodeCpu(cpu: number, out = new RawBatch()): RawBatch {
 }
 
 /** Decodes a page built by PageWriter into event objects. */
-function decode(page: Buffer, layout: RawLayout, cpu = 0, length = 4096): { r: ReturnType<typeof decodePage>; out: TimedEvent[] } {
+function decode(
+  page: Buffer,
+  layout: RawLayout,
+  cpu = 0,
+  length = 4096,
+): { r: ReturnType<typeof decodePage>; out: TimedEvent[] } {
   const b = new RawBatch();
   const r = decodePage(page, length, cpu, layout, b);
   return { r, out: events(b) };
@@ -87,7 +102,13 @@ describe('trace_pipe_raw pages captured from this kernel', () => {
     const agg = (feed: (a: TraceAggregator) => void, named = false): KeyedTotals => {
       // Raw: names only from the exec and rename events in the capture (no saved_cmdlines, no /proc).
       const names = new Map<number, string>();
-      const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 1000, resolveComm: (tid) => names.get(tid), onName: named ? (tid, c) => names.set(tid, c) : undefined });
+      const a = new TraceAggregator({
+        buckets: LATENCY_BUCKETS,
+        topProcesses: 10,
+        maxInflight: 1000,
+        resolveComm: (tid) => names.get(tid),
+        onName: named ? (tid, c) => names.set(tid, c) : undefined,
+      });
       feed(a);
       return keyed(a.take());
     };
@@ -116,7 +137,9 @@ describe('trace_pipe_raw pages captured from this kernel', () => {
     }
     expect(raw.errors).toMatchObject({ 'umount\tEINVAL': 1, 'mount\tENOENT': 1 });
     // The workload's tmpfs, 10 + 1 by "kubelet -x", 8 × 30 by mount(8), and unshare -m making / private.
-    const mounts = Object.entries(raw.callsByCpu).filter(([k]) => k.startsWith('mount\t')).reduce((s, [, v]) => s + v, 0);
+    const mounts = Object.entries(raw.callsByCpu)
+      .filter(([k]) => k.startsWith('mount\t'))
+      .reduce((s, [, v]) => s + v, 0);
     expect(mounts).toBe(1 + 10 + 1 + 240 + 1);
     // Each task under its name when it made the call. trace_pipe names a task when the line is read:
     // unshare(1) had exec'd true(1) by then.
@@ -172,9 +195,18 @@ class PageWriter {
 }
 
 const MINI_FORMATS = new Map([
-  ['syscalls/sys_enter_mount', 'name: sys_enter_mount\nID: 7\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n'],
-  ['syscalls/sys_exit_mount', 'name: sys_exit_mount\nID: 8\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n'],
-  ['lock/contention_begin', 'name: contention_begin\nID: 9\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:void * lock_addr;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:unsigned int flags;\toffset:16;\tsize:4;\tsigned:0;\n'],
+  [
+    'syscalls/sys_enter_mount',
+    'name: sys_enter_mount\nID: 7\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n',
+  ],
+  [
+    'syscalls/sys_exit_mount',
+    'name: sys_exit_mount\nID: 8\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;\n',
+  ],
+  [
+    'lock/contention_begin',
+    'name: contention_begin\nID: 9\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:void * lock_addr;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:unsigned int flags;\toffset:16;\tsize:4;\tsigned:0;\n',
+  ],
 ]);
 const MINI: RawLayout = rawLayout(read('header_page'), read('header_event'), MINI_FORMATS);
 const ret = (v: bigint) => {
@@ -219,7 +251,9 @@ describe('trace_pipe_raw records, each kind the ring buffer writes', () => {
     expect(r.error).toMatch(/event syscalls\/sys_exit_mount at byte 36 is shorter than its format/);
     expect(out).toHaveLength(1);
     const past = new PageWriter(1).event(1, 7, 1, Buffer.alloc(8)).commit();
-    expect(decode(past, MINI, 0, 20).r.error).toMatch(/page says 20 bytes of data follow its 16-byte header, past the 20 bytes read/);
+    expect(decode(past, MINI, 0, 20).r.error).toMatch(
+      /page says 20 bytes of data follow its 16-byte header, past the 20 bytes read/,
+    );
     expect(decode(past, MINI, 0, 10).r.error).toMatch(/shorter than its header/);
     const runs = new PageWriter(1).event(1, 7, 1, Buffer.alloc(8)).commit();
     runs.writeUInt32LE(12, 8); // commit cuts the record
@@ -228,7 +262,7 @@ describe('trace_pipe_raw records, each kind the ring buffer writes', () => {
 
   test('every byte pattern decodes or reports an error, never throws or reads out of bounds', () => {
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 2000; i++) {
       const page = Buffer.alloc(4096);
       for (let j = 0; j < 4096; j++) page[j] = rnd() < 0.5 ? 0 : Math.floor(rnd() * 256);
@@ -244,25 +278,56 @@ describe('formats', () => {
     const f = parseEventFormat(read('events/syscalls/sys_exit_mount/format'));
     expect(f.name).toBe('sys_exit_mount');
     expect(f.fields.get('ret')).toEqual({ offset: 16, size: 8, signed: true });
-    expect(parseHeaderPage(read('header_page'))).toEqual({ timestampOffset: 0, commitOffset: 8, commitSize: 8, dataOffset: 16 });
+    expect(parseHeaderPage(read('header_page'))).toEqual({
+      timestampOffset: 0,
+      commitOffset: 8,
+      commitSize: 8,
+      dataOffset: 16,
+    });
     const moved = new Map(MINI_FORMATS);
-    moved.set('syscalls/sys_exit_mount', (MINI_FORMATS.get('syscalls/sys_exit_mount') as string).replace('offset:16;', 'offset:24;'));
+    moved.set(
+      'syscalls/sys_exit_mount',
+      (MINI_FORMATS.get('syscalls/sys_exit_mount') as string).replace('offset:16;', 'offset:24;'),
+    );
     const layout = rawLayout(read('header_page'), read('header_event'), moved);
     const fields = Buffer.alloc(24);
     fields.writeBigInt64LE(-13n, 16);
-    expect(decode(new PageWriter(1).event(1, 8, 5, fields).commit(), layout).out[0]).toMatchObject({ kind: 'exit', ret: -13 });
+    expect(decode(new PageWriter(1).event(1, 8, 5, fields).commit(), layout).out[0]).toMatchObject({
+      kind: 'exit',
+      ret: -13,
+    });
   });
 
   test('a record header or page this reader does not know is refused, so the collector reads the text', () => {
     expect(() => checkHeaderEvent(read('header_event').replace('5 bits', '4 bits'))).toThrow(/record header differs/);
-    expect(() => parseHeaderPage('\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n')).toThrow(/no timestamp, commit or data field/);
-    const noRet = new Map([['syscalls/sys_exit_mount', (MINI_FORMATS.get('syscalls/sys_exit_mount') as string).replace('long ret', 'long value')]]);
-    expect(() => rawLayout(read('header_page'), read('header_event'), noRet)).toThrow(/sys_exit_mount has no ret field/);
-    expect(() => rawLayout(read('header_page'), read('header_event'), new Map([['sched/sched_switch', read('events/lock/contention_end/format')]]))).toThrow(/no raw decoder for event sched\/sched_switch/);
+    expect(() => parseHeaderPage('\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n')).toThrow(
+      /no timestamp, commit or data field/,
+    );
+    const noRet = new Map([
+      [
+        'syscalls/sys_exit_mount',
+        (MINI_FORMATS.get('syscalls/sys_exit_mount') as string).replace('long ret', 'long value'),
+      ],
+    ]);
+    expect(() => rawLayout(read('header_page'), read('header_event'), noRet)).toThrow(
+      /sys_exit_mount has no ret field/,
+    );
+    expect(() =>
+      rawLayout(
+        read('header_page'),
+        read('header_event'),
+        new Map([['sched/sched_switch', read('events/lock/contention_end/format')]]),
+      ),
+    ).toThrow(/no raw decoder for event sched\/sched_switch/);
   });
 
   test('saved_cmdlines: names with spaces, junk lines skipped', () => {
-    expect(parseSavedCmdlines('12 kubelet -x\n7 systemd\nbad\n 3 x\n0 swapper\n')).toEqual(new Map([[12, 'kubelet -x'], [7, 'systemd']]));
+    expect(parseSavedCmdlines('12 kubelet -x\n7 systemd\nbad\n 3 x\n0 swapper\n')).toEqual(
+      new Map([
+        [12, 'kubelet -x'],
+        [7, 'systemd'],
+      ]),
+    );
   });
 });
 
@@ -270,7 +335,13 @@ describe('TimeMerge', () => {
   const take = (m: TimeMerge, now: number, into: number[]) => m.release(now, (b, i) => into.push(b.ts[i] as number));
   test('per-CPU runs come out in time order; the newest wait for the next read', () => {
     const m = new TimeMerge(true, 0.01);
-    for (const [cpu, ts] of [[0, 1.0], [0, 1.5], [0, 1.995], [1, 1.2], [1, 1.999]] as const) {
+    for (const [cpu, ts] of [
+      [0, 1.0],
+      [0, 1.5],
+      [0, 1.995],
+      [1, 1.2],
+      [1, 1.999],
+    ] as const) {
       if (cpu === 1 && ts === 1.2) m.startRun();
       m.pending.push(3, -1, 1, cpu, ts, 0);
     }
@@ -290,19 +361,25 @@ describe('TimeMerge', () => {
     // Two CPUs' runs of 2500 events, interleaved in time; equal times go to the earlier run first.
     for (const cpu of [0, 1]) {
       m.startRun();
-      for (let i = 0; i < 2500; i++) m.pending.push(0, syscallId('mount'), cpu * 10000 + i, cpu, Math.floor(i / 10) + cpu * 0.5, 0);
+      for (let i = 0; i < 2500; i++)
+        m.pending.push(0, syscallId('mount'), cpu * 10000 + i, cpu, Math.floor(i / 10) + cpu * 0.5, 0);
     }
     const tids: number[] = [];
     m.release(0, (b, i) => tids.push(b.tid[i] as number));
     expect(tids).toHaveLength(5000);
     const ts = (tid: number) => Math.floor((tid % 10000) / 10) + (tid >= 10000 ? 0.5 : 0);
-    for (let i = 1; i < tids.length; i++) expect(ts(tids[i] as number)).toBeGreaterThanOrEqual(ts(tids[i - 1] as number));
+    for (let i = 1; i < tids.length; i++)
+      expect(ts(tids[i] as number)).toBeGreaterThanOrEqual(ts(tids[i - 1] as number));
     expect(tids.filter((t) => t < 10000)).toEqual(Array.from({ length: 2500 }, (_, i) => i));
   });
 
   test('equal times across runs: the earlier run’s event first, as the kernel merges CPUs', () => {
     const m = new TimeMerge(false);
-    const runs = [[1, 2, 2, 2, 5], [2, 2, 3], [0, 2, 5]];
+    const runs = [
+      [1, 2, 2, 2, 5],
+      [2, 2, 3],
+      [0, 2, 5],
+    ];
     runs.forEach((times, r) => {
       m.startRun();
       times.forEach((t, i) => m.pending.push(3, -1, r * 100 + i, r, t, 0));

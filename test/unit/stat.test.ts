@@ -18,7 +18,16 @@ describe('/proc/stat', () => {
   test('fixture: 96 CPUs, the aggregate line ignored', () => {
     const s = parseProcStat(fs.readFileSync(path.join(FIXTURES, 'proc/stat'), 'utf8'));
     expect(s.cpus.size).toBe(96);
-    expect(s.cpus.get(95)).toEqual({ user: 1095, nice: 105, system: 690, idle: 90095, iowait: 115, irq: 0, softirq: 100, steal: 0 });
+    expect(s.cpus.get(95)).toEqual({
+      user: 1095,
+      nice: 105,
+      system: 690,
+      idle: 90095,
+      iowait: 115,
+      irq: 0,
+      softirq: 100,
+      steal: 0,
+    });
   });
 
   test('old kernels with four counters leave the rest absent, not 0', () => {
@@ -39,7 +48,9 @@ describe('cpu lists and topology', () => {
     ['', []],
   ])('%j', (s, want) => expect(parseCpuList(s)).toEqual(want));
 
-  test.each([['0-'], ['a'], ['3-1'], ['0,,1']])('%j is a ParseError', (s) => expect(() => parseCpuList(s)).toThrow(ParseError));
+  test.each([['0-'], ['a'], ['3-1'], ['0,,1']])('%j is a ParseError', (s) =>
+    expect(() => parseCpuList(s)).toThrow(ParseError),
+  );
 
   test('dual-socket SMT fixture: 2 sockets, 2 NUMA nodes, SMT on, siblings on the same socket', async () => {
     const t = await readTopology(new HostPaths(path.join(FIXTURES, 'proc'), path.join(FIXTURES, 'sys')));
@@ -74,7 +85,9 @@ describe('cpu lists and topology', () => {
   });
 
   test('cpu model', () => {
-    expect(parseCpuModel(fs.readFileSync(path.join(FIXTURES, 'proc/cpuinfo'), 'utf8'))).toBe('Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz');
+    expect(parseCpuModel(fs.readFileSync(path.join(FIXTURES, 'proc/cpuinfo'), 'utf8'))).toBe(
+      'Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz',
+    );
     expect(parseCpuModel('processor : 0\nvendor : x\n')).toBeUndefined();
   });
 });

@@ -11,7 +11,10 @@ import { keyed, sumWhere, Totals, type KeyedTotals } from '../support/trace-tota
 // Captured from this kernel by test/fixtures/capture/trace-pipe.sh; its header says what ran.
 const CAPTURE = fs.readFileSync(path.join(FIXTURES, 'tracefs/trace_pipe.txt'), 'utf8');
 
-function aggregate(chunks: string[], opts: Partial<ConstructorParameters<typeof TraceAggregator>[0]> = {}): KeyedTotals {
+function aggregate(
+  chunks: string[],
+  opts: Partial<ConstructorParameters<typeof TraceAggregator>[0]> = {},
+): KeyedTotals {
   const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 1000, ...opts });
   for (const c of chunks) a.feed(c);
   return keyed(a.take());
@@ -19,25 +22,58 @@ function aggregate(chunks: string[], opts: Partial<ConstructorParameters<typeof 
 
 describe('trace_pipe lines', () => {
   test('syscall entry and exit, with the comm holding a space and dashes', () => {
-    expect(parseTraceLine('      kubelet -x-22087   [001] .....  6647.566568: sys_umount -> 0xffffffffffffffea')).toEqual({ kind: 'exit', syscall: 'umount', comm: 'kubelet -x', tid: 22087, cpu: 1, ts: 6647.566568, ret: -22 });
-    expect(parseTraceLine('   runc:[2:INIT]-9-1234    [013] d..1.  12.000001: sys_mount(dev_name: 0x1, dir_name: 0x2, type: 0, flags: 0x1000, data: 0)')).toEqual({ kind: 'enter', syscall: 'mount', comm: 'runc:[2:INIT]-9', tid: 1234, cpu: 13, ts: 12.000001 });
+    expect(
+      parseTraceLine('      kubelet -x-22087   [001] .....  6647.566568: sys_umount -> 0xffffffffffffffea'),
+    ).toEqual({ kind: 'exit', syscall: 'umount', comm: 'kubelet -x', tid: 22087, cpu: 1, ts: 6647.566568, ret: -22 });
+    expect(
+      parseTraceLine(
+        '   runc:[2:INIT]-9-1234    [013] d..1.  12.000001: sys_mount(dev_name: 0x1, dir_name: 0x2, type: 0, flags: 0x1000, data: 0)',
+      ),
+    ).toEqual({ kind: 'enter', syscall: 'mount', comm: 'runc:[2:INIT]-9', tid: 1234, cpu: 13, ts: 12.000001 });
   });
 
   test('record-tgid column and the <...> comm', () => {
-    expect(parseTraceLine('           <...>-77      (     70) [000] .....   1.5: sys_open_tree -> 0x3')).toMatchObject({ kind: 'exit', syscall: 'open_tree', comm: '<...>', tid: 77, ret: 3 });
+    expect(parseTraceLine('           <...>-77      (     70) [000] .....   1.5: sys_open_tree -> 0x3')).toMatchObject({
+      kind: 'exit',
+      syscall: 'open_tree',
+      comm: '<...>',
+      tid: 77,
+      ret: 3,
+    });
   });
 
   test('lock contention flags and kinds', () => {
-    expect(parseTraceLine('  umount-21352 [000] ...1.  6286.122552: contention_begin: 00000000ffdd4408 (flags=SPIN|MUTEX)')).toMatchObject({ kind: 'lock_begin', flags: 33 });
-    expect(parseTraceLine('  umount-21352 [000] ...1.  6286.122553: contention_end: 00000000ffdd4408 (ret=0)')).toMatchObject({ kind: 'lock_end', tid: 21352 });
-    expect([4, 2, 33, 32, 1, 5, 3, 16 | 2, 8, 0].map((flags) => LOCK_KINDS[lockKindIndex(flags)])).toEqual(['rwsem_write', 'rwsem_read', 'mutex', 'mutex', 'spin', 'rwlock_write', 'rwlock_read', 'percpu_rwsem_read', 'rt_mutex', 'other']);
+    expect(
+      parseTraceLine('  umount-21352 [000] ...1.  6286.122552: contention_begin: 00000000ffdd4408 (flags=SPIN|MUTEX)'),
+    ).toMatchObject({ kind: 'lock_begin', flags: 33 });
+    expect(
+      parseTraceLine('  umount-21352 [000] ...1.  6286.122553: contention_end: 00000000ffdd4408 (ret=0)'),
+    ).toMatchObject({ kind: 'lock_end', tid: 21352 });
+    expect([4, 2, 33, 32, 1, 5, 3, 16 | 2, 8, 0].map((flags) => LOCK_KINDS[lockKindIndex(flags)])).toEqual([
+      'rwsem_write',
+      'rwsem_read',
+      'mutex',
+      'mutex',
+      'spin',
+      'rwlock_write',
+      'rwlock_read',
+      'percpu_rwsem_read',
+      'rt_mutex',
+      'other',
+    ]);
   });
 
   test('lost-events marker', () => {
     expect(parseTraceLine('CPU:3 [LOST 120 EVENTS]')).toEqual({ kind: 'lost', cpu: 3, count: 120 });
   });
 
-  test.each([['garbage'], ['x-1 [000] ..... 1.0: sys_mount'], ['x-1 [000] ..... 1.0: sys_mount -> nothex'], ['x-1 [000] ..... 1.0: contention_begin: 0 (flags=BOGUS)'], ['x-1 [000] ..... 1.0: contention_begin: 0']])('%j is a ParseError naming the line', (line) => {
+  test.each([
+    ['garbage'],
+    ['x-1 [000] ..... 1.0: sys_mount'],
+    ['x-1 [000] ..... 1.0: sys_mount -> nothex'],
+    ['x-1 [000] ..... 1.0: contention_begin: 0 (flags=BOGUS)'],
+    ['x-1 [000] ..... 1.0: contention_begin: 0'],
+  ])('%j is a ParseError naming the line', (line) => {
     expect(() => parseTraceLine(line, 'trace_pipe', 7)).toThrow(ParseError);
     expect(() => parseTraceLine(line, 'trace_pipe', 7)).toThrow(/trace_pipe:7:/);
   });
@@ -91,7 +127,8 @@ describe('aggregating a captured trace', () => {
 });
 
 describe('bounds', () => {
-  const enter = (tid: number, ts: number, comm = 'p') => `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
+  const enter = (tid: number, ts: number, comm = 'p') =>
+    `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
   const exit = (tid: number, ts: number, ret = '0x0') => `p-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount -> ${ret}\n`;
 
   test('process names beyond the limit are "other", and a named one keeps its series', () => {
@@ -99,8 +136,20 @@ describe('bounds', () => {
     expect(t.byProcess).toEqual({ a: 2, b: 1, other: 1 });
   });
 
-  test('by actor, whatever the top-processes cut: the shim, the runtime, runc re-exec\'d, kubelet, systemd, the rest', () => {
-    const names = ['containerd-shim', 'containerd', 'runc:[2:INIT]', 'runc', 'kubelet', 'systemd', 'systemd-udevd', 'sh', 'crun', 'conmon', 'ctr'];
+  test("by actor, whatever the top-processes cut: the shim, the runtime, runc re-exec'd, kubelet, systemd, the rest", () => {
+    const names = [
+      'containerd-shim',
+      'containerd',
+      'runc:[2:INIT]',
+      'runc',
+      'kubelet',
+      'systemd',
+      'systemd-udevd',
+      'sh',
+      'crun',
+      'conmon',
+      'ctr',
+    ];
     const t = aggregate(
       names.map((comm, i) => enter(10 + i, 1 + i / 100, comm)),
       { topProcesses: 2 },
@@ -112,7 +161,10 @@ describe('bounds', () => {
 
   test('past 4,096 distinct names, the rest share one slot: every call still counted, by process and by actor', () => {
     const n = 5000;
-    const t = aggregate(Array.from({ length: n }, (_, i) => enter(100 + i, 1 + i / 1e5, i === n - 1 ? 'runc' : `p${i}`)), { topProcesses: 3 });
+    const t = aggregate(
+      Array.from({ length: n }, (_, i) => enter(100 + i, 1 + i / 1e5, i === n - 1 ? 'runc' : `p${i}`)),
+      { topProcesses: 3 },
+    );
     expect(Object.values(t.byProcess).reduce((a, b) => a + b, 0)).toBe(n);
     expect(t.byProcess).toEqual({ p0: 1, p1: 1, p2: 1, other: n - 3 });
     // runc came past the cut, so its call is the overflow's: "other" by actor too.
@@ -120,7 +172,9 @@ describe('bounds', () => {
   });
 
   test('<...> is resolved through the resolver, else "unknown"', () => {
-    expect(aggregate([enter(5, 1, '<...>')], { resolveComm: (tid) => (tid === 5 ? 'containerd' : undefined) }).byProcess).toEqual({ containerd: 1 });
+    expect(
+      aggregate([enter(5, 1, '<...>')], { resolveComm: (tid) => (tid === 5 ? 'containerd' : undefined) }).byProcess,
+    ).toEqual({ containerd: 1 });
     expect(aggregate([enter(6, 1, '<...>')]).byProcess).toEqual({ unknown: 1 });
   });
 
@@ -132,7 +186,10 @@ describe('bounds', () => {
 
   test('a full table makes room by forgetting tasks that finished their syscall, never one in flight', () => {
     // 3 takes the place of 1 (done); 4 finds 2 and 3 in flight and is counted, not timed.
-    const t = aggregate([enter(1, 1), exit(1, 2), enter(2, 3), enter(3, 4), enter(4, 5), exit(4, 6), exit(3, 7), exit(2, 8)], { maxInflight: 2 });
+    const t = aggregate(
+      [enter(1, 1), exit(1, 2), enter(2, 3), enter(3, 4), enter(4, 5), exit(4, 6), exit(3, 7), exit(2, 8)],
+      { maxInflight: 2 },
+    );
     expect(sumWhere(t.callsByCpu, 'mount\t')).toBe(4);
     expect(t.durations.mount).toMatchObject({ count: 3, sum: 1 + 3 + 5 });
     expect(t.inflight).toBe(0);
@@ -143,7 +200,12 @@ describe('bounds', () => {
     // spread as a busy host's are (and some colliding in the table's hash).
     const n = 5000;
     const tid = (i: number) => 100 + ((i * 7919) % 4_000_000);
-    const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 65_536, resolveComm: () => 'runc' });
+    const a = new TraceAggregator({
+      buckets: LATENCY_BUCKETS,
+      topProcesses: 10,
+      maxInflight: 65_536,
+      resolveComm: () => 'runc',
+    });
     const totals = new Totals(a);
     const mount = tracedSyscall('mount');
     for (let i = 0; i < n; i++) a.account(ENTER, mount, tid(i), 0, 1 + i * 1e-6, 0);
@@ -151,11 +213,12 @@ describe('bounds', () => {
     for (let i = 0; i < n; i++) a.account(LOCK_BEGIN, -1, tid(i), 1, 2, 4);
     for (let i = 0; i < n; i++) a.account(LOCK_END, -1, tid(i), 1, 2 + (i % 2) * 1e-3, 0);
     // Task i's mount lasts exactly i µs + 1 ms.
-    for (let i = n - 1; i >= 0; i--) a.account(EXIT, mount, tid(i), 1, 1 + i * 1e-6 + i * 1e-6 + 1e-3, i % 3 === 0 ? -16 : 0);
+    for (let i = n - 1; i >= 0; i--)
+      a.account(EXIT, mount, tid(i), 1, 1 + i * 1e-6 + i * 1e-6 + 1e-3, i % 3 === 0 ? -16 : 0);
     const t = totals.take();
     expect(t.inflight).toBe(0);
     expect(t.durations.mount?.count).toBe(n);
-    expect(t.durations.mount?.sum).toBeCloseTo(n * 1e-3 + ((n - 1) * n) / 2 * 1e-6, 6);
+    expect(t.durations.mount?.sum).toBeCloseTo(n * 1e-3 + (((n - 1) * n) / 2) * 1e-6, 6);
     expect(t.lockWait['mount\trwsem_write']).toBeCloseTo(Math.floor(n / 2) * 1e-3, 9);
     expect(t.errors).toEqual({ 'mount\tEBUSY': Math.ceil(n / 3) });
     expect(t.byProcess).toEqual({ runc: n });
@@ -189,14 +252,20 @@ describe('bounds', () => {
 });
 
 describe('what changed since the last take', () => {
-  const enter = (tid: number, ts: number, comm = 'p') => `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
+  const enter = (tid: number, ts: number, comm = 'p') =>
+    `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
   const exit = (tid: number, ts: number, ret = '0x0') => `p-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount -> ${ret}\n`;
 
   test('take() hands over each count once: a second take holds only what came after the first', () => {
     const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 10 });
     a.feed(enter(1, 1) + exit(1, 1.001, '0xfffffffffffffff0') + enter(2, 2));
     const first = keyed(a.take());
-    expect(first).toMatchObject({ callsByCpu: { 'mount\t0': 2 }, errors: { 'mount\tEBUSY': 1 }, byProcess: { p: 2 }, inflight: 1 });
+    expect(first).toMatchObject({
+      callsByCpu: { 'mount\t0': 2 },
+      errors: { 'mount\tEBUSY': 1 },
+      byProcess: { p: 2 },
+      inflight: 1,
+    });
     expect(first.durations.mount?.count).toBe(1);
     // Task 2's mount began before the first take and ends after it: timed, and counted once.
     a.feed(exit(2, 2.5));

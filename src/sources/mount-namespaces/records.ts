@@ -19,7 +19,12 @@ export interface MountEventCounts {
 }
 
 /** Adds the events in buf[0, n) to `into`; `each` (optional) sees every mount event's mask, pid and mount id. */
-export function countMountEvents(buf: Buffer, n: number, into: MountEventCounts, each?: (mask: number, pid: number, mountId: bigint | undefined) => void): void {
+export function countMountEvents(
+  buf: Buffer,
+  n: number,
+  into: MountEventCounts,
+  each?: (mask: number, pid: number, mountId: bigint | undefined) => void,
+): void {
   let off = 0;
   while (off < n) {
     if (n - off < METADATA_LEN) {
@@ -39,7 +44,7 @@ export function countMountEvents(buf: Buffer, n: number, into: MountEventCounts,
     if (mask & FAN_MNT_DETACH) into.detach++;
     if (each && mask & (FAN_MNT_ATTACH | FAN_MNT_DETACH)) {
       let id: bigint | undefined;
-      for (let i = off + metaLen; i + 4 <= off + len; ) {
+      for (let i = off + metaLen; i + 4 <= off + len;) {
         const type = buf[i] as number;
         const infoLen = buf.readUInt16LE(i + 2);
         if (infoLen < 4 || i + infoLen > off + len) break;

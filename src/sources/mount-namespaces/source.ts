@@ -4,7 +4,14 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { COUNTER, COUNTERS, type EventScope, type NamespacesMessage, type NamespacesReady, type WalkResult } from './thread';
+import {
+  COUNTER,
+  COUNTERS,
+  type EventScope,
+  type NamespacesMessage,
+  type NamespacesReady,
+  type WalkResult,
+} from './thread';
 
 export interface EventCounts {
   attach: number;
@@ -32,8 +39,18 @@ export class MountNamespacesSource {
   private onHot: (attachesPerSecond: number) => void = () => undefined;
   private onError: (message: string) => void = () => undefined;
 
-  constructor(opts: { watchedNs: string; fallbackNs: string; procfs: string; leakScanMs: number; scope: EventScope; walkIntervalMs: number; hotPerSecond: number }) {
-    this.worker = new Worker(path.join(__dirname, 'thread.js'), { workerData: { ...opts, counters: this.counters.buffer, control: this.control.buffer } });
+  constructor(opts: {
+    watchedNs: string;
+    fallbackNs: string;
+    procfs: string;
+    leakScanMs: number;
+    scope: EventScope;
+    walkIntervalMs: number;
+    hotPerSecond: number;
+  }) {
+    this.worker = new Worker(path.join(__dirname, 'thread.js'), {
+      workerData: { ...opts, counters: this.counters.buffer, control: this.control.buffer },
+    });
     this.worker.unref();
     let ready: (r: NamespacesReady) => void = () => undefined;
     this.ready = new Promise((r) => (ready = r));
@@ -77,7 +94,12 @@ export class MountNamespacesSource {
         this.taken[i] = v;
         return Number(d);
       };
-      out.events = { attach: delta(COUNTER.attach), detach: delta(COUNTER.detach), overflows: delta(COUNTER.overflows), malformed: delta(COUNTER.malformed) };
+      out.events = {
+        attach: delta(COUNTER.attach),
+        detach: delta(COUNTER.detach),
+        overflows: delta(COUNTER.overflows),
+        malformed: delta(COUNTER.malformed),
+      };
     }
     return out;
   }

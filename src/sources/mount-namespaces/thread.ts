@@ -69,7 +69,12 @@ export interface WalkResult {
   unreadable?: number;
 }
 
-export type NamespacesMessage = NamespacesReady | WalkResult | { type: 'hot'; attachesPerSecond: number } | { type: 'error'; message: string } | { type: 'stopped' };
+export type NamespacesMessage =
+  | NamespacesReady
+  | WalkResult
+  | { type: 'hot'; attachesPerSecond: number }
+  | { type: 'error'; message: string }
+  | { type: 'stopped' };
 
 const MAX_MARKS = 4096;
 const HOT_WINDOW_MS = 100;
@@ -127,7 +132,10 @@ function run(data: NamespacesThreadData): void {
   } catch (err) {
     const why = errorMessage(err);
     // The walk is for the initial PID namespace with CAP_SYS_ADMIN (hostPID in Kubernetes).
-    walkOk = { ok: false, reason: /EPERM/.test(why) ? `${why} (the walk needs CAP_SYS_ADMIN in the initial PID namespace: hostPID)` : why };
+    walkOk = {
+      ok: false,
+      reason: /EPERM/.test(why) ? `${why} (the walk needs CAP_SYS_ADMIN in the initial PID namespace: hostPID)` : why,
+    };
   }
   let fan: number | undefined;
   let events: NamespacesReady['events'] = { ok: false, reason: 'off (--collector.namespaces.events=off)' };
@@ -190,7 +198,16 @@ function run(data: NamespacesThreadData): void {
       unheld = { namespaces: byInode.size, mounts: [...byInode.values()].reduce((a, n) => a + n, 0), unreadable };
       nextLeakScan = now + data.leakScanMs;
     }
-    post({ type: 'walk', namespaces, mounts, largest, marked: fan === undefined ? 0 : marked.size, unheld: unheld?.namespaces, unheldMounts: unheld?.mounts, unreadable: unheld?.unreadable });
+    post({
+      type: 'walk',
+      namespaces,
+      mounts,
+      largest,
+      marked: fan === undefined ? 0 : marked.size,
+      unheld: unheld?.namespaces,
+      unheldMounts: unheld?.mounts,
+      unreadable: unheld?.unreadable,
+    });
   };
 
   const buf = Buffer.allocUnsafe(1 << 16);

@@ -5,7 +5,13 @@
  * call per 32k ids and a merge of two sorted id lists. Both calls take namespace_sem for reading,
  * as a mountinfo read does, but for a fraction of the time.
  */
-import { MountApi, STATMOUNT_FS_TYPE, STATMOUNT_MNT_BASIC, STATMOUNT_MNT_OPTS, STATMOUNT_MNT_POINT } from '../../kernel/mount-api';
+import {
+  MountApi,
+  STATMOUNT_FS_TYPE,
+  STATMOUNT_MNT_BASIC,
+  STATMOUNT_MNT_OPTS,
+  STATMOUNT_MNT_POINT,
+} from '../../kernel/mount-api';
 import { MOUNT_ATTR_IDMAP } from '../../kernel/mount';
 import { overlayLowerLayerCount } from '../../procfs/mountinfo';
 import { TableTally, type MountTable, type TableSample } from './reading';
@@ -51,7 +57,14 @@ export class ListmountTable implements MountTable {
     const s = this.spare;
     if (s && s.ids.length >= n) return s;
     const size = Math.ceil(Math.max(n, 1024) * 1.25);
-    return { count: 0, ids: new Float64Array(size), type: new Uint16Array(size), layers: new Uint16Array(size), idmapped: new Uint8Array(size), temp: new Uint8Array(size) };
+    return {
+      count: 0,
+      ids: new Float64Array(size),
+      type: new Uint16Array(size),
+      layers: new Uint16Array(size),
+      idmapped: new Uint8Array(size),
+      temp: new Uint8Array(size),
+    };
   }
 
   sample(): TableSample {
@@ -113,7 +126,8 @@ export class ListmountTable implements MountTable {
       if (next.idmapped[kept] === 1) idmappedIds.push(id);
       if (next.temp[kept] === 1) tempIds.push(id);
       const type = next.type[kept] as number;
-      if (type === overlay) tally.add('overlay', next.layers[kept] as number, next.idmapped[kept] === 1, prev !== undefined && isNew);
+      if (type === overlay)
+        tally.add('overlay', next.layers[kept] as number, next.idmapped[kept] === 1, prev !== undefined && isNew);
       else {
         perType[type] = (perType[type] as number) + 1;
         idmappedPerType[type] = (idmappedPerType[type] as number) + (next.idmapped[kept] as number);
@@ -121,7 +135,8 @@ export class ListmountTable implements MountTable {
       kept++;
     }
     removed += pn - p;
-    for (let t = 0; t < this.typeNames.length; t++) if (t !== overlay) tally.addMany(this.typeNames[t] as string, perType[t] as number, idmappedPerType[t] as number);
+    for (let t = 0; t < this.typeNames.length; t++)
+      if (t !== overlay) tally.addMany(this.typeNames[t] as string, perType[t] as number, idmappedPerType[t] as number);
     next.count = kept;
     this.perType = perType;
     this.idmappedPerType = idmappedPerType;

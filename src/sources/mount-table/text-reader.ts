@@ -17,7 +17,10 @@ import { TableTally, type MountTable, type TableSample } from './reading';
  * when it is large enough (the result is a view of it, valid until the next call with it); the
  * buffer used is returned for the next call.
  */
-export function readProcFileSync(file: string, buf: Buffer = Buffer.allocUnsafe(256 * 1024)): { data: Buffer; buf: Buffer } {
+export function readProcFileSync(
+  file: string,
+  buf: Buffer = Buffer.allocUnsafe(256 * 1024),
+): { data: Buffer; buf: Buffer } {
   const fd = fs.openSync(file, 'r');
   try {
     let total = 0;
@@ -102,7 +105,16 @@ class Reading {
     this.data = data;
   }
 
-  add(lineNo: number, id: number, start: number, length: number, identityLength: number, fsType: string, flags: number, layers: number): void {
+  add(
+    lineNo: number,
+    id: number,
+    start: number,
+    length: number,
+    identityLength: number,
+    fsType: string,
+    flags: number,
+    layers: number,
+  ): void {
     const k = this.n++;
     if (k === this.id.length) {
       const size = k * 2;
@@ -229,8 +241,22 @@ export class MountinfoTable implements MountTable {
               this.scanInto(cur, data, from, from + (prev.length[k] as number), at, errors);
             } else {
               kept++;
-              cur.add(at, id, from, prev.length[k] as number, prev.identityLength[k] as number, prev.fsType[k] as string, prev.flags[k] as number, prev.layers[k] as number);
-              count(prev.fsType[k] as string, ((prev.flags[k] as number) & FLAG_IDMAPPED) !== 0, prev.layers[k] as number, false);
+              cur.add(
+                at,
+                id,
+                from,
+                prev.length[k] as number,
+                prev.identityLength[k] as number,
+                prev.fsType[k] as string,
+                prev.flags[k] as number,
+                prev.layers[k] as number,
+              );
+              count(
+                prev.fsType[k] as string,
+                ((prev.flags[k] as number) & FLAG_IDMAPPED) !== 0,
+                prev.layers[k] as number,
+                false,
+              );
             }
             k++;
           }
@@ -255,8 +281,22 @@ export class MountinfoTable implements MountTable {
         // The same id's line, moved: as it was.
         kept++;
         k = j + 1;
-        cur.add(lineNo, id, from, le - from, prev.identityLength[j] as number, prev.fsType[j] as string, prev.flags[j] as number, prev.layers[j] as number);
-        count(prev.fsType[j] as string, ((prev.flags[j] as number) & FLAG_IDMAPPED) !== 0, prev.layers[j] as number, false);
+        cur.add(
+          lineNo,
+          id,
+          from,
+          le - from,
+          prev.identityLength[j] as number,
+          prev.fsType[j] as string,
+          prev.flags[j] as number,
+          prev.layers[j] as number,
+        );
+        count(
+          prev.fsType[j] as string,
+          ((prev.flags[j] as number) & FLAG_IDMAPPED) !== 0,
+          prev.layers[j] as number,
+          false,
+        );
         continue;
       }
       // New or changed: decode and scan it.
@@ -264,16 +304,25 @@ export class MountinfoTable implements MountTable {
       const facts = this.facts;
       const identity = cur.identityLength[cur.n - 1] as number;
       const was = prev ? prev.lineOf(facts.mountId) : -1;
-      const same = prev !== undefined && was >= 0 && prev.identityLength[was] === identity && prev.same(data, from, prev.start[was] as number, identity);
+      const same =
+        prev !== undefined &&
+        was >= 0 &&
+        prev.identityLength[was] === identity &&
+        prev.same(data, from, prev.start[was] as number, identity);
       if (same) kept++;
       if (was >= 0) k = was + 1;
       count(facts.fsType, facts.idmapped, cur.layers[cur.n - 1] as number, prev !== undefined && !same);
     }
     tally.addMany(runType, runN, runIdmapped);
     const idmappedIds: number[] = [];
-    if (tally.idmapped > 0) for (let i = 0; i < cur.n; i++) if ((cur.flags[i] as number) & FLAG_IDMAPPED && (cur.id[i] as number) >= 0) idmappedIds.push(cur.id[i] as number);
+    if (tally.idmapped > 0)
+      for (let i = 0; i < cur.n; i++)
+        if ((cur.flags[i] as number) & FLAG_IDMAPPED && (cur.id[i] as number) >= 0)
+          idmappedIds.push(cur.id[i] as number);
     const tempIds: number[] = [];
-    if (cur.temps > 0) for (let i = 0; i < cur.n; i++) if ((cur.flags[i] as number) & FLAG_TEMP && (cur.id[i] as number) >= 0) tempIds.push(cur.id[i] as number);
+    if (cur.temps > 0)
+      for (let i = 0; i < cur.n; i++)
+        if ((cur.flags[i] as number) & FLAG_TEMP && (cur.id[i] as number) >= 0) tempIds.push(cur.id[i] as number);
     // max(0): a text repeating an id (never the kernel's) must not make churn negative.
     const added = prev ? Math.max(0, cur.count - kept) : 0;
     const removed = prev ? Math.max(0, prev.count - kept) : 0;
@@ -297,7 +346,14 @@ export class MountinfoTable implements MountTable {
    * Decodes and scans the line data[from, to) into this.facts and adds it to `reading`; false when
    * it did not parse (its error pushed, the line kept as one that did not parse).
    */
-  private scanInto(reading: Reading, data: Buffer, from: number, to: number, lineNo: number, errors: ParseError[]): boolean {
+  private scanInto(
+    reading: Reading,
+    data: Buffer,
+    from: number,
+    to: number,
+    lineNo: number,
+    errors: ParseError[],
+  ): boolean {
     const line = data.toString('utf8', from, to);
     const facts = this.facts;
     const err = scanMountinfoLine(line, 0, line.length, lineNo, this.file, facts);
@@ -313,8 +369,11 @@ export class MountinfoTable implements MountTable {
       let spaces = 0;
       for (identity = 0; from + identity < to; identity++) if (data[from + identity] === 32 && ++spaces === 5) break;
     }
-    const layers = facts.fsType === 'overlay' ? overlayLowerLayerCount(line.slice(facts.superStart, facts.superEnd)) : 0;
-    const flags = (facts.idmapped ? FLAG_IDMAPPED : 0) | (isRuntimeTempMountPoint(mountPointOf(line, facts.identityEnd)) ? FLAG_TEMP : 0);
+    const layers =
+      facts.fsType === 'overlay' ? overlayLowerLayerCount(line.slice(facts.superStart, facts.superEnd)) : 0;
+    const flags =
+      (facts.idmapped ? FLAG_IDMAPPED : 0) |
+      (isRuntimeTempMountPoint(mountPointOf(line, facts.identityEnd)) ? FLAG_TEMP : 0);
     reading.add(lineNo, facts.mountId, from, to - from, identity, facts.fsType, flags, layers);
     return true;
   }

@@ -65,7 +65,10 @@ function readMountMax(file: string): number | undefined {
  * Opens the table and takes its first reading: listmount where it works (the reading proves it),
  * else mountinfo text, saying why in `fallback` when `auto` fell back.
  */
-export function openTable(mountinfoPath: string, method: TableMethodSetting): { table: MountTable; first: TableSample } {
+export function openTable(
+  mountinfoPath: string,
+  method: TableMethodSetting,
+): { table: MountTable; first: TableSample } {
   if (method !== 'mountinfo') {
     try {
       if (!isProcfs(mountinfoPath)) throw new Error(`${mountinfoPath} is not on procfs`);
@@ -147,7 +150,14 @@ if (parentPort) {
         watch.reading();
         reading = { ...s, mountMax: readMountMax(data.mountMaxPath) };
       }
-      res = { id: req.id, changed, reading, watchBroken: watch.broken, size: size.take(changed), sizeUnavailable: size.unavailable };
+      res = {
+        id: req.id,
+        changed,
+        reading,
+        watchBroken: watch.broken,
+        size: size.take(changed),
+        sizeUnavailable: size.unavailable,
+      };
     } catch (err) {
       res = { id: req.id, error: errorMessage(err), code: errnoCode(err) };
     }

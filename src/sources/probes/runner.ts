@@ -23,7 +23,11 @@ export class ProbeRunner {
   /** Seconds the probe took; rejects with ProbeTimeoutError after the timeout. */
   async run(req: Distribute<ProbeRequest>): Promise<number> {
     if (this.wedged) throw new ProbeTimeoutError('an earlier probe is still blocked in the kernel');
-    const res = await this.worker.call(req, this.timeoutMs, () => new ProbeTimeoutError(`${req.kind} probe did not return within ${this.timeoutMs} ms`));
+    const res = await this.worker.call(
+      req,
+      this.timeoutMs,
+      () => new ProbeTimeoutError(`${req.kind} probe did not return within ${this.timeoutMs} ms`),
+    );
     return res.seconds;
   }
 

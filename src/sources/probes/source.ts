@@ -48,7 +48,10 @@ export class ProbesSource {
 
   constructor(private readonly opts: ProbesSourceOptions) {
     this.runner = new ProbeRunner(opts.timeoutMs);
-    this.estimators = { namespace_sem: new BaselineEstimator(opts.windowSize), mount_lock: new BaselineEstimator(opts.windowSize) };
+    this.estimators = {
+      namespace_sem: new BaselineEstimator(opts.windowSize),
+      mount_lock: new BaselineEstimator(opts.windowSize),
+    };
   }
 
   private async time(probe: Probe): Promise<{ seconds: number; timedOut: boolean }> {
@@ -73,7 +76,12 @@ export class ProbesSource {
       const r = await this.time(probe);
       const est = this.estimators[probe];
       est.observe(r.seconds);
-      out[probe] = { ...r, baseline: est.baseline(), estimate: est.estimate(), learned: est.observations >= LEARNED_AFTER };
+      out[probe] = {
+        ...r,
+        baseline: est.baseline(),
+        estimate: est.estimate(),
+        learned: est.observations >= LEARNED_AFTER,
+      };
     }
     return out;
   }

@@ -325,7 +325,12 @@ export class TraceAggregator {
       });
       byCpu.length = 0;
     });
-    for (const [key, count] of this.errors) d.errors.push({ syscall: TRACED_SYSCALLS[Math.floor(key / 65536)]?.name as string, errno: errnoName(key % 65536), count });
+    for (const [key, count] of this.errors)
+      d.errors.push({
+        syscall: TRACED_SYSCALLS[Math.floor(key / 65536)]?.name as string,
+        errno: errnoName(key % 65536),
+        count,
+      });
     this.errors.clear();
     const byLabel = new Map<string, number>();
     const byActor = new Array<number>(ACTORS.length).fill(0);
@@ -343,14 +348,22 @@ export class TraceAggregator {
     });
     for (let i = 0; i < this.lockWait.length; i++) {
       if (this.lockWaits[i] === 0) continue;
-      d.lockWait.push({ syscall: TRACED_SYSCALLS[Math.floor(i / LOCK_KINDS.length)]?.name as string, kind: LOCK_KINDS[i % LOCK_KINDS.length] as string, seconds: this.lockWait[i] as number });
+      d.lockWait.push({
+        syscall: TRACED_SYSCALLS[Math.floor(i / LOCK_KINDS.length)]?.name as string,
+        kind: LOCK_KINDS[i % LOCK_KINDS.length] as string,
+        seconds: this.lockWait[i] as number,
+      });
     }
     this.lockWait.fill(0);
     this.lockWaits.fill(0);
     const width = this.opts.buckets.length + 1;
     for (let s = 0; s < TRACED_SYSCALLS.length; s++) {
       if (this.durationSeen[s] === 0) continue;
-      d.durations.push({ syscall: TRACED_SYSCALLS[s]?.name as string, counts: Array.from(this.durationCounts.subarray(s * width, (s + 1) * width)), sum: this.durationSums[s] as number });
+      d.durations.push({
+        syscall: TRACED_SYSCALLS[s]?.name as string,
+        counts: Array.from(this.durationCounts.subarray(s * width, (s + 1) * width)),
+        sum: this.durationSums[s] as number,
+      });
     }
     this.durationCounts.fill(0);
     this.durationSums.fill(0);
@@ -376,11 +389,31 @@ export function mergeDeltas(a: TraceDelta, b: TraceDelta): TraceDelta {
     parseErrors: a.parseErrors + b.parseErrors,
     lastParseError: b.lastParseError ?? a.lastParseError,
     lost: a.lost + b.lost,
-    calls: sumBy([...a.calls, ...b.calls], (x) => `${x.syscall}\t${x.cpu}`, (i, x) => (i.count += x.count)),
-    errors: sumBy([...a.errors, ...b.errors], (x) => `${x.syscall}\t${x.errno}`, (i, x) => (i.count += x.count)),
-    byProcess: sumBy([...a.byProcess, ...b.byProcess], (x) => x.comm, (i, x) => (i.count += x.count)),
-    byActor: sumBy([...a.byActor, ...b.byActor], (x) => x.actor, (i, x) => (i.count += x.count)),
-    lockWait: sumBy([...a.lockWait, ...b.lockWait], (x) => `${x.syscall}\t${x.kind}`, (i, x) => (i.seconds += x.seconds)),
+    calls: sumBy(
+      [...a.calls, ...b.calls],
+      (x) => `${x.syscall}\t${x.cpu}`,
+      (i, x) => (i.count += x.count),
+    ),
+    errors: sumBy(
+      [...a.errors, ...b.errors],
+      (x) => `${x.syscall}\t${x.errno}`,
+      (i, x) => (i.count += x.count),
+    ),
+    byProcess: sumBy(
+      [...a.byProcess, ...b.byProcess],
+      (x) => x.comm,
+      (i, x) => (i.count += x.count),
+    ),
+    byActor: sumBy(
+      [...a.byActor, ...b.byActor],
+      (x) => x.actor,
+      (i, x) => (i.count += x.count),
+    ),
+    lockWait: sumBy(
+      [...a.lockWait, ...b.lockWait],
+      (x) => `${x.syscall}\t${x.kind}`,
+      (i, x) => (i.seconds += x.seconds),
+    ),
     durations: sumBy(
       [...a.durations, ...b.durations],
       (x) => x.syscall,

@@ -34,12 +34,23 @@ export class RawBatch {
   /** Appends event `i` of another batch. */
   copy(from: RawBatch, i: number): void {
     const kind = from.kind[i] as number;
-    this.push(kind, from.syscall[i] as number, from.tid[i] as number, from.cpu[i] as number, from.ts[i] as number, from.value[i] as number, kind === NAME ? from.name[i] : undefined);
+    this.push(
+      kind,
+      from.syscall[i] as number,
+      from.tid[i] as number,
+      from.cpu[i] as number,
+      from.ts[i] as number,
+      from.value[i] as number,
+      kind === NAME ? from.name[i] : undefined,
+    );
   }
 
   private grow(): void {
     const size = this.ts.length * 2;
-    const more = <T extends Uint8Array | Int16Array | Int32Array | Float64Array>(a: T, make: new (n: number) => T): T => {
+    const more = <T extends Uint8Array | Int16Array | Int32Array | Float64Array>(
+      a: T,
+      make: new (n: number) => T,
+    ): T => {
       const b = new make(size);
       b.set(a);
       return b;
@@ -73,5 +84,13 @@ export class RawBatch {
 /** Hands event `i` of a batch to the aggregator. */
 export function accountEvent(agg: TraceAggregator, b: RawBatch, i: number): void {
   const kind = b.kind[i] as number;
-  agg.account(kind, b.syscall[i] as number, b.tid[i] as number, b.cpu[i] as number, b.ts[i] as number, b.value[i] as number, kind === NAME ? b.name[i] : undefined);
+  agg.account(
+    kind,
+    b.syscall[i] as number,
+    b.tid[i] as number,
+    b.cpu[i] as number,
+    b.ts[i] as number,
+    b.value[i] as number,
+    kind === NAME ? b.name[i] : undefined,
+  );
 }

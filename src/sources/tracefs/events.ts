@@ -69,7 +69,18 @@ export const NAME_EVENTS = ['sched/sched_process_exec', 'task/task_rename'];
 export const LOCK_FLAGS = { SPIN: 1, READ: 2, WRITE: 4, RT: 8, PERCPU: 16, MUTEX: 32 } as const;
 
 /** Lock kinds, as the lock wait metric labels them; lockKindIndex() indexes this list. */
-export const LOCK_KINDS = ['percpu_rwsem_write', 'percpu_rwsem_read', 'mutex', 'rt_mutex', 'rwlock_write', 'rwlock_read', 'spin', 'rwsem_write', 'rwsem_read', 'other'] as const;
+export const LOCK_KINDS = [
+  'percpu_rwsem_write',
+  'percpu_rwsem_read',
+  'mutex',
+  'rt_mutex',
+  'rwlock_write',
+  'rwlock_read',
+  'spin',
+  'rwsem_write',
+  'rwsem_read',
+  'other',
+] as const;
 
 /**
  * What kind of lock a contention_begin's flags describe, as an index into LOCK_KINDS. An optimistic

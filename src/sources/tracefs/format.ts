@@ -57,14 +57,27 @@ export function parseHeaderPage(text: string, source = 'events/header_page'): Pa
   const commit = f.get('commit');
   const data = f.get('data');
   if (!ts || !commit || !data) throw new ParseError(source, 0, 'no timestamp, commit or data field');
-  if (ts.size !== 8 || (commit.size !== 8 && commit.size !== 4)) throw new ParseError(source, 0, `unexpected sizes: timestamp ${ts.size}, commit ${commit.size}`);
+  if (ts.size !== 8 || (commit.size !== 8 && commit.size !== 4))
+    throw new ParseError(source, 0, `unexpected sizes: timestamp ${ts.size}, commit ${commit.size}`);
   return { timestampOffset: ts.offset, commitOffset: commit.offset, commitSize: commit.size, dataOffset: data.offset };
 }
 
 /** The header_event this decoder knows; another layout means a ring buffer it cannot read. */
 export function checkHeaderEvent(text: string, source = 'events/header_event'): void {
-  const want = [/type_len\s*:\s*5 bits/, /time_delta\s*:\s*27 bits/, /padding\s*:\s*type == 29/, /time_extend\s*:\s*type == 30/, /time_stamp\s*:\s*type == 31/];
-  for (const re of want) if (!re.test(text)) throw new ParseError(source, 0, `ring buffer record header differs from the one this reader knows (${re.source})`);
+  const want = [
+    /type_len\s*:\s*5 bits/,
+    /time_delta\s*:\s*27 bits/,
+    /padding\s*:\s*type == 29/,
+    /time_extend\s*:\s*type == 30/,
+    /time_stamp\s*:\s*type == 31/,
+  ];
+  for (const re of want)
+    if (!re.test(text))
+      throw new ParseError(
+        source,
+        0,
+        `ring buffer record header differs from the one this reader knows (${re.source})`,
+      );
 }
 
 /** What an event ID means to the aggregator: its kind (aggregate.ts), and where its value is. */
@@ -94,7 +107,8 @@ export interface RawLayout {
 
 function field(f: EventFormat, name: string, sizes: number[], source: string): FieldFormat {
   const v = f.fields.get(name);
-  if (!v || !sizes.includes(v.size)) throw new ParseError(source, 0, `event ${f.name} has no ${name} field of size ${sizes.join(' or ')}`);
+  if (!v || !sizes.includes(v.size))
+    throw new ParseError(source, 0, `event ${f.name} has no ${name} field of size ${sizes.join(' or ')}`);
   return v;
 }
 
@@ -112,19 +126,22 @@ export function rawLayout(headerPage: string, headerEvent: string, formats: Read
     const f = parseEventFormat(text, source);
     const p = field(f, 'common_pid', [4], source);
     field(f, 'common_type', [2], source);
-    if (pid && (pid.offset !== p.offset || pid.size !== p.size)) throw new ParseError(source, 0, 'common_pid differs between events');
+    if (pid && (pid.offset !== p.offset || pid.size !== p.size))
+      throw new ParseError(source, 0, 'common_pid differs between events');
     pid = p;
     const need = (...fs: FieldFormat[]) => Math.max(...fs.map((x) => x.offset + x.size));
     const sys = /^syscalls\/sys_(enter|exit)_(\w+)$/.exec(event);
     let d: Decoder;
-    if (sys && sys[1] === 'enter') d = { event, kind: ENTER, syscall: syscallId(sys[2] as string), value: undefined, need: need(p) };
+    if (sys && sys[1] === 'enter')
+      d = { event, kind: ENTER, syscall: syscallId(sys[2] as string), value: undefined, need: need(p) };
     else if (sys) {
       const ret = field(f, 'ret', [8, 4], source);
       d = { event, kind: EXIT, syscall: syscallId(sys[2] as string), value: ret, need: need(p, ret) };
     } else if (event === 'lock/contention_begin') {
       const flags = field(f, 'flags', [4], source);
       d = { event, kind: LOCK_BEGIN, syscall: -1, value: flags, need: need(p, flags) };
-    } else if (event === 'lock/contention_end') d = { event, kind: LOCK_END, syscall: -1, value: undefined, need: need(p) };
+    } else if (event === 'lock/contention_end')
+      d = { event, kind: LOCK_END, syscall: -1, value: undefined, need: need(p) };
     else if (event === 'sched/sched_process_exec') {
       const filename = field(f, 'filename', [4], source);
       const target = field(f, 'pid', [4], source);

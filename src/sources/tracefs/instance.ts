@@ -149,7 +149,13 @@ export class TraceInstance {
       for (const name of fs.readdirSync(path.join(this.dir, 'per_cpu'))) {
         const cpu = /^cpu(\d+)$/.exec(name)?.[1];
         if (cpu === undefined) continue;
-        cpus.push({ cpu: Number(cpu), fd: fs.openSync(path.join(this.dir, 'per_cpu', name, 'trace_pipe_raw'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) });
+        cpus.push({
+          cpu: Number(cpu),
+          fd: fs.openSync(
+            path.join(this.dir, 'per_cpu', name, 'trace_pipe_raw'),
+            fs.constants.O_RDONLY | fs.constants.O_NONBLOCK,
+          ),
+        });
       }
       if (cpus.length === 0) throw new UnsupportedError(`no per_cpu/cpu*/trace_pipe_raw under ${this.dir}`);
     } catch (err) {
@@ -165,7 +171,11 @@ export class TraceInstance {
    * The name is mountstorm-<pid>; when that is taken by a live exporter (same PID in another PID
    * namespace) a suffix is added.
    */
-  static create(tracefs: TracefsMount, opts: InstanceOptions, log: { removedStale(name: string): void; warn(msg: string): void }): TraceInstance {
+  static create(
+    tracefs: TracefsMount,
+    opts: InstanceOptions,
+    log: { removedStale(name: string): void; warn(msg: string): void },
+  ): TraceInstance {
     return withDirLock(path.join(tracefs.dir, 'instances'), () => {
       const instances = path.join(tracefs.dir, 'instances');
       for (const name of removeStaleInstances(tracefs.dir)) log.removedStale(name);
@@ -177,7 +187,10 @@ export class TraceInstance {
           fs.mkdirSync(dir);
         } catch (err) {
           if (errnoCode(err) === 'EEXIST') continue;
-          throw new UnsupportedError(`cannot create tracefs instance ${dir}: ${errorMessage(err)} (needs root or CAP_SYS_ADMIN)`, { cause: err });
+          throw new UnsupportedError(
+            `cannot create tracefs instance ${dir}: ${errorMessage(err)} (needs root or CAP_SYS_ADMIN)`,
+            { cause: err },
+          );
         }
         // Until a file in it is open, an exporter that does not take turns (an older version) would
         // take the new instance for a dead one's and remove it: open trace_pipe at once, and start

@@ -29,15 +29,21 @@ export interface TracefsMount {
 export function locateTracefs(paths: HostPaths, configured: string | undefined): TracefsMount {
   const found = tracefsCandidates(paths, configured).find(isTracefs);
   if (found !== undefined) return { dir: found, mountedByUs: false };
-  if (configured !== undefined) throw new UnsupportedError(`--collector.tracefs.path ${configured} is not a tracefs mount`);
+  if (configured !== undefined)
+    throw new UnsupportedError(`--collector.tracefs.path ${configured} is not a tracefs mount`);
   const primary = paths.sys('kernel/tracing');
   if (fsType(paths.sys('kernel')) !== SYSFS_MAGIC || !fs.existsSync(primary)) {
-    throw new UnsupportedError(`no tracefs at ${primary} (${paths.sysfs} is not the kernel's sysfs, so nothing is mounted there)`);
+    throw new UnsupportedError(
+      `no tracefs at ${primary} (${paths.sysfs} is not the kernel's sysfs, so nothing is mounted there)`,
+    );
   }
   try {
     mount('tracefs', primary, 'tracefs', 0);
   } catch (err) {
-    throw new UnsupportedError(`no tracefs at ${primary} and mounting one failed: ${errorMessage(err)} (needs CAP_SYS_ADMIN)`, { cause: err });
+    throw new UnsupportedError(
+      `no tracefs at ${primary} and mounting one failed: ${errorMessage(err)} (needs CAP_SYS_ADMIN)`,
+      { cause: err },
+    );
   }
   return { dir: primary, mountedByUs: true };
 }

@@ -96,10 +96,14 @@ export function decodePage(buf: Buffer, length: number, cpu: number, layout: Raw
   let missed = 0;
   if (commit >= RB_MISSED_EVENTS) {
     const at = page.dataOffset + size;
-    missed = (commit - RB_MISSED_EVENTS) >= RB_MISSED_STORED && at + 8 <= length ? readU64(v, at) : 1;
+    missed = commit - RB_MISSED_EVENTS >= RB_MISSED_STORED && at + 8 <= length ? readU64(v, at) : 1;
   }
   const end = page.dataOffset + size;
-  if (end > length) return { missed, error: `page says ${size} bytes of data follow its ${page.dataOffset}-byte header, past the ${length} bytes read` };
+  if (end > length)
+    return {
+      missed,
+      error: `page says ${size} bytes of data follow its ${page.dataOffset}-byte header, past the ${length} bytes read`,
+    };
   let off = page.dataOffset;
   while (off + 4 <= end) {
     const head = v.getUint32(off, true);
@@ -112,7 +116,8 @@ export function decodePage(buf: Buffer, length: number, cpu: number, layout: Raw
       ts += delta;
       if (off + 8 > end) return { missed, error: `padding record cut at byte ${off}` };
       const len = v.getUint32(off + 4, true);
-      if (len < 4 || off + 4 + len > end) return { missed, error: `padding of length ${len} at byte ${off} runs past the page's ${size} bytes of data` };
+      if (len < 4 || off + 4 + len > end)
+        return { missed, error: `padding of length ${len} at byte ${off} runs past the page's ${size} bytes of data` };
       off += 4 + Math.ceil(len / 4) * 4;
       continue;
     }
@@ -142,7 +147,8 @@ export function decodePage(buf: Buffer, length: number, cpu: number, layout: Raw
     const s = slot[v.getUint16(data, true)] as number;
     if (s === 0) continue;
     const decoder = list[s - 1] as Decoder;
-    if (data + decoder.need > next) return { missed, error: `event ${decoder.event} at byte ${at} is shorter than its format` };
+    if (data + decoder.need > next)
+      return { missed, error: `event ${decoder.event} at byte ${at} is shorter than its format` };
     const kind = decoder.kind;
     if (kind === NAME) {
       const name = taskName(buf, data, next, decoder);

@@ -33,10 +33,17 @@ export class TraceSource {
   /** Starts the thread and opens the instance; rejects with UnsupportedError saying why where tracefs cannot be used. */
   static async open(data: TraceThreadData): Promise<TraceSource> {
     // No respawn: the thread owns the instance's descriptors; a dead source is replaced whole.
-    const thread = new WorkerCall<Req, TraceAnswer>(path.join(__dirname, 'thread.js'), { workerData: data, respawn: false });
+    const thread = new WorkerCall<Req, TraceAnswer>(path.join(__dirname, 'thread.js'), {
+      workerData: data,
+      respawn: false,
+    });
     let answer: TraceAnswer;
     try {
-      answer = await thread.call({ op: 'open' }, OPEN_TIMEOUT_MS, () => new UnsupportedError(`the trace thread did not open an instance within ${OPEN_TIMEOUT_MS} ms`));
+      answer = await thread.call(
+        { op: 'open' },
+        OPEN_TIMEOUT_MS,
+        () => new UnsupportedError(`the trace thread did not open an instance within ${OPEN_TIMEOUT_MS} ms`),
+      );
     } catch (err) {
       await thread.close();
       throw err instanceof UnsupportedError ? err : new UnsupportedError((err as Error).message, { cause: err });
@@ -52,14 +59,22 @@ export class TraceSource {
   async take(): Promise<{ delta: TraceDelta; readError?: string }> {
     const acked = this.acked;
     this.acked = false;
-    const a = await this.thread.call({ op: 'take', acked }, ANSWER_TIMEOUT_MS, () => new Error(`trace thread did not answer within ${ANSWER_TIMEOUT_MS} ms`));
+    const a = await this.thread.call(
+      { op: 'take', acked },
+      ANSWER_TIMEOUT_MS,
+      () => new Error(`trace thread did not answer within ${ANSWER_TIMEOUT_MS} ms`),
+    );
     this.acked = true;
     return { delta: a.delta as TraceDelta, readError: a.readError };
   }
 
   /** Enables (or disables) the instance's events: while none is enabled the host pays nothing for tracing. */
   async arm(on: boolean): Promise<void> {
-    await this.thread.call({ op: 'arm', on }, ANSWER_TIMEOUT_MS, () => new Error(`trace thread did not ${on ? 'arm' : 'disarm'} within ${ANSWER_TIMEOUT_MS} ms`));
+    await this.thread.call(
+      { op: 'arm', on },
+      ANSWER_TIMEOUT_MS,
+      () => new Error(`trace thread did not ${on ? 'arm' : 'disarm'} within ${ANSWER_TIMEOUT_MS} ms`),
+    );
   }
 
   /** The thread removes its instance and ends; where it cannot, this thread does. */

@@ -68,7 +68,14 @@ export class TaskTable {
   private rebuild(bits: number, keep: (entry: number) => boolean): void {
     const kept: number[] = [];
     for (let j = 0; j < this.used.length; j++) if (this.used[j] !== 0 && keep(j)) kept.push(j);
-    const old = { tids: this.tids, syscall: this.syscall, start: this.start, lockStart: this.lockStart, lockKind: this.lockKind, slot: this.slot };
+    const old = {
+      tids: this.tids,
+      syscall: this.syscall,
+      start: this.start,
+      lockStart: this.lockStart,
+      lockKind: this.lockKind,
+      slot: this.slot,
+    };
     const n = 1 << bits;
     this.bits = bits;
     this.used = new Uint8Array(n);

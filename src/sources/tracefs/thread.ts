@@ -63,7 +63,11 @@ export interface OpenedInstance {
   warnings: string[];
 }
 
-export type TraceRequest = { id: number; op: 'open' } | { id: number; op: 'take'; acked: boolean } | { id: number; op: 'arm'; on: boolean } | { id: number; op: 'close' };
+export type TraceRequest =
+  | { id: number; op: 'open' }
+  | { id: number; op: 'take'; acked: boolean }
+  | { id: number; op: 'arm'; on: boolean }
+  | { id: number; op: 'close' };
 export type TraceAnswer = { opened?: OpenedInstance; delta?: TraceDelta; readError?: string };
 
 const data = workerData as TraceThreadData;
@@ -184,7 +188,11 @@ function open(): OpenedInstance {
   const bufferSizeKb = data.bufferSizeKb === 'auto' ? bufferSizeFor(os.cpus().length) : data.bufferSizeKb;
   bufferBytes = bufferSizeKb * 1024;
   try {
-    instance = TraceInstance.create(tracefs, { bufferSizeKb, format: data.format, armed: data.armed }, { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) });
+    instance = TraceInstance.create(
+      tracefs,
+      { bufferSizeKb, format: data.format, armed: data.armed },
+      { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) },
+    );
   } catch (err) {
     releaseTracefs(tracefs);
     throw err;
@@ -203,7 +211,16 @@ function open(): OpenedInstance {
   agg = a;
   drainStream = stream.format === 'raw' ? rawDrain(a, stream, instance.monoClock) : textDrain(a, stream.fd);
   schedule();
-  return { bufferSizeKb, handle: instance.handle, format: stream.format, enabled: instance.enabled, missing: instance.missing, textReason: instance.textReason, removedStale, warnings };
+  return {
+    bufferSizeKb,
+    handle: instance.handle,
+    format: stream.format,
+    enabled: instance.enabled,
+    missing: instance.missing,
+    textReason: instance.textReason,
+    removedStale,
+    warnings,
+  };
 }
 
 /** Arms or disarms the instance; what was recorded before disarming is drained first. */
