@@ -68,7 +68,7 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
     try {
       const start = Date.now() / 1000;
       await prom.scraped();
-      await new Promise((r) => setTimeout(r, 1000));
+      await prom.scrapes(1);
       // Two containers that run through it all, started 2 s apart (a counter's first sample is no
       // increase), each rootfs a real 3-layer overlay in the exporter's namespace (the drill's
       // containers are bundles without one): the layer panels' data.
@@ -76,7 +76,7 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
         mountOverlay(bundle(tasks, 'k8s.io', id, 'registry.example/web:1'), 3, (script) =>
           inMountNamespace(exp, script),
         );
-        await new Promise((r) => setTimeout(r, 2000));
+        await prom.scrapes(2);
       }
       await new Promise<void>((resolve, reject) =>
         execFile(
@@ -95,7 +95,8 @@ testIf(ready, 'needs root (storm, tracefs), Debian prometheus and chromium (scri
           (e) => (e ? reject(new Error(e.message, { cause: e })) : resolve()),
         ),
       );
-      await new Promise((r) => setTimeout(r, 4000));
+      // The storm's last samples, and then a quiet one, in Prometheus.
+      await prom.scrapes(4);
       const end = Date.now() / 1000;
       const subst = (e: string) =>
         e

@@ -169,8 +169,9 @@ describe('landing page during a real storm', () => {
             (err) => (err ? reject(new Error(err.message, { cause: err })) : resolve()),
           ),
         );
-        await new Promise((r) => setTimeout(r, 9000));
         const { page } = await open(exp);
+        // The storm has built up once the page shows the leading alert's condition holding.
+        await page.waitForSelector('tr[data-alert="MountStormImminent"][data-holds="true"]', { timeout: 30_000 });
         await page.waitForFunction(
           'Number(document.querySelector(\'[data-field="syscalls"]\').dataset.value) > 500',
           undefined,

@@ -61,7 +61,8 @@ testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for overlay mounts')(
       const b = bundle(task, 'k8s.io', 'b', deep);
       const c = bundle(task, 'k8s.io', 'c', shallow);
       overlay(c, 3);
-      await new Promise((r) => setTimeout(r, 700));
+      // b's bundle is seen with no rootfs mounted yet: its layers must be found later.
+      await until((m) => sum(m, 'mountstorm_container_image_starts_total', { image: deep }) === 2, 'b seen');
       overlay(b, 11);
       // A rootfs on another filesystem: a start without layers.
       const d = bundle(task, 'k8s.io', 'd', shallow);

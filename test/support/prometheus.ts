@@ -14,6 +14,8 @@ export interface RunningPrometheus {
   query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
   /** Waits for the first successful scrape of a target (a counter's first sample is no increase: start what it should see after this). */
   scraped(): Promise<void>;
+  /** Waits until Prometheus has scraped its first target n more times (what it holds then is what a query sees). */
+  scrapes(n: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,17 @@ export async function startPrometheus(opts: {
       for (let i = 0; (await query('up == 1')).length === 0; i++) {
         if (i > 100) throw new Error('Prometheus never scraped its targets');
         await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async scrapes(n) {
+      // timestamp(up) moves on with every scrape of the target.
+      const last = async () => Number((await query(`timestamp(up{job="mountstorm"})`))[0]?.value[1] ?? 0);
+      let seen = await last();
+      for (let got = 0, i = 0; got < n; i++) {
+        if (i > 50 * (n + 1)) throw new Error(`Prometheus scraped its target ${got} of ${n} times`);
+        await new Promise((r) => setTimeout(r, 200));
+        const now = await last();
+        if (now !== seen) [got, seen] = [got + 1, now];
       }
     },
     async stop() {

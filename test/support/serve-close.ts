@@ -12,7 +12,11 @@ import { serve } from '../../src/main';
 void (async () => {
   const config = loadConfig(parseArgs(process.argv.slice(2)), {});
   const running = await serve(config, new Logger('error'));
-  await new Promise((r) => setTimeout(r, 1500));
+  // Two samples taken: every collector has run, its workers and watchers started.
+  await new Promise<void>((resolve) => {
+    let n = 0;
+    running.sampler.onSample(() => ++n === 2 && resolve());
+  });
   const t = Date.now();
   await running.close();
   const closeMs = Date.now() - t;
