@@ -4,20 +4,17 @@
  * Each command is loaded when it runs, never at start: the serving path loads only the exporter,
  * and a command's own dependencies (the dashboards' SDK, the drill's progress bar) load with it.
  */
-import { FLAGS, loadConfig, parseArgs } from './config';
-import { flagsHelp } from './flags';
-import { ConfigError, MountstormError, errorMessage } from './errors';
-import { Logger } from './log';
-import { VERSION } from './version';
+import { MountstormError, errorMessage } from './errors';
 
 type Command = (argv: string[]) => number | Promise<number>;
 
-/** The commands besides serve, each imported when it is run. */
+/** The commands besides serve (src/commands/), each imported when it is run. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  storm: async () => (await import('./storm/command')).stormCommand,
-  doctor: async () => (await import('./doctor/command')).doctorCommand,
-  'render-alerts': async () => (await import('./alerts/render')).renderAlertsCommand,
-  'render-dashboards': async () => (await import('./grafana/dashboards')).renderDashboardsCommand,
+  storm: async () => (await import('./commands/storm')).stormCommand,
+  doctor: async () => (await import('./commands/doctor')).doctorCommand,
+  'render-alerts': async () => (await import('./commands/render-alerts')).renderAlertsCommand,
+  'render-dashboards': async () => (await import('./commands/render-dashboards')).renderDashboardsCommand,
+  'render-mixin': async () => (await import('./commands/render-mixin')).renderMixinCommand,
 };
 
 const USAGE = `usage: mountstorm [serve] [flags]
@@ -46,37 +43,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mountstorm: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  const args = parseArgs(rest);
-  if (args.help) {
-    process.stdout.write(USAGE + flagsHelp(FLAGS) + '\n');
-    return 0;
-  }
-  if (args.version) {
-    process.stdout.write(`mountstorm ${VERSION} (node ${process.version})\n`);
-    return 0;
-  }
-  if (args.positionals.length > 0) throw new ConfigError(`unexpected argument "${args.positionals[0]}"`);
-  const config = loadConfig(args);
-  const log = new Logger(config.logLevel);
-  // Signal handlers go in before anything starts, so a SIGTERM during start-up still shuts down cleanly.
-  let signalled: string | undefined;
-  let wake: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => (wake = resolve));
-  const onSignal = (sig: string) => {
-    if (signalled) return;
-    signalled = sig;
-    // A kernel stall must not keep the process from exiting.
-    setTimeout(() => process.exit(1), 5000).unref();
-    wake();
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  const { serve } = await import('./main');
-  const running = await serve(config, log);
-  await stopped;
-  log.info('shutting down', { signal: signalled });
-  await running.close();
-  return 0;
+  return (await import('./commands/serve')).serveCommand(rest, USAGE);
 }
 
 main(process.argv.slice(2)).then(

@@ -5,11 +5,9 @@
  * touch /proc.
  */
 import { Counter, Gauge, Histogram, Registry, type Metric, type RegistryContentType } from 'prom-client';
+import { BUILD_INFO } from './metric-names';
 
 export type Format = 'prometheus' | 'openmetrics';
-
-/** Version of mountstorm and of Node.js (value 1): every target carries it, so dashboards list nodes by it. */
-export const BUILD_INFO = 'mountstorm_build_info';
 
 /** 10 µs … 60 s: a quiet probe sits near the bottom, a stalled kernel near the top. */
 export const LATENCY_BUCKETS = [

@@ -14,20 +14,21 @@ import { parseListenAddress } from './config';
 import { Exposition } from './exposition';
 import { HostPaths } from './fs/paths';
 import type { Logger } from './log';
-import { Sampler } from './sampler';
-import { NodeStateView } from './state/node-state';
+import { Sampler } from './sample/sampler';
+import { NodeStateView } from './landing/node-state';
 import { createApp } from './server';
 import { VERSION } from './version';
 import { errorMessage } from './errors';
 import { WebAuth } from './web/auth';
 import { loadWebConfig, type TlsSettings, type WebConfig } from './web/config';
 import { DEFAULT_ALERTS_CONFIG, loadAlertsConfig } from './alerts/config';
+import { TracingArmingPolicy } from './alerts/arming';
 import { Evaluator } from './alerts/evaluate';
 import { PageCapabilityGauge } from './alerts/capability';
 import { watchFiles, type FileWatch } from './fs/watch';
 import { DEFAULT_CLIENT_CONFIG, loadClientConfig, parseAlertmanagerUrl, type ClientConfig } from './notify/config';
 import { Notifier } from './notify/notifier';
-import { History } from './state/history';
+import { History } from './sample/history';
 
 export interface Running {
   server: http.Server;
@@ -117,9 +118,10 @@ function watchClientConfig(current: ClientConfig & { file: string }, notifier: N
 }
 
 /** The enabled collectors, in the order of COLLECTORS. */
-export function createCollectors(ctx: CollectorContext): Collector[] {
-  return COLLECTORS.filter((d) => ctx.config.collectors[d.name]).map((d) =>
-    d.create(ctx, ctx.config.collectorOptions[d.name] as object),
+/** The enabled collectors, each given its own options. */
+export function createCollectors(config: Readonly<Config>, ctx: CollectorContext): Collector[] {
+  return COLLECTORS.filter((d) => config.collectors[d.name]).map((d) =>
+    d.create(ctx, config.collectorOptions[d.name] as object),
   );
 }
 
@@ -134,13 +136,14 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   const paths = new HostPaths(config.paths.procfs, config.paths.sysfs, config.paths.rootfs);
   const exposition = new Exposition(VERSION);
   const ctx: CollectorContext = {
-    config,
     paths,
+    mountPid: config.mountPid,
+    sampleIntervalMs: config.sampleIntervalMs,
     log,
     exposition,
     mountinfoPath: paths.proc(config.mountPid, 'mountinfo'),
   };
-  const collectors = createCollectors(ctx);
+  const collectors = createCollectors(config, ctx);
   const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs, config.sampleTimeoutMs);
 
   // The node's samples, its own evaluation of the storm alerts, and (with --alertmanager.url) its page.
@@ -196,9 +199,9 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
   // On-demand tracing listens to the cheap signals: mount events as they come, each whole sample.
   const tracefs = collectors.find((c): c is TracefsCollector => c instanceof TracefsCollector);
   if (tracefs) {
-    sampler.onSample((sample) => tracefs.observe(sample));
-    for (const c of collectors)
-      if (c instanceof NamespacesCollector) c.onStorm((rate) => tracefs.hint(`mount events at ${Math.round(rate)}/s`));
+    const arming = new TracingArmingPolicy((reason) => tracefs.hint(reason));
+    sampler.onSample((sample) => arming.observe(sample));
+    for (const c of collectors) if (c instanceof NamespacesCollector) c.onStorm((rate) => arming.mountEvents(rate));
   }
   const auth = webConfig ? new WebAuth(webConfig.users, webConfig.tls?.clientAuth ?? 'NoClientCert') : undefined;
   const app = createApp({

@@ -6,7 +6,7 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import type { Exposition, Format } from './exposition';
 import { landingPage } from './landing/page';
 import type { Logger } from './log';
-import type { NodeStateView } from './state/node-state';
+import type { NodeStateView } from './landing/node-state';
 import type { WebAuth } from './web/auth';
 import { escapeHtml } from './web/html';
 

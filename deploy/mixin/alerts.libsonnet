@@ -261,7 +261,7 @@
           },
           {
             "alert": "MountStormCollectorFailing",
-            "expr": std.format("mountstorm_scrape_collector_success{%(selector)s} == 0", $._configText),
+            "expr": std.format("mountstorm_sample_collector_success{%(selector)s} == 0", $._configText),
             "for": std.format("%(collectorFailingFor)s", $._configText),
             "labels": {
               "severity": "warning",

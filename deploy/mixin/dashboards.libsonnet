@@ -1738,7 +1738,7 @@
           },
           "targets": [
             {
-              "expr": std.format("count(mountstorm_scrape_collector_success{%(selector)s, instance=~\"$instance\"} == 0) or vector(0)", $._configText),
+              "expr": std.format("count(mountstorm_sample_collector_success{%(selector)s, instance=~\"$instance\"} == 0) or vector(0)", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",
@@ -1831,7 +1831,7 @@
               "refId": "A",
             },
             {
-              "expr": std.format("max(mountstorm_scrape_collector_duration_seconds{%(selector)s, instance=~\"$instance\"})", $._configText),
+              "expr": std.format("max(mountstorm_sample_collector_duration_seconds{%(selector)s, instance=~\"$instance\"})", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",

@@ -7,12 +7,8 @@
  * it says so as a metric, in the log, on the landing page and in `mountstorm doctor`.
  */
 import type { Exposition } from '../exposition';
-import type { Sample } from '../sample';
-
-export const CAPABILITY_METRICS = {
-  pageCapable: 'mountstorm_storm_page_capable',
-  pageBlocked: 'mountstorm_storm_page_blocked',
-} as const;
+import type { Sample } from '../sample/sample';
+import { CAPABILITY_METRICS } from '../metric-names';
 
 export type PageBlocker = 'no_mount_signature' | 'no_container_starts' | 'no_lock_wait';
 

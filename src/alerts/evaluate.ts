@@ -8,24 +8,12 @@
 import type { Gauge } from 'prom-client';
 import type { Exposition } from '../exposition';
 import { parseDuration } from '../flags';
-import type { History } from '../state/history';
+import type { History } from '../sample/history';
 import { runbookUrl, type AlertsConfig } from './config';
 import { formatValue } from './format';
-import {
-  ALERTS,
-  holds,
-  signal,
-  thresholdValue,
-  type AlertSpec,
-  type Condition,
-  type DescriptionPart,
-  type Severity,
-  TOP_IMAGE,
-} from './spec';
-
-export const EVALUATOR_METRICS = {
-  nodeAlerts: 'mountstorm_node_alerts',
-} as const;
+import { ALERTS, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Severity } from './spec';
+import { EVALUATOR_METRICS } from '../metric-names';
+import { signal, TOP_IMAGE } from './signals';
 
 export type AlertPhase = 'inactive' | 'pending' | 'firing';
 
@@ -155,4 +143,14 @@ export class Evaluator {
         this.metric.set({ alertname: s.name, severity: s.severity, state: phase }, s.phase === phase ? 1 : 0);
     }
   }
+}
+
+/** The node's evaluation of a condition (a missing value is false, as a missing series is in PromQL). */
+export function holds(c: Condition, h: History, cfg: AlertsConfig): boolean {
+  if ('not' in c) return !holds(c.not, h, cfg);
+  if ('all' in c) return c.all.every((x) => holds(x, h, cfg));
+  if ('any' in c) return c.any.some((x) => holds(x, h, cfg));
+  const v = signal(c.signal).node(h, cfg);
+  if (v === undefined || Number.isNaN(v)) return false;
+  return 'present' in c ? true : v > thresholdValue(cfg, c.above);
 }

@@ -2,7 +2,7 @@
  * Prometheus's template functions humanize, humanizeDuration, humanizePercentage and printf "%.0f",
  * so a description the node writes reads as the one its rule's template writes.
  */
-import type { ValueFormat } from './spec';
+import type { ValueFormat } from './signals';
 
 /** Go's %.4g: four significant digits, trailing zeros dropped, exponent form outside 1e-4 … 1e4. */
 export function g4(v: number): string {

@@ -4,21 +4,11 @@
  * of the same evaluation; separate groups run concurrently and could read the previous tick's).
  */
 import { formatDuration } from '../flags';
-import { NOTIFY_METRICS } from '../notify/metrics';
+
 import { runbookUrl, type AlertsConfig } from './config';
-import {
-  ALERTS,
-  SIGNALS,
-  selector,
-  signal,
-  signalsOf,
-  thresholdValue,
-  type AlertSpec,
-  type Condition,
-  type DescriptionPart,
-  type Signal,
-  TOP_IMAGE,
-} from './spec';
+import { ALERTS, signalsOf, thresholdValue, type AlertSpec, type Condition, type DescriptionPart } from './spec';
+import { NOTIFY_METRICS } from '../metric-names';
+import { SIGNALS, selector, signal, type Signal, TOP_IMAGE } from './signals';
 
 export interface Rule {
   record?: string;

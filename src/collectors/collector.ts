@@ -5,15 +5,18 @@
  * `apply()` maps that part to metrics in one synchronous block, so a render never sees half a
  * sample. The landing page and the alert evaluator read the same parts, never the metrics.
  */
-import type { Config } from '../config';
 import type { Exposition } from '../exposition';
 import type { FlagSpec, FlagValue } from '../flags';
 import type { HostPaths } from '../fs/paths';
 import type { Logger } from '../log';
 
+/** What every collector is given besides its own options: the path seam and the sampling it runs under. */
 export interface CollectorContext {
-  config: Readonly<Config>;
   paths: HostPaths;
+  /** The process whose mount namespace is watched (--mount.pid: a PID, or "self"). */
+  mountPid: string;
+  /** How often the sampler samples (--sample.interval). */
+  sampleIntervalMs: number;
   log: Logger;
   exposition: Exposition;
   /** The watched mountinfo, through the procfs seam. */

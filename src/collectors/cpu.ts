@@ -9,13 +9,8 @@ import { CPU_MODES, parseProcStat, USER_HZ } from '../procfs/stat';
 import { MonotonicDelta } from '../sources/monotonic-delta';
 import { TopologyCache } from '../sysfs/topology';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
+import { CPU_METRICS } from '../metric-names';
 
-/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
-export const CPU_METRICS = {
-  cpuSeconds: 'mountstorm_cpu_seconds_total',
-  cpuTopologyInfo: 'mountstorm_cpu_topology_info',
-  smtActive: 'mountstorm_smt_active',
-} as const;
 const M = CPU_METRICS;
 
 export interface CpuSnapshot {

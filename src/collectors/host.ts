@@ -6,11 +6,8 @@
 import { promises as fs } from 'node:fs';
 import * as si from 'systeminformation';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
+import { HOST_METRICS } from '../metric-names';
 
-/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
-export const HOST_METRICS = {
-  hostInfo: 'mountstorm_host_info',
-} as const;
 const M = HOST_METRICS;
 
 async function dmi(file: string): Promise<string | undefined> {

@@ -10,31 +10,8 @@ import { MountTableSource } from '../sources/mount-table/source';
 import type { TableMethod } from '../sources/mount-table/reading';
 import type { TableMethodSetting, TableReading } from '../sources/mount-table/thread';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
+import { MOUNTS_METRICS } from '../metric-names';
 
-/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
-export const MOUNTS_METRICS = {
-  mounts: 'mountstorm_mounts',
-  mountsAdded: 'mountstorm_mounts_added_total',
-  mountsRemoved: 'mountstorm_mounts_removed_total',
-  overlayMounts: 'mountstorm_overlay_mounts',
-  overlayLowerLayers: 'mountstorm_overlay_lower_layers',
-  overlayLowerLayersMax: 'mountstorm_overlay_lower_layers_max',
-  overlayNewMountLowerLayers: 'mountstorm_overlay_new_mount_lower_layers',
-  idmappedMounts: 'mountstorm_idmapped_mounts',
-  mountMax: 'mountstorm_mount_max',
-  mountTableReadDurationSeconds: 'mountstorm_mount_table_read_duration_seconds',
-  mountinfoBytes: 'mountstorm_mountinfo_bytes',
-  mountinfoParseErrors: 'mountstorm_mountinfo_parse_errors_total',
-  mountTableChangeEvents: 'mountstorm_mount_table_change_events_total',
-  mountTableReads: 'mountstorm_mount_table_reads_total',
-  mountTableMethod: 'mountstorm_mount_table_method',
-  mountTableEntries: 'mountstorm_mount_table_entries',
-  mountTableEntriesPeak: 'mountstorm_mount_table_entries_peak',
-  idmappedMountsLingering: 'mountstorm_idmapped_mounts_lingering',
-  idmappedMountsOlderThan: 'mountstorm_idmapped_mounts_older_than',
-  runtimeTempMountsLingering: 'mountstorm_runtime_temp_mounts_lingering',
-  runtimeTempMountsOlderThan: 'mountstorm_runtime_temp_mounts_older_than',
-} as const;
 const M = MOUNTS_METRICS;
 
 /** The ages idmapped and runtime temporary mounts are counted past (…_older_than). */

@@ -11,20 +11,8 @@ import { oneOf, positive } from '../flags';
 import { MountNamespacesSource, type EventCounts } from '../sources/mount-namespaces/source';
 import type { EventScope } from '../sources/mount-namespaces/thread';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
+import { NAMESPACES_METRICS } from '../metric-names';
 
-/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
-export const NAMESPACES_METRICS = {
-  mountNamespaces: 'mountstorm_mount_namespaces',
-  mountNamespaceUnreadableProcesses: 'mountstorm_mount_namespace_unreadable_processes',
-  mountNamespacesMounts: 'mountstorm_mount_namespaces_mounts',
-  mountNamespaceMountsMax: 'mountstorm_mount_namespace_mounts_max',
-  mountNamespacesMethod: 'mountstorm_mount_namespaces_method',
-  mountEvents: 'mountstorm_mount_events_total',
-  mountEventOverflows: 'mountstorm_mount_event_overflows_total',
-  mountEventsNamespaces: 'mountstorm_mount_events_namespaces',
-  unheldNamespaces: 'mountstorm_mount_namespaces_unheld',
-  unheldNamespaceMounts: 'mountstorm_mount_namespaces_unheld_mounts',
-} as const;
 const M = NAMESPACES_METRICS;
 
 /** How often the walk also looks for namespaces no process holds, by default: leaks grow over hours, the /proc scan costs. */
@@ -131,12 +119,12 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
       ),
     );
     this.source = new MountNamespacesSource({
-      watchedNs: ctx.paths.proc(ctx.config.mountPid, 'ns/mnt'),
+      watchedNs: ctx.paths.proc(ctx.mountPid, 'ns/mnt'),
       fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'),
       procfs: ctx.paths.procfs,
       leakScanMs: options.leakScanMs ?? LEAK_SCAN_MS,
       scope: options.events,
-      walkIntervalMs: ctx.config.sampleIntervalMs,
+      walkIntervalMs: ctx.sampleIntervalMs,
       hotPerSecond: options.stormRate,
     });
     this.source.errors((message) =>

@@ -3,14 +3,8 @@ import { LATENCY_BUCKETS } from '../exposition';
 import { positive } from '../flags';
 import { PROBES, ProbesSource, type ProbesSnapshot } from '../sources/probes/source';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
+import { PROBES_METRICS } from '../metric-names';
 
-/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
-export const PROBES_METRICS = {
-  probeDurationSeconds: 'mountstorm_probe_duration_seconds',
-  lockWaitEstimateSeconds: 'mountstorm_lock_wait_estimate_seconds',
-  probeBaselineSeconds: 'mountstorm_probe_baseline_seconds',
-  probeTimeouts: 'mountstorm_probe_timeouts_total',
-} as const;
 const M = PROBES_METRICS;
 
 export interface ProbesOptions {
@@ -55,7 +49,7 @@ export class ProbesCollector implements Collector<ProbesSnapshot> {
       statPath: o.statPath ?? ctx.paths.proc('sys/fs'),
       statBatch: o.statBatch,
       timeoutMs: o.timeoutMs,
-      windowSize: Math.min(7200, Math.ceil(o.baselineWindowMs / ctx.config.sampleIntervalMs)),
+      windowSize: Math.min(7200, Math.ceil(o.baselineWindowMs / ctx.sampleIntervalMs)),
     });
   }
 

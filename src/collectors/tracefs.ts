@@ -7,16 +7,12 @@
  *
  * While a syscall tracepoint is enabled, every syscall of every task on the host takes the kernel's
  * tracing path. So by default (mode on-demand) the instance's events are armed only while the cheap
- * signals say a storm may be starting: mount events faster than --collector.namespaces.storm-rate
- * (told at once by the namespaces collector), the watched table's size moving by ARM_TABLE_DELTA
- * within a sample, or the namespace_sem probe above the leading alert's lock-wait threshold; they
- * are disarmed once --collector.tracefs.calm has passed without one. Mode always records all the time.
+ * signals say a storm may be starting (src/alerts/arming.ts decides, and calls hint()); they are
+ * disarmed once --collector.tracefs.calm has passed without one. Mode always records all the time.
  */
-import { THRESHOLDS } from '../alerts/thresholds';
 import { errorMessage } from '../errors';
 import { LATENCY_BUCKETS } from '../exposition';
 import { between, oneOf, type FlagValue } from '../flags';
-import type { Sample } from '../sample';
 import type { DurationDelta } from '../sources/tracefs/aggregator';
 import { ACTORS } from '../sources/tracefs/actors';
 import { TRACED_SYSCALLS } from '../sources/tracefs/events';
@@ -24,29 +20,13 @@ import type { TraceFormat } from '../sources/tracefs/instance';
 import { TraceSource } from '../sources/tracefs/source';
 import { TopologyCache } from '../sysfs/topology';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
+import { TRACEFS_METRICS } from '../metric-names';
 
-/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
-export const TRACEFS_METRICS = {
-  mountSyscalls: 'mountstorm_mount_syscalls_total',
-  mountSyscallDurationSeconds: 'mountstorm_mount_syscall_duration_seconds',
-  traceArmed: 'mountstorm_trace_armed',
-  traceArms: 'mountstorm_trace_arms_total',
-  traceMode: 'mountstorm_trace_mode',
-  mountSyscallErrors: 'mountstorm_mount_syscall_errors_total',
-  mountSyscallsByProcess: 'mountstorm_mount_syscalls_by_process_total',
-  mountSyscallsByActor: 'mountstorm_mount_syscalls_by_actor_total',
-  mountLockWaitSeconds: 'mountstorm_mount_lock_wait_seconds_total',
-  traceEventsLost: 'mountstorm_trace_events_lost_total',
-  traceEvents: 'mountstorm_trace_events_total',
-  traceParseErrors: 'mountstorm_trace_parse_errors_total',
-} as const;
 const M = TRACEFS_METRICS;
 
 const RETRY_MS = 60_000;
 const POLL_MS = 100;
 const MAX_INFLIGHT = 65_536;
-/** Entries the watched table gains or loses within a sample (its 10 ms peak included) that arm tracing. */
-export const ARM_TABLE_DELTA = 50;
 
 export type TraceMode = 'on-demand' | 'always';
 
@@ -110,7 +90,6 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
   private arming: Promise<void> | undefined;
   private lastSignal = 0;
   private arms = 0;
-  private lastEntries: number | undefined;
   private lastAttempt = -Infinity;
   private readonly topology: TopologyCache;
 
@@ -194,22 +173,6 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
         this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not arm', { err: errorMessage(err) }),
       )
       .finally(() => (this.arming = undefined));
-  }
-
-  /** The cheap signals of a whole sample: the watched table's size swinging, the namespace_sem probe. */
-  observe(s: Sample): void {
-    const m = s.parts.mounts;
-    if (m) {
-      const moved = Math.max(
-        (m.entriesPeak ?? m.entries) - Math.min(m.entries, this.lastEntries ?? m.entries),
-        Math.abs(m.entries - (this.lastEntries ?? m.entries)),
-      );
-      this.lastEntries = m.entries;
-      if (moved >= ARM_TABLE_DELTA) this.hint(`the watched mount table moved by ${moved} entries within a sample`);
-    }
-    const probe = s.parts.probes?.namespace_sem;
-    if (probe?.learned && probe.estimate !== undefined && probe.estimate > THRESHOLDS.leadingLockWaitSeconds)
-      this.hint(`the namespace_sem probe is ${(probe.estimate * 1e3).toFixed(1)} ms above its baseline`);
   }
 
   private maybeDisarm(): void {
@@ -393,7 +356,7 @@ export const tracefsCollector = defineCollector({
       name: 'buffer-size',
       kind: 'string',
       default: 'auto',
-      help: "Ring buffer per CPU of the exporter's tracefs instance, in KiB, or auto: 32 MiB in all, 512 KiB to 8 MiB per CPU (about a second of a 100,000 syscalls/s storm the reader could not drain). Raise it when mountstorm_trace_events_lost_total rises.",
+      help: `Ring buffer per CPU of the exporter's tracefs instance, in KiB, or auto: 32 MiB in all, 512 KiB to 8 MiB per CPU (about a second of a 100,000 syscalls/s storm the reader could not drain). Raise it when ${M.traceEventsLost} rises.`,
       check: bufferSize,
     },
     {
@@ -407,7 +370,7 @@ export const tracefsCollector = defineCollector({
       name: 'top-processes',
       kind: 'int',
       default: 10,
-      help: 'Process names given their own series in mountstorm_mount_syscalls_by_process_total (the first seen keep them); the rest are "other".',
+      help: `Process names given their own series in ${M.mountSyscallsByProcess} (the first seen keep them); the rest are "other".`,
       check: between(0, 100),
     },
   ],

@@ -10,7 +10,7 @@ import { THRESHOLDS } from '../alerts/thresholds';
 import { pageCapability, type PageCapability } from '../alerts/capability';
 import { errnoCode, errorMessage } from '../errors';
 import type { HostPaths } from '../fs/paths';
-import { isIdmapped, overlayLowerLayerCount, parseMountinfo } from '../procfs/mountinfo';
+
 import { parseCpuModel } from '../procfs/cpuinfo';
 import { hasCapSysAdmin } from '../kernel/capabilities';
 import { fanotifyMountProbe, listmountProbe, nsfsProbe } from '../kernel/features';
@@ -18,6 +18,8 @@ import { readBundle } from '../oci/bundle';
 import { readTopology } from '../sysfs/topology';
 import { availableEvents, TRACED_SYSCALLS, type AvailableEvents } from '../sources/tracefs/events';
 import { isTracefs, tracefsCandidates } from '../sources/tracefs/locate';
+import { isIdmapped, parseMountinfo } from '../procfs/mountinfo/parse';
+import { overlayLowerLayerCount } from '../procfs/mountinfo/overlay';
 
 export type Risk = 'low' | 'medium' | 'high';
 export type Availability = 'yes' | 'no' | 'unknown';

@@ -10,14 +10,13 @@
  * value found nowhere else; each sentinel in the output becomes a `%(name)s` of jsonnet's
  * std.format over `$._configText`, `$._config` as text (and every literal `%` a `%%`).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { formatDuration } from '../flags';
 import { DEFAULT_ALERTS_CONFIG, type AlertsConfig } from '../alerts/config';
 import { ruleGroups } from '../alerts/promql';
-import { fastWindow } from '../alerts/spec';
+
 import { THRESHOLDS, type Thresholds } from '../alerts/thresholds';
-import { DASHBOARDS, renderDashboard } from '../grafana/dashboards';
+import { DASHBOARDS, renderDashboard } from '../grafana/render';
+import { fastWindow } from '../alerts/signals';
 
 const NUMBER_BASE = 7_310_000;
 const DURATION_BASE = 8_420_000;
@@ -138,10 +137,4 @@ export function configOverrides(c: AlertsConfig): Record<string, string | number
     ...c.thresholds,
     fastWindow: fastWindow(c),
   };
-}
-
-if (require.main === module) {
-  const out = process.argv[2] ?? 'deploy/mixin';
-  fs.mkdirSync(out, { recursive: true });
-  for (const [name, text] of Object.entries(renderMixin())) fs.writeFileSync(path.join(out, name), text);
 }

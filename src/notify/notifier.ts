@@ -19,7 +19,7 @@ import { errorMessage } from '../errors';
 import type { Exposition } from '../exposition';
 import type { Logger } from '../log';
 import type { ClientConfig } from './config';
-import { NOTIFY_METRICS as M } from './metrics';
+import { NOTIFY_METRICS as M } from '../metric-names';
 
 export interface NotifierOptions {
   urls: readonly URL[];

@@ -96,7 +96,7 @@ export function parseBundleConfig(text: string, bundleDir: string, runtimeDir = 
  * FIFO (O_NONBLOCK), a regular file, at most MAX_CONFIG_BYTES (read to one byte past it, so a file
  * growing under the read is caught too). Synchronous on purpose: a runtime's bundle is a few KiB on
  * tmpfs, and four thread-pool trips cost this VM ~300 µs of CPU per bundle against ~25 µs for the
- * same calls made directly (bench/bundles.js), at a storm's 50 starts a second; the size check
+ * same calls made directly (bench/bundles.ts), at a storm's 50 starts a second; the size check
  * bounds the read.
  */
 export function readBundle(bundleDir: string, runtimeDir = bundleDir): BundleInfo {

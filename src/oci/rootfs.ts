@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { mountOf, StatxError } from '../kernel/statx';
 import { MountApi, MountApiError, STATMOUNT_FS_TYPE, STATMOUNT_MNT_OPTS } from '../kernel/mount-api';
 import { namespaceIdFor } from '../kernel/nsfs';
-import { overlayLowerLayerCount } from '../procfs/mountinfo';
+import { overlayLowerLayerCount } from '../procfs/mountinfo/overlay';
 
 /**
  * What the rootfs lookup found: an overlay's lower layers, another filesystem, a directory with

@@ -1,8 +1,11 @@
 /** The alerting bundle through the real tools: promtool checks and unit-tests the rules, amtool the routing. */
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import * as yaml from 'js-yaml';
 import { AM_CONFIG } from '../support/alertmanager';
-import { REPO, hasCommand, requireInCi, testIf } from '../support/env';
+import { CLI, REPO, hasCommand, requireInCi, testIf } from '../support/env';
 
 const RULES = path.join(REPO, 'alerts/mountstorm.rules.yaml');
 
@@ -54,5 +57,34 @@ describe('Alertmanager routing', () => {
       ],
       { stdio: 'pipe' },
     );
+  });
+});
+
+describe('mountstorm render-alerts', () => {
+  test('--config writes rules promtool would load, with the user settings', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-render-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'c.yaml'), 'selector: \'job="ms"\'\nthresholds: {stormSyscallsPerStart: 222}\n');
+      const out = execFileSync(process.execPath, [CLI, 'render-alerts', `--config=${dir}/c.yaml`], {
+        encoding: 'utf8',
+      });
+      const doc = yaml.load(out) as { groups: { rules: { alert?: string; expr: string }[] }[] };
+      expect(doc.groups[0]?.rules.find((r) => r.alert === 'MountStormImminent')?.expr).toMatch(/> 222\b/);
+      expect(out).toContain('{job="ms"}');
+      fs.writeFileSync(path.join(dir, 'bad.yaml'), 'thresholds: {x: 1}\n');
+      let stderr = '';
+      try {
+        execFileSync(process.execPath, [CLI, 'render-alerts', `--config=${dir}/bad.yaml`], {
+          encoding: 'utf8',
+          stdio: 'pipe',
+        });
+      } catch (e) {
+        stderr = String((e as { stderr: string }).stderr);
+        expect((e as { status: number }).status).toBe(2);
+      }
+      expect(stderr).toMatch(/bad\.yaml: thresholds: unknown threshold "x"/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

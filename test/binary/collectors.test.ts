@@ -15,7 +15,7 @@ describe('containers collector (chokidar on a real directory)', () => {
     ]);
     try {
       let m = await exp.waitSamples(2);
-      expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'containers' })).toBe(1);
+      expect(sum(m, 'mountstorm_sample_collector_success', { collector: 'containers' })).toBe(1);
       expect(sum(m, 'mountstorm_container_task_dirs_watched')).toBe(0);
       expect(sum(m, 'mountstorm_container_starts_total')).toBe(0);
 
@@ -123,7 +123,7 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
       );
       // gone: the one whose config.json never came; not_a_file: the symlink and the directory.
       expect(reasons).toEqual({ gone: 1, not_a_file: 2, too_large: 1, not_json: 2, not_an_object: 1, unreadable: 0 });
-      expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'containers' })).toBe(1);
+      expect(sum(m, 'mountstorm_sample_collector_success', { collector: 'containers' })).toBe(1);
       const logged = exp.logs().match(/cannot read a container bundle \((\w+)\)/g) ?? [];
       expect([...logged].sort()).toEqual([...new Set(logged)].sort()); // once per cause
       expect(new Set(logged).size).toBe(5);
@@ -201,7 +201,7 @@ describe('namespaces collector on the real /proc', () => {
       const churn = spawn('sh', ['-c', 'for i in $(seq 1 300); do (sleep 0.01 &) ; done; wait']);
       await new Promise((r) => churn.on('exit', r));
       const m = await exp.waitSamples(3);
-      expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'namespaces' })).toBe(1);
+      expect(sum(m, 'mountstorm_sample_collector_success', { collector: 'namespaces' })).toBe(1);
       expect(sum(m, 'mountstorm_mount_namespaces')).toBeGreaterThanOrEqual(1);
       expect(exp.logs()).not.toMatch(/collector=namespaces/);
     } finally {

@@ -18,8 +18,8 @@ import * as yaml from 'js-yaml';
 import { DEFAULT_ALERTS_CONFIG, type AlertsConfig } from '../../src/alerts/config';
 import { Evaluator } from '../../src/alerts/evaluate';
 import { ruleGroups } from '../../src/alerts/promql';
-import type { Sample } from '../../src/sample';
-import { History } from '../../src/state/history';
+import type { Sample } from '../../src/sample/sample';
+import { History } from '../../src/sample/history';
 import { hasCommand, requireInCi, testIf } from '../support/env';
 
 requireInCi(hasCommand('promtool'), 'promtool');

@@ -26,7 +26,7 @@ class MonotonicWatch {
   }
 }
 
-const success = (m: Sample[], c: string) => sum(m, 'mountstorm_scrape_collector_success', { collector: c });
+const success = (m: Sample[], c: string) => sum(m, 'mountstorm_sample_collector_success', { collector: c });
 
 describe('faults under a running exporter', () => {
   let t: ReturnType<typeof trees>;
@@ -139,7 +139,7 @@ test('a 50 MB mountinfo: read whole and counted, memory bounded', async () => {
     expect(sum(m, 'process_resident_memory_bytes')).toBeLessThan(1024 * 1024 * 1024);
     expect((await fetch(`${exp.url}/healthz`)).status).toBe(200);
     console.log(
-      `50 MB mountinfo: ${n} mounts, collector ${sum(m, 'mountstorm_scrape_collector_duration_seconds', { collector: 'mounts' }).toFixed(2)} s, RSS ${(sum(m, 'process_resident_memory_bytes') / 1048576).toFixed(0)} MiB`,
+      `50 MB mountinfo: ${n} mounts, collector ${sum(m, 'mountstorm_sample_collector_duration_seconds', { collector: 'mounts' }).toFixed(2)} s, RSS ${(sum(m, 'process_resident_memory_bytes') / 1048576).toFixed(0)} MiB`,
     );
   } finally {
     await exp.stop();

@@ -14,7 +14,7 @@ import { FIXTURE_ARGS } from '../support/fixtures';
 
 const GOLDEN = path.join(FIXTURES, 'e2e-output.prom');
 const VARYING =
-  /^(process_|mountstorm_build_info|mountstorm_probe_|mountstorm_lock_wait_estimate|mountstorm_event_loop|mountstorm_last_sample|mountstorm_samples_total|mountstorm_mount_table_read_duration|mountstorm_mount_table_reads_total|mountstorm_scrape_collector_duration|mountstorm_sample_overruns)/;
+  /^(process_|mountstorm_build_info|mountstorm_probe_|mountstorm_lock_wait_estimate|mountstorm_event_loop|mountstorm_last_sample|mountstorm_samples_total|mountstorm_mount_table_read_duration|mountstorm_mount_table_reads_total|mountstorm_sample_collector_duration|mountstorm_sample_overruns)/;
 
 function stable(text: string): string {
   return (
@@ -62,7 +62,7 @@ describe('golden /metrics over fixtures', () => {
       6,
     );
     for (const c of ['mounts', 'probes', 'namespaces', 'cpu', 'host', 'containers']) {
-      expect(sum(m, 'mountstorm_scrape_collector_success', { collector: c })).toBe(1);
+      expect(sum(m, 'mountstorm_sample_collector_success', { collector: c })).toBe(1);
     }
   });
 

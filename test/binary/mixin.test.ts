@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { DEFAULT_ALERTS_CONFIG, type AlertsConfig } from '../../src/alerts/config';
 import { ruleGroups } from '../../src/alerts/promql';
-import { DASHBOARDS, renderDashboard } from '../../src/grafana/dashboards';
+import { DASHBOARDS, renderDashboard } from '../../src/grafana/render';
 import { configOverrides, renderMixin } from '../../src/mixin/render';
 import { REPO, hasCommand, requireInCi, testIf } from '../support/env';
 

@@ -25,8 +25,8 @@ test('a stalled mountinfo read: probe timeout observed once, sampler keeps its c
   ]);
   try {
     const m = await exp.waitSamples(8);
-    expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'mounts' })).toBe(0);
-    expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'cpu' })).toBe(1);
+    expect(sum(m, 'mountstorm_sample_collector_success', { collector: 'mounts' })).toBe(0);
+    expect(sum(m, 'mountstorm_sample_collector_success', { collector: 'cpu' })).toBe(1);
     expect(sum(m, 'mountstorm_probe_timeouts_total', { probe: 'namespace_sem' })).toBe(1);
     expect(sum(m, 'mountstorm_probe_duration_seconds_count', { probe: 'namespace_sem' })).toBe(1);
     expect(sum(m, 'mountstorm_probe_duration_seconds_bucket', { probe: 'namespace_sem', le: '0.25' })).toBe(0);

@@ -27,8 +27,9 @@ import { readBundle } from '../../src/oci/bundle';
 import { startExporter, type RunningExporter } from '../support/exporter';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
-import { TOP_IMAGE } from '../../src/alerts/spec';
+
 import { sum, total } from '../support/metrics';
+import { TOP_IMAGE } from '../../src/alerts/signals';
 
 const ready =
   IS_ROOT &&

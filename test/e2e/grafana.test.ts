@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
-import { DASHBOARDS } from '../../src/grafana/dashboards';
+import { DASHBOARDS } from '../../src/grafana/render';
 import { ARTIFACTS, CLI, IS_ROOT, REPO, hasCommand, requireInCi, testIf } from '../support/env';
 import { freePort } from '../support/alertmanager';
 import { inMountNamespace, startExporter } from '../support/exporter';

@@ -306,7 +306,7 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
       m = await metrics(url);
     }
     const collectors: Record<string, boolean> = {};
-    for (const s of m.filter((x) => x.name === 'mountstorm_scrape_collector_success'))
+    for (const s of m.filter((x) => x.name === 'mountstorm_sample_collector_success'))
       collectors[s.labels.collector as string] = s.value === 1;
     const run: OverlayRun = {
       overlay,

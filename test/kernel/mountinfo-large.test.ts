@@ -1,7 +1,8 @@
 /** The mountinfo parser on text the real kernel writes past 1 MiB (procfs once returned no mounts there). */
 import { execFileSync } from 'node:child_process';
-import { parseMountinfo } from '../../src/procfs/mountinfo';
+
 import { IS_ROOT, requireInCi, testIf } from '../support/env';
+import { parseMountinfo } from '../../src/procfs/mountinfo/parse';
 
 describe('mountinfo over 1 MiB from the real kernel', () => {
   requireInCi(IS_ROOT, 'root to mount');

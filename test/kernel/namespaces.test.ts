@@ -232,7 +232,7 @@ rootTest(
     try {
       const m = await exp.waitSamples(3);
       for (const c of ['mounts', 'probes', 'namespaces', 'cpu', 'host'])
-        expect(sum(m, 'mountstorm_scrape_collector_success', { collector: c })).toBe(1);
+        expect(sum(m, 'mountstorm_sample_collector_success', { collector: c })).toBe(1);
       expect(sum(m, 'mountstorm_mount_table_method', { method: 'mountinfo' })).toBe(1);
       expect(sum(m, 'mountstorm_mount_namespaces_method', { method: 'procfs' })).toBe(1);
       expect(sum(m, 'mountstorm_mount_table_entries')).toBe(sum(m, 'mountstorm_mounts'));

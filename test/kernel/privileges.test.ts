@@ -8,7 +8,7 @@ import { startExporter } from '../support/exporter';
 import { faultTrees as trees } from '../support/fixtures';
 import { sum, type Sample } from '../support/metrics';
 
-const success = (m: Sample[], c: string) => sum(m, 'mountstorm_scrape_collector_success', { collector: c });
+const success = (m: Sample[], c: string) => sum(m, 'mountstorm_sample_collector_success', { collector: c });
 
 requireInCi(IS_ROOT && hasCommand('setpriv'), 'root and setpriv');
 testIf(IS_ROOT && hasCommand('setpriv'), 'needs root to drop to an unprivileged user')(

@@ -1,6 +1,6 @@
 /**
  * The short soak CI runs: memory stays bounded and samples keep coming through a sustained storm.
- * How responsive the event loop stays, and how many ticks are sampled, are timings: bench/soak.js
+ * How responsive the event loop stays, and how many ticks are sampled, are timings: bench/soak.ts
  * measures them (BENCHMARKS.md).
  */
 import { IS_ROOT, requireInCi, testIf } from '../support/env';

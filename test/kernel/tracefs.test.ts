@@ -48,7 +48,7 @@ describe.each(['raw', 'text'] as const)('tracefs collector, real kernel, reading
 
   rootTest('the exporter traces through its own instance', async () => {
     const m = await exp.metrics();
-    expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'tracefs' })).toBe(1);
+    expect(sum(m, 'mountstorm_sample_collector_success', { collector: 'tracefs' })).toBe(1);
     expect(instances().length).toBeGreaterThanOrEqual(1);
     expect(exp.logs()).toMatch(
       new RegExp(
@@ -258,7 +258,7 @@ rootTest(
       });
       const m = await small.waitSamples(3);
       expect(sum(m, 'mountstorm_trace_events_lost_total')).toBeGreaterThan(0);
-      expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'tracefs' })).toBe(1);
+      expect(sum(m, 'mountstorm_sample_collector_success', { collector: 'tracefs' })).toBe(1);
       expect(sum(m, 'mountstorm_mount_syscalls_total')).toBeGreaterThan(0);
       expect((await fetch(`${small.url}/healthz`)).status).toBe(200);
     } finally {
@@ -277,7 +277,7 @@ describe('tracefs unavailable', () => {
       });
       try {
         const m = await exp.waitSamples(5);
-        expect(sum(m, 'mountstorm_scrape_collector_success', { collector: 'tracefs' })).toBe(1);
+        expect(sum(m, 'mountstorm_sample_collector_success', { collector: 'tracefs' })).toBe(1);
         expect(m.some((s) => s.name.startsWith('mountstorm_mount_syscall'))).toBe(false);
         expect(sum(m, 'mountstorm_mounts')).toBeGreaterThan(0);
         expect(exp.logs().match(/tracefs collector has no data/g)).toHaveLength(1);

@@ -20,13 +20,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
-import { signal } from '../../src/alerts/spec';
+
 import type { StormReport } from '../../src/storm/report';
 import { freePort, startAlertmanager } from './alertmanager';
 import { CLI } from './env';
 import { startExporter } from './exporter';
 import { startPagerDuty, type PagerDutyEvent } from './pagerduty';
 import { startPrometheus } from './prometheus';
+import { signal } from '../../src/alerts/signals';
 
 export interface DrillOptions {
   stormSeconds: number;
@@ -209,7 +210,7 @@ export async function runFireDrill(options: DrillOptions): Promise<DrillResult> 
     // The recording rules the page reads, as Prometheus has them now: taken at the page, and every
     // few seconds while the storm runs, so a drill that does not page still says why.
     // The recording rules Prometheus loaded: the shipped ones (rendered for a 5 s scrape), or the
-    // caller's file, rendered for its scrape interval (bench/page.js).
+    // caller's file, rendered for its scrape interval (bench/page.ts).
     const cfg = { ...DEFAULT_ALERTS_CONFIG, scrapeIntervalMs: options.rulesFile && scrape === '30s' ? 30_000 : 5000 };
     const ruleValues = async (): Promise<Record<string, string>> => {
       const out: Record<string, string> = {};

@@ -3,7 +3,7 @@
  * and then a sustained storm. Every 5 s it records RSS, heap, event-loop delay p99, samples and
  * overruns; it reports the RSS slope over the storm's second half (after warm-up), the worst
  * event-loop p99 against the quiet window's, and samples completed against ticks elapsed.
- * Run long by bench/soak.js; the tests run a short one.
+ * Run long by bench/soak.ts (node dist/bench/soak.js); the tests run a short one.
  */
 import { spawn } from 'node:child_process';
 import { CLI } from './env';

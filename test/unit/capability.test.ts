@@ -1,6 +1,6 @@
 /** Whether the storm page can fire (src/alerts/capability.ts): each missing input named, from a Sample as the exporter has it. */
 import { pageCapability, pageInputs } from '../../src/alerts/capability';
-import type { Sample } from '../../src/sample';
+import type { Sample } from '../../src/sample/sample';
 
 const all = { syscalls: true, nodeMountEvents: true, starts: true, probes: true };
 

@@ -6,15 +6,7 @@ import * as fc from 'fast-check';
 import { parseConfigFile } from '../../src/config';
 import { ConfigError, ParseError } from '../../src/errors';
 import { LATENCY_BUCKETS } from '../../src/exposition';
-import {
-  isIdmapped,
-  newMountFacts,
-  parseMountinfo,
-  parseMountinfoLine,
-  scanMountinfoLine,
-  unescapeOctal,
-  type MountFacts,
-} from '../../src/procfs/mountinfo';
+
 import { parseProcStat } from '../../src/procfs/stat';
 import { parseCpuList } from '../../src/sysfs/cpulist';
 import { TraceAggregator } from '../../src/sources/tracefs/aggregator';
@@ -22,6 +14,8 @@ import { keyed, Totals } from '../support/trace-totals';
 import { parseTraceLine } from '../../src/sources/tracefs/trace-pipe';
 import { parseWebConfig } from '../../src/web/config';
 import { escapePath } from '../support/mountinfo-escape';
+import { isIdmapped, parseMountinfo, parseMountinfoLine, unescapeOctal } from '../../src/procfs/mountinfo/parse';
+import { newMountFacts, scanMountinfoLine, type MountFacts } from '../../src/procfs/mountinfo/scan';
 
 const RUNS = { numRuns: 2000 };
 /** Runs f; anything thrown must be an instance of one of the allowed classes. */

@@ -1,7 +1,7 @@
 /** The dashboards as code: the committed JSON is rendered from src/grafana, and follows the mixin conventions. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DASHBOARDS, renderDashboard } from '../../src/grafana/dashboards';
+import { DASHBOARDS, renderDashboard } from '../../src/grafana/render';
 import { DEFAULT_ALERTS_CONFIG, runbookUrl } from '../../src/alerts/config';
 import { REPO } from '../support/env';
 

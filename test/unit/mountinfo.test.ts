@@ -1,16 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ParseError } from '../../src/errors';
-import {
-  overlayLowerLayerCount,
-  overlayLowerLayers,
-  parseMountinfo,
-  parseMountinfoLine,
-  splitLowerdir,
-  unescapeOctal,
-} from '../../src/procfs/mountinfo';
+
 import { FIXTURES } from '../support/env';
 import { escapePath } from '../support/mountinfo-escape';
+import { overlayLowerLayerCount, overlayLowerLayers, splitLowerdir } from '../../src/procfs/mountinfo/overlay';
+import { parseMountinfo, parseMountinfoLine, unescapeOctal } from '../../src/procfs/mountinfo/parse';
 
 // Captured from this kernel by test/fixtures/capture/mountinfo-odd.sh.
 const odd = fs.readFileSync(path.join(FIXTURES, 'mountinfo/odd.txt'), 'utf8');

@@ -2,8 +2,8 @@
 import type { Collector } from '../../src/collectors/collector';
 import { Exposition } from '../../src/exposition';
 import { Logger } from '../../src/log';
-import type { Sample } from '../../src/sample';
-import { Sampler } from '../../src/sampler';
+import type { Sample } from '../../src/sample/sample';
+import { Sampler } from '../../src/sample/sampler';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,7 +42,7 @@ test('each sample applies every part and hands the listeners the same parts; a f
     expect(seen[0]?.parts).toEqual({ mounts: 1 });
     expect(seen[0]?.collectors.mounts?.ok).toBe(true);
     expect(seen[0]?.collectors.probes?.ok).toBe(false);
-    expect(await e.render('prometheus')).toMatch(/^mountstorm_scrape_collector_success\{collector="probes"\} 0$/m);
+    expect(await e.render('prometheus')).toMatch(/^mountstorm_sample_collector_success\{collector="probes"\} 0$/m);
   } finally {
     await sampler.stop();
   }

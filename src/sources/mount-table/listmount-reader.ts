@@ -13,9 +13,10 @@ import {
   STATMOUNT_MNT_POINT,
 } from '../../kernel/mount-api';
 import { MOUNT_ATTR_IDMAP } from '../../kernel/mount';
-import { overlayLowerLayerCount } from '../../procfs/mountinfo';
+
 import { TableTally, type MountTable, type TableSample } from './reading';
 import { isRuntimeTempMountPoint } from './runtime-temp';
+import { overlayLowerLayerCount } from '../../procfs/mountinfo/overlay';
 
 /** Per-mount facts kept between readings, in arrays parallel to the sorted id list (the first `count` entries). */
 interface Known {

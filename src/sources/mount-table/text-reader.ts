@@ -5,9 +5,11 @@
  */
 import * as fs from 'node:fs';
 import type { ParseError } from '../../errors';
-import { newMountFacts, overlayLowerLayerCount, scanMountinfoLine } from '../../procfs/mountinfo';
+
 import { isRuntimeTempMountPoint } from './runtime-temp';
 import { TableTally, type MountTable, type TableSample } from './reading';
+import { newMountFacts, scanMountinfoLine } from '../../procfs/mountinfo/scan';
+import { overlayLowerLayerCount } from '../../procfs/mountinfo/overlay';
 
 /**
  * Reads a whole pseudo-file synchronously (run it in a worker). /proc sizes are 0, so read until EOF;

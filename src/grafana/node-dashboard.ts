@@ -1,202 +1,27 @@
 /**
- * The Grafana dashboards, as code (Grafana Foundation SDK builders). `npm run render-dashboards`
- * writes grafana/*.json; a test fails while the committed JSON is stale, and runs every panel query
- * against a real Prometheus that scraped the exporter during a storm.
- *
- * Conventions (kubernetes-mixin): fixed uid, a `datasource` template variable (no `__inputs`, so the
- * JSON imports through the UI and provisions from files as is), `instance` variables, a unit and a
- * description on every panel, runbook links, alert annotations. Queries use the raw metrics (not
- * the recording rules), so the dashboards work where the rules are not loaded.
+ * The node dashboard: one node's mount table, lock waits, syscalls, container starts and culprits,
+ * and the path of its page. Queries use the raw metrics (not the recording rules), so it works where
+ * the rules are not loaded.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as heatmap from '@grafana/grafana-foundation-sdk/heatmap';
-import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
-import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { DEFAULT_ALERTS_CONFIG, loadAlertsConfig, runbookUrl, type AlertsConfig } from '../alerts/config';
-import { ConfigError } from '../errors';
-import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
-import { NAMESPACES_METRICS } from '../collectors/namespaces';
-import { EVALUATOR_METRICS } from '../alerts/evaluate';
-import { NOTIFY_METRICS } from '../notify/metrics';
-import { BUILD_INFO } from '../exposition';
-import { CONTAINERS_METRICS } from '../collectors/containers';
-import { CPU_METRICS } from '../collectors/cpu';
-import { HOST_METRICS } from '../collectors/host';
-import { MOUNTS_METRICS } from '../collectors/mounts';
-import { PROBES_METRICS } from '../collectors/probes';
-import { TRACEFS_METRICS } from '../collectors/tracefs';
-import { EXPORTER_METRICS } from '../sampler';
+import type { AlertsConfig } from '../alerts/config';
 
-const DS = { type: 'prometheus', uid: '${datasource}' };
+import { DS, panelKit } from './panels';
+import {
+  CONTAINERS_METRICS,
+  CPU_METRICS,
+  EVALUATOR_METRICS,
+  EXPORTER_METRICS,
+  MOUNTS_METRICS,
+  NAMESPACES_METRICS,
+  NOTIFY_METRICS,
+  PROBES_METRICS,
+  TRACEFS_METRICS,
+} from '../metric-names';
 
-/** The settings a dashboard is rendered with: the exporter's selector and where the runbooks are. */
-let cfg: AlertsConfig = DEFAULT_ALERTS_CONFIG;
-const J = () => cfg.selector;
-
-function q(
-  expr: string,
-  legend?: string,
-  opts: { instant?: boolean; format?: 'heatmap' | 'table' } = {},
-): prometheus.DataqueryBuilder {
-  const b = new prometheus.DataqueryBuilder().expr(expr).datasource(DS);
-  if (legend) b.legendFormat(legend);
-  if (opts.instant) b.instant();
-  else b.range();
-  if (opts.format)
-    b.format(opts.format === 'heatmap' ? prometheus.PromQueryFormat.Heatmap : prometheus.PromQueryFormat.Table);
-  return b;
-}
-
-/** A panel link to an alert's runbook (panel links take builders; a data link is just these fields). */
-function runbook(alert: string): { build(): { title: string; url: string; targetBlank: boolean } } {
-  return { build: () => ({ title: `Runbook: ${alert}`, url: runbookUrl(cfg, alert), targetBlank: true }) };
-}
-
-function ts(
-  title: string,
-  unit: string,
-  description: string,
-  targets: prometheus.DataqueryBuilder[],
-  w = 12,
-  h = 8,
-  alert?: string,
-): timeseries.PanelBuilder {
-  const p = new timeseries.PanelBuilder()
-    .title(title)
-    .unit(unit)
-    .description(description)
-    .datasource(DS)
-    .gridPos({ x: 0, y: 0, w, h })
-    .lineWidth(1)
-    .fillOpacity(10);
-  for (const t of targets) p.withTarget(t);
-  if (alert) p.links([runbook(alert) as never]);
-  return p;
-}
-
-function statPanel(
-  title: string,
-  unit: string,
-  description: string,
-  target: prometheus.DataqueryBuilder,
-  w = 4,
-  alert?: string,
-): stat.PanelBuilder {
-  const p = new stat.PanelBuilder()
-    .title(title)
-    .unit(unit)
-    .description(description)
-    .datasource(DS)
-    .gridPos({ x: 0, y: 0, w, h: 4 })
-    .withTarget(target);
-  if (alert) p.links([runbook(alert) as never]);
-  return p;
-}
-
-function heat(
-  title: string,
-  description: string,
-  target: prometheus.DataqueryBuilder,
-  alert?: string,
-): heatmap.PanelBuilder {
-  const p = new heatmap.PanelBuilder()
-    .title(title)
-    .unit('s')
-    .description(description)
-    .datasource(DS)
-    .gridPos({ x: 0, y: 0, w: 12, h: 8 })
-    .withTarget(target)
-    .calculate(false)
-    .yAxis(new heatmap.YAxisConfigBuilder().unit('s'));
-  if (alert) p.links([runbook(alert) as never]);
-  return p;
-}
-
-function datasourceVar(): dashboard.DatasourceVariableBuilder {
-  return new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus');
-}
-
-function instanceVar(multi: boolean): dashboard.QueryVariableBuilder {
-  const v = new dashboard.QueryVariableBuilder('instance')
-    .label('Node')
-    .datasource(DS)
-    .query(`label_values(${BUILD_INFO}{${J()}}, instance)`)
-    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
-    .sort(dashboard.VariableSort.AlphabeticalAsc);
-  if (multi) v.multi(true).includeAll(true).allValue('.+');
-  return v;
-}
-
-function alertAnnotations(sel: string): dashboard.AnnotationQueryBuilder {
-  return new dashboard.AnnotationQueryBuilder()
-    .name('Mount storm alerts')
-    .datasource(DS)
-    .enable(true)
-    .iconColor('red')
-    .expr(`ALERTS{alertstate="firing", alertname=~"MountStorm.*|MountTable.*", ${sel}}`)
-    .titleFormat('{{alertname}}')
-    .textFormat('{{instance}}: {{alertname}} ({{severity}})')
-    .step('15s');
-}
-
-function links(): dashboard.DashboardLinkBuilder[] {
-  return [
-    new dashboard.DashboardLinkBuilder('Runbooks')
-      .type(dashboard.DashboardLinkType.Link)
-      .url(cfg.runbookUrl.slice(0, cfg.runbookUrl.indexOf('{alert}')))
-      .targetBlank(true)
-      .icon('doc'),
-    new dashboard.DashboardLinkBuilder('Mount storm dashboards')
-      .type(dashboard.DashboardLinkType.Dashboards)
-      .tags(['mountstorm'])
-      .asDropdown(true)
-      .includeVars(true)
-      .keepTime(true),
-  ];
-}
-
-/** Lays panels out left to right, wrapping at 24 columns. */
-function layout<P extends { build(): unknown }>(panels: Array<[P, number, number]>): P[] {
-  let x = 0;
-  let y = 0;
-  let rowH = 0;
-  return panels.map(([p, w, h]) => {
-    if (x + w > 24) {
-      x = 0;
-      y += rowH;
-      rowH = 0;
-    }
-    (p as unknown as { gridPos(g: object): void }).gridPos({ x, y, w, h });
-    x += w;
-    rowH = Math.max(rowH, h);
-    return p;
-  });
-}
-
-/** What both dashboards share: variables, annotations, links and tags; panels laid out in a grid. */
-function build(
-  d: { title: string; uid: string; description: string; refresh: string; from: string; multiNode: boolean },
-  panels: Array<[{ build(): unknown }, number, number]>,
-): dashboard.Dashboard {
-  const b = new dashboard.DashboardBuilder(d.title)
-    .uid(d.uid)
-    .description(d.description)
-    .tags(['mountstorm', 'mounts'])
-    .refresh(d.refresh)
-    .time({ from: d.from, to: 'now' })
-    .withVariable(datasourceVar())
-    .withVariable(instanceVar(d.multiNode))
-    .annotation(alertAnnotations('instance=~"$instance"'))
-    .links(links());
-  for (const p of layout(panels)) b.withPanel(p as never);
-  return b.build();
-}
-
-export function nodeDashboard(): dashboard.Dashboard {
+export function nodeDashboard(cfg: AlertsConfig): dashboard.Dashboard {
+  const { J, q, ts, statPanel, heat, build } = panelKit(cfg);
   const I = `${J()}, instance=~"$instance"`;
   const R = '$__rate_interval';
   const panels: Array<[{ build(): unknown }, number, number]> = [
@@ -597,7 +422,7 @@ export function nodeDashboard(): dashboard.Dashboard {
         'short',
         'Collectors failing (0 = all good), sample overruns and trace events lost per second.',
         [
-          q(`count(${EXPORTER_METRICS.scrapeCollectorSuccess}{${I}} == 0) or vector(0)`, 'collectors failing'),
+          q(`count(${EXPORTER_METRICS.sampleCollectorSuccess}{${I}} == 0) or vector(0)`, 'collectors failing'),
           q(`sum(rate(${EXPORTER_METRICS.sampleOverruns}{${I}}[${R}]))`, 'overruns/s'),
           q(`sum(rate(${TRACEFS_METRICS.traceEventsLost}{${I}}[${R}]))`, 'trace events lost/s'),
         ],
@@ -615,7 +440,7 @@ export function nodeDashboard(): dashboard.Dashboard {
         "The exporter's own CPU (seconds per second) and its slowest collector per sample.",
         [
           q(`sum(rate(${EXPORTER_METRICS.processCpuSeconds}{${I}}[${R}]))`, 'CPU'),
-          q(`max(${EXPORTER_METRICS.scrapeCollectorDurationSeconds}{${I}})`, 'slowest collector'),
+          q(`max(${EXPORTER_METRICS.sampleCollectorDurationSeconds}{${I}})`, 'slowest collector'),
         ],
         12,
         8,
@@ -636,189 +461,4 @@ export function nodeDashboard(): dashboard.Dashboard {
     },
     panels,
   );
-}
-
-export function fleetDashboard(): dashboard.Dashboard {
-  const I = `${J()}, instance=~"$instance"`;
-  const R = '$__rate_interval';
-  const topo = `* on (instance) group_left (sockets, smt) max by (instance, sockets, smt) (${CPU_METRICS.cpuTopologyInfo}{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (${HOST_METRICS.hostInfo}{${I}})`;
-  const panels: Array<[{ build(): unknown }, number, number]> = [
-    [
-      ts(
-        'Nodes by mount syscall rate',
-        'ops',
-        'The 10 nodes making the most mount-family syscalls per second (tracefs).',
-        [q(`topk(10, sum by (instance) (rate(${TRACEFS_METRICS.mountSyscalls}{${I}}[${R}])))`, '{{instance}}')],
-        12,
-        8,
-        'MountStormImminent',
-      ),
-      12,
-      8,
-    ],
-    [
-      ts(
-        'Nodes by measured lock wait',
-        's',
-        'The 10 nodes whose mount syscalls spend the most time in lock contention, seconds per second (tracefs).',
-        [q(`topk(10, sum by (instance) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}{${I}}[${R}])))`, '{{instance}}')],
-        12,
-        8,
-        'MountStormImminent',
-      ),
-      12,
-      8,
-    ],
-    [
-      ts(
-        'Nodes by namespace_sem wait',
-        's',
-        'The 10 nodes whose namespace_sem probe sits furthest above its quiet baseline.',
-        [
-          q(
-            `topk(10, max by (instance) (${PROBES_METRICS.lockWaitEstimateSeconds}{${I}, lock="namespace_sem"}))`,
-            '{{instance}}',
-          ),
-        ],
-        12,
-        8,
-        'MountStormLockWaitHigh',
-      ),
-      12,
-      8,
-    ],
-    [
-      ts(
-        'Nodes by mount table size',
-        'short',
-        'The 10 nodes with the largest mount tables.',
-        [q(`topk(10, sum by (instance) (${MOUNTS_METRICS.mounts}{${I}}))`, '{{instance}}')],
-        12,
-        8,
-        'MountTableNearMax',
-      ),
-      12,
-      8,
-    ],
-    [
-      ts(
-        'namespace_sem wait by topology',
-        's',
-        'The hardware comparison: the probe estimate averaged by socket count, SMT and instance type.',
-        [
-          q(
-            `avg by (sockets, smt, system_model) (max by (instance) (${PROBES_METRICS.lockWaitEstimateSeconds}{${I}, lock="namespace_sem"}) ${topo})`,
-            '{{system_model}} sockets={{sockets}} smt={{smt}}',
-          ),
-        ],
-        12,
-        8,
-        'MountStormDeepLayersRiskyTopology',
-      ),
-      12,
-      8,
-    ],
-    [
-      ts(
-        'Measured lock wait by topology',
-        's',
-        'The hardware comparison with tracefs: lock wait inside mount syscalls per node, averaged by socket count, SMT and instance type.',
-        [
-          q(
-            `avg by (sockets, smt, system_model) (sum by (instance) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}{${I}}[${R}])) ${topo})`,
-            '{{system_model}} sockets={{sockets}} smt={{smt}}',
-          ),
-        ],
-        12,
-        8,
-        'MountStormDeepLayersRiskyTopology',
-      ),
-      12,
-      8,
-    ],
-    [
-      new table.PanelBuilder()
-        .title('Nodes')
-        .unit('short')
-        .description('Every node: topology, instance type, mount table size and deepest overlay.')
-        .datasource(DS)
-        .withTarget(
-          q(
-            `max by (instance, sockets, numa_nodes, smt, cpu_model) (${CPU_METRICS.cpuTopologyInfo}{${I}}) * on (instance) group_left (system_model) max by (instance, system_model) (${HOST_METRICS.hostInfo}{${I}}) * on (instance) group_left () sum by (instance) (${MOUNTS_METRICS.mounts}{${I}})`,
-            undefined,
-            { instant: true, format: 'table' },
-          ),
-        ),
-      24,
-      8,
-    ],
-  ];
-  return build(
-    {
-      title: 'Mount storm — fleet',
-      uid: 'mountstorm-fleet',
-      description: 'All nodes: who storms, whose locks wait, and which hardware suffers most.',
-      refresh: '30s',
-      from: 'now-6h',
-      multiNode: true,
-    },
-    panels,
-  );
-}
-
-export const DASHBOARDS: Record<string, () => dashboard.Dashboard> = {
-  'mountstorm-node.json': nodeDashboard,
-  'mountstorm-fleet.json': fleetDashboard,
-};
-
-/** Panel ids and query refIds, which Grafana would otherwise assign on load, so the JSON is stable. */
-function number(d: dashboard.Dashboard): dashboard.Dashboard {
-  (d.panels ?? []).forEach((p, i) => {
-    const panel = p as { id?: number; targets?: Array<{ refId?: string }> };
-    panel.id = i + 1;
-    (panel.targets ?? []).forEach((t, j) => (t.refId = String.fromCharCode(65 + j)));
-  });
-  return d;
-}
-
-export function renderDashboard(name: string, settings: AlertsConfig = DEFAULT_ALERTS_CONFIG): string {
-  const make = DASHBOARDS[name];
-  if (!make) throw new Error(`no dashboard ${name}`);
-  cfg = settings;
-  try {
-    return JSON.stringify(number(make()), null, 2) + '\n';
-  } finally {
-    cfg = DEFAULT_ALERTS_CONFIG;
-  }
-}
-
-export const RENDER_DASHBOARDS_FLAGS: FlagSpec[] = [
-  {
-    name: 'config',
-    kind: 'path',
-    default: undefined,
-    help: 'Alert bundle settings: the selector and runbook_url are used (see alerts/README.md).',
-  },
-  { name: 'output-dir', kind: 'path', default: '.', help: 'Directory the dashboards are written to.' },
-];
-
-export function renderDashboardsCommand(argv: string[]): number {
-  const args = parseArgs(argv, RENDER_DASHBOARDS_FLAGS);
-  if (args.help) {
-    process.stdout.write(
-      `usage: mountstorm render-dashboards [flags]\n\nWrites ${Object.keys(DASHBOARDS).join(' and ')} with your selector and runbook URL.\n\nflags:\n${flagsHelp(RENDER_DASHBOARDS_FLAGS)}\n`,
-    );
-    return 0;
-  }
-  if (args.positionals.length > 0) throw new ConfigError(`unexpected argument "${args.positionals[0]}"`);
-  const file = flagValue<string | undefined>(args, RENDER_DASHBOARDS_FLAGS, 'config');
-  const settings = file === undefined ? DEFAULT_ALERTS_CONFIG : loadAlertsConfig(file);
-  const dir = flagValue<string>(args, RENDER_DASHBOARDS_FLAGS, 'output-dir');
-  for (const name of Object.keys(DASHBOARDS)) fs.writeFileSync(path.join(dir, name), renderDashboard(name, settings));
-  return 0;
-}
-
-if (require.main === module) {
-  const out = process.argv[2] ?? 'grafana';
-  for (const name of Object.keys(DASHBOARDS)) fs.writeFileSync(path.join(out, name), renderDashboard(name));
 }

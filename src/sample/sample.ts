@@ -3,13 +3,13 @@
  * changed since the previous sample), and how each collector fared. The sampler builds it; the
  * collectors turn it into metrics; the landing page's history and the alert evaluator read it.
  */
-import type { ContainersSnapshot } from './collectors/containers';
-import type { CpuSnapshot } from './collectors/cpu';
-import type { HostSnapshot } from './collectors/host';
-import type { MountsSnapshot } from './collectors/mounts';
-import type { NamespacesSnapshot } from './collectors/namespaces';
-import type { TracefsSnapshot } from './collectors/tracefs';
-import type { ProbesSnapshot } from './sources/probes/source';
+import type { ContainersSnapshot } from '../collectors/containers';
+import type { CpuSnapshot } from '../collectors/cpu';
+import type { HostSnapshot } from '../collectors/host';
+import type { MountsSnapshot } from '../collectors/mounts';
+import type { NamespacesSnapshot } from '../collectors/namespaces';
+import type { TracefsSnapshot } from '../collectors/tracefs';
+import type { ProbesSnapshot } from '../sources/probes/source';
 
 export interface SampleParts {
   mounts: MountsSnapshot;

@@ -1,14 +1,15 @@
 /**
- * The node's state for the landing page, from the node's History (src/state/history.ts: the same
+ * The node's state for the landing page, from the node's History (src/sample/history.ts: the same
  * typed parts the collectors turned into /metrics): figures over the alert spec's fast window, the
  * charts over the last 10 minutes, and every alert condition of the one spec evaluated over the same
  * samples (the node alerts with their pending / firing state from the evaluator).
  */
 import type { AlertsConfig } from '../alerts/config';
-import { explain, type AlertPhase, type Evaluator } from '../alerts/evaluate';
-import { ALERTS, holds, signal } from '../alerts/spec';
+import { explain, type AlertPhase, type Evaluator, holds } from '../alerts/evaluate';
+import { ALERTS } from '../alerts/spec';
 import type { PageCapability } from '../alerts/capability';
-import { IMAGES_MS, type History, type Point } from './history';
+import { IMAGES_MS, type History, type Point } from '../sample/history';
+import { signal } from '../alerts/signals';
 
 export const CHART_MS = 10 * 60_000;
 

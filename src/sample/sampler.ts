@@ -7,26 +7,13 @@
  * runs is counted as an overrun and skipped, not queued.
  */
 import { promises as fs } from 'node:fs';
-import type { Collector } from './collectors/collector';
-import { errorMessage } from './errors';
-import type { Exposition } from './exposition';
-import type { Logger } from './log';
+import type { Collector } from '../collectors/collector';
+import { errorMessage } from '../errors';
+import type { Exposition } from '../exposition';
+import type { Logger } from '../log';
 import type { Sample } from './sample';
+import { EXPORTER_METRICS } from '../metric-names';
 
-/** The metrics this file owns, by what they measure: alerts and dashboards name them through this. */
-export const EXPORTER_METRICS = {
-  scrapeCollectorSuccess: 'mountstorm_scrape_collector_success',
-  scrapeCollectorDurationSeconds: 'mountstorm_scrape_collector_duration_seconds',
-  sampleOverruns: 'mountstorm_sample_overruns_total',
-  samples: 'mountstorm_samples_total',
-  lastSampleTimestampSeconds: 'mountstorm_last_sample_timestamp_seconds',
-  processCpuSeconds: 'process_cpu_seconds_total',
-  processResidentMemoryBytes: 'process_resident_memory_bytes',
-  processHeapBytes: 'process_heap_bytes',
-  processOpenFds: 'process_open_fds',
-  processStartTimeSeconds: 'process_start_time_seconds',
-  eventLoopDelayP99Seconds: 'mountstorm_event_loop_delay_p99_seconds',
-} as const;
 const M = EXPORTER_METRICS;
 
 /**
@@ -88,10 +75,10 @@ export class Sampler {
     private readonly timeoutMs: number,
   ) {
     const e = exposition;
-    this.success = e.gauge(M.scrapeCollectorSuccess, 'Whether the collector succeeded in the last sample.', [
+    this.success = e.gauge(M.sampleCollectorSuccess, 'Whether the collector succeeded in the last sample.', [
       'collector',
     ]);
-    this.duration = e.gauge(M.scrapeCollectorDurationSeconds, 'How long the collector took in the last sample.', [
+    this.duration = e.gauge(M.sampleCollectorDurationSeconds, 'How long the collector took in the last sample.', [
       'collector',
     ]);
     this.overruns = e.counter(M.sampleOverruns, 'Sample ticks skipped because the previous sample was still running.');

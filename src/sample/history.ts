@@ -3,42 +3,62 @@
  * read: gauges as of each sample, counts since the previous one. Kept for an hour (the longest
  * window a signal reads); windows are in the node's own seconds.
  */
-import type { Sample } from '../sample';
+import type { Sample } from './sample';
 
-export interface Point {
+type Reader = (s: Sample) => number | undefined;
+
+/**
+ * Each count a point holds, read from its sample: what happened since the previous sample. The
+ * History sums them into running totals (a counter's values) and increase()/rate() read them as
+ * PromQL reads the counters. One table, so a Point is never a second hand-kept copy of a Sample.
+ */
+const COUNTS = {
+  /** tracefs: mount-family syscalls, seconds of lock wait, events lost. */
+  syscalls: (s) => s.parts.tracefs?.syscalls,
+  /** mount_setattr calls: the idmapped mounts made. */
+  idmaps: (s) => s.parts.tracefs?.calls.reduce((n, c) => (c.syscall === 'mount_setattr' ? n + c.count : n), 0),
+  lockWait: (s) => s.parts.tracefs?.lockWaitSeconds,
+  lost: (s) => s.parts.tracefs?.lost,
+  /** Mount attach + detach events (fanotify; undefined without them). */
+  events: (s) =>
+    s.parts.namespaces?.events ? s.parts.namespaces.events.attach + s.parts.namespaces.events.detach : undefined,
+  /** Mounts that appeared in the watched table's readings. */
+  added: (s) => s.parts.mounts?.added,
+  /** Container starts (undefined without the containers collector). */
+  starts: (s) => s.parts.containers?.starts,
+  /** Lower layers summed over the overlays that appeared, and how many appeared. */
+  newLayers: (s) => (s.parts.mounts?.newOverlayDepths ?? []).reduce((a, b) => a + b, 0),
+  newOverlays: (s) => (s.parts.mounts?.newOverlayDepths ?? []).length,
+} satisfies Record<string, Reader>;
+
+/** Each gauge a point holds, read from its sample: the state as of it. */
+const GAUGES = {
+  /** The watched table's size as of its latest reading, and its entries (NS_MNT_GET_INFO where it works). */
+  mounts: (s) => s.parts.mounts?.mounts,
+  entries: (s) => s.parts.mounts?.entries,
+  mountMax: (s) => s.parts.mounts?.mountMax,
+  layersMax: (s) => s.parts.mounts?.layersMax,
+  /** Idmapped mounts that outlived --collector.mounts.idmap-linger. */
+  idmapLingering: (s) => s.parts.mounts?.idmappedLingering,
+  /** A container runtime's temporary mounts that outlived the linger time. */
+  tempLingering: (s) => s.parts.mounts?.tempLingering,
+  /** Mount namespaces no process is in, and their mounts (the namespace walk's leak scan). */
+  unheld: (s) => s.parts.namespaces?.unheld,
+  unheldMounts: (s) => s.parts.namespaces?.unheldMounts,
+  /** Lock-wait estimates (seconds above baseline) of the namespace_sem and mount_lock probes. */
+  ns: (s) => s.parts.probes?.namespace_sem?.estimate,
+  ml: (s) => s.parts.probes?.mount_lock?.estimate,
+} satisfies Record<string, Reader>;
+
+export type PointKey = keyof typeof COUNTS;
+export type GaugeKey = keyof typeof GAUGES;
+export const POINT_KEYS = Object.keys(COUNTS) as PointKey[];
+const GAUGE_KEYS = Object.keys(GAUGES) as GaugeKey[];
+
+export type Point = { [K in PointKey | GaugeKey]?: number } & {
   /** Unix ms at which the sample completed, and the seconds it covers. */
   t: number;
   seconds: number;
-  /** tracefs (undefined where it had no data): mount-family syscalls, seconds of lock wait, events lost. */
-  syscalls?: number;
-  /** mount_setattr calls: the idmapped mounts made. */
-  idmaps?: number;
-  lockWait?: number;
-  lost?: number;
-  /** Mount attach + detach events (fanotify; undefined without them). */
-  events?: number;
-  /** Mounts that appeared in the watched table's readings. */
-  added?: number;
-  /** Container starts (undefined without the containers collector). */
-  starts?: number;
-  /** Lower layers summed over the overlays that appeared, and how many appeared. */
-  newLayers: number;
-  newOverlays: number;
-  /** The watched table's size as of its latest reading, and its entries (NS_MNT_GET_INFO where it works). */
-  mounts?: number;
-  entries?: number;
-  mountMax?: number;
-  layersMax?: number;
-  /** Idmapped mounts that outlived --collector.mounts.idmap-linger. */
-  idmapLingering?: number;
-  /** A container runtime's temporary mounts that outlived the linger time. */
-  tempLingering?: number;
-  /** Mount namespaces no process is in, and their mounts (the namespace walk's leak scan). */
-  unheld?: number;
-  unheldMounts?: number;
-  /** Lock-wait estimates (seconds above baseline) of the namespace_sem and mount_lock probes. */
-  ns?: number;
-  ml?: number;
   /** Container starts read from their bundles this sample, by image (kept for IMAGES_MS only). */
   images?: Map<string, number>;
   /** Their rootfs overlays' lower layers summed by image (starts × layers; kept for IMAGES_MS only). */
@@ -47,59 +67,27 @@ export interface Point {
   failing: string[];
   /** Each count summed over every sample since start: what the exporter's counters read at this sample. */
   totals: Partial<Record<PointKey, number>>;
-}
-
-export const POINT_KEYS = [
-  'syscalls',
-  'idmaps',
-  'lockWait',
-  'lost',
-  'events',
-  'added',
-  'starts',
-  'newLayers',
-  'newOverlays',
-] as const;
-export type PointKey = (typeof POINT_KEYS)[number];
-export type GaugeKey =
-  'entries' | 'mountMax' | 'layersMax' | 'ns' | 'ml' | 'unheld' | 'unheldMounts' | 'idmapLingering' | 'tempLingering';
+};
 
 export const HISTORY_MS = 60 * 60_000;
 /** Per-image starts are kept this long: what an alert description names, not an hour of every image. */
 export const IMAGES_MS = 5 * 60_000;
 
 export function pointOf(s: Sample): Point {
-  const { mounts, probes, tracefs, namespaces, containers } = s.parts;
-  const depths = mounts?.newOverlayDepths ?? [];
-  return {
+  const { containers } = s.parts;
+  const p: Point = {
     t: s.at,
     seconds: s.seconds,
-    syscalls: tracefs?.syscalls,
-    idmaps: tracefs?.calls.reduce((n, c) => (c.syscall === 'mount_setattr' ? n + c.count : n), 0),
-    lockWait: tracefs?.lockWaitSeconds,
-    lost: tracefs?.lost,
-    events: namespaces?.events ? namespaces.events.attach + namespaces.events.detach : undefined,
-    added: mounts?.added,
-    starts: containers?.starts,
     images: containers && containers.images.size > 0 ? new Map(containers.images) : undefined,
     startLayers: containers && containers.startLayers.size > 0 ? new Map(containers.startLayers) : undefined,
-    newLayers: depths.reduce((a, b) => a + b, 0),
-    newOverlays: depths.length,
-    mounts: mounts?.mounts,
-    entries: mounts?.entries,
-    mountMax: mounts?.mountMax,
-    layersMax: mounts?.layersMax,
-    idmapLingering: mounts?.idmappedLingering,
-    tempLingering: mounts?.tempLingering,
-    unheld: namespaces?.unheld,
-    unheldMounts: namespaces?.unheldMounts,
-    ns: probes?.namespace_sem?.estimate,
-    ml: probes?.mount_lock?.estimate,
     failing: Object.entries(s.collectors)
       .filter(([, c]) => !c.ok)
       .map(([name]) => name),
     totals: {},
   };
+  for (const k of POINT_KEYS) p[k] = COUNTS[k](s);
+  for (const k of GAUGE_KEYS) p[k] = GAUGES[k](s);
+  return p;
 }
 
 export class History {

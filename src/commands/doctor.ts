@@ -3,7 +3,7 @@ import { FLAGS } from '../config';
 import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
 import { ConfigError } from '../errors';
 import { HostPaths } from '../fs/paths';
-import { DEPTH_BUCKETS, diagnose, type Diagnosis } from './diagnose';
+import { DEPTH_BUCKETS, diagnose, type Diagnosis } from '../doctor/diagnose';
 
 const SHARED = [
   'path.procfs',

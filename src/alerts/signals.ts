@@ -1,0 +1,344 @@
+/**
+ * Every signal an alert reads, in both of its forms: the PromQL of its recording rule, and its value
+ * over the node's own samples (src/sample/history.ts), over the same window. The alert spec
+ * (spec.ts) names them by id; thresholds come from an AlertsConfig.
+ */
+import { formatDuration, parseDuration } from '../flags';
+import type { GaugeKey, History, PointKey } from '../sample/history';
+import type { AlertsConfig } from './config';
+import {
+  CONTAINERS_METRICS,
+  CPU_METRICS,
+  MOUNTS_METRICS,
+  NAMESPACES_METRICS,
+  PROBES_METRICS,
+  TRACEFS_METRICS,
+} from '../metric-names';
+
+export type ValueFormat = 'humanize' | 'humanizeDuration' | 'humanizePercentage' | 'integer';
+
+/** One series per instance: a recording rule, and the same figure over the node's own samples. */
+export interface Signal {
+  id: string;
+  /** Its recording rule's name. */
+  record(cfg: AlertsConfig): string;
+  /** The recording rule's expression; its result carries `instance` only. */
+  promql(cfg: AlertsConfig): string;
+  /** Its value over the node's samples; undefined where the node has no such data (as an absent series). */
+  node(h: History, cfg: AlertsConfig): number | undefined;
+  format: ValueFormat;
+  /** The signals whose recording rules its own reads. */
+  reads?: string[];
+  /** What it is, for alerts/README.md. */
+  help: string;
+}
+
+/**
+ * The image behind the most mount work on the node over the fast window: each image by its starts
+ * × layers (the lower layers of the rootfs overlays its starts brought) where the exporter found
+ * them, else by its starts (History.imageWork, the node form). Its PromQL (a query for the rule's
+ * template, each `%q` the instance). Image series are bounded by the containers collector; `other`
+ * never names a culprit.
+ */
+export const TOP_IMAGE = {
+  promql: (cfg: AlertsConfig): string => {
+    const per = (metric: string) =>
+      `sum by (image) (increase(${metric}{instance=%q,image!="other"}[${fastWindow(cfg)}]))`;
+    return `topk(1, ((${per(CONTAINERS_METRICS.imageStartLayers)} > 0) or ${per(CONTAINERS_METRICS.imageStarts)}) > 0)`;
+  },
+  node: (h: History, cfg: AlertsConfig): string | undefined => h.topImage(nodeWindowMs(cfg)),
+};
+
+const ms = (d: string): number => parseDuration(d) as number;
+
+/** The rendered window of the fast signals: the spec's, at least four scrapes. */
+export function fastWindow(cfg: AlertsConfig): string {
+  return formatDuration(Math.max(ms(cfg.thresholds.fastWindow), 4 * cfg.scrapeIntervalMs));
+}
+
+/** The fast window over the node's own samples: the spec's, in seconds of its samples. */
+function nodeWindowMs(cfg: AlertsConfig): number {
+  return ms(cfg.thresholds.fastWindow);
+}
+
+export function selector(cfg: AlertsConfig, extra = ''): string {
+  return `{${[cfg.selector, extra].filter(Boolean).join(',')}}`;
+}
+
+/** A counter's per-second rate over the fast window, summed per instance; `base` is the rule name's level:metric. */
+function rate(id: string, base: string, metric: string, key: PointKey, help: string, extra = ''): Signal {
+  return {
+    id,
+    record: (cfg) => `${base}:rate${fastWindow(cfg)}`,
+    promql: (cfg) => `sum by (instance) (rate(${metric}${selector(cfg, extra)}[${fastWindow(cfg)}]))`,
+    node: (h, cfg) => h.rate(key, nodeWindowMs(cfg)),
+    format: 'humanize',
+    help,
+  };
+}
+
+/** One fast-window rate per another (per container start, per new overlay), where the other is above 0. */
+function ratio(id: string, base: string, num: Signal, den: Signal, keys: [PointKey, PointKey], help: string): Signal {
+  return {
+    id,
+    record: (cfg) => `${base}:ratio${fastWindow(cfg)}`,
+    promql: (cfg) => `${num.record(cfg)} / (${den.record(cfg)} > 0)`,
+    node: (h, cfg) => {
+      const n = h.increase(keys[0], nodeWindowMs(cfg));
+      const d = h.increase(keys[1], nodeWindowMs(cfg));
+      return n !== undefined && d !== undefined && d > 0 ? n / d : undefined;
+    },
+    format: 'integer',
+    reads: [num.id, den.id],
+    help,
+  };
+}
+
+/** A gauge's maximum per instance (over its label values), or its latest value on the node. */
+function gauge(
+  id: string,
+  base: string,
+  metric: string,
+  key: GaugeKey,
+  format: ValueFormat,
+  help: string,
+  extra = '',
+): Signal {
+  return {
+    id,
+    record: () => `${base}:max`,
+    promql: (cfg) => `max by (instance) (${metric}${selector(cfg, extra)})`,
+    node: (h) => h.gauge(key),
+    format,
+    help,
+  };
+}
+
+const syscallRate = rate(
+  'syscallRate',
+  'instance:mountstorm_mount_syscalls',
+  TRACEFS_METRICS.mountSyscalls,
+  'syscalls',
+  'mount-family syscalls per second (tracefs; absent without it, 0 while on-demand tracing is disarmed)',
+);
+const idmapRate = rate(
+  'idmapRate',
+  'instance:mountstorm_mount_setattr_syscalls',
+  TRACEFS_METRICS.mountSyscalls,
+  'idmaps',
+  'mount_setattr calls per second: the idmapped mounts made (tracefs)',
+  'syscall="mount_setattr"',
+);
+const lockWaitRate: Signal = {
+  ...rate(
+    'lockWaitRate',
+    'instance:mountstorm_mount_lock_wait_seconds',
+    TRACEFS_METRICS.mountLockWaitSeconds,
+    'lockWait',
+    'seconds per second that tasks in mount syscalls wait on contended locks (tracefs)',
+  ),
+  format: 'humanizeDuration',
+};
+const eventRate = rate(
+  'eventRate',
+  'instance:mountstorm_mount_events',
+  NAMESPACES_METRICS.mountEvents,
+  'events',
+  'mounts attached and detached per second, in every namespace (fanotify, 6.15+)',
+);
+const churnRate = rate(
+  'churnRate',
+  'instance:mountstorm_mounts_added',
+  MOUNTS_METRICS.mountsAdded,
+  'added',
+  "mounts appearing per second in the watched table's readings",
+);
+const startRate = rate(
+  'startRate',
+  'instance:mountstorm_container_starts',
+  CONTAINERS_METRICS.containerStarts,
+  'starts',
+  "container starts per second (new bundles in the runtime's task directories)",
+);
+const newOverlays = rate(
+  'newOverlayRate',
+  'instance:mountstorm_overlay_new_mounts',
+  `${MOUNTS_METRICS.overlayNewMountLowerLayers}_count`,
+  'newOverlays',
+  'overlay mounts appearing per second',
+);
+const newLayers = rate(
+  'newLayerRate',
+  'instance:mountstorm_overlay_new_mount_lower_layers',
+  `${MOUNTS_METRICS.overlayNewMountLowerLayers}_sum`,
+  'newLayers',
+  'lower layers of the overlays appearing, per second',
+);
+const entries = gauge(
+  'entries',
+  'instance:mountstorm_mount_table_entries',
+  MOUNTS_METRICS.mountTableEntries,
+  'entries',
+  'humanize',
+  'mounts in the watched table',
+);
+
+/** Every signal, by id; recording rules are rendered in this order. */
+const ALL_SIGNALS: Signal[] = [
+  entries,
+  churnRate,
+  eventRate,
+  syscallRate,
+  idmapRate,
+  lockWaitRate,
+  startRate,
+  newOverlays,
+  newLayers,
+  ratio(
+    'syscallsPerStart',
+    'instance:mountstorm_mount_syscalls_per_start',
+    syscallRate,
+    startRate,
+    ['syscalls', 'starts'],
+    'mount syscalls per container start: the storm signature (~450 per-layer, ~54 common-parent)',
+  ),
+  ratio(
+    'eventsPerStart',
+    'instance:mountstorm_mount_events_per_start',
+    eventRate,
+    startRate,
+    ['events', 'starts'],
+    'mounts attached and detached per container start: the signature without tracefs',
+  ),
+  ratio(
+    'idmapsPerStart',
+    'instance:mountstorm_idmapped_mounts_per_start',
+    idmapRate,
+    startRate,
+    ['idmaps', 'starts'],
+    'idmapped mounts made per container start (one per layer and round per-layer, 2 common-parent)',
+  ),
+  ratio(
+    'layersPerNewOverlay',
+    'instance:mountstorm_overlay_lower_layers_per_new_overlay',
+    newLayers,
+    newOverlays,
+    ['newLayers', 'newOverlays'],
+    'lower layers per overlay appearing: the image depth behind the starts',
+  ),
+  gauge(
+    'nsEstimate',
+    'instance:mountstorm_namespace_sem_wait_estimate_seconds',
+    PROBES_METRICS.lockWaitEstimateSeconds,
+    'ns',
+    'humanizeDuration',
+    'how much longer reading the mount table takes than its quiet baseline (namespace_sem probe)',
+    'lock="namespace_sem"',
+  ),
+  gauge(
+    'mlEstimate',
+    'instance:mountstorm_mount_lock_wait_estimate_seconds',
+    PROBES_METRICS.lockWaitEstimateSeconds,
+    'ml',
+    'humanizeDuration',
+    'how much longer a path lookup across a mount takes than its baseline (mount_lock probe)',
+    'lock="mount_lock"',
+  ),
+  gauge(
+    'deepest',
+    'instance:mountstorm_overlay_lower_layers',
+    MOUNTS_METRICS.overlayLowerLayersMax,
+    'layersMax',
+    'integer',
+    'lower layers of the deepest overlay mounted',
+  ),
+  gauge(
+    'idmapLingering',
+    'instance:mountstorm_idmapped_mounts_lingering',
+    MOUNTS_METRICS.idmappedMountsLingering,
+    'idmapLingering',
+    'integer',
+    'idmapped mounts older than --collector.mounts.idmap-linger: temporary ones a runtime left behind',
+  ),
+  gauge(
+    'tempLingering',
+    'instance:mountstorm_runtime_temp_mounts_lingering',
+    MOUNTS_METRICS.runtimeTempMountsLingering,
+    'tempLingering',
+    'integer',
+    "a container runtime's temporary mounts (by mount point) older than --collector.mounts.idmap-linger: ones it left behind",
+  ),
+  gauge(
+    'unheldNamespaces',
+    'instance:mountstorm_mount_namespaces_unheld',
+    NAMESPACES_METRICS.unheldNamespaces,
+    'unheld',
+    'integer',
+    'mount namespaces no process is in (the namespace walk against /proc/*/ns/mnt)',
+  ),
+  gauge(
+    'unheldMounts',
+    'instance:mountstorm_mount_namespaces_unheld_mounts',
+    NAMESPACES_METRICS.unheldNamespaceMounts,
+    'unheldMounts',
+    'integer',
+    'mounts in the mount namespaces no process is in',
+  ),
+  {
+    id: 'utilisation',
+    record: () => 'instance:mountstorm_mount_table_utilisation:ratio',
+    promql: (cfg) =>
+      `${entries.record(cfg)} / on (instance) max by (instance) (${MOUNTS_METRICS.mountMax}${selector(cfg)})`,
+    node: (h) => {
+      const e = h.gauge('entries');
+      const m = h.gauge('mountMax');
+      return e !== undefined && m ? e / m : undefined;
+    },
+    format: 'humanizePercentage',
+    reads: ['entries'],
+    help: 'mount table size over fs.mount-max',
+  },
+  {
+    id: 'growth',
+    record: (cfg) => `instance:mountstorm_mount_table_entries:delta${cfg.thresholds.runawayWindow}`,
+    promql: (cfg) => `delta(${entries.record(cfg)}[${cfg.thresholds.runawayWindow}])`,
+    // Only over a full window, as delta() over an hour of series that began minutes ago would extrapolate.
+    node: (h, cfg) =>
+      h.span() >= ms(cfg.thresholds.runawayWindow) * 0.95
+        ? h.delta('entries', ms(cfg.thresholds.runawayWindow))
+        : undefined,
+    format: 'humanize',
+    reads: ['entries'],
+    help: 'how much the mount table grew over the runaway window',
+  },
+  {
+    id: 'riskyTopology',
+    record: () => 'instance:mountstorm_risky_topology:present',
+    promql: (cfg) =>
+      `count by (instance) (${CPU_METRICS.cpuTopologyInfo}${selector(cfg, 'sockets!="1"')}) or count by (instance) (${CPU_METRICS.cpuTopologyInfo}${selector(cfg, 'smt="on"')})`,
+    node: (h) => {
+      const t = h.latest.cpu?.topology;
+      return t !== undefined && (t.sockets > 1 || t.smt) ? 1 : undefined;
+    },
+    format: 'integer',
+    help: 'present where the host has more than one socket or SMT on',
+  },
+  {
+    id: 'lost',
+    record: (cfg) => `instance:mountstorm_trace_events_lost:increase${cfg.thresholds.traceEventsLostWindow}`,
+    promql: (cfg) =>
+      `sum by (instance) (increase(${TRACEFS_METRICS.traceEventsLost}${selector(cfg)}[${cfg.thresholds.traceEventsLostWindow}]))`,
+    node: (h, cfg) => h.increase('lost', ms(cfg.thresholds.traceEventsLostWindow)),
+    format: 'humanize',
+    help: 'trace events lost before they were read, over the lost-events window',
+  },
+];
+export const SIGNALS: Readonly<Record<string, Signal>> = Object.freeze(
+  Object.fromEntries(ALL_SIGNALS.map((s) => [s.id, s])),
+);
+
+export function signal(id: string): Signal {
+  const s = SIGNALS[id];
+  if (!s) throw new Error(`alert spec: no signal "${id}"`);
+  return s;
+}
