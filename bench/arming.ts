@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // What tracing on demand misses against tracing always: the delay from a storm's start to the
 // syscall tracepoints being armed, and the storm's mount syscalls made before that (never counted).
 // Each round runs both modes, in turn: the exporter as a node runs it (a mount namespace of its
@@ -8,46 +7,37 @@
 // exporter's log line. Counted is what mountstorm_mount_syscalls_total rose by over the storm;
 // made is the storm report's exact syscall count (other processes' mount syscalls, on a quiet
 // machine none, would count as counted).
-// usage (root, after npm run build): node bench/arming.js [rounds=3] [storm seconds=10] [concurrency=8] [layers=50]
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const readline = require('node:readline');
-const { median } = require('./stats');
+// usage (root, after npm run build): node dist/bench/arming.js [rounds=3] [storm seconds=10] [concurrency=8] [layers=50]
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import type { StormReport } from '../src/storm/report';
+import { median } from './stats';
+import { REPO } from '../test/support/env';
+import { firstChild, metricSum, serveInNamespace, sleep } from './proc';
 
 const [rounds = 3, seconds = 10, concurrency = 8, layers = 50] = process.argv.slice(2).map(Number);
-const cli = path.join(__dirname, '../dist/src/cli.js');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cli = path.join(REPO, 'dist/src/cli.js');
 
-async function syscalls(url) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^mountstorm_mount_syscalls_total\{[^}]*\} (\S+)$/gm)) n += Number(m[1]);
-  return n;
+type Mode = 'on-demand' | 'always';
+interface Round {
+  delayMs: number;
+  made: number;
+  counted: number;
+  missed: number;
+  reason: string | undefined;
 }
 
-async function round(mode, port) {
-  const exp = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--fork',
-      '--kill-child',
-      '--propagation',
-      'private',
-      process.execPath,
-      cli,
-      'serve',
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--sample.interval=1s',
-      '--no-collector.containers',
-      `--collector.tracefs.mode=${mode}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+async function round(mode: Mode, port: number): Promise<Round> {
+  const exp = serveInNamespace(cli, [
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--sample.interval=1s',
+    '--no-collector.containers',
+    `--collector.tracefs.mode=${mode}`,
+  ]);
   let log = '';
-  exp.stderr.on('data', (d) => (log += d));
+  exp.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; !/msg="tracefs: tracing mount syscalls"/.test(log); i++) {
@@ -55,7 +45,7 @@ async function round(mode, port) {
       await sleep(50);
     }
     await sleep(5000);
-    const before = await syscalls(url);
+    const before = await metricSum(url, 'mountstorm_mount_syscalls_total');
     const storm = spawn(
       process.execPath,
       [
@@ -70,23 +60,24 @@ async function round(mode, port) {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
-    storm.stdout.on('data', (d) => (out += d));
-    let startWall;
+    storm.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let startWall: number | undefined;
     readline.createInterface({ input: storm.stderr }).on('line', (l) => {
       if (startWall !== undefined) return;
       try {
-        startWall = Date.now() - JSON.parse(l).elapsed * 1000;
+        startWall = Date.now() - (JSON.parse(l) as { elapsed: number }).elapsed * 1000;
       } catch {
         // not a progress line
       }
     });
     await new Promise((r) => storm.on('exit', r));
     await sleep(2500);
-    const counted = (await syscalls(url)) - before;
-    const report = JSON.parse(out);
+    const counted = (await metricSum(url, 'mountstorm_mount_syscalls_total')) - before;
+    const report = JSON.parse(out) as StormReport;
     const made = Object.values(report.syscalls).reduce((a, b) => a + b, 0);
     const armed = /ts=(\S+) level=info msg="tracefs: armed/.exec(log);
-    const delayMs = mode === 'always' ? 0 : armed ? Date.parse(armed[1]) - startWall : NaN;
+    const delayMs =
+      mode === 'always' ? 0 : armed?.[1] && startWall !== undefined ? Date.parse(armed[1]) - startWall : NaN;
     return {
       delayMs,
       made,
@@ -95,16 +86,16 @@ async function round(mode, port) {
       reason: /tracefs: armed: a mount storm may be starting" reason="([^"]+)"/.exec(log)?.[1],
     };
   } finally {
-    const node = fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    const node = firstChild(exp.pid as number);
     if (node) process.kill(Number(node), 'SIGTERM');
     await new Promise((r) => exp.on('exit', r));
   }
 }
 
 (async () => {
-  const res = { 'on-demand': [], always: [] };
+  const res: Record<Mode, Round[]> = { 'on-demand': [], always: [] };
   for (let r = 0; r < rounds; r++) {
-    for (const mode of r % 2 === 0 ? ['on-demand', 'always'] : ['always', 'on-demand']) {
+    for (const mode of (r % 2 === 0 ? ['on-demand', 'always'] : ['always', 'on-demand']) as Mode[]) {
       const x = await round(mode, 19880 + r);
       res[mode].push(x);
       process.stderr.write(
@@ -115,7 +106,7 @@ async function round(mode, port) {
   console.log(
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
   );
-  console.log(`Command: node bench/arming.js ${rounds} ${seconds} ${concurrency} ${layers}`);
+  console.log(`Command: node dist/bench/arming.js ${rounds} ${seconds} ${concurrency} ${layers}`);
   console.log('');
   console.log(
     '| mode | storm start → armed (median, max) | mount syscalls the storm made (median) | counted ÷ made (median) | missed before arming (median) |',

@@ -8,23 +8,24 @@
 //     (--no-collector.containers.read-bundles). Reported per start: the difference of their CPU
 //     (every thread, schedstat), against the start's own duration (the storm report's p50
 //     container start); and each one's CPU per burst.
-// usage (root, after npm run build): node bench/bundles.js [rounds=10] [containers=100] [concurrency=8]
-'use strict';
-const { spawn, execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { readBundle } = require('../dist/src/oci/bundle');
-const { median } = require('./stats');
+// usage (root, after npm run build): node dist/bench/bundles.js [rounds=10] [containers=100] [concurrency=8]
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readBundle } from '../src/oci/bundle';
+import type { StormReport } from '../src/storm/report';
+import { median } from './stats';
+import { REPO } from '../test/support/env';
+import { firstChild, serveInNamespace, sleep } from './proc';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[0] ?? 10);
 const containers = Number(args[1] ?? 100);
 const concurrency = Number(args[2] ?? 8);
-const cli = path.join(__dirname, '../dist/src/cli.js');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cli = path.join(REPO, 'dist/src/cli.js');
 
-async function micro() {
+function micro() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-bundle-'));
   fs.writeFileSync(
     path.join(dir, 'config.json'),
@@ -74,7 +75,7 @@ async function micro() {
 }
 
 /** CPU time of every thread of `pid`, in seconds, to the nanosecond (schedstat: time on CPU). */
-function cpuSeconds(pid) {
+function cpuSeconds(pid: number): number {
   let ns = 0;
   for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -86,34 +87,22 @@ function cpuSeconds(pid) {
   return ns / 1e9;
 }
 
-async function exporter(taskDir, port, extra = []) {
-  const p = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--fork',
-      '--kill-child',
-      '--propagation',
-      'private',
-      process.execPath,
-      cli,
-      'serve',
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--sample.interval=1s',
-      `--collector.containers.task-dir=${taskDir}`,
-      '--no-collector.tracefs',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+async function exporter(taskDir: string, port: number, extra: string[] = []) {
+  const p = serveInNamespace(cli, [
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--sample.interval=1s',
+    `--collector.containers.task-dir=${taskDir}`,
+    '--no-collector.tracefs',
+    ...extra,
+  ]);
   let log = '';
-  p.stderr.on('data', (d) => (log += d));
+  p.stderr.on('data', (d: Buffer) => (log += d.toString()));
   for (let i = 0; !/msg="watching container task directory"/.test(log); i++) {
     if (i > 400) throw new Error(`the exporter did not start:\n${log}`);
     await sleep(50);
   }
   await sleep(2000);
-  const node = Number(fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  const node = firstChild(p.pid as number) as number;
   return {
     node,
     async stop() {
@@ -123,7 +112,7 @@ async function exporter(taskDir, port, extra = []) {
   };
 }
 
-function burst(taskDir) {
+function burst(taskDir: string): StormReport {
   const out = execFileSync(
     process.execPath,
     [
@@ -138,18 +127,18 @@ function burst(taskDir) {
     ],
     { maxBuffer: 64 << 20 },
   );
-  return JSON.parse(out.toString());
+  return JSON.parse(out.toString()) as StormReport;
 }
 
 (async () => {
   if (process.getuid?.() !== 0) throw new Error('run as root (the storm mounts)');
-  const m = await micro();
+  const m = micro();
   const watched = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-bundles-'));
   const reading = await exporter(watched, 19981);
   const notReading = await exporter(watched, 19982, ['--no-collector.containers.read-bundles']);
-  const diffs = [];
-  const starts = [];
-  const cpu = { reading: [], notReading: [] };
+  const diffs: number[] = [];
+  const starts: number[] = [];
+  const cpu = { reading: [] as number[], notReading: [] as number[] };
   try {
     for (let r = 0; r < rounds; r++) {
       // Both exporters watch every burst; only one reads the bundles.
@@ -177,7 +166,7 @@ function burst(taskDir) {
   console.log(
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
   );
-  console.log(`Command: node bench/bundles.js ${rounds} ${containers} ${concurrency}`);
+  console.log(`Command: node dist/bench/bundles.js ${rounds} ${containers} ${concurrency}`);
   console.log('');
   console.log('| figure | value | against |');
   console.log('|---|---|---|');

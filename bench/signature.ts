@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The figures behind the storm signature's thresholds: mount work per container start, start rate
 // and lock wait, for each storm mode at 1, 4 and 8 starts at a time. The exporter runs as a node
 // runs it (its own mount namespace, tracing always on so every syscall counts, 1 s samples, the
@@ -6,12 +5,15 @@
 // with --task-dir, so each start is a bundle the collector counts as containerd's. Figures are the
 // exporter's own counters over the run (its /metrics before and after), and the lock-wait probe's
 // highest estimate while it ran. The modes alternate, so drift hits both alike.
-// usage (root, after npm run build): node bench/signature.js [seconds=10] [layers=50] [rounds=1] [concurrencies=1,4,8] [rate=0]
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { median } = require('./stats');
+// usage (root, after npm run build): node dist/bench/signature.js [seconds=10] [layers=50] [rounds=1] [concurrencies=1,4,8] [rate=0]
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { median } from './stats';
+import { REPO } from '../test/support/env';
+import type { StormReport } from '../src/storm/report';
+import { firstChild, serveInNamespace, sleep } from './proc';
 
 const args = process.argv.slice(2);
 const seconds = Number(args[0] ?? 10);
@@ -19,17 +21,18 @@ const layers = Number(args[1] ?? 50);
 const rounds = Number(args[2] ?? 1);
 const concurrencies = (args[3] ?? '1,4,8').split(',').map(Number);
 const rate = args[4] ?? '0';
-const cli = path.join(__dirname, '../dist/src/cli.js');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cli = path.join(REPO, 'dist/src/cli.js');
 
-function sum(text, name, filter = () => true) {
+function sum(text: string, name: string, filter: (labels: string) => boolean = () => true): number {
   let n = 0;
   for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm')))
     if (filter(m[1] ?? '')) n += Number(m[2]);
   return n;
 }
 
-async function figures(url) {
+type Figures = Record<'starts' | 'syscalls' | 'idmaps' | 'events' | 'lockWait' | 'lost' | 'ns', number>;
+
+async function figures(url: string): Promise<Figures> {
   const t = await (await fetch(`${url}/metrics`)).text();
   return {
     starts: sum(t, 'mountstorm_container_starts_total'),
@@ -42,7 +45,19 @@ async function figures(url) {
   };
 }
 
-async function run(url, taskDir, mode, concurrency) {
+interface Run {
+  containers: number;
+  starts: number;
+  startsPerSecond: number;
+  syscallsPerStart: number;
+  eventsPerStart: number;
+  idmapsPerStart: number;
+  lockWaitPerSecond: number;
+  nsMax: number;
+  lost: number;
+}
+
+async function run(url: string, taskDir: string, mode: string, concurrency: number): Promise<Run> {
   const before = await figures(url);
   const t0 = Date.now();
   const storm = spawn(
@@ -62,10 +77,15 @@ async function run(url, taskDir, mode, concurrency) {
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
-  storm.stdout.on('data', (d) => (out += d));
+  storm.stdout.on('data', (d: Buffer) => (out += d.toString()));
   let nsMax = 0;
   let done = false;
-  const exited = new Promise((r) => storm.on('exit', () => ((done = true), r())));
+  const exited = new Promise<void>((r) =>
+    storm.on('exit', () => {
+      done = true;
+      r();
+    }),
+  );
   while (!done) {
     nsMax = Math.max(nsMax, (await figures(url)).ns);
     await sleep(1000);
@@ -74,8 +94,10 @@ async function run(url, taskDir, mode, concurrency) {
   const wall = (Date.now() - t0) / 1000;
   await sleep(2500); // two samples: the last starts and events are in the counters
   const after = await figures(url);
-  const d = Object.fromEntries(Object.keys(before).map((k) => [k, after[k] - before[k]]));
-  const report = JSON.parse(out);
+  const d = Object.fromEntries(
+    (Object.keys(before) as Array<keyof Figures>).map((k) => [k, after[k] - before[k]]),
+  ) as Figures;
+  const report = JSON.parse(out) as StormReport;
   return {
     containers: report.containers,
     starts: d.starts,
@@ -93,27 +115,15 @@ async function run(url, taskDir, mode, concurrency) {
   const taskDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-sig-tasks-'));
   const port = 19990;
   const url = `http://127.0.0.1:${port}`;
-  const exp = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--fork',
-      '--kill-child',
-      '--propagation',
-      'private',
-      process.execPath,
-      cli,
-      'serve',
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--sample.interval=1s',
-      '--collector.tracefs.mode=always',
-      `--collector.containers.task-dir=${taskDir}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const exp = serveInNamespace(cli, [
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--sample.interval=1s',
+    '--collector.tracefs.mode=always',
+    `--collector.containers.task-dir=${taskDir}`,
+  ]);
   let log = '';
-  exp.stderr.on('data', (d) => (log += d));
-  const res = {};
+  exp.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const res: Record<string, Run[]> = {};
   try {
     for (let i = 0; !/msg="watching container task directory"/.test(log); i++) {
       if (i > 400) throw new Error(`the exporter did not start:\n${log}`);
@@ -135,7 +145,7 @@ async function run(url, taskDir, mode, concurrency) {
       }
     }
   } finally {
-    const node = fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    const node = firstChild(exp.pid as number);
     if (node) process.kill(Number(node), 'SIGTERM');
     await new Promise((r) => exp.on('exit', r));
     fs.rmSync(taskDir, { recursive: true, force: true });
@@ -143,7 +153,9 @@ async function run(url, taskDir, mode, concurrency) {
   console.log(
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
   );
-  console.log(`Command: node bench/signature.js ${seconds} ${layers} ${rounds} ${concurrencies.join(',')} ${rate}`);
+  console.log(
+    `Command: node dist/bench/signature.js ${seconds} ${layers} ${rounds} ${concurrencies.join(',')} ${rate}`,
+  );
   console.log('');
   console.log(
     '| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | namespace_sem estimate, max | trace events lost |',
@@ -151,7 +163,7 @@ async function run(url, taskDir, mode, concurrency) {
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [k, xs] of Object.entries(res)) {
     const [mode, c] = k.split(' ');
-    const m = (f) => median(xs.map(f));
+    const m = (f: (x: Run) => number) => median(xs.map(f));
     console.log(
       `| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} |`,
     );

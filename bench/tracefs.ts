@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // What the tracefs collector costs, and how fast its decoder is. Each figure with a baseline
 // measured in the same run:
 //  1. Interference: the throughput of one long, fixed `mountstorm storm` (per-layer-idmap) while an
@@ -33,18 +32,21 @@
 //     attached through the stopped blocks, gated by a flag the bench flips (kill(2) with signal 0
 //     on a pid no task has), so their attached-but-idle cost is in both blocks and the ratio, if
 //     anything, flatters them.
-// usage (root, after npm run build): node bench/tracefs.js [--alternatives] [pairs] [block] [layers] [concurrency] [settle] [skip]
-const { spawn, execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { TraceAggregator } = require('../dist/src/sources/tracefs/aggregator');
-const { accountEvent } = require('../dist/src/sources/tracefs/batch');
-const { rawLayout } = require('../dist/src/sources/tracefs/format');
-const { TimeMerge } = require('../dist/src/sources/tracefs/merge');
-const { decodePage } = require('../dist/src/sources/tracefs/page');
-const { LATENCY_BUCKETS } = require('../dist/src/exposition');
-const { median, meanCi } = require('./stats');
+// usage (root, after npm run build): node dist/bench/tracefs.js [--alternatives] [pairs] [block] [layers] [concurrency] [settle] [skip]
+import { spawn, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TraceAggregator } from '../src/sources/tracefs/aggregator';
+import { accountEvent } from '../src/sources/tracefs/batch';
+import { rawLayout } from '../src/sources/tracefs/format';
+import { TimeMerge } from '../src/sources/tracefs/merge';
+import { decodePage } from '../src/sources/tracefs/page';
+import { LATENCY_BUCKETS } from '../src/exposition';
+import type { StormReport } from '../src/storm/report';
+import { median, meanCi } from './stats';
+import { REPO } from '../test/support/env';
+import { firstChild, serveInNamespace, sleep } from './proc';
 
 const alternatives = process.argv.includes('--alternatives');
 const argv = process.argv.slice(2).filter((a) => a !== '--alternatives');
@@ -55,36 +57,23 @@ const concurrency = argv[3] ?? '8';
 const settleS = Number(argv[4] ?? 10);
 /** The start of a block is not measured: the switch itself, and a resumed exporter's catch-up sample. */
 const SKIP_S = Number(argv[5] ?? 0.5);
-const cli = path.join(__dirname, '../dist/src/cli.js');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cli = path.join(REPO, 'dist/src/cli.js');
 
-async function startExporter(extra) {
+async function startExporter(extra: string[]) {
   // Its own mount namespace, so that the tracefs it mounts where the host has none goes with it; the
   // host's PIDs and /proc, as a DaemonSet with hostPID sees them; its own mount table.
-  const p = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--fork',
-      '--kill-child',
-      '--propagation',
-      'private',
-      process.execPath,
-      cli,
-      'serve',
-      '--web.listen-address=127.0.0.1:19867',
-      '--sample.interval=1s',
-      '--mount.pid=self',
-      '--no-collector.containers',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const p = serveInNamespace(cli, [
+    '--web.listen-address=127.0.0.1:19867',
+    '--sample.interval=1s',
+    '--mount.pid=self',
+    '--no-collector.containers',
+    ...extra,
+  ]);
   let log = '';
-  p.stderr.on('data', (d) => (log += d));
+  p.stderr.on('data', (d: Buffer) => (log += d.toString()));
   for (let i = 0; i < 100 && !/msg=listening/.test(log); i++) await sleep(50);
   await sleep(1500);
-  const kid = Number(fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  const kid = firstChild(p.pid as number) as number;
   // Its instance, through its own mount namespace (the tracefs it found or mounted there).
   const inst = /msg="tracefs: tracing mount syscalls" instance=(\S+)/.exec(log)?.[1];
   return {
@@ -110,13 +99,13 @@ async function startExporter(extra) {
  * `capture`, the helper copies out what its buffers hold when asked (SIGUSR2): the pages the
  * decoder benchmark runs on.
  */
-async function startUnreadInstance(bufferSizeKb = 512, capture) {
+async function startUnreadInstance(bufferSizeKb = 512, capture?: string) {
   const script = `
     const fs = require('node:fs');
     const path = require('node:path');
-    const { TraceInstance } = require(${JSON.stringify(path.join(__dirname, '../dist/src/sources/tracefs/instance'))});
-    const { locateTracefs } = require(${JSON.stringify(path.join(__dirname, '../dist/src/sources/tracefs/locate'))});
-    const { HostPaths } = require(${JSON.stringify(path.join(__dirname, '../dist/src/fs/paths'))});
+    const { TraceInstance } = require(${JSON.stringify(path.join(REPO, 'dist/src/sources/tracefs/instance'))});
+    const { locateTracefs } = require(${JSON.stringify(path.join(REPO, 'dist/src/sources/tracefs/locate'))});
+    const { HostPaths } = require(${JSON.stringify(path.join(REPO, 'dist/src/fs/paths'))});
     const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: ${bufferSizeKb}, format: 'raw', armed: true }, { removedStale() {}, warn() {} });
     process.on('SIGUSR2', () => {
       const out = ${JSON.stringify(capture ?? '')};
@@ -159,49 +148,49 @@ async function startUnreadInstance(bufferSizeKb = 512, capture) {
   };
 }
 
-function storm(d) {
+function storm(d: string): StormReport {
   const out = execFileSync(
     process.execPath,
     [cli, 'storm', '--json', '--no-progress', `--duration=${d}`, `--layers=${layers}`, `--concurrency=${concurrency}`],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
-  return JSON.parse(out);
+  return JSON.parse(out) as StormReport;
 }
 
 /** CLOCK_MONOTONIC seconds: the clock of the storm's --json-progress lines. */
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 
 /** A sustained storm; its progress (containers started, every 200 ms, timed by the storm itself) is kept. */
-function longStorm(seconds) {
+function longStorm(seconds: number) {
   const p = spawn(
     process.execPath,
     [cli, 'storm', '--json-progress', `--duration=${seconds}s`, `--layers=${layers}`, `--concurrency=${concurrency}`],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  const samples = [];
+  const samples: Array<{ t: number; done: number }> = [];
   let carry = '';
-  p.stderr.on('data', (d) => {
-    const lines = (carry + d).split('\n');
-    carry = lines.pop();
+  p.stderr.on('data', (d: Buffer) => {
+    const lines = (carry + d.toString()).split('\n');
+    carry = lines.pop() ?? '';
     for (const l of lines) {
       try {
-        const m = JSON.parse(l);
+        const m = JSON.parse(l) as { monotonic: number; done: number };
         samples.push({ t: m.monotonic, done: m.done });
       } catch {
         // not a progress line
       }
     }
   });
-  const done = new Promise((resolve, reject) =>
+  const done = new Promise<void>((resolve, reject) =>
     p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`storm exited ${c}`)))),
   );
   return {
     /** Containers per second between the first and last progress sample inside [from, to]. */
-    rate: (from, to) => {
+    rate: (from: number, to: number): number => {
       const inside = samples.filter((x) => x.t >= from && x.t <= to);
       if (inside.length < 2) throw new Error(`fewer than 2 progress samples in a ${(to - from).toFixed(1)} s window`);
-      const a = inside[0];
-      const z = inside[inside.length - 1];
+      const a = inside[0] as { t: number; done: number };
+      const z = inside[inside.length - 1] as { t: number; done: number };
       return (z.done - a.done) / (z.t - a.t);
     },
     done,
@@ -212,8 +201,8 @@ function longStorm(seconds) {
  * Every event an instance has enabled (`dir`: its directory), to switch off and on again; with
  * `only`, just the events whose path under events/ it accepts, and the others switched off for good.
  */
-function eventSwitch(dir, only = () => true) {
-  const files = [];
+function eventSwitch(dir: string, only: (event: string) => boolean = () => true): Switch {
+  const files: string[] = [];
   for (const sys of fs.readdirSync(path.join(dir, 'events'))) {
     const sd = path.join(dir, 'events', sys);
     if (!fs.statSync(sd).isDirectory()) continue;
@@ -225,11 +214,11 @@ function eventSwitch(dir, only = () => true) {
     }
   }
   if (files.length === 0) throw new Error(`no enabled events under ${dir}`);
-  const set = (v) => files.forEach((f) => fs.writeFileSync(f, v));
+  const set = (v: string) => files.forEach((f) => fs.writeFileSync(f, v));
   return { off: () => set('0'), on: () => set('1') };
 }
 
-const metric = (text, name) => {
+const metric = (text: string, name: string) => {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 };
@@ -242,18 +231,23 @@ const TEXT = 'exporter + tracefs (text)';
  * storm (`dir`: cpuN.raw and layout.json); and the text parser on the captured trace_pipe lines of
  * test/fixtures/tracefs. Events (lines) per second, median of 5.
  */
-function decoderRates(dir) {
-  const l = JSON.parse(fs.readFileSync(path.join(dir, 'layout.json'), 'utf8'));
+function decoderRates(dir: string) {
+  const l = JSON.parse(fs.readFileSync(path.join(dir, 'layout.json'), 'utf8')) as {
+    pageSize: number;
+    headerPage: string;
+    headerEvent: string;
+    formats: Array<[string, string]>;
+  };
   const layout = rawLayout(l.headerPage, l.headerEvent, new Map(l.formats));
   const cpus = fs
     .readdirSync(dir)
     .filter((f) => /^cpu\d+\.raw$/.test(f))
-    .map((f) => [Number(f.slice(3, -4)), fs.readFileSync(path.join(dir, f))]);
+    .map((f): [number, Buffer] => [Number(f.slice(3, -4)), fs.readFileSync(path.join(dir, f))]);
   const agg = () =>
     new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 65536, resolveComm: () => 'x' });
-  const raw = [];
-  const text = [];
-  const lines = fs.readFileSync(path.join(__dirname, '../test/fixtures/tracefs/raw/trace_pipe.txt'), 'utf8');
+  const raw: number[] = [];
+  const text: number[] = [];
+  const lines = fs.readFileSync(path.join(REPO, 'test/fixtures/tracefs/raw/trace_pipe.txt'), 'utf8');
   const nLines = lines.split('\n').length - 1;
   let perRep = 0;
   for (let i = 0; i < 5; i++) {
@@ -270,7 +264,7 @@ function decoderRates(dir) {
       // The same pages again: shifted in time, so every pass is later than the one before.
       m.release(0, (b, j) => {
         n++;
-        b.ts[j] += rep * 10;
+        (b.ts[j] as number) += rep * 10;
         accountEvent(a, b, j);
       });
     }
@@ -288,18 +282,34 @@ function decoderRates(dir) {
  * One phase: a storm of settle + pairs × 2 blocks; `on`/`off` switch the exporter (or instance),
  * `cpu` (optional) reads its CPU seconds. Returns the pairs' ratios and CPU per running second.
  */
-async function phase({ on, off, cpu }) {
+/** A phase's switches: on and off, and (optionally) the CPU seconds of what is switched. */
+interface Switch {
+  on: () => void;
+  off: () => void;
+  cpu?: () => number;
+}
+interface PhaseResult {
+  ratios: number[];
+  onSeconds: number;
+  cpuPerSec: number | undefined;
+  eventsPerSec?: number;
+  lost?: number;
+  bpfCalls?: number;
+}
+
+async function phase({ on, off, cpu }: Switch): Promise<PhaseResult> {
   const st = longStorm(settleS + pairs * 2 * blockS + 3);
   const t = now();
   on();
   await sleep(settleS * 1000);
   let onSeconds = now() - t;
-  const ratios = [];
+  const ratios: number[] = [];
   let cpuUsed = 0;
   let cpuTime = 0;
   for (let i = 0; i < pairs; i++) {
-    const rate = {};
-    for (const state of i % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
+    const rate = { on: NaN, off: NaN };
+    const states: Array<'on' | 'off'> = i % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+    for (const state of states) {
       (state === 'on' ? on : off)();
       const t0 = now();
       const c0 = state === 'on' && cpu ? cpu() : 0;
@@ -324,7 +334,7 @@ async function phase({ on, off, cpu }) {
 }
 
 /** Phases with an exporter: stopped and its events off, or its events on and continued. */
-async function exporterPhase(args) {
+async function exporterPhase(args: string[]): Promise<PhaseResult> {
   const e = await startExporter(args);
   const events = e.instance ? eventSwitch(e.instance) : undefined;
   const start = await e.metrics();
@@ -337,12 +347,12 @@ async function exporterPhase(args) {
       process.kill(e.pid, 'SIGSTOP');
       events?.off();
     },
-    cpu: e.cpu,
+    cpu: () => e.cpu(),
   });
   await sleep(1500);
   const end = await e.metrics();
   await e.stop();
-  const count = (name) => metric(end, name) - metric(start, name);
+  const count = (name: string) => metric(end, name) - metric(start, name);
   return {
     ...r,
     eventsPerSec: count('mountstorm_trace_events_total') / r.onSeconds,
@@ -351,8 +361,8 @@ async function exporterPhase(args) {
 }
 
 /** The BPF aggregation of bench/tracefs-aggregate.bt, attached for the whole phase; on/off flip its gate. */
-async function bpfPhase() {
-  const script = path.join(__dirname, 'tracefs-aggregate.bt');
+async function bpfPhase(): Promise<PhaseResult> {
+  const script = path.join(REPO, 'bench/tracefs-aggregate.bt');
   const b = spawn(
     'unshare',
     [
@@ -366,10 +376,10 @@ async function bpfPhase() {
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  const collect = (d) => (out += d);
+  const collect = (d: Buffer) => (out += d.toString());
   b.stdout.on('data', collect);
   b.stderr.on('data', collect);
-  const exited = new Promise((resolve) => b.on('exit', resolve));
+  const exited = new Promise<void>((resolve) => b.on('exit', () => resolve()));
   for (let i = 0; i < 600 && !/Attaching \d+ probes/.test(out); i++) {
     if (b.exitCode !== null) throw new Error(`bpftrace exited ${b.exitCode}: ${out.trim()}`);
     await sleep(50);
@@ -377,7 +387,7 @@ async function bpfPhase() {
   if (!/Attaching \d+ probes/.test(out)) throw new Error(`bpftrace did not attach in 30 s: ${out.trim()}`);
   await sleep(1000);
   // kill(pid, 0) on a pid no task has: ESRCH, but the syscall (and its tracepoint) ran.
-  const gate = (pid) => {
+  const gate = (pid: number) => {
     try {
       process.kill(pid, 0);
     } catch {
@@ -396,31 +406,31 @@ async function alternativesRun() {
   const FLOOR = 'tracepoints on, not read (floor)';
   const EXITS = 'syscall exits only, not read';
   const BPF = 'in-kernel aggregation (BPF, bpftrace)';
-  let bpftrace;
+  let bpftrace: string | undefined;
   try {
     bpftrace = execFileSync('bpftrace', ['--version'], { encoding: 'utf8' }).trim();
   } catch {
     bpftrace = undefined;
   }
-  const results = {};
+  const results: Record<string, PhaseResult> = {};
   storm('2s');
   for (let round = 1; round <= 2; round++) {
     for (const [name, only] of [
       [FLOOR, () => true],
-      [EXITS, (e) => e.startsWith('syscalls/sys_exit_')],
-    ]) {
+      [EXITS, (e: string) => e.startsWith('syscalls/sys_exit_')],
+    ] as const) {
       const u = await startUnreadInstance();
       const events = eventSwitch(u.instance, only);
-      results[`${name}, round ${round}`] = await phase({ on: events.on, off: events.off });
+      results[`${name}, round ${round}`] = await phase({ on: () => events.on(), off: () => events.off() });
       await u.stop();
     }
     if (bpftrace) results[`${BPF}, round ${round}`] = await bpfPhase();
   }
   console.log(
-    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}, ${bpftrace ?? 'no bpftrace (apt install bpftrace): the BPF phases were left out'}`,
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}, ${bpftrace ?? 'no bpftrace (apt install bpftrace): the BPF phases were left out'}`,
   );
   console.log(
-    `Command: node bench/tracefs.js --alternatives ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`,
+    `Command: node dist/bench/tracefs.js --alternatives ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`,
   );
   console.log('');
   table(results);
@@ -429,12 +439,12 @@ async function alternativesRun() {
   console.log(
     `Mount-family syscalls the BPF programs counted while on: ${Object.entries(results)
       .filter(([n]) => n.startsWith(BPF))
-      .map(([, r]) => r.bpfCalls.toLocaleString('en'))
+      .map(([, r]) => (r.bpfCalls ?? 0).toLocaleString('en'))
       .join(', ')}.`,
   );
 }
 
-function table(results) {
+function table(results: Record<string, PhaseResult>) {
   console.log(
     '| exporter | pairs | ratio running ÷ stopped: median | mean, 95 % CI | min | max | exporter CPU per storm second |',
   );
@@ -453,7 +463,7 @@ async function mainRun() {
   const FLOOR_SYS = 'floor: syscall events only';
   const FLOOR_LOCK = 'floor: lock events only';
   const NOTR = 'exporter, no tracefs';
-  const results = {};
+  const results: Record<string, PhaseResult> = {};
   storm('2s'); // the storm's own first run (page cache, JIT of its workers) is not in any phase
   results[NOTR] = await exporterPhase(['--no-collector.tracefs']);
   // Recording throughout (mode always): on demand, a storm arms the same events, so this is what tracing costs a storm either way.
@@ -462,12 +472,12 @@ async function mainRun() {
   // The floors, whole and split: what the kernel's recording costs, with no reader at all.
   for (const [name, only] of [
     [FLOOR, () => true],
-    [FLOOR_SYS, (e) => e.startsWith('syscalls/')],
-    [FLOOR_LOCK, (e) => e.startsWith('lock/')],
-  ]) {
+    [FLOOR_SYS, (e: string) => e.startsWith('syscalls/')],
+    [FLOOR_LOCK, (e: string) => e.startsWith('lock/')],
+  ] as const) {
     const u = await startUnreadInstance();
     const events = eventSwitch(u.instance, only);
-    results[name] = await phase({ on: events.on, off: events.off });
+    results[name] = await phase({ on: () => events.on(), off: () => events.off() });
     await u.stop();
   }
 
@@ -484,9 +494,9 @@ async function mainRun() {
   const peak = Math.max(...Object.values(results).map((r) => r.eventsPerSec ?? 0));
   const lost = Object.values(results).reduce((a, r) => a + (r.lost ?? 0), 0);
   console.log(
-    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0].model}), kernel ${os.release()}, node ${process.version}`,
+    `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
   );
-  console.log(`Command: node bench/tracefs.js ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`);
+  console.log(`Command: node dist/bench/tracefs.js ${pairs} ${blockS} ${layers} ${concurrency} ${settleS} ${SKIP_S}`);
   console.log(
     `Storm: per-layer-idmap, ${layers} layers, concurrency ${concurrency}, one sustained storm per phase: ${settleS} s settling, then ${pairs} pairs of ${blockS} s blocks (running / stopped with its events off), each block measured after its first ${SKIP_S} s`,
   );
@@ -496,7 +506,9 @@ async function mainRun() {
   console.log(
     `Event rate while running (tracefs phases, events/s over the running time): ${Object.entries(results)
       .filter(([, r]) => r.eventsPerSec)
-      .map(([n, r]) => `${n.replace('exporter + tracefs ', '')} ${Math.round(r.eventsPerSec).toLocaleString('en')}`)
+      .map(
+        ([n, r]) => `${n.replace('exporter + tracefs ', '')} ${Math.round(r.eventsPerSec ?? 0).toLocaleString('en')}`,
+      )
       .join(', ')}; events the ring buffers dropped: ${lost}.`,
   );
   console.log(

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Trace events lost at a storm's peak, with the exporter's defaults: a sustained churn of bind mount
 // + umount pairs (test/support/churn.js, THREADS threads, in a private mount namespace on a tmpfs of
 // its own) for SECONDS, while the exporter runs as a node runs it (a mount namespace of its own, the
@@ -9,21 +8,22 @@
 // FAST more threads call umount2 on a directory that is no mount point (EINVAL at once), for a
 // mount-family syscall rate that real mounts cannot reach on two vCPUs; the real churn keeps
 // on-demand tracing armed.
-// usage (root, after npm run build): node bench/loss.js [seconds=60] [threads=2] [fast=0] [extra exporter flags...]
-const { execFileSync, spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
+// usage (root, after npm run build): node dist/bench/loss.js [seconds=60] [threads=2] [fast=0] [extra exporter flags...]
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO } from '../test/support/env';
+import { firstChild, metricSum, serveInNamespace, sleep } from './proc';
 
 const [secondsArg, threadsArg, fastArg, ...extra] = process.argv.slice(2);
 const seconds = Number(secondsArg ?? 60);
 const threads = Number(threadsArg ?? 2);
 const fast = Number(fastArg ?? 0);
-const cli = path.join(__dirname, '../dist/src/cli.js');
-const churn = path.join(__dirname, '../dist/test/support/churn.js');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cli = path.join(REPO, 'dist/src/cli.js');
+const churn = path.join(REPO, 'dist/test/support/churn.js');
 
-function storm(s) {
+function storm(s: number) {
   const dir = fs.mkdtempSync('/tmp/mountstorm-loss-');
   try {
     const calls = Number(
@@ -46,32 +46,9 @@ function storm(s) {
   }
 }
 
-async function metric(url, name) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) n += Number(m[1]);
-  return n;
-}
-
 (async () => {
   const baseline = storm(Math.min(10, seconds));
-  const exp = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--fork',
-      '--kill-child',
-      '--propagation',
-      'private',
-      process.execPath,
-      cli,
-      'serve',
-      '--web.listen-address=127.0.0.1:19885',
-      '--no-collector.containers',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const exp = serveInNamespace(cli, ['--web.listen-address=127.0.0.1:19885', '--no-collector.containers', ...extra]);
   let log = '';
   exp.stderr.on('data', (d) => (log += d));
   const url = 'http://127.0.0.1:19885';
@@ -82,19 +59,19 @@ async function metric(url, name) {
     }
     await sleep(3000);
     const [lost0, events0] = [
-      await metric(url, 'mountstorm_trace_events_lost_total'),
-      await metric(url, 'mountstorm_trace_events_total'),
+      await metricSum(url, 'mountstorm_trace_events_lost_total'),
+      await metricSum(url, 'mountstorm_trace_events_total'),
     ];
     const rate = storm(seconds);
     await sleep(2500);
-    const lost = (await metric(url, 'mountstorm_trace_events_lost_total')) - lost0;
-    const events = (await metric(url, 'mountstorm_trace_events_total')) - events0;
+    const lost = (await metricSum(url, 'mountstorm_trace_events_lost_total')) - lost0;
+    const events = (await metricSum(url, 'mountstorm_trace_events_total')) - events0;
     const buffer = /buffer_kb=(\d+)/.exec(log)?.[1];
     console.log(
       `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
     );
     console.log(
-      `Command: node bench/loss.js ${seconds} ${threads} ${fast}${extra.length ? ' ' + extra.join(' ') : ''}`,
+      `Command: node dist/bench/loss.js ${seconds} ${threads} ${fast}${extra.length ? ' ' + extra.join(' ') : ''}`,
     );
     console.log('');
     console.log(
@@ -107,7 +84,7 @@ async function metric(url, name) {
     if (!/tracefs: armed/.test(log) && !extra.includes('--collector.tracefs.mode=always'))
       console.log('\n(tracing was never armed during the churn)');
   } finally {
-    const node = fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    const node = firstChild(exp.pid as number);
     if (node) process.kill(Number(node), 'SIGTERM');
     await new Promise((r) => exp.on('exit', r));
   }

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // What the kernel charges a mount syscall for each tracepoint the tracefs collector enables: the
 // floor under bench/tracefs.js's interference figure, taken apart. One thread makes bind mount +
 // umount pairs (2 traced syscalls) and getppid calls (untraced) in blocks; between blocks an
@@ -18,11 +17,15 @@
 // rounds' ratios and their mean with a 95 % interval, and per event fired, the median over rounds
 // of (arm − tif in the same round) ÷ events per operation, counted from the instance's per-CPU
 // stats (entries + overrun; for rejected, the collector arm's count: the same events fire).
-// usage (root, after npm run build): node bench/tracepoints.js [rounds] [pairs-per-block]
-const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
+// usage (root, after npm run build): node dist/bench/tracepoints.js [rounds] [pairs-per-block]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { syscall } from '../src/kernel/libc';
+import { mount, MS_BIND, umount2 } from '../src/kernel/mount';
+import { TRACED_SYSCALLS } from '../src/sources/tracefs/events';
+import { median, meanCi } from './stats';
 
 if (process.argv[2] !== '--inner') {
   // A private mount namespace: the bench's mounts and the tracefs it may mount vanish with it.
@@ -37,12 +40,6 @@ const ROUNDS = Number(process.argv[3] ?? 30);
 const PAIRS = Number(process.argv[4] ?? 3000);
 const GETPPID = 200_000;
 const SETTLE_MS = 300;
-
-const ROOT = path.join(__dirname, '..');
-const { mount, MS_BIND, umount2 } = require(path.join(ROOT, 'dist/src/kernel/mount'));
-const { syscall } = require(path.join(ROOT, 'dist/src/kernel/libc'));
-const { TRACED_SYSCALLS } = require(path.join(ROOT, 'dist/src/sources/tracefs/events'));
-const { median, meanCi } = require('./stats');
 
 const TRACING = '/sys/kernel/tracing';
 if (!fs.existsSync(path.join(TRACING, 'instances'))) execOrDie('mount', ['-t', 'tracefs', 'tracefs', TRACING]);
@@ -68,29 +65,36 @@ const cleanup = () => {
 process.on('exit', cleanup);
 for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(130));
 
-function execOrDie(cmd, args) {
+function execOrDie(cmd: string, args: string[]) {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
 }
-function write(rel, value) {
+function write(rel: string, value: string) {
   fs.writeFileSync(path.join(inst, rel), value);
 }
-function allEvents() {
-  const out = [{ event: 'syscalls/sys_enter_acct' }];
+interface Event {
+  event: string;
+  filter?: string;
+  entry?: boolean;
+  exit?: boolean;
+}
+function allEvents(): Event[] {
+  const out: Event[] = [{ event: 'syscalls/sys_enter_acct' }];
   for (const s of TRACED_SYSCALLS) {
     out.push({ event: `syscalls/sys_enter_${s.name}`, filter: s.enterFilter, entry: true });
     if (s.exit) out.push({ event: `syscalls/sys_exit_${s.name}`, exit: true });
   }
   return out;
 }
-const ARMS = {
+type ArmName = 'off' | 'tif' | 'collector' | 'exits' | 'rejected';
+const ARMS: Record<ArmName, (e: Event) => boolean> = {
   off: () => false,
   tif: (e) => e.event === 'syscalls/sys_enter_acct',
-  collector: (e) => e.entry || e.exit,
-  exits: (e) => e.exit,
-  rejected: (e) => e.entry || e.exit,
+  collector: (e) => Boolean(e.entry || e.exit),
+  exits: (e) => Boolean(e.exit),
+  rejected: (e) => Boolean(e.entry || e.exit),
 };
-function arm(name) {
+function arm(name: ArmName) {
   for (const e of allEvents()) {
     if (!fs.existsSync(path.join(inst, 'events', e.event))) continue;
     const filter = name === 'rejected' ? 'common_pid < 0' : e.filter;
@@ -103,11 +107,11 @@ function recorded() {
   let n = 0;
   for (const cpu of fs.readdirSync(path.join(inst, 'per_cpu'))) {
     const stats = fs.readFileSync(path.join(inst, 'per_cpu', cpu, 'stats'), 'utf8');
-    n += Number(/^entries: (\d+)/m.exec(stats)[1]) + Number(/^overrun: (\d+)/m.exec(stats)[1]);
+    n += Number(/^entries: (\d+)/m.exec(stats)?.[1]) + Number(/^overrun: (\d+)/m.exec(stats)?.[1]);
   }
   return n;
 }
-const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-tracepoints-'));
 mount('none', dir, 'tmpfs', 0, 'size=1m');
@@ -130,15 +134,19 @@ function block() {
   return { opNs: Number(t1 - t0) / PAIRS, syscallNs: Number(t2 - t1) / GETPPID };
 }
 
-const names = Object.keys(ARMS);
+const names = Object.keys(ARMS) as ArmName[];
+type Block = ReturnType<typeof block>;
+type Series = { op: number[]; sys: number[]; ns: number[]; overTif: number[]; events: number };
 // Warm-up: koffi's call paths and the JIT.
 arm('off');
 block();
-const res = Object.fromEntries(names.map((n) => [n, { op: [], sys: [], ns: [], overTif: [], events: 0 }]));
+const res = Object.fromEntries(
+  names.map((n): [ArmName, Series] => [n, { op: [], sys: [], ns: [], overTif: [], events: 0 }]),
+) as Record<ArmName, Series>;
 for (let r = 0; r < ROUNDS; r++) {
-  const round = {};
+  const round = {} as Record<ArmName, Block>;
   for (let k = 0; k < names.length; k++) {
-    const name = names[(k + r) % names.length];
+    const name = names[(k + r) % names.length] as ArmName;
     arm(name);
     sleep(SETTLE_MS);
     const before = recorded();
@@ -156,9 +164,9 @@ arm('off');
 umount2(dir);
 fs.rmdirSync(dir);
 
-const f = (x, d = 3) => x.toFixed(d);
+const f = (x: number, d = 3) => x.toFixed(d);
 console.log(
-  `\n${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), kernel ${os.release()}; ${ROUNDS} rounds of ${PAIRS} bind mount + umount pairs and ${GETPPID} getppid calls per arm, one thread\n`,
+  `\n${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), kernel ${os.release()}; ${ROUNDS} rounds of ${PAIRS} bind mount + umount pairs and ${GETPPID} getppid calls per arm, one thread\n`,
 );
 console.log(
   '| arm | mount + umount, ns (median) | ÷ off (median) | ÷ off (mean ± 95 %) | events recorded per pair | ns per event fired | getppid, ns over off |',

@@ -1,20 +1,23 @@
-#!/usr/bin/env node
 // How the lock-wait probes and estimates move under a real storm. Starts the exporter (200 ms
 // sampling, watching its own namespace), records 5 s quiet, then runs `mountstorm storm` sustained
 // and records during it. Prints a Markdown table for BENCHMARKS.md.
-// usage (root, after npm run build): node bench/probe-under-storm.js [concurrency] [layers] [seconds]
-const { spawn, execFile } = require('node:child_process');
-const path = require('node:path');
-const os = require('node:os');
+// usage (root, after npm run build): node dist/bench/probe-under-storm.js [concurrency] [layers] [seconds]
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import { REPO } from '../test/support/env';
+import type { StormReport } from '../src/storm/report';
+import { firstChild, serveInNamespace, sleep } from './proc';
 
 const concurrency = process.argv[2] ?? '16';
 const layers = process.argv[3] ?? '50';
 const seconds = Number(process.argv[4] ?? 8);
-const cli = path.join(__dirname, '../dist/src/cli.js');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cli = path.join(REPO, 'dist/src/cli.js');
 
-function parse(text) {
-  const out = new Map();
+type Scrape = Map<string, number>;
+
+function parse(text: string): Scrape {
+  const out: Scrape = new Map();
   for (const l of text.split('\n'))
     if (l && !l.startsWith('#')) {
       const i = l.lastIndexOf(' ');
@@ -46,29 +49,26 @@ const BUCKETS = [
   '60',
   '+Inf',
 ];
-function quantile(a, b, probe, q) {
-  const get = (m, le) => m.get(`mountstorm_probe_duration_seconds_bucket{le="${le}",probe="${probe}"}`) ?? 0;
+function quantile(a: Scrape, b: Scrape, probe: string, q: number): string {
+  const get = (m: Scrape, le: string) =>
+    m.get(`mountstorm_probe_duration_seconds_bucket{le="${le}",probe="${probe}"}`) ?? 0;
   const n = get(b, '+Inf') - get(a, '+Inf');
   for (const le of BUCKETS) if (get(b, le) - get(a, le) >= q * n) return le;
   return '+Inf';
 }
 
-(async () => {
-  const exp = spawn(
-    process.execPath,
-    [
-      cli,
-      'serve',
-      '--web.listen-address=127.0.0.1:19866',
-      '--sample.interval=200ms',
-      '--mount.pid=self',
-      '--no-collector.containers',
-    ],
-    { stdio: 'ignore' },
-  );
+void (async () => {
+  // In a mount namespace of its own: where no tracefs is mounted the exporter mounts one.
+  const exp = serveInNamespace(cli, [
+    '--web.listen-address=127.0.0.1:19866',
+    '--sample.interval=200ms',
+    '--mount.pid=self',
+    '--no-collector.containers',
+  ]);
+  exp.stderr.resume(); // its log is not read here
   await sleep(2000);
   const scrape = async () => parse(await (await fetch('http://127.0.0.1:19866/metrics')).text());
-  const window = async (ms) => {
+  const window = async (ms: number) => {
     const a = await scrape();
     let maxNs = 0,
       maxMl = 0;
@@ -82,7 +82,7 @@ function quantile(a, b, probe, q) {
     return { a, b, maxNs, maxMl };
   };
   const quiet = await window(5000);
-  const storm = new Promise((r) =>
+  const storm = new Promise<StormReport | null>((r) =>
     execFile(
       process.execPath,
       [
@@ -96,15 +96,17 @@ function quantile(a, b, probe, q) {
         `--concurrency=${concurrency}`,
       ],
       { maxBuffer: 64 << 20 },
-      (e, out) => r(e ? null : JSON.parse(out)),
+      (e, out) => r(e ? null : (JSON.parse(out) as StormReport)),
     ),
   );
   await sleep(1000);
   const during = await window((seconds - 2) * 1000);
   const report = await storm;
-  exp.kill('SIGTERM');
+  // unshare --fork ignores SIGTERM while it waits: stop the exporter itself.
+  const node = firstChild(exp.pid as number);
+  if (node) process.kill(node, 'SIGTERM');
   console.log(
-    `Machine: ${os.cpus().length} CPUs, kernel ${os.release()}; command: node bench/probe-under-storm.js ${concurrency} ${layers} ${seconds}`,
+    `Machine: ${os.cpus().length} CPUs, kernel ${os.release()}; command: node dist/bench/probe-under-storm.js ${concurrency} ${layers} ${seconds}`,
   );
   console.log(
     `Storm: per-layer-idmap, ${report ? report.containers : '?'} containers x ${layers} layers, concurrency ${concurrency}, ${report ? Math.round(report.operationsPerSecond) : '?'} mount ops/s`,
@@ -117,7 +119,7 @@ function quantile(a, b, probe, q) {
   for (const [name, w] of [
     ['quiet', quiet],
     ['storm', during],
-  ]) {
+  ] as const) {
     console.log(
       `| ${name} | ${quantile(w.a, w.b, 'namespace_sem', 0.5)} s | ${quantile(w.a, w.b, 'namespace_sem', 0.99)} s | ${quantile(w.a, w.b, 'mount_lock', 0.5)} s | ${quantile(w.a, w.b, 'mount_lock', 0.99)} s | ${(w.maxNs * 1e6).toFixed(0)} | ${(w.maxMl * 1e6).toFixed(1)} |`,
     );

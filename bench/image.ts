@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // What the deployed artifact weighs and how soon it serves, beside node_exporter in the same run.
 // Size: the Dockerfile built with buildah on the base the tests assemble from this machine's Debian
 // packages (test/support/image.ts), against an image of Debian's prometheus-node-exporter built the
@@ -7,21 +6,22 @@
 // defaults (a mount namespace of its own, as a node runs it) and node_exporter with its defaults,
 // alternating, `rounds` each; medians and their ratio.
 // usage (root, after npm run build; buildah and prometheus-node-exporter from scripts/setup-test.sh):
-//   node bench/image.js [rounds=10]
-const { execFileSync, spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { median } = require('./stats');
-const { buildahStorage, buildDockerfile, removeBuild } = require('../dist/test/support/image');
+//   node dist/bench/image.js [rounds=10]
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { median } from './stats';
+import { buildahStorage, buildDockerfile, removeBuild } from '../test/support/image';
+import { REPO } from '../test/support/env';
+import { sleep } from './proc';
 
 const [rounds = 10] = process.argv.slice(2).map(Number);
-const cli = path.join(__dirname, '../dist/src/cli.js');
+const cli = path.join(REPO, 'dist/src/cli.js');
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** node_exporter's binary on an empty base, built and saved as the exporter's image is. */
-function nodeExporterImage(dir) {
+function nodeExporterImage(dir: string): number {
   const storage = buildahStorage(dir);
   const libs = execFileSync(
     'sh',
@@ -45,7 +45,7 @@ function nodeExporterImage(dir) {
   return fs.statSync(path.join(dir, 'node-exporter.tar')).size;
 }
 
-async function firstMetrics(cmd, args, url) {
+async function firstMetrics(cmd: string, args: string[], url: string): Promise<number> {
   const t0 = process.hrtime.bigint();
   const p = spawn(cmd, args, { stdio: 'ignore' });
   try {
@@ -61,19 +61,19 @@ async function firstMetrics(cmd, args, url) {
   } finally {
     // unshare --fork ignores SIGTERM while it waits: the exporter under it goes with --kill-child.
     p.kill('SIGKILL');
-    await new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r)));
+    await new Promise<void>((r) => (p.exitCode !== null ? r() : p.on('exit', () => r())));
     await sleep(300);
   }
 }
 
-(async () => {
+void (async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-bench-image-'));
   try {
     const img = await buildDockerfile(dir, 'ghcr.io/mountstorm/mountstorm:bench');
     const ne = nodeExporterImage(dir);
-    const mib = (b) => (b / 2 ** 20).toFixed(1);
-    const ours = [];
-    const theirs = [];
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    const ours: number[] = [];
+    const theirs: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const a = () =>
         firstMetrics(
@@ -105,7 +105,7 @@ async function firstMetrics(cmd, args, url) {
     const n = median(theirs);
     process.stdout.write(
       `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}\n` +
-        `image: mountstorm ${mib(img.bytes)} MiB, node_exporter (Debian ${execFileSync(NODE_EXPORTER, ['--version'], { encoding: 'utf8' }).split('\n')[0].split(' ')[2]}) ${mib(ne)} MiB: ratio ${(img.bytes / ne).toFixed(2)}\n` +
+        `image: mountstorm ${mib(img.bytes)} MiB, node_exporter (Debian ${execFileSync(NODE_EXPORTER, ['--version'], { encoding: 'utf8' }).split('\n')[0]?.split(' ')[2]}) ${mib(ne)} MiB: ratio ${(img.bytes / ne).toFixed(2)}\n` +
         `start to first /metrics (median of ${rounds}): mountstorm ${m.toFixed(0)} ms (${Math.min(...ours).toFixed(0)}–${Math.max(...ours).toFixed(0)}), node_exporter ${n.toFixed(0)} ms (${Math.min(...theirs).toFixed(0)}–${Math.max(...theirs).toFixed(0)}): ratio ${(m / n).toFixed(2)}\n`,
     );
   } finally {

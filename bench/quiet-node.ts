@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // What the exporter costs its neighbours on a quiet node: a syscall-heavy process (a C loop of
 // getppid(), bench/c/getppid-loop.c, compiled here with the machine's gcc) timed with the exporter
 // stopped, running with its defaults (tracing on demand: disarmed on a quiet node), and running with
@@ -7,57 +6,39 @@
 // namespace of its own, the host's PID namespace, watching PID 1), lets it settle, then times the
 // loop. Reported: ns per call (median of rounds), each arm ÷ stopped (median of the rounds' ratios,
 // and their mean with a 95 % interval), and the exporter's own CPU per second while the loop ran.
-// usage (root, after npm run build): node bench/quiet-node.js [rounds=10] [calls=20000000]
-const { execFileSync, spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { median, meanCi } = require('./stats');
+// usage (root, after npm run build): node dist/bench/quiet-node.js [rounds=10] [calls=20000000]
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { median, meanCi } from './stats';
+import { REPO } from '../test/support/env';
+import { cpuSeconds, firstChild, serveInNamespace, sleep } from './proc';
 
 const [rounds = 10, calls = 20_000_000] = process.argv.slice(2).map(Number);
-const cli = path.join(__dirname, '../dist/src/cli.js');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cli = path.join(REPO, 'dist/src/cli.js');
 const loop = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-quiet-')), 'getppid-loop');
-execFileSync('gcc', ['-O2', '-o', loop, path.join(__dirname, 'c/getppid-loop.c')]);
+execFileSync('gcc', ['-O2', '-o', loop, path.join(REPO, 'bench/c/getppid-loop.c')]);
 
-function cpuSeconds(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-const ARMS = {
+type ArmName = 'stopped' | 'defaults' | 'always';
+const ARMS: Record<ArmName, string[] | undefined> = {
   stopped: undefined,
   defaults: [],
   always: ['--collector.tracefs.mode=always'],
 };
 
-async function arm(extra) {
+async function arm(extra: string[] | undefined): Promise<{ ns: number; cpu: number }> {
   if (extra === undefined) return { ns: Number(execFileSync(loop, [String(calls)], { encoding: 'utf8' })), cpu: 0 };
-  const exp = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--fork',
-      '--kill-child',
-      '--propagation',
-      'private',
-      process.execPath,
-      cli,
-      'serve',
-      '--web.listen-address=127.0.0.1:19877',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const exp = serveInNamespace(cli, ['--web.listen-address=127.0.0.1:19877', ...extra]);
   let log = '';
-  exp.stderr.on('data', (d) => (log += d));
+  exp.stderr.on('data', (d: Buffer) => (log += d.toString()));
   try {
     for (let i = 0; !/msg="tracefs: tracing mount syscalls"/.test(log); i++) {
       if (i > 300) throw new Error(`the exporter did not start tracefs:\n${log}`);
       await sleep(50);
     }
     await sleep(3000);
-    const node = Number(fs.readFileSync(`/proc/${exp.pid}/task/${exp.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    const node = firstChild(exp.pid as number) as number;
     const c0 = cpuSeconds(node);
     const t0 = process.hrtime.bigint();
     const ns = Number(execFileSync(loop, [String(calls)], { encoding: 'utf8' }));
@@ -74,11 +55,15 @@ async function arm(extra) {
 }
 
 (async () => {
-  const names = Object.keys(ARMS);
-  const res = Object.fromEntries(names.map((n) => [n, { ns: [], cpu: [], ratio: [] }]));
+  const names = Object.keys(ARMS) as ArmName[];
+  type Series = { ns: number[]; cpu: number[]; ratio: number[] };
+  const res = Object.fromEntries(names.map((n): [ArmName, Series] => [n, { ns: [], cpu: [], ratio: [] }])) as Record<
+    ArmName,
+    Series
+  >;
   for (let r = 0; r < rounds; r++) {
-    const order = names.map((_, i) => names[(i + r) % names.length]);
-    const got = {};
+    const order = names.map((_, i) => names[(i + r) % names.length] as ArmName);
+    const got = {} as Record<ArmName, { ns: number; cpu: number }>;
     for (const n of order) got[n] = await arm(ARMS[n]);
     for (const n of names) {
       res[n].ns.push(got[n].ns);
@@ -90,7 +75,7 @@ async function arm(extra) {
   console.log(
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
   );
-  console.log(`Command: node bench/quiet-node.js ${rounds} ${calls}`);
+  console.log(`Command: node dist/bench/quiet-node.js ${rounds} ${calls}`);
   console.log('');
   console.log(
     '| exporter | getppid() ns per call (median) | ÷ stopped (median) | ÷ stopped (mean ± 95 %) | exporter CPU while the loop ran |',

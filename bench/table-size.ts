@@ -1,14 +1,12 @@
-#!/usr/bin/env node
 // What it costs to know the mount table's size once, at 1k, 20k and 100k mounts: NS_MNT_GET_INFO on
 // the namespace's nsfs file (Linux 6.12+, what the exporter does every sample), against counting the
 // ids listmount(2) lists and against reading the whole mountinfo text (the baseline: what every
 // mountinfo reader pays). Real bind mounts in a private mount namespace of its own, which vanish
 // with it. Reported: µs per call (median of 7 batches), and each way ÷ the text read at that size.
-// usage (root, after npm run build): node bench/table-size.js [sizes=1000,20000,100000]
-const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
+// usage (root, after npm run build): node dist/bench/table-size.js [sizes=1000,20000,100000]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 
 if (process.argv[2] !== '--inner') {
   const r = spawnSync(
@@ -19,12 +17,11 @@ if (process.argv[2] !== '--inner') {
   process.exit(r.status ?? 1);
 }
 
-const ROOT = path.join(__dirname, '..');
-const { mount, MS_BIND } = require(path.join(ROOT, 'dist/src/kernel/mount'));
-const { MountApi } = require(path.join(ROOT, 'dist/src/kernel/mount-api'));
-const { mountNamespaceInfo } = require(path.join(ROOT, 'dist/src/kernel/nsfs'));
-const { readProcFileSync } = require(path.join(ROOT, 'dist/src/sources/mount-table/text-reader'));
-const { median } = require('./stats');
+import { mount, MS_BIND } from '../src/kernel/mount';
+import { MountApi } from '../src/kernel/mount-api';
+import { mountNamespaceInfo } from '../src/kernel/nsfs';
+import { readProcFileSync } from '../src/sources/mount-table/text-reader';
+import { median } from './stats';
 
 const sizes = (process.argv[3] ?? '1000,20000,100000').split(',').map(Number);
 const MI = '/proc/self/mountinfo';
@@ -33,7 +30,7 @@ mount('size', base, 'tmpfs', 0);
 fs.mkdirSync(`${base}/src`);
 const lines = () => fs.readFileSync(MI, 'utf8').split('\n').length - 1;
 let made = 0;
-function growTo(n) {
+function growTo(n: number) {
   for (let have = lines(); have < n; have++, made++) {
     fs.mkdirSync(`${base}/m${made}`);
     mount(`${base}/src`, `${base}/m${made}`, null, MS_BIND);
@@ -41,8 +38,8 @@ function growTo(n) {
 }
 
 /** µs per call of `fn`, median of 7 batches of `n`. */
-function time(fn, n) {
-  const per = [];
+function time(fn: () => unknown, n: number): number {
+  const per: number[] = [];
   for (let b = 0; b < 7; b++) {
     const t = process.hrtime.bigint();
     for (let i = 0; i < n; i++) fn();
@@ -53,11 +50,11 @@ function time(fn, n) {
 
 const nsFd = fs.openSync('/proc/self/ns/mnt', 'r');
 const api = new MountApi(0n);
-let buf = Buffer.allocUnsafe(1 << 20);
+let buf: Buffer = Buffer.allocUnsafe(1 << 20);
 console.log(
   `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
 );
-console.log(`Command: node bench/table-size.js ${sizes.join(',')}`);
+console.log(`Command: node dist/bench/table-size.js ${sizes.join(',')}`);
 console.log('');
 console.log(
   '| mounts | mountinfo text read, µs (baseline) | listmount ids, µs | ÷ text | NS_MNT_GET_INFO, µs | ÷ text | sizes agree |',

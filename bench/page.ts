@@ -8,14 +8,14 @@
 //   node-push-30s    the exporter posting its own alerts, Prometheus at a 30 s scrape
 // in rotating order each round. Reported per arm: onset to page (median, each round), ÷ the 30 s
 // budget, ÷ the prometheus-5s arm of the same round; incidents per storm; storm end to resolve.
-// usage (root, after npm run build): node bench/page.js [rounds=2] [storm seconds=30] [concurrency=8] [layers=50]
-'use strict';
-const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { runFireDrill } = require('../dist/test/support/fire-drill');
-const { median } = require('./stats');
+// usage (root, after npm run build): node dist/bench/page.js [rounds=2] [storm seconds=30] [concurrency=8] [layers=50]
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runFireDrill, type DrillOptions, type DrillResult } from '../test/support/fire-drill';
+import { median } from './stats';
+import { REPO } from '../test/support/env';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[0] ?? 2);
@@ -28,25 +28,26 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-page-'));
 fs.writeFileSync(path.join(tmp, 'alerts.yml'), 'scrape_interval: 30s\nevaluation_interval: 30s\n');
 const rules30 = path.join(tmp, 'rules-30s.yaml');
 execFileSync(process.execPath, [
-  path.join(__dirname, '../dist/src/cli.js'),
+  path.join(REPO, 'dist/src/cli.js'),
   'render-alerts',
   `--config=${path.join(tmp, 'alerts.yml')}`,
   `--output=${rules30}`,
 ]);
 
-const ARMS = {
+type ArmName = 'prometheus-5s' | 'prometheus-30s' | 'node-push-30s';
+const ARMS: Record<ArmName, Partial<DrillOptions>> = {
   'prometheus-5s': { scrapeInterval: '5s', nodePush: false },
   'prometheus-30s': { scrapeInterval: '30s', nodePush: false, rulesFile: rules30 },
   'node-push-30s': { scrapeInterval: '30s', nodePush: true },
 };
-const names = Object.keys(ARMS);
-const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? 'never' : v.toFixed(d));
+const names = Object.keys(ARMS) as ArmName[];
+const fmt = (v: number | undefined, d = 1) => (v === undefined || Number.isNaN(v) ? 'never' : v.toFixed(d));
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('run as root (the storm mounts, tracefs)');
-  const results = Object.fromEntries(names.map((n) => [n, []]));
+  const results = Object.fromEntries(names.map((n) => [n, [] as DrillResult[]])) as Record<ArmName, DrillResult[]>;
   for (let r = 0; r < rounds; r++) {
-    const order = names.map((_, i) => names[(i + r) % names.length]);
+    const order = names.map((_, i) => names[(i + r) % names.length] as ArmName);
     for (const name of order) {
       const res = await runFireDrill({
         stormSeconds,
@@ -74,14 +75,13 @@ async function main() {
   for (const name of names) {
     const rs = results[name];
     const onsets = rs.map((x) => x.onsetToPageSeconds);
-    const paged = onsets.filter((v) => v !== undefined);
+    const paged = onsets.filter((v): v is number => v !== undefined);
     const med = paged.length === rs.length ? median(paged) : undefined;
-    const ratios = rs.map((x, i) =>
-      x.onsetToPageSeconds !== undefined && results['prometheus-5s'][i].onsetToPageSeconds
-        ? x.onsetToPageSeconds / results['prometheus-5s'][i].onsetToPageSeconds
-        : NaN,
-    );
-    const resolves = rs.map((x) => x.endToResolveSeconds).filter((v) => v !== undefined);
+    const ratios = rs.map((x, i) => {
+      const base = results['prometheus-5s'][i]?.onsetToPageSeconds;
+      return x.onsetToPageSeconds !== undefined && base ? x.onsetToPageSeconds / base : NaN;
+    });
+    const resolves = rs.map((x) => x.endToResolveSeconds).filter((v): v is number => v !== undefined);
     process.stdout.write(
       `${name.padEnd(16)} ${fmt(med).padStart(6)} s (${onsets.map((v) => fmt(v)).join(', ')})`.padEnd(47) +
         `${fmt(med === undefined ? undefined : med / BUDGET, 2).padStart(8)}        ${fmt(median(ratios.filter((v) => !Number.isNaN(v))), 2).padStart(8)}` +

@@ -1,0 +1,39 @@
+// What the benchmarks read of a process and of a running exporter, written once for all of them.
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import * as fs from 'node:fs';
+import type { Readable } from 'node:stream';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** CPU seconds (user + system, every thread) of a process, from /proc/PID/stat (10 ms ticks). */
+export function cpuSeconds(pid: number): number {
+  const f = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The first child of a process: the exporter under `unshare --fork`, which does not pass SIGTERM on. */
+export function firstChild(pid: number): number | undefined {
+  const first = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+  return first ? Number(first) : undefined;
+}
+
+/** A metric summed over its series, from an exporter's /metrics (0 where it has none). */
+export async function metricSum(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) n += Number(m[1]);
+  return n;
+}
+
+/**
+ * `mountstorm serve` as a node runs it, its log on stderr: a mount namespace of its own (so the
+ * tracefs it mounts where none is goes with it), the host's PIDs and /proc. `unshare --fork` does not
+ * pass SIGTERM on: stop the exporter itself (firstChild), and unshare follows.
+ */
+export function serveInNamespace(cli: string, args: string[]): ChildProcessByStdio<null, null, Readable> {
+  return spawn(
+    'unshare',
+    ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+}
