@@ -5,7 +5,9 @@
 // with --task-dir, so each start is a bundle the collector counts as containerd's. Figures are the
 // exporter's own counters over the run (its /metrics before and after), and the lock-wait probe's
 // highest estimate while it ran. The modes alternate, so drift hits both alike.
+// Modes are the drill's, and per-cpu-masks:N for the per-CPU masks of an N-CPU host (--cpus=N).
 // usage (root, after npm run build): node dist/bench/signature.js [seconds=10] [layers=50] [rounds=1] [concurrencies=1,4,8] [rate=0]
+//   [modes=per-layer-idmap,common-parent-idmap]
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -21,6 +23,7 @@ const layers = Number(args[1] ?? 50);
 const rounds = Number(args[2] ?? 1);
 const concurrencies = (args[3] ?? '1,4,8').split(',').map(Number);
 const rate = args[4] ?? '0';
+const modeList = (args[5] ?? 'per-layer-idmap,common-parent-idmap').split(',');
 const cli = path.join(REPO, 'dist/src/cli.js');
 
 function sum(text: string, name: string, filter: (labels: string) => boolean = () => true): number {
@@ -67,7 +70,8 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
       'storm',
       '--json',
       '--no-progress',
-      `--mode=${mode}`,
+      `--mode=${mode.split(':')[0]}`,
+      ...(mode.includes(':') ? [`--cpus=${mode.split(':')[1]}`, '--hold=1s'] : []),
       `--duration=${seconds}s`,
       `--concurrency=${concurrency}`,
       `--layers=${layers}`,
@@ -132,8 +136,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
     await sleep(3000);
     for (let r = 0; r < rounds; r++) {
       for (const c of concurrencies) {
-        const modes =
-          r % 2 === 0 ? ['per-layer-idmap', 'common-parent-idmap'] : ['common-parent-idmap', 'per-layer-idmap'];
+        const modes = r % 2 === 0 ? modeList : [...modeList].reverse();
         for (const mode of modes) {
           const x = await run(url, taskDir, mode, c);
           (res[`${mode} ${c}`] ??= []).push(x);
@@ -154,7 +157,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
   );
   console.log(
-    `Command: node dist/bench/signature.js ${seconds} ${layers} ${rounds} ${concurrencies.join(',')} ${rate}`,
+    `Command: node dist/bench/signature.js ${seconds} ${layers} ${rounds} ${concurrencies.join(',')} ${rate} ${modeList.join(',')}`,
   );
   console.log('');
   console.log(

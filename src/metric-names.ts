@@ -90,6 +90,7 @@ export const CONTAINERS_METRICS = {
   containerTaskDirsWatched: 'mountstorm_container_task_dirs_watched',
   imageStarts: 'mountstorm_container_image_starts_total',
   usernsStarts: 'mountstorm_container_userns_starts_total',
+  maskedPaths: 'mountstorm_container_start_masked_paths_total',
   bundleErrors: 'mountstorm_container_bundle_errors_total',
   imageStartLayers: 'mountstorm_container_image_start_layers_total',
   imageLayers: 'mountstorm_container_image_layers',
@@ -113,6 +114,7 @@ export const EXPORTER_METRICS = {
 /** Written by the node's evaluator (src/alerts/evaluate.ts). */
 export const EVALUATOR_METRICS = {
   nodeAlerts: 'mountstorm_node_alerts',
+  stormCause: 'mountstorm_node_storm_cause',
 } as const;
 
 /** Written by the page capability (src/alerts/capability.ts). */

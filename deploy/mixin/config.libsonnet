@@ -18,6 +18,8 @@
     stormSyscallsPerStart: 150,
     stormEventsPerStart: 80,
     stormStartsPerSecond: 0.5,
+    perLayerIdmapsPerStart: 10,
+    manyMaskedPathsPerStart: 32,
     pressureSyscallsPerSecond: 500,
     pressureEventsPerSecond: 200,
     pressureChurnPerSecond: 50,

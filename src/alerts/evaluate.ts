@@ -11,7 +11,15 @@ import { parseDuration } from '../flags';
 import type { History } from '../sample/history';
 import { runbookUrl, type AlertsConfig } from './config';
 import { formatValue } from './format';
-import { ALERTS, thresholdValue, type AlertSpec, type Condition, type DescriptionPart, type Severity } from './spec';
+import {
+  ALERTS,
+  STORM_CAUSE,
+  thresholdValue,
+  type AlertSpec,
+  type Condition,
+  type DescriptionPart,
+  type Severity,
+} from './spec';
 import { EVALUATOR_METRICS } from '../metric-names';
 import { signal, TOP_IMAGE } from './signals';
 
@@ -43,6 +51,8 @@ export function nodeDescription(
     .map((p) => {
       if (typeof p === 'string') return p.split('{instance}').join(instance);
       if ('topImage' in p) return TOP_IMAGE.node(h, cfg) ?? 'n/a';
+      if ('cases' in p)
+        return nodeDescription(p.cases.find((c) => holds(c.when, h, cfg))?.text ?? p.otherwise, h, cfg, instance);
       const s = signal(p.signal);
       return formatValue(s.node(h, cfg), s.format);
     })
@@ -67,6 +77,8 @@ export function explain(c: Condition, h: History, cfg: AlertsConfig, nested = fa
 export class Evaluator {
   private readonly states = new Map<string, AlertState>();
   private readonly metric: Gauge<'alertname' | 'severity' | 'state'> | undefined;
+  private readonly causeMetric: Gauge<'cause'> | undefined;
+  private cause: string | undefined;
 
   /** The spec's node alerts. */
   readonly alerts: readonly AlertSpec[] = ALERTS.filter((a) => a.node);
@@ -92,13 +104,24 @@ export class Evaluator {
       "The exporter's own evaluation of its node alerts: 1 for the state each is in (inactive, pending, firing).",
       ['alertname', 'severity', 'state'],
     );
+    this.causeMetric = exposition?.gauge(
+      EVALUATOR_METRICS.stormCause,
+      'What makes the mount work of the container starts in the fast window, as the storm page names it: 1 for per_layer_idmap, masked_paths, per_layer_idmap_and_masked_paths or other; all 0 without starts.',
+      ['cause'],
+    );
     this.export();
+  }
+
+  /** The cause the storm page would name for the starts of the fast window; undefined without starts. */
+  stormCause(): string | undefined {
+    return this.cause;
   }
 
   /** Evaluates every node alert as of the history's latest point; returns their states. */
   evaluate(h: History): AlertState[] {
     const now = h.last?.t;
     if (now === undefined) return this.current();
+    this.cause = signal('startRate').node(h, this.cfg) ? stormCause(h, this.cfg) : undefined;
     for (const a of this.alerts) {
       const s = this.states.get(a.name) as AlertState;
       const held = holds(a.condition!, h, this.cfg);
@@ -137,12 +160,20 @@ export class Evaluator {
   }
 
   private export(): void {
+    if (this.causeMetric)
+      for (const id of [...STORM_CAUSE.cases.map((c) => c.id), STORM_CAUSE.otherwiseId])
+        this.causeMetric.set({ cause: id }, id === this.cause ? 1 : 0);
     if (!this.metric) return;
     for (const s of this.states.values()) {
       for (const phase of ['inactive', 'pending', 'firing'] as const)
         this.metric.set({ alertname: s.name, severity: s.severity, state: phase }, s.phase === phase ? 1 : 0);
     }
   }
+}
+
+/** The cause the storm page names for what the history holds (its first case that holds). */
+export function stormCause(h: History, cfg: AlertsConfig): string {
+  return STORM_CAUSE.cases.find((c) => holds(c.when, h, cfg))?.id ?? STORM_CAUSE.otherwiseId;
 }
 
 /** The node's evaluation of a condition (a missing value is false, as a missing series is in PromQL). */

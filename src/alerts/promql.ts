@@ -6,7 +6,15 @@
 import { formatDuration } from '../flags';
 
 import { runbookUrl, type AlertsConfig } from './config';
-import { ALERTS, signalsOf, thresholdValue, type AlertSpec, type Condition, type DescriptionPart } from './spec';
+import {
+  ALERTS,
+  descriptionSignals,
+  signalsOf,
+  thresholdValue,
+  type AlertSpec,
+  type Condition,
+  type DescriptionPart,
+} from './spec';
 import { NOTIFY_METRICS } from '../metric-names';
 import { SIGNALS, selector, signal, type Signal, TOP_IMAGE } from './signals';
 
@@ -68,6 +76,15 @@ function valueTemplate(s: Signal, cfg: AlertsConfig): string {
   return `{{ with printf "${s.record(cfg)}{instance=%q}" $labels.instance | query }}{{ . | first | value | ${fmt} }}{{ else }}n/a{{ end }}`;
 }
 
+/**
+ * A condition for the alert's instance, as a template's `if` reads it: its PromQL over the recording
+ * rules, kept to the instance (a non-empty result is true, as a firing series is).
+ */
+function instanceHolds(c: Condition, cfg: AlertsConfig): string {
+  const expr = conditionPromql(c, cfg).replace(/\s+/g, ' ').trim();
+  return `(printf \`(${expr}) and on (instance) label_replace(vector(1), "instance", %q, "", "")\` $labels.instance | query)`;
+}
+
 export function descriptionTemplate(parts: readonly DescriptionPart[], cfg: AlertsConfig): string {
   return parts
     .map((p) => {
@@ -76,6 +93,13 @@ export function descriptionTemplate(parts: readonly DescriptionPart[], cfg: Aler
         const q = TOP_IMAGE.promql(cfg);
         const args = Array.from({ length: q.split('%q').length - 1 }, () => '$labels.instance').join(' ');
         return `{{ with printf \`${q}\` ${args} | query }}{{ . | first | label "image" }}{{ else }}n/a{{ end }}`;
+      }
+      if ('cases' in p) {
+        const branches = p.cases.map(
+          (c, i) =>
+            `{{ ${i === 0 ? 'if' : 'else if'} ${instanceHolds(c.when, cfg)} }}${descriptionTemplate(c.text, cfg)}`,
+        );
+        return `${branches.join('')}{{ else }}${descriptionTemplate(p.otherwise, cfg)}{{ end }}`;
       }
       return valueTemplate(signal(p.signal), cfg);
     })
@@ -119,7 +143,7 @@ export function usedSignals(): Signal[] {
   const used = new Set<string>();
   for (const a of ALERTS) {
     if (a.condition) for (const id of signalsOf(a.condition)) used.add(id);
-    for (const p of a.description) if (typeof p !== 'string' && 'signal' in p) used.add(p.signal);
+    for (const id of descriptionSignals(a.description)) used.add(id);
   }
   // A signal's rule may read other signals' rules (a ratio its parts').
   const add = (id: string): void => {

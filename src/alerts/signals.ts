@@ -160,6 +160,28 @@ const startRate = rate(
   'starts',
   "container starts per second (new bundles in the runtime's task directories)",
 );
+const bundleReadRate = rate(
+  'bundleReadRate',
+  'instance:mountstorm_container_image_starts',
+  CONTAINERS_METRICS.imageStarts,
+  'bundlesRead',
+  'container starts whose bundle was read (by image, summed), per second: what per-start bundle figures divide by',
+);
+const maskedPathRate = rate(
+  'maskedPathRate',
+  'instance:mountstorm_container_start_masked_paths',
+  CONTAINERS_METRICS.maskedPaths,
+  'maskedPaths',
+  'masked paths (linux.maskedPaths) of the container starts read, per second: one mount each',
+);
+const perCpuMaskedPathRate = rate(
+  'perCpuMaskedPathRate',
+  'instance:mountstorm_container_start_per_cpu_masked_paths',
+  CONTAINERS_METRICS.maskedPaths,
+  'perCpuMaskedPaths',
+  'masked paths with a cpu<N> component (one per CPU of the host) of the starts read, per second',
+  'scope="per_cpu"',
+);
 const newOverlays = rate(
   'newOverlayRate',
   'instance:mountstorm_overlay_new_mounts',
@@ -192,6 +214,9 @@ const ALL_SIGNALS: Signal[] = [
   idmapRate,
   lockWaitRate,
   startRate,
+  bundleReadRate,
+  maskedPathRate,
+  perCpuMaskedPathRate,
   newOverlays,
   newLayers,
   ratio(
@@ -217,6 +242,22 @@ const ALL_SIGNALS: Signal[] = [
     startRate,
     ['idmaps', 'starts'],
     'idmapped mounts made per container start (one per layer and round per-layer, 2 common-parent)',
+  ),
+  ratio(
+    'maskedPathsPerStart',
+    'instance:mountstorm_container_start_masked_paths_per_start',
+    maskedPathRate,
+    bundleReadRate,
+    ['maskedPaths', 'bundlesRead'],
+    'masked paths per container start read: the mounts the OCI runtime makes to hide them',
+  ),
+  ratio(
+    'perCpuMaskedPathsPerStart',
+    'instance:mountstorm_container_start_per_cpu_masked_paths_per_start',
+    perCpuMaskedPathRate,
+    bundleReadRate,
+    ['perCpuMaskedPaths', 'bundlesRead'],
+    "per-CPU masked paths per container start read: grows with the host's CPUs",
   ),
   ratio(
     'layersPerNewOverlay',

@@ -6,7 +6,7 @@
 import type { AlertsConfig } from './config';
 import { selector } from './signals';
 import type { Thresholds } from './thresholds';
-import { EXPORTER_METRICS } from '../metric-names';
+import { EXPORTER_METRICS, TRACEFS_METRICS } from '../metric-names';
 
 export type Severity = 'critical' | 'warning' | 'info';
 export type ThresholdName = { [K in keyof Thresholds]: Thresholds[K] extends number ? K : never }[keyof Thresholds];
@@ -25,7 +25,31 @@ export type Condition =
   | { not: Condition };
 
 /** Text, signal values formatted as the rule's template formats them, and the image behind the starts. */
-export type DescriptionPart = string | { signal: string } | { topImage: true };
+export type DescriptionPart = string | { signal: string } | { topImage: true } | DescriptionCases;
+
+/**
+ * Words chosen by what the node's signals say: the first case whose condition holds, else
+ * `otherwise` (Prometheus: `{{ if query … }}…{{ else if … }}…{{ else }}…{{ end }}` over the same
+ * recording rules). So one page names the storm it sees.
+ */
+export interface DescriptionCases {
+  /** Each case's id names it where the choice is exported (mountstorm_node_storm_cause). */
+  cases: ReadonlyArray<{ id: string; when: Condition; text: readonly DescriptionPart[] }>;
+  otherwiseId: string;
+  otherwise: readonly DescriptionPart[];
+}
+
+/** Every signal a description reads, its cases' conditions and words included. */
+export function descriptionSignals(parts: readonly DescriptionPart[]): string[] {
+  return parts.flatMap((p) => {
+    if (typeof p === 'string' || 'topImage' in p) return [];
+    if ('signal' in p) return [p.signal];
+    return [
+      ...p.cases.flatMap((c) => [...signalsOf(c.when), ...descriptionSignals(c.text)]),
+      ...descriptionSignals(p.otherwise),
+    ];
+  });
+}
 
 export interface AlertSpec {
   name: string;
@@ -48,6 +72,44 @@ export interface AlertSpec {
   promql?: (cfg: AlertsConfig) => string;
   promqlDescription?: string;
 }
+
+const PER_LAYER_IDMAP: Condition = { signal: 'idmapsPerStart', above: 'perLayerIdmapsPerStart' };
+const MANY_MASKED_PATHS: Condition = { signal: 'maskedPathsPerStart', above: 'manyMaskedPathsPerStart' };
+const MASKED_PATHS_TEXT: DescriptionPart[] = [
+  'the OCI runtime masks ',
+  { signal: 'maskedPathsPerStart' },
+  ' paths per container start (',
+  { signal: 'perCpuMaskedPathsPerStart' },
+  ' of them one per CPU: the thermal_throttle masks kubelet and containerd add since 2025-2026), one mount each, so the bigger the host the more mounts. runc 1.5.0 / 1.4.3 / 1.3.6 share one tmpfs among them (still a mount per path); kubelet and containerd releases that add them can be held back or their masks filtered (CRI-O PR 9661); fewer concurrent starts spread the mounts out',
+];
+const PER_LAYER_TEXT: DescriptionPart[] = [
+  'the runtime idmaps every image layer (',
+  { signal: 'idmapsPerStart' },
+  ' idmapped mounts per start, of ',
+  { signal: 'layersPerNewOverlay' },
+  "-layer images); containerd 2.1.5 / 2.0.7 / 2.2.0 idmap the layers' common parent instead, about 54 mount syscalls per start whatever the layer count",
+];
+
+/** The storm the page names: its cause, its count per start, and the fixes known for it. */
+export const STORM_CAUSE: DescriptionCases = {
+  cases: [
+    {
+      id: 'per_layer_idmap_and_masked_paths',
+      when: { all: [PER_LAYER_IDMAP, MANY_MASKED_PATHS] },
+      text: [...PER_LAYER_TEXT, '; and ', ...MASKED_PATHS_TEXT],
+    },
+    { id: 'per_layer_idmap', when: PER_LAYER_IDMAP, text: PER_LAYER_TEXT },
+    { id: 'masked_paths', when: MANY_MASKED_PATHS, text: MASKED_PATHS_TEXT },
+  ],
+  otherwiseId: 'other',
+  otherwise: [
+    'neither per-layer idmapping (',
+    { signal: 'idmapsPerStart' },
+    ' idmapped mounts per start) nor masked paths (',
+    { signal: 'maskedPathsPerStart' },
+    ` per start) explain it: ${TRACEFS_METRICS.mountSyscallsByActor} names the step that mounts; fewer concurrent starts spread the mounts out`,
+  ],
+};
 
 /** Lock wait rising: the probe's estimate, or lock wait measured inside mount syscalls. */
 const lockWaitRising: Condition = {
@@ -73,21 +135,19 @@ export const ALERTS: readonly AlertSpec[] = [
     keepFiringFor: 'stormKeepFiringFor',
     node: true,
     summary:
-      'A mount storm is under way: the container runtime mounts every image layer, and the mount locks are contended.',
+      'A mount storm is under way: container starts make more mounts than the mount locks can take, and the locks are contended.',
     description: [
       '{instance} makes ',
       { signal: 'syscallsPerStart' },
       ' mount syscalls (',
       { signal: 'eventsPerStart' },
-      ' mounts attached and detached, ',
-      { signal: 'idmapsPerStart' },
-      ' idmapped) per container start, at ',
+      ' mounts attached and detached) per container start, at ',
       { signal: 'startRate' },
-      ' starts/s of ',
-      { signal: 'layersPerNewOverlay' },
-      '-layer images, most of them ',
+      ' starts/s, most of them ',
       { topImage: true },
-      ": the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: ",
+      ': ',
+      STORM_CAUSE,
+      '. Lock wait: ',
       { signal: 'lockWaitRate' },
       ' per second inside mount syscalls, mount table reads ',
       { signal: 'nsEstimate' },

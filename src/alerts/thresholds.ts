@@ -29,6 +29,19 @@ export const THRESHOLDS = {
   /** …at a start rate that can hurt: container starts per second. */
   stormStartsPerSecond: 0.5,
 
+  /**
+   * Which storm it is, for the page's words (not whether it pages). Per-layer idmapping: more
+   * idmapped mounts per start than this (the per-layer drill makes 100 at 50 layers, 2 per layer and
+   * round; a runtime that idmaps the layers' common parent makes 2 whatever the depth).
+   */
+  perLayerIdmapsPerStart: 10,
+  /**
+   * Masked paths: more masked paths per start than this (linux.maskedPaths; a runtime's own defaults
+   * are about 15, kubelet's per-CPU thermal_throttle masks add one per CPU: 96 at 96 CPUs). runc
+   * 1.1.5 made 436 mount syscalls per start for 192 masked directories: about 2 per path.
+   */
+  manyMaskedPathsPerStart: 32,
+
   /** Heavy mount load, signature or not (a warning at most): mount-family syscalls per second… */
   pressureSyscallsPerSecond: 500,
   /** …or mount attach/detach events per second… */

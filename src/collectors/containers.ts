@@ -25,6 +25,9 @@ export interface ContainersSnapshot {
   images: Map<string, number>;
   /** Of those, the ones in a user namespace of their own. */
   userns: number;
+  /** Their masked paths (linux.maskedPaths), summed: one mount each the OCI runtime makes; and those per CPU. */
+  maskedPaths: number;
+  perCpuMaskedPaths: number;
   /** Bundles that could not be read, by reason. */
   errors: Map<BundleErrorReason, number>;
   /** Rootfs overlays found since the last sample: their lower layers summed by image label (starts × layers). */
@@ -45,6 +48,7 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   private readonly watched;
   private readonly imageStarts;
   private readonly usernsStarts;
+  private readonly maskedPaths;
   private readonly bundleErrors;
   private readonly imageStartLayers;
   private readonly imageLayers;
@@ -77,6 +81,12 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
       M.usernsStarts,
       'Container starts whose bundle gives the container a user namespace of its own (uid mappings): the starts a per-layer idmapping runtime pays for.',
     );
+    this.maskedPaths = ctx.exposition.counter(
+      M.maskedPaths,
+      'Masked paths (linux.maskedPaths) of the container starts read, one mount each the OCI runtime makes in the new container; scope="per_cpu" for those with a cpu<N> component (the thermal_throttle masks kubelet and containerd add for every CPU), "other" for the rest.',
+      ['scope'],
+    );
+    for (const scope of ['per_cpu', 'other']) this.maskedPaths.inc({ scope }, 0);
     this.bundleErrors = ctx.exposition.counter(
       M.bundleErrors,
       'Container bundles whose config.json could not be read, by reason (gone, not_a_file, too_large, not_json, not_an_object, unreadable).',
@@ -107,11 +117,13 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
       },
       {
         started: () => this.seen++,
-        read: (_bundle, named, userNamespace) => {
-          const image = named ?? 'unknown';
+        read: (_bundle, b) => {
+          const image = b.image ?? 'unknown';
           bump(next().images, image);
           bump(next().byImage, this.labels.label(image, Date.now()));
-          if (userNamespace) next().userns++;
+          if (b.userNamespace) next().userns++;
+          next().maskedPaths += b.maskedPaths;
+          next().perCpuMaskedPaths += b.perCpuMaskedPaths;
         },
         failed: (bundle, reason, err) => this.failed(bundle, reason, err),
         layers: (_bundle, image, layers) => {
@@ -134,6 +146,8 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
       byImage: new Map(),
       images: new Map(),
       userns: 0,
+      maskedPaths: 0,
+      perCpuMaskedPaths: 0,
       errors: new Map(),
       startLayersByImage: new Map(),
       startLayers: new Map(),
@@ -179,6 +193,8 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     this.watched.set(s.watched);
     for (const [image, n] of s.byImage) this.imageStarts.inc({ image }, n);
     this.usernsStarts.inc(s.userns);
+    this.maskedPaths.inc({ scope: 'per_cpu' }, s.perCpuMaskedPaths);
+    this.maskedPaths.inc({ scope: 'other' }, s.maskedPaths - s.perCpuMaskedPaths);
     for (const [reason, n] of s.errors) this.bundleErrors.inc({ reason }, n);
     for (const [image, n] of s.startLayersByImage) this.imageStartLayers.inc({ image }, n);
     this.imageLayers.reset();

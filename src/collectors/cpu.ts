@@ -16,7 +16,8 @@ const M = CPU_METRICS;
 export interface CpuSnapshot {
   /** CPU seconds since the last sample, by socket, NUMA node and mode. */
   seconds: Array<{ socket: string; numaNode: string; mode: string; seconds: number }>;
-  topology: { cpuModel: string; sockets: number; numaNodes: number; smt: boolean };
+  /** The topology; cpus: the CPUs online (per-CPU masks add one mount per start for each). */
+  topology: { cpuModel: string; sockets: number; numaNodes: number; smt: boolean; cpus: number };
 }
 
 export class CpuCollector implements Collector<CpuSnapshot> {
@@ -74,7 +75,13 @@ export class CpuCollector implements Collector<CpuSnapshot> {
     const seconds = [...sums.values()].map(({ ticks, ...where }) => ({ ...where, seconds: ticks / USER_HZ }));
     return {
       seconds,
-      topology: { cpuModel: this.model, sockets: topo.sockets, numaNodes: topo.numaNodes, smt: topo.smt },
+      topology: {
+        cpuModel: this.model,
+        sockets: topo.sockets,
+        numaNodes: topo.numaNodes,
+        smt: topo.smt,
+        cpus: topo.cpus.size,
+      },
     };
   }
 

@@ -87,6 +87,18 @@ export function renderText(d: Diagnosis): string {
     out.push('', 'Deepest images running (lower layers of their rootfs overlay)');
     for (const i of deepest) out.push(`  ${String(i.layers).padStart(5)}  ${i.image} (${i.containers} containers)`);
   }
+  const sc = d.startCost;
+  out.push('', 'What a container start costs here');
+  out.push(
+    `  per-CPU masks (kubelet and containerd since 2025-2026): ${sc.cpus} mounts per start, one per CPU of this host`,
+  );
+  out.push(
+    `  masked paths of the containers running: ${sc.maskedPaths} at most (${sc.perCpuMaskedPaths} of them per CPU), one mount each at every start`,
+  );
+  if (sc.deepestLayers !== undefined)
+    out.push(`  deepest image running: ${sc.deepestLayers} layers (a runtime that idmaps every layer mounts each)`);
+  if (sc.tableCopied !== undefined)
+    out.push(`  every new mount namespace copies the ${sc.tableCopied} mounts of the table, under namespace_sem`);
   out.push('', 'Kernel features');
   for (const [name, f] of Object.entries(d.features)) out.push(`  ${MARK[f.available]} ${name.padEnd(28)} ${f.detail}`);
   out.push('', 'Collectors with the current privileges');

@@ -3,6 +3,7 @@
  * private mount namespace of its own, and reports what it cost.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
 import { ConfigError, UnsupportedError } from '../errors';
 import { hasCapSysAdmin } from '../kernel/capabilities';
@@ -15,7 +16,7 @@ export const STORM_FLAGS: FlagSpec[] = [
     name: 'mode',
     kind: 'string',
     default: 'per-layer-idmap',
-    help: `How containers mount their layers: ${MODES.join(', ')}.`,
+    help: `Which storm: ${MODES.join(', ')} (per-cpu-masks: the per-CPU masked paths of 2025-2026, --cpus).`,
     check: (v) => ((MODES as readonly string[]).includes(String(v)) ? undefined : `must be one of ${MODES.join(', ')}`),
   },
   {
@@ -32,6 +33,13 @@ export const STORM_FLAGS: FlagSpec[] = [
     help: `Image layers per container (1-${MAX_LAYERS}).`,
     check: (v) =>
       (v as number) >= 1 && (v as number) <= MAX_LAYERS ? undefined : `must be between 1 and ${MAX_LAYERS}`,
+  },
+  {
+    name: 'cpus',
+    kind: 'int',
+    default: os.cpus().length,
+    help: "per-cpu-masks: the host's CPUs whose thermal_throttle directories every container masks (one mount each), as kubelet and containerd mask them since 2025-2026; default this host's.",
+    check: (v) => ((v as number) >= 0 && (v as number) <= 8192 ? undefined : 'must be between 0 and 8192'),
   },
   {
     name: 'concurrency',
@@ -60,7 +68,7 @@ export const STORM_FLAGS: FlagSpec[] = [
     name: 'image',
     kind: 'string',
     default: undefined,
-    help: 'The image name its bundles carry (default: drill/<mode>-<layers>-layers:latest).',
+    help: 'The image name its bundles carry (default: drill/<mode>-<layers>-layers:latest, drill/per-cpu-masks-<cpus>-cpus:latest).',
   },
   { name: 'duration', kind: 'duration', default: 0, help: 'Sustain the storm this long instead of one burst.' },
   {
@@ -95,7 +103,9 @@ export const STORM_USAGE = `usage: mountstorm storm [flags]
 
 Reproduces a container mount storm with real mount syscalls (open_tree, mount_setattr, move_mount,
 mount, umount2) in a private mount namespace on its own tmpfs; nothing reaches the host's mount
-table, also if the command is killed. Needs CAP_SYS_ADMIN (root).
+table, also if the command is killed. Needs CAP_SYS_ADMIN (root). Modes: per-layer-idmap (a runtime
+that idmaps every image layer), common-parent-idmap (the fix), bind-per-layer (without idmapped
+mounts), per-cpu-masks (a masked path per CPU in every container: --cpus=192 for a 192-CPU host).
 
 flags:
 ${flagsHelp(STORM_FLAGS)}
@@ -113,6 +123,7 @@ export async function stormCommand(argv: string[]): Promise<number> {
     mode: get<Mode>('mode'),
     containers: get('containers'),
     layers: get('layers'),
+    cpus: get('cpus'),
     concurrency: get('concurrency'),
     durationMs: get('duration'),
     holdMs: get('hold'),

@@ -69,6 +69,7 @@ export interface Diagnosis {
   page: PageCapability;
   /** The containers in the runtime's task directories now, by the image their bundle names, with the lower layers of their rootfs overlay. */
   containers: { running: number; unreadable: number; images: RunningImage[] };
+  startCost: StartCost;
   findings: Finding[];
   risk: Risk;
 }
@@ -81,6 +82,27 @@ export interface RunningImage {
   layers: number | undefined;
   /** Of its containers, those whose bundle was made in the last RECENT_MS: the image's starts now. */
   recentStarts: number;
+  /** The most masked paths (linux.maskedPaths) any of its containers has, and of those the per-CPU ones. */
+  maskedPaths: number;
+  perCpuMaskedPaths: number;
+}
+
+/**
+ * What a container start costs on this host, before any storm: the mounts the per-CPU masks of
+ * kubelet and containerd (2025-2026) make per start here (one per CPU), the most masked paths a
+ * running container has, the deepest image running, and the mounts every new mount namespace copies.
+ */
+export interface StartCost {
+  cpus: number;
+  maskedPaths: number;
+  perCpuMaskedPaths: number;
+  deepestLayers: number | undefined;
+  tableCopied: number | undefined;
+}
+
+/** More than one socket, or SMT on: where global-lock cache lines bounce between cores. */
+function riskyTopology(host: { sockets: number; smt: boolean }): boolean {
+  return host.sockets > 1 || host.smt;
 }
 
 /** A bundle younger than this is a start "now" (the landing page's images table looks as far back). */
@@ -135,7 +157,11 @@ function runningImages(
             userNamespace: 0,
             layers: undefined,
             recentStarts: 0,
+            maskedPaths: 0,
+            perCpuMaskedPaths: 0,
           };
+          r.maskedPaths = Math.max(r.maskedPaths, b.maskedPaths);
+          r.perCpuMaskedPaths = Math.max(r.perCpuMaskedPaths, b.perCpuMaskedPaths);
           r.containers++;
           const made = madeAt(seen);
           if (made !== undefined && now - made <= RECENT_MS) r.recentStarts++;
@@ -381,17 +407,34 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
     starts: collectors.containers?.works === true,
     probes: collectors.probes?.works === true,
   });
+  const startCost: StartCost = {
+    cpus: host.cpus,
+    maskedPaths: Math.max(0, ...containers.images.map((i) => i.maskedPaths)),
+    perCpuMaskedPaths: Math.max(0, ...containers.images.map((i) => i.perCpuMaskedPaths)),
+    deepestLayers: containers.images.reduce<number | undefined>(
+      (a, i) => (i.layers === undefined ? a : Math.max(a ?? 0, i.layers)),
+      undefined,
+    ),
+    tableCopied: mountTable.mounts,
+  };
   const findings: Finding[] = [];
-  const riskyTopology = host.sockets > 1 || host.smt;
+  if (startCost.maskedPaths > THRESHOLDS.manyMaskedPathsPerStart)
+    findings.push({
+      risk: riskyTopology(host) ? 'high' : 'medium',
+      what: `containers here mask ${startCost.maskedPaths} paths each (${startCost.perCpuMaskedPaths} of them one per CPU of this ${host.cpus}-CPU host): one mount per path at every start`,
+      advice:
+        'runc 1.5.0 / 1.4.3 / 1.3.6 share one tmpfs among the masks; hold back or filter the kubelet/containerd release that adds per-CPU masks (as CRI-O PR 9661 did); stagger container starts',
+    });
+  const risky = riskyTopology(host);
   const topoWhat = `${host.sockets} socket${host.sockets === 1 ? '' : 's'}, ${host.numaNodes} NUMA node${host.numaNodes === 1 ? '' : 's'}, SMT ${host.smt ? 'on' : 'off'}`;
-  if (riskyTopology && deepestOverlay > THRESHOLDS.deepLayers) {
+  if (risky && deepestOverlay > THRESHOLDS.deepLayers) {
     findings.push({
       risk: 'high',
       what: `deep-layer images (deepest overlay: ${deepestOverlay} layers) on a risky topology (${topoWhat})`,
       advice:
         'use a runtime that idmaps the common parent once (containerd with PR 12092), keep images under 10 layers, stagger container starts, or prefer single-socket instance types / SMT off',
     });
-  } else if (riskyTopology) {
+  } else if (risky) {
     findings.push({
       risk: 'medium',
       what: `topology where global-lock cache lines bounce: ${topoWhat}`,
@@ -444,5 +487,17 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
     });
   const rank: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
   const risk = findings.reduce<Risk>((r, f) => (rank[f.risk] > rank[r] ? f.risk : r), 'low');
-  return { host, mountTable, layerDepth, deepestOverlay, features, collectors, page, containers, findings, risk };
+  return {
+    host,
+    mountTable,
+    layerDepth,
+    deepestOverlay,
+    features,
+    collectors,
+    page,
+    containers,
+    startCost,
+    findings,
+    risk,
+  };
 }

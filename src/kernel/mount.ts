@@ -13,6 +13,7 @@ const mountFn = func(
 const umount2Fn = func('int umount2(const char *target, int flags)');
 const strerrorFn = func('const char *strerror(int errnum)');
 
+export const MS_RDONLY = 0x1;
 export const MS_BIND = 0x1000;
 export const MS_REC = 0x4000;
 export const MS_PRIVATE = 1 << 18;

@@ -51,6 +51,20 @@ export interface NodeState {
     systemVendor?: string;
     systemModel?: string;
   };
+  /**
+   * What a container start costs on this node, before any storm: the mounts kubelet's and
+   * containerd's per-CPU masks add to every start (one per CPU), what the starts of the fast window
+   * masked and idmapped per start, the mounts every new mount namespace copies (the watched table),
+   * and the cause the storm page would name for those starts.
+   */
+  startCost: {
+    cpus?: number;
+    maskedPathsPerStart?: number;
+    perCpuMaskedPathsPerStart?: number;
+    idmapsPerStart?: number;
+    tableCopied?: number;
+    cause?: string;
+  };
   tracefs: boolean;
   collectors: Record<string, boolean>;
   /** Whether this exporter can page on a storm at all, and what it lacks (src/alerts/capability.ts); absent before the first sample. */
@@ -126,6 +140,14 @@ export class NodeStateView {
       samples: h.samples,
       node,
       topology,
+      startCost: {
+        cpus: cpu?.topology.cpus,
+        maskedPathsPerStart: this.value('maskedPathsPerStart'),
+        perCpuMaskedPathsPerStart: this.value('perCpuMaskedPathsPerStart'),
+        idmapsPerStart: this.value('idmapsPerStart'),
+        tableCopied: m?.entries,
+        cause: this.evaluator.stormCause(),
+      },
       tracefs: h.last?.syscalls !== undefined,
       collectors,
       page: this.capability(),

@@ -129,6 +129,13 @@ async function refresh() {
     tr.insertCell().textContent = fmtInt(d.containers);
   }
   if (s.deepest.length === 0) deepest.insertRow().insertCell().textContent = s.collectors.containers ? 'no running container whose rootfs overlay was found' : 'the containers collector is off';
+  const c = s.startCost;
+  set('cpus', c.cpus, fmtInt(c.cpus));
+  set('maskedPerStart', c.maskedPathsPerStart, c.maskedPathsPerStart == null ? '–' : c.maskedPathsPerStart.toFixed(0));
+  set('perCpuMaskedPerStart', c.perCpuMaskedPathsPerStart, c.perCpuMaskedPathsPerStart == null ? '–' : c.perCpuMaskedPathsPerStart.toFixed(0));
+  set('idmapsPerStart', c.idmapsPerStart, c.idmapsPerStart == null ? '–' : c.idmapsPerStart.toFixed(0));
+  set('tableCopied', c.tableCopied, fmtInt(c.tableCopied));
+  set('cause', c.cause, c.cause ? c.cause.replace(/_/g, ' ') : 'no container started in the window');
   const held = s.conditions.filter((c) => c.holds).length;
   set('held', held, held === 0 ? 'none' : String(held));
   const h = s.history;
@@ -176,6 +183,14 @@ ${card('Topology', '<span data-field="sockets">–</span> × socket', '<span dat
 <table id="conditions"><thead><tr><th>state</th><th>alert</th><th>condition</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Images driving mount churn now <span class="sub">(last 5 minutes, from the bundles' config.json; layers mounted: starts × their rootfs overlay's lower layers)</span></h2>
 <table id="images"><thead><tr><th>image</th><th>starts</th><th>layers mounted</th></tr></thead><tbody></tbody></table></section>
+<section id="start-cost"><h2>What a container start costs on this node <span class="sub">(before any storm: the mounts every start makes here, and what the starts of the last 10 s made)</span></h2>
+<table><tbody>
+<tr><td>per-CPU masked paths (kubelet and containerd since 2025-2026: one thermal_throttle mask per CPU)</td><td><span data-field="cpus">–</span> mounts per start, one per CPU of this host</td></tr>
+<tr><td>masked paths per start seen (linux.maskedPaths of the bundles)</td><td><span data-field="maskedPerStart">–</span>, <span data-field="perCpuMaskedPerStart">–</span> of them per CPU</td></tr>
+<tr><td>idmapped mounts per start (tracefs: a runtime that idmaps every layer makes 2 per layer)</td><td><span data-field="idmapsPerStart">–</span></td></tr>
+<tr><td>mounts every new mount namespace copies (the watched table, under namespace_sem)</td><td><span data-field="tableCopied">–</span></td></tr>
+<tr><td>what the storm page would name for these starts</td><td><span data-field="cause">–</span></td></tr>
+</tbody></table></section>
 <section><h2>Deepest images running <span class="sub">(lower layers of their rootfs overlay)</span></h2>
 <table id="deepest"><thead><tr><th>image</th><th>layers</th><th>containers</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Last 10 minutes</h2><div class="charts">

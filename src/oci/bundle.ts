@@ -38,7 +38,22 @@ export interface BundleInfo {
   userNamespace: boolean;
   /** The rootfs path, absolute, as the runtime names it (root.path is relative to the bundle where not absolute). */
   rootfs: string | undefined;
+  /**
+   * linux.maskedPaths: paths the OCI runtime hides, one mount each in the container's namespace
+   * (runc: a read-only tmpfs on a directory, /dev/null bound on a file; a path missing in the
+   * container is skipped).
+   */
+  maskedPaths: number;
+  /**
+   * Of those, the ones per CPU: a path with a `cpu<N>` component, as the thermal_throttle masks
+   * kubelet and containerd add for every CPU of the host (kubernetes PR 131018, containerd PR 14090).
+   * Their number grows with the host.
+   */
+  perCpuMaskedPaths: number;
 }
+
+/** A `cpu<N>` path component: /sys/devices/system/cpu/cpu17/thermal_throttle. */
+const PER_CPU = /(^|\/)cpu\d+(\/|$)/;
 
 const CRI = 'io.kubernetes.cri.';
 const IMAGE_ANNOTATIONS = [
@@ -77,6 +92,9 @@ export function parseBundleConfig(text: string, bundleDir: string, runtimeDir = 
   const userNs = namespaces.some(
     (n) => typeof n === 'object' && n !== null && (n as Record<string, unknown>).type === 'user',
   );
+  const masked = Array.isArray(linux.maskedPaths)
+    ? linux.maskedPaths.filter((p): p is string => typeof p === 'string' && p.length > 0)
+    : [];
   const root =
     typeof c.root === 'object' && c.root !== null ? str((c.root as Record<string, unknown>).path) : undefined;
   return {
@@ -88,6 +106,8 @@ export function parseBundleConfig(text: string, bundleDir: string, runtimeDir = 
     containerType: str(annotations[`${CRI}container-type`]),
     userNamespace: uidMappings.length > 0 || userNs,
     rootfs: root === undefined ? undefined : path.resolve(runtimeDir, root),
+    maskedPaths: masked.length,
+    perCpuMaskedPaths: masked.filter((p) => PER_CPU.test(p)).length,
   };
 }
 

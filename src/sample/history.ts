@@ -26,6 +26,11 @@ const COUNTS = {
   added: (s) => s.parts.mounts?.added,
   /** Container starts (undefined without the containers collector). */
   starts: (s) => s.parts.containers?.starts,
+  /** Starts whose bundle was read (the images they named, summed), and their masked paths (linux.maskedPaths), and those per CPU. */
+  bundlesRead: (s) =>
+    s.parts.containers ? [...s.parts.containers.images.values()].reduce((a, b) => a + b, 0) : undefined,
+  maskedPaths: (s) => s.parts.containers?.maskedPaths,
+  perCpuMaskedPaths: (s) => s.parts.containers?.perCpuMaskedPaths,
   /** Lower layers summed over the overlays that appeared, and how many appeared. */
   newLayers: (s) => (s.parts.mounts?.newOverlayDepths ?? []).reduce((a, b) => a + b, 0),
   newOverlays: (s) => (s.parts.mounts?.newOverlayDepths ?? []).length,

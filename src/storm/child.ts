@@ -19,7 +19,7 @@ import {
   umount2,
   MNT_DETACH,
 } from '../kernel/mount';
-import { BUNDLE_NAMESPACE, SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
+import { BUNDLE_NAMESPACE, maskedPaths, SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
 import { percentiles } from './stats';
 import { userNamespace } from './userns';
 import type { WorkerInput, WorkerResult } from './worker';
@@ -29,6 +29,8 @@ export interface ChildOptions {
   mode: Mode;
   containers: number;
   layers: number;
+  /** per-cpu-masks: the CPUs whose thermal_throttle directories each container masks. */
+  cpus: number;
   concurrency: number;
   durationMs: number;
   holdMs: number;
@@ -103,6 +105,9 @@ async function main(): Promise<void> {
     fs.mkdirSync(`${root}/l/${i}`, { recursive: true });
     fs.writeFileSync(`${root}/l/${i}/layer-${i}`, `layer ${i}\n`);
   }
+  // The directories a per-cpu-masks container masks, in its image's first layer.
+  const masks = opts.mode === 'per-cpu-masks' ? maskedPaths(opts.cpus) : [];
+  for (const m of masks) fs.mkdirSync(`${root}/l/0${m}`, { recursive: true });
 
   let userns = { fd: -1, done: () => undefined as void };
   if (usesIdmap(opts.mode)) {
@@ -134,11 +139,16 @@ async function main(): Promise<void> {
     root,
     mode: opts.mode,
     layers: opts.layers,
+    masks,
     usernsFd: userns.fd,
     holdMs: opts.holdMs,
     rate: opts.rate,
     taskDir: opts.taskDir,
-    image: opts.image ?? `drill/${opts.mode}-${opts.layers}-layers:latest`,
+    image:
+      opts.image ??
+      (opts.mode === 'per-cpu-masks'
+        ? `drill/per-cpu-masks-${opts.cpus}-cpus:latest`
+        : `drill/${opts.mode}-${opts.layers}-layers:latest`),
     clock,
     total: opts.durationMs > 0 ? 0 : opts.containers,
   };
@@ -201,6 +211,7 @@ async function main(): Promise<void> {
   const report: StormReport = {
     mode: opts.mode,
     layers: opts.layers,
+    ...(opts.mode === 'per-cpu-masks' ? { maskedPaths: maskedPaths(opts.cpus).length, cpus: opts.cpus } : {}),
     concurrency: opts.concurrency,
     containers,
     operations,

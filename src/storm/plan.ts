@@ -8,10 +8,17 @@
  *  - common-parent-idmap (the fix): one idmapped mount of the layers' common parent, the overlay,
  *    one unmount: 3 operations per round whatever the layer count.
  *  - bind-per-layer: as per-layer-idmap with plain bind mounts, for kernels without idmap support.
+ *  - per-cpu-masks (the 2025-2026 storm): the rootfs overlay (one mount, no idmapping), then one
+ *    read-only tmpfs on each masked path, as runc masks a directory: the runtime's own defaults and
+ *    one thermal_throttle directory per CPU (--cpus), as kubelet and containerd ask for since
+ *    kubernetes PR 131018 and containerd PR 14090: 1 + masks operations per container, one round.
+ *    A runtime makes the masks in the container's new mount namespace and they go with it; the drill
+ *    makes them in its own namespace (threads cannot each have one) and detaches each rootfs with its
+ *    masks in one umount2(MNT_DETACH): the same mounts on the same locks.
  * The overlay of round 1 is unmounted once read; the rootfs overlay when the container goes away
  * (after --hold). Those teardown unmounts are reported apart from the operations.
  */
-export const MODES = ['per-layer-idmap', 'common-parent-idmap', 'bind-per-layer'] as const;
+export const MODES = ['per-layer-idmap', 'common-parent-idmap', 'bind-per-layer', 'per-cpu-masks'] as const;
 export type Mode = (typeof MODES)[number];
 
 export const SYSCALLS = ['open_tree', 'mount_setattr', 'move_mount', 'mount', 'umount2'] as const;
@@ -24,10 +31,34 @@ export const BUNDLE_NAMESPACE = 'mountstorm-drill';
 export const MAX_LAYERS = 128;
 
 export function usesIdmap(mode: Mode): boolean {
-  return mode !== 'bind-per-layer';
+  return mode === 'per-layer-idmap' || mode === 'common-parent-idmap';
 }
 
-/** Mount operations per container (attach, overlay mount, detach), the formula each mode is known by. */
-export function operationsPerContainer(mode: Mode, layers: number): number {
+/** The paths containerd's default spec masks (runc masks each that exists in the container). */
+export const DEFAULT_MASKED_PATHS = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+] as const;
+
+/** The masked paths of a container on a host with `cpus` CPUs: the defaults, then one per CPU (kubelet's). */
+export function maskedPaths(cpus: number): string[] {
+  return [
+    ...DEFAULT_MASKED_PATHS,
+    ...Array.from({ length: cpus }, (_, n) => `/sys/devices/system/cpu/cpu${n}/thermal_throttle`),
+  ];
+}
+
+/** Mount operations per container (attach, overlay mount, detach, mask), the formula each mode is known by. */
+export function operationsPerContainer(mode: Mode, layers: number, cpus = 0): number {
+  if (mode === 'per-cpu-masks') return 1 + maskedPaths(cpus).length;
   return mode === 'common-parent-idmap' ? ROUNDS * 3 : ROUNDS * (1 + 2 * layers);
 }

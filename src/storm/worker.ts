@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import {
   MNT_DETACH,
   MS_BIND,
+  MS_RDONLY,
   close,
   mount,
   mountSetattrIdmap,
@@ -21,6 +22,8 @@ export interface WorkerInput {
   root: string;
   mode: Mode;
   layers: number;
+  /** per-cpu-masks: the paths each container masks (absolute, inside its rootfs). */
+  masks: string[];
   usernsFd: number;
   holdMs: number;
   rate: number;
@@ -127,10 +130,13 @@ function makeBundle(c: number): void {
       'io.kubernetes.cri.sandbox-namespace': BUNDLE_NAMESPACE,
       'io.kubernetes.cri.sandbox-id': `drill-${process.pid}-${c}-sandbox`,
     },
-    linux: {
-      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
-      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
-    },
+    linux:
+      input.mode === 'per-cpu-masks'
+        ? { maskedPaths: input.masks }
+        : {
+            uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+            gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+          },
   };
   fs.writeFileSync(`${dir}/config.json`, JSON.stringify(config));
 }
@@ -152,7 +158,30 @@ function paced(c: number): boolean {
   }
 }
 
+/**
+ * A per-cpu-masks container: its rootfs overlay, then a read-only tmpfs on each masked directory,
+ * as runc masks one. Its rootfs is at …/c<N>/1/m, as the other modes' (release() detaches it, and
+ * the masks with it).
+ */
+function runMasked(c: number): string {
+  const base = `${input.root}/c${c}/1`;
+  fs.mkdirSync(`${base}/u`, { recursive: true });
+  fs.mkdirSync(`${base}/w`);
+  fs.mkdirSync(`${base}/m`);
+  const lower = Array.from({ length: input.layers }, (_, i) => `${input.root}/l/${i}`);
+  timed('mount', () =>
+    mount('overlay', `${base}/m`, 'overlay', 0, `lowerdir=${lower.join(':')},upperdir=${base}/u,workdir=${base}/w`),
+  );
+  operations++;
+  for (const m of input.masks) {
+    timed('mount', () => mount('tmpfs', `${base}/m${m}`, 'tmpfs', MS_RDONLY, 'size=0'));
+    operations++;
+  }
+  return `${base}/m`;
+}
+
 function runContainer(c: number): string {
+  if (input.mode === 'per-cpu-masks') return runMasked(c);
   const layerRoot = `${input.root}/l`;
   let rootfs = '';
   for (let r = 0; r < ROUNDS; r++) {

@@ -75,13 +75,23 @@ describe('fixture host: r5.metal (2 sockets, 2 NUMA nodes, SMT on) with 12-layer
       };
       expect(d.containers.running).toBe(4);
       expect(d.containers.images).toEqual([
-        { image: 'registry.example/db:2', containers: 2, userNamespace: 0, layers: layers('pod3'), recentStarts: 2 },
+        {
+          image: 'registry.example/db:2',
+          containers: 2,
+          userNamespace: 0,
+          layers: layers('pod3'),
+          recentStarts: 2,
+          maskedPaths: 0,
+          perCpuMaskedPaths: 0,
+        },
         {
           image: 'registry.example/web:1',
           containers: 2,
           userNamespace: 0,
           layers: Math.max(layers('pod1') ?? 0, layers('pod2') ?? 0),
           recentStarts: 2,
+          maskedPaths: 0,
+          perCpuMaskedPaths: 0,
         },
       ]);
       const text = doctor(withRoot).stdout;
@@ -97,6 +107,39 @@ describe('fixture host: r5.metal (2 sockets, 2 NUMA nodes, SMT on) with 12-layer
           .map((l) => l.trim().split(/\s+/)[1]),
       ).toEqual(['registry.example/db:2', 'registry.example/web:1']);
       expect(section).toContain(`${2 * (layers('pod3') as number)} layers mounted`);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('what a container start costs here: the per-CPU masks of the containers running, one mount each', () => {
+    const root = fs.mkdtempSync('/tmp/mountstorm-doctor-masks-');
+    try {
+      const task = path.join(root, 'run/containerd/io.containerd.runtime.v2.task');
+      // As kubelet asks on a 96-CPU host: the runtime's defaults and one thermal_throttle per CPU.
+      const masked = [
+        '/proc/kcore',
+        '/sys/firmware',
+        ...Array.from({ length: 96 }, (_, n) => `/sys/devices/system/cpu/cpu${n}/thermal_throttle`),
+      ];
+      const b = bundle(task, 'k8s.io', 'masked1', 'registry.example/app:3');
+      fs.writeFileSync(
+        path.join(b, 'config.json'),
+        JSON.stringify({
+          annotations: { 'io.kubernetes.cri.image-name': 'registry.example/app:3' },
+          linux: { maskedPaths: masked },
+        }),
+      );
+      const withRoot = [...args.filter((a) => !a.startsWith('--path.rootfs')), `--path.rootfs=${root}`];
+      const d = JSON.parse(doctor([...withRoot, '--json']).stdout) as Diagnosis;
+      expect(d.startCost).toMatchObject({ cpus: d.host.cpus, maskedPaths: 98, perCpuMaskedPaths: 96 });
+      expect(d.findings.map((f) => f.what)).toContainEqual(
+        expect.stringMatching(/^containers here mask 98 paths each \(96 of them one per CPU/),
+      );
+      const text = doctor(withRoot).stdout;
+      expect(text).toContain('What a container start costs here');
+      expect(text).toContain(`per-CPU masks (kubelet and containerd since 2025-2026): ${d.host.cpus} mounts per start`);
+      expect(text).toContain('masked paths of the containers running: 98 at most (96 of them per CPU)');
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

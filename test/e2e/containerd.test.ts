@@ -15,16 +15,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
-import {
-  buildImage,
-  containerdPid,
-  processesUsing,
-  startContainerd,
-  type RunningContainerd,
-} from '../support/containerd';
+import { buildImage, containerdPid, exporterOn, startContainerd, stopContainerd } from '../support/containerd';
 import { containerConfig, CriClient, podSandboxConfig, stringField } from '../support/cri';
 import { readBundle } from '../../src/oci/bundle';
-import { startExporter, type RunningExporter } from '../support/exporter';
+import { startExporter } from '../support/exporter';
 import { startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
 
@@ -41,35 +35,6 @@ const ready =
 requireInCi(ready, 'root, containerd, runc and busybox-static for the real-runtime test');
 
 const IMAGE = 'docker.io/mountstorm/layers50:latest';
-
-/** The exporter watching containerd's task directory and mount namespace, once it has the directory in its watch. */
-async function exporterOn(ctd: RunningContainerd, dir: string, extra: string[] = []): Promise<RunningExporter> {
-  // containerd makes its task directory as its runtime plugin loads; the exporter watches it before the first start.
-  fs.mkdirSync(ctd.taskDir, { recursive: true });
-  const pid = containerdPid(dir);
-  expect(pid).toBeDefined();
-  const exp = await startExporter(
-    [
-      '--sample.interval=200ms',
-      `--mount.pid=${pid}`,
-      `--collector.containers.task-dir=${ctd.taskDir}`,
-      '--collector.tracefs.mode=always',
-      ...extra,
-    ],
-    { ownMountNamespace: true },
-  );
-  for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++)
-    if (i > 50) throw new Error('the task directory was never watched');
-  return exp;
-}
-
-/** containerd stopped, nothing of it left running, its directory gone. */
-async function stopContainerd(ctd: RunningContainerd, dir: string): Promise<void> {
-  await ctd.stop();
-  const left = processesUsing(dir);
-  fs.rmSync(dir, { recursive: true, force: true });
-  expect(left).toEqual([]);
-}
 
 testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/setup-test.sh)')(
   "real containerd: every start counted by the image its bundle names, user-namespaced starts exactly, each rootfs overlay's layers, the runtime's own mount syscalls by process and actor, the page's culprit; nothing left behind",

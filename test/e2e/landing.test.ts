@@ -185,6 +185,12 @@ describe('landing page during a real storm', () => {
         expect(sum(m, 'mountstorm_storm_page_capable')).toBe(1);
         expect(await page.locator('#page').isVisible()).toBe(false);
         expect(Number(await page.locator('#chart-syscalls').getAttribute('data-points'))).toBeGreaterThan(5);
+        // What a start costs here: the cause the page would name for these starts, the host's CPUs
+        // (one per-CPU mask each), and the table every new mount namespace copies.
+        expect(await page.locator('[data-field="cause"]').textContent()).toBe('per layer idmap');
+        expect(Number(await value(page, 'idmapsPerStart'))).toBeGreaterThan(10);
+        expect(Number(await value(page, 'cpus'))).toBe(os.cpus().length);
+        expect(Number(await value(page, 'tableCopied'))).toBeGreaterThan(0);
         // The image behind the starts, named from the bundles, with as many starts as the exporter counted for it.
         const first = page.locator('#images tbody tr').first();
         expect(await first.locator('td').first().textContent()).toBe('drill/per-layer-idmap-50-layers:latest');

@@ -36,12 +36,19 @@ describe('mountstorm storm', () => {
     rootTest(`${mode}: operation and syscall counts equal the mode formula exactly`, () => {
       const containers = 3;
       const layers = 5;
-      const r = storm([`--mode=${mode}`, `--containers=${containers}`, `--layers=${layers}`, '--concurrency=2']);
+      const cpus = 8; // per-cpu-masks only
+      const r = storm([
+        `--mode=${mode}`,
+        `--containers=${containers}`,
+        `--layers=${layers}`,
+        `--cpus=${cpus}`,
+        '--concurrency=2',
+      ]);
       expect(r.containers).toBe(containers);
-      expect(r.operations).toBe(containers * operationsPerContainer(mode, layers));
-      const want = syscallsPerContainer(mode, layers);
+      expect(r.operations).toBe(containers * operationsPerContainer(mode, layers, cpus));
+      const want = syscallsPerContainer(mode, layers, cpus);
       for (const s of SYSCALLS) expect(r.syscalls[s]).toBe(containers * want[s]);
-      expect(r.teardownUmounts).toBe(2 * containers);
+      expect(r.teardownUmounts).toBe((mode === 'per-cpu-masks' ? 1 : 2) * containers);
       expect(leftoverStormMounts()).toEqual([]);
     });
 
@@ -50,6 +57,9 @@ describe('mountstorm storm', () => {
     expect(operationsPerContainer('bind-per-layer', 50)).toBe(202);
     expect(operationsPerContainer('common-parent-idmap', 50)).toBe(6);
     expect(100 * operationsPerContainer('per-layer-idmap', 50)).toBe(20200);
+    // The 2026 storm grows with the host, not the image: the runtime's 11 default masks and one per CPU.
+    expect(operationsPerContainer('per-cpu-masks', 50, 96)).toBe(1 + 11 + 96);
+    expect(operationsPerContainer('per-cpu-masks', 1, 192)).toBe(1 + 11 + 192);
   });
 
   rootTest('common-parent-idmap does O(1) operations per container whatever the layer count', () => {

@@ -13,6 +13,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { startExporter, type RunningExporter } from './exporter';
+import { sum } from './metrics';
 
 export interface RunningContainerd {
   dir: string;
@@ -184,6 +186,8 @@ export async function buildImage(
   layers: number,
   name: string,
   cmd: string[] = ['/bin/true'],
+  /** Directories made in the first layer too (paths a container's spec masks, …). */
+  dirs: readonly string[] = [],
 ): Promise<void> {
   const work = fs.mkdtempSync(path.join(path.dirname(archive), 'image-'));
   try {
@@ -223,6 +227,7 @@ export async function buildImage(
         for (const l of ['sh', 'true', 'sleep', 'ls', 'cat']) fs.symlinkSync('busybox', path.join(r, 'bin', l));
         fs.writeFileSync(path.join(r, 'etc/group'), 'root:x:0:\n');
         fs.writeFileSync(path.join(r, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n');
+        for (const d of dirs) fs.mkdirSync(path.join(r, d), { recursive: true });
       }),
     ];
     for (let i = 1; i < layers; i++) {
@@ -268,4 +273,33 @@ export async function buildImage(
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The exporter watching containerd's task directory and mount namespace, once it has the directory in its watch. */
+export async function exporterOn(ctd: RunningContainerd, dir: string, extra: string[] = []): Promise<RunningExporter> {
+  // containerd makes its task directory as its runtime plugin loads; the exporter watches it before the first start.
+  fs.mkdirSync(ctd.taskDir, { recursive: true });
+  const pid = containerdPid(dir);
+  expect(pid).toBeDefined();
+  const exp = await startExporter(
+    [
+      '--sample.interval=200ms',
+      `--mount.pid=${pid}`,
+      `--collector.containers.task-dir=${ctd.taskDir}`,
+      '--collector.tracefs.mode=always',
+      ...extra,
+    ],
+    { ownMountNamespace: true },
+  );
+  for (let i = 0; sum(await exp.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++)
+    if (i > 50) throw new Error('the task directory was never watched');
+  return exp;
+}
+
+/** containerd stopped, nothing of it left running, its directory gone. */
+export async function stopContainerd(ctd: RunningContainerd, dir: string): Promise<void> {
+  await ctd.stop();
+  const left = processesUsing(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+  expect(left).toEqual([]);
 }

@@ -8,7 +8,7 @@
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 
-type Field = [number, Value];
+export type Field = [number, Value];
 type Value = string | number | Field[] | Map<string, string> | string[];
 
 function varint(n: number): Buffer {

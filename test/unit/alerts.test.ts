@@ -188,6 +188,11 @@ function sample(
     lockWait?: number;
     ns?: number;
     layers?: { web: number; db: number };
+    /** Of the syscalls, mount_setattr calls (idmapped mounts made). */
+    idmaps?: number;
+    /** Masked paths of the starts, and of those per CPU. */
+    masked?: number;
+    perCpu?: number;
   },
 ): Sample {
   const parts: Record<string, unknown> = { probes: { namespace_sem: { estimate: x.ns ?? 0 } } };
@@ -215,6 +220,8 @@ function sample(
       byImage: new Map(),
       images,
       userns: 0,
+      maskedPaths: x.masked ?? 0,
+      perCpuMaskedPaths: x.perCpu ?? 0,
       errors: new Map(),
       startLayers,
       startLayersByImage: new Map(),
@@ -223,7 +230,10 @@ function sample(
   }
   if (x.syscalls !== undefined)
     parts.tracefs = {
-      calls: [{ syscall: 'move_mount', socket: '0', count: x.syscalls }],
+      calls: [
+        { syscall: 'move_mount', socket: '0', count: x.syscalls - (x.idmaps ?? 0) },
+        { syscall: 'mount_setattr', socket: '0', count: x.idmaps ?? 0 },
+      ],
       syscalls: x.syscalls,
       lockWaitSeconds: x.lockWait ?? 0,
       lost: 0,
@@ -233,7 +243,7 @@ function sample(
 }
 
 describe('the node evaluator', () => {
-  const storm = { starts: 4, syscalls: 1616, events: 816, lockWait: 0.25, ns: 0.00003 };
+  const storm = { starts: 4, syscalls: 1616, events: 816, lockWait: 0.25, ns: 0.00003, idmaps: 400 };
   const fixed = { starts: 4, syscalls: 216, events: 32, lockWait: 0.25, ns: 0.003 };
 
   test('pending when the condition first holds, firing after `for`, kept firing for keep_firing_for after it last held, then inactive', () => {
@@ -265,7 +275,7 @@ describe('the node evaluator', () => {
     ev.evaluate(h);
     expect(phase()).toMatchObject({ phase: 'firing', firedAt: 5000 });
     expect(phase()?.description).toBe(
-      "n1 makes 404 mount syscalls (204 mounts attached and detached, 0 idmapped) per container start, at 2 starts/s of n/a-layer images, most of them registry.example/web:1: the runtime idmaps every layer (one that idmaps the layers' common parent, containerd 2.1.5 / 2.2, makes about 54 whatever the layer count). Lock wait: 125ms per second inside mount syscalls, mount table reads 30us slower than baseline. Pod health checks fail within ~30 s if this continues.",
+      "n1 makes 404 mount syscalls (204 mounts attached and detached) per container start, at 2 starts/s, most of them registry.example/web:1: the runtime idmaps every image layer (100 idmapped mounts per start, of n/a-layer images); containerd 2.1.5 / 2.0.7 / 2.2.0 idmap the layers' common parent instead, about 54 mount syscalls per start whatever the layer count. Lock wait: 125ms per second inside mount syscalls, mount table reads 30us slower than baseline. Pod health checks fail within ~30 s if this continues.",
     );
     // The storm stops: the condition stops holding once the start rate falls; the alert fires on
     // for stormKeepFiringFor (10 s) after that, and resolves at the sample 10 s after it last held.
@@ -279,6 +289,39 @@ describe('the node evaluator', () => {
       else expect(phase()).toMatchObject({ phase: 'inactive', resolvedAt: (stopped + 10) * 1000 });
     }
     expect(stopped).toBeDefined();
+  });
+
+  test('the page names the storm it sees: masked paths, per-layer idmapping, both, or neither; never the per-layer fix for masks', () => {
+    const describe = (x: Partial<typeof storm> & { masked?: number; perCpu?: number }) => {
+      const h = new History();
+      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+      for (let t = 0; t < 8; t++) {
+        h.add(sample(t, t === 0 ? { starts: 0, syscalls: 0, events: 0 } : { ...storm, ...x }));
+        ev.evaluate(h);
+      }
+      const a = ev.current().find((a) => a.name === 'MountStormImminent');
+      expect(a?.phase).toBe('firing');
+      return a?.description ?? '';
+    };
+    const PER_LAYER_FIX = "idmap the layers' common parent";
+    // 4 starts a second masking 207 paths each, 192 per CPU; no idmapped mount: 436 syscalls per start.
+    const masks = describe({ syscalls: 1744, idmaps: 0, masked: 828, perCpu: 768 });
+    expect(masks).toContain(
+      'the OCI runtime masks 207 paths per container start (192 of them one per CPU: the thermal_throttle masks',
+    );
+    expect(masks).toContain('runc 1.5.0 / 1.4.3 / 1.3.6');
+    expect(masks).not.toContain(PER_LAYER_FIX);
+    const perLayer = describe({ masked: 60 });
+    expect(perLayer).toContain('the runtime idmaps every image layer (100 idmapped mounts per start');
+    expect(perLayer).not.toContain('the OCI runtime masks');
+    const both = describe({ masked: 444, perCpu: 384 });
+    expect(both).toContain(PER_LAYER_FIX);
+    expect(both).toContain('; and the OCI runtime masks 111 paths per container start (96 of them one per CPU');
+    const neither = describe({ idmaps: 0, masked: 60 });
+    expect(neither).toContain(
+      'neither per-layer idmapping (0 idmapped mounts per start) nor masked paths (15 per start)',
+    );
+    expect(neither).not.toContain(PER_LAYER_FIX);
   });
 
   test('the description names the image behind the most mount work: starts × layers where overlays were found, else starts', () => {

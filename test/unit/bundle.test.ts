@@ -27,7 +27,32 @@ describe('OCI bundle config.json', () => {
       containerType: 'container',
       userNamespace: true,
       rootfs: '/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc123/rootfs',
+      maskedPaths: 0,
+      perCpuMaskedPaths: 0,
     });
+  });
+
+  test('masked paths: counted, and those per CPU apart (the thermal_throttle masks of a 96-CPU host)', () => {
+    // What kubelet sends since kubernetes PR 131018 on a 96-CPU host, after the runtime's defaults.
+    const defaults = [
+      '/proc/acpi',
+      '/proc/kcore',
+      '/proc/keys',
+      '/proc/latency_stats',
+      '/proc/timer_list',
+      '/sys/firmware',
+    ];
+    const perCpu = Array.from({ length: 96 }, (_, n) => `/sys/devices/system/cpu/cpu${n}/thermal_throttle`);
+    const b = parseBundleConfig(
+      JSON.stringify({ linux: { maskedPaths: [...defaults, ...perCpu, 42, '', '/sys/devices/system/cpu/cpufreq'] } }),
+      '/t/k8s.io/c1',
+    );
+    // Not strings, or empty, are no paths; cpufreq is no cpu<N> component.
+    expect({ maskedPaths: b.maskedPaths, perCpuMaskedPaths: b.perCpuMaskedPaths }).toEqual({
+      maskedPaths: 6 + 96 + 1,
+      perCpuMaskedPaths: 96,
+    });
+    expect(parseBundleConfig('{"linux":{"maskedPaths":"/proc/kcore"}}', '/t/k8s.io/c2').maskedPaths).toBe(0);
   });
 
   test('a ctr-style bundle: no annotations, a user namespace in linux.namespaces, an absolute root', () => {

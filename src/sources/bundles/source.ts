@@ -12,7 +12,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { errnoCode } from '../../errors';
 import type { Logger } from '../../log';
-import { BundleError, readBundle, type BundleErrorReason } from '../../oci/bundle';
+import { BundleError, readBundle, type BundleErrorReason, type BundleInfo } from '../../oci/bundle';
 import { RootfsLookup } from '../../oci/rootfs';
 
 /**
@@ -34,8 +34,8 @@ const MAX_LIVE = 65_536;
 export interface BundleListener {
   /** A bundle appeared: a container start. */
   started(bundle: string): void;
-  /** Its config.json, read: the image it names (undefined for none) and whether it has a user namespace. */
-  read(bundle: string, image: string | undefined, userNamespace: boolean): void;
+  /** Its config.json, read: the image it names, its user namespace, its masked paths. */
+  read(bundle: string, info: BundleInfo): void;
   /** Its config.json could not be read. */
   failed(bundle: string, reason: BundleErrorReason, err: unknown): void;
   /** Its rootfs overlay, found: the image's lower layers. */
@@ -121,7 +121,7 @@ export class BundleSource {
       this.listener.failed(bundle, err instanceof BundleError ? err.reason : 'unreadable', err);
       return;
     }
-    this.listener.read(bundle, b.image, b.userNamespace);
+    this.listener.read(bundle, b);
     const image = b.image ?? 'unknown';
     const live = this.live.get(bundle);
     if (live) live.image = image;

@@ -1,0 +1,132 @@
+/**
+ * The page names the storm it sees, on the node's own evaluator, with real storms: the exporter as a
+ * hostPID DaemonSet runs it (a mount namespace of its own, the namespace walk, node-wide mount
+ * events, on-demand tracing), every drill container a bundle in the task directory it watches.
+ *  - per-cpu-masks at 192 CPUs (the 2025-2026 storm): pages, names masked paths with 192 per CPU,
+ *    never the per-layer fix; the same containers paced below the storm start rate do not page;
+ *  - per-layer-idmap: pages, names per-layer idmapping, not masked paths.
+ * The drills run unpaced on 8 threads: their strength is the test's, not the machine's. Each
+ * container is held a second, as a runtime's bundle stays while its container runs, so the exporter
+ * reads its config.json.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CLI, IS_ROOT, requireInCi, testIf } from '../support/env';
+import { startExporter, type RunningExporter } from '../support/exporter';
+
+requireInCi(IS_ROOT, 'root for real storms and tracefs');
+const rootTest = testIf(IS_ROOT, 'needs root: storms mount in private namespaces, tracefs');
+
+/** The node's page, as its log tells it when it fires: its description. */
+function firing(exp: RunningExporter): string | undefined {
+  const line = exp
+    .logs()
+    .split('\n')
+    .find((l) => /msg="node alert firing" alertname=MountStormImminent/.test(l));
+  return line ? /description="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] : undefined;
+}
+
+/** Runs a drill until the page fires or the drill ends; the description, or undefined for none. */
+async function drill(exp: RunningExporter, tasks: string, args: string[]): Promise<string | undefined> {
+  const storm = spawn(process.execPath, [CLI, 'storm', '--json', '--no-progress', `--task-dir=${tasks}`, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  storm.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const ended = new Promise<number | null>((r) => storm.on('exit', (code) => r(code)));
+  let over = false;
+  void ended.then(() => (over = true));
+  try {
+    while (!over) {
+      const d = firing(exp);
+      if (d !== undefined) return d;
+      await exp.waitSamples(1);
+    }
+    // The samples that cover the drill's last seconds.
+    await exp.waitSamples(3);
+    const code = await ended;
+    if (code !== 0) throw new Error(`the drill failed (${code}): ${err}`);
+    return firing(exp);
+  } finally {
+    if (!over) storm.kill('SIGTERM');
+    await ended;
+  }
+}
+
+describe('the page names the storm it sees', () => {
+  let exp: RunningExporter;
+  let tasks: string;
+  beforeEach(async () => {
+    tasks = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-causes-'));
+    exp = await startExporter(['--sample.interval=1s', `--collector.containers.task-dir=${tasks}`], {
+      ownMountNamespace: true,
+    });
+    await exp.waitSamples(3);
+  });
+  afterEach(async () => {
+    await exp?.stop('SIGTERM');
+    fs.rmSync(tasks, { recursive: true, force: true });
+  });
+
+  rootTest(
+    'per-CPU masked paths of a 192-CPU host: pages, naming masked paths, never the per-layer fix',
+    async () => {
+      const d = await drill(exp, tasks, [
+        '--mode=per-cpu-masks',
+        '--cpus=192',
+        '--duration=40s',
+        '--hold=1s',
+        '--concurrency=8',
+      ]);
+      expect(d).toBeDefined();
+      expect(d).toMatch(/the OCI runtime masks 203 paths per container start \(192 of them one per CPU/);
+      expect(d).toMatch(/most of them drill\/per-cpu-masks-192-cpus:latest/);
+      expect(d).not.toMatch(/idmap the layers' common parent/);
+    },
+    120_000,
+  );
+
+  rootTest(
+    'the same containers started below the storm rate: no page',
+    async () => {
+      // 0.3 starts a second against stormStartsPerSecond 0.5: 204 mounts each, no storm.
+      const d = await drill(exp, tasks, [
+        '--mode=per-cpu-masks',
+        '--cpus=192',
+        '--duration=20s',
+        '--rate=0.3',
+        '--hold=2s',
+        '--concurrency=1',
+      ]);
+      expect(d).toBeUndefined();
+      // It saw them: starts and their masks counted (one way to know the silence is not blindness).
+      const text = await (await fetch(`${exp.url}/metrics`)).text();
+      const starts = Number(/^mountstorm_container_starts_total (\S+)$/m.exec(text)?.[1]);
+      const perCpu = Number(
+        /^mountstorm_container_start_masked_paths_total\{scope="per_cpu"\} (\S+)$/m.exec(text)?.[1],
+      );
+      expect(starts).toBeGreaterThanOrEqual(5);
+      expect(perCpu).toBe(192 * starts);
+    },
+    120_000,
+  );
+
+  rootTest(
+    'per-layer idmapping: pages, naming it, and not masked paths',
+    async () => {
+      const d = await drill(exp, tasks, [
+        '--mode=per-layer-idmap',
+        '--layers=50',
+        '--duration=40s',
+        '--hold=1s',
+        '--concurrency=8',
+      ]);
+      expect(d).toBeDefined();
+      expect(d).toMatch(/the runtime idmaps every image layer \(\d+ idmapped mounts per start/);
+      expect(d).not.toMatch(/the OCI runtime masks/);
+    },
+    120_000,
+  );
+});
