@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { median } from './stats';
 import { REPO } from '../test/support/env';
 import type { StormReport } from '../src/storm/report';
-import { firstChild, serveInNamespace, sleep } from './proc';
+import { cpuSeconds, firstChild, serveInNamespace, sleep } from './proc';
 
 const args = process.argv.slice(2);
 const seconds = Number(args[0] ?? 10);
@@ -58,10 +58,16 @@ interface Run {
   lockWaitPerSecond: number;
   nsMax: number;
   lost: number;
+  /** The exporter's CPU (every thread) per second of the storm. */
+  exporterCpu: number;
 }
+
+/** The exporter's PID, once unshare has started it. */
+let exporterPid = 0;
 
 async function run(url: string, taskDir: string, mode: string, concurrency: number): Promise<Run> {
   const before = await figures(url);
+  const cpu0 = cpuSeconds(exporterPid);
   const t0 = Date.now();
   const storm = spawn(
     process.execPath,
@@ -96,6 +102,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
   }
   await exited;
   const wall = (Date.now() - t0) / 1000;
+  const exporterCpu = (cpuSeconds(exporterPid) - cpu0) / wall;
   await sleep(2500); // two samples: the last starts and events are in the counters
   const after = await figures(url);
   const d = Object.fromEntries(
@@ -112,6 +119,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
     lockWaitPerSecond: d.lockWait / wall,
     nsMax,
     lost: d.lost,
+    exporterCpu,
   };
 }
 
@@ -134,6 +142,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
       await sleep(50);
     }
     await sleep(3000);
+    exporterPid = firstChild(exp.pid as number) as number;
     for (let r = 0; r < rounds; r++) {
       for (const c of concurrencies) {
         const modes = r % 2 === 0 ? modeList : [...modeList].reverse();
@@ -141,7 +150,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
           const x = await run(url, taskDir, mode, c);
           (res[`${mode} ${c}`] ??= []).push(x);
           process.stderr.write(
-            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}\n`,
+            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}, exporter CPU ${(x.exporterCpu * 1000).toFixed(0)} ms/s\n`,
           );
           await sleep(3000);
         }
@@ -161,14 +170,14 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
   );
   console.log('');
   console.log(
-    '| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | namespace_sem estimate, max | trace events lost |',
+    '| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | namespace_sem estimate, max | trace events lost | exporter CPU per storm second |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const [k, xs] of Object.entries(res)) {
     const [mode, c] = k.split(' ');
     const m = (f: (x: Run) => number) => median(xs.map(f));
     console.log(
-      `| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} |`,
+      `| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} | ${(m((x) => x.exporterCpu) * 1000).toFixed(0)} ms |`,
     );
   }
 })().catch((err) => {

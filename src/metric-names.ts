@@ -45,6 +45,7 @@ export const PROBES_METRICS = {
 /** Written by the namespaces collector (src/collectors/namespaces.ts). */
 export const NAMESPACES_METRICS = {
   mountNamespaces: 'mountstorm_mount_namespaces',
+  mountNamespacesCreated: 'mountstorm_mount_namespaces_created_total',
   mountNamespaceUnreadableProcesses: 'mountstorm_mount_namespace_unreadable_processes',
   mountNamespacesMounts: 'mountstorm_mount_namespaces_mounts',
   mountNamespaceMountsMax: 'mountstorm_mount_namespace_mounts_max',

@@ -38,6 +38,11 @@ export interface NamespacesSnapshot {
   /** Namespaces no process is in, and their mounts (nsfs only, from the latest leak scan). */
   unheld?: number;
   unheldMounts?: number;
+  /**
+   * Mount namespaces made since the last sample that lived until a walk (nsfs only): each container
+   * start makes one (its OCI runtime unshares), and copies the whole table doing so.
+   */
+  created?: number;
   /** Mounts attached and detached since the last sample (fanotify only), and how many namespaces are watched. */
   events?: EventCounts & { scope: EventScope; namespaces: number };
 }
@@ -54,6 +59,7 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
   private readonly unreadable;
   private readonly totalMounts;
   private readonly largest;
+  private readonly created;
   private readonly method;
   private readonly events;
   private readonly overflows;
@@ -81,6 +87,12 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     // These two only have values with the walk: exposed (as label-less gauges are) from its first one.
     this.totalMounts = lazily(() =>
       e.gauge(M.mountNamespacesMounts, 'Mounts in all mount namespaces together (NS_MNT_GET_NEXT walk, Linux 6.12+).'),
+    );
+    this.created = lazily(() =>
+      e.counter(
+        M.mountNamespacesCreated,
+        'Mount namespaces made that lived until a walk (NS_MNT_GET_NEXT, every sample interval; ids are never reused): each container start makes one, copying the whole table under namespace_sem.',
+      ),
     );
     this.largest = lazily(() =>
       e.gauge(M.mountNamespaceMountsMax, 'Mounts in the largest mount namespace (NS_MNT_GET_NEXT walk, Linux 6.12+).'),
@@ -166,6 +178,7 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
         unheld: r.walk.unheld,
         unheldMounts: r.walk.unheldMounts,
         unreadable: r.walk.unreadable,
+        created: r.created,
         events,
       };
     return { method: 'procfs', ...(await this.scan()), events };
@@ -198,6 +211,7 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     this.unreadable.set(s.unreadable ?? 0);
     if (s.mounts !== undefined) this.totalMounts().set(s.mounts);
     if (s.largest !== undefined) this.largest().set(s.largest);
+    if (s.created !== undefined) this.created().inc(s.created);
     if (s.unheld !== undefined) this.unheld().set(s.unheld);
     if (s.unheldMounts !== undefined) this.unheldMounts().set(s.unheldMounts);
     if (!s.events) return;

@@ -24,6 +24,8 @@ const COUNTS = {
     s.parts.namespaces?.events ? s.parts.namespaces.events.attach + s.parts.namespaces.events.detach : undefined,
   /** Mounts that appeared in the watched table's readings. */
   added: (s) => s.parts.mounts?.added,
+  /** Mount namespaces made that lived until a walk (the walk only): a start signal from the kernel. */
+  nsCreated: (s) => s.parts.namespaces?.created,
   /** Container starts (undefined without the containers collector). */
   starts: (s) => s.parts.containers?.starts,
   /** Starts whose bundle was read (the images they named, summed), and their masked paths (linux.maskedPaths), and those per CPU. */

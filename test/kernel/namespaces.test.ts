@@ -213,6 +213,9 @@ rootTest('node scope: a namespace made after the start is found by the walk, and
     const after = await exp.waitSamples(2);
     fs.rmdirSync(dir);
     expect(sum(found, 'mountstorm_mount_namespaces')).toBe(sum(m0, 'mountstorm_mount_namespaces') + 1);
+    // The kernel's own start signal: one namespace made, counted once, by the walk that found it.
+    expect(delta(m0, found, 'mountstorm_mount_namespaces_created_total')).toBe(1);
+    expect(delta(found, after, 'mountstorm_mount_namespaces_created_total')).toBe(0);
     // Node-wide: other namespaces may mount meanwhile, never fewer than the child's.
     expect(delta(before, after, 'mountstorm_mount_events_total', { event: 'attach' })).toBeGreaterThanOrEqual(K);
     expect(delta(before, after, 'mountstorm_mount_events_total', { event: 'detach' })).toBeGreaterThanOrEqual(K + 1);

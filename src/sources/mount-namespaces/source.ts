@@ -25,6 +25,8 @@ export interface NamespacesReading {
   walk?: Omit<WalkResult, 'type'>;
   /** Mount events since the last read; undefined where fanotify mount events do not work. */
   events?: EventCounts;
+  /** Mount namespaces made since the last read that lived until a walk (walk only). */
+  created?: number;
 }
 
 export class MountNamespacesSource {
@@ -83,17 +85,18 @@ export class MountNamespacesSource {
   async read(): Promise<NamespacesReading> {
     const r = await this.ready;
     const out: NamespacesReading = {};
+    const delta = (i: number) => {
+      const v = Atomics.load(this.counters, i);
+      const d = v - (this.taken[i] as bigint);
+      this.taken[i] = v;
+      return Number(d);
+    };
     if (this.latest) {
       const { type: _t, ...walk } = this.latest;
       out.walk = walk;
+      out.created = delta(COUNTER.created);
     }
     if (r.events.ok) {
-      const delta = (i: number) => {
-        const v = Atomics.load(this.counters, i);
-        const d = v - (this.taken[i] as bigint);
-        this.taken[i] = v;
-        return Number(d);
-      };
       out.events = {
         attach: delta(COUNTER.attach),
         detach: delta(COUNTER.detach),

@@ -42,8 +42,12 @@ export interface NamespacesThreadData {
   control: SharedArrayBuffer;
 }
 
-export const COUNTER = { attach: 0, detach: 1, overflows: 2, malformed: 3 } as const;
-export const COUNTERS = 4;
+/**
+ * Counters the thread adds to and the source reads deltas of. created: mount namespaces the walk
+ * found that no earlier walk had (64-bit ids, never reused: the first walk only learns them).
+ */
+export const COUNTER = { attach: 0, detach: 1, overflows: 2, malformed: 3, created: 4 } as const;
+export const COUNTERS = 5;
 
 /** What the thread could set up: each facility, or why not. */
 export interface NamespacesReady {
@@ -159,6 +163,8 @@ function run(data: NamespacesThreadData): void {
   if (walkOk.ok && watched !== undefined && fan !== undefined) marked.add(mountNamespaceInfo(watched).id);
 
   let nextLeakScan = 0;
+  /** The namespaces of the last walk; undefined before the first. */
+  let known: Set<string> | undefined;
   let unheld: { namespaces: number; mounts: number; unreadable: number } | undefined;
   const walk = () => {
     let namespaces = 0;
@@ -191,6 +197,12 @@ function run(data: NamespacesThreadData): void {
     });
     // A namespace that is gone took its mark with it.
     for (const id of marked) if (!seen.has(id)) marked.delete(id);
+    if (known) {
+      let created = 0;
+      for (const id of seen) if (!known.has(id)) created++;
+      if (created) Atomics.add(counters, COUNTER.created, BigInt(created));
+    }
+    known = seen;
     if (byInode) {
       // After the walk: a namespace made since has no entry, one whose last process left since counts (once).
       const { held, unreadable } = processNamespaces(data.procfs);
