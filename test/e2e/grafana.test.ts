@@ -8,39 +8,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 import { DASHBOARDS } from '../../src/grafana/render';
-import { ARTIFACTS, CLI, IS_ROOT, REPO, hasCommand, requireInCi, testIf } from '../support/env';
+import { ARTIFACTS, CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
 import { freePort } from '../support/alertmanager';
 import { inMountNamespace, startExporter } from '../support/exporter';
 import { bundle, mountOverlay } from '../support/overlay-bundle';
 import { startPrometheus } from '../support/prometheus';
-
-interface Target {
-  expr: string;
-  instant?: boolean;
-  refId?: string;
-  legendFormat?: string;
-}
-interface Panel {
-  id: number;
-  type: string;
-  title: string;
-  description?: string;
-  fieldConfig?: { defaults?: { unit?: string } };
-  targets?: Target[];
-  links?: { url: string }[];
-  gridPos: { w: number; h: number };
-}
-interface Dashboard {
-  uid: string;
-  title: string;
-  templating: { list: { name: string; type: string; query?: unknown }[] };
-  panels: Panel[];
-  annotations: { list: { expr?: string }[] };
-  links: { url?: string }[];
-  __inputs?: unknown;
-}
-
-const load = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO, 'grafana', name), 'utf8')) as Dashboard;
+import { loadDashboard as load } from '../support/dashboards';
 
 const ready = IS_ROOT && hasCommand('prometheus') && hasCommand('chromium');
 requireInCi(ready, 'root, prometheus and chromium for the dashboard queries');

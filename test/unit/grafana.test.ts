@@ -4,34 +4,7 @@ import * as path from 'node:path';
 import { DASHBOARDS, renderDashboard } from '../../src/grafana/render';
 import { DEFAULT_ALERTS_CONFIG, runbookUrl } from '../../src/alerts/config';
 import { REPO } from '../support/env';
-
-interface Target {
-  expr: string;
-  instant?: boolean;
-  refId?: string;
-  legendFormat?: string;
-}
-interface Panel {
-  id: number;
-  type: string;
-  title: string;
-  description?: string;
-  fieldConfig?: { defaults?: { unit?: string } };
-  targets?: Target[];
-  links?: { url: string }[];
-  gridPos: { w: number; h: number };
-}
-interface Dashboard {
-  uid: string;
-  title: string;
-  templating: { list: { name: string; type: string; query?: unknown }[] };
-  panels: Panel[];
-  annotations: { list: { expr?: string }[] };
-  links: { url?: string }[];
-  __inputs?: unknown;
-}
-
-const load = (name: string) => JSON.parse(fs.readFileSync(path.join(REPO, 'grafana', name), 'utf8')) as Dashboard;
+import { loadDashboard as load } from '../support/dashboards';
 
 describe.each(Object.keys(DASHBOARDS))('%s', (name) => {
   const d = load(name);
