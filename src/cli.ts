@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The command line: `mountstorm serve` (the default) and its flags. The only place that exits.
+ * The command line: which command runs (src/commands/; serve by default), and its exit status. The
+ * only place that exits, but for serve's 5 s safety exit when a stalled kernel keeps it from closing.
  * Each command is loaded when it runs, never at start: the serving path loads only the exporter,
  * and a command's own dependencies (the dashboards' SDK, the drill's progress bar) load with it.
  */
@@ -28,6 +29,7 @@ commands:
   doctor    diagnose this host's mount-storm risk and what the exporter can see (mountstorm doctor --help)
   render-alerts      the Prometheus rules, with your selector, runbook URL and thresholds (--help)
   render-dashboards  the Grafana dashboards, with your selector and runbook URL (--help)
+  render-mixin       the monitoring mixin (jsonnet), from the alert spec and the dashboards (--help)
 
 flags (also MOUNTSTORM_<FLAG> environment variables, and keys of --config.file):
   --help      show this help
