@@ -42,6 +42,13 @@ export const STORM_FLAGS: FlagSpec[] = [
     check: (v) => ((v as number) >= 0 && (v as number) <= 8192 ? undefined : 'must be between 0 and 8192'),
   },
   {
+    name: 'table',
+    kind: 'int',
+    default: 1000,
+    help: 'namespace-copy: the mounts in the table every new mount namespace copies (bind mounts made once in the drill).',
+    check: (v) => ((v as number) >= 0 && (v as number) <= 100_000 ? undefined : 'must be between 0 and 100000'),
+  },
+  {
     name: 'concurrency',
     kind: 'int',
     default: 4,
@@ -105,7 +112,8 @@ Reproduces a container mount storm with real mount syscalls (open_tree, mount_se
 mount, umount2) in a private mount namespace on its own tmpfs; nothing reaches the host's mount
 table, also if the command is killed. Needs CAP_SYS_ADMIN (root). Modes: per-layer-idmap (a runtime
 that idmaps every image layer), common-parent-idmap (the fix), bind-per-layer (without idmapped
-mounts), per-cpu-masks (a masked path per CPU in every container: --cpus=192 for a 192-CPU host).
+mounts), per-cpu-masks (a masked path per CPU in every container: --cpus=192 for a 192-CPU host),
+namespace-copy (a new mount namespace per container, copying a table of --table mounts).
 
 flags:
 ${flagsHelp(STORM_FLAGS)}
@@ -124,6 +132,7 @@ export async function stormCommand(argv: string[]): Promise<number> {
     containers: get('containers'),
     layers: get('layers'),
     cpus: get('cpus'),
+    table: get('table'),
     concurrency: get('concurrency'),
     durationMs: get('duration'),
     holdMs: get('hold'),

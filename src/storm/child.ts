@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
+  MS_BIND,
   MS_PRIVATE,
   MS_REC,
   close,
@@ -31,6 +32,8 @@ export interface ChildOptions {
   layers: number;
   /** per-cpu-masks: the CPUs whose thermal_throttle directories each container masks. */
   cpus: number;
+  /** namespace-copy: the mounts in the table every new namespace copies. */
+  table: number;
   concurrency: number;
   durationMs: number;
   holdMs: number;
@@ -108,6 +111,12 @@ async function main(): Promise<void> {
   // The directories a per-cpu-masks container masks, in its image's first layer.
   const masks = opts.mode === 'per-cpu-masks' ? maskedPaths(opts.cpus) : [];
   for (const m of masks) fs.mkdirSync(`${root}/l/0${m}`, { recursive: true });
+  // The table a namespace-copy container's new namespace copies: --table bind mounts, made once.
+  if (opts.mode === 'namespace-copy')
+    for (let i = 0; i < opts.table; i++) {
+      fs.mkdirSync(`${root}/t/${i}`, { recursive: true });
+      mount(`${root}/l`, `${root}/t/${i}`, null, MS_BIND);
+    }
 
   let userns = { fd: -1, done: () => undefined as void };
   if (usesIdmap(opts.mode)) {
@@ -212,6 +221,7 @@ async function main(): Promise<void> {
     mode: opts.mode,
     layers: opts.layers,
     ...(opts.mode === 'per-cpu-masks' ? { maskedPaths: maskedPaths(opts.cpus).length, cpus: opts.cpus } : {}),
+    ...(opts.mode === 'namespace-copy' ? { table: opts.table } : {}),
     concurrency: opts.concurrency,
     containers,
     operations,

@@ -15,13 +15,23 @@
  *    A runtime makes the masks in the container's new mount namespace and they go with it; the drill
  *    makes them in its own namespace (threads cannot each have one) and detaches each rootfs with its
  *    masks in one umount2(MNT_DETACH): the same mounts on the same locks.
+ *  - namespace-copy: every start a new mount namespace (`unshare --mount`, as an OCI runtime
+ *    unshares one for each container), copying the drill's table of --table mounts under
+ *    namespace_sem held for writing, then tearing it down as the process ends: 1 operation (the
+ *    unshare) per container, its cost the table's size. --hold does not apply.
  * The overlay of round 1 is unmounted once read; the rootfs overlay when the container goes away
  * (after --hold). Those teardown unmounts are reported apart from the operations.
  */
-export const MODES = ['per-layer-idmap', 'common-parent-idmap', 'bind-per-layer', 'per-cpu-masks'] as const;
+export const MODES = [
+  'per-layer-idmap',
+  'common-parent-idmap',
+  'bind-per-layer',
+  'per-cpu-masks',
+  'namespace-copy',
+] as const;
 export type Mode = (typeof MODES)[number];
 
-export const SYSCALLS = ['open_tree', 'mount_setattr', 'move_mount', 'mount', 'umount2'] as const;
+export const SYSCALLS = ['open_tree', 'mount_setattr', 'move_mount', 'mount', 'umount2', 'unshare'] as const;
 export type Syscall = (typeof SYSCALLS)[number];
 
 export const ROUNDS = 2;
@@ -60,5 +70,6 @@ export function maskedPaths(cpus: number): string[] {
 /** Mount operations per container (attach, overlay mount, detach, mask), the formula each mode is known by. */
 export function operationsPerContainer(mode: Mode, layers: number, cpus = 0): number {
   if (mode === 'per-cpu-masks') return 1 + maskedPaths(cpus).length;
+  if (mode === 'namespace-copy') return 1;
   return mode === 'common-parent-idmap' ? ROUNDS * 3 : ROUNDS * (1 + 2 * layers);
 }

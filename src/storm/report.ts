@@ -7,6 +7,8 @@ export interface StormReport {
   /** per-cpu-masks: the paths each container masked (the runtime's defaults and one per CPU), and the CPUs. */
   maskedPaths?: number;
   cpus?: number;
+  /** namespace-copy: the mounts each new namespace copied. */
+  table?: number;
   concurrency: number;
   containers: number;
   /** Layer attaches, overlay mounts and layer detaches: the mode's formula × containers. */
@@ -53,7 +55,7 @@ const us = (s: number) => (s >= 0.01 ? `${(s * 1000).toFixed(1)} ms` : `${(s * 1
 
 export function formatReport(r: StormReport): string {
   const lines = [
-    `mode ${r.mode}: ${r.containers} containers × ${r.maskedPaths !== undefined ? `${r.maskedPaths} masked paths (${r.cpus} CPUs)` : `${r.layers} layers`}, concurrency ${r.concurrency}`,
+    `mode ${r.mode}: ${r.containers} containers × ${r.maskedPaths !== undefined ? `${r.maskedPaths} masked paths (${r.cpus} CPUs)` : r.table !== undefined ? `a new namespace copying ${r.table} mounts` : `${r.layers} layers`}, concurrency ${r.concurrency}`,
     `  wall time            ${r.wallSeconds.toFixed(3)} s`,
     `  mount operations     ${r.operations} (${(r.operations / Math.max(1, r.containers)).toFixed(0)} per container), ${Math.round(r.operationsPerSecond)} ops/s`,
     `  teardown unmounts    ${r.teardownUmounts}`,

@@ -3,6 +3,7 @@
  * syscalls, timing each one. Runs inside the storm's private mount namespace (see child.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import {
   MNT_DETACH,
@@ -133,10 +134,12 @@ function makeBundle(c: number): void {
     linux:
       input.mode === 'per-cpu-masks'
         ? { maskedPaths: input.masks }
-        : {
-            uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
-            gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
-          },
+        : input.mode === 'namespace-copy'
+          ? {}
+          : {
+              uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+              gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+            },
   };
   fs.writeFileSync(`${dir}/config.json`, JSON.stringify(config));
 }
@@ -178,6 +181,15 @@ function runMasked(c: number): string {
     operations++;
   }
   return `${base}/m`;
+}
+
+/** A namespace-copy container: a new mount namespace, copying the drill's table, gone as its process ends. */
+function runNamespaceCopy(): void {
+  const r = timed('unshare', () =>
+    spawnSync('unshare', ['--mount', '--propagation', 'unchanged', 'true'], { stdio: 'ignore' }),
+  );
+  if (r.status !== 0) throw new Error(`unshare --mount failed: ${r.error?.message ?? `exit ${r.status}`}`);
+  operations++;
 }
 
 function runContainer(c: number): string {
@@ -239,6 +251,14 @@ function main(): WorkerResult {
       if (!paced(c)) break;
       makeBundle(c);
       const t0 = process.hrtime.bigint();
+      if (input.mode === 'namespace-copy') {
+        runNamespaceCopy();
+        startSeconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        containers++;
+        Atomics.add(shared, 1, 1);
+        removeBundle(c);
+        continue;
+      }
       const rootfs = runContainer(c);
       startSeconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
       containers++;

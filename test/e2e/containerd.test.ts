@@ -167,12 +167,28 @@ testIf(ready, 'needs root, Debian containerd + runc + busybox-static (scripts/se
       ) as {
         containers: {
           running: number;
-          images: { image: string; containers: number; userNamespace: number; layers?: number }[];
+          images: {
+            image: string;
+            containers: number;
+            userNamespace: number;
+            layers?: number;
+            maskedPaths: number;
+            perCpuMaskedPaths: number;
+          }[];
         };
       };
       expect(doctor.containers.running).toBe(1);
       expect(doctor.containers.images).toEqual([
-        { image: IMAGE, containers: 1, userNamespace: 1, layers: 51, recentStarts: 1 },
+        // containerd's default spec masks 10 paths, none per CPU.
+        {
+          image: IMAGE,
+          containers: 1,
+          userNamespace: 1,
+          layers: 51,
+          recentStarts: 1,
+          maskedPaths: 10,
+          perCpuMaskedPaths: 0,
+        },
       ]);
       await ctd.ctr(['-n', 'k8s.io', 'tasks', 'kill', '-s', 'KILL', 'web-9']).catch(() => undefined);
       // The host's table never saw containerd's mounts.
