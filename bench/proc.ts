@@ -7,7 +7,9 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** CPU seconds (user + system, every thread) of a process, from /proc/PID/stat (10 ms ticks). */
 export function cpuSeconds(pid: number): number {
-  const f = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+  // The fields after the command name, which may itself hold ") ": after its last ")".
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 

@@ -46,7 +46,7 @@ import { LATENCY_BUCKETS } from '../src/exposition';
 import type { StormReport } from '../src/storm/report';
 import { median, meanCi } from './stats';
 import { REPO } from '../test/support/env';
-import { firstChild, serveInNamespace, sleep } from './proc';
+import { cpuSeconds, firstChild, serveInNamespace, sleep } from './proc';
 
 const alternatives = process.argv.includes('--alternatives');
 const argv = process.argv.slice(2).filter((a) => a !== '--alternatives');
@@ -81,11 +81,7 @@ async function startExporter(extra: string[]) {
     instance: inst ? `/proc/${kid}/root${inst}` : undefined,
     metrics: async () => (await fetch('http://127.0.0.1:19867/metrics')).text(),
     /** CPU seconds the exporter (every thread) has used. */
-    cpu: () => {
-      const stat = fs.readFileSync(`/proc/${kid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(f[11]) + Number(f[12])) / 100;
-    },
+    cpu: () => cpuSeconds(kid),
     stop: async () => {
       process.kill(kid, 'SIGCONT');
       process.kill(kid, 'SIGTERM');
