@@ -1210,7 +1210,7 @@
             "overrides": [],
           },
           "title": "Container starts",
-          "description": "New container bundles per second in the runtime's task directories, and those in a user namespace of their own (the starts a per-layer idmapping runtime pays for).",
+          "description": "Container starts per second by runtime, from each runtime's own records (containerd's task directories, Podman's and CRI-O's containers/storage); those in a user namespace of their own (the starts a per-layer idmapping runtime pays for); and new mount namespaces, the kernel's start signal (every start makes one: the page divides by it where no runtime directory is watched, and it cross-checks the runtimes' count where one is).",
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}",
@@ -1223,12 +1223,12 @@
           },
           "targets": [
             {
-              "expr": std.format("sum(rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval]))", $._configText),
+              "expr": std.format("sum by (runtime) (rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval]))", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",
               },
-              "legendFormat": "starts",
+              "legendFormat": "{{runtime}}",
               "range": true,
               "instant": false,
               "refId": "A",
@@ -1243,6 +1243,17 @@
               "range": true,
               "instant": false,
               "refId": "B",
+            },
+            {
+              "expr": std.format("sum(rate(mountstorm_mount_namespaces_created_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval]))", $._configText),
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}",
+              },
+              "legendFormat": "new mount namespaces",
+              "range": true,
+              "instant": false,
+              "refId": "C",
             },
           ],
           "id": 19,

@@ -2,7 +2,7 @@
  * Whether the running configuration can page on a mount storm at all, and if not, why. The storm
  * page (MountStormImminent, spec.ts) needs three things at once: the per-start signature (mount
  * syscalls from the tracefs collector, or every namespace's mount events from fanotify), container
- * starts (a runtime's task directory watched), and lock wait rising (the namespace_sem probe, or
+ * starts (a runtime's directory watched, else the kernel's new mount namespaces), and lock wait rising (the namespace_sem probe, or
  * lock wait measured by tracefs). An exporter missing one of them can still warn, but never pages:
  * it says so as a metric, in the log, on the landing page and in `mountstorm doctor`.
  */
@@ -23,7 +23,7 @@ export interface PageInputs {
   syscalls: boolean;
   /** Mount events of every mount namespace (fanotify, Linux 6.15+, with the namespace walk). */
   nodeMountEvents: boolean;
-  /** A runtime task directory is watched: container starts are seen. */
+  /** Container starts are seen: a runtime directory is watched, or the kernel's new mount namespaces are counted. */
   starts: boolean;
   /** The namespace_sem probe works. */
   probes: boolean;
@@ -37,7 +37,8 @@ export interface PageCapability {
 export const BLOCKER_TEXT: Record<PageBlocker, string> = {
   no_mount_signature:
     "neither every namespace's mount events (fanotify, Linux 6.15+, with the namespace walk: CAP_SYS_ADMIN, hostPID) nor mount syscalls traced through a storm (the tracefs collector with --collector.tracefs.mode=always, or armed on demand by those mount events) are seen, so the per-start storm signature cannot be formed",
-  no_container_starts: 'no container runtime task directory is watched, so container starts are not seen',
+  no_container_starts:
+    "no container runtime directory is watched (containerd's task directory, containers/storage) and new mount namespaces cannot be counted (the namespace walk needs CAP_SYS_ADMIN; the /proc scan, every process's ns/mnt), so container starts are not seen",
   no_lock_wait: 'neither the namespace_sem probe nor tracefs measures lock wait',
 };
 
@@ -58,7 +59,9 @@ export function pageInputs(s: Sample): PageInputs {
   return {
     syscalls: ok('tracefs') && tracefs !== undefined && (tracefs.mode === 'always' || nodeMountEvents),
     nodeMountEvents,
-    starts: ok('containers') && (s.parts.containers?.watched ?? 0) > 0,
+    starts:
+      (ok('containers') && (s.parts.containers?.watched ?? 0) > 0) ||
+      (ok('namespaces') && s.parts.namespaces?.created !== undefined),
     probes: ok('probes') && s.parts.probes?.namespace_sem !== undefined,
   };
 }

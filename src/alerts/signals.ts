@@ -153,13 +153,42 @@ const churnRate = rate(
   'added',
   "mounts appearing per second in the watched table's readings",
 );
-const startRate = rate(
-  'startRate',
-  'instance:mountstorm_container_starts',
+const runtimeStartRate = rate(
+  'runtimeStartRate',
+  'instance:mountstorm_container_runtime_starts',
   CONTAINERS_METRICS.containerStarts,
-  'starts',
-  "container starts per second (new bundles in the runtime's task directories)",
+  'runtimeStarts',
+  "container starts per second in the runtimes' own records (containerd's task directories, containers/storage)",
 );
+const nsStartRate = rate(
+  'nsStartRate',
+  'instance:mountstorm_mount_namespaces_created',
+  NAMESPACES_METRICS.mountNamespacesCreated,
+  'nsCreated',
+  'new mount namespaces per second (the namespace walk, or the /proc scan where it sees every process): every container start makes one',
+);
+const runtimeDirs = gauge(
+  'runtimeDirs',
+  'instance:mountstorm_container_runtime_dirs_watched',
+  CONTAINERS_METRICS.containerTaskDirsWatched,
+  'runtimeDirs',
+  'integer',
+  "runtime directories watched: above 0, container starts come from the runtimes' records",
+);
+/**
+ * The start signal: the runtimes' records where a runtime directory is watched (exact), else the
+ * kernel's new mount namespaces (every container start makes one; so does any other unshare).
+ */
+const startRate: Signal = {
+  id: 'startRate',
+  record: (cfg) => `instance:mountstorm_container_starts:rate${fastWindow(cfg)}`,
+  promql: (cfg) =>
+    `(${runtimeStartRate.record(cfg)} and on (instance) (${runtimeDirs.record(cfg)} > 0))\nor\n(${nsStartRate.record(cfg)} unless on (instance) (${runtimeDirs.record(cfg)} > 0))`,
+  node: (h, cfg) => h.rate('starts', nodeWindowMs(cfg)),
+  format: 'humanize',
+  reads: [runtimeStartRate.id, nsStartRate.id, runtimeDirs.id],
+  help: "container starts per second: the runtimes' records where a runtime directory is watched, else new mount namespaces",
+};
 const bundleReadRate = rate(
   'bundleReadRate',
   'instance:mountstorm_container_image_starts',
@@ -213,6 +242,9 @@ const ALL_SIGNALS: Signal[] = [
   syscallRate,
   idmapRate,
   lockWaitRate,
+  runtimeStartRate,
+  nsStartRate,
+  runtimeDirs,
   startRate,
   bundleReadRate,
   maskedPathRate,

@@ -111,6 +111,21 @@ export const STORM_CAUSE: DescriptionCases = {
   ],
 };
 
+/** Where the starts were counted: the runtimes' records, or the kernel's new mount namespaces. */
+export const START_SIGNAL: DescriptionCases = {
+  cases: [
+    {
+      id: 'runtime',
+      when: { signal: 'runtimeDirs', above: 0 },
+      text: [" (counted in the container runtimes' own records)"],
+    },
+  ],
+  otherwiseId: 'kernel',
+  otherwise: [
+    ' (counted as new mount namespaces: no container runtime directory is watched here, so any process that unshares its mounts counts too)',
+  ],
+};
+
 /** Lock wait rising: the probe's estimate, or lock wait measured inside mount syscalls. */
 const lockWaitRising: Condition = {
   any: [
@@ -143,7 +158,9 @@ export const ALERTS: readonly AlertSpec[] = [
       { signal: 'eventsPerStart' },
       ' mounts attached and detached) per container start, at ',
       { signal: 'startRate' },
-      ' starts/s, most of them ',
+      ' starts/s',
+      START_SIGNAL,
+      ', most of them ',
       { topImage: true },
       ': ',
       STORM_CAUSE,

@@ -1,9 +1,11 @@
 /**
- * Container starts, from the bundles a runtime lays out in its task directories (the bundle source,
- * src/sources/bundles/): starts, the image each names, user namespaces, and its rootfs overlay's
- * layers. Image series are bounded (--collector.containers.image-series, plus `other`).
+ * Container starts, from the bundles each runtime lays out (the bundle source, src/sources/bundles/:
+ * containerd's task directories, Podman's and CRI-O's containers/storage): starts by runtime, the
+ * image each names, user namespaces, and its rootfs overlay's layers. Image series are bounded
+ * (--collector.containers.image-series, plus `other`).
  */
 import { BUNDLE_ERRORS, type BundleErrorReason } from '../oci/bundle';
+import { DEFAULT_STORAGE_DIRS, DEFAULT_TASK_DIRS, RUNTIMES, type Runtime, type RuntimeDir } from '../oci/runtimes';
 import { BundleSource } from '../sources/bundles/source';
 import { positive } from '../flags';
 import { BoundedLabels } from '../bounded-labels';
@@ -12,12 +14,10 @@ import { CONTAINERS_METRICS } from '../metric-names';
 
 const M = CONTAINERS_METRICS;
 
-const DEFAULT_TASK_DIR = '/run/containerd/io.containerd.runtime.v2.task';
-
 export interface ContainersSnapshot {
-  /** Bundles that appeared since the last sample. */
-  starts: number;
-  /** Task directories that exist and are watched. */
+  /** Bundles that appeared since the last sample, by the runtime that made them. */
+  starts: Map<Runtime, number>;
+  /** Runtime directories that exist and are watched. */
   watched: number;
   /** Bundles read since the last sample, by image label (bounded: the image, or `other`); `unknown` for none named. */
   byImage: Map<string, number>;
@@ -54,23 +54,25 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   private readonly imageLayers;
   private readonly source: BundleSource;
   private readonly labels: BoundedLabels;
-  private seen = 0;
+  private seen = new Map<Runtime, number>();
   private next: Pending = ContainersCollector.empty();
 
   constructor(
     private readonly ctx: CollectorContext,
-    taskDirs: readonly string[],
+    dirs: readonly RuntimeDir[],
     imageSeries = 10,
     readBundles = true,
     imageIdleMs = 10 * 60_000,
   ) {
     this.starts = ctx.exposition.counter(
       M.containerStarts,
-      "New container bundles seen in the runtime's task directories.",
+      "Container starts seen in the runtimes' own records, by runtime: a new task bundle in containerd's task directory (runtime containerd, or docker for its moby namespace), a new container spec in containers/storage (cri-o or podman, as the spec says; unknown where it does not).",
+      ['runtime'],
     );
+    for (const runtime of RUNTIMES) this.starts.inc({ runtime }, 0);
     this.watched = ctx.exposition.gauge(
       M.containerTaskDirsWatched,
-      'Runtime task directories that exist and are being watched.',
+      "Runtime directories that exist and are being watched (containerd's task directories, containers/storage's container directories): 0 means no runtime's starts are seen, and the start signal is the kernel's new mount namespaces.",
     );
     this.imageStarts = ctx.exposition.counter(
       M.imageStarts,
@@ -110,13 +112,13 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
     const next = () => this.next;
     this.source = new BundleSource(
       {
-        taskDirs: taskDirs.map((d) => ({ given: d, seen: ctx.paths.root(d) })),
+        dirs: dirs.map((d) => ({ ...d, seen: ctx.paths.root(d.dir) })),
         mountinfoPath: ctx.mountinfoPath,
         readBundles,
         log: ctx.log,
       },
       {
-        started: () => this.seen++,
+        started: (_bundle, runtime) => bump(this.seen, runtime),
         read: (_bundle, b) => {
           const image = b.image ?? 'unknown';
           bump(next().images, image);
@@ -182,14 +184,14 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
   async collect(): Promise<ContainersSnapshot> {
     const watched = await this.source.sync();
     const starts = this.seen;
-    this.seen = 0;
+    this.seen = new Map();
     const read = this.next;
     this.next = ContainersCollector.empty();
     return { starts, watched, ...read, deepest: this.deepest() };
   }
 
   apply(s: ContainersSnapshot): void {
-    this.starts.inc(s.starts);
+    for (const [runtime, n] of s.starts) this.starts.inc({ runtime }, n);
     this.watched.set(s.watched);
     for (const [image, n] of s.byImage) this.imageStarts.inc({ image }, n);
     this.usernsStarts.inc(s.userns);
@@ -209,13 +211,19 @@ export class ContainersCollector implements Collector<ContainersSnapshot> {
 export const containersCollector = defineCollector({
   name: 'containers',
   defaultEnabled: true,
-  help: "container starts seen in the runtime's task directories, by image (each bundle's config.json), user-namespaced or not.",
+  help: "container starts seen in each runtime's own records (containerd's task directories, Podman's and CRI-O's containers/storage), by runtime and image (each bundle's config.json), user-namespaced or not.",
   flags: [
     {
       name: 'task-dir',
       kind: 'list',
-      default: [DEFAULT_TASK_DIR],
-      help: 'Runtime task directory (under path.rootfs) whose <namespace>/<container> entries are container starts; repeatable.',
+      default: DEFAULT_TASK_DIRS,
+      help: "containerd task directory (under path.rootfs) whose <namespace>/<container> entries are container starts (every namespace: k8s.io, Docker's moby, default); repeatable.",
+    },
+    {
+      name: 'storage-dir',
+      kind: 'list',
+      default: DEFAULT_STORAGE_DIRS,
+      help: "containers/storage root (under path.rootfs: the graph root and the run root) whose <driver>-containers/<id>/userdata/config.json entries are Podman's and CRI-O's container starts; repeatable.",
     },
     {
       name: 'read-bundles',
@@ -232,9 +240,12 @@ export const containersCollector = defineCollector({
     },
   ],
   options: (value) => ({
-    taskDirs: value('task-dir') as string[],
+    dirs: [
+      ...(value('task-dir') as string[]).map((dir): RuntimeDir => ({ layout: 'containerd', dir })),
+      ...(value('storage-dir') as string[]).map((dir): RuntimeDir => ({ layout: 'containers-storage', dir })),
+    ],
     readBundles: value('read-bundles') as boolean,
     imageSeries: value('image-series') as number,
   }),
-  create: (ctx, o) => new ContainersCollector(ctx, o.taskDirs, o.imageSeries, o.readBundles),
+  create: (ctx, o) => new ContainersCollector(ctx, o.dirs, o.imageSeries, o.readBundles),
 });

@@ -91,7 +91,7 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     this.created = lazily(() =>
       e.counter(
         M.mountNamespacesCreated,
-        'Mount namespaces made that lived until a walk (NS_MNT_GET_NEXT, every sample interval; ids are never reused): each container start makes one, copying the whole table under namespace_sem.',
+        'Mount namespaces made that lived until a walk (NS_MNT_GET_NEXT, every sample interval; ids are never reused) or, below Linux 6.12, until a /proc/*/ns/mnt scan that could read every process: each container start makes one, copying the whole table under namespace_sem. The start signal where no runtime directory is watched.',
       ),
     );
     this.largest = lazily(() =>
@@ -184,7 +184,15 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     return { method: 'procfs', ...(await this.scan()), events };
   }
 
-  private async scan(): Promise<{ namespaces: number; unreadable: number }> {
+  /** The namespaces the last /proc scan saw, where it saw every process's. */
+  private scanned: Set<string> | undefined;
+
+  /**
+   * Every process's mount namespace, from /proc/<pid>/ns/mnt. New ones since the last scan are counted
+   * as created only where both scans could read every process's link (root, or CAP_SYS_PTRACE):
+   * a scan that cannot see every namespace cannot tell a new one.
+   */
+  private async scan(): Promise<{ namespaces: number; unreadable: number; created?: number }> {
     const pids = (await fs.readdir(this.ctx.paths.procfs)).filter((n) => /^\d+$/.test(n));
     const seen = new Set<string>();
     let unreadable = 0;
@@ -201,7 +209,12 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
       );
       for (const l of links) if (l !== undefined) seen.add(l);
     }
-    return { namespaces: seen.size, unreadable };
+    const before = this.scanned;
+    this.scanned = unreadable === 0 ? seen : undefined;
+    if (unreadable > 0) return { namespaces: seen.size, unreadable };
+    let created = 0;
+    if (before) for (const id of seen) if (!before.has(id)) created++;
+    return { namespaces: seen.size, unreadable, created };
   }
 
   apply(s: NamespacesSnapshot): void {

@@ -4,6 +4,7 @@ import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
 import { ConfigError } from '../errors';
 import { HostPaths } from '../fs/paths';
 import { DEPTH_BUCKETS, diagnose, type Diagnosis } from '../doctor/diagnose';
+import type { RuntimeDir } from '../oci/runtimes';
 
 const SHARED = [
   'path.procfs',
@@ -11,6 +12,7 @@ const SHARED = [
   'path.rootfs',
   'mount.pid',
   'collector.containers.task-dir',
+  'collector.containers.storage-dir',
   'collector.tracefs.path',
   'collector.tracefs.mode',
 ];
@@ -57,10 +59,21 @@ export function renderText(d: Diagnosis): string {
     if (d.mountTable.overlays > 0)
       out.push(`  overlay depth: ${DEPTH_BUCKETS.map(([k]) => `${k}: ${d.layerDepth[k]}`).join(', ')}`);
   }
+  out.push('', 'Container runtimes found');
+  if (d.runtimes.length === 0)
+    out.push(
+      "  none: no runtime directory can be listed; starts are counted as new mount namespaces (the kernel's start signal)",
+    );
+  for (const r of d.runtimes) {
+    const by = Object.entries(r.containers).map(([rt, n]) => `${rt} ${n}`);
+    out.push(
+      `  ${r.layout === 'containerd' ? "containerd's task directory" : 'containers/storage (Podman, CRI-O)'} ${r.dir}: ${by.length ? `${by.join(', ')} containers` : 'no container now'}; reads each config.json (image, pod, user namespace, masked paths)${r.layout === 'containers-storage' ? " and containers.json (Podman's image names)" : ''}`,
+    );
+  }
   const c = d.containers;
   out.push(
     '',
-    `Containers running (${c.running} in the runtime's task directories${c.unreadable ? `, ${c.unreadable} bundles unreadable` : ''})`,
+    `Containers running (${c.running} in the runtimes' directories${c.unreadable ? `, ${c.unreadable} bundles unreadable` : ''})`,
   );
   if (c.images.length === 0) out.push('  none');
   const name = (i: (typeof c.images)[number]) =>
@@ -130,7 +143,13 @@ export async function doctorCommand(
   const d = await diagnose({
     paths,
     mountPid: get('mount.pid'),
-    taskDirs: get('collector.containers.task-dir'),
+    runtimeDirs: [
+      ...get<string[]>('collector.containers.task-dir').map((dir): RuntimeDir => ({ layout: 'containerd', dir })),
+      ...get<string[]>('collector.containers.storage-dir').map((dir): RuntimeDir => ({
+        layout: 'containers-storage',
+        dir,
+      })),
+    ],
     tracefsPath: get('collector.tracefs.path'),
     tracefsMode: get('collector.tracefs.mode'),
     probeKernel: live,

@@ -15,6 +15,15 @@ import { parseCpuModel } from '../procfs/cpuinfo';
 import { hasCapSysAdmin } from '../kernel/capabilities';
 import { fanotifyMountProbe, listmountProbe, nsfsProbe } from '../kernel/features';
 import { readBundle } from '../oci/bundle';
+import {
+  containerdRuntime,
+  storageContainerDirs,
+  StorageContainers,
+  storageRuntime,
+  type LayoutKind,
+  type Runtime,
+  type RuntimeDir,
+} from '../oci/runtimes';
 import { readTopology } from '../sysfs/topology';
 import { availableEvents, TRACED_SYSCALLS, type AvailableEvents } from '../sources/tracefs/events';
 import { isTracefs, tracefsCandidates } from '../sources/tracefs/locate';
@@ -67,8 +76,10 @@ export interface Diagnosis {
   collectors: Record<string, { works: boolean; why: string }>;
   /** Whether an exporter with these privileges and facilities can page on a storm, and what it lacks. */
   page: PageCapability;
-  /** The containers in the runtime's task directories now, by the image their bundle names, with the lower layers of their rootfs overlay. */
+  /** The containers in the runtimes' directories now, by the image their bundle names, with the lower layers of their rootfs overlay. */
   containers: { running: number; unreadable: number; images: RunningImage[] };
+  /** The runtime directories found (existing and listable), each with its containers by runtime. */
+  runtimes: RuntimeFound[];
   startCost: StartCost;
   findings: Finding[];
   risk: Risk;
@@ -121,64 +132,120 @@ function madeAt(dir: string): number | undefined {
 /** Bundles read at most, so a node with a pathological task directory still gets its diagnosis. */
 const MAX_BUNDLES = 5000;
 
-/** Every bundle under the task directories, read once, grouped by image; `layersAt` maps a rootfs path to its overlay's lower layers. */
+/** A runtime directory found: its layout, where, and the containers whose spec it holds now, by runtime. */
+export interface RuntimeFound {
+  layout: LayoutKind;
+  dir: string;
+  /** It exists and this process may list it (a non-root doctor cannot list containerd's 0711 one). */
+  listable: boolean;
+  /** Specs read, by the runtime that wrote them (containerd, docker, cri-o, podman, unknown). */
+  containers: Partial<Record<Runtime, number>>;
+}
+
+/** Each container's bundle under a runtime directory: its path as read and as the runtime names it, and its runtime where the layout says. */
+function bundlesIn(
+  d: RuntimeDir & { seen: string },
+): Array<{ seen: string; given: string; runtime?: Runtime; store?: string }> {
+  const ls = (dir: string) => {
+    try {
+      return fs.readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  if (d.layout === 'containerd')
+    return ls(d.seen).flatMap((ns) =>
+      ls(path.join(d.seen, ns))
+        .filter((id) => !id.startsWith('.'))
+        .map((id) => ({
+          seen: path.join(d.seen, ns, id),
+          given: path.join(d.dir, ns, id),
+          runtime: containerdRuntime(ns),
+        })),
+    );
+  return storageContainerDirs(d.seen).flatMap((store) =>
+    ls(store)
+      .filter((id) => fs.existsSync(path.join(store, id, 'userdata', 'config.json')))
+      .map((id) => ({
+        seen: path.join(store, id, 'userdata'),
+        given: path.join(d.dir, path.basename(store), id, 'userdata'),
+        store,
+      })),
+  );
+}
+
+/**
+ * Every bundle under the runtime directories, read once, grouped by image, and the runtimes found;
+ * `layersAt` maps a rootfs path to its overlay's lower layers. A container in both of a store's
+ * roots counts once.
+ */
 function runningImages(
-  taskDirs: ReadonlyArray<{ given: string; seen: string }>,
+  dirs: ReadonlyArray<RuntimeDir & { seen: string }>,
   layersAt: Map<string, number>,
   now = Date.now(),
-): Diagnosis['containers'] {
+): Diagnosis['containers'] & { runtimes: RuntimeFound[] } {
   const byImage = new Map<string, RunningImage>();
+  const runtimes: RuntimeFound[] = [];
+  const stored = new Set<string>();
+  /** Each store's containers.json, for the image names Podman keeps out of the spec (read once here). */
+  const stores = new Map<string, StorageContainers>();
   let running = 0;
   let unreadable = 0;
-  for (const d of taskDirs) {
-    let namespaces: string[];
+  for (const d of dirs) {
+    const found: RuntimeFound = { layout: d.layout, dir: d.dir, listable: false, containers: {} };
     try {
-      namespaces = fs.readdirSync(d.seen);
+      fs.accessSync(d.seen, fs.constants.R_OK | fs.constants.X_OK);
+      found.listable = fs.statSync(d.seen).isDirectory();
     } catch {
-      continue;
+      // absent, or not ours to list
     }
-    for (const ns of namespaces) {
-      let ids: string[];
+    if (found.listable) runtimes.push(found);
+    for (const f of found.listable ? bundlesIn(d) : []) {
+      if (running + unreadable >= MAX_BUNDLES) break;
       try {
-        ids = fs.readdirSync(path.join(d.seen, ns));
-      } catch {
-        continue;
-      }
-      for (const id of ids) {
-        if (running + unreadable >= MAX_BUNDLES) break;
-        try {
-          const seen = path.join(d.seen, ns, id);
-          const b = readBundle(seen, path.join(d.given, ns, id));
-          running++;
-          const image = b.image ?? 'unknown';
-          const r = byImage.get(image) ?? {
-            image,
-            containers: 0,
-            userNamespace: 0,
-            layers: undefined,
-            recentStarts: 0,
-            maskedPaths: 0,
-            perCpuMaskedPaths: 0,
-          };
-          r.maskedPaths = Math.max(r.maskedPaths, b.maskedPaths);
-          r.perCpuMaskedPaths = Math.max(r.perCpuMaskedPaths, b.perCpuMaskedPaths);
-          r.containers++;
-          const made = madeAt(seen);
-          if (made !== undefined && now - made <= RECENT_MS) r.recentStarts++;
-          if (b.userNamespace) r.userNamespace++;
-          const layers = b.rootfs === undefined ? undefined : layersAt.get(b.rootfs);
-          if (layers !== undefined) r.layers = Math.max(r.layers ?? 0, layers);
-          byImage.set(image, r);
-        } catch {
-          unreadable++;
+        const b = readBundle(f.seen, f.given);
+        if (d.layout === 'containers-storage') {
+          if (stored.has(b.id)) continue;
+          stored.add(b.id);
         }
+        const runtime = f.runtime ?? storageRuntime(b);
+        found.containers[runtime] = (found.containers[runtime] ?? 0) + 1;
+        running++;
+        let named = b.image;
+        if (named === undefined && f.store !== undefined && runtime === 'podman') {
+          const store = stores.get(f.store) ?? new StorageContainers(f.store, 0);
+          stores.set(f.store, store);
+          const e = store.lookup(b.id);
+          named = typeof e === 'object' ? e.image : undefined;
+        }
+        const image = named ?? 'unknown';
+        const r = byImage.get(image) ?? {
+          image,
+          containers: 0,
+          userNamespace: 0,
+          layers: undefined,
+          recentStarts: 0,
+          maskedPaths: 0,
+          perCpuMaskedPaths: 0,
+        };
+        r.maskedPaths = Math.max(r.maskedPaths, b.maskedPaths);
+        r.perCpuMaskedPaths = Math.max(r.perCpuMaskedPaths, b.perCpuMaskedPaths);
+        r.containers++;
+        const made = madeAt(f.seen);
+        if (made !== undefined && now - made <= RECENT_MS) r.recentStarts++;
+        if (b.userNamespace) r.userNamespace++;
+        const layers = b.rootfs === undefined ? undefined : layersAt.get(b.rootfs);
+        if (layers !== undefined) r.layers = Math.max(r.layers ?? 0, layers);
+        byImage.set(image, r);
+      } catch {
+        unreadable++;
       }
     }
   }
   const images = [...byImage.values()].sort(
     (a, b) => b.containers - a.containers || (b.layers ?? 0) - (a.layers ?? 0) || (a.image < b.image ? -1 : 1),
   );
-  return { running, unreadable, images };
+  return { running, unreadable, images, runtimes };
 }
 
 export const DEPTH_BUCKETS: ReadonlyArray<[string, number, number]> = [
@@ -210,7 +277,8 @@ function canRead(file: string): { ok: boolean; why: string } {
 export interface DoctorOptions {
   paths: HostPaths;
   mountPid: string;
-  taskDirs: string[];
+  /** The runtime directories the exporter would watch (--collector.containers.task-dir, storage-dir). */
+  runtimeDirs: RuntimeDir[];
   tracefsPath?: string;
   /** The exporter's --collector.tracefs.mode: on demand, tracing is armed by mount events. */
   tracefsMode?: string;
@@ -343,21 +411,12 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
 
   const mi = canRead(mountinfoPath);
   const nsSelf = canRead(paths.proc('self/ns/mnt'));
-  const taskDirs = opts.taskDirs.map((d) => paths.root(d));
-  const listable = (d: string) => {
-    try {
-      fs.accessSync(d, fs.constants.R_OK | fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const taskDir = taskDirs.find((d) => fs.existsSync(d) && listable(d));
-  const unlistable = taskDirs.find((d) => fs.existsSync(d) && !listable(d));
-  const containers = runningImages(
-    opts.taskDirs.map((d) => ({ given: d, seen: paths.root(d) })),
-    layersAt,
-  );
+  const dirs = opts.runtimeDirs.map((d) => ({ ...d, seen: paths.root(d.dir) }));
+  const { runtimes, ...containers } = runningImages(dirs, layersAt);
+  const unlistable = dirs.find((d) => fs.existsSync(d.seen) && !runtimes.some((r) => r.dir === d.dir));
+  // Without a runtime directory, starts come from the kernel's new mount namespaces: the walk
+  // (CAP_SYS_ADMIN, 6.12+) or a /proc scan that reads every process's namespace (root).
+  const kernelStarts = admin || process.getuid?.() === 0;
   const collectors: Diagnosis['collectors'] = {
     mounts: { works: mi.ok, why: mi.why },
     probes: { works: mi.ok, why: mi.ok ? `${mountinfoPath} readable; stat() of ${paths.proc('sys/fs')}` : mi.why },
@@ -380,12 +439,13 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
           : `DMI says ${host.systemVendor} ${host.systemModel}`,
     },
     containers: {
-      works: taskDir !== undefined,
-      why: taskDir
-        ? `watching ${taskDir}`
-        : unlistable
-          ? `cannot list ${unlistable} (containerd makes it 0711): run as root to see container starts`
-          : `no task directory (${taskDirs.join(', ')}): no data until one appears`,
+      works: runtimes.length > 0,
+      why:
+        runtimes.length > 0
+          ? `watching ${runtimes.map((r) => `${r.dir} (${r.layout})`).join(', ')}`
+          : unlistable
+            ? `cannot list ${unlistable.seen} (containerd makes its task directory 0711): run as root to see container starts`
+            : `no runtime directory (${dirs.map((d) => d.seen).join(', ')}): no data until one appears; ${kernelStarts ? 'starts are counted as new mount namespaces meanwhile' : 'and new mount namespaces cannot be counted without root'}`,
     },
     tracefs: {
       works: admin && features.syscall_tracepoints.available !== 'no',
@@ -404,7 +464,7 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
   const page = pageCapability({
     syscalls: collectors.tracefs?.works === true && (opts.tracefsMode === 'always' || nodeMountEvents),
     nodeMountEvents,
-    starts: collectors.containers?.works === true,
+    starts: collectors.containers?.works === true || kernelStarts,
     probes: collectors.probes?.works === true,
   });
   const startCost: StartCost = {
@@ -496,6 +556,7 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
     collectors,
     page,
     containers,
+    runtimes,
     startCost,
     findings,
     risk,

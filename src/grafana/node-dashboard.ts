@@ -275,10 +275,11 @@ export function nodeDashboard(cfg: AlertsConfig): dashboard.Dashboard {
       ts(
         'Container starts',
         'ops',
-        "New container bundles per second in the runtime's task directories, and those in a user namespace of their own (the starts a per-layer idmapping runtime pays for).",
+        "Container starts per second by runtime, from each runtime's own records (containerd's task directories, Podman's and CRI-O's containers/storage); those in a user namespace of their own (the starts a per-layer idmapping runtime pays for); and new mount namespaces, the kernel's start signal (every start makes one: the page divides by it where no runtime directory is watched, and it cross-checks the runtimes' count where one is).",
         [
-          q(`sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}]))`, 'starts'),
+          q(`sum by (runtime) (rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}]))`, '{{runtime}}'),
           q(`sum(rate(${CONTAINERS_METRICS.usernsStarts}{${I}}[${R}]))`, 'user-namespaced'),
+          q(`sum(rate(${NAMESPACES_METRICS.mountNamespacesCreated}{${I}}[${R}]))`, 'new mount namespaces'),
         ],
         12,
         8,

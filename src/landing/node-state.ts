@@ -65,6 +65,12 @@ export interface NodeState {
     tableCopied?: number;
     cause?: string;
   };
+  /**
+   * Container starts since the exporter started, by the runtime whose records told of them; and the
+   * start signal the per-start figures use: `runtime` (a runtime directory watched) or `kernel` (new
+   * mount namespaces).
+   */
+  starts: { signal?: 'runtime' | 'kernel'; byRuntime: Record<string, number> };
   tracefs: boolean;
   collectors: Record<string, boolean>;
   /** Whether this exporter can page on a storm at all, and what it lacks (src/alerts/capability.ts); absent before the first sample. */
@@ -148,6 +154,7 @@ export class NodeStateView {
         tableCopied: m?.entries,
         cause: this.evaluator.stormCause(),
       },
+      starts: { signal: h.startSignal, byRuntime: Object.fromEntries(h.startsByRuntime) },
       tracefs: h.last?.syscalls !== undefined,
       collectors,
       page: this.capability(),

@@ -136,6 +136,9 @@ async function refresh() {
   set('idmapsPerStart', c.idmapsPerStart, c.idmapsPerStart == null ? '–' : c.idmapsPerStart.toFixed(0));
   set('tableCopied', c.tableCopied, fmtInt(c.tableCopied));
   set('cause', c.cause, c.cause ? c.cause.replace(/_/g, ' ') : 'no container started in the window');
+  const byRuntime = Object.entries(s.starts.byRuntime).filter(([, n]) => n > 0);
+  set('startsByRuntime', byRuntime.length, byRuntime.length === 0 ? 'none yet' : byRuntime.map(([r, n]) => r + ' ' + fmtInt(n)).join(', '));
+  set('startSignal', s.starts.signal, s.starts.signal === 'runtime' ? "the runtimes' own records" : s.starts.signal === 'kernel' ? 'new mount namespaces (no runtime directory is watched: any unshare counts)' : '–');
   const held = s.conditions.filter((c) => c.holds).length;
   set('held', held, held === 0 ? 'none' : String(held));
   const h = s.history;
@@ -190,6 +193,8 @@ ${card('Topology', '<span data-field="sockets">–</span> × socket', '<span dat
 <tr><td>idmapped mounts per start (tracefs: a runtime that idmaps every layer makes 2 per layer)</td><td><span data-field="idmapsPerStart">–</span></td></tr>
 <tr><td>mounts every new mount namespace copies (the watched table, under namespace_sem)</td><td><span data-field="tableCopied">–</span></td></tr>
 <tr><td>what the storm page would name for these starts</td><td><span data-field="cause">–</span></td></tr>
+<tr><td>container starts since the exporter started, by runtime</td><td><span data-field="startsByRuntime">–</span></td></tr>
+<tr><td>where starts are counted (the per-start figures divide by them)</td><td><span data-field="startSignal">–</span></td></tr>
 </tbody></table></section>
 <section><h2>Deepest images running <span class="sub">(lower layers of their rootfs overlay)</span></h2>
 <table id="deepest"><thead><tr><th>image</th><th>layers</th><th>containers</th></tr></thead><tbody></tbody></table></section>

@@ -1,8 +1,10 @@
 /**
- * A container's OCI bundle as a runtime leaves it in its task directory: `config.json`, read once,
- * bounded, never followed through a symlink, and reduced to who the container is. containerd's CRI
- * writes the pod and image into annotations (`io.kubernetes.cri.*`); other clients (ctr, nerdctl)
- * leave what they leave, and the container id names the container then.
+ * A container's OCI bundle as a runtime leaves it: `config.json`, read once, bounded, never followed
+ * through a symlink, and reduced to who the container is. containerd's CRI writes the pod and image
+ * into annotations (`io.kubernetes.cri.*`), CRI-O into its own (`io.kubernetes.cri-o.*`,
+ * `io.kubernetes.pod.*`); Podman names itself (`io.container.manager: libpod`) and keeps the image
+ * in containers/storage (src/oci/runtimes.ts); other clients (ctr, nerdctl) leave what they leave,
+ * and the container id names the container then.
  */
 import * as fs from 'node:fs';
 import { constants } from 'node:fs';
@@ -25,7 +27,7 @@ export class BundleError extends Error {
 }
 
 export interface BundleInfo {
-  /** The bundle directory's name: the container id. */
+  /** The container id: the bundle directory's name (containers/storage: the one above `userdata`). */
   id: string;
   /** The image, as the CRI names it (`io.kubernetes.cri.image-name`), else an OCI image annotation; undefined for neither. */
   image: string | undefined;
@@ -34,6 +36,8 @@ export interface BundleInfo {
   containerName: string | undefined;
   /** `container`, `sandbox` (the pod's pause container) or undefined (not a CRI container). */
   containerType: string | undefined;
+  /** The manager that wrote it, where it says (`io.container.manager`: `cri-o`, `libpod` for Podman). */
+  manager: string | undefined;
   /** It runs in a user namespace of its own: uid mappings, or a user namespace in linux.namespaces. */
   userNamespace: boolean;
   /** The rootfs path, absolute, as the runtime names it (root.path is relative to the bundle where not absolute). */
@@ -56,12 +60,19 @@ export interface BundleInfo {
 const PER_CPU = /(^|\/)cpu\d+(\/|$)/;
 
 const CRI = 'io.kubernetes.cri.';
+const CRIO = 'io.kubernetes.cri-o.';
+/** Each fact's annotations, the first present wins: containerd's CRI, CRI-O's, then clients'. */
 const IMAGE_ANNOTATIONS = [
   `${CRI}image-name`,
+  `${CRIO}ImageName`,
   'io.containerd.image.name',
   'org.opencontainers.image.ref.name',
   'nerdctl/image',
 ];
+const POD_NAMESPACE = [`${CRI}sandbox-namespace`, 'io.kubernetes.pod.namespace'];
+const POD_NAME = [`${CRI}sandbox-name`, 'io.kubernetes.pod.name'];
+const CONTAINER_NAME = [`${CRI}container-name`, 'io.kubernetes.container.name'];
+const CONTAINER_TYPE = [`${CRI}container-type`, `${CRIO}ContainerType`];
 
 /** Longest value kept from a bundle (an image reference is at most a few hundred bytes): a label or a page line, not a megabyte. */
 export const MAX_VALUE = 512;
@@ -97,13 +108,15 @@ export function parseBundleConfig(text: string, bundleDir: string, runtimeDir = 
     : [];
   const root =
     typeof c.root === 'object' && c.root !== null ? str((c.root as Record<string, unknown>).path) : undefined;
+  const first = (keys: readonly string[]) => keys.map((k) => str(annotations[k])).find((x) => x !== undefined);
   return {
-    id: path.basename(bundleDir),
-    image: IMAGE_ANNOTATIONS.map((k) => str(annotations[k])).find((x) => x !== undefined),
-    podNamespace: str(annotations[`${CRI}sandbox-namespace`]),
-    podName: str(annotations[`${CRI}sandbox-name`]),
-    containerName: str(annotations[`${CRI}container-name`]),
-    containerType: str(annotations[`${CRI}container-type`]),
+    id: path.basename(bundleDir) === 'userdata' ? path.basename(path.dirname(bundleDir)) : path.basename(bundleDir),
+    image: first(IMAGE_ANNOTATIONS),
+    podNamespace: first(POD_NAMESPACE),
+    podName: first(POD_NAME),
+    containerName: first(CONTAINER_NAME),
+    containerType: first(CONTAINER_TYPE),
+    manager: str(annotations['io.container.manager']),
     userNamespace: uidMappings.length > 0 || userNs,
     rootfs: root === undefined ? undefined : path.resolve(runtimeDir, root),
     maskedPaths: masked.length,

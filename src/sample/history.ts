@@ -7,6 +7,18 @@ import type { Sample } from './sample';
 
 type Reader = (s: Sample) => number | undefined;
 
+const runtimeStarts = (s: Sample): number | undefined =>
+  s.parts.containers && [...s.parts.containers.starts.values()].reduce((a, b) => a + b, 0);
+
+/**
+ * Where a sample's container starts come from: `runtime` where a runtime directory is watched (its
+ * records are exact), else `kernel` (new mount namespaces: every container start makes one, and so
+ * does anything else that unshares its mounts).
+ */
+export function startSignal(s: Sample): 'runtime' | 'kernel' {
+  return (s.parts.containers?.watched ?? 0) > 0 ? 'runtime' : 'kernel';
+}
+
 /**
  * Each count a point holds, read from its sample: what happened since the previous sample. The
  * History sums them into running totals (a counter's values) and increase()/rate() read them as
@@ -24,10 +36,15 @@ const COUNTS = {
     s.parts.namespaces?.events ? s.parts.namespaces.events.attach + s.parts.namespaces.events.detach : undefined,
   /** Mounts that appeared in the watched table's readings. */
   added: (s) => s.parts.mounts?.added,
-  /** Mount namespaces made that lived until a walk (the walk only): a start signal from the kernel. */
+  /** Mount namespaces made that lived until a walk or scan that sees every namespace: the kernel's start signal. */
   nsCreated: (s) => s.parts.namespaces?.created,
-  /** Container starts (undefined without the containers collector). */
-  starts: (s) => s.parts.containers?.starts,
+  /** Container starts in the runtimes' own records (undefined without the containers collector). */
+  runtimeStarts: (s) => runtimeStarts(s),
+  /**
+   * The start signal the per-start figures divide by: the runtimes' records where a runtime
+   * directory is watched, else the kernel's new mount namespaces (startSignal says which).
+   */
+  starts: (s) => (startSignal(s) === 'runtime' ? runtimeStarts(s) : s.parts.namespaces?.created),
   /** Starts whose bundle was read (the images they named, summed), and their masked paths (linux.maskedPaths), and those per CPU. */
   bundlesRead: (s) =>
     s.parts.containers ? [...s.parts.containers.images.values()].reduce((a, b) => a + b, 0) : undefined,
@@ -52,6 +69,8 @@ const GAUGES = {
   /** Mount namespaces no process is in, and their mounts (the namespace walk's leak scan). */
   unheld: (s) => s.parts.namespaces?.unheld,
   unheldMounts: (s) => s.parts.namespaces?.unheldMounts,
+  /** Runtime directories watched: above 0, starts come from the runtimes' records. */
+  runtimeDirs: (s) => s.parts.containers?.watched,
   /** Lock-wait estimates (seconds above baseline) of the namespace_sem and mount_lock probes. */
   ns: (s) => s.parts.probes?.namespace_sem?.estimate,
   ml: (s) => s.parts.probes?.mount_lock?.estimate,
@@ -104,6 +123,10 @@ export class History {
   latestSample: Sample | undefined;
   /** Samples added since start. */
   samples = 0;
+  /** Container starts since start, by the runtime whose records told of them. */
+  readonly startsByRuntime = new Map<string, number>();
+  /** Where the latest sample's starts came from: the runtimes' records, or the kernel's new mount namespaces. */
+  startSignal: 'runtime' | 'kernel' | undefined;
 
   constructor(private readonly keepMs = HISTORY_MS) {}
 
@@ -127,6 +150,9 @@ export class History {
       delete old.images;
       delete old.startLayers;
     }
+    for (const [runtime, n] of s.parts.containers?.starts ?? [])
+      this.startsByRuntime.set(runtime, (this.startsByRuntime.get(runtime) ?? 0) + n);
+    this.startSignal = startSignal(s);
     this.latest = { ...this.latest, ...s.parts };
     this.latestSample = s;
     this.samples++;

@@ -56,6 +56,8 @@ interface Scenario {
   segments: Segment[];
   tracefs: boolean;
   fanotify: boolean;
+  /** Starts from a watched runtime directory; else from the kernel's new mount namespaces. */
+  runtime: boolean;
 }
 
 const segment = fc.record({
@@ -70,6 +72,7 @@ const scenario = fc.record({
   segments: fc.array(segment, { minLength: 2, maxLength: 6 }),
   tracefs: fc.boolean(),
   fanotify: fc.boolean(),
+  runtime: fc.boolean(),
 });
 
 /** Per second 0..SECONDS-1: what happened in the second before it (nothing before 0). */
@@ -86,8 +89,9 @@ function sampleAt(t: number, x: Omit<Segment, 'seconds'>, s: Scenario): Sample {
   const syscalls = starts * x.syscallsPerStart;
   const parts: Record<string, unknown> = {
     containers: {
-      starts,
-      watched: 1,
+      // Without a watched runtime directory the runtime sees nothing; the kernel's namespaces count the starts.
+      starts: new Map([['containerd', s.runtime ? starts : 0]]),
+      watched: s.runtime ? 1 : 0,
       byImage: new Map(),
       images: new Map(),
       userns: 0,
@@ -105,7 +109,10 @@ function sampleAt(t: number, x: Omit<Segment, 'seconds'>, s: Scenario): Sample {
       lockWaitSeconds: first ? 0 : x.lockWait64 / 64,
       lost: 0,
     };
-  if (s.fanotify) parts.namespaces = { events: { attach: starts * x.eventsPerStart, detach: 0 } };
+  parts.namespaces = {
+    created: s.runtime ? 0 : starts,
+    ...(s.fanotify ? { events: { attach: starts * x.eventsPerStart, detach: 0 } } : {}),
+  };
   return { at: 1_000_000 + t * 1000, seconds: 1, parts: parts, collectors: {} };
 }
 
@@ -117,7 +124,15 @@ function promtoolSeries(instance: string, s: Scenario): { series: string; values
   };
   const l = `instance="${instance}",job="mountstorm"`;
   const out = [
-    { series: `mountstorm_container_starts_total{${l}}`, values: cum((x) => x.starts) },
+    {
+      series: `mountstorm_container_starts_total{${l},runtime="containerd"}`,
+      values: cum((x) => (s.runtime ? x.starts : 0)),
+    },
+    { series: `mountstorm_container_task_dirs_watched{${l}}`, values: xs.map(() => (s.runtime ? 1 : 0)).join(' ') },
+    {
+      series: `mountstorm_mount_namespaces_created_total{${l}}`,
+      values: cum((x) => (s.runtime ? 0 : x.starts)),
+    },
     {
       series: `mountstorm_lock_wait_estimate_seconds{${l},lock="namespace_sem"}`,
       values: xs.map((x) => x.ns).join(' '),

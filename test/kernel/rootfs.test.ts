@@ -40,6 +40,8 @@ testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for overlay mounts')(
         '--sample.interval=200ms',
         `--mount.pid=${holder.pid}`,
         `--collector.containers.task-dir=${task}`,
+        // Only this task directory: not the host's containers/storage, where one exists.
+        `--collector.containers.storage-dir=${task}/no-storage`,
         '--no-collector.tracefs',
         '--log.level=debug',
       ]);

@@ -103,7 +103,7 @@ describe('the page names the storm it sees', () => {
       expect(d).toBeUndefined();
       // It saw them: starts and their masks counted (one way to know the silence is not blindness).
       const text = await (await fetch(`${exp.url}/metrics`)).text();
-      const starts = Number(/^mountstorm_container_starts_total (\S+)$/m.exec(text)?.[1]);
+      const starts = Number(/^mountstorm_container_starts_total\{runtime="containerd"\} (\S+)$/m.exec(text)?.[1]);
       const perCpu = Number(
         /^mountstorm_container_start_masked_paths_total\{scope="per_cpu"\} (\S+)$/m.exec(text)?.[1],
       );

@@ -286,6 +286,8 @@ export async function exporterOn(ctd: RunningContainerd, dir: string, extra: str
       '--sample.interval=200ms',
       `--mount.pid=${pid}`,
       `--collector.containers.task-dir=${ctd.taskDir}`,
+      // Only containerd's: not the host's containers/storage, where one exists.
+      `--collector.containers.storage-dir=${ctd.taskDir}/no-storage`,
       '--collector.tracefs.mode=always',
       ...extra,
     ],

@@ -24,6 +24,8 @@ export interface StartOptions {
    * as a hostPID DaemonSet runs, where the namespace walk and node-wide mount events work.
    */
   ownMountNamespace?: boolean;
+  /** Run in this process's mount namespace (nsenter), watching it (--mount.pid=self): a private node's. */
+  mountNamespaceOf?: number;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
   /** Run as nobody without capabilities (asNobody), where it can still read the build. */
@@ -47,7 +49,7 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
     opts.cli ?? CLI,
     'serve',
     '--web.listen-address=127.0.0.1:0',
-    ...(opts.ownMountNamespace ? ['--mount.pid=self'] : []),
+    ...(opts.ownMountNamespace || opts.mountNamespaceOf !== undefined ? ['--mount.pid=self'] : []),
     ...args,
   ];
   const node = opts.unprivileged ? asNobody(plain) : plain;
@@ -55,7 +57,9 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
     ? ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', ...node]
     : opts.ownMountNamespace
       ? ['unshare', '--mount', '--fork', '--kill-child', '--propagation', 'private', ...node]
-      : node;
+      : opts.mountNamespaceOf !== undefined
+        ? ['nsenter', '-t', String(opts.mountNamespaceOf), '-m', '--', ...node]
+        : node;
   const proc = spawn(cmd as string, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -215,7 +215,7 @@ function sample(
         : [],
     );
     parts.containers = {
-      starts: x.starts,
+      starts: new Map([['containerd', x.starts]]),
       watched: 1,
       byImage: new Map(),
       images,
@@ -275,7 +275,7 @@ describe('the node evaluator', () => {
     ev.evaluate(h);
     expect(phase()).toMatchObject({ phase: 'firing', firedAt: 5000 });
     expect(phase()?.description).toBe(
-      "n1 makes 404 mount syscalls (204 mounts attached and detached) per container start, at 2 starts/s, most of them registry.example/web:1: the runtime idmaps every image layer (100 idmapped mounts per start, of n/a-layer images); containerd 2.1.5 / 2.0.7 / 2.2.0 idmap the layers' common parent instead, about 54 mount syscalls per start whatever the layer count. Lock wait: 125ms per second inside mount syscalls, mount table reads 30us slower than baseline. Pod health checks fail within ~30 s if this continues.",
+      "n1 makes 404 mount syscalls (204 mounts attached and detached) per container start, at 2 starts/s (counted in the container runtimes' own records), most of them registry.example/web:1: the runtime idmaps every image layer (100 idmapped mounts per start, of n/a-layer images); containerd 2.1.5 / 2.0.7 / 2.2.0 idmap the layers' common parent instead, about 54 mount syscalls per start whatever the layer count. Lock wait: 125ms per second inside mount syscalls, mount table reads 30us slower than baseline. Pod health checks fail within ~30 s if this continues.",
     );
     // The storm stops: the condition stops holding once the start rate falls; the alert fires on
     // for stormKeepFiringFor (10 s) after that, and resolves at the sample 10 s after it last held.

@@ -48,6 +48,10 @@ test('from a sample: a collector counts only where it succeeded and has its part
   expect(
     pageInputs(sample({ parts: narrow, collectors: { tracefs: failed, namespaces: ok, containers: ok, probes: ok } })),
   ).toEqual({ syscalls: false, nodeMountEvents: false, starts: false, probes: true });
+  // No runtime directory watched, but the kernel's new mount namespaces counted: starts are seen.
+  const kernel = { ...narrow, namespaces: { created: 0, events: { scope: 'watched' } } as never };
+  expect(pageInputs(sample({ parts: kernel, collectors: { namespaces: ok, containers: ok } })).starts).toBe(true);
+  expect(pageInputs(sample({ parts: kernel, collectors: { namespaces: failed, containers: ok } })).starts).toBe(false);
   // Tracing armed on demand needs something that sees a storm anywhere: without node-wide mount
   // events it does not count; recording always, it does.
   const collectors = { tracefs: ok, namespaces: ok, containers: ok, probes: ok };

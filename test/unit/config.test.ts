@@ -24,7 +24,11 @@ describe('flags', () => {
       containers: true,
     });
     expect(c.collectorOptions.containers).toEqual({
-      taskDirs: ['/run/containerd/io.containerd.runtime.v2.task'],
+      dirs: [
+        { layout: 'containerd', dir: '/run/containerd/io.containerd.runtime.v2.task' },
+        { layout: 'containers-storage', dir: '/var/lib/containers/storage' },
+        { layout: 'containers-storage', dir: '/run/containers/storage' },
+      ],
       readBundles: true,
       imageSeries: 10,
     });
@@ -63,7 +67,16 @@ describe('flags', () => {
     expect(c.sampleIntervalMs).toBe(500);
     expect(c.paths.procfs).toBe('/host/proc');
     expect(c.collectors.cpu).toBe(false);
-    expect(c.collectorOptions.containers).toEqual({ taskDirs: ['/a', '/b'], readBundles: true, imageSeries: 10 });
+    expect(c.collectorOptions.containers).toEqual({
+      dirs: [
+        { layout: 'containerd', dir: '/a' },
+        { layout: 'containerd', dir: '/b' },
+        { layout: 'containers-storage', dir: '/var/lib/containers/storage' },
+        { layout: 'containers-storage', dir: '/run/containers/storage' },
+      ],
+      readBundles: true,
+      imageSeries: 10,
+    });
   });
 
   test.each([

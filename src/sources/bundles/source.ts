@@ -1,11 +1,12 @@
 /**
- * Container bundles as a runtime lays them out: every new `<namespace>/<container>` directory in a
- * task directory (containerd: /run/containerd/io.containerd.runtime.v2.task) is a container's
- * bundle appearing. chokidar watches them (inotify underneath); a directory that does not exist, or
- * that this process may not list, is watched once it can be. Each bundle's config.json is read once
- * as it appears (src/oci/bundle.ts), looked at again while the runtime is still writing it; then its
- * rootfs overlay is looked for until the runtime has mounted it (src/oci/rootfs.ts). What it finds
- * goes to the listener as it happens; the containers collector counts it.
+ * Container bundles as each runtime lays them out (src/oci/runtimes.ts): a new `<namespace>/<id>`
+ * directory in containerd's task directory, or a new `<id>/userdata/config.json` in a
+ * containers/storage store (Podman, CRI-O), is a container's start. chokidar watches them (inotify
+ * underneath); a directory that does not exist, or that this process may not list, is watched once
+ * it can be. Each bundle's config.json is read once as it appears (src/oci/bundle.ts), looked at
+ * again while the runtime is still writing it; then its rootfs overlay is looked for until the
+ * runtime has mounted it (src/oci/rootfs.ts). What it finds goes to the listener as it happens; the
+ * containers collector counts it.
  */
 import * as path from 'node:path';
 import { constants as fsConstants, promises as fs } from 'node:fs';
@@ -14,6 +15,15 @@ import { errnoCode } from '../../errors';
 import type { Logger } from '../../log';
 import { BundleError, readBundle, type BundleErrorReason, type BundleInfo } from '../../oci/bundle';
 import { RootfsLookup } from '../../oci/rootfs';
+import {
+  containerdRuntime,
+  storageContainerDirs,
+  StorageContainers,
+  storageRuntime,
+  type LayoutKind,
+  type Runtime,
+  type RuntimeDir,
+} from '../../oci/runtimes';
 
 /**
  * A config.json not there yet when its bundle appeared (a runtime writes it just after the
@@ -32,8 +42,8 @@ const MAX_LIVE = 65_536;
 
 /** What the source tells as it happens. */
 export interface BundleListener {
-  /** A bundle appeared: a container start. */
-  started(bundle: string): void;
+  /** A bundle appeared: a container start, by the runtime that made it. */
+  started(bundle: string, runtime: Runtime): void;
   /** Its config.json, read: the image it names, its user namespace, its masked paths. */
   read(bundle: string, info: BundleInfo): void;
   /** Its config.json could not be read. */
@@ -50,18 +60,34 @@ export interface LiveBundle {
   layers?: number;
 }
 
+/** A directory watched: a containerd task directory, or a store's `<driver>-containers`. */
+interface Watched {
+  layout: LayoutKind;
+  /** As the runtime names it, and as this process reads it (under --path.rootfs). */
+  given: string;
+  seen: string;
+  /** containers/storage: its containers.json, for the names Podman keeps out of the spec. */
+  store?: StorageContainers;
+}
+
+/** A bundle the watch told of, as the runtime names it and as this process reads it. */
+interface Found {
+  key: string;
+  seen: string;
+  given: string;
+  from: Watched;
+}
+
 export class BundleSource {
   private readonly watchers = new Map<string, FSWatcher>();
-  /** Each task directory as the runtime names it, and as this process reads it (under --path.rootfs). */
-  private readonly dirs: Array<{ given: string; seen: string }>;
-  /** Bundle directories that exist now, as far as the watch told. */
+  /** Bundles that exist now, as far as the watch told, by key (a task's path; a stored container's id). */
   private readonly live = new Map<string, LiveBundle>();
   private readonly rootfs: RootfsLookup;
 
   constructor(
     private readonly opts: {
-      /** Task directories as the runtime names them, and where this process reads each. */
-      taskDirs: ReadonlyArray<{ given: string; seen: string }>;
+      /** Runtime directories as the runtime names them, and where this process reads each. */
+      dirs: ReadonlyArray<RuntimeDir & { seen: string }>;
       /** The watched namespace's mountinfo: its /proc/PID/root is where rootfs paths resolve. */
       mountinfoPath: string;
       /** Read each bundle's config.json and find its overlay; off, starts are only told. */
@@ -70,7 +96,6 @@ export class BundleSource {
     },
     private readonly listener: BundleListener,
   ) {
-    this.dirs = [...opts.taskDirs];
     this.rootfs = new RootfsLookup(opts.mountinfoPath);
   }
 
@@ -79,18 +104,31 @@ export class BundleSource {
     return this.live.values();
   }
 
-  /** Watches each task directory that can be listed now, and stops watching those gone; the count watched. */
+  /** The directories to watch now: each task directory; each store's per-driver container directories. */
+  private targets(): Watched[] {
+    return this.opts.dirs.flatMap((d): Watched[] =>
+      d.layout === 'containerd'
+        ? [{ layout: d.layout, given: d.dir, seen: d.seen }]
+        : storageContainerDirs(d.seen).map((seen) => ({
+            layout: d.layout,
+            given: path.join(d.dir, path.basename(seen)),
+            seen,
+          })),
+    );
+  }
+
+  /** Watches each runtime directory that can be listed now, and stops watching those gone; the count watched. */
   async sync(): Promise<number> {
-    for (const d of this.dirs) {
-      const present = await this.listable(d.seen);
-      const w = this.watchers.get(d.seen);
-      if (present && !w) {
-        await this.startWatching(d);
-        this.opts.log.info('watching container task directory', { dir: d.seen });
-      } else if (!present && w) {
-        this.watchers.delete(d.seen);
-        await w.close();
-      }
+    const want = this.targets();
+    for (const d of want) {
+      if (this.watchers.has(d.seen) || !(await this.listable(d.seen))) continue;
+      await this.startWatching(d);
+      this.opts.log.info('watching container runtime directory', { dir: d.seen, layout: d.layout });
+    }
+    for (const [dir, w] of this.watchers) {
+      if (want.some((d) => d.seen === dir) && (await this.listable(dir))) continue;
+      this.watchers.delete(dir);
+      await w.close();
     }
     return this.watchers.size;
   }
@@ -102,35 +140,87 @@ export class BundleSource {
   }
 
   /**
-   * A bundle appeared: read its config.json once. Not there yet, or not whole yet, it is looked at
-   * again after each of RETRY_MS while the bundle exists; gone with its bundle, it is counted so.
+   * A bundle's config.json, read once. Not there yet, or not whole yet, it is looked at again after
+   * each of RETRY_MS while the bundle exists (`whileLive`); then `done` gets it, or why not.
    */
-  private read(bundle: string, runtimeDir: string, tries = 0): void {
-    let b;
+  private read(
+    f: Found,
+    whileLive: boolean,
+    done: (r: { info: BundleInfo } | { reason: BundleErrorReason; err: unknown }) => void,
+    tries = 0,
+  ): void {
     try {
-      b = readBundle(bundle, runtimeDir);
+      done({ info: readBundle(f.seen, f.given) });
     } catch (err) {
       const early =
         err instanceof BundleError &&
         (err.reason === 'gone' || err.reason === 'not_json' || err.reason === 'not_an_object');
       const delay = RETRY_MS[tries];
-      if (early && delay !== undefined && this.live.has(bundle) && this.watchers.size > 0) {
-        setTimeout(() => this.read(bundle, runtimeDir, tries + 1), delay).unref();
+      if (early && delay !== undefined && (!whileLive || this.live.has(f.key)) && this.watchers.size > 0) {
+        setTimeout(() => this.read(f, whileLive, done, tries + 1), delay).unref();
         return;
       }
-      this.listener.failed(bundle, err instanceof BundleError ? err.reason : 'unreadable', err);
+      done({ reason: err instanceof BundleError ? err.reason : 'unreadable', err });
+    }
+  }
+
+  /** A containerd task appeared: a start, whatever its config says; then its config, read. */
+  private taskAppeared(f: Found, namespace: string): void {
+    if (this.live.has(f.key)) return;
+    if (this.live.size < MAX_LIVE) this.live.set(f.key, {});
+    this.listener.started(f.seen, containerdRuntime(namespace));
+    this.opts.log.debug('container bundle appeared', { bundle: f.seen });
+    if (this.opts.readBundles) this.read(f, true, (r) => this.tell(f, r));
+  }
+
+  /**
+   * A stored container's config.json appeared: a start, counted once per id whichever root told of
+   * it; the spec says which runtime wrote it (read-bundles off: `unknown`), and Podman's image name
+   * comes from containers.json.
+   */
+  private storedAppeared(f: Found): void {
+    if (this.live.has(f.key)) return;
+    if (this.live.size < MAX_LIVE) this.live.set(f.key, {});
+    this.opts.log.debug('stored container spec appeared', { bundle: f.seen });
+    if (!this.opts.readBundles) {
+      this.listener.started(f.seen, 'unknown');
       return;
     }
-    this.listener.read(bundle, b);
+    this.read(f, false, (r) => {
+      this.listener.started(f.seen, storageRuntime('info' in r ? r.info : undefined));
+      if ('info' in r && r.info.image === undefined && r.info.manager === 'libpod') this.nameFromStore(f, r.info);
+      else this.tell(f, r);
+    });
+  }
+
+  /** Podman's image and container name, from the store's containers.json (read again, briefly, while it lags). */
+  private nameFromStore(f: Found, info: BundleInfo, tries = 0): void {
+    const e = f.from.store?.lookup(info.id);
+    const delay = RETRY_MS[tries];
+    if ((e === 'later' || e === undefined) && delay !== undefined && this.live.has(f.key)) {
+      setTimeout(() => this.nameFromStore(f, info, tries + 1), delay).unref();
+      return;
+    }
+    const found = e === 'later' ? undefined : e;
+    this.tell(f, { info: { ...info, image: found?.image, containerName: info.containerName ?? found?.name } });
+  }
+
+  private tell(f: Found, r: { info: BundleInfo } | { reason: BundleErrorReason; err: unknown }): void {
+    if (!('info' in r)) {
+      this.listener.failed(f.seen, r.reason, r.err);
+      return;
+    }
+    const b = r.info;
+    this.listener.read(f.seen, b);
     const image = b.image ?? 'unknown';
-    const live = this.live.get(bundle);
+    const live = this.live.get(f.key);
     if (live) live.image = image;
-    if (live && b.rootfs !== undefined) this.findLayers(bundle, b.rootfs, image);
+    if (live && b.rootfs !== undefined) this.findLayers(f.key, f.seen, b.rootfs, image);
   }
 
   /** The bundle's rootfs overlay, looked for until the runtime has mounted it (rootfsRetryMs, for ROOTFS_LOOK_MS) while the bundle exists. */
-  private findLayers(bundle: string, rootfs: string, image: string, tries = 0, waited = 0): void {
-    const live = this.live.get(bundle);
+  private findLayers(key: string, bundle: string, rootfs: string, image: string, tries = 0, waited = 0): void {
+    const live = this.live.get(key);
     if (!live || this.watchers.size === 0) return;
     const r = this.rootfs.layers(rootfs);
     if ('layers' in r) {
@@ -139,14 +229,14 @@ export class BundleSource {
     } else if ('notMounted' in r) {
       const delay = rootfsRetryMs(tries);
       if (waited < ROOTFS_LOOK_MS)
-        setTimeout(() => this.findLayers(bundle, rootfs, image, tries + 1, waited + delay), delay).unref();
+        setTimeout(() => this.findLayers(key, bundle, rootfs, image, tries + 1, waited + delay), delay).unref();
     } else if ('unavailable' in r) {
       this.listener.layersUnavailable(r.unavailable);
     }
   }
 
   /**
-   * A task directory that exists and that this process may list. containerd makes its own 0711: a
+   * A runtime directory that exists and that this process may list. containerd makes its own 0711: a
    * non-root exporter can reach a bundle by name but never learns its name, so sees no start.
    */
   private async listable(dir: string): Promise<boolean> {
@@ -157,40 +247,59 @@ export class BundleSource {
     }
     try {
       await fs.access(dir, fsConstants.R_OK | fsConstants.X_OK);
-      this.opts.log.recovered(`list:${dir}`, 'container task directory can be listed');
+      this.opts.log.recovered(`list:${dir}`, 'container runtime directory can be listed');
       return true;
     } catch (err) {
       this.opts.log.failure(
         `list:${dir}`,
         'warn',
-        'cannot list the container task directory: container starts are not seen (run as root, or give the exporter read access to it)',
+        'cannot list the container runtime directory: container starts are not seen (run as root, or give the exporter read access to it)',
         { dir, err: errnoCode(err) ?? String(err) },
       );
       return false;
     }
   }
 
-  private startWatching({ given, seen: dir }: { given: string; seen: string }): Promise<void> {
-    // depth 1: <namespace> directories are watched, their <container> entries reported (a start);
-    // nothing inside a bundle is watched (its config.json is read once, directly).
-    const w = watch(dir, { ignoreInitial: true, depth: 1, persistent: false, followSymlinks: false });
-    const depth = (p: string) => path.relative(dir, p).split(path.sep).length;
-    w.on('addDir', (p: string) => {
-      // containerd deletes a bundle by renaming it to .<id> first: that is no start.
-      if (depth(p) !== 2 || path.basename(p).startsWith('.')) return;
-      // chokidar can tell of one directory twice (its scan of a new namespace directory and the
-      // watch racing): a bundle counts once while it exists.
-      if (this.live.has(p)) return;
-      if (this.live.size < MAX_LIVE) this.live.set(p, {});
-      this.listener.started(p);
-      this.opts.log.debug('container bundle appeared', { bundle: p });
-      if (this.opts.readBundles) this.read(p, path.join(given, path.relative(dir, p)));
+  private startWatching(d: Watched): Promise<void> {
+    const dir = d.seen;
+    const storage = d.layout === 'containers-storage';
+    if (storage) d.store = new StorageContainers(dir);
+    const parts = (p: string) => path.relative(dir, p).split(path.sep);
+    const found = (key: string, rel: string[]): Found => ({
+      key,
+      seen: path.join(dir, ...rel),
+      given: path.join(d.given, ...rel),
+      from: d,
     });
+    // containerd, depth 1: <namespace> directories are watched, their <id> entries reported (a start).
+    // containers/storage, depth 2: <id>/userdata is watched for its config.json. Nothing else inside
+    // a bundle is watched (its config.json is read once, directly).
+    const w = watch(dir, { ignoreInitial: true, depth: storage ? 2 : 1, persistent: false, followSymlinks: false });
+    if (storage) {
+      w.on('add', (p: string) => {
+        const rel = parts(p);
+        if (rel.length === 3 && rel[1] === 'userdata' && rel[2] === 'config.json')
+          this.storedAppeared(found(`storage:${rel[0]}`, rel.slice(0, 2)));
+      });
+    } else {
+      w.on('addDir', (p: string) => {
+        const rel = parts(p);
+        // containerd deletes a bundle by renaming it to .<id> first: that is no start. chokidar can
+        // tell of one directory twice (its scan of a new namespace directory and the watch racing):
+        // a bundle counts once while it exists.
+        if (rel.length === 2 && !(rel[1] as string).startsWith('.')) this.taskAppeared(found(p, rel), rel[0] as string);
+      });
+    }
     w.on('unlinkDir', (p: string) => {
-      if (depth(p) === 2) this.live.delete(p);
+      const rel = parts(p);
+      if (storage && rel.length === 1) this.live.delete(`storage:${rel[0]}`);
+      else if (!storage && rel.length === 2) this.live.delete(p);
     });
     w.on('error', (err) =>
-      this.opts.log.failure(`watch:${dir}`, 'warn', 'container task directory watch failed', { dir, err: String(err) }),
+      this.opts.log.failure(`watch:${dir}`, 'warn', 'container runtime directory watch failed', {
+        dir,
+        err: String(err),
+      }),
     );
     this.watchers.set(dir, w);
     return new Promise((resolve) => w.once('ready', () => resolve()));
