@@ -5,7 +5,14 @@
  * (--collector.containers.image-series, plus `other`).
  */
 import { BUNDLE_ERRORS, type BundleErrorReason } from '../oci/bundle';
-import { DEFAULT_STORAGE_DIRS, DEFAULT_TASK_DIRS, RUNTIMES, type Runtime, type RuntimeDir } from '../oci/runtimes';
+import {
+  DEFAULT_STORAGE_DIRS,
+  DEFAULT_TASK_DIRS,
+  RUNTIMES,
+  runtimeDirs,
+  type Runtime,
+  type RuntimeDir,
+} from '../oci/runtimes';
 import { BundleSource } from '../sources/bundles/source';
 import { positive } from '../flags';
 import { BoundedLabels } from '../bounded-labels';
@@ -240,10 +247,7 @@ export const containersCollector = defineCollector({
     },
   ],
   options: (value) => ({
-    dirs: [
-      ...(value('task-dir') as string[]).map((dir): RuntimeDir => ({ layout: 'containerd', dir })),
-      ...(value('storage-dir') as string[]).map((dir): RuntimeDir => ({ layout: 'containers-storage', dir })),
-    ],
+    dirs: runtimeDirs(value('task-dir') as string[], value('storage-dir') as string[]),
     readBundles: value('read-bundles') as boolean,
     imageSeries: value('image-series') as number,
   }),

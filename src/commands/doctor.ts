@@ -4,7 +4,7 @@ import { flagValue, flagsHelp, parseArgs, type FlagSpec } from '../flags';
 import { ConfigError } from '../errors';
 import { HostPaths } from '../fs/paths';
 import { DEPTH_BUCKETS, diagnose, type Diagnosis } from '../doctor/diagnose';
-import type { RuntimeDir } from '../oci/runtimes';
+import { runtimeDirs } from '../oci/runtimes';
 
 const SHARED = [
   'path.procfs',
@@ -143,13 +143,10 @@ export async function doctorCommand(
   const d = await diagnose({
     paths,
     mountPid: get('mount.pid'),
-    runtimeDirs: [
-      ...get<string[]>('collector.containers.task-dir').map((dir): RuntimeDir => ({ layout: 'containerd', dir })),
-      ...get<string[]>('collector.containers.storage-dir').map((dir): RuntimeDir => ({
-        layout: 'containers-storage',
-        dir,
-      })),
-    ],
+    runtimeDirs: runtimeDirs(
+      get<string[]>('collector.containers.task-dir'),
+      get<string[]>('collector.containers.storage-dir'),
+    ),
     tracefsPath: get('collector.tracefs.path'),
     tracefsMode: get('collector.tracefs.mode'),
     probeKernel: live,

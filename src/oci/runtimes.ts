@@ -28,6 +28,14 @@ export interface RuntimeDir {
 export const RUNTIMES = ['containerd', 'docker', 'cri-o', 'podman', 'unknown'] as const;
 export type Runtime = (typeof RUNTIMES)[number];
 
+/** The runtime directories of --collector.containers.task-dir and --collector.containers.storage-dir, in that order. */
+export function runtimeDirs(taskDirs: readonly string[], storageDirs: readonly string[]): RuntimeDir[] {
+  return [
+    ...taskDirs.map((dir): RuntimeDir => ({ layout: 'containerd', dir })),
+    ...storageDirs.map((dir): RuntimeDir => ({ layout: 'containers-storage', dir })),
+  ];
+}
+
 export const DEFAULT_TASK_DIRS = ['/run/containerd/io.containerd.runtime.v2.task'];
 export const DEFAULT_STORAGE_DIRS = ['/var/lib/containers/storage', '/run/containers/storage'];
 
