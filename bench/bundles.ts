@@ -17,7 +17,7 @@ import { readBundle } from '../src/oci/bundle';
 import type { StormReport } from '../src/storm/report';
 import { median } from './stats';
 import { REPO } from '../test/support/env';
-import { firstChild, serveInNamespace, sleep } from './proc';
+import { firstChild, serveInNamespace, sleep, threadCpuSeconds } from './proc';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[0] ?? 10);
@@ -72,19 +72,6 @@ function micro() {
   }
   fs.rmSync(dir, { recursive: true });
   return { us: median(per), cpuUs: median(cpu), bytes };
-}
-
-/** CPU time of every thread of `pid`, in seconds, to the nanosecond (schedstat: time on CPU). */
-function cpuSeconds(pid: number): number {
-  let ns = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // a thread that ended: its time is in no file any more (the sampler's threads live as long as it)
-    }
-  }
-  return ns / 1e9;
 }
 
 async function exporter(taskDir: string, port: number, extra: string[] = []) {
@@ -142,12 +129,12 @@ function burst(taskDir: string): StormReport {
   try {
     for (let r = 0; r < rounds; r++) {
       // Both exporters watch every burst; only one reads the bundles.
-      const a0 = cpuSeconds(reading.node);
-      const b0 = cpuSeconds(notReading.node);
+      const a0 = threadCpuSeconds(reading.node);
+      const b0 = threadCpuSeconds(notReading.node);
       const report = burst(watched);
       await sleep(2500); // the last bundles read, a sample taken by each
-      const a = cpuSeconds(reading.node) - a0;
-      const b = cpuSeconds(notReading.node) - b0;
+      const a = threadCpuSeconds(reading.node) - a0;
+      const b = threadCpuSeconds(notReading.node) - b0;
       cpu.reading.push(a);
       cpu.notReading.push(b);
       diffs.push((a - b) / report.containers);

@@ -13,6 +13,19 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** CPU seconds of every thread of a process, to the nanosecond (schedstat: time on CPU); threads that ended are not counted. */
+export function threadCpuSeconds(pid: number): number {
+  let ns = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended: its time is in no file any more (the sampler's threads live as long as it)
+    }
+  }
+  return ns / 1e9;
+}
+
 /** The first child of a process: the exporter under `unshare --fork`, which does not pass SIGTERM on. */
 export function firstChild(pid: number): number | undefined {
   const first = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];

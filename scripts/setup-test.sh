@@ -7,7 +7,8 @@
 # daemonless, and run under that containerd as the DaemonSet's pod), jsonnet (the monitoring mixin
 # rendered), prometheus-node-exporter (the baseline of the image and start-up benchmarks), podman (a
 # second runtime, on containers/storage, started in a namespace of its own with --network=none: no
-# bridge or firewall rule reaches the host) and the npm packages pinned in package-lock.json.
+# bridge or firewall rule reaches the host) with both OCI runtimes it takes, runc and crun, and the
+# npm packages pinned in package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -21,6 +22,7 @@ command -v buildah >/dev/null || need+=(buildah)
 command -v jsonnet >/dev/null || need+=(jsonnet)
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
 command -v podman >/dev/null || need+=(podman)
+command -v crun >/dev/null || need+=(crun)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then

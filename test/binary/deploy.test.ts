@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { renderPrometheusRule } from '../../src/alerts/render';
+import { DEFAULT_STORAGE_DIRS, DEFAULT_TASK_DIRS } from '../../src/oci/runtimes';
 import { loadConfig, parseArgs } from '../../src/config';
 import { loadClientConfig } from '../../src/notify/config';
 import { REPO, hasCommand, requireInCi, testIf } from '../support/env';
@@ -89,6 +90,14 @@ describe.each(OVERLAYS)('overlays/%s', (overlay) => {
       ['sys', '/host/sys'],
     ])
       expect(c.volumeMounts).toContainEqual({ name, mountPath: at, readOnly: true });
+    // Every runtime directory the exporter looks for by default is the host's, read-only, under
+    // --path.rootfs: a runtime the pod cannot see would count no starts on its nodes.
+    for (const dir of [...DEFAULT_TASK_DIRS, ...DEFAULT_STORAGE_DIRS]) {
+      const under = c.volumeMounts.filter((m) => `${dir}/`.startsWith(`${m.mountPath.replace(/^\/host\/root/, '')}/`));
+      expect(under.map((m) => [m.mountPath.startsWith('/host/root/'), m.readOnly])).toEqual([[true, true]]);
+      const host = spec.volumes.find((v) => v.name === under[0]?.name)?.hostPath.path;
+      expect(under[0]?.mountPath).toBe(`/host/root${host}`);
+    }
     expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
     expect(c.securityContext.capabilities.drop).toEqual(['ALL']);

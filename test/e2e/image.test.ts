@@ -270,7 +270,16 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
     secrets[s.metadata.name] = d;
   }
   const state = path.join(dir, 'state');
-  const hostPath = (p: string) => (p === '/run/containerd' ? state : p);
+  // The runtimes' directories are this test's: containerd's state, and an empty containers/storage
+  // (as on a node without CRI-O or Podman): the host's own stores stay out of the pod.
+  const stores = path.join(dir, 'containers-storage');
+  const hostPath = (p: string) => {
+    if (p === '/run/containerd') return state;
+    if (!p.endsWith('/containers/storage')) return p;
+    // DirectoryOrCreate, as kubelet makes it.
+    fs.mkdirSync(path.join(stores, p), { recursive: true });
+    return path.join(stores, p);
+  };
   const logs = path.join(dir, 'pod-logs', overlay);
   fs.mkdirSync(logs, { recursive: true });
   const sandbox = podSandboxFromSpec(spec, 'mountstorm', `mountstorm-${overlay}`, `uid-${overlay}`, logs);

@@ -4,7 +4,9 @@
  * default paths, so an exporter run in the same namespace finds them without configuration and
  * nothing reaches the host's table or storage. Containers run with --network=none (no bridge, no
  * firewall rules on the host), cgroupfs and a file event log: what this machine's hybrid cgroup
- * layout and the lack of systemd in tests allow.
+ * layout and the lack of systemd in tests allow. crun refuses a hybrid layout whose cgroup2 holds
+ * controllers (this machine's holds hugetlb: "cgroups in hybrid mode not supported"), so the node
+ * unmounts cgroup2 in its own namespace where it does: runc and crun both see cgroup v1 there.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,6 +22,8 @@ export interface PodmanNode {
   pid: number;
   /** Runs podman in the node's namespace with the flags this machine needs; its stdout. */
   podman(args: string[], runtime?: 'runc' | 'crun'): Promise<string>;
+  /** Loads an image archive (buildImage's) into the node's store under `name`. */
+  load(archive: string, name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,7 +31,9 @@ export interface PodmanNode {
 export const RUN_FLAGS = ['--network=none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 
 export async function startPodmanNode(): Promise<PodmanNode> {
-  const script = `${STATE_DIRS.map((d) => `mkdir -p ${d} && mount -t tmpfs -o mode=0711 tmpfs ${d}`).join(' && ')} && echo ready && exec sleep infinity`;
+  const state = STATE_DIRS.map((d) => `mkdir -p ${d} && mount -t tmpfs -o mode=0711 tmpfs ${d}`).join(' && ');
+  const v1Only = 'if grep -qs . /sys/fs/cgroup/unified/cgroup.controllers; then umount /sys/fs/cgroup/unified; fi';
+  const script = `${state} && ${v1Only} && echo ready && exec sleep infinity`;
   const holder: ChildProcess = spawn(
     'unshare',
     ['--mount', '--propagation', 'private', '--fork', '--kill-child', 'sh', '-ec', script],
@@ -60,6 +66,12 @@ export async function startPodmanNode(): Promise<PodmanNode> {
   return {
     pid,
     podman,
+    async load(archive, name) {
+      const loaded = await podman(['load', '--quiet', '--input', archive]);
+      const id = /sha256:([0-9a-f]{64})/.exec(loaded)?.[1] ?? loaded.trim().split(/\s+/).pop();
+      if (!id) throw new Error(`podman load told no image id: ${loaded}`);
+      await podman(['tag', id, name]);
+    },
     async stop() {
       try {
         // Removal can race conmon's own cleanup of a container's shm mount (EBUSY): tried again.

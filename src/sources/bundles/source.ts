@@ -1,16 +1,16 @@
 /**
  * Container bundles as each runtime lays them out (src/oci/runtimes.ts): a new `<namespace>/<id>`
  * directory in containerd's task directory, or a new `<id>/userdata/config.json` in a
- * containers/storage store (Podman, CRI-O), is a container's start. chokidar watches them (inotify
- * underneath); a directory that does not exist, or that this process may not list, is watched once
- * it can be. Each bundle's config.json is read once as it appears (src/oci/bundle.ts), looked at
+ * containers/storage store (Podman, CRI-O), is a container's start. chokidar watches containerd's,
+ * a StoreWatch (store-watch.ts) each store's (inotify underneath both); a directory that does not
+ * exist, or that this process may not list, is watched once it can be. Each bundle's config.json is read once as it appears (src/oci/bundle.ts), looked at
  * again while the runtime is still writing it; then its rootfs overlay is looked for until the
  * runtime has mounted it (src/oci/rootfs.ts). What it finds goes to the listener as it happens; the
  * containers collector counts it.
  */
 import * as path from 'node:path';
 import { constants as fsConstants, promises as fs } from 'node:fs';
-import { watch, type FSWatcher } from 'chokidar';
+import { watch } from 'chokidar';
 import { errnoCode } from '../../errors';
 import type { Logger } from '../../log';
 import { BundleError, readBundle, type BundleErrorReason, type BundleInfo } from '../../oci/bundle';
@@ -24,6 +24,7 @@ import {
   type Runtime,
   type RuntimeDir,
 } from '../../oci/runtimes';
+import { StoreWatch } from './store-watch';
 
 /**
  * A config.json not there yet when its bundle appeared (a runtime writes it just after the
@@ -79,7 +80,8 @@ interface Found {
 }
 
 export class BundleSource {
-  private readonly watchers = new Map<string, FSWatcher>();
+  /** The watch on each runtime directory: chokidar's on containerd's, a StoreWatch on a store's. */
+  private readonly watchers = new Map<string, { close(): Promise<void> }>();
   /** Bundles that exist now, as far as the watch told, by key (a task's path; a stored container's id). */
   private readonly live = new Map<string, LiveBundle>();
   private readonly rootfs: RootfsLookup;
@@ -262,45 +264,49 @@ export class BundleSource {
 
   private startWatching(d: Watched): Promise<void> {
     const dir = d.seen;
-    const storage = d.layout === 'containers-storage';
-    if (storage) d.store = new StorageContainers(dir);
-    const parts = (p: string) => path.relative(dir, p).split(path.sep);
     const found = (key: string, rel: string[]): Found => ({
       key,
       seen: path.join(dir, ...rel),
       given: path.join(d.given, ...rel),
       from: d,
     });
-    // containerd, depth 1: <namespace> directories are watched, their <id> entries reported (a start).
-    // containers/storage, depth 2: <id>/userdata is watched for its config.json. Nothing else inside
-    // a bundle is watched (its config.json is read once, directly).
-    const w = watch(dir, { ignoreInitial: true, depth: storage ? 2 : 1, persistent: false, followSymlinks: false });
-    if (storage) {
-      w.on('add', (p: string) => {
-        const rel = parts(p);
-        if (rel.length === 3 && rel[1] === 'userdata' && rel[2] === 'config.json')
-          this.storedAppeared(found(`storage:${rel[0]}`, rel.slice(0, 2)));
-      });
-    } else {
-      w.on('addDir', (p: string) => {
-        const rel = parts(p);
-        // containerd deletes a bundle by renaming it to .<id> first: that is no start. chokidar can
-        // tell of one directory twice (its scan of a new namespace directory and the watch racing):
-        // a bundle counts once while it exists.
-        if (rel.length === 2 && !(rel[1] as string).startsWith('.')) this.taskAppeared(found(p, rel), rel[0] as string);
-      });
-    }
-    w.on('unlinkDir', (p: string) => {
-      const rel = parts(p);
-      if (storage && rel.length === 1) this.live.delete(`storage:${rel[0]}`);
-      else if (!storage && rel.length === 2) this.live.delete(p);
-    });
-    w.on('error', (err) =>
+    const failed = (err: unknown) =>
       this.opts.log.failure(`watch:${dir}`, 'warn', 'container runtime directory watch failed', {
         dir,
         err: String(err),
-      }),
-    );
+      });
+    if (d.layout === 'containers-storage') {
+      // Each <id>/userdata/config.json as it appears (a start); nothing else in a bundle is read.
+      d.store = new StorageContainers(dir);
+      try {
+        this.watchers.set(
+          dir,
+          new StoreWatch(dir, {
+            spec: (id) => this.storedAppeared(found(`storage:${id}`, [id, 'userdata'])),
+            gone: (id) => this.live.delete(`storage:${id}`),
+            error: failed,
+          }),
+        );
+      } catch (err) {
+        failed(err); // gone since it was listed: watched again once it is back
+      }
+      return Promise.resolve();
+    }
+    // containerd, depth 1: <namespace> directories are watched, their <id> entries reported (a start).
+    // Nothing inside a bundle is watched (its config.json is read once, directly).
+    const parts = (p: string) => path.relative(dir, p).split(path.sep);
+    const w = watch(dir, { ignoreInitial: true, depth: 1, persistent: false, followSymlinks: false });
+    w.on('addDir', (p: string) => {
+      const rel = parts(p);
+      // containerd deletes a bundle by renaming it to .<id> first: that is no start. chokidar can
+      // tell of one directory twice (its scan of a new namespace directory and the watch racing):
+      // a bundle counts once while it exists.
+      if (rel.length === 2 && !(rel[1] as string).startsWith('.')) this.taskAppeared(found(p, rel), rel[0] as string);
+    });
+    w.on('unlinkDir', (p: string) => {
+      if (parts(p).length === 2) this.live.delete(p);
+    });
+    w.on('error', failed);
     this.watchers.set(dir, w);
     return new Promise((resolve) => w.once('ready', () => resolve()));
   }
