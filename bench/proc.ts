@@ -1,5 +1,5 @@
 // What the benchmarks read of a process and of a running exporter, written once for all of them.
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 
@@ -51,4 +51,30 @@ export function serveInNamespace(cli: string, args: string[]): ChildProcessByStd
     ['--mount', '--fork', '--kill-child', '--propagation', 'private', process.execPath, cli, 'serve', ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+}
+
+/**
+ * Runs this benchmark (`file`, its arguments after them) again as PID 1 of a new PID namespace with
+ * its own /proc, in a private mount namespace, and exits with its status; in that run (`--inner`)
+ * it returns. Every mount the run makes vanishes with it, and an exporter's /proc/1 is the run.
+ */
+export function rerunInPrivateNamespaces(file: string, args: string[]): void {
+  if (process.argv.includes('--inner')) return;
+  const r = spawnSync(
+    'unshare',
+    [
+      '--mount',
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      '--propagation',
+      'private',
+      process.execPath,
+      file,
+      '--inner',
+      ...args,
+    ],
+    { stdio: 'inherit' },
+  );
+  process.exit(r.status ?? 1);
 }
