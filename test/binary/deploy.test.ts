@@ -95,6 +95,8 @@ describe.each(OVERLAYS)('overlays/%s', (overlay) => {
     for (const dir of [...DEFAULT_TASK_DIRS, ...DEFAULT_STORAGE_DIRS]) {
       const under = c.volumeMounts.filter((m) => `${dir}/`.startsWith(`${m.mountPath.replace(/^\/host\/root/, '')}/`));
       expect(under.map((m) => [m.mountPath.startsWith('/host/root/'), m.readOnly])).toEqual([[true, true]]);
+      // No propagation: the runtime's later mounts are never copied into the exporter's namespace.
+      expect(under[0]).not.toHaveProperty('mountPropagation');
       const host = spec.volumes.find((v) => v.name === under[0]?.name)?.hostPath.path;
       expect(under[0]?.mountPath).toBe(`/host/root${host}`);
     }

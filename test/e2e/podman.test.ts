@@ -1,7 +1,7 @@
 /**
- * A second runtime, found without configuration: Debian's podman (4.3, runc and crun) on a private node
- * (test/support/podman.ts: its containers/storage on tmpfs at the default paths), the exporter on
- * its defaults in the node's mount namespace. Containers of a 5-layer image built here (no
+ * A second runtime, found without configuration: Debian's podman (4.3, runc and crun) on a private
+ * node (test/support/podman.ts: its containers/storage on tmpfs at the default paths), the exporter
+ * on its defaults in the node's mount namespace. Containers of a 5-layer image built here (no
  * registry), some user-namespaced: every start counted as podman's, exactly; the image named from
  * the store's containers.json (Podman keeps it out of the spec); each rootfs overlay's layers found;
  * the mount syscalls of the start by process and step. Then the kernel's start signal: an exporter
@@ -32,7 +32,8 @@ const LAYERS = 5;
  * on), which kubelet masks one per CPU; this host has 2 CPUs, and runc masks only paths that exist.
  * On two vCPUs podman's own work caps a burst near 6 starts/s, and there a 192-CPU host's masks
  * (468 mount syscalls per start) left the locks quiet: 2.9 ms/s lock wait against the page's 20
- * (BENCHMARKS.md). 768 per start make the locks answer here as a bigger host's starts would.
+ * (BENCHMARKS.md); 768 per start make them answer here. What a 192-CPU host's own locks do at its
+ * own start rates is for issue #33's thresholds.
  */
 const MASKS_IMAGE = 'localhost/mountstorm/masks:1';
 const CPUS = 768;

@@ -3,10 +3,11 @@
  * directory in containerd's task directory, or a new `<id>/userdata/config.json` in a
  * containers/storage store (Podman, CRI-O), is a container's start. chokidar watches containerd's,
  * a StoreWatch (store-watch.ts) each store's (inotify underneath both); a directory that does not
- * exist, or that this process may not list, is watched once it can be. Each bundle's config.json is read once as it appears (src/oci/bundle.ts), looked at
- * again while the runtime is still writing it; then its rootfs overlay is looked for until the
- * runtime has mounted it (src/oci/rootfs.ts). What it finds goes to the listener as it happens; the
- * containers collector counts it.
+ * exist, or that this process may not list, is watched once it can be. Each bundle's config.json
+ * is read once as it appears (src/oci/bundle.ts), looked at again while the runtime is still
+ * writing it; then its rootfs overlay is looked for until the runtime has mounted it
+ * (src/oci/rootfs.ts). What it finds goes to the listener as it happens; the containers collector
+ * counts it.
  */
 import * as path from 'node:path';
 import { constants as fsConstants, promises as fs } from 'node:fs';
