@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildImage } from '../support/containerd';
-import { startExporter, type RunningExporter } from '../support/exporter';
+import { startExporter, stormPage, type RunningExporter } from '../support/exporter';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
 import { sum, type Sample } from '../support/metrics';
 import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
@@ -165,15 +165,6 @@ podmanTest(
   240_000,
 );
 
-/** The node's storm page, as its log tells it when it fires: its description. */
-function paged(exp: RunningExporter): string | undefined {
-  const line = exp
-    .logs()
-    .split('\n')
-    .find((l) => /msg="node alert firing" alertname=MountStormImminent/.test(l));
-  return line ? (/description="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? line) : undefined;
-}
-
 /**
  * A burst of podman starts: `loops` podman clients each starting containers one after another
  * (each runs a second, as a pod's first seconds, then is removed) until `seconds` pass or the page
@@ -200,11 +191,11 @@ async function burst(
   const running = Promise.all(Array.from({ length: loops }, loop));
   let done = false;
   void running.finally(() => (done = true));
-  while (!done && (page = paged(exp)) === undefined) await exp.waitSamples(1);
+  while (!done && (page = stormPage(exp)) === undefined) await exp.waitSamples(1);
   await running;
   // The samples that cover the burst's last seconds.
   const m = await exp.waitSamples(3);
-  page ??= paged(exp);
+  page ??= stormPage(exp);
   return {
     page,
     starts: count(m) - before,

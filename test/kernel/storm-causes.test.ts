@@ -14,19 +14,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, IS_ROOT, requireInCi, testIf } from '../support/env';
-import { startExporter, type RunningExporter } from '../support/exporter';
+import { startExporter, stormPage, type RunningExporter } from '../support/exporter';
 
 requireInCi(IS_ROOT, 'root for real storms and tracefs');
 const rootTest = testIf(IS_ROOT, 'needs root: storms mount in private namespaces, tracefs');
-
-/** The node's page, as its log tells it when it fires: its description. */
-function firing(exp: RunningExporter): string | undefined {
-  const line = exp
-    .logs()
-    .split('\n')
-    .find((l) => /msg="node alert firing" alertname=MountStormImminent/.test(l));
-  return line ? /description="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] : undefined;
-}
 
 /** Runs a drill until the page fires or the drill ends; the description, or undefined for none. */
 async function drill(exp: RunningExporter, tasks: string, args: string[]): Promise<string | undefined> {
@@ -40,7 +31,7 @@ async function drill(exp: RunningExporter, tasks: string, args: string[]): Promi
   void ended.then(() => (over = true));
   try {
     while (!over) {
-      const d = firing(exp);
+      const d = stormPage(exp);
       if (d !== undefined) return d;
       await exp.waitSamples(1);
     }
@@ -48,7 +39,7 @@ async function drill(exp: RunningExporter, tasks: string, args: string[]): Promi
     await exp.waitSamples(3);
     const code = await ended;
     if (code !== 0) throw new Error(`the drill failed (${code}): ${err}`);
-    return firing(exp);
+    return stormPage(exp);
   } finally {
     if (!over) storm.kill('SIGTERM');
     await ended;

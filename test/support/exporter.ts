@@ -110,3 +110,15 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
 export function inMountNamespace(exp: RunningExporter, script: string): string {
   return execFileSync('nsenter', ['-t', String(exp.pid), '-m', '--', 'sh', '-ec', script], { encoding: 'utf8' });
 }
+
+/**
+ * The node's storm page as the exporter's log told it firing: its description, or undefined while
+ * it has not fired.
+ */
+export function stormPage(exp: RunningExporter): string | undefined {
+  const line = exp
+    .logs()
+    .split('\n')
+    .find((l) => /msg="node alert firing" alertname=MountStormImminent/.test(l));
+  return line ? /description="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] : undefined;
+}

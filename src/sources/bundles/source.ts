@@ -10,7 +10,7 @@
  * counts it.
  */
 import * as path from 'node:path';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs, readdirSync } from 'node:fs';
 import { watch } from 'chokidar';
 import { errnoCode } from '../../errors';
 import type { Logger } from '../../log';
@@ -297,12 +297,27 @@ export class BundleSource {
     // Nothing inside a bundle is watched (its config.json is read once, directly).
     const parts = (p: string) => path.relative(dir, p).split(path.sep);
     const w = watch(dir, { ignoreInitial: true, depth: 1, persistent: false, followSymlinks: false });
+    const bundle = (p: string, rel: string[]) => {
+      // containerd deletes a bundle by renaming it to .<id> first: that is no start. A bundle can be
+      // told of twice (chokidar's scan of a new namespace directory, the watch, the listing below
+      // racing): it counts once while it exists.
+      if (rel.length === 2 && !(rel[1] as string).startsWith('.')) this.taskAppeared(found(p, rel), rel[0] as string);
+    };
     w.on('addDir', (p: string) => {
       const rel = parts(p);
-      // containerd deletes a bundle by renaming it to .<id> first: that is no start. chokidar can
-      // tell of one directory twice (its scan of a new namespace directory and the watch racing):
-      // a bundle counts once while it exists.
-      if (rel.length === 2 && !(rel[1] as string).startsWith('.')) this.taskAppeared(found(p, rel), rel[0] as string);
+      if (rel.length === 1) {
+        // A new runtime namespace (Docker's first container makes `moby` and its bundle at once):
+        // the bundles already in it are starts too, listed here, since chokidar's own scan of a
+        // directory made with its first entry missed that entry once in CI.
+        let ids: string[] = [];
+        try {
+          ids = readdirSync(p);
+        } catch {
+          // gone again: nothing in it started
+        }
+        for (const id of ids) bundle(path.join(p, id), [rel[0] as string, id]);
+      }
+      bundle(p, rel);
     });
     w.on('unlinkDir', (p: string) => {
       if (parts(p).length === 2) this.live.delete(p);
