@@ -39,6 +39,8 @@ const RETRY_MS = [20, 100, 400, 1500];
  */
 const rootfsRetryMs = (tries: number) => Math.min(10 * 2 ** tries, 250);
 const ROOTFS_LOOK_MS = 30_000;
+/** A new runtime namespace directory is listed again this long after it appeared (see startWatching). */
+const NEW_NAMESPACE_RELIST_MS = 1000;
 /** Bundles remembered as existing, at most (a node runs far fewer containers). */
 const MAX_LIVE = 65_536;
 
@@ -306,16 +308,21 @@ export class BundleSource {
     w.on('addDir', (p: string) => {
       const rel = parts(p);
       if (rel.length === 1) {
-        // A new runtime namespace (Docker's first container makes `moby` and its bundle at once):
-        // the bundles already in it are starts too, listed here, since chokidar's own scan of a
-        // directory made with its first entry missed that entry once in CI.
-        let ids: string[] = [];
-        try {
-          ids = readdirSync(p);
-        } catch {
-          // gone again: nothing in it started
-        }
-        for (const id of ids) bundle(path.join(p, id), [rel[0] as string, id]);
+        // A new runtime namespace (Docker's first container makes `moby` and its bundle at once).
+        // chokidar lists a new directory before it watches it, so a bundle made in between is never
+        // told (CI saw it twice): the source lists it too, now and once chokidar's watch is surely in
+        // place.
+        const list = () => {
+          let ids: string[] = [];
+          try {
+            ids = readdirSync(p);
+          } catch {
+            // gone again: nothing in it started
+          }
+          for (const id of ids) bundle(path.join(p, id), [rel[0] as string, id]);
+        };
+        list();
+        setTimeout(() => this.watchers.has(dir) && list(), NEW_NAMESPACE_RELIST_MS).unref();
       }
       bundle(p, rel);
     });
