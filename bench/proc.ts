@@ -1,5 +1,5 @@
 // What the benchmarks read of a process and of a running exporter, written once for all of them.
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 
@@ -77,4 +77,23 @@ export function rerunInPrivateNamespaces(file: string, args: string[]): void {
     { stdio: 'inherit' },
   );
   process.exit(r.status ?? 1);
+}
+
+/** Waits until a process's output (stdout and stderr, where piped) matches `ready`; throws with it if the process exits first or 20 s pass. */
+export async function started(p: ChildProcess, ready: RegExp): Promise<void> {
+  let log = '';
+  p.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  p.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  for (let i = 0; !ready.test(log); i++) {
+    if (i > 400 || p.exitCode !== null) throw new Error(`did not start:\n${log}`);
+    await sleep(50);
+  }
+}
+
+/** SIGTERM, and its exit. */
+export async function stopProcess(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  await exited;
 }

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO } from '../test/support/env';
-import { metricSum, rerunInPrivateNamespaces, sleep, threadCpuSeconds } from './proc';
+import { metricSum, rerunInPrivateNamespaces, sleep, started, stopProcess, threadCpuSeconds } from './proc';
 import { median } from './stats';
 import { bigTable, kernelRead, mountCount } from './table';
 
@@ -41,14 +41,9 @@ async function measure(flags: string[], port: number): Promise<number> {
     [CLI, 'serve', `--web.listen-address=127.0.0.1:${port}`, '--mount.pid=self', '--sample.interval=1s', ...flags],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  let log = '';
-  p.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; !/msg=listening/.test(log); i++) {
-      if (i > 400 || p.exitCode !== null) throw new Error(`the exporter did not start:\n${log}`);
-      await sleep(50);
-    }
+    await started(p, /msg=listening/);
     await sleep(warm * 1000);
     const c0 = threadCpuSeconds(p.pid as number);
     const s0 = await metricSum(url, 'mountstorm_samples_total');
@@ -57,9 +52,7 @@ async function measure(flags: string[], port: number): Promise<number> {
     const s = (await metricSum(url, 'mountstorm_samples_total')) - s0;
     return c / Math.max(s, 1);
   } finally {
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
+    await stopProcess(p);
   }
 }
 

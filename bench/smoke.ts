@@ -12,12 +12,12 @@
 // holding the table; ROUNDS rounds, each a quiet then a changing window of SECONDS s, after a warm-up.
 // usage (root, after npm run build): node dist/bench/smoke.js [table=20000] [rounds=3] [seconds=8]
 // Exits 1 when a figure is over its limit; prints "smoke: N passed, N failed".
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO } from '../test/support/env';
-import { metricSum, rerunInPrivateNamespaces, sleep, threadCpuSeconds } from './proc';
+import { metricSum, rerunInPrivateNamespaces, sleep, started, stopProcess, threadCpuSeconds } from './proc';
 import { median } from './stats';
 import { bigTable, kernelRead, mountCount } from './table';
 
@@ -52,23 +52,6 @@ rerunInPrivateNamespaces(__filename, args);
 function rssMiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1]) / 1024;
-}
-
-async function started(p: ChildProcess, ready: RegExp): Promise<void> {
-  let log = '';
-  p.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  p.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; !ready.test(log); i++) {
-    if (i > 400 || p.exitCode !== null) throw new Error(`did not start:\n${log}`);
-    await sleep(50);
-  }
-}
-
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  await exited;
 }
 
 (async () => {
@@ -125,8 +108,8 @@ async function stop(p: ChildProcess): Promise<void> {
     }
     rss = { exporter: rssMiB(exp.pid as number), bare: rssMiB(bare.pid as number) };
   } finally {
-    await stop(exp);
-    await stop(bare);
+    await stopProcess(exp);
+    await stopProcess(bare);
     t.remove();
   }
   if (!rss) throw new Error('no RSS read');
