@@ -5,7 +5,7 @@ import { startExporter } from '../support/exporter';
 import { FIXTURES } from '../support/env';
 import { sum, total } from '../support/metrics';
 
-describe('containers collector (chokidar on a real directory)', () => {
+describe('containers collector (inotify on a real directory)', () => {
   test('a missing task directory is no data; bundles appearing later are counted as starts', async () => {
     const root = fs.mkdtempSync('/tmp/mountstorm-rootfs-');
     const exp = await startExporter([

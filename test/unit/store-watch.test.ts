@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StoreWatch } from '../../src/sources/bundles/store-watch';
+import { recorder } from '../support/recorder';
 
 interface Told {
   kind: 'spec' | 'gone';
@@ -15,12 +16,7 @@ interface Told {
 }
 
 function watchAt(dir: string) {
-  const told: Told[] = [];
-  const waiters: Array<() => void> = [];
-  const tell = (t: Told) => {
-    told.push(t);
-    for (const w of waiters.splice(0)) w();
-  };
+  const { told, tell, until } = recorder<Told>();
   const w = new StoreWatch(dir, {
     spec: (id) => tell({ kind: 'spec', id }),
     gone: (id) => tell({ kind: 'gone', id }),
@@ -28,11 +24,6 @@ function watchAt(dir: string) {
       throw err;
     },
   });
-  /** Waits until `n` things were told in all. */
-  const until = async (n: number) => {
-    while (told.length < n) await new Promise<void>((r) => waiters.push(r));
-    return told;
-  };
   return { w, told, until };
 }
 

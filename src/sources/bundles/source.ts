@@ -1,17 +1,16 @@
 /**
  * Container bundles as each runtime lays them out (src/oci/runtimes.ts): a new `<namespace>/<id>`
  * directory in containerd's task directory, or a new `<id>/userdata/config.json` in a
- * containers/storage store (Podman, CRI-O), is a container's start. chokidar watches containerd's,
- * a StoreWatch (store-watch.ts) each store's (inotify underneath both); a directory that does not
- * exist, or that this process may not list, is watched once it can be. Each bundle's config.json
- * is read once as it appears (src/oci/bundle.ts), looked at again while the runtime is still
- * writing it; then its rootfs overlay is looked for until the runtime has mounted it
- * (src/oci/rootfs.ts). What it finds goes to the listener as it happens; the containers collector
- * counts it.
+ * containers/storage store (Podman, CRI-O), is a container's start. A TaskDirWatch (task-watch.ts)
+ * watches containerd's, a StoreWatch (store-watch.ts) each store's: Node's own inotify watches, each
+ * placed before its directory is listed. A directory that does not exist, or that this process may
+ * not list, is watched once it can be. Each bundle's config.json is read once as it appears
+ * (src/oci/bundle.ts), looked at again while the runtime is still writing it; then its rootfs
+ * overlay is looked for until the runtime has mounted it (src/oci/rootfs.ts). What it finds goes to
+ * the listener as it happens; the containers collector counts it.
  */
 import * as path from 'node:path';
-import { constants as fsConstants, promises as fs, readdirSync } from 'node:fs';
-import { watch } from 'chokidar';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import { errnoCode } from '../../errors';
 import type { Logger } from '../../log';
 import { BundleError, readBundle, type BundleErrorReason, type BundleInfo } from '../../oci/bundle';
@@ -26,6 +25,7 @@ import {
   type RuntimeDir,
 } from '../../oci/runtimes';
 import { StoreWatch } from './store-watch';
+import { TaskDirWatch } from './task-watch';
 
 /**
  * A config.json not there yet when its bundle appeared (a runtime writes it just after the
@@ -39,8 +39,6 @@ const RETRY_MS = [20, 100, 400, 1500];
  */
 const rootfsRetryMs = (tries: number) => Math.min(10 * 2 ** tries, 250);
 const ROOTFS_LOOK_MS = 30_000;
-/** A new runtime namespace directory is listed again this long after it appeared (see startWatching). */
-const NEW_NAMESPACE_RELIST_MS = 1000;
 /** Bundles remembered as existing, at most (a node runs far fewer containers). */
 const MAX_LIVE = 65_536;
 
@@ -83,7 +81,7 @@ interface Found {
 }
 
 export class BundleSource {
-  /** The watch on each runtime directory: chokidar's on containerd's, a StoreWatch on a store's. */
+  /** The watch on each runtime directory: a TaskDirWatch on containerd's, a StoreWatch on a store's. */
   private readonly watchers = new Map<string, { close(): Promise<void> }>();
   /** Bundles that exist now, as far as the watch told, by key (a task's path; a stored container's id). */
   private readonly live = new Map<string, LiveBundle>();
@@ -169,13 +167,16 @@ export class BundleSource {
     }
   }
 
-  /** A containerd task appeared: a start, whatever its config says; then its config, read. */
-  private taskAppeared(f: Found, namespace: string): void {
+  /**
+   * A containerd task appeared: a start, whatever its config says; then its config, read (`read`
+   * false: it had gone again before it was looked at, so there is none to read).
+   */
+  private taskAppeared(f: Found, namespace: string, read: boolean): void {
     if (this.live.has(f.key)) return;
     if (this.live.size < MAX_LIVE) this.live.set(f.key, {});
     this.listener.started(f.seen, containerdRuntime(namespace));
-    this.opts.log.debug('container bundle appeared', { bundle: f.seen });
-    if (this.opts.readBundles) this.read(f, true, (r) => this.tell(f, r));
+    this.opts.log.debug('container bundle appeared', { bundle: f.seen, gone: !read });
+    if (read && this.opts.readBundles) this.read(f, true, (r) => this.tell(f, r));
   }
 
   /**
@@ -295,42 +296,24 @@ export class BundleSource {
       }
       return Promise.resolve();
     }
-    // containerd, depth 1: <namespace> directories are watched, their <id> entries reported (a start).
-    // Nothing inside a bundle is watched (its config.json is read once, directly).
-    const parts = (p: string) => path.relative(dir, p).split(path.sep);
-    const w = watch(dir, { ignoreInitial: true, depth: 1, persistent: false, followSymlinks: false });
-    const bundle = (p: string, rel: string[]) => {
-      // containerd deletes a bundle by renaming it to .<id> first: that is no start. A bundle can be
-      // told of twice (chokidar's scan of a new namespace directory, the watch, the listing below
-      // racing): it counts once while it exists.
-      if (rel.length === 2 && !(rel[1] as string).startsWith('.')) this.taskAppeared(found(p, rel), rel[0] as string);
-    };
-    w.on('addDir', (p: string) => {
-      const rel = parts(p);
-      if (rel.length === 1) {
-        // A new runtime namespace (Docker's first container makes `moby` and its bundle at once).
-        // chokidar lists a new directory before it watches it, so a bundle made in between is never
-        // told (CI saw it twice): the source lists it too, now and once chokidar's watch is surely in
-        // place.
-        const list = () => {
-          let ids: string[] = [];
-          try {
-            ids = readdirSync(p);
-          } catch {
-            // gone again: nothing in it started
-          }
-          for (const id of ids) bundle(path.join(p, id), [rel[0] as string, id]);
-        };
-        list();
-        setTimeout(() => this.watchers.has(dir) && list(), NEW_NAMESPACE_RELIST_MS).unref();
-      }
-      bundle(p, rel);
-    });
-    w.on('unlinkDir', (p: string) => {
-      if (parts(p).length === 2) this.live.delete(p);
-    });
-    w.on('error', failed);
-    this.watchers.set(dir, w);
-    return new Promise((resolve) => w.once('ready', () => resolve()));
+    // containerd: each <namespace>/<id> as it appears (a start); nothing inside a bundle is watched
+    // (its config.json is read once, directly).
+    try {
+      this.watchers.set(
+        dir,
+        new TaskDirWatch(dir, {
+          task: (ns, id, gone) => {
+            const f = found(path.join(dir, ns, id), [ns, id]);
+            this.taskAppeared(f, ns, !gone);
+            if (gone) this.live.delete(f.key);
+          },
+          gone: (ns, id) => this.live.delete(path.join(dir, ns, id)),
+          error: failed,
+        }),
+      );
+    } catch (err) {
+      failed(err); // gone since it was listed: watched again once it is back
+    }
+    return Promise.resolve();
   }
 }

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isDir } from '../../fs/is-dir';
 
 /** Containers waiting for their spec, watched at most (each an inotify watch; a node runs far fewer). */
 const MAX_PENDING = 4096;
@@ -20,14 +21,6 @@ export interface StoreWatchListener {
   gone(id: string): void;
   error(err: unknown): void;
 }
-
-const isDir = (p: string) => {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-};
 
 export class StoreWatch {
   private readonly top: fs.FSWatcher;
