@@ -7,8 +7,9 @@
 # daemonless, and run under that containerd as the DaemonSet's pod), jsonnet (the monitoring mixin
 # rendered), prometheus-node-exporter (the baseline of the image and start-up benchmarks), podman (a
 # second runtime, on containers/storage, started in a namespace of its own with --network=none: no
-# bridge or firewall rule reaches the host) with both OCI runtimes it takes, runc and crun, and the
-# npm packages pinned in package-lock.json.
+# bridge or firewall rule reaches the host) with both OCI runtimes it takes, runc and crun,
+# qemu-system-x86 and e2fsprogs (the guest tier boots Debian's 6.1 and 6.12 kernels, fetched by
+# scripts/fetch-kernels.sh, with an ext4 /var/tmp), and the npm packages pinned in package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -23,6 +24,8 @@ command -v jsonnet >/dev/null || need+=(jsonnet)
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
 command -v podman >/dev/null || need+=(podman)
 command -v crun >/dev/null || need+=(crun)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
@@ -31,3 +34,5 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 npm ci --no-audit --no-fund --loglevel=error
+# Debian's 6.1 and 6.12 cloud kernels for the guest tier (test/guest/), unpacked, not installed.
+bash scripts/fetch-kernels.sh

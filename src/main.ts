@@ -196,10 +196,11 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
     }
     notifier?.update(alerts);
   });
-  // On-demand tracing listens to the cheap signals: mount events as they come, each whole sample.
+  // On-demand tracing listens to the cheap signals: mount events as they come, each whole sample
+  // (after the history above has it: the start rate is read from there).
   const tracefs = collectors.find((c): c is TracefsCollector => c instanceof TracefsCollector);
   if (tracefs) {
-    const arming = new TracingArmingPolicy((reason) => tracefs.hint(reason));
+    const arming = new TracingArmingPolicy((reason) => tracefs.hint(reason), history, alertsConfig);
     sampler.onSample((sample) => arming.observe(sample));
     for (const c of collectors) if (c instanceof NamespacesCollector) c.onStorm((rate) => arming.mountEvents(rate));
   }

@@ -16,9 +16,11 @@ export type PageBlocker = 'no_mount_signature' | 'no_container_starts' | 'no_loc
 export interface PageInputs {
   /**
    * Mount syscalls traced during a storm: the tracefs collector works, and records always or is
-   * armed by something that sees a storm in any namespace (every namespace's mount events). Armed
-   * on demand without those, it sees a storm in another namespace only by chance (measured: root
-   * without CAP_SYS_ADMIN never armed in 30 s of storm).
+   * armed by something that sees a storm in any namespace: every namespace's mount events, or
+   * container starts at the page's start rate (src/alerts/arming.ts), which is when the page could
+   * fire. Armed on demand by neither, it sees a storm in another namespace only by chance (measured:
+   * root without CAP_SYS_ADMIN never armed in 30 s of storm; on Linux 6.12 without mount events,
+   * one per-layer drill of two).
    */
   syscalls: boolean;
   /** Mount events of every mount namespace (fanotify, Linux 6.15+, with the namespace walk). */
@@ -36,7 +38,7 @@ export interface PageCapability {
 
 export const BLOCKER_TEXT: Record<PageBlocker, string> = {
   no_mount_signature:
-    "neither every namespace's mount events (fanotify, Linux 6.15+, with the namespace walk: CAP_SYS_ADMIN, hostPID) nor mount syscalls traced through a storm (the tracefs collector with --collector.tracefs.mode=always, or armed on demand by those mount events) are seen, so the per-start storm signature cannot be formed",
+    "neither every namespace's mount events (fanotify, Linux 6.15+, with the namespace walk: CAP_SYS_ADMIN, hostPID) nor mount syscalls traced through a storm (the tracefs collector with --collector.tracefs.mode=always, or armed on demand by those mount events or by the container starts it sees) are seen, so the per-start storm signature cannot be formed",
   no_container_starts:
     "no container runtime directory is watched (containerd's task directory, containers/storage) and new mount namespaces cannot be counted (the namespace walk needs CAP_SYS_ADMIN; the /proc scan, every process's ns/mnt), so container starts are not seen",
   no_lock_wait: 'neither the namespace_sem probe nor tracefs measures lock wait',
@@ -56,12 +58,13 @@ export function pageInputs(s: Sample): PageInputs {
   const ok = (name: string) => s.collectors[name]?.ok === true;
   const nodeMountEvents = ok('namespaces') && s.parts.namespaces?.events?.scope === 'node';
   const tracefs = s.parts.tracefs;
+  const starts =
+    (ok('containers') && (s.parts.containers?.watched ?? 0) > 0) ||
+    (ok('namespaces') && s.parts.namespaces?.created !== undefined);
   return {
-    syscalls: ok('tracefs') && tracefs !== undefined && (tracefs.mode === 'always' || nodeMountEvents),
+    syscalls: ok('tracefs') && tracefs !== undefined && (tracefs.mode === 'always' || nodeMountEvents || starts),
     nodeMountEvents,
-    starts:
-      (ok('containers') && (s.parts.containers?.watched ?? 0) > 0) ||
-      (ok('namespaces') && s.parts.namespaces?.created !== undefined),
+    starts,
     probes: ok('probes') && s.parts.probes?.namespace_sem !== undefined,
   };
 }

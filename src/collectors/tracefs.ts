@@ -342,7 +342,7 @@ export const tracefsCollector = defineCollector({
       name: 'mode',
       kind: 'string',
       default: 'on-demand',
-      help: 'When the syscall and lock tracepoints are enabled (every syscall on the host pays for them while they are): on-demand (while mount events, the table size or the namespace_sem probe say a storm may be starting, until a minute after it calms) or always.',
+      help: "When the syscall and lock tracepoints are enabled (every syscall on the host pays for them while they are): on-demand (while container starts at the storm page's start rate, mount events, the table size or the namespace_sem probe say a storm may be starting, until a minute after it calms) or always.",
       check: oneOf(['on-demand', 'always']),
     },
     {

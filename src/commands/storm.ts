@@ -72,6 +72,12 @@ export const STORM_FLAGS: FlagSpec[] = [
     help: "Make each container's bundle as a runtime does: <task-dir>/mountstorm-drill/<id>/config.json (with the CRI's image and pod annotations) while it runs, so the exporter's containers collector sees real starts (--collector.containers.task-dir). On the host's file system, outside the storm's namespace.",
   },
   {
+    name: 'scratch-dir',
+    kind: 'path',
+    default: '/var/tmp',
+    help: "Where the idmap modes put the image layers when this kernel's tmpfs cannot be idmapped (before Linux 6.3): a directory made under it and removed when the drill ends (a few KB). Its file system must allow idmapped mounts: ext4, xfs or btrfs (Linux 5.12+).",
+  },
+  {
     name: 'image',
     kind: 'string',
     default: undefined,
@@ -139,6 +145,7 @@ export async function stormCommand(argv: string[]): Promise<number> {
     rate: Number(get<string>('rate')),
     taskDir: get<string | undefined>('task-dir'),
     image: get<string | undefined>('image'),
+    scratchDir: get<string>('scratch-dir'),
     parentMountNs: fs.readlinkSync('/proc/self/ns/mnt'),
     progress: get<boolean>('progress') && !get<boolean>('json'),
     jsonProgress: get<boolean>('json-progress'),

@@ -461,10 +461,13 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
 
   const nodeMountEvents =
     features.fanotify_mount_events.available === 'yes' && features.nsfs_namespace_walk.available === 'yes' && admin;
+  // On demand, tracing is armed by every namespace's mount events or by container starts at the
+  // page's start rate (src/alerts/arming.ts): with either, a storm that could page is traced.
+  const starts = collectors.containers?.works === true || kernelStarts;
   const page = pageCapability({
-    syscalls: collectors.tracefs?.works === true && (opts.tracefsMode === 'always' || nodeMountEvents),
+    syscalls: collectors.tracefs?.works === true && (opts.tracefsMode === 'always' || nodeMountEvents || starts),
     nodeMountEvents,
-    starts: collectors.containers?.works === true || kernelStarts,
+    starts,
     probes: collectors.probes?.works === true,
   });
   const startCost: StartCost = {

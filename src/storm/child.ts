@@ -20,6 +20,7 @@ import {
   umount2,
   MNT_DETACH,
 } from '../kernel/mount';
+import { FS_NAMES, fsType } from '../kernel/magic';
 import { BUNDLE_NAMESPACE, maskedPaths, SYSCALLS, usesIdmap, type Mode, type Syscall } from './plan';
 import { percentiles } from './stats';
 import { userNamespace } from './userns';
@@ -42,8 +43,22 @@ export interface ChildOptions {
   /** Where each container's bundle goes while it runs, as a runtime's task directory. */
   taskDir?: string;
   image?: string;
+  /**
+   * Where the idmap modes' image layers go when this kernel's tmpfs cannot be idmapped (before Linux
+   * 6.3): a directory made under it (on the host's file system, which must allow idmapped mounts:
+   * ext4, xfs, btrfs from 5.12), bind-mounted in the storm's namespace and removed when it ends.
+   */
+  scratchDir: string;
   /** The command's own mount namespace: the child refuses to mount if it is still in it. */
   parentMountNs: string;
+}
+
+/** The layers' directory on the host's file system, while the drill uses one (removed on every exit). */
+let scratch: string | undefined;
+
+function removeScratch(): void {
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
 }
 
 function emit(msg: object): void {
@@ -51,6 +66,11 @@ function emit(msg: object): void {
 }
 
 function fail(code: string, message: string): never {
+  try {
+    removeScratch();
+  } catch {
+    // the error below matters more
+  }
   emit({ type: 'error', code, message });
   process.exit(3);
 }
@@ -89,6 +109,11 @@ async function main(): Promise<void> {
           }
         }
       }
+      try {
+        removeScratch();
+      } catch {
+        // best effort, as above
+      }
       process.exit(4);
     });
   };
@@ -104,6 +129,42 @@ async function main(): Promise<void> {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-storm-'));
   mount('mountstorm-storm', root, 'tmpfs', 0, 'mode=0700');
   emit({ type: 'start', root, pid: process.pid });
+  // The idmap modes idmap the layers' directory: on the storm's tmpfs where the kernel allows it
+  // (Linux 6.3+), else on a directory of the host's file system (--scratch-dir) bound over it.
+  fs.mkdirSync(`${root}/l`);
+  let userns = { fd: -1, done: () => undefined as void };
+  let layerStore = 'tmpfs';
+  if (usesIdmap(opts.mode)) {
+    try {
+      userns = await userNamespace();
+    } catch (err) {
+      fail('E_IDMAP', `no user namespace to idmap with (${(err as Error).message})`);
+    }
+    const onTmpfs = idmapError(`${root}/l`, userns.fd);
+    if (onTmpfs) {
+      try {
+        scratch = fs.mkdtempSync(path.join(opts.scratchDir, 'mountstorm-layers-'));
+        mount(scratch, `${root}/l`, null, MS_BIND);
+      } catch (err) {
+        fail(
+          'E_IDMAP',
+          `idmapped mounts do not work on tmpfs here (${onTmpfs}; tmpfs has them from Linux 6.3), and no directory for the layers could be made under --scratch-dir=${opts.scratchDir} (${(err as Error).message})`,
+        );
+      }
+      const fsName = FS_NAMES[fsType(scratch) ?? 0] ?? 'its file system';
+      const onScratch = idmapError(`${root}/l`, userns.fd);
+      if (onScratch)
+        fail(
+          'E_IDMAP',
+          `idmapped mounts do not work here: not on tmpfs (${onTmpfs}; Linux 6.3+) nor on ${opts.scratchDir}, ${fsName} (${onScratch}); give --scratch-dir a directory on ext4, xfs or btrfs (Linux 5.12+), or use --mode bind-per-layer, which makes the same mounts without idmapping`,
+        );
+      layerStore = `${scratch} (${fsName})`;
+      emit({
+        type: 'notice',
+        message: `tmpfs takes no idmapped mounts on this kernel (they need Linux 6.3): the image layers are in ${layerStore}, removed when the drill ends`,
+      });
+    }
+  }
   for (let i = 0; i < opts.layers; i++) {
     fs.mkdirSync(`${root}/l/${i}`, { recursive: true });
     fs.writeFileSync(`${root}/l/${i}/layer-${i}`, `layer ${i}\n`);
@@ -117,24 +178,6 @@ async function main(): Promise<void> {
       fs.mkdirSync(`${root}/t/${i}`, { recursive: true });
       mount(`${root}/l`, `${root}/t/${i}`, null, MS_BIND);
     }
-
-  let userns = { fd: -1, done: () => undefined as void };
-  if (usesIdmap(opts.mode)) {
-    try {
-      userns = await userNamespace();
-      const fd = openTreeClone(`${root}/l`);
-      try {
-        mountSetattrIdmap(fd, userns.fd);
-      } finally {
-        close(fd);
-      }
-    } catch (err) {
-      fail(
-        'E_IDMAP',
-        `idmapped mounts do not work here (${(err as Error).message}); --mode bind-per-layer works without them`,
-      );
-    }
-  }
 
   const shared = new SharedArrayBuffer(16);
   // When the storm began (Unix ms), for pacing: container c starts c / rate seconds after it.
@@ -199,6 +242,7 @@ async function main(): Promise<void> {
   } catch {
     // The namespace goes with this process anyway.
   }
+  removeScratch();
   const error = all.find((r) => r.error)?.error;
   if (error) fail('E_SYSCALL', error);
 
@@ -220,6 +264,7 @@ async function main(): Promise<void> {
   const report: StormReport = {
     mode: opts.mode,
     layers: opts.layers,
+    layerStore,
     ...(opts.mode === 'per-cpu-masks' ? { maskedPaths: maskedPaths(opts.cpus).length, cpus: opts.cpus } : {}),
     ...(opts.mode === 'namespace-copy' ? { table: opts.table } : {}),
     concurrency: opts.concurrency,
@@ -234,6 +279,24 @@ async function main(): Promise<void> {
   };
   emit({ type: 'result', report });
   process.exit(0);
+}
+
+/** Why an idmapped clone of `dir` cannot be made with the user namespace `usernsFd`; undefined when it can. */
+function idmapError(dir: string, usernsFd: number): string | undefined {
+  let fd: number;
+  try {
+    fd = openTreeClone(dir);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  try {
+    mountSetattrIdmap(fd, usernsFd);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    close(fd);
+  }
 }
 
 main().catch((err: unknown) => fail('E_STORM', err instanceof Error ? err.message : String(err)));

@@ -4,6 +4,8 @@ import type { Percentiles } from './stats';
 export interface StormReport {
   mode: Mode;
   layers: number;
+  /** Where the image layers were: "tmpfs" (the storm's own), or the --scratch-dir directory and its file system. */
+  layerStore: string;
   /** per-cpu-masks: the paths each container masked (the runtime's defaults and one per CPU), and the CPUs. */
   maskedPaths?: number;
   cpus?: number;
@@ -56,6 +58,7 @@ const us = (s: number) => (s >= 0.01 ? `${(s * 1000).toFixed(1)} ms` : `${(s * 1
 export function formatReport(r: StormReport): string {
   const lines = [
     `mode ${r.mode}: ${r.containers} containers × ${r.maskedPaths !== undefined ? `${r.maskedPaths} masked paths (${r.cpus} CPUs)` : r.table !== undefined ? `a new namespace copying ${r.table} mounts` : `${r.layers} layers`}, concurrency ${r.concurrency}`,
+    ...(r.layerStore !== 'tmpfs' ? [`  layers on            ${r.layerStore} (tmpfs has no idmapped mounts here)`] : []),
     `  wall time            ${r.wallSeconds.toFixed(3)} s`,
     `  mount operations     ${r.operations} (${(r.operations / Math.max(1, r.containers)).toFixed(0)} per container), ${Math.round(r.operationsPerSecond)} ops/s`,
     `  teardown unmounts    ${r.teardownUmounts}`,

@@ -87,6 +87,7 @@ export function runOnce(opts: RunOptions): Promise<StormReport> {
       pid = msg.pid as number;
     } else if (msg.type === 'result') result = msg.report as StormReport;
     else if (msg.type === 'error') error = msg as unknown as { code: string; message: string };
+    else if (msg.type === 'notice') process.stderr.write(`mountstorm: ${msg.message as string}\n`);
     else if (msg.type === 'progress') {
       if (jsonProgress)
         process.stderr.write(JSON.stringify({ done: msg.done, elapsed: msg.elapsed, monotonic: msg.monotonic }) + '\n');

@@ -21,7 +21,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ARTIFACTS, CLI, IS_ROOT, REPO, hasCommand, requireInCi, testIf } from '../support/env';
-import { buildImage as buildBusyboxImage, startContainerd, type RunningContainerd } from '../support/containerd';
+import {
+  buildImage as buildBusyboxImage,
+  containerdPid,
+  startContainerd,
+  type RunningContainerd,
+} from '../support/containerd';
 import { containerFromSpec, CriClient, podSandboxFromSpec, stringField, type PodSpecLike } from '../support/cri';
 import { buildDockerfile, removeBuild, type BuiltImage } from '../support/image';
 import { kustomizeBuild, type K8sObject } from '../support/kustomize';
@@ -161,12 +166,25 @@ const runs = new Map<string, Promise<OverlayRun>>();
 const EVERY = { mounts: true, probes: true, namespaces: true, cpu: true, host: true, tracefs: true, containers: true };
 const VARIANTS: Record<
   string,
-  { caps: string[]; want: { collectors: Record<string, boolean>; pages: boolean; blocked: string[] } }
+  {
+    caps: string[];
+    /** tracefs mounted at the host's /sys/kernel/tracing (in containerd's mount namespace), as systemd mounts it. */
+    hostTracefs?: true;
+    want: { collectors: Record<string, boolean>; pages: boolean; blocked: string[] };
+  }
 > = {
   'sys-admin-only': { caps: ['SYS_ADMIN'], want: { collectors: EVERY, pages: true, blocked: [] } },
-  // Root owns tracefs and the task directory, but without CAP_SYS_ADMIN no walk and no mount events:
-  // tracing, armed on demand, never arms for a storm in another namespace.
+  // Root owns the task directory, but without CAP_SYS_ADMIN no walk, no mount events, and no tracefs
+  // where the host has none mounted (this machine: the exporter's mount of it is refused), so no
+  // mount syscalls are traced whatever the starts would arm.
   'root-no-capabilities': { caps: [], want: { collectors: EVERY, pages: false, blocked: ['no_mount_signature'] } },
+  // The same on a host that has tracefs mounted: root owns it, creates its instance, and the starts it
+  // sees in the task directory arm tracing (src/alerts/arming.ts), so it pages without the walk.
+  'root-no-capabilities-host-tracefs': {
+    caps: [],
+    hostTracefs: true,
+    want: { collectors: EVERY, pages: true, blocked: [] },
+  },
 };
 
 function daemonSet(name: string): { objs: K8sObject[]; spec: PodSpecLike } {
@@ -256,6 +274,17 @@ async function calm(url: string): Promise<void> {
   }
 }
 
+/** A tracefs mounted in containerd's mount namespace (gone with it), for a pod's /sys/kernel/tracing hostPath. */
+function hostTracefs(): string {
+  const at = path.join(dir, 'host-tracefs');
+  if (fs.existsSync(at)) return at;
+  fs.mkdirSync(at);
+  const pid = containerdPid(dir);
+  if (!pid) throw new Error('containerd is not running');
+  execFileSync('nsenter', ['-t', pid, '-m', '--', 'mount', '-t', 'tracefs', 'nodev', at]);
+  return at;
+}
+
 async function runOverlay(overlay: string): Promise<OverlayRun> {
   if (!ctd || !cri) throw new Error('containerd did not start');
   const { objs, spec } = daemonSet(overlay);
@@ -270,11 +299,13 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
     secrets[s.metadata.name] = d;
   }
   const state = path.join(dir, 'state');
+  const tracefs = VARIANTS[overlay]?.hostTracefs ? hostTracefs() : undefined;
   // The runtimes' directories are this test's: containerd's state, and an empty containers/storage
   // (as on a node without CRI-O or Podman): the host's own stores stay out of the pod.
   const stores = path.join(dir, 'containers-storage');
   const hostPath = (p: string) => {
     if (p === '/run/containerd') return state;
+    if (p === '/sys/kernel/tracing' && tracefs) return tracefs;
     if (!p.endsWith('/containers/storage')) return p;
     // DirectoryOrCreate, as kubelet makes it.
     fs.mkdirSync(path.join(stores, p), { recursive: true });
@@ -347,7 +378,7 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
 
 /** One run per distinct pod spec: overlays that differ only in their scrape object share it. */
 function runFor(overlay: string): Promise<OverlayRun> {
-  const key = JSON.stringify(daemonSet(overlay).spec);
+  const key = JSON.stringify([daemonSet(overlay).spec, VARIANTS[overlay]?.hostTracefs ?? false]);
   let r = runs.get(key);
   if (!r) {
     r = runOverlay(overlay).then((x) => {
@@ -462,7 +493,7 @@ describe('the image, run as each overlay’s DaemonSet pod under containerd', ()
 describe('which privilege gives which signal: the default pod with fewer capabilities', () => {
   for (const [name, v] of Object.entries(VARIANTS)) {
     maybe(
-      `root with ${v.caps.length ? v.caps.join(', ') + ' only' : 'no capabilities'}: ${v.want.pages ? 'pages' : 'cannot page'}${v.want.blocked.length ? ` (${v.want.blocked.join(', ')})` : ''}`,
+      `root with ${v.caps.length ? v.caps.join(', ') + ' only' : 'no capabilities'}${v.hostTracefs ? ', tracefs mounted on the host' : ''}: ${v.want.pages ? 'pages' : 'cannot page'}${v.want.blocked.length ? ` (${v.want.blocked.join(', ')})` : ''}`,
       async () => {
         const r = await runFor(name);
         expect(r.healthz).toBe(200);

@@ -52,12 +52,20 @@ test('from a sample: a collector counts only where it succeeded and has its part
   const kernel = { ...narrow, namespaces: { created: 0, events: { scope: 'watched' } } as never };
   expect(pageInputs(sample({ parts: kernel, collectors: { namespaces: ok, containers: ok } })).starts).toBe(true);
   expect(pageInputs(sample({ parts: kernel, collectors: { namespaces: failed, containers: ok } })).starts).toBe(false);
-  // Tracing armed on demand needs something that sees a storm anywhere: without node-wide mount
-  // events it does not count; recording always, it does.
+  // Tracing armed on demand needs something that sees a storm anywhere: node-wide mount events, or
+  // the container starts (which arm it at the page's start rate). With neither it does not count;
+  // recording always, it does.
   const collectors = { tracefs: ok, namespaces: ok, containers: ok, probes: ok };
   expect(
     pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'on-demand' } as never }, collectors })).syscalls,
   ).toBe(false);
+  const startsOnly = { ...narrow, containers: { watched: 1 } as never, tracefs: { mode: 'on-demand' } as never };
+  expect(pageInputs(sample({ parts: startsOnly, collectors }))).toEqual({
+    syscalls: true,
+    nodeMountEvents: false,
+    starts: true,
+    probes: true,
+  });
   expect(pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'always' } as never }, collectors })).syscalls).toBe(
     true,
   );
