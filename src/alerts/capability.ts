@@ -69,11 +69,23 @@ export function pageInputs(s: Sample): PageInputs {
   };
 }
 
-/** The capability as metrics, updated every sample; `onChange` hears each change (the log). */
+/**
+ * How long an input the page needs may be missing before it counts as lost: one collector's sample
+ * failing under a storm's load (seen on a loaded guest: "the storm page cannot fire here", then
+ * "can fire" a second later, mid-storm) is not a page that cannot fire. The storm signals' window.
+ */
+export const INPUT_GRACE_MS = 10_000;
+
+/**
+ * The capability as metrics, updated every sample; `onChange` hears each change (the log). An input
+ * seen within INPUT_GRACE_MS still counts: what is lost is said once it stays lost.
+ */
 export class PageCapabilityGauge {
   private readonly capable;
   private readonly blocked;
   private last: string | undefined;
+  /** When each input was last there (the sample's time). */
+  private readonly seen: Partial<Record<keyof PageInputs, number>> = {};
   current: PageCapability | undefined;
 
   constructor(
@@ -92,7 +104,14 @@ export class PageCapabilityGauge {
   }
 
   update(s: Sample): void {
-    const c = pageCapability(pageInputs(s));
+    const now = pageInputs(s);
+    const held = { ...now };
+    for (const k of Object.keys(now) as Array<keyof PageInputs>) {
+      if (now[k]) this.seen[k] = s.at;
+      const at = this.seen[k];
+      held[k] = at !== undefined && s.at - at <= INPUT_GRACE_MS;
+    }
+    const c = pageCapability(held);
     this.current = c;
     this.capable.set(c.capable ? 1 : 0);
     this.blocked.reset();

@@ -1,5 +1,6 @@
 /** Whether the storm page can fire (src/alerts/capability.ts): each missing input named, from a Sample as the exporter has it. */
-import { pageCapability, pageInputs } from '../../src/alerts/capability';
+import { INPUT_GRACE_MS, PageCapabilityGauge, pageCapability, pageInputs } from '../../src/alerts/capability';
+import { Exposition } from '../../src/exposition';
 import type { Sample } from '../../src/sample/sample';
 
 const all = { syscalls: true, nodeMountEvents: true, starts: true, probes: true };
@@ -69,4 +70,36 @@ test('from a sample: a collector counts only where it succeeded and has its part
   expect(pageInputs(sample({ parts: { ...narrow, tracefs: { mode: 'always' } as never }, collectors })).syscalls).toBe(
     true,
   );
+});
+
+test('an input missing for a sample or two is not a lost capability; missing past the grace it is, said once', () => {
+  const ok = { ok: true, seconds: 0 };
+  const parts = {
+    tracefs: { mode: 'always' } as never,
+    containers: { watched: 1 } as never,
+    probes: { namespace_sem: {} } as never,
+  };
+  const at = (t: number, tracefsOk: boolean): Sample => ({
+    at: t,
+    seconds: 1,
+    parts,
+    collectors: { tracefs: { ...ok, ok: tracefsOk }, containers: ok, probes: ok },
+  });
+  const changes: string[][] = [];
+  const gauge = new PageCapabilityGauge(new Exposition(), (c) => changes.push(c.blockers.map((b) => b.reason)));
+  gauge.update(at(0, true));
+  // tracefs's sample fails under load, then recovers: nothing said, still capable.
+  gauge.update(at(1000, false));
+  gauge.update(at(2000, true));
+  expect(gauge.current?.capable).toBe(true);
+  // Failing from 3 s on: still within the grace at 2 s + INPUT_GRACE_MS, lost after it.
+  for (let t = 3000; t <= 2000 + INPUT_GRACE_MS; t += 1000) gauge.update(at(t, false));
+  expect(gauge.current?.capable).toBe(true);
+  gauge.update(at(3000 + INPUT_GRACE_MS, false));
+  expect(gauge.current?.capable).toBe(false);
+  expect(changes).toEqual([[], ['no_mount_signature']]);
+  // Never there from the start: lost at once.
+  const fresh = new PageCapabilityGauge(new Exposition(), () => undefined);
+  fresh.update(at(0, false));
+  expect(fresh.current?.blockers.map((b) => b.reason)).toEqual(['no_mount_signature']);
 });
