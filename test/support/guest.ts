@@ -30,7 +30,8 @@ export function guestKernels(): Map<string, GuestKernel> {
   } catch {
     return found;
   }
-  for (const release of names) {
+  // Several releases of a series (a security update fetched beside the old one): the newest wins.
+  for (const release of names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))) {
     const dir = path.join(KERNELS_DIR, release);
     const series = /^(\d+\.\d+)/.exec(release)?.[1];
     if (series && fs.existsSync(path.join(dir, 'vmlinuz'))) found.set(series, { release, series, dir });
@@ -62,7 +63,8 @@ const APP = '/opt/mountstorm';
 
 /**
  * The guest's /init: mounts what a node has, loads the kernel's overlay and loop modules, mounts an
- * ext4 /var/tmp, brings up loopback, runs the scenarios with their findings on the second serial port, and powers off.
+ * ext4 /var/tmp, brings up loopback, runs the scenarios with their findings on the second serial
+ * port, and powers off.
  */
 function initScript(args: string[]): string {
   return `#!/bin/busybox sh
