@@ -26,6 +26,7 @@ command -v podman >/dev/null || need+=(podman)
 command -v crun >/dev/null || need+=(crun)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v xz >/dev/null || need+=(xz-utils)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
