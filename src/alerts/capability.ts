@@ -44,6 +44,15 @@ export const BLOCKER_TEXT: Record<PageBlocker, string> = {
   no_lock_wait: 'neither the namespace_sem probe nor tracefs measures lock wait',
 };
 
+/**
+ * Whether the tracefs collector, working, records a storm's mount syscalls: always, or armed on
+ * demand by something that sees a storm in any namespace (every namespace's mount events, or the
+ * container starts: src/alerts/arming.ts). The exporter's samples and `mountstorm doctor` both ask.
+ */
+export function tracedThroughStorms(mode: string | undefined, nodeMountEvents: boolean, starts: boolean): boolean {
+  return mode === 'always' || nodeMountEvents || starts;
+}
+
 export function pageCapability(i: PageInputs): PageCapability {
   const blockers: PageCapability['blockers'] = [];
   const add = (reason: PageBlocker) => blockers.push({ reason, why: BLOCKER_TEXT[reason] });
@@ -62,7 +71,7 @@ export function pageInputs(s: Sample): PageInputs {
     (ok('containers') && (s.parts.containers?.watched ?? 0) > 0) ||
     (ok('namespaces') && s.parts.namespaces?.created !== undefined);
   return {
-    syscalls: ok('tracefs') && tracefs !== undefined && (tracefs.mode === 'always' || nodeMountEvents || starts),
+    syscalls: ok('tracefs') && tracefs !== undefined && tracedThroughStorms(tracefs.mode, nodeMountEvents, starts),
     nodeMountEvents,
     starts,
     probes: ok('probes') && s.parts.probes?.namespace_sem !== undefined,

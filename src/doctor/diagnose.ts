@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { THRESHOLDS } from '../alerts/thresholds';
-import { pageCapability, type PageCapability } from '../alerts/capability';
+import { pageCapability, tracedThroughStorms, type PageCapability } from '../alerts/capability';
 import { errnoCode, errorMessage } from '../errors';
 import type { HostPaths } from '../fs/paths';
 
@@ -461,11 +461,9 @@ export async function diagnose(opts: DoctorOptions): Promise<Diagnosis> {
 
   const nodeMountEvents =
     features.fanotify_mount_events.available === 'yes' && features.nsfs_namespace_walk.available === 'yes' && admin;
-  // On demand, tracing is armed by every namespace's mount events or by container starts at the
-  // page's start rate (src/alerts/arming.ts): with either, a storm that could page is traced.
   const starts = collectors.containers?.works === true || kernelStarts;
   const page = pageCapability({
-    syscalls: collectors.tracefs?.works === true && (opts.tracefsMode === 'always' || nodeMountEvents || starts),
+    syscalls: collectors.tracefs?.works === true && tracedThroughStorms(opts.tracefsMode, nodeMountEvents, starts),
     nodeMountEvents,
     starts,
     probes: collectors.probes?.works === true,

@@ -125,7 +125,7 @@ export class BundleSource {
     const want = this.targets();
     for (const d of want) {
       if (this.watchers.has(d.seen) || !(await this.listable(d.seen))) continue;
-      await this.startWatching(d);
+      this.startWatching(d);
       this.opts.log.info('watching container runtime directory', { dir: d.seen, layout: d.layout });
     }
     for (const [dir, w] of this.watchers) {
@@ -266,7 +266,7 @@ export class BundleSource {
     }
   }
 
-  private startWatching(d: Watched): Promise<void> {
+  private startWatching(d: Watched): void {
     const dir = d.seen;
     const found = (key: string, rel: string[]): Found => ({
       key,
@@ -279,41 +279,32 @@ export class BundleSource {
         dir,
         err: String(err),
       });
-    if (d.layout === 'containers-storage') {
-      // Each <id>/userdata/config.json as it appears (a start); nothing else in a bundle is read.
-      d.store = new StorageContainers(dir);
-      try {
-        this.watchers.set(
-          dir,
-          new StoreWatch(dir, {
-            spec: (id) => this.storedAppeared(found(`storage:${id}`, [id, 'userdata'])),
-            gone: (id) => this.live.delete(`storage:${id}`),
-            error: failed,
-          }),
-        );
-      } catch (err) {
-        failed(err); // gone since it was listed: watched again once it is back
-      }
-      return Promise.resolve();
-    }
-    // containerd: each <namespace>/<id> as it appears (a start); nothing inside a bundle is watched
-    // (its config.json is read once, directly).
-    try {
-      this.watchers.set(
-        dir,
-        new TaskDirWatch(dir, {
-          task: (ns, id, gone) => {
-            const f = found(path.join(dir, ns, id), [ns, id]);
-            this.taskAppeared(f, ns, !gone);
-            if (gone) this.live.delete(f.key);
-          },
-          gone: (ns, id) => this.live.delete(path.join(dir, ns, id)),
+    const watch = (): { close(): Promise<void> } => {
+      if (d.layout === 'containers-storage') {
+        // Each <id>/userdata/config.json as it appears (a start); nothing else in a bundle is read.
+        d.store = new StorageContainers(dir);
+        return new StoreWatch(dir, {
+          spec: (id) => this.storedAppeared(found(`storage:${id}`, [id, 'userdata'])),
+          gone: (id) => this.live.delete(`storage:${id}`),
           error: failed,
-        }),
-      );
+        });
+      }
+      // containerd: each <namespace>/<id> as it appears (a start); nothing inside a bundle is
+      // watched (its config.json is read once, directly).
+      return new TaskDirWatch(dir, {
+        task: (ns, id, gone) => {
+          const f = found(path.join(dir, ns, id), [ns, id]);
+          this.taskAppeared(f, ns, !gone);
+          if (gone) this.live.delete(f.key);
+        },
+        gone: (ns, id) => this.live.delete(path.join(dir, ns, id)),
+        error: failed,
+      });
+    };
+    try {
+      this.watchers.set(dir, watch());
     } catch (err) {
       failed(err); // gone since it was listed: watched again once it is back
     }
-    return Promise.resolve();
   }
 }
