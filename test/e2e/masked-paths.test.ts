@@ -188,7 +188,7 @@ describe('the per-CPU masked-paths storm through containerd CRI', () => {
       // workers do, until the node pages (or 90 s pass). While this test was written, four workers in
       // one pod reached 14 starts/s with lock wait at 5 ms/s and no page in 90 s: on two vCPUs the
       // locks answer how many starts mount at once more than how fast they come; eight pods made
-      // 15-17 starts/s with lock wait at 0.15-0.22 s/s, and the page fired 4-6 s after the first start.
+      // 15-17 starts/s with lock wait at 0.15-0.25 s/s, and the page fired 3-6 s after the first start.
       const allStarts = (m: Sample[]) => total(m, 'mountstorm_container_starts_total');
       const sandboxes = allStarts(await e.waitSamples(1));
       const pods = await Promise.all(Array.from({ length: 8 }, () => pod()));
