@@ -84,7 +84,7 @@ async function exporter(taskDir: string, port: number, extra: string[] = []) {
   ]);
   let log = '';
   p.stderr.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; !/msg="watching container task directory"/.test(log); i++) {
+  for (let i = 0; !/msg="watching container runtime directory"/.test(log); i++) {
     if (i > 400) throw new Error(`the exporter did not start:\n${log}`);
     await sleep(50);
   }

@@ -5,7 +5,10 @@
 // with --task-dir, so each start is a bundle the collector counts as containerd's. Figures are the
 // exporter's own counters over the run (its /metrics before and after), and the lock-wait probe's
 // highest estimate while it ran. The modes alternate, so drift hits both alike.
-// Modes are the drill's, and per-cpu-masks:N for the per-CPU masks of an N-CPU host (--cpus=N).
+// Modes are the drill's, per-cpu-masks:N for the per-CPU masks of an N-CPU host (--cpus=N), and
+// namespace-copy:N for new mount namespaces copying a table of N mounts (--table=N). Time inside
+// mount-family syscalls (their duration histogram's sum) is the mount work in seconds; the part of
+// it inside unshare(CLONE_NEWNS) is the namespace copies'.
 // usage (root, after npm run build): node dist/bench/signature.js [seconds=10] [layers=50] [rounds=1] [concurrencies=1,4,8] [rate=0]
 //   [modes=per-layer-idmap,common-parent-idmap]
 import { spawn } from 'node:child_process';
@@ -33,7 +36,10 @@ function sum(text: string, name: string, filter: (labels: string) => boolean = (
   return n;
 }
 
-type Figures = Record<'starts' | 'syscalls' | 'idmaps' | 'events' | 'lockWait' | 'lost' | 'ns', number>;
+type Figures = Record<
+  'starts' | 'syscalls' | 'idmaps' | 'events' | 'lockWait' | 'lost' | 'ns' | 'work' | 'copy',
+  number
+>;
 
 async function figures(url: string): Promise<Figures> {
   const t = await (await fetch(`${url}/metrics`)).text();
@@ -45,6 +51,8 @@ async function figures(url: string): Promise<Figures> {
     lockWait: sum(t, 'mountstorm_mount_lock_wait_seconds_total'),
     lost: sum(t, 'mountstorm_trace_events_lost_total'),
     ns: sum(t, 'mountstorm_lock_wait_estimate_seconds', (l) => l.includes('lock="namespace_sem"')),
+    work: sum(t, 'mountstorm_mount_syscall_duration_seconds_sum'),
+    copy: sum(t, 'mountstorm_mount_syscall_duration_seconds_sum', (l) => l.includes('syscall="unshare"')),
   };
 }
 
@@ -56,6 +64,10 @@ interface Run {
   eventsPerStart: number;
   idmapsPerStart: number;
   lockWaitPerSecond: number;
+  /** Seconds inside mount-family syscalls per start, and of them inside unshare(CLONE_NEWNS); the first per second. */
+  workPerStart: number;
+  copyPerStart: number;
+  workPerSecond: number;
   nsMax: number;
   lost: number;
   /** The exporter's CPU (every thread) per second of the storm. */
@@ -77,7 +89,8 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
       '--json',
       '--no-progress',
       `--mode=${mode.split(':')[0]}`,
-      ...(mode.includes(':') ? [`--cpus=${mode.split(':')[1]}`, '--hold=1s'] : []),
+      ...(mode.startsWith('per-cpu-masks:') ? [`--cpus=${mode.split(':')[1]}`, '--hold=1s'] : []),
+      ...(mode.startsWith('namespace-copy:') ? [`--table=${mode.split(':')[1]}`] : []),
       `--duration=${seconds}s`,
       `--concurrency=${concurrency}`,
       `--layers=${layers}`,
@@ -117,6 +130,9 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
     eventsPerStart: d.events / d.starts,
     idmapsPerStart: d.idmaps / d.starts,
     lockWaitPerSecond: d.lockWait / wall,
+    workPerStart: d.work / d.starts,
+    copyPerStart: d.copy / d.starts,
+    workPerSecond: d.work / wall,
     nsMax,
     lost: d.lost,
     exporterCpu,
@@ -137,7 +153,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
   exp.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const res: Record<string, Run[]> = {};
   try {
-    for (let i = 0; !/msg="watching container task directory"/.test(log); i++) {
+    for (let i = 0; !/msg="watching container runtime directory"/.test(log); i++) {
       if (i > 400) throw new Error(`the exporter did not start:\n${log}`);
       await sleep(50);
     }
@@ -150,7 +166,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
           const x = await run(url, taskDir, mode, c);
           (res[`${mode} ${c}`] ??= []).push(x);
           process.stderr.write(
-            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}, exporter CPU ${(x.exporterCpu * 1000).toFixed(0)} ms/s\n`,
+            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, in mount syscalls ${(x.workPerStart * 1000).toFixed(2)} ms/start (unshare ${(x.copyPerStart * 1000).toFixed(2)}), ${x.workPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}, exporter CPU ${(x.exporterCpu * 1000).toFixed(0)} ms/s\n`,
           );
           await sleep(3000);
         }
@@ -170,14 +186,14 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
   );
   console.log('');
   console.log(
-    '| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | namespace_sem estimate, max | trace events lost | exporter CPU per storm second |',
+    '| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | time in mount syscalls per start (of it in unshare) | time in mount syscalls (s/s) | namespace_sem estimate, max | trace events lost | exporter CPU per storm second |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const [k, xs] of Object.entries(res)) {
     const [mode, c] = k.split(' ');
     const m = (f: (x: Run) => number) => median(xs.map(f));
     console.log(
-      `| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} | ${(m((x) => x.exporterCpu) * 1000).toFixed(0)} ms |`,
+      `| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.workPerStart) * 1000).toFixed(2)} ms (${(m((x) => x.copyPerStart) * 1000).toFixed(2)} ms) | ${m((x) => x.workPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} | ${(m((x) => x.exporterCpu) * 1000).toFixed(0)} ms |`,
     );
   }
 })().catch((err) => {

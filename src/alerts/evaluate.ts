@@ -106,7 +106,7 @@ export class Evaluator {
     );
     this.causeMetric = exposition?.gauge(
       EVALUATOR_METRICS.stormCause,
-      'What makes the mount work of the container starts in the fast window, as the storm page names it: 1 for per_layer_idmap, masked_paths, per_layer_idmap_and_masked_paths or other; all 0 without starts.',
+      'What makes the mount work of the container starts in the fast window, as the storm page names it: 1 for namespace_copies, per_layer_idmap_and_masked_paths, per_layer_idmap, masked_paths or other; all 0 without starts.',
       ['cause'],
     );
     this.export();

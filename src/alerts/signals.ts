@@ -139,6 +139,27 @@ const lockWaitRate: Signal = {
   ),
   format: 'humanizeDuration',
 };
+const mountSecondsRate: Signal = {
+  ...rate(
+    'mountSecondsRate',
+    'instance:mountstorm_mount_syscall_seconds',
+    `${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum`,
+    'mountSeconds',
+    'seconds per second spent inside mount-family syscalls, lock wait included: the mount work (tracefs)',
+  ),
+  format: 'humanizeDuration',
+};
+const copySecondsRate: Signal = {
+  ...rate(
+    'copySecondsRate',
+    'instance:mountstorm_mount_namespace_copy_seconds',
+    `${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum`,
+    'copySeconds',
+    'seconds per second inside unshare(CLONE_NEWNS): new mount namespaces copying the table under namespace_sem (tracefs; clone and clone3 are not timed)',
+    'syscall="unshare"',
+  ),
+  format: 'humanizeDuration',
+};
 const eventRate = rate(
   'eventRate',
   'instance:mountstorm_mount_events',
@@ -251,6 +272,30 @@ const ALL_SIGNALS: Signal[] = [
   perCpuMaskedPathRate,
   newOverlays,
   newLayers,
+  mountSecondsRate,
+  copySecondsRate,
+  {
+    ...ratio(
+      'copySecondsPerStart',
+      'instance:mountstorm_mount_namespace_copy_seconds_per_start',
+      copySecondsRate,
+      startRate,
+      ['copySeconds', 'starts'],
+      "seconds per container start inside unshare(CLONE_NEWNS): each start's copy of the table (the signature of a copy storm)",
+    ),
+    format: 'humanizeDuration',
+  },
+  {
+    ...ratio(
+      'copyShare',
+      'instance:mountstorm_mount_namespace_copy_share',
+      copySecondsRate,
+      mountSecondsRate,
+      ['copySeconds', 'mountSeconds'],
+      'the share of the time inside mount-family syscalls spent copying namespaces: above 0.5 names namespace copies as the cause',
+    ),
+    format: 'humanizePercentage',
+  },
   ratio(
     'syscallsPerStart',
     'instance:mountstorm_mount_syscalls_per_start',

@@ -90,9 +90,25 @@ const PER_LAYER_TEXT: DescriptionPart[] = [
   "-layer images); containerd 2.1.5 / 2.0.7 / 2.2.0 idmap the layers' common parent instead, about 54 mount syscalls per start whatever the layer count",
 ];
 
-/** The storm the page names: its cause, its count per start, and the fixes known for it. */
+const NAMESPACE_COPIES: Condition = { signal: 'copyShare', above: 'namespaceCopyShare' };
+const NAMESPACE_COPIES_TEXT: DescriptionPart[] = [
+  'each start copies the whole mount table into its new mount namespace with namespace_sem held for writing (',
+  { signal: 'copySecondsPerStart' },
+  ' per start inside unshare, ',
+  { signal: 'copyShare' },
+  ' of the time in mount syscalls; the watched table holds ',
+  { signal: 'entries' },
+  ' mounts), and every reader of the mount table waits out each copy. The copy grows with the table: unmount what the host no longer needs (MountTableRunawayGrowth and MountStormNamespacesLeaked find leaks), spread the starts out; Linux 7.0 lets a runtime make a namespace from one tree (OPEN_TREE_NAMESPACE) instead of a copy of the whole table',
+];
+
+/**
+ * The storm the page names: its cause, its count per start, and the fixes known for it. Namespace
+ * copies first: where they take most of the time in mount syscalls, they are the storm whatever
+ * else the starts mount.
+ */
 export const STORM_CAUSE: DescriptionCases = {
   cases: [
+    { id: 'namespace_copies', when: NAMESPACE_COPIES, text: NAMESPACE_COPIES_TEXT },
     {
       id: 'per_layer_idmap_and_masked_paths',
       when: { all: [PER_LAYER_IDMAP, MANY_MASKED_PATHS] },
@@ -107,6 +123,8 @@ export const STORM_CAUSE: DescriptionCases = {
     { signal: 'idmapsPerStart' },
     ' idmapped mounts per start) nor masked paths (',
     { signal: 'maskedPathsPerStart' },
+    ' per start) nor namespace copies (',
+    { signal: 'copySecondsPerStart' },
     ` per start) explain it: ${TRACEFS_METRICS.mountSyscallsByActor} names the step that mounts; fewer concurrent starts spread the mounts out`,
   ],
 };
@@ -134,11 +152,15 @@ const lockWaitRising: Condition = {
   ],
 };
 
-/** The per-layer signature: per-start mount work far above a common-parent runtime's. */
+/**
+ * The storm's signature: per-start mount work far above a common-parent runtime's, in mount
+ * syscalls, mounts attached and detached, or time copying the table into new namespaces.
+ */
 const signature: Condition = {
   any: [
     { signal: 'syscallsPerStart', above: 'stormSyscallsPerStart' },
     { signal: 'eventsPerStart', above: 'stormEventsPerStart' },
+    { signal: 'copySecondsPerStart', above: 'stormCopySecondsPerStart' },
   ],
 };
 

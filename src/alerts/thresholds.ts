@@ -26,6 +26,16 @@ export const THRESHOLDS = {
   stormSyscallsPerStart: 150,
   /** …or mount attach/detach events (fanotify) per start above this (per-layer: ~4 per layer). */
   stormEventsPerStart: 80,
+  /**
+   * …or seconds per start inside unshare(CLONE_NEWNS) above this: each start copying the whole
+   * table into its new mount namespace with namespace_sem held for writing, readers waiting out
+   * every copy. Measured here, 8 starts at a time (BENCHMARKS.md): copies of 500 / 2,000 / 5,000
+   * mounts took 0.9 / 7.5 / 30 ms per start, the namespace_sem probe reading 0.03 / 14 / 33 ms above
+   * baseline; the per-layer storm spent 39 ms per start in all its mount syscalls and the fixed
+   * runtime 6 ms, neither blocking readers (0.05 ms). A bigger host copies the same table slower
+   * (cross-socket cache lines), so a time reaches its threshold at a smaller table there.
+   */
+  stormCopySecondsPerStart: 0.005,
   /** …at a start rate that can hurt: container starts per second. */
   stormStartsPerSecond: 0.5,
 
@@ -41,6 +51,11 @@ export const THRESHOLDS = {
    * runc 1.1.5 made 434 mount syscalls per start at 192 CPUs, 242 at 96: 2 per masked directory.
    */
   manyMaskedPathsPerStart: 32,
+  /**
+   * Namespace copies: more than this share of the time inside mount-family syscalls spent in
+   * unshare(CLONE_NEWNS). The drill's copy modes spent 98-99 % there, every other mode 0 %.
+   */
+  namespaceCopyShare: 0.5,
 
   /** Heavy mount load, signature or not (a warning at most): mount-family syscalls per second… */
   pressureSyscallsPerSecond: 500,

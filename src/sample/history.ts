@@ -30,6 +30,9 @@ const COUNTS = {
   /** mount_setattr calls: the idmapped mounts made. */
   idmaps: (s) => s.parts.tracefs?.calls.reduce((n, c) => (c.syscall === 'mount_setattr' ? n + c.count : n), 0),
   lockWait: (s) => s.parts.tracefs?.lockWaitSeconds,
+  /** Seconds inside mount-family syscalls (their durations summed), and of them inside unshare(CLONE_NEWNS): the copies. */
+  mountSeconds: (s) => s.parts.tracefs?.durations.reduce((n, d) => n + d.sum, 0),
+  copySeconds: (s) => s.parts.tracefs?.durations.reduce((n, d) => (d.syscall === 'unshare' ? n + d.sum : n), 0),
   lost: (s) => s.parts.tracefs?.lost,
   /** Mount attach + detach events (fanotify; undefined without them). */
   events: (s) =>

@@ -32,6 +32,7 @@ const CFG: AlertsConfig = {
     ...DEFAULT_ALERTS_CONFIG.thresholds,
     stormSyscallsPerStart: 150.123457,
     stormEventsPerStart: 80.123457,
+    stormCopySecondsPerStart: 0.00500123,
     stormStartsPerSecond: 0.5123457,
     leadingLockWaitSeconds: 0.00200123,
     leadingMeasuredLockWaitRatio: 0.0500123,
@@ -47,6 +48,8 @@ interface Segment {
   starts: number;
   syscallsPerStart: number;
   eventsPerStart: number;
+  /** Seconds per start inside unshare(CLONE_NEWNS), in 1/1024 s (exact in binary). */
+  copy1024PerStart: number;
   /** Lock wait per second, in 1/64 s (exact in binary, so sums agree). */
   lockWait64: number;
   ns: number;
@@ -65,6 +68,7 @@ const segment = fc.record({
   starts: fc.integer({ min: 0, max: 8 }),
   syscallsPerStart: fc.constantFrom(12, 54, 100, 151, 300, 404, 450),
   eventsPerStart: fc.constantFrom(2, 8, 40, 81, 120, 204),
+  copy1024PerStart: fc.constantFrom(0, 1, 4, 6, 31),
   lockWait64: fc.integer({ min: 0, max: 32 }),
   ns: fc.constantFrom(0, 0.00001, 0.001, 0.003, 0.04, 0.06, 0.2),
 });
@@ -108,6 +112,7 @@ function sampleAt(t: number, x: Omit<Segment, 'seconds'>, s: Scenario): Sample {
       syscalls,
       lockWaitSeconds: first ? 0 : x.lockWait64 / 64,
       lost: 0,
+      durations: [{ syscall: 'unshare', counts: [], sum: (starts * x.copy1024PerStart) / 1024 }],
     };
   parts.namespaces = {
     created: s.runtime ? 0 : starts,
@@ -142,6 +147,10 @@ function promtoolSeries(instance: string, s: Scenario): { series: string; values
     out.push({
       series: `mountstorm_mount_syscalls_total{${l},socket="0",syscall="move_mount"}`,
       values: cum((x) => x.starts * x.syscallsPerStart),
+    });
+    out.push({
+      series: `mountstorm_mount_syscall_duration_seconds_sum{${l},syscall="unshare"}`,
+      values: cum((x) => (x.starts * x.copy1024PerStart) / 1024),
     });
     out.push({
       series: `mountstorm_mount_lock_wait_seconds_total{${l},syscall="move_mount",kind="rwsem_write"}`,

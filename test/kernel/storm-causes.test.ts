@@ -4,7 +4,9 @@
  * events, on-demand tracing), every drill container a bundle in the task directory it watches.
  *  - per-cpu-masks at 192 CPUs (the 2025-2026 storm): pages, names masked paths with 192 per CPU,
  *    never the per-layer fix; the same containers paced below the storm start rate do not page;
- *  - per-layer-idmap: pages, names per-layer idmapping, not masked paths.
+ *  - per-layer-idmap: pages, names per-layer idmapping, not masked paths;
+ *  - namespace-copy of a 5,000-mount table: pages on the time each start spends copying it, and
+ *    names the copies.
  * The drills run unpaced on 8 threads: their strength is the test's, not the machine's. Each
  * container is held a second, as a runtime's bundle stays while its container runs, so the exporter
  * reads its config.json.
@@ -116,6 +118,23 @@ describe('the page names the storm it sees', () => {
       ]);
       expect(d).toBeDefined();
       expect(d).toMatch(/the runtime idmaps every image layer \(\d+ idmapped mounts per start/);
+      expect(d).not.toMatch(/the OCI runtime masks/);
+      expect(d).not.toMatch(/each start copies the whole mount table/);
+    },
+    120_000,
+  );
+
+  rootTest(
+    'namespace copies of a 5,000-mount table: pages on the copy time per start, naming the copies',
+    async () => {
+      // One unshare per start and no mount: the signature is the time inside it (30 ms here at 8 at a time).
+      const d = await drill(exp, tasks, ['--mode=namespace-copy', '--table=5000', '--duration=40s', '--concurrency=8']);
+      expect(d).toBeDefined();
+      expect(d).toMatch(
+        /each start copies the whole mount table into its new mount namespace with namespace_sem held for writing \(\S+ per start inside unshare, \d+(\.\d+)?% of the time in mount syscalls/,
+      );
+      expect(d).toMatch(/OPEN_TREE_NAMESPACE/);
+      expect(d).not.toMatch(/idmap the layers' common parent/);
       expect(d).not.toMatch(/the OCI runtime masks/);
     },
     120_000,

@@ -193,6 +193,11 @@ function sample(
     /** Masked paths of the starts, and of those per CPU. */
     masked?: number;
     perCpu?: number;
+    /** Seconds inside the mount syscalls (default: 10 µs each), and inside unshare(CLONE_NEWNS) among them. */
+    mountSeconds?: number;
+    copySeconds?: number;
+    /** The watched table's size. */
+    entries?: number;
   },
 ): Sample {
   const parts: Record<string, unknown> = { probes: { namespace_sem: { estimate: x.ns ?? 0 } } };
@@ -237,7 +242,12 @@ function sample(
       syscalls: x.syscalls,
       lockWaitSeconds: x.lockWait ?? 0,
       lost: 0,
+      durations: [
+        { syscall: 'move_mount', counts: [], sum: (x.mountSeconds ?? x.syscalls * 1e-5) - (x.copySeconds ?? 0) },
+        { syscall: 'unshare', counts: [], sum: x.copySeconds ?? 0 },
+      ],
     };
+  if (x.entries !== undefined) parts.mounts = { entries: x.entries };
   if (x.events !== undefined) parts.namespaces = { events: { attach: x.events, detach: 0 } };
   return { at: t * 1000, seconds: 1, parts: parts, collectors: {} };
 }
@@ -292,7 +302,7 @@ describe('the node evaluator', () => {
   });
 
   test('the page names the storm it sees: masked paths, per-layer idmapping, both, or neither; never the per-layer fix for masks', () => {
-    const describe = (x: Partial<typeof storm> & { masked?: number; perCpu?: number }) => {
+    const describe = (x: Partial<typeof storm> & Parameters<typeof sample>[1]) => {
       const h = new History();
       const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
       for (let t = 0; t < 8; t++) {
@@ -319,9 +329,49 @@ describe('the node evaluator', () => {
     expect(both).toContain('; and the OCI runtime masks 111 paths per container start (96 of them one per CPU');
     const neither = describe({ idmaps: 0, masked: 60 });
     expect(neither).toContain(
-      'neither per-layer idmapping (0 idmapped mounts per start) nor masked paths (15 per start)',
+      'neither per-layer idmapping (0 idmapped mounts per start) nor masked paths (15 per start) nor namespace copies (0s per start)',
     );
     expect(neither).not.toContain(PER_LAYER_FIX);
+    // 4 starts a second each copying a table of 5,000 mounts, 30 ms per copy (the drill's figure),
+    // a handful of mount syscalls besides: the copies, whatever else the starts mount.
+    const copies = describe({
+      syscalls: 32,
+      idmaps: 0,
+      masked: 60,
+      mountSeconds: 0.125,
+      copySeconds: 0.12,
+      entries: 5000,
+    });
+    expect(copies).toContain(
+      'each start copies the whole mount table into its new mount namespace with namespace_sem held for writing (30ms per start inside unshare, 96% of the time in mount syscalls; the watched table holds 5k mounts)',
+    );
+    expect(copies).toContain('OPEN_TREE_NAMESPACE');
+    expect(copies).not.toContain(PER_LAYER_FIX);
+    expect(copies).not.toContain('the OCI runtime masks');
+    // The same copies in a per-layer storm that spends most of its time in mount syscalls: per-layer named.
+    expect(describe({ mountSeconds: 0.5, copySeconds: 0.12, entries: 5000, masked: 60 })).toContain(PER_LAYER_FIX);
+  });
+
+  test('a copy storm pages on its time per start alone: few mount syscalls, each start copying a big table', () => {
+    const phase = (copySeconds: number) => {
+      const h = new History();
+      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+      for (let t = 0; t < 8; t++) {
+        h.add(
+          sample(
+            t,
+            t === 0
+              ? { starts: 0, syscalls: 0, events: 0 }
+              : { starts: 4, syscalls: 8, events: 8, lockWait: 0.1, mountSeconds: copySeconds + 0.001, copySeconds },
+          ),
+        );
+        ev.evaluate(h);
+      }
+      return ev.current().find((a) => a.name === 'MountStormImminent')?.phase;
+    };
+    // 7.5 ms per start (2,000 mounts here) against the 5 ms threshold; 0.9 ms (500 mounts) does not page.
+    expect(phase(0.03)).toBe('firing');
+    expect(phase(0.0036)).toBe('inactive');
   });
 
   test('the description names the image behind the most mount work: starts × layers where overlays were found, else starts', () => {
