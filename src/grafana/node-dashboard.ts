@@ -383,6 +383,28 @@ export function nodeDashboard(cfg: AlertsConfig): dashboard.Dashboard {
     ],
     [
       ts(
+        'Time in mount syscalls per container start',
+        's',
+        "Seconds each container start spends inside mount-family syscalls (lock wait included), and of them inside unshare(CLONE_NEWNS): its new mount namespace copying the whole table under namespace_sem held for writing. More than 5 ms per start copying is a copy storm's signature; copies taking most of the time name it the cause (tracefs).",
+        [
+          q(
+            `sum(rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum{${I}}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`,
+            'in mount syscalls',
+          ),
+          q(
+            `sum(rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum{${I}, syscall="unshare"}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`,
+            'copying the table (unshare)',
+          ),
+        ],
+        12,
+        8,
+        'MountStormImminent',
+      ),
+      12,
+      8,
+    ],
+    [
+      ts(
         'Node alerts and their page path',
         'short',
         "The exporter's own evaluation of its storm alerts (1 = pending or firing), and whether it reaches each Alertmanager (--alertmanager.url; no data when off).",

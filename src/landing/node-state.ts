@@ -54,8 +54,8 @@ export interface NodeState {
   /**
    * What a container start costs on this node, before any storm: the mounts kubelet's and
    * containerd's per-CPU masks add to every start (one per CPU), what the starts of the fast window
-   * masked and idmapped per start, the mounts every new mount namespace copies (the watched table),
-   * and the cause the storm page would name for those starts.
+   * masked and idmapped per start, the mounts every new mount namespace copies (the watched table)
+   * and the time each spent copying, and the cause the storm page would name for those starts.
    */
   startCost: {
     cpus?: number;
@@ -63,6 +63,8 @@ export interface NodeState {
     perCpuMaskedPathsPerStart?: number;
     idmapsPerStart?: number;
     tableCopied?: number;
+    /** Seconds per start inside unshare(CLONE_NEWNS) (tracefs): the copies' time. */
+    copySecondsPerStart?: number;
     cause?: string;
   };
   /**
@@ -152,6 +154,7 @@ export class NodeStateView {
         perCpuMaskedPathsPerStart: this.value('perCpuMaskedPathsPerStart'),
         idmapsPerStart: this.value('idmapsPerStart'),
         tableCopied: m?.entries,
+        copySecondsPerStart: this.value('copySecondsPerStart'),
         cause: this.evaluator.stormCause(),
       },
       starts: { signal: h.startSignal, byRuntime: Object.fromEntries(h.startsByRuntime) },

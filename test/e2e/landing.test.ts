@@ -186,11 +186,15 @@ describe('landing page during a real storm', () => {
         expect(await page.locator('#page').isVisible()).toBe(false);
         expect(Number(await page.locator('#chart-syscalls').getAttribute('data-points'))).toBeGreaterThan(5);
         // What a start costs here: the cause the page would name for these starts, the host's CPUs
-        // (one per-CPU mask each), and the table every new mount namespace copies.
+        // (one per-CPU mask each), and the table every new mount namespace copies…
         expect(await page.locator('[data-field="cause"]').textContent()).toBe('per layer idmap');
         expect(Number(await value(page, 'idmapsPerStart'))).toBeGreaterThan(10);
         expect(Number(await value(page, 'cpus'))).toBe(os.cpus().length);
         expect(Number(await value(page, 'tableCopied'))).toBeGreaterThan(0);
+        // …and the time each start spent copying it (tracefs): the drill's threads make no namespace,
+        // so far under the copy signature's 5 ms.
+        expect(await page.locator('[data-field="copyPerStart"]').textContent()).toMatch(/^\d+\.\d\d ms$/);
+        expect(Number(await value(page, 'copyPerStart'))).toBeLessThan(0.005);
         // The image behind the starts, named from the bundles, with as many starts as the exporter counted for it.
         const first = page.locator('#images tbody tr').first();
         expect(await first.locator('td').first().textContent()).toBe('drill/per-layer-idmap-50-layers:latest');
