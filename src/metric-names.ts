@@ -79,6 +79,7 @@ export const TRACEFS_METRICS = {
   mountSyscallErrors: 'mountstorm_mount_syscall_errors_total',
   mountSyscallsByProcess: 'mountstorm_mount_syscalls_by_process_total',
   mountSyscallsByActor: 'mountstorm_mount_syscalls_by_actor_total',
+  mountTableOpensByProcess: 'mountstorm_mount_table_opens_by_process_total',
   mountLockWaitSeconds: 'mountstorm_mount_lock_wait_seconds_total',
   traceEventsLost: 'mountstorm_trace_events_lost_total',
   traceEvents: 'mountstorm_trace_events_total',

@@ -75,6 +75,10 @@
             "expr": std.format("sum by (instance) (rate(mountstorm_mount_syscall_duration_seconds_sum{%(selector)s,syscall=\"unshare\"}[%(fastWindow)s]))", $._configText),
           },
           {
+            "record": std.format("instance:mountstorm_mount_table_opens:rate%(fastWindow)s", $._configText),
+            "expr": std.format("sum by (instance) (rate(mountstorm_mount_table_opens_by_process_total{%(selector)s}[%(fastWindow)s]))", $._configText),
+          },
+          {
             "record": std.format("instance:mountstorm_mount_namespace_copy_seconds_per_start:ratio%(fastWindow)s", $._configText),
             "expr": std.format("instance:mountstorm_mount_namespace_copy_seconds:rate%(fastWindow)s / (instance:mountstorm_container_starts:rate%(fastWindow)s > 0)", $._configText),
           },
@@ -173,7 +177,7 @@
             },
             "annotations": {
               "summary": "Mount table readers are blocked on namespace_sem.",
-              "description": std.format("Reading the mount table on {{ $labels.instance }} takes {{ with printf \"instance:mountstorm_namespace_sem_wait_estimate_seconds:max{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}n/a{{ end }} longer than its quiet baseline; systemd, kubelet and health checks stall behind it, whatever the cause ({{ with printf \"instance:mountstorm_mount_syscalls_per_start:ratio%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | printf \"%%.0f\" }}{{ else }}n/a{{ end }} mount syscalls per container start).", $._configText),
+              "description": std.format("Reading the mount table on {{ $labels.instance }} takes {{ with printf \"instance:mountstorm_namespace_sem_wait_estimate_seconds:max{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanizeDuration }}{{ else }}n/a{{ end }} longer than its quiet baseline (readers open it {{ with printf \"instance:mountstorm_mount_table_opens:rate%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanize }}{{ else }}n/a{{ end }} times a second, each reading all {{ with printf \"instance:mountstorm_mount_table_entries:max{instance=%%q}\" $labels.instance | query }}{{ . | first | value | humanize }}{{ else }}n/a{{ end }} mounts); systemd, kubelet and health checks stall behind it, whatever the cause ({{ with printf \"instance:mountstorm_mount_syscalls_per_start:ratio%(fastWindow)s{instance=%%q}\" $labels.instance | query }}{{ . | first | value | printf \"%%.0f\" }}{{ else }}n/a{{ end }} mount syscalls per container start).", $._configText),
               "runbook_url": std.format("%(runbookURLHead)sMountStormLockWaitHigh%(runbookURLTail)s", $._configText),
             },
           },

@@ -1589,12 +1589,12 @@
                 "lineWidth": 1,
                 "fillOpacity": 10,
               },
-              "unit": "short",
+              "unit": "s",
             },
             "overrides": [],
           },
-          "title": "Node alerts and their page path",
-          "description": "The exporter's own evaluation of its storm alerts (1 = pending or firing), and whether it reaches each Alertmanager (--alertmanager.url; no data when off).",
+          "title": "Time in mount syscalls per container start",
+          "description": "Seconds each container start spends inside mount-family syscalls (lock wait included), and of them inside unshare(CLONE_NEWNS): its new mount namespace copying the whole table under namespace_sem held for writing. More than 5 ms per start copying is a copy storm's signature; copies taking most of the time name it the cause (tracefs).",
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}",
@@ -1607,23 +1607,23 @@
           },
           "targets": [
             {
-              "expr": std.format("max by (alertname, state) (mountstorm_node_alerts{%(selector)s, instance=~\"$instance\", state!=\"inactive\"})", $._configText),
+              "expr": std.format("sum(rate(mountstorm_mount_syscall_duration_seconds_sum{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",
               },
-              "legendFormat": "{{alertname}} {{state}}",
+              "legendFormat": "in mount syscalls",
               "range": true,
               "instant": false,
               "refId": "A",
             },
             {
-              "expr": std.format("max by (alertmanager) (mountstorm_alertmanager_up{%(selector)s, instance=~\"$instance\"})", $._configText),
+              "expr": std.format("sum(rate(mountstorm_mount_syscall_duration_seconds_sum{%(selector)s, instance=~\"$instance\", syscall=\"unshare\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",
               },
-              "legendFormat": "reaches {{alertmanager}}",
+              "legendFormat": "copying the table (unshare)",
               "range": true,
               "instant": false,
               "refId": "B",
@@ -1664,8 +1664,8 @@
             },
             "overrides": [],
           },
-          "title": "Overlay layers",
-          "description": "Overlay mounts, and the lower layers of the deepest one.",
+          "title": "Node alerts and their page path",
+          "description": "The exporter's own evaluation of its storm alerts (1 = pending or firing), and whether it reaches each Alertmanager (--alertmanager.url; no data when off).",
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}",
@@ -1673,6 +1673,77 @@
           "gridPos": {
             "x": 12,
             "y": 76,
+            "w": 12,
+            "h": 8,
+          },
+          "targets": [
+            {
+              "expr": std.format("max by (alertname, state) (mountstorm_node_alerts{%(selector)s, instance=~\"$instance\", state!=\"inactive\"})", $._configText),
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}",
+              },
+              "legendFormat": "{{alertname}} {{state}}",
+              "range": true,
+              "instant": false,
+              "refId": "A",
+            },
+            {
+              "expr": std.format("max by (alertmanager) (mountstorm_alertmanager_up{%(selector)s, instance=~\"$instance\"})", $._configText),
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}",
+              },
+              "legendFormat": "reaches {{alertmanager}}",
+              "range": true,
+              "instant": false,
+              "refId": "B",
+            },
+          ],
+          "links": [
+            {
+              "title": "Runbook: MountStormImminent",
+              "url": std.format("%(runbookURLHead)sMountStormImminent%(runbookURLTail)s", $._configText),
+              "targetBlank": true,
+            },
+          ],
+          "id": 26,
+        },
+        {
+          "type": "timeseries",
+          "transparent": false,
+          "repeatDirection": "h",
+          "options": {
+            "legend": {
+              "displayMode": "list",
+              "placement": "bottom",
+              "showLegend": false,
+              "calcs": [],
+            },
+            "tooltip": {
+              "mode": "single",
+              "sort": "asc",
+            },
+          },
+          "fieldConfig": {
+            "defaults": {
+              "custom": {
+                "lineWidth": 1,
+                "fillOpacity": 10,
+              },
+              "unit": "short",
+            },
+            "overrides": [],
+          },
+          "title": "Overlay layers",
+          "description": "Overlay mounts, and the lower layers of the deepest one.",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}",
+          },
+          "gridPos": {
+            "x": 0,
+            "y": 84,
             "w": 12,
             "h": 8,
           },
@@ -1707,7 +1778,7 @@
               "targetBlank": true,
             },
           ],
-          "id": 26,
+          "id": 27,
         },
         {
           "type": "timeseries",
@@ -1742,7 +1813,7 @@
             "uid": "${datasource}",
           },
           "gridPos": {
-            "x": 0,
+            "x": 12,
             "y": 84,
             "w": 12,
             "h": 8,
@@ -1789,7 +1860,7 @@
               "targetBlank": true,
             },
           ],
-          "id": 27,
+          "id": 28,
         },
         {
           "type": "timeseries",
@@ -1824,8 +1895,8 @@
             "uid": "${datasource}",
           },
           "gridPos": {
-            "x": 12,
-            "y": 84,
+            "x": 0,
+            "y": 92,
             "w": 12,
             "h": 8,
           },
@@ -1853,7 +1924,7 @@
               "refId": "B",
             },
           ],
-          "id": 28,
+          "id": 29,
         },
       ],
     },

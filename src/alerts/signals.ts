@@ -160,6 +160,13 @@ const copySecondsRate: Signal = {
   ),
   format: 'humanizeDuration',
 };
+const tableOpenRate = rate(
+  'tableOpenRate',
+  'instance:mountstorm_mount_table_opens',
+  TRACEFS_METRICS.mountTableOpensByProcess,
+  'tableOpens',
+  'opens of a mount table file per second by its readers, each reading every mount under namespace_sem (tracefs with --collector.tracefs.readers)',
+);
 const eventRate = rate(
   'eventRate',
   'instance:mountstorm_mount_events',
@@ -274,6 +281,7 @@ const ALL_SIGNALS: Signal[] = [
   newLayers,
   mountSecondsRate,
   copySecondsRate,
+  tableOpenRate,
   {
     ...ratio(
       'copySecondsPerStart',

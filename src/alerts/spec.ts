@@ -203,7 +203,11 @@ export const ALERTS: readonly AlertSpec[] = [
     description: [
       'Reading the mount table on {instance} takes ',
       { signal: 'nsEstimate' },
-      ' longer than its quiet baseline; systemd, kubelet and health checks stall behind it, whatever the cause (',
+      ' longer than its quiet baseline (readers open it ',
+      { signal: 'tableOpenRate' },
+      ' times a second, each reading all ',
+      { signal: 'entries' },
+      ' mounts); systemd, kubelet and health checks stall behind it, whatever the cause (',
       { signal: 'syscallsPerStart' },
       ' mount syscalls per container start).',
     ],

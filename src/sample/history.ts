@@ -34,6 +34,8 @@ const COUNTS = {
   mountSeconds: (s) => s.parts.tracefs?.durations.reduce((n, d) => n + d.sum, 0),
   copySeconds: (s) => s.parts.tracefs?.durations.reduce((n, d) => (d.syscall === 'unshare' ? n + d.sum : n), 0),
   lost: (s) => s.parts.tracefs?.lost,
+  /** Opens of a mount table file by its readers (tracefs with --collector.tracefs.readers). */
+  tableOpens: (s) => s.parts.tracefs?.tableOpens,
   /** Mount attach + detach events (fanotify; undefined without them). */
   events: (s) =>
     s.parts.namespaces?.events ? s.parts.namespaces.events.attach + s.parts.namespaces.events.detach : undefined,

@@ -19,6 +19,7 @@ const BASE_ARGS = [
   '--no-collector.containers',
   '--no-collector.namespaces',
   '--collector.tracefs.mode=always',
+  '--collector.tracefs.readers',
 ];
 
 describe.each(['raw', 'text'] as const)('tracefs collector, real kernel, reading %s', (format) => {
@@ -102,6 +103,25 @@ describe.each(['raw', 'text'] as const)('tracefs collector, real kernel, reading
     expect(delta(before, after, 'mountstorm_mount_syscall_errors_total')).toBe(0);
     expect(total(after, 'mountstorm_trace_events_lost_total')).toBe(0);
   });
+
+  rootTest(
+    "a reader opening mount table files K times: K opens by its name, each path's; other files none",
+    async () => {
+      const K = 23;
+      const helper = path.join(dir, 'ms-reader');
+      fs.symlinkSync(process.execPath, helper);
+      const before = await exp.waitSamples(1);
+      const script = `const fs = require('fs');
+for (let i = 0; i < ${K}; i++) for (const f of ['/proc/self/mountinfo', '/proc/mounts', '/proc/self/status', '/proc/self/mountstats'])
+  fs.closeSync(fs.openSync(f, 'r'));`;
+      execFileSync(helper, ['-e', script]);
+      const after = await exp.waitSamples(3);
+      // mountinfo and mounts, K each; status and mountstats (a path ending in neither) not at all.
+      expect(delta(before, after, 'mountstorm_mount_table_opens_by_process_total', { comm: 'ms-reader' })).toBe(2 * K);
+      expect(delta(before, after, 'mountstorm_mount_syscalls_by_process_total', { comm: 'ms-reader' })).toBe(0);
+      expect(total(after, 'mountstorm_trace_events_lost_total')).toBe(0);
+    },
+  );
 
   rootTest('failed syscalls are counted by errno', async () => {
     const before = await exp.waitSamples(1);

@@ -34,6 +34,7 @@ describe('flags', () => {
     });
     expect(c.collectorOptions.tracefs).toEqual({
       path: undefined,
+      readers: false,
       bufferSizeKb: 'auto',
       topProcesses: 10,
       format: 'auto',

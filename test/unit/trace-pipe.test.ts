@@ -131,6 +131,34 @@ describe('bounds', () => {
     `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
   const exit = (tid: number, ts: number, ret = '0x0') => `p-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount -> ${ret}\n`;
 
+  test("the readers' opens of a mount table file are counted by process, apart from the mount syscalls", () => {
+    const open = (tid: number, ts: number, comm: string, syscall = 'openat') =>
+      `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_${syscall}(dfd: ffffff9c, filename: 7ffd0000, flags: 80000, mode: 0)\n`;
+    // Names get their series in the order they come, readers' and mounters' alike: three here.
+    const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 3, maxInflight: 10 });
+    a.feed(
+      open(1, 1, 'systemd') +
+        open(1, 1.1, 'systemd') +
+        open(2, 1.2, 'kubelet', 'open') +
+        enter(3, 1.3, 'runc') +
+        open(4, 1.4, 'udisksd') +
+        exit(3, 1.5),
+    );
+    const d = a.take();
+    expect(d.tableOpens).toBe(4);
+    expect(Object.fromEntries(d.tableOpensByProcess.map((p) => [p.comm, p.count]))).toEqual({
+      systemd: 2,
+      kubelet: 1,
+      other: 1,
+    });
+    // The mount syscall alone is a mount syscall; an open is never in flight.
+    expect(d.calls).toEqual([{ syscall: 'mount', cpu: 0, count: 1 }]);
+    expect(d.byProcess).toEqual([{ comm: 'runc', count: 1 }]);
+    expect(d.durations.map((x) => x.syscall)).toEqual(['mount']);
+    expect(d.inflight).toBe(0);
+    expect(a.take().tableOpens).toBe(0);
+  });
+
   test('process names beyond the limit are "other", and a named one keeps its series', () => {
     const t = aggregate([enter(1, 1, 'a'), enter(2, 1, 'b'), enter(3, 1, 'c'), enter(4, 1, 'a')], { topProcesses: 2 });
     expect(t.byProcess).toEqual({ a: 2, b: 1, other: 1 });

@@ -8,7 +8,7 @@
  */
 import { errorMessage, ParseError } from '../../errors';
 import { errnoName } from '../../kernel/errno';
-import { LOCK_KINDS, lockKindIndex, TRACED_SYSCALLS, tracedSyscall } from './events';
+import { isReaderSyscall, LOCK_KINDS, lockKindIndex, syscallId, TRACED_SYSCALLS } from './events';
 import { ACTORS, actorOf, type Actor } from './actors';
 import { TaskTable } from './task-table';
 import { parseTraceLine, type TraceEvent } from './trace-pipe';
@@ -54,6 +54,9 @@ export interface TraceDelta {
   byProcess: Array<{ comm: string; count: number }>;
   /** The same by container-start actor (actorOf the name), whatever the top-processes cut. */
   byActor: Array<{ actor: Actor; count: number }>;
+  /** Opens of a mount table file (the readers: READER_SYSCALLS), and by process, named as byProcess names. */
+  tableOpens: number;
+  tableOpensByProcess: Array<{ comm: string; count: number }>;
   lockWait: Array<{ syscall: string; kind: string; seconds: number }>;
   durations: DurationDelta[];
   /** Tasks inside a traced syscall at the time of the take (a gauge, not a delta). */
@@ -100,6 +103,7 @@ export class TraceAggregator {
   private readonly slotLabels: string[] = [];
   private readonly slotActors: number[] = [];
   private readonly slotCalls: number[] = [];
+  private readonly slotOpens: number[] = [];
   private named = 0;
 
   constructor(private readonly opts: AggregatorOptions) {
@@ -170,6 +174,7 @@ export class TraceAggregator {
     slot = this.slotLabels.push(label) - 1;
     this.slotActors.push(ACTORS.indexOf(name === OVERFLOW ? 'other' : actorOf(name)));
     this.slotCalls.push(0);
+    this.slotOpens.push(0);
     this.slotOfName.set(name, slot);
     return slot;
   }
@@ -195,10 +200,10 @@ export class TraceAggregator {
   event(ev: TraceEvent): void {
     switch (ev.kind) {
       case 'enter':
-        this.account(ENTER, tracedSyscall(ev.syscall), ev.tid, ev.cpu, ev.ts, 0, ev.comm);
+        this.account(ENTER, syscallId(ev.syscall), ev.tid, ev.cpu, ev.ts, 0, ev.comm);
         break;
       case 'exit':
-        this.account(EXIT, tracedSyscall(ev.syscall), ev.tid, ev.cpu, ev.ts, ev.ret);
+        this.account(EXIT, syscallId(ev.syscall), ev.tid, ev.cpu, ev.ts, ev.ret);
         break;
       case 'lock_begin':
         this.account(LOCK_BEGIN, -1, ev.tid, ev.cpu, ev.ts, ev.flags);
@@ -218,8 +223,9 @@ export class TraceAggregator {
   }
 
   /**
-   * Accounts one event without allocating (the raw reader's path). `syscall`: its number
-   * (tracedSyscall(); others are ignored); `value`: an exit's return value or a lock_begin's flags;
+   * Accounts one event without allocating (the raw reader's path). `syscall`: its syscallId()
+   * (traced ones and the readers' opens count; others are ignored); `value`: an exit's return value
+   * or a lock_begin's flags;
    * `text`: for ENTER the kernel's name for the task where it gave one (else resolveComm is asked),
    * for NAME the task's new name.
    */
@@ -227,7 +233,10 @@ export class TraceAggregator {
     const T = this.tasks;
     if (kind === ENTER) {
       const traced = TRACED_SYSCALLS[syscall];
-      if (traced === undefined) return;
+      if (traced === undefined) {
+        if (isReaderSyscall(syscall)) this.opened(tid, ts, text);
+        return;
+      }
       this.events++;
       this.lastTs = ts;
       const byCpu = this.calls[syscall] as number[];
@@ -279,6 +288,15 @@ export class TraceAggregator {
     }
   }
 
+  /** A reader opened a mount table file: counted by its name, never in flight (its read is not timed). */
+  private opened(tid: number, ts: number, text: string | undefined): void {
+    this.events++;
+    this.lastTs = ts;
+    const slot =
+      text !== undefined && text !== '<...>' ? this.slotFor(text) : this.resolvedSlot(this.tasks.find(tid), tid);
+    this.slotOpens[slot] = (this.slotOpens[slot] as number) + 1;
+  }
+
   private observe(syscall: number, seconds: number): void {
     const buckets = this.opts.buckets;
     let i = 0;
@@ -311,6 +329,8 @@ export class TraceAggregator {
       errors: [],
       byProcess: [],
       byActor: [],
+      tableOpens: 0,
+      tableOpensByProcess: [],
       lockWait: [],
       durations: [],
       inflight: this.active,
@@ -343,6 +363,15 @@ export class TraceAggregator {
       this.slotCalls[slot] = 0;
     });
     for (const [comm, count] of byLabel) d.byProcess.push({ comm, count });
+    const opensByLabel = new Map<string, number>();
+    this.slotOpens.forEach((count, slot) => {
+      if (count === 0) return;
+      const label = this.slotLabels[slot] as string;
+      opensByLabel.set(label, (opensByLabel.get(label) ?? 0) + count);
+      d.tableOpens += count;
+      this.slotOpens[slot] = 0;
+    });
+    for (const [comm, count] of opensByLabel) d.tableOpensByProcess.push({ comm, count });
     byActor.forEach((count, a) => {
       if (count > 0) d.byActor.push({ actor: ACTORS[a] as Actor, count });
     });
@@ -407,6 +436,12 @@ export function mergeDeltas(a: TraceDelta, b: TraceDelta): TraceDelta {
     byActor: sumBy(
       [...a.byActor, ...b.byActor],
       (x) => x.actor,
+      (i, x) => (i.count += x.count),
+    ),
+    tableOpens: a.tableOpens + b.tableOpens,
+    tableOpensByProcess: sumBy(
+      [...a.tableOpensByProcess, ...b.tableOpensByProcess],
+      (x) => x.comm,
       (i, x) => (i.count += x.count),
     ),
     lockWait: sumBy(

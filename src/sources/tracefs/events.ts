@@ -51,14 +51,36 @@ export function syscallName(id: number): string {
   return SYSCALL_NAMES[id] ?? `syscall ${id}`;
 }
 
-/** The syscall and lock events an instance enables, with the filter of each (paths under events/). */
-export function tracedEvents(): Array<{ event: string; filter?: string }> {
-  const events: Array<{ event: string; filter?: string }> = [];
+/**
+ * The readers: opens of a mount table file (/proc/<pid>/mountinfo, /proc/self/mounts, /proc/mounts
+ * …), each the start of a read that renders every mount under namespace_sem. Counted by process at
+ * entry, not timed. The in-kernel filter reads the path from user space (`.ustring`, Linux 5.17+);
+ * where the kernel cannot, the readers go uncounted and the rest is traced as before. An open
+ * relative to a directory descriptor (openat(dirfd of /proc/<pid>, "mountinfo")) is not seen.
+ */
+export const READER_SYSCALLS = ['openat', 'open'] as const;
+const READER_FILTER = 'filename.ustring ~ "*/mountinfo" || filename.ustring ~ "*/mounts"';
+const READER_IDS = new Set<number>(READER_SYSCALLS.map((name) => syscallId(name)));
+
+/** Whether a syscallId() is a reader's open (READER_SYSCALLS). */
+export function isReaderSyscall(id: number): boolean {
+  return READER_IDS.has(id);
+}
+
+/**
+ * The syscall and lock events an instance enables, with the filter of each (paths under events/);
+ * with `readers`, the readers' too, `optional`: left out where their filter is refused.
+ */
+export function tracedEvents(readers = false): Array<{ event: string; filter?: string; optional?: boolean }> {
+  const events: Array<{ event: string; filter?: string; optional?: boolean }> = [];
   for (const s of TRACED_SYSCALLS) {
     events.push({ event: `syscalls/sys_enter_${s.name}`, filter: s.enterFilter });
     if (s.exit) events.push({ event: `syscalls/sys_exit_${s.name}` });
   }
   events.push({ event: 'lock/contention_begin' }, { event: 'lock/contention_end' });
+  if (readers)
+    for (const name of READER_SYSCALLS)
+      events.push({ event: `syscalls/sys_enter_${name}`, filter: READER_FILTER, optional: true });
   return events;
 }
 

@@ -32,6 +32,8 @@ export interface InstanceHandle {
 export interface InstanceOptions {
   bufferSizeKb: number;
   format: TraceFormat;
+  /** Enable the readers' events (opens of mount table files) too. */
+  readers: boolean;
   /** Enable the events now (else they are configured, filters set, and wait for arm()). */
   armed: boolean;
 }
@@ -98,13 +100,21 @@ export class TraceInstance {
         warn(`cannot select the mono trace clock; durations across CPU migrations may be off: ${errorMessage(err)}`);
       }
       write(path.join(dir, 'buffer_size_kb'), String(opts.bufferSizeKb));
-      for (const { event, filter } of tracedEvents()) {
+      for (const { event, filter, optional } of tracedEvents(opts.readers)) {
         const evDir = path.join(dir, 'events', event);
         if (!fs.existsSync(evDir)) {
           this.missing.push(event);
           continue;
         }
-        if (filter) write(path.join(evDir, 'filter'), filter);
+        if (filter) {
+          try {
+            write(path.join(evDir, 'filter'), filter);
+          } catch (err) {
+            if (!optional) throw err;
+            this.missing.push(`${event} (its filter: ${errorMessage(err)})`);
+            continue;
+          }
+        }
         this.enabled.push(event);
       }
       if (!this.enabled.some((e) => e.startsWith('syscalls/'))) {

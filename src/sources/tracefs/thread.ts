@@ -34,6 +34,8 @@ export interface TraceThreadData {
   /** Ring buffer per CPU in KiB, or 'auto' (sized from the CPU count: bufferSizeFor()). */
   bufferSizeKb: number | 'auto';
   format: TraceFormat;
+  /** Enable the readers' events (opens of mount table files) too. */
+  readers: boolean;
   /** Record from the start (mode always), or wait for an 'arm' request (on-demand). */
   armed: boolean;
   buckets: number[];
@@ -190,7 +192,7 @@ function open(): OpenedInstance {
   try {
     instance = TraceInstance.create(
       tracefs,
-      { bufferSizeKb, format: data.format, armed: data.armed },
+      { bufferSizeKb, format: data.format, readers: data.readers, armed: data.armed },
       { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) },
     );
   } catch (err) {
