@@ -54,6 +54,21 @@ export function serveInNamespace(cli: string, args: string[]): ChildProcessByStd
 }
 
 /**
+ * Runs this benchmark (`file`) again in a private mount namespace with its arguments after
+ * `--inner`, and exits with its status; in that run it returns. Every mount the run makes (tracefs
+ * included) vanishes with it.
+ */
+export function rerunInPrivateMountNamespace(file: string): void {
+  if (process.argv[2] === '--inner') return;
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', process.execPath, file, '--inner', ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
+  process.exit(r.status ?? 1);
+}
+
+/**
  * Runs this benchmark (`file`, its arguments after them) again as PID 1 of a new PID namespace with
  * its own /proc, in a private mount namespace, and exits with its status; in that run (`--inner`)
  * it returns. Every mount the run makes vanishes with it, and an exporter's /proc/1 is the run.

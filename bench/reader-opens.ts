@@ -12,52 +12,21 @@
 // ns per open + close, and (readers − tif) in the same round, median over rounds, with the mean
 // and its 95 % interval.
 // usage (root, after npm run build): node dist/bench/reader-opens.js [rounds=20] [opens-per-block=20000]
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { tracedEvents } from '../src/sources/tracefs/events';
+import { rerunInPrivateMountNamespace } from './proc';
 import { median, meanCi } from './stats';
+import { benchInstance } from './trace-instance';
 
-if (process.argv[2] !== '--inner') {
-  // A private mount namespace: the tracefs it may mount vanishes with it.
-  const r = spawnSync(
-    'unshare',
-    ['--mount', '--propagation', 'private', process.execPath, __filename, '--inner', ...process.argv.slice(2)],
-    { stdio: 'inherit' },
-  );
-  process.exit(r.status ?? 1);
-}
+rerunInPrivateMountNamespace(__filename);
 const ROUNDS = Number(process.argv[3] ?? 20);
 const OPENS = Number(process.argv[4] ?? 20_000);
 const SETTLE_MS = 300;
 
-const TRACING = '/sys/kernel/tracing';
-if (!fs.existsSync(path.join(TRACING, 'instances'))) {
-  const r = spawnSync('mount', ['-t', 'tracefs', 'tracefs', TRACING], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('cannot mount tracefs');
-}
-for (const name of fs.readdirSync(path.join(TRACING, 'instances'))) {
-  const m = /^mountstorm-bench-readers-(\d+)$/.exec(name);
-  if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
-  const stale = path.join(TRACING, 'instances', name);
-  fs.writeFileSync(path.join(stale, 'events/enable'), '0');
-  fs.rmdirSync(stale);
-}
-const inst = path.join(TRACING, 'instances', `mountstorm-bench-readers-${process.pid}`);
-fs.mkdirSync(inst);
-const write = (rel: string, value: string) => fs.writeFileSync(path.join(inst, rel), value);
+const { write, recorded } = benchInstance('readers');
 const readers = tracedEvents(true).filter((e) => e.optional);
 const TIF = 'syscalls/sys_enter_acct';
-process.on('exit', () => {
-  try {
-    write('events/enable', '0');
-    fs.rmdirSync(inst);
-  } catch {
-    /* already gone */
-  }
-});
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(130));
 
 type ArmName = 'off' | 'tif' | 'readers';
 function arm(name: ArmName) {
@@ -67,14 +36,6 @@ function arm(name: ArmName) {
     write(`events/${e.event}/enable`, name === 'readers' ? '1' : '0');
   }
   write('trace', '');
-}
-function recorded() {
-  let n = 0;
-  for (const cpu of fs.readdirSync(path.join(inst, 'per_cpu'))) {
-    const stats = fs.readFileSync(path.join(inst, 'per_cpu', cpu, 'stats'), 'utf8');
-    n += Number(/^entries: (\d+)/m.exec(stats)?.[1]) + Number(/^overrun: (\d+)/m.exec(stats)?.[1]);
-  }
-  return n;
 }
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 

@@ -4,18 +4,11 @@
 // mountinfo reader pays). Real bind mounts in a private mount namespace of its own, which vanish
 // with it. Reported: µs per call (median of 7 batches), and each way ÷ the text read at that size.
 // usage (root, after npm run build): node dist/bench/table-size.js [sizes=1000,20000,100000]
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { rerunInPrivateMountNamespace } from './proc';
 
-if (process.argv[2] !== '--inner') {
-  const r = spawnSync(
-    'unshare',
-    ['--mount', '--propagation', 'private', process.execPath, __filename, '--inner', ...process.argv.slice(2)],
-    { stdio: 'inherit' },
-  );
-  process.exit(r.status ?? 1);
-}
+rerunInPrivateMountNamespace(__filename);
 
 import { mount, MS_BIND } from '../src/kernel/mount';
 import { MountApi } from '../src/kernel/mount-api';

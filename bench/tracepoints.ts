@@ -18,60 +18,25 @@
 // of (arm − tif in the same round) ÷ events per operation, counted from the instance's per-CPU
 // stats (entries + overrun; for rejected, the collector arm's count: the same events fire).
 // usage (root, after npm run build): node dist/bench/tracepoints.js [rounds] [pairs-per-block]
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { syscall } from '../src/kernel/libc';
 import { mount, MS_BIND, umount2 } from '../src/kernel/mount';
 import { TRACED_SYSCALLS } from '../src/sources/tracefs/events';
+import { rerunInPrivateMountNamespace } from './proc';
 import { median, meanCi } from './stats';
+import { benchInstance } from './trace-instance';
 
-if (process.argv[2] !== '--inner') {
-  // A private mount namespace: the bench's mounts and the tracefs it may mount vanish with it.
-  const r = spawnSync(
-    'unshare',
-    ['--mount', '--propagation', 'private', process.execPath, __filename, '--inner', ...process.argv.slice(2)],
-    { stdio: 'inherit' },
-  );
-  process.exit(r.status ?? 1);
-}
+// A private mount namespace: the bench's mounts and the tracefs it may mount vanish with it.
+rerunInPrivateMountNamespace(__filename);
 const ROUNDS = Number(process.argv[3] ?? 30);
 const PAIRS = Number(process.argv[4] ?? 3000);
 const GETPPID = 200_000;
 const SETTLE_MS = 300;
 
-const TRACING = '/sys/kernel/tracing';
-if (!fs.existsSync(path.join(TRACING, 'instances'))) execOrDie('mount', ['-t', 'tracefs', 'tracefs', TRACING]);
-// Not the exporter's `mountstorm-<pid>` pattern, so an exporter's stale sweep leaves it alone; one a
-// killed run left behind is removed here (every instance shares the one tracefs).
-for (const name of fs.readdirSync(path.join(TRACING, 'instances'))) {
-  const m = /^mountstorm-bench-tracepoints-(\d+)$/.exec(name);
-  if (!m || fs.existsSync(`/proc/${m[1]}`)) continue;
-  const stale = path.join(TRACING, 'instances', name);
-  fs.writeFileSync(path.join(stale, 'events/enable'), '0');
-  fs.rmdirSync(stale);
-}
-const inst = path.join(TRACING, 'instances', `mountstorm-bench-tracepoints-${process.pid}`);
-fs.mkdirSync(inst);
-const cleanup = () => {
-  try {
-    for (const e of allEvents()) write(`events/${e.event}/enable`, '0');
-    fs.rmdirSync(inst);
-  } catch {
-    /* already gone */
-  }
-};
-process.on('exit', cleanup);
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(130));
-
-function execOrDie(cmd: string, args: string[]) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
-}
-function write(rel: string, value: string) {
-  fs.writeFileSync(path.join(inst, rel), value);
-}
+const inst = benchInstance('tracepoints');
+const { write, recorded } = inst;
 interface Event {
   event: string;
   filter?: string;
@@ -96,20 +61,12 @@ const ARMS: Record<ArmName, (e: Event) => boolean> = {
 };
 function arm(name: ArmName) {
   for (const e of allEvents()) {
-    if (!fs.existsSync(path.join(inst, 'events', e.event))) continue;
+    if (!fs.existsSync(path.join(inst.dir, 'events', e.event))) continue;
     const filter = name === 'rejected' ? 'common_pid < 0' : e.filter;
     write(`events/${e.event}/filter`, filter ?? '0');
     write(`events/${e.event}/enable`, ARMS[name](e) ? '1' : '0');
   }
   write('trace', '');
-}
-function recorded() {
-  let n = 0;
-  for (const cpu of fs.readdirSync(path.join(inst, 'per_cpu'))) {
-    const stats = fs.readFileSync(path.join(inst, 'per_cpu', cpu, 'stats'), 'utf8');
-    n += Number(/^entries: (\d+)/m.exec(stats)?.[1]) + Number(/^overrun: (\d+)/m.exec(stats)?.[1]);
-  }
-  return n;
 }
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
