@@ -65,20 +65,38 @@ export function selector(cfg: AlertsConfig, extra = ''): string {
   return `{${[cfg.selector, extra].filter(Boolean).join(',')}}`;
 }
 
-/** A counter's per-second rate over the fast window, summed per instance; `base` is the rule name's level:metric. */
-function rate(id: string, base: string, metric: string, key: PointKey, help: string, extra = ''): Signal {
+/**
+ * A counter's per-second rate over the fast window, summed per instance; `base` is the rule name's
+ * level:metric, `extra` a label matcher, `format` how its value is written (a count by default).
+ */
+function rate(
+  id: string,
+  base: string,
+  metric: string,
+  key: PointKey,
+  help: string,
+  { extra = '', format = 'humanize' }: { extra?: string; format?: ValueFormat } = {},
+): Signal {
   return {
     id,
     record: (cfg) => `${base}:rate${fastWindow(cfg)}`,
     promql: (cfg) => `sum by (instance) (rate(${metric}${selector(cfg, extra)}[${fastWindow(cfg)}]))`,
     node: (h, cfg) => h.rate(key, nodeWindowMs(cfg)),
-    format: 'humanize',
+    format,
     help,
   };
 }
 
 /** One fast-window rate per another (per container start, per new overlay), where the other is above 0. */
-function ratio(id: string, base: string, num: Signal, den: Signal, keys: [PointKey, PointKey], help: string): Signal {
+function ratio(
+  id: string,
+  base: string,
+  num: Signal,
+  den: Signal,
+  keys: [PointKey, PointKey],
+  help: string,
+  format: ValueFormat = 'integer',
+): Signal {
   return {
     id,
     record: (cfg) => `${base}:ratio${fastWindow(cfg)}`,
@@ -88,7 +106,7 @@ function ratio(id: string, base: string, num: Signal, den: Signal, keys: [PointK
       const d = h.increase(keys[1], nodeWindowMs(cfg));
       return n !== undefined && d !== undefined && d > 0 ? n / d : undefined;
     },
-    format: 'integer',
+    format,
     reads: [num.id, den.id],
     help,
   };
@@ -127,39 +145,32 @@ const idmapRate = rate(
   TRACEFS_METRICS.mountSyscalls,
   'idmaps',
   'mount_setattr calls per second: the idmapped mounts made (tracefs)',
-  'syscall="mount_setattr"',
+  { extra: 'syscall="mount_setattr"' },
 );
-const lockWaitRate: Signal = {
-  ...rate(
-    'lockWaitRate',
-    'instance:mountstorm_mount_lock_wait_seconds',
-    TRACEFS_METRICS.mountLockWaitSeconds,
-    'lockWait',
-    'seconds per second that tasks in mount syscalls wait on contended locks (tracefs)',
-  ),
-  format: 'humanizeDuration',
-};
-const mountSecondsRate: Signal = {
-  ...rate(
-    'mountSecondsRate',
-    'instance:mountstorm_mount_syscall_seconds',
-    `${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum`,
-    'mountSeconds',
-    'seconds per second spent inside mount-family syscalls, lock wait included: the mount work (tracefs)',
-  ),
-  format: 'humanizeDuration',
-};
-const copySecondsRate: Signal = {
-  ...rate(
-    'copySecondsRate',
-    'instance:mountstorm_mount_namespace_copy_seconds',
-    `${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum`,
-    'copySeconds',
-    'seconds per second inside unshare(CLONE_NEWNS): new mount namespaces copying the table under namespace_sem (tracefs; clone and clone3 are not timed)',
-    'syscall="unshare"',
-  ),
-  format: 'humanizeDuration',
-};
+const lockWaitRate = rate(
+  'lockWaitRate',
+  'instance:mountstorm_mount_lock_wait_seconds',
+  TRACEFS_METRICS.mountLockWaitSeconds,
+  'lockWait',
+  'seconds per second that tasks in mount syscalls wait on contended locks (tracefs)',
+  { format: 'humanizeDuration' },
+);
+const mountSecondsRate = rate(
+  'mountSecondsRate',
+  'instance:mountstorm_mount_syscall_seconds',
+  `${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum`,
+  'mountSeconds',
+  'seconds per second spent inside mount-family syscalls, lock wait included: the mount work (tracefs)',
+  { format: 'humanizeDuration' },
+);
+const copySecondsRate = rate(
+  'copySecondsRate',
+  'instance:mountstorm_mount_namespace_copy_seconds',
+  `${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum`,
+  'copySeconds',
+  'seconds per second inside unshare(CLONE_NEWNS): new mount namespaces copying the table under namespace_sem (tracefs; clone and clone3 are not timed)',
+  { extra: 'syscall="unshare"', format: 'humanizeDuration' },
+);
 const tableOpenRate = rate(
   'tableOpenRate',
   'instance:mountstorm_mount_table_opens',
@@ -237,7 +248,7 @@ const perCpuMaskedPathRate = rate(
   CONTAINERS_METRICS.maskedPaths,
   'perCpuMaskedPaths',
   'masked paths with a cpu<N> component (one per CPU of the host) of the starts read, per second',
-  'scope="per_cpu"',
+  { extra: 'scope="per_cpu"' },
 );
 const newOverlays = rate(
   'newOverlayRate',
@@ -282,28 +293,24 @@ const ALL_SIGNALS: Signal[] = [
   mountSecondsRate,
   copySecondsRate,
   tableOpenRate,
-  {
-    ...ratio(
-      'copySecondsPerStart',
-      'instance:mountstorm_mount_namespace_copy_seconds_per_start',
-      copySecondsRate,
-      startRate,
-      ['copySeconds', 'starts'],
-      "seconds per container start inside unshare(CLONE_NEWNS): each start's copy of the table (the signature of a copy storm)",
-    ),
-    format: 'humanizeDuration',
-  },
-  {
-    ...ratio(
-      'copyShare',
-      'instance:mountstorm_mount_namespace_copy_share',
-      copySecondsRate,
-      mountSecondsRate,
-      ['copySeconds', 'mountSeconds'],
-      'the share of the time inside mount-family syscalls spent copying namespaces: above 0.5 names namespace copies as the cause',
-    ),
-    format: 'humanizePercentage',
-  },
+  ratio(
+    'copySecondsPerStart',
+    'instance:mountstorm_mount_namespace_copy_seconds_per_start',
+    copySecondsRate,
+    startRate,
+    ['copySeconds', 'starts'],
+    "seconds per container start inside unshare(CLONE_NEWNS): each start's copy of the table (the signature of a copy storm)",
+    'humanizeDuration',
+  ),
+  ratio(
+    'copyShare',
+    'instance:mountstorm_mount_namespace_copy_share',
+    copySecondsRate,
+    mountSecondsRate,
+    ['copySeconds', 'mountSeconds'],
+    'the share of the time inside mount-family syscalls spent copying namespaces: above 0.5 names namespace copies as the cause',
+    'humanizePercentage',
+  ),
   ratio(
     'syscallsPerStart',
     'instance:mountstorm_mount_syscalls_per_start',
