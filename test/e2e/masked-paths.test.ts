@@ -7,8 +7,8 @@
  * runtime's own mount syscalls grow by two per mask and start (by actor, from tracefs; Debian's runc
  * 1.1.5 made 242 per start at 96 CPUs and 434 at 192 here); the node names the cause as masked paths.
  * Then the page, with the exporter on its defaults (1 s samples, on-demand tracing): silent while
- * such containers start one every 4 s, firing when they start as fast as four kubelet workers can
- * start them, naming masked paths and never the per-layer fix.
+ * such containers start one every 4 s, firing when eight pods start them as fast as their workers
+ * can, naming masked paths and never the per-layer fix.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
