@@ -1,5 +1,5 @@
 // Where the exporter's memory goes: its RSS and threads after SETTLE s idle, on its defaults, with
-// each collector that owns a worker thread off in turn, and under V8 flags that trim a heap; beside
+// each worker thread's collectors off in turn, and under V8 flags that trim a heap; beside
 // a bare Node HTTP server and one that also starts an empty worker thread (what an isolate costs by
 // itself), all in the same run. Each exporter runs alone in a private mount namespace (`serve
 // --mount.pid=self`), one after another.
@@ -22,10 +22,13 @@ const ARMS: Array<{ name: string; node?: string[]; flags?: string[]; script?: st
       "require('node:http').createServer((q, s) => s.end('ok')).listen(0); new (require('node:worker_threads').Worker)('setInterval(() => {}, 1000)', { eval: true })",
   },
   { name: 'exporter, defaults' },
-  { name: 'exporter, no probes (its worker)', flags: ['--no-collector.probes'] },
+  { name: 'exporter, no probes (the mount-locks worker stays)', flags: ['--no-collector.probes'] },
+  {
+    name: 'exporter, no mounts, no probes (the mount-locks worker)',
+    flags: ['--no-collector.mounts', '--no-collector.probes'],
+  },
   { name: 'exporter, no tracefs (its worker)', flags: ['--no-collector.tracefs'] },
   { name: 'exporter, no namespaces (its worker)', flags: ['--no-collector.namespaces'] },
-  { name: 'exporter, no mounts (its worker)', flags: ['--no-collector.mounts'] },
   { name: 'exporter, --max-semi-space-size=1', node: ['--max-semi-space-size=1'] },
   { name: 'exporter, --v8-pool-size=1', node: ['--v8-pool-size=1'] },
 ];

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import autocannon from 'autocannon';
 import type { CollectorContext } from '../src/collectors/collector';
 import { MountsCollector } from '../src/collectors/mounts';
+import { MountLocksThread } from '../src/sources/mount-locks/source';
 import { Exposition } from '../src/exposition';
 import { HostPaths } from '../src/fs/paths';
 import { mount, MS_BIND, umount2 } from '../src/kernel/mount';
@@ -69,6 +70,7 @@ async function openCollector(method: 'mountinfo' | 'listmount') {
     log: new Logger('error'),
     exposition,
     mountinfoPath: MI,
+    threads: { mountLocks: new MountLocksThread() },
   };
   const c = new MountsCollector(ctx, method);
   const update = async () => {
@@ -91,7 +93,7 @@ async function openCollector(method: 'mountinfo' | 'listmount') {
     },
     async close() {
       const used = last.method;
-      await c.close();
+      await ctx.threads.mountLocks.close();
       if (used !== method) throw new Error(`asked for ${method}, the collector used ${used}`);
       const seen = new Map<string, number>();
       for (const x of churn) seen.set(x, (seen.get(x) ?? 0) + 1);

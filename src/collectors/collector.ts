@@ -9,6 +9,7 @@ import type { Exposition } from '../exposition';
 import type { FlagSpec, FlagValue } from '../flags';
 import type { HostPaths } from '../fs/paths';
 import type { Logger } from '../log';
+import type { MountLocksThread } from '../sources/mount-locks/source';
 
 /** What every collector is given besides its own options: the path seam and the sampling it runs under. */
 export interface CollectorContext {
@@ -21,6 +22,12 @@ export interface CollectorContext {
   exposition: Exposition;
   /** The watched mountinfo, through the procfs seam. */
   mountinfoPath: string;
+  /**
+   * The worker threads sources share, each a V8 isolate of its own (#32): the one for work that
+   * waits on the mount locks (src/sources/mount-locks/). Whoever made the context closes them,
+   * after the collectors.
+   */
+  threads: { mountLocks: MountLocksThread };
 }
 
 export interface Collector<Part = unknown> {

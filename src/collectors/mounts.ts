@@ -1,14 +1,14 @@
 /**
  * The watched mount table: entries by fstype, churn between readings, overlay layer depth,
- * idmapped mounts, and the kernel's fs.mount-max ceiling. The table thread
- * (src/sources/mount-table/) takes the readings, only after a change poll(2) reported or once a
- * minute; between readings the last one stands.
+ * idmapped mounts, and the kernel's fs.mount-max ceiling. The table's owner
+ * (src/sources/mount-table/), on the mount-locks thread, takes the readings, only after a change
+ * poll(2) reported or once a minute; between readings the last one stands.
  */
 import { LATENCY_BUCKETS } from '../exposition';
 import { oneOf } from '../flags';
 import { MountTableSource } from '../sources/mount-table/source';
 import type { TableMethod } from '../sources/mount-table/reading';
-import type { TableMethodSetting, TableReading } from '../sources/mount-table/thread';
+import type { TableMethodSetting, TableReading } from '../sources/mount-table/owner';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 import { MOUNTS_METRICS } from '../metric-names';
 
@@ -171,15 +171,14 @@ export class MountsCollector implements Collector<MountsSnapshot> {
       "A container runtime's temporary mounts in the watched table older than `age` (1m, 10m, 1h, 1d), aged by mount id from the first reading that showed them.",
       ['age'],
     );
-    this.source = new MountTableSource({
-      mountinfoPath: ctx.mountinfoPath,
-      method,
-      mountMaxPath: ctx.paths.proc('sys/fs/mount-max'),
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.source.close();
+    this.source = new MountTableSource(
+      {
+        mountinfoPath: ctx.mountinfoPath,
+        method,
+        mountMaxPath: ctx.paths.proc('sys/fs/mount-max'),
+      },
+      ctx.threads.mountLocks,
+    );
   }
 
   /** Of mounts first seen at `since`'s times: how many are past the linger time, and past each of AGES. */

@@ -44,13 +44,16 @@ export class ProbesCollector implements Collector<ProbesSnapshot> {
     this.timeouts = e.counter(M.probeTimeouts, 'Probes that stayed blocked in the kernel past the probe timeout.', [
       'probe',
     ]);
-    this.source = new ProbesSource({
-      mountinfoPath: ctx.mountinfoPath,
-      statPath: o.statPath ?? ctx.paths.proc('sys/fs'),
-      statBatch: o.statBatch,
-      timeoutMs: o.timeoutMs,
-      windowSize: Math.min(7200, Math.ceil(o.baselineWindowMs / ctx.sampleIntervalMs)),
-    });
+    this.source = new ProbesSource(
+      {
+        mountinfoPath: ctx.mountinfoPath,
+        statPath: o.statPath ?? ctx.paths.proc('sys/fs'),
+        statBatch: o.statBatch,
+        timeoutMs: o.timeoutMs,
+        windowSize: Math.min(7200, Math.ceil(o.baselineWindowMs / ctx.sampleIntervalMs)),
+      },
+      ctx.threads.mountLocks,
+    );
   }
 
   collect(): Promise<ProbesSnapshot> {
@@ -66,10 +69,6 @@ export class ProbesCollector implements Collector<ProbesSnapshot> {
       if (p.baseline !== undefined) this.baseline.set({ probe }, p.baseline);
       if (p.estimate !== undefined) this.estimate.set({ lock: probe }, p.estimate);
     }
-  }
-
-  close(): Promise<void> {
-    return this.source.close();
   }
 }
 

@@ -14,7 +14,7 @@ import { namespaceIdFor } from '../../src/kernel/nsfs';
 import { ListmountTable } from '../../src/sources/mount-table/listmount-reader';
 import { MountinfoTable } from '../../src/sources/mount-table/text-reader';
 import type { TableSample } from '../../src/sources/mount-table/reading';
-import { openTable } from '../../src/sources/mount-table/thread';
+import { openTable } from '../../src/sources/mount-table/owner';
 import { asNobody, FIXTURES, IS_ROOT, requireInCi, testIf } from '../support/env';
 
 const HAS_LISTMOUNT = IS_ROOT && listmountProbe().available === 'yes';
@@ -152,8 +152,8 @@ describe('listmount and mountinfo read the same table', () => {
 
   kernelTest('without privileges over another namespace, auto reads the text and says why', () => {
     // As the default DaemonSet runs: uid 65534, no capabilities, another process's namespace.
-    const worker = path.join(__dirname, '../../src/sources/mount-table/thread.js');
-    const script = `const r = require(${JSON.stringify(worker)}).openTable(${JSON.stringify(mountinfo)}, 'auto'); console.log(JSON.stringify({ method: r.table.method, fallback: r.first.fallback, total: [...r.first.byType.values()].reduce((a, b) => a + b, 0) }));`;
+    const owner = path.join(__dirname, '../../src/sources/mount-table/owner.js');
+    const script = `const r = require(${JSON.stringify(owner)}).openTable(${JSON.stringify(mountinfo)}, 'auto'); console.log(JSON.stringify({ method: r.table.method, fallback: r.first.fallback, total: [...r.first.byType.values()].reduce((a, b) => a + b, 0) }));`;
     const [cmd, ...args] = asNobody([process.execPath, '-e', script]);
     const out = JSON.parse(execFileSync(cmd as string, args, { encoding: 'utf8' })) as {
       method: string;

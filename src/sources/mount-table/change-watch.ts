@@ -2,7 +2,7 @@
  * Change-driven reads of the watched mount table. The kernel raises POLLPRI|POLLERR on an open
  * /proc/PID/mountinfo once after any change to that namespace since the descriptor last polled
  * (mounts_poll compares the namespace's event counter with the one the descriptor saw). So once per
- * sample the table thread asks poll(2) with a zero timeout — a few microseconds, no lock —
+ * sample the table's owner asks poll(2) with a zero timeout — a few microseconds, no lock —
  * and reads the whole table (which takes namespace_sem, the lock we measure) only when it changed,
  * and at least every `maxAgeMs` as a safety net. A quiet host then costs almost nothing. Where poll
  * cannot work (a fixture tree, not procfs) every sample reads.

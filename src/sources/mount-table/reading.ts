@@ -35,7 +35,7 @@ export interface TableSample {
 
 export interface MountTable {
   readonly method: TableMethod;
-  /** Reads the table synchronously: call it off the event loop (src/sources/mount-table/thread.ts). */
+  /** Reads the table synchronously: call it off the event loop (src/sources/mount-table/owner.ts, on the mount-locks thread). */
   sample(): TableSample;
 }
 

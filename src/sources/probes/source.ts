@@ -1,6 +1,6 @@
 /**
  * Lock-wait probes. The kernel keeps no counter of time spent waiting for the global mount locks, so
- * the source times two operations that must take them, in the probe thread (so they time the
+ * the source times two operations that must take them, on the mount-locks thread (so they time the
  * syscall, not Node's thread pool, and a stall blocks that thread, not the event loop):
  *  - namespace_sem: the first 4 KiB read() of the watched mountinfo takes namespace_sem for reading
  *    and queues behind waiting mount writers; one chunk costs nearly the same at any table size.
@@ -11,6 +11,7 @@
  */
 import { ProbeTimeoutError } from '../../errors';
 import { BaselineEstimator } from './baseline';
+import type { MountLocksThread } from '../mount-locks/source';
 import { ProbeRunner } from './runner';
 
 export const PROBES = ['namespace_sem', 'mount_lock'] as const;
@@ -46,8 +47,11 @@ export class ProbesSource {
   private readonly runner: ProbeRunner;
   private readonly estimators: Record<Probe, BaselineEstimator>;
 
-  constructor(private readonly opts: ProbesSourceOptions) {
-    this.runner = new ProbeRunner(opts.timeoutMs);
+  constructor(
+    private readonly opts: ProbesSourceOptions,
+    thread: MountLocksThread,
+  ) {
+    this.runner = new ProbeRunner(opts.timeoutMs, thread);
     this.estimators = {
       namespace_sem: new BaselineEstimator(opts.windowSize),
       mount_lock: new BaselineEstimator(opts.windowSize),
@@ -84,9 +88,5 @@ export class ProbesSource {
       };
     }
     return out;
-  }
-
-  close(): Promise<void> {
-    return this.runner.close();
   }
 }

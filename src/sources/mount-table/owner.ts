@@ -1,7 +1,8 @@
 /**
- * The thread that owns the watched mount table. Every way of reading it takes namespace_sem, which
- * a storm holds: a reading may block for seconds, so it never runs on the event loop. Asked once
- * per sample, the thread polls the namespace for a change (ChangeWatch) and reads the table only
+ * What owns the watched mount table: its change watch, its size, and its readings. Every way of
+ * reading it takes namespace_sem, which a storm holds: a reading may block for seconds, so it never
+ * runs on the event loop but on the mount-locks thread (src/sources/mount-locks/thread.ts). Asked
+ * once per sample, the owner polls the namespace for a change (ChangeWatch) and reads the table only
  * after one, or once a minute; it picks its method once (listmount where the kernel and privileges
  * allow, mountinfo text otherwise) and keeps the previous reading for churn.
  *
@@ -12,19 +13,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
 import { errnoCode, errorMessage } from '../../errors';
 import { isProcfs } from '../../kernel/magic';
 import { mountNamespaceInfo, namespaceIdFor } from '../../kernel/nsfs';
 import { MountApi } from '../../kernel/mount-api';
-import type { WorkerAnswer } from '../worker-call';
 import { ChangeWatch } from './change-watch';
 import { ListmountTable } from './listmount-reader';
 import type { MountTable, TableSample } from './reading';
 import { MountinfoTable } from './text-reader';
 
 export type TableMethodSetting = 'auto' | 'listmount' | 'mountinfo';
-export interface TableThreadData {
+export interface TableSettings {
   mountinfoPath: string;
   method: TableMethodSetting;
   /** <procfs>/sys/fs/mount-max, read with each reading (a tiny synchronous read). */
@@ -126,41 +125,41 @@ class TableSize {
   }
 }
 
-if (parentPort) {
-  const data = workerData as TableThreadData;
-  let table: MountTable | undefined;
+/** The table, its change watch and its size, for one watched mountinfo. */
+export class TableOwner {
+  private table: MountTable | undefined;
   // Opened before the first reading: every change from then on raises POLLPRI on it.
-  const watch = new ChangeWatch(data.mountinfoPath);
-  const size = new TableSize(data.mountinfoPath);
-  parentPort.on('message', (req: { id: number }) => {
-    let res: WorkerAnswer<TableAnswer>;
-    try {
-      const changed = watch.poll();
-      let reading: TableReading | undefined;
-      if (!table || watch.due()) {
-        let s: TableSample;
-        if (table) s = table.sample();
-        else {
-          const opened = openTable(data.mountinfoPath, data.method);
-          table = opened.table;
-          s = opened.first;
-        }
-        // After success only: a failed reading is retried next sample. A change during the reading
-        // raised POLLPRI for the next poll(), so it is not lost.
-        watch.reading();
-        reading = { ...s, mountMax: readMountMax(data.mountMaxPath) };
+  private readonly watch: ChangeWatch;
+  private readonly size: TableSize;
+
+  constructor(private readonly settings: TableSettings) {
+    this.watch = new ChangeWatch(settings.mountinfoPath);
+    this.size = new TableSize(settings.mountinfoPath);
+  }
+
+  /** This sample's look at the table (synchronous: it may wait on namespace_sem). */
+  answer(): TableAnswer {
+    const changed = this.watch.poll();
+    let reading: TableReading | undefined;
+    if (!this.table || this.watch.due()) {
+      let s: TableSample;
+      if (this.table) s = this.table.sample();
+      else {
+        const opened = openTable(this.settings.mountinfoPath, this.settings.method);
+        this.table = opened.table;
+        s = opened.first;
       }
-      res = {
-        id: req.id,
-        changed,
-        reading,
-        watchBroken: watch.broken,
-        size: size.take(changed),
-        sizeUnavailable: size.unavailable,
-      };
-    } catch (err) {
-      res = { id: req.id, error: errorMessage(err), code: errnoCode(err) };
+      // After success only: a failed reading is retried next sample. A change during the reading
+      // raised POLLPRI for the next poll(), so it is not lost.
+      this.watch.reading();
+      reading = { ...s, mountMax: readMountMax(this.settings.mountMaxPath) };
     }
-    parentPort?.postMessage(res);
-  });
+    return {
+      changed,
+      reading,
+      watchBroken: this.watch.broken,
+      size: this.size.take(changed),
+      sizeUnavailable: this.size.unavailable,
+    };
+  }
 }
