@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The command line: which command runs (src/commands/; serve by default), and its exit status. The
- * only place that exits, but for serve's 5 s safety exit when a stalled kernel keeps it from closing.
+ * only place that exits, but for serve's 5 s safety kill when a stalled kernel keeps it from closing.
  * Each command is loaded when it runs, never at start: the serving path loads only the exporter,
  * and a command's own dependencies (the dashboards' SDK, the drill's progress bar) load with it.
  */

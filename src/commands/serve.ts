@@ -30,8 +30,15 @@ export async function serveCommand(rest: string[], usage: string): Promise<numbe
   const onSignal = (sig: string) => {
     if (signalled) return;
     signalled = sig;
-    // A kernel stall must not keep the process from exiting.
-    setTimeout(() => process.exit(1), 5000).unref();
+    // A kernel stall must not keep the process from exiting. Node's own exit joins every worker
+    // thread, and one stuck in a syscall (a table reading behind a storm) never comes back, so
+    // after 5 s the process runs its 'exit' handlers (the trace instance is removed there) and
+    // kills itself. The timer holds the event loop open until then: an empty loop would exit, and join.
+    setTimeout(() => {
+      log.error('still stuck in the kernel 5 s after the signal: killing the process', { signal: sig });
+      for (const listener of process.listeners('exit')) listener(1);
+      process.kill(process.pid, 'SIGKILL');
+    }, 5000);
     wake();
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));

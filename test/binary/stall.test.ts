@@ -1,7 +1,7 @@
 /**
  * A kernel stall, simulated with a FIFO in place of mountinfo: open() blocks like a reader stuck
  * behind a mount writer. The probe reports one long observation, the stuck collector is marked
- * failed, and everything else keeps sampling.
+ * failed, everything else keeps sampling, and SIGTERM still ends the process.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -34,6 +34,13 @@ test('a stalled mountinfo read: probe timeout observed once, sampler keeps its c
     // Logged once per cause, not once per sample.
     expect(exp.logs().match(/collector timed out/g)).toHaveLength(1);
     expect((await fetch(`${exp.url}/healthz`)).status).toBe(200);
+    // SIGTERM: the stuck thread never returns, and Node's own exit would wait for it forever. The
+    // exporter says so and kills itself.
+    expect(await exp.stop('SIGTERM')).toBeNull();
+    expect(exp.proc.signalCode).toBe('SIGKILL');
+    expect(exp.logs()).toMatch(
+      /msg="still stuck in the kernel 5 s after the signal: killing the process" signal=SIGTERM/,
+    );
   } finally {
     await exp.stop('SIGKILL');
     fs.rmSync(proc, { recursive: true });
