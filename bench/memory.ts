@@ -27,8 +27,11 @@ const ARMS: Array<{ name: string; node?: string[]; flags?: string[]; script?: st
     name: 'exporter, no mounts, no probes (the mount-locks worker)',
     flags: ['--no-collector.mounts', '--no-collector.probes'],
   },
-  { name: 'exporter, no tracefs (its worker)', flags: ['--no-collector.tracefs'] },
-  { name: 'exporter, no namespaces (its worker)', flags: ['--no-collector.namespaces'] },
+  { name: 'exporter, no tracefs (the kernel-events worker stays)', flags: ['--no-collector.tracefs'] },
+  {
+    name: 'exporter, no tracefs, no namespaces (the kernel-events worker)',
+    flags: ['--no-collector.tracefs', '--no-collector.namespaces'],
+  },
   { name: 'exporter, --max-semi-space-size=1', node: ['--max-semi-space-size=1'] },
   { name: 'exporter, --v8-pool-size=1', node: ['--v8-pool-size=1'] },
 ];

@@ -1,7 +1,7 @@
 /**
  * Mount namespaces, and the mounts attached to and detached from them. Where the kernel has the
- * nsfs walk (Linux 6.12+) and fanotify mount events (6.15+), the mount-namespaces thread
- * (src/sources/mount-namespaces/) counts every namespace with its mounts and every attach and
+ * nsfs walk (Linux 6.12+) and fanotify mount events (6.15+), the mount-namespaces watcher
+ * (src/sources/mount-namespaces/, on the kernel-events thread) counts every namespace with its mounts and every attach and
  * detach, exactly and without touching a mount table; otherwise the /proc/*\/ns/mnt links are
  * scanned (processes may exit mid-scan) and churn is left to the mounts collector's table diff.
  */
@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import { errnoCode } from '../errors';
 import { oneOf, positive } from '../flags';
 import { MountNamespacesSource, type EventCounts } from '../sources/mount-namespaces/source';
-import type { EventScope } from '../sources/mount-namespaces/thread';
+import type { EventScope } from '../sources/mount-namespaces/watcher';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 import { NAMESPACES_METRICS } from '../metric-names';
 
@@ -130,17 +130,20 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
         'Mount namespaces whose mount events are counted (every one with --collector.namespaces.events=node).',
       ),
     );
-    this.source = new MountNamespacesSource({
-      watchedNs: ctx.paths.proc(ctx.mountPid, 'ns/mnt'),
-      fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'),
-      procfs: ctx.paths.procfs,
-      leakScanMs: options.leakScanMs ?? LEAK_SCAN_MS,
-      scope: options.events,
-      walkIntervalMs: ctx.sampleIntervalMs,
-      hotPerSecond: options.stormRate,
-    });
+    this.source = new MountNamespacesSource(
+      {
+        watchedNs: ctx.paths.proc(ctx.mountPid, 'ns/mnt'),
+        fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'),
+        procfs: ctx.paths.procfs,
+        leakScanMs: options.leakScanMs ?? LEAK_SCAN_MS,
+        scope: options.events,
+        walkIntervalMs: ctx.sampleIntervalMs,
+        hotPerSecond: options.stormRate,
+      },
+      ctx.threads.kernelEvents,
+    );
     this.source.errors((message) =>
-      ctx.log.failure('namespaces:thread', 'warn', 'mount namespaces thread', { err: message }),
+      ctx.log.failure('namespaces:thread', 'warn', 'mount namespaces watcher', { err: message }),
     );
   }
 

@@ -1,6 +1,6 @@
 /**
  * Exact mount syscall accounting and measured lock wait, from the kernel's own tracepoints. Probes
- * estimate; these count. The trace thread (src/sources/tracefs/) owns the instance and hands over
+ * estimate; these count. The trace owner (src/sources/tracefs/), on the kernel-events thread, owns the instance and hands over
  * what changed since the last sample; this collector places each CPU on its socket and adds it to
  * the counters. Where tracefs cannot be used (no privileges, no tracefs, a kernel without syscall
  * tracepoints) the collector has no data and says why once; it retries every minute.
@@ -217,19 +217,22 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
 
   private async start(): Promise<TraceSource> {
     const o = this.options;
-    const source = await TraceSource.open({
-      procfs: this.ctx.paths.procfs,
-      sysfs: this.ctx.paths.sysfs,
-      tracefsPath: o.path,
-      bufferSizeKb: o.bufferSizeKb,
-      format: o.format,
-      readers: o.readers,
-      armed: o.mode === 'always',
-      buckets: LATENCY_BUCKETS,
-      topProcesses: o.topProcesses,
-      maxInflight: MAX_INFLIGHT,
-      pollMs: POLL_MS,
-    });
+    const source = await TraceSource.open(
+      {
+        procfs: this.ctx.paths.procfs,
+        sysfs: this.ctx.paths.sysfs,
+        tracefsPath: o.path,
+        bufferSizeKb: o.bufferSizeKb,
+        format: o.format,
+        readers: o.readers,
+        armed: o.mode === 'always',
+        buckets: LATENCY_BUCKETS,
+        topProcesses: o.topProcesses,
+        maxInflight: MAX_INFLIGHT,
+        pollMs: POLL_MS,
+      },
+      this.ctx.threads.kernelEvents,
+    );
     const i = source.opened;
     const log = this.ctx.log;
     for (const name of i.removedStale)

@@ -5,7 +5,7 @@
  */
 import { errnoName } from './errno';
 import { errno, func } from './libc';
-import { POLLIN, pollNow } from './poll';
+import { POLLIN, pollLater } from './poll';
 import { refused } from './refuse';
 
 const FAN_CLOEXEC = 0x1;
@@ -60,7 +60,14 @@ export function readEvents(fd: number, buf: Buffer): number {
   throw new FanotifyError('read', code);
 }
 
-/** Waits up to `timeoutMs` for events on `fd`: true when some are queued. */
-export function waitEvents(fd: number, timeoutMs: number): boolean {
-  return (pollNow(fd, POLLIN, timeoutMs) & POLLIN) !== 0;
+/**
+ * Waits up to `timeoutMs` for events on `fd` on a thread of libuv's pool, the caller's event loop
+ * free meanwhile; `done` gets true when some are queued.
+ */
+export function waitEventsLater(
+  fd: number,
+  timeoutMs: number,
+  done: (err: Error | undefined, ready: boolean) => void,
+): void {
+  pollLater(fd, POLLIN, timeoutMs, (err, revents) => done(err, (revents & POLLIN) !== 0));
 }

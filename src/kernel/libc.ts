@@ -25,6 +25,19 @@ export function bind(make: (lib: Library) => unknown): Binding {
   };
 }
 
+/**
+ * A libc function run on a thread of libuv's pool (koffi's async call): the last argument is the
+ * callback `(err, result)`. For a call that may wait (poll), off the caller's event loop and
+ * without a thread of its own. Bound at its first call, as bind() is.
+ */
+export function bindAsync(make: (lib: Library) => unknown): (...args: unknown[]) => void {
+  let bound: { async: (...args: unknown[]) => void } | undefined;
+  return (...args) => {
+    bound ??= make(libc()) as { async: (...args: unknown[]) => void };
+    bound.async(...args);
+  };
+}
+
 /** A libc function by its C prototype, bound at its first call. */
 export function func(prototype: string): Binding {
   return bind((l) => l.func(prototype));

@@ -28,6 +28,10 @@ export interface WorkerCallOptions {
   workerData?: unknown;
   /** Start a new worker on the next call after one exits (false: every later call rejects). */
   respawn?: boolean;
+  /** Messages the worker posts on its own, outside the call protocol (those without a numeric id). */
+  onPush?: (message: unknown) => void;
+  /** Each worker's end, with why (a crash, its exit, or close()). */
+  onExit?: (err: Error) => void;
 }
 
 export class WorkerCall<Req extends object, Res extends object> {
@@ -36,6 +40,7 @@ export class WorkerCall<Req extends object, Res extends object> {
   private readonly pending = new Map<number, Pending<Res>>();
   private readonly lateIds = new Set<number>();
   private failure: Error | undefined;
+  private started = 0;
 
   constructor(
     private readonly file: string,
@@ -52,12 +57,27 @@ export class WorkerCall<Req extends object, Res extends object> {
     return this.options.respawn === false ? this.failure : undefined;
   }
 
+  /** Workers started so far: state a caller set up in a worker is gone once this moves on. */
+  get generation(): number {
+    return this.started;
+  }
+
+  /** Why the last worker ended; undefined while the first lives. */
+  get lastFailure(): Error | undefined {
+    return this.failure;
+  }
+
   /** Starts the worker now rather than on the first call. */
   start(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(this.file, { workerData: this.options.workerData });
+    this.started++;
     w.unref();
     w.on('message', (res: WorkerAnswer<Res>) => {
+      if (typeof res?.id !== 'number') {
+        this.options.onPush?.(res);
+        return;
+      }
       this.lateIds.delete(res.id);
       const p = this.pending.get(res.id);
       if (!p) return;
@@ -74,7 +94,9 @@ export class WorkerCall<Req extends object, Res extends object> {
     w.on('exit', (code) => {
       if (this.worker === w) this.worker = undefined;
       this.lateIds.clear();
-      this.failAll(crashed ?? new Error(`worker ${this.file} exited (code ${code})`));
+      const why = crashed ?? new Error(`worker ${this.file} exited (code ${code})`);
+      this.failAll(why);
+      this.options.onExit?.(why);
     });
     this.worker = w;
     return w;

@@ -1,17 +1,18 @@
 /**
- * The mount-namespaces thread (thread.ts) as the main thread sees it: the latest walk, and the mount
- * events counted since the last read, taken from shared memory without a message.
+ * The mount-namespaces watcher (watcher.ts) as the main thread sees it: the latest walk, and the
+ * mount events counted since the last read, taken from shared memory without a message. The
+ * watcher runs on the kernel-events thread; where that thread died, the next read starts it again.
  */
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { KernelEventsThread } from '../kernel-events/source';
 import {
   COUNTER,
   COUNTERS,
   type EventScope,
   type NamespacesMessage,
   type NamespacesReady,
+  type NamespacesSettings,
   type WalkResult,
-} from './thread';
+} from './watcher';
 
 export interface EventCounts {
   attach: number;
@@ -30,47 +31,60 @@ export interface NamespacesReading {
 }
 
 export class MountNamespacesSource {
-  private readonly worker: Worker;
   private readonly counters = new BigInt64Array(new SharedArrayBuffer(8 * COUNTERS));
-  private readonly control = new Int32Array(new SharedArrayBuffer(4));
   private readonly taken = new Array<bigint>(COUNTERS).fill(0n);
+  private readonly settings: NamespacesSettings;
   private latest: WalkResult | undefined;
+  private generation: number;
+  private closing = false;
   private stopped: Promise<void>;
-  /** What the thread could set up, once it said so. */
+  private done: () => void = () => undefined;
+  private resolveReady: (r: NamespacesReady) => void = () => undefined;
+  /** What the watcher could set up, once it said so. */
   readonly ready: Promise<NamespacesReady>;
   private onHot: (attachesPerSecond: number) => void = () => undefined;
   private onError: (message: string) => void = () => undefined;
 
-  constructor(opts: {
-    watchedNs: string;
-    fallbackNs: string;
-    procfs: string;
-    leakScanMs: number;
-    scope: EventScope;
-    walkIntervalMs: number;
-    hotPerSecond: number;
-  }) {
-    this.worker = new Worker(path.join(__dirname, 'thread.js'), {
-      workerData: { ...opts, counters: this.counters.buffer, control: this.control.buffer },
+  constructor(
+    opts: {
+      watchedNs: string;
+      fallbackNs: string;
+      procfs: string;
+      leakScanMs: number;
+      scope: EventScope;
+      walkIntervalMs: number;
+      hotPerSecond: number;
+    },
+    private readonly thread: KernelEventsThread,
+  ) {
+    this.settings = { ...opts, counters: this.counters.buffer };
+    this.ready = new Promise((r) => (this.resolveReady = r));
+    this.stopped = new Promise((r) => (this.done = r));
+    this.thread.watchNamespaces(
+      this.settings,
+      (m) => this.listen(m),
+      (err) => this.ended(err),
+    );
+    this.generation = this.thread.generation;
+  }
+
+  private listen(m: NamespacesMessage): void {
+    if (m.type === 'ready') this.resolveReady(m);
+    else if (m.type === 'walk') this.latest = m;
+    else if (m.type === 'hot') this.onHot(m.attachesPerSecond);
+    else if (m.type === 'error') this.onError(m.message);
+    else if (m.type === 'stopped') this.done();
+  }
+
+  /** The thread ended: the watcher with it. */
+  private ended(err: Error): void {
+    this.resolveReady({
+      type: 'ready',
+      walk: { ok: false, reason: err.message },
+      events: { ok: false, reason: err.message },
     });
-    this.worker.unref();
-    let ready: (r: NamespacesReady) => void = () => undefined;
-    this.ready = new Promise((r) => (ready = r));
-    let done: () => void = () => undefined;
-    this.stopped = new Promise((r) => (done = r));
-    this.worker.on('message', (m: NamespacesMessage) => {
-      if (m.type === 'ready') ready(m);
-      else if (m.type === 'walk') this.latest = m;
-      else if (m.type === 'hot') this.onHot(m.attachesPerSecond);
-      else if (m.type === 'error') this.onError(m.message);
-      else if (m.type === 'stopped') done();
-    });
-    this.worker.on('error', (err) => {
-      ready({ type: 'ready', walk: { ok: false, reason: err.message }, events: { ok: false, reason: err.message } });
-      this.onError(err.message);
-      done();
-    });
-    this.worker.on('exit', () => done());
+    if (!this.closing) this.onError(err.message);
+    this.done();
   }
 
   /** Called when mount events arrive faster than hotPerSecond: a storm may be starting. */
@@ -84,6 +98,17 @@ export class MountNamespacesSource {
 
   async read(): Promise<NamespacesReading> {
     const r = await this.ready;
+    if (this.thread.generation !== this.generation && !this.closing) {
+      // The thread died (its walk with it) and may have been started again for the trace source: watch there.
+      this.latest = undefined;
+      this.stopped = new Promise((res) => (this.done = res));
+      this.thread.watchNamespaces(
+        this.settings,
+        (m) => this.listen(m),
+        (err) => this.ended(err),
+      );
+      this.generation = this.thread.generation;
+    }
     const out: NamespacesReading = {};
     const delta = (i: number) => {
       const v = Atomics.load(this.counters, i);
@@ -107,13 +132,12 @@ export class MountNamespacesSource {
     return out;
   }
 
-  /** The thread sees the stop flag within a second, closes its descriptors and ends. */
+  /** The watcher sees the stop within a second, closes its descriptors and says so; the thread stays. */
   async close(): Promise<void> {
-    Atomics.store(this.control, 0, 1);
-    Atomics.notify(this.control, 0);
+    this.closing = true;
+    this.thread.stopNamespaces();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.stopped, new Promise((r) => (timer = setTimeout(r, 2000)))]);
     clearTimeout(timer);
-    await this.worker.terminate();
   }
 }

@@ -1,6 +1,8 @@
 /**
- * The mount-namespaces thread: every mount namespace of the host, and every mount attached to or
- * detached from them, without reading a mount table or tracing a syscall.
+ * The mount-namespaces watcher: every mount namespace of the host, and every mount attached to or
+ * detached from them, without reading a mount table or tracing a syscall. It runs on the
+ * kernel-events thread (src/sources/kernel-events/thread.ts), beside the trace owner: neither ever
+ * waits on the mount locks.
  *
  *  - The walk (NS_MNT_GET_PREV/NEXT, Linux 6.12+), once per sample interval: how many namespaces,
  *    their mounts in all, the largest. It finds namespaces no process lives in (held by a bind
@@ -10,20 +12,21 @@
  *    finds (the mount locks are global: a storm in any namespace is the node's); `watched` marks
  *    the watched one only.
  *
- * The thread waits in poll(2) for events and wakes for the next walk; the counts go to the main
- * thread through shared memory, so nothing waits on a message. An attach rate past `hotPerSecond`
- * over 100 ms is told to the main thread at once (`hot`), so tracing can be armed within a sample.
+ * The watcher waits for events in poll(2) on a thread of libuv's pool (so the thread's event loop,
+ * and the trace owner's drains, go on meanwhile), and wakes for the next walk; the counts go to the
+ * main thread through shared memory, so nothing waits on a message. An attach rate past
+ * `hotPerSecond` over 100 ms is told to the main thread at once (`hot`), so tracing can be armed
+ * within a sample.
  */
 import * as fs from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../../errors';
-import { markMountNamespace, openMountEvents, readEvents, waitEvents } from '../../kernel/fanotify';
+import { markMountNamespace, openMountEvents, readEvents, waitEventsLater } from '../../kernel/fanotify';
 import { mountNamespaceInfo, walkMountNamespaces } from '../../kernel/nsfs';
 import { countMountEvents, type MountEventCounts } from './records';
 
 export type EventScope = 'node' | 'watched' | 'off';
 
-export interface NamespacesThreadData {
+export interface NamespacesSettings {
   /** The watched namespace's nsfs file, <procfs>/<pid>/ns/mnt. */
   watchedNs: string;
   /** Where the walk starts when the watched namespace cannot be opened: this thread's own, under path.procfs. */
@@ -36,10 +39,8 @@ export interface NamespacesThreadData {
   walkIntervalMs: number;
   /** Attaches per second, over 100 ms, that count as a storm starting. */
   hotPerSecond: number;
-  /** BigInt64: attach, detach, overflows, malformed, reads. */
+  /** BigInt64: attach, detach, overflows, malformed, created (COUNTER). */
   counters: SharedArrayBuffer;
-  /** Int32: [0] stop. */
-  control: SharedArrayBuffer;
 }
 
 /**
@@ -82,10 +83,13 @@ export type NamespacesMessage =
 
 const MAX_MARKS = 4096;
 const HOT_WINDOW_MS = 100;
-
-function post(m: NamespacesMessage): void {
-  parentPort?.postMessage(m);
-}
+/**
+ * After a read that found events, the next wait starts this much later: a storm queues events
+ * faster than a poll can come back for each, and every trip to libuv's pool and back costs tens of
+ * microseconds. 10 ms holds at most a few hundred events of a storm (the queue holds 16,384) and
+ * keeps the hot window's answer within its 100 ms.
+ */
+const EVENT_BATCH_MS = 10;
 
 /**
  * The mount namespaces (nsfs inodes) the processes under `procfs` are in, and how many processes'
@@ -107,9 +111,13 @@ function processNamespaces(procfs: string): { held: Set<number>; unreadable: num
   return { held, unreadable };
 }
 
-function run(data: NamespacesThreadData): void {
+/**
+ * Starts watching; everything it learns goes to `post` (ready first; stopped last, after stop()).
+ * Setting up is synchronous; from then on the watcher runs on the event loop of the thread that
+ * started it, with its waits on libuv's pool.
+ */
+export function watchNamespaces(data: NamespacesSettings, post: (m: NamespacesMessage) => void): { stop(): void } {
   const counters = new BigInt64Array(data.counters);
-  const stop = new Int32Array(data.control);
   // The watched namespace's descriptor; where it cannot be opened (PID 1's needs ptrace access),
   // the walk starts from this thread's own namespace: any nsfs descriptor leads to all of them.
   let watched: number | undefined;
@@ -126,7 +134,7 @@ function run(data: NamespacesThreadData): void {
     const reason = `${watchedWhy}; cannot open ${data.fallbackNs}: ${errorMessage(err)}`;
     post({ type: 'ready', walk: { ok: false, reason }, events: { ok: false, reason } });
     post({ type: 'stopped' });
-    return;
+    return { stop: () => undefined };
   }
   let walkOk: NamespacesReady['walk'];
   try {
@@ -228,35 +236,11 @@ function run(data: NamespacesThreadData): void {
   let windowAttaches = 0;
   let lastHot = 0;
   let nextWalk = Date.now();
-  while (Atomics.load(stop, 0) === 0) {
-    const now = Date.now();
-    if (walkOk.ok && now >= nextWalk) {
-      try {
-        walk();
-      } catch (err) {
-        post({ type: 'error', message: `namespace walk: ${errorMessage(err)}` });
-      }
-      nextWalk = now + data.walkIntervalMs;
-    }
-    // Wake for the next walk, or within a second to see the stop flag.
-    const wait = Math.max(1, Math.min(walkOk.ok ? nextWalk - Date.now() : 1000, 1000));
-    if (fan === undefined) {
-      Atomics.wait(stop, 0, 0, wait);
-      continue;
-    }
-    let ready: boolean;
-    try {
-      ready = waitEvents(fan, wait);
-    } catch (err) {
-      post({ type: 'error', message: `mount events: ${errorMessage(err)}` });
-      Atomics.wait(stop, 0, 0, 1000);
-      continue;
-    }
-    if (!ready) continue;
+  const readAll = () => {
     for (;;) {
       let n: number;
       try {
-        n = readEvents(fan, buf);
+        n = readEvents(fan as number, buf);
       } catch (err) {
         post({ type: 'error', message: `mount events: ${errorMessage(err)}` });
         break;
@@ -279,17 +263,57 @@ function run(data: NamespacesThreadData): void {
         post({ type: 'hot', attachesPerSecond: windowAttaches * (1000 / HOT_WINDOW_MS) });
       }
     }
-  }
-  if (fan !== undefined) fs.closeSync(fan);
-  fs.closeSync(start);
-  post({ type: 'stopped' });
-}
-
-if (parentPort) {
-  try {
-    run(workerData as NamespacesThreadData);
-  } catch (err) {
-    post({ type: 'error', message: errorMessage(err) });
+  };
+  let stopping = false;
+  /** A timer to the next step, or undefined while a poll is out on the pool (it calls step when back). */
+  let timer: NodeJS.Timeout | undefined;
+  const finish = () => {
+    if (fan !== undefined) fs.closeSync(fan);
+    fs.closeSync(start);
     post({ type: 'stopped' });
-  }
+  };
+  const step = (): void => {
+    timer = undefined;
+    if (stopping) return finish();
+    const now = Date.now();
+    if (walkOk.ok && now >= nextWalk) {
+      try {
+        walk();
+      } catch (err) {
+        post({ type: 'error', message: `namespace walk: ${errorMessage(err)}` });
+      }
+      nextWalk = now + data.walkIntervalMs;
+    }
+    // Wake for the next walk, or within a second to see a stop.
+    const wait = Math.max(1, Math.min(walkOk.ok ? nextWalk - Date.now() : 1000, 1000));
+    if (fan === undefined) {
+      timer = setTimeout(step, wait);
+      return;
+    }
+    waitEventsLater(fan, wait, (err, ready) => {
+      if (err) {
+        post({ type: 'error', message: `mount events: ${errorMessage(err)}` });
+        if (!stopping) timer = setTimeout(step, 1000);
+        else finish();
+        return;
+      }
+      if (ready && !stopping) {
+        readAll();
+        timer = setTimeout(step, EVENT_BATCH_MS);
+      } else step();
+    });
+  };
+  step();
+  return {
+    stop() {
+      if (stopping) return;
+      stopping = true;
+      // Waiting on a timer: finish now. A poll out on the pool finishes when it is back (within a second).
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+        finish();
+      }
+    },
+  };
 }

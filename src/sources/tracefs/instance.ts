@@ -1,6 +1,6 @@
 /**
  * The exporter's own tracefs instance (`instances/mountstorm-<pid>`): never the global buffer or
- * another tool's instance. Created, read and removed by the trace thread; everything here is
+ * another tool's instance. Created, read and removed by the kernel-events thread; everything here is
  * synchronous, and removeInstance() also works from the main thread's 'exit' handler after a fatal
  * error (the descriptors are the process's, whichever thread opened them).
  */
@@ -16,7 +16,7 @@ import { releaseTracefs, type TracefsMount } from './locate';
 /** How the instance's events are read: the ring buffer's binary pages per CPU, or the kernel's text. */
 export type TraceFormat = 'auto' | 'raw' | 'text';
 
-/** Descriptors the trace thread reads, opened non-blocking so they close with the instance. */
+/** Descriptors the kernel-events thread reads, opened non-blocking so they close with the instance. */
 export type TraceStream =
   | { format: 'text'; fd: number }
   | { format: 'raw'; cpus: Array<{ cpu: number; fd: number }>; layout: RawLayout; pageSize: number };

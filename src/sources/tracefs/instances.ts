@@ -8,7 +8,7 @@
  * gives EBUSY), so every other `mountstorm-*` instance that rmdir accepts belonged to an exporter
  * that is gone. Exporters starting together take turns (flock on `instances/`) from removing stale
  * instances to pinning their new one, so none takes another's instance, made but not yet pinned,
- * for a dead exporter's. Synchronous and may wait: called from the trace thread only.
+ * for a dead exporter's. Synchronous and may wait: called from the kernel-events thread only.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,9 +1,10 @@
 /**
- * The trace thread: everything the tracefs source does in the kernel happens here, never on the
- * exporter's event loop. It finds (or mounts) tracefs, takes its turn on `instances/`, creates and
- * opens the exporter's instance, drains it every few milliseconds (non-blocking, so it never sits in
- * a read the exporter cannot interrupt), folds the events into what changed since the last take,
- * reads the per-CPU loss counters, and removes the instance when told to close.
+ * The trace owner: everything the tracefs source does in the kernel, on the kernel-events thread
+ * (src/sources/kernel-events/thread.ts), never on the exporter's event loop. It finds (or mounts)
+ * tracefs, takes its turn on `instances/`, creates and opens the exporter's instance, drains it
+ * every few milliseconds (non-blocking, so it never sits in a read the thread cannot leave), folds
+ * the events into what changed since the last take, reads the per-CPU loss counters, and removes
+ * the instance when told to close.
  *
  * Two streams: the binary pages of every CPU's trace_pipe_raw (the default; no formatting in the
  * kernel), or the text of trace_pipe. Raw pages come per CPU, so each drain merges them by time
@@ -13,11 +14,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
-import { parentPort, workerData } from 'node:worker_threads';
 import { errnoCode, errorMessage, ParseError } from '../../errors';
 import { HostPaths } from '../../fs/paths';
 import { MonotonicDelta } from '../monotonic-delta';
-import type { WorkerAnswer } from '../worker-call';
 import { mergeDeltas, TraceAggregator, type TraceDelta } from './aggregator';
 import { accountEvent, type RawBatch } from './batch';
 import { removeInstance, TraceInstance, type InstanceHandle, type TraceFormat, type TraceStream } from './instance';
@@ -26,7 +25,7 @@ import { TimeMerge } from './merge';
 import { TaskNames } from './names';
 import { decodePage } from './page';
 
-export interface TraceThreadData {
+export interface TraceSettings {
   procfs: string;
   sysfs: string;
   /** --collector.tracefs.path, or undefined to look in the usual places. */
@@ -66,13 +65,12 @@ export interface OpenedInstance {
 }
 
 export type TraceRequest =
-  | { id: number; op: 'open' }
-  | { id: number; op: 'take'; acked: boolean }
-  | { id: number; op: 'arm'; on: boolean }
-  | { id: number; op: 'close' };
+  | { op: 'open'; settings: TraceSettings }
+  | { op: 'take'; acked: boolean }
+  | { op: 'arm'; on: boolean }
+  | { op: 'close' };
 export type TraceAnswer = { opened?: OpenedInstance; delta?: TraceDelta; readError?: string };
 
-const data = workerData as TraceThreadData;
 const CHUNK = 1 << 20;
 /** At most this much is read per drain, so requests are answered even under a flood. */
 const MAX_DRAIN = 64 << 20;
@@ -80,26 +78,16 @@ const MAX_DRAIN = 64 << 20;
 const INFLIGHT_MAX_AGE_S = 300;
 /** Names are asked for again after this long (see TaskNames). */
 const NAME_TTL_MS = 1000;
-
-let instance: TraceInstance | undefined;
-let agg: TraceAggregator | undefined;
-let drainStream: () => void = () => undefined;
-let names: TaskNames | undefined;
-let namesAt = 0;
-let readError: string | undefined;
-let closed = false;
-let timer: NodeJS.Timeout | undefined;
-/** Bytes read by the last drain from the busiest CPU, against its buffer: how soon to drain again. */
-let busiest = 0;
-let bufferBytes = 0;
 /** Drains come every pollMs, or every BUSY_POLL_MS while a drain found a CPU's buffer an eighth full. */
 const BUSY_POLL_MS = 10;
-/** Deltas answered but not yet acknowledged: sent again, added to, until the main thread has one. */
-let pending: TraceDelta | undefined;
-const lostStats = new MonotonicDelta();
 
 /** Reads until EAGAIN or `budget` bytes, handing each read's length to `chunk`; returns the bytes read. */
-function readAll(fd: number, buf: Buffer, budget: number, chunk: (n: number) => void): number {
+function readAll(
+  fd: number,
+  buf: Buffer,
+  budget: number,
+  chunk: (n: number) => void,
+): { total: number; error?: string; gone?: boolean } {
   let total = 0;
   while (total < budget) {
     let n: number;
@@ -110,170 +98,199 @@ function readAll(fd: number, buf: Buffer, budget: number, chunk: (n: number) => 
       // ENODEV: this CPU's buffer is offline (a CPU taken down); it has nothing to read.
       if (code === 'EAGAIN' || code === 'EINTR' || code === 'ENODEV') break;
       // EBADF: the instance was removed and its descriptor closed; nothing more will come.
-      readError = errorMessage(err);
-      if (code === 'EBADF') closed = true;
-      break;
+      return { total, error: errorMessage(err), gone: code === 'EBADF' };
     }
     if (n === 0) break;
-    readError = undefined;
     total += n;
     chunk(n);
   }
-  return total;
+  return { total };
 }
 
-function textDrain(a: TraceAggregator, fd: number): () => void {
-  const decoder = new StringDecoder('utf8');
-  const buf = Buffer.allocUnsafe(CHUNK);
-  return () => {
-    busiest = readAll(fd, buf, MAX_DRAIN, (n) => a.feed(decoder.write(buf.subarray(0, n))));
-  };
-}
+/** One instance, opened by open(), read until close(). */
+export class TraceOwner {
+  private instance: TraceInstance | undefined;
+  private agg: TraceAggregator | undefined;
+  private drainStream: () => void = () => undefined;
+  private names: TaskNames | undefined;
+  private namesAt = 0;
+  private readError: string | undefined;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Bytes read by the last drain from the busiest CPU, against its buffer: how soon to drain again. */
+  private busiest = 0;
+  private bufferBytes = 0;
+  /** Deltas answered but not yet acknowledged: sent again, added to, until the main thread has one. */
+  private pending: TraceDelta | undefined;
+  private readonly lostStats = new MonotonicDelta();
+  private sinceExpire = 0;
 
-function rawDrain(a: TraceAggregator, stream: Extract<TraceStream, { format: 'raw' }>, monoClock: boolean): () => void {
-  const buf = Buffer.allocUnsafe(stream.pageSize);
-  const merge = new TimeMerge(monoClock);
-  const emit = (b: RawBatch, i: number) => accountEvent(a, b, i);
-  return () => {
-    const now = Number(process.hrtime.bigint()) / 1e9;
-    let budget = MAX_DRAIN;
-    busiest = 0;
-    for (const { cpu, fd } of stream.cpus) {
-      if (closed) break;
-      merge.startRun();
-      const got = readAll(fd, buf, budget, (n) => {
-        const r = decodePage(buf, n, cpu, stream.layout, merge.pending);
-        if (r.missed > 0) a.lost(r.missed);
-        if (r.error) a.malformed(new ParseError(`per_cpu/cpu${cpu}/trace_pipe_raw`, 0, r.error));
-      });
-      budget -= got;
-      busiest = Math.max(busiest, got);
+  constructor(private readonly settings: TraceSettings) {}
+
+  /** A read's outcome: a read error stands until a read succeeds; EBADF ends the instance. */
+  private read(fd: number, buf: Buffer, budget: number, chunk: (n: number) => void): number {
+    const r = readAll(fd, buf, budget, chunk);
+    if (r.error !== undefined) {
+      this.readError = r.error;
+      if (r.gone) this.closed = true;
+    } else if (r.total > 0) this.readError = undefined;
+    return r.total;
+  }
+
+  private textDrain(a: TraceAggregator, fd: number): () => void {
+    const decoder = new StringDecoder('utf8');
+    const buf = Buffer.allocUnsafe(CHUNK);
+    return () => {
+      this.busiest = this.read(fd, buf, MAX_DRAIN, (n) => a.feed(decoder.write(buf.subarray(0, n))));
+    };
+  }
+
+  private rawDrain(
+    a: TraceAggregator,
+    stream: Extract<TraceStream, { format: 'raw' }>,
+    monoClock: boolean,
+  ): () => void {
+    const buf = Buffer.allocUnsafe(stream.pageSize);
+    const merge = new TimeMerge(monoClock);
+    const emit = (b: RawBatch, i: number) => accountEvent(a, b, i);
+    return () => {
+      const now = Number(process.hrtime.bigint()) / 1e9;
+      let budget = MAX_DRAIN;
+      this.busiest = 0;
+      for (const { cpu, fd } of stream.cpus) {
+        if (this.closed) break;
+        merge.startRun();
+        const got = this.read(fd, buf, budget, (n) => {
+          const r = decodePage(buf, n, cpu, stream.layout, merge.pending);
+          if (r.missed > 0) a.lost(r.missed);
+          if (r.error) a.malformed(new ParseError(`per_cpu/cpu${cpu}/trace_pipe_raw`, 0, r.error));
+        });
+        budget -= got;
+        this.busiest = Math.max(this.busiest, got);
+      }
+      merge.release(now, emit);
+    };
+  }
+
+  private drain(): void {
+    if (this.closed || !this.agg) return;
+    const now = Date.now();
+    if (this.names && now - this.namesAt >= NAME_TTL_MS) {
+      this.namesAt = now;
+      this.names.expire();
+      this.agg.forgetNames();
     }
-    merge.release(now, emit);
-  };
-}
-
-function drain(): void {
-  if (closed || !agg) return;
-  const now = Date.now();
-  if (names && now - namesAt >= NAME_TTL_MS) {
-    namesAt = now;
-    names.expire();
-    agg.forgetNames();
+    this.drainStream();
   }
-  drainStream();
-}
 
-let sinceExpire = 0;
+  /** Drains while armed: every pollMs, sooner while the buffers fill fast; stops when disarmed. */
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.closed || !this.instance?.armed) return;
+    const wait = this.busiest * 8 >= this.bufferBytes ? BUSY_POLL_MS : this.settings.pollMs;
+    this.timer = setTimeout(() => {
+      this.drain();
+      this.sinceExpire += wait;
+      if (this.sinceExpire >= 10_000) {
+        this.sinceExpire = 0;
+        this.agg?.expire(INFLIGHT_MAX_AGE_S);
+      }
+      this.schedule();
+    }, wait);
+  }
 
-/** Drains while armed: every pollMs, sooner while the buffers fill fast; stops when disarmed. */
-function schedule(): void {
-  clearTimeout(timer);
-  if (closed || !instance?.armed) return;
-  const wait = busiest * 8 >= bufferBytes ? BUSY_POLL_MS : data.pollMs;
-  timer = setTimeout(() => {
-    drain();
-    sinceExpire += wait;
-    if (sinceExpire >= 10_000) {
-      sinceExpire = 0;
-      agg?.expire(INFLIGHT_MAX_AGE_S);
+  open(): OpenedInstance {
+    const data = this.settings;
+    const paths = new HostPaths(data.procfs, data.sysfs);
+    const tracefs = locateTracefs(paths, data.tracefsPath);
+    const removedStale: string[] = [];
+    const warnings: string[] = [];
+    const bufferSizeKb = data.bufferSizeKb === 'auto' ? bufferSizeFor(os.cpus().length) : data.bufferSizeKb;
+    this.bufferBytes = bufferSizeKb * 1024;
+    let instance: TraceInstance;
+    try {
+      instance = TraceInstance.create(
+        tracefs,
+        { bufferSizeKb, format: data.format, readers: data.readers, armed: data.armed },
+        { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) },
+      );
+    } catch (err) {
+      releaseTracefs(tracefs);
+      throw err;
     }
-    schedule();
-  }, wait);
-}
-
-function open(): OpenedInstance {
-  const paths = new HostPaths(data.procfs, data.sysfs);
-  const tracefs = locateTracefs(paths, data.tracefsPath);
-  const removedStale: string[] = [];
-  const warnings: string[] = [];
-  const bufferSizeKb = data.bufferSizeKb === 'auto' ? bufferSizeFor(os.cpus().length) : data.bufferSizeKb;
-  bufferBytes = bufferSizeKb * 1024;
-  try {
-    instance = TraceInstance.create(
-      tracefs,
-      { bufferSizeKb, format: data.format, readers: data.readers, armed: data.armed },
-      { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) },
-    );
-  } catch (err) {
-    releaseTracefs(tracefs);
-    throw err;
+    this.instance = instance;
+    const stream = instance.stream;
+    const taskNames = new TaskNames(data.procfs, tracefs.dir, stream.format === 'raw');
+    this.names = taskNames;
+    const a = new TraceAggregator({
+      buckets: data.buckets,
+      topProcesses: data.topProcesses,
+      maxInflight: data.maxInflight,
+      resolveComm: (tid) => taskNames.resolve(tid),
+      // An exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry its new name.
+      onName: (tid, comm) => taskNames.rename(tid, comm),
+    });
+    this.agg = a;
+    this.drainStream =
+      stream.format === 'raw' ? this.rawDrain(a, stream, instance.monoClock) : this.textDrain(a, stream.fd);
+    this.schedule();
+    return {
+      bufferSizeKb,
+      handle: instance.handle,
+      format: stream.format,
+      enabled: instance.enabled,
+      missing: instance.missing,
+      textReason: instance.textReason,
+      removedStale,
+      warnings,
+    };
   }
-  const stream = instance.stream;
-  const taskNames = new TaskNames(data.procfs, tracefs.dir, stream.format === 'raw');
-  names = taskNames;
-  const a = new TraceAggregator({
-    buckets: data.buckets,
-    topProcesses: data.topProcesses,
-    maxInflight: data.maxInflight,
-    resolveComm: (tid) => taskNames.resolve(tid),
-    // An exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry its new name.
-    onName: (tid, comm) => taskNames.rename(tid, comm),
-  });
-  agg = a;
-  drainStream = stream.format === 'raw' ? rawDrain(a, stream, instance.monoClock) : textDrain(a, stream.fd);
-  schedule();
-  return {
-    bufferSizeKb,
-    handle: instance.handle,
-    format: stream.format,
-    enabled: instance.enabled,
-    missing: instance.missing,
-    textReason: instance.textReason,
-    removedStale,
-    warnings,
-  };
-}
 
-/** Arms or disarms the instance; what was recorded before disarming is drained first. */
-function arm(on: boolean): void {
-  if (!instance) throw new Error('the trace instance is not open');
-  if (!on) drain();
-  instance.arm(on);
-  if (!on) drain();
-  schedule();
-}
+  /** Arms or disarms the instance; what was recorded before disarming is drained first. */
+  private arm(on: boolean): void {
+    if (!this.instance) throw new Error('the trace instance is not open');
+    if (!on) this.drain();
+    this.instance.arm(on);
+    if (!on) this.drain();
+    this.schedule();
+  }
 
-/** Events lost since the last take: the per-CPU stats where they can be read, else the stream's own markers. */
-function lostSinceLast(delta: TraceDelta): number {
-  // Disarmed, nothing is recorded, so nothing can be lost: the stats are not read.
-  const byCpu = instance?.armed ? instance.lostByCpu() : new Map<string, number>();
-  if (byCpu.size === 0) return delta.lost;
-  let lost = 0;
-  for (const [cpu, v] of byCpu) lost += lostStats.delta(cpu, v);
-  return lost;
-}
+  /** Events lost since the last take: the per-CPU stats where they can be read, else the stream's own markers. */
+  private lostSinceLast(delta: TraceDelta): number {
+    // Disarmed, nothing is recorded, so nothing can be lost: the stats are not read.
+    const byCpu = this.instance?.armed ? this.instance.lostByCpu() : new Map<string, number>();
+    if (byCpu.size === 0) return delta.lost;
+    let lost = 0;
+    for (const [cpu, v] of byCpu) lost += this.lostStats.delta(cpu, v);
+    return lost;
+  }
 
-function handle(req: TraceRequest): TraceAnswer {
-  switch (req.op) {
-    case 'open':
-      return { opened: open() };
-    case 'take': {
-      if (!agg) throw new Error('the trace instance is not open');
-      if (req.acked) pending = undefined;
-      drain();
-      const d = agg.take();
-      d.lost = lostSinceLast(d);
-      pending = pending ? mergeDeltas(pending, d) : d;
-      return { delta: pending, readError };
+  handle(req: TraceRequest): TraceAnswer {
+    switch (req.op) {
+      case 'open':
+        return { opened: this.open() };
+      case 'take': {
+        if (!this.agg) throw new Error('the trace instance is not open');
+        if (req.acked) this.pending = undefined;
+        this.drain();
+        const d = this.agg.take();
+        d.lost = this.lostSinceLast(d);
+        this.pending = this.pending ? mergeDeltas(this.pending, d) : d;
+        return { delta: this.pending, readError: this.readError };
+      }
+      case 'arm':
+        this.arm(req.on);
+        return {};
+      case 'close':
+        this.close();
+        return {};
     }
-    case 'arm':
-      arm(req.on);
-      return {};
-    case 'close':
-      clearTimeout(timer);
-      closed = true;
-      if (instance) removeInstance(instance.handle);
-      return {};
+  }
+
+  /** Stops draining and removes the instance. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.closed = true;
+    if (this.instance) removeInstance(this.instance.handle);
   }
 }
-
-parentPort?.on('message', (req: TraceRequest) => {
-  let res: WorkerAnswer<TraceAnswer>;
-  try {
-    res = { id: req.id, ...handle(req) };
-  } catch (err) {
-    res = { id: req.id, error: errorMessage(err), code: errnoCode(err) };
-  }
-  parentPort?.postMessage(res);
-});

@@ -1,17 +1,15 @@
 /**
- * The tracefs source as the main thread sees it: a trace thread (thread.ts) that owns the instance,
- * asked once per sample for what changed since the last sample. Nothing here touches the kernel,
- * except in the one place that must: when the thread can no longer remove its instance (it died,
- * or the process is exiting after a fatal error), the 'exit' handler removes it synchronously.
+ * The tracefs source as the main thread sees it: a trace owner (owner.ts) on the kernel-events
+ * thread that owns the instance, asked once per sample for what changed since the last sample.
+ * Nothing here touches the kernel, except in the one place that must: when the thread can no longer
+ * remove its instance (it died, or the process is exiting after a fatal error), the 'exit' handler
+ * removes it synchronously.
  */
-import * as path from 'node:path';
 import { UnsupportedError } from '../../errors';
-import { WorkerCall } from '../worker-call';
+import type { KernelEventsThread } from '../kernel-events/source';
 import type { TraceDelta } from './aggregator';
 import { removeInstance, type InstanceHandle } from './instance';
-import type { OpenedInstance, TraceAnswer, TraceRequest, TraceThreadData } from './thread';
-
-type Req = TraceRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
+import type { OpenedInstance, TraceRequest, TraceSettings } from './owner';
 
 const ANSWER_TIMEOUT_MS = 5_000;
 /** Opening takes a turn on instances/, which may wait up to 5 s for another exporter. */
@@ -23,71 +21,73 @@ export class TraceSource {
   private readonly onExit = () => this.removeHere();
 
   private constructor(
-    private readonly thread: WorkerCall<Req, TraceAnswer>,
+    private readonly thread: KernelEventsThread,
+    private readonly owner: number,
+    /** The thread's generation the instance was opened in: a thread started since has none of it. */
+    private readonly generation: number,
     readonly opened: OpenedInstance,
   ) {
     this.handle = opened.handle;
     process.on('exit', this.onExit);
   }
 
-  /** Starts the thread and opens the instance; rejects with UnsupportedError saying why where tracefs cannot be used. */
-  static async open(data: TraceThreadData): Promise<TraceSource> {
-    // No respawn: the thread owns the instance's descriptors; a dead source is replaced whole.
-    const thread = new WorkerCall<Req, TraceAnswer>(path.join(__dirname, 'thread.js'), {
-      workerData: data,
-      respawn: false,
-    });
-    let answer: TraceAnswer;
+  /** Opens the instance on the thread; rejects with UnsupportedError saying why where tracefs cannot be used. */
+  static async open(settings: TraceSettings, thread: KernelEventsThread): Promise<TraceSource> {
+    const owner = thread.newOwner();
+    let answer;
     try {
-      answer = await thread.call(
-        { op: 'open' },
+      answer = await thread.trace(
+        owner,
+        { op: 'open', settings },
         OPEN_TIMEOUT_MS,
         () => new UnsupportedError(`the trace thread did not open an instance within ${OPEN_TIMEOUT_MS} ms`),
       );
     } catch (err) {
-      await thread.close();
       throw err instanceof UnsupportedError ? err : new UnsupportedError((err as Error).message, { cause: err });
     }
-    return new TraceSource(thread, answer.opened as OpenedInstance);
+    return new TraceSource(thread, owner, thread.generation, answer.opened as OpenedInstance);
   }
 
+  /** Why the thread that holds the instance is gone, once it is (the source is then replaced whole). */
   get dead(): Error | undefined {
-    return this.thread.dead;
+    return this.thread.generation === this.generation
+      ? undefined
+      : (this.thread.lastFailure ?? new Error('the trace thread ended'));
+  }
+
+  private call(req: TraceRequest, what: string) {
+    return this.thread.trace(
+      this.owner,
+      req,
+      ANSWER_TIMEOUT_MS,
+      () => new Error(`trace thread did not ${what} within ${ANSWER_TIMEOUT_MS} ms`),
+    );
   }
 
   /** What the thread read since the last call that was answered (a late answer is sent again, with what came since). */
   async take(): Promise<{ delta: TraceDelta; readError?: string }> {
     const acked = this.acked;
     this.acked = false;
-    const a = await this.thread.call(
-      { op: 'take', acked },
-      ANSWER_TIMEOUT_MS,
-      () => new Error(`trace thread did not answer within ${ANSWER_TIMEOUT_MS} ms`),
-    );
+    const a = await this.call({ op: 'take', acked }, 'answer');
     this.acked = true;
     return { delta: a.delta as TraceDelta, readError: a.readError };
   }
 
   /** Enables (or disables) the instance's events: while none is enabled the host pays nothing for tracing. */
   async arm(on: boolean): Promise<void> {
-    await this.thread.call(
-      { op: 'arm', on },
-      ANSWER_TIMEOUT_MS,
-      () => new Error(`trace thread did not ${on ? 'arm' : 'disarm'} within ${ANSWER_TIMEOUT_MS} ms`),
-    );
+    await this.call({ op: 'arm', on }, on ? 'arm' : 'disarm');
   }
 
-  /** The thread removes its instance and ends; where it cannot, this thread does. */
+  /** The thread removes its instance; where it cannot, this thread does. */
   async close(): Promise<void> {
     try {
-      if (!this.thread.dead) {
-        await this.thread.call({ op: 'close' }, ANSWER_TIMEOUT_MS);
+      if (!this.dead) {
+        await this.call({ op: 'close' }, 'close');
         this.handle = undefined;
       }
     } catch {
       // the thread is stuck or gone: removed below
     }
-    await this.thread.close();
     this.removeHere();
   }
 
