@@ -4,6 +4,8 @@
  * a trace reader). Each request carries an id; the worker answers `{ id, ... }`, or
  * `{ id, error, code? }` to reject. A call may time out; its id is then remembered as `late` until
  * the answer comes, so callers can hold back instead of piling more threads onto a stalled lock.
+ * A worker that ends is started again by the next call; `generation` tells callers whose state
+ * lived in it. Messages the worker posts outside the protocol (no numeric id) go to `onPush`.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -26,8 +28,6 @@ export class WorkerCallError extends Error {
 
 export interface WorkerCallOptions {
   workerData?: unknown;
-  /** Start a new worker on the next call after one exits (false: every later call rejects). */
-  respawn?: boolean;
   /** Messages the worker posts on its own, outside the call protocol (those without a numeric id). */
   onPush?: (message: unknown) => void;
   /** Each worker's end, with why (a crash, its exit, or close()). */
@@ -50,11 +50,6 @@ export class WorkerCall<Req extends object, Res extends object> {
   /** Calls that timed out and have not been answered yet: the worker is wedged behind them. */
   get late(): number {
     return this.lateIds.size;
-  }
-
-  /** Why calls fail for good (the worker died and respawn is off), or undefined. */
-  get dead(): Error | undefined {
-    return this.options.respawn === false ? this.failure : undefined;
   }
 
   /** Workers started so far: state a caller set up in a worker is gone once this moves on. */
@@ -113,7 +108,6 @@ export class WorkerCall<Req extends object, Res extends object> {
 
   /** Sends `req` with a fresh id; rejects with `onTimeout()` after `timeoutMs` (none: waits). */
   call(req: Req, timeoutMs?: number, onTimeout?: () => Error): Promise<Res> {
-    if (this.dead) return Promise.reject(this.dead);
     const worker = this.start();
     const id = this.nextId++;
     return new Promise<Res>((resolve, reject) => {

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FIXTURES, IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
-import { startExporter } from '../support/exporter';
+import { inMountNamespace, startExporter } from '../support/exporter';
 import { sum, total } from '../support/metrics';
 
 requireInCi(IS_ROOT, 'root for tracefs and real mounts');
@@ -42,20 +42,11 @@ rootTest('a mount-locks thread stuck on the table leaves the trace counting ever
     expect(sum(before, 'mountstorm_sample_collector_success', { collector: 'tracefs' })).toBe(1);
 
     const K = 23;
-    const helper = path.join(dir, 'ms-k-helper');
-    fs.symlinkSync(process.execPath, helper);
-    fs.mkdirSync(path.join(dir, 'k'));
-    // Into the exporter's private mount namespace, so nothing else mounts there.
-    execFileSync('nsenter', [
-      '-t',
-      String(exp.pid),
-      '-m',
-      '--',
-      helper,
-      path.join(REPO, 'dist/test/support/mount-k.js'),
-      path.join(dir, 'k'),
-      String(K),
-    ]);
+    // In the exporter's private mount namespace, where nothing else mounts.
+    inMountNamespace(
+      exp,
+      `mkdir ${dir}/k; ${process.execPath} ${path.join(REPO, 'dist/test/support/mount-k.js')} ${dir}/k ${K}`,
+    );
     const after = await exp.waitSamples(3);
     const delta = (name: string, labels: Record<string, string>) =>
       total(after, name, labels) - total(before, name, labels);

@@ -7,7 +7,6 @@ import type { KernelEventsThread } from '../kernel-events/source';
 import {
   COUNTER,
   COUNTERS,
-  type EventScope,
   type NamespacesMessage,
   type NamespacesReady,
   type NamespacesSettings,
@@ -37,7 +36,7 @@ export class MountNamespacesSource {
   private latest: WalkResult | undefined;
   private generation: number;
   private closing = false;
-  private stopped: Promise<void>;
+  private stopped: Promise<void> = Promise.resolve();
   private done: () => void = () => undefined;
   private resolveReady: (r: NamespacesReady) => void = () => undefined;
   /** What the watcher could set up, once it said so. */
@@ -46,26 +45,23 @@ export class MountNamespacesSource {
   private onError: (message: string) => void = () => undefined;
 
   constructor(
-    opts: {
-      watchedNs: string;
-      fallbackNs: string;
-      procfs: string;
-      leakScanMs: number;
-      scope: EventScope;
-      walkIntervalMs: number;
-      hotPerSecond: number;
-    },
+    opts: Omit<NamespacesSettings, 'counters'>,
     private readonly thread: KernelEventsThread,
   ) {
     this.settings = { ...opts, counters: this.counters.buffer };
     this.ready = new Promise((r) => (this.resolveReady = r));
+    this.generation = this.watch();
+  }
+
+  /** Starts the watcher on the thread (starting the thread where none runs); the thread's generation. */
+  private watch(): number {
     this.stopped = new Promise((r) => (this.done = r));
     this.thread.watchNamespaces(
       this.settings,
       (m) => this.listen(m),
       (err) => this.ended(err),
     );
-    this.generation = this.thread.generation;
+    return this.thread.generation;
   }
 
   private listen(m: NamespacesMessage): void {
@@ -101,13 +97,7 @@ export class MountNamespacesSource {
     if (this.thread.generation !== this.generation && !this.closing) {
       // The thread died (its walk with it) and may have been started again for the trace source: watch there.
       this.latest = undefined;
-      this.stopped = new Promise((res) => (this.done = res));
-      this.thread.watchNamespaces(
-        this.settings,
-        (m) => this.listen(m),
-        (err) => this.ended(err),
-      );
-      this.generation = this.thread.generation;
+      this.generation = this.watch();
     }
     const out: NamespacesReading = {};
     const delta = (i: number) => {
