@@ -1,9 +1,10 @@
 /**
  * Mount namespaces, and the mounts attached to and detached from them. Where the kernel has the
  * nsfs walk (Linux 6.12+) and fanotify mount events (6.15+), the mount-namespaces watcher
- * (src/sources/mount-namespaces/, on the kernel-events thread) counts every namespace with its mounts and every attach and
- * detach, exactly and without touching a mount table; otherwise the /proc/*\/ns/mnt links are
- * scanned (processes may exit mid-scan) and churn is left to the mounts collector's table diff.
+ * (src/sources/mount-namespaces/, on the kernel-events thread) counts every namespace with its
+ * mounts and every attach and detach, exactly and without touching a mount table; otherwise the
+ * /proc/*\/ns/mnt links are scanned (processes may exit mid-scan) and churn is left to the mounts
+ * collector's table diff.
  */
 import { promises as fs } from 'node:fs';
 import { errnoCode } from '../errors';

@@ -1,9 +1,10 @@
 /**
  * Exact mount syscall accounting and measured lock wait, from the kernel's own tracepoints. Probes
- * estimate; these count. The trace owner (src/sources/tracefs/), on the kernel-events thread, owns the instance and hands over
- * what changed since the last sample; this collector places each CPU on its socket and adds it to
- * the counters. Where tracefs cannot be used (no privileges, no tracefs, a kernel without syscall
- * tracepoints) the collector has no data and says why once; it retries every minute.
+ * estimate; these count. The trace owner (src/sources/tracefs/), on the kernel-events thread,
+ * owns the instance and hands over what changed since the last sample; this collector places each
+ * CPU on its socket and adds it to the counters. Where tracefs cannot be used (no privileges, no
+ * tracefs, a kernel without syscall tracepoints) the collector has no data and says why once; it
+ * retries every minute.
  *
  * While a syscall tracepoint is enabled, every syscall of every task on the host takes the kernel's
  * tracing path. So by default (mode on-demand) the instance's events are armed only while the cheap
