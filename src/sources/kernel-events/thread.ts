@@ -33,7 +33,7 @@ function trace(call: KernelEventsCall): TraceAnswer {
     const owner = new TraceOwner(req.settings);
     owners.set(n, owner);
     try {
-      return owner.handle(req);
+      return { opened: owner.open() };
     } catch (err) {
       owners.delete(n);
       throw err;

@@ -265,10 +265,9 @@ export class TraceOwner {
     return lost;
   }
 
-  handle(req: TraceRequest): TraceAnswer {
+  /** A request to the opened instance (opening is open(), with the settings the owner was made with). */
+  handle(req: Exclude<TraceRequest, { op: 'open' }>): TraceAnswer {
     switch (req.op) {
-      case 'open':
-        return { opened: this.open() };
       case 'take': {
         if (!this.agg) throw new Error('the trace instance is not open');
         if (req.acked) this.pending = undefined;
