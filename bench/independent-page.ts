@@ -1,4 +1,4 @@
-// Onset to the node's page on a storm mountstorm did not write: bench/independent/bind-storm.py
+// Onset to the node's page on a storm mountstorm did not write: test/support/bind-storm.py
 // (Python and libc, nothing of ours) forks "containers" that each unshare a private mount namespace
 // and make BINDS bind mounts (~2 × BINDS table changes per start, as containerd 2.1.4's ~205 at 100),
 // every start a CRI-annotated bundle in the task directory the exporter watches. The exporter runs as
@@ -25,7 +25,7 @@ const binds = Number(args[3] ?? 100);
 const rate = Number(args[4] ?? 20);
 const life = Number(args[5] ?? 0);
 const cli = path.join(REPO, 'dist/src/cli.js');
-const storm = path.join(REPO, 'bench/independent/bind-storm.py');
+const storm = path.join(REPO, 'test/support/bind-storm.py');
 const ARMS = { defaults: [] as string[], 'tracing always': ['--collector.tracefs.mode=always'] };
 type Arm = keyof typeof ARMS;
 
@@ -34,6 +34,7 @@ interface Result {
   starts: number;
   /** The exporter's figures over the storm: per start, and lock wait per second. */
   syscallsPerStart: number;
+  madePerStart: number;
   eventsPerStart: number;
   lockWait: number;
 }
@@ -41,6 +42,7 @@ interface Result {
 const FIGURES = {
   starts: 'mountstorm_container_starts_total',
   syscalls: 'mountstorm_mount_syscalls_total',
+  made: 'mountstorm_mounts_created_total',
   events: 'mountstorm_mount_events_total',
   lockWait: 'mountstorm_mount_lock_wait_seconds_total',
 } as const;
@@ -107,6 +109,7 @@ async function once(arm: Arm, port: number): Promise<Result> {
       onsetToPage: paged === undefined ? undefined : paged - r.first,
       starts: r.starts,
       syscallsPerStart: (after.syscalls - before.syscalls) / starts,
+      madePerStart: (after.made - before.made) / starts,
       eventsPerStart: (after.events - before.events) / starts,
       lockWait: (after.lockWait - before.lockWait) / seconds,
     };
@@ -126,7 +129,7 @@ async function once(arm: Arm, port: number): Promise<Result> {
       const x = await once(arm, 19980 + r);
       res[arm].push(x);
       process.stderr.write(
-        `round ${r + 1} ${arm}: ${x.starts} starts, onset to page ${x.onsetToPage?.toFixed(1) ?? 'never'} s, ${x.syscallsPerStart.toFixed(0)} mount syscalls and ${x.eventsPerStart.toFixed(0)} mount events per start, lock wait ${x.lockWait.toFixed(3)} s/s\n`,
+        `round ${r + 1} ${arm}: ${x.starts} starts, onset to page ${x.onsetToPage?.toFixed(1) ?? 'never'} s, ${x.syscallsPerStart.toFixed(0)} mount syscalls, ${x.madePerStart.toFixed(0)} mounts made and ${x.eventsPerStart.toFixed(0)} mount events per start, lock wait ${x.lockWait.toFixed(3)} s/s\n`,
       );
     }
   }
@@ -138,9 +141,9 @@ async function once(arm: Arm, port: number): Promise<Result> {
     `Command: node dist/bench/independent-page.js ${rounds} ${seconds} ${workers} ${binds} ${rate} ${life}\n`,
   );
   console.log(
-    '| exporter | onset to page, median (each) | ÷ tracing always (same round, median) | starts/s | mount syscalls per start | mount events per start | lock wait (s/s) |',
+    '| exporter | onset to page, median (each) | ÷ tracing always (same round, median) | starts/s | mount syscalls per start | new mounts made per start | mount events per start | lock wait (s/s) |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const arm of Object.keys(ARMS) as Arm[]) {
     const xs = res[arm];
     const paged = xs.map((x) => x.onsetToPage).filter((v): v is number => v !== undefined);
@@ -148,7 +151,7 @@ async function once(arm: Arm, port: number): Promise<Result> {
       .map((x, i) => (x.onsetToPage ?? NaN) / (res['tracing always'][i]?.onsetToPage ?? NaN))
       .filter((v) => Number.isFinite(v));
     console.log(
-      `| ${arm} | ${paged.length ? fmt(median(paged)) : 'never'} s (${xs.map((x) => fmt(x.onsetToPage)).join(', ')}) | ${ratios.length ? median(ratios).toFixed(2) : '–'} | ${median(xs.map((x) => x.starts / seconds)).toFixed(1)} | ${median(xs.map((x) => x.syscallsPerStart)).toFixed(0)} | ${median(xs.map((x) => x.eventsPerStart)).toFixed(0)} | ${median(xs.map((x) => x.lockWait)).toFixed(3)} |`,
+      `| ${arm} | ${paged.length ? fmt(median(paged)) : 'never'} s (${xs.map((x) => fmt(x.onsetToPage)).join(', ')}) | ${ratios.length ? median(ratios).toFixed(2) : '–'} | ${median(xs.map((x) => x.starts / seconds)).toFixed(1)} | ${median(xs.map((x) => x.syscallsPerStart)).toFixed(0)} | ${median(xs.map((x) => x.madePerStart)).toFixed(0)} | ${median(xs.map((x) => x.eventsPerStart)).toFixed(0)} | ${median(xs.map((x) => x.lockWait)).toFixed(3)} |`,
     );
   }
 })().catch((err) => {

@@ -37,7 +37,7 @@ function sum(text: string, name: string, filter: (labels: string) => boolean = (
 }
 
 type Figures = Record<
-  'starts' | 'syscalls' | 'idmaps' | 'events' | 'lockWait' | 'lost' | 'ns' | 'work' | 'copy',
+  'starts' | 'syscalls' | 'made' | 'idmaps' | 'events' | 'lockWait' | 'lost' | 'ns' | 'work' | 'copy',
   number
 >;
 
@@ -46,6 +46,7 @@ async function figures(url: string): Promise<Figures> {
   return {
     starts: sum(t, 'mountstorm_container_starts_total'),
     syscalls: sum(t, 'mountstorm_mount_syscalls_total'),
+    made: sum(t, 'mountstorm_mounts_created_total'),
     idmaps: sum(t, 'mountstorm_mount_syscalls_total', (l) => l.includes('syscall="mount_setattr"')),
     events: sum(t, 'mountstorm_mount_events_total'),
     lockWait: sum(t, 'mountstorm_mount_lock_wait_seconds_total'),
@@ -61,6 +62,8 @@ interface Run {
   starts: number;
   startsPerSecond: number;
   syscallsPerStart: number;
+  /** New mounts made per start (each attached and detached: two table changes). */
+  madePerStart: number;
   eventsPerStart: number;
   idmapsPerStart: number;
   lockWaitPerSecond: number;
@@ -127,6 +130,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
     starts: d.starts,
     startsPerSecond: d.starts / wall,
     syscallsPerStart: d.syscalls / d.starts,
+    madePerStart: d.made / d.starts,
     eventsPerStart: d.events / d.starts,
     idmapsPerStart: d.idmaps / d.starts,
     lockWaitPerSecond: d.lockWait / wall,
@@ -166,7 +170,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
           const x = await run(url, taskDir, mode, c);
           (res[`${mode} ${c}`] ??= []).push(x);
           process.stderr.write(
-            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, in mount syscalls ${(x.workPerStart * 1000).toFixed(2)} ms/start (unshare ${(x.copyPerStart * 1000).toFixed(2)}), ${x.workPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}, exporter CPU ${(x.exporterCpu * 1000).toFixed(0)} ms/s\n`,
+            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.madePerStart.toFixed(1)} mounts made/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, in mount syscalls ${(x.workPerStart * 1000).toFixed(2)} ms/start (unshare ${(x.copyPerStart * 1000).toFixed(2)}), ${x.workPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}, exporter CPU ${(x.exporterCpu * 1000).toFixed(0)} ms/s\n`,
           );
           await sleep(3000);
         }
@@ -186,14 +190,14 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
   );
   console.log('');
   console.log(
-    '| mode | starts at a time | starts/s | mount syscalls per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | time in mount syscalls per start (of it in unshare) | time in mount syscalls (s/s) | namespace_sem estimate, max | trace events lost | exporter CPU per storm second |',
+    '| mode | starts at a time | starts/s | mount syscalls per start | new mounts made per start | mounts attached + detached per start | idmapped mounts per start | measured lock wait (s/s) | time in mount syscalls per start (of it in unshare) | time in mount syscalls (s/s) | namespace_sem estimate, max | trace events lost | exporter CPU per storm second |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const [k, xs] of Object.entries(res)) {
     const [mode, c] = k.split(' ');
     const m = (f: (x: Run) => number) => median(xs.map(f));
     console.log(
-      `| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.workPerStart) * 1000).toFixed(2)} ms (${(m((x) => x.copyPerStart) * 1000).toFixed(2)} ms) | ${m((x) => x.workPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} | ${(m((x) => x.exporterCpu) * 1000).toFixed(0)} ms |`,
+      `| ${mode} | ${c} | ${m((x) => x.startsPerSecond).toFixed(1)} | ${m((x) => x.syscallsPerStart).toFixed(0)} | ${m((x) => x.madePerStart).toFixed(0)} | ${m((x) => x.eventsPerStart).toFixed(0)} | ${m((x) => x.idmapsPerStart).toFixed(0)} | ${m((x) => x.lockWaitPerSecond).toFixed(3)} | ${(m((x) => x.workPerStart) * 1000).toFixed(2)} ms (${(m((x) => x.copyPerStart) * 1000).toFixed(2)} ms) | ${m((x) => x.workPerSecond).toFixed(3)} | ${(m((x) => x.nsMax) * 1000).toFixed(2)} ms | ${m((x) => x.lost)} | ${(m((x) => x.exporterCpu) * 1000).toFixed(0)} ms |`,
     );
   }
 })().catch((err) => {

@@ -72,8 +72,10 @@ export const HOST_METRICS = {
 /** Written by the tracefs collector (src/collectors/tracefs.ts). */
 export const TRACEFS_METRICS = {
   mountSyscalls: 'mountstorm_mount_syscalls_total',
+  mountsCreated: 'mountstorm_mounts_created_total',
   mountSyscallDurationSeconds: 'mountstorm_mount_syscall_duration_seconds',
   traceArmed: 'mountstorm_trace_armed',
+  traceArmedSeconds: 'mountstorm_trace_armed_seconds_total',
   traceArms: 'mountstorm_trace_arms_total',
   traceMode: 'mountstorm_trace_mode',
   mountSyscallErrors: 'mountstorm_mount_syscall_errors_total',
@@ -117,6 +119,7 @@ export const EXPORTER_METRICS = {
 export const EVALUATOR_METRICS = {
   nodeAlerts: 'mountstorm_node_alerts',
   stormCause: 'mountstorm_node_storm_cause',
+  startsTraced: 'mountstorm_container_starts_traced_total',
 } as const;
 
 /** Written by the page capability (src/alerts/capability.ts). */

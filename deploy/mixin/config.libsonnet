@@ -16,6 +16,7 @@
     // scrape intervals (render-alerts --config computes it from scrape_interval; here set it).
     fastWindow: "20s",
     stormSyscallsPerStart: 150,
+    stormMountsMadePerStart: 75,
     stormEventsPerStart: 80,
     stormCopySecondsPerStart: 0.005,
     stormStartsPerSecond: 0.5,
@@ -27,7 +28,7 @@
     pressureChurnPerSecond: 50,
     leadingLockWaitSeconds: 0.002,
     leadingMeasuredLockWaitRatio: 0.02,
-    stormFor: "2s",
+    stormFor: "1s",
     stormKeepFiringFor: "10s",
     pressureFor: "15s",
     lockWaitCriticalSeconds: 0.05,

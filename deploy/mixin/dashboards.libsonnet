@@ -1512,7 +1512,7 @@
             "overrides": [],
           },
           "title": "Mount work per container start",
-          "description": "The storm signature: mount syscalls, mounts attached and detached, and idmapped mounts made per container start. A runtime that idmaps every layer makes ~450 syscalls per start at 50 layers; one that idmaps their common parent ~54 whatever the depth.",
+          "description": "The storm signature: mount syscalls, new mounts made (each attached and detached again, in every mount namespace), mounts attached and detached (fanotify, marked namespaces only), and idmapped mounts made per container start. A runtime that idmaps every layer makes ~450 syscalls and ~102 new mounts per start at 50 layers; one that idmaps their common parent ~54 syscalls whatever the depth. The tracefs figures divide by the starts of the time tracing was armed.",
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}",
@@ -1525,7 +1525,7 @@
           },
           "targets": [
             {
-              "expr": std.format("sum(rate(mountstorm_mount_syscalls_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
+              "expr": std.format("sum(rate(mountstorm_mount_syscalls_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_traced_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",
@@ -1536,6 +1536,17 @@
               "refId": "A",
             },
             {
+              "expr": std.format("sum(rate(mountstorm_mounts_created_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_traced_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}",
+              },
+              "legendFormat": "new mounts",
+              "range": true,
+              "instant": false,
+              "refId": "B",
+            },
+            {
               "expr": std.format("sum(rate(mountstorm_mount_events_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
               "datasource": {
                 "type": "prometheus",
@@ -1544,10 +1555,10 @@
               "legendFormat": "mounts attached + detached",
               "range": true,
               "instant": false,
-              "refId": "B",
+              "refId": "C",
             },
             {
-              "expr": std.format("sum(rate(mountstorm_mount_syscalls_total{%(selector)s, instance=~\"$instance\", syscall=\"mount_setattr\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
+              "expr": std.format("sum(rate(mountstorm_mount_syscalls_total{%(selector)s, instance=~\"$instance\", syscall=\"mount_setattr\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_traced_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",
@@ -1555,7 +1566,7 @@
               "legendFormat": "idmapped mounts made",
               "range": true,
               "instant": false,
-              "refId": "C",
+              "refId": "D",
             },
           ],
           "links": [
@@ -1594,7 +1605,7 @@
             "overrides": [],
           },
           "title": "Time in mount syscalls per container start",
-          "description": "Seconds each container start spends inside mount-family syscalls (lock wait included), and of them inside unshare(CLONE_NEWNS): its new mount namespace copying the whole table under namespace_sem held for writing. More than 5 ms per start copying is a copy storm's signature; copies taking most of the time name it the cause (tracefs).",
+          "description": "Seconds each container start spends inside mount-family syscalls (lock wait included), and of them inside unshare(CLONE_NEWNS): its new mount namespace copying the whole table under namespace_sem held for writing. More than 5 ms per start copying is a copy storm's signature; copies taking most of the time name it the cause (tracefs; per start of the time tracing was armed).",
           "datasource": {
             "type": "prometheus",
             "uid": "${datasource}",
@@ -1607,7 +1618,7 @@
           },
           "targets": [
             {
-              "expr": std.format("sum(rate(mountstorm_mount_syscall_duration_seconds_sum{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
+              "expr": std.format("sum(rate(mountstorm_mount_syscall_duration_seconds_sum{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_traced_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",
@@ -1618,7 +1629,7 @@
               "refId": "A",
             },
             {
-              "expr": std.format("sum(rate(mountstorm_mount_syscall_duration_seconds_sum{%(selector)s, instance=~\"$instance\", syscall=\"unshare\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
+              "expr": std.format("sum(rate(mountstorm_mount_syscall_duration_seconds_sum{%(selector)s, instance=~\"$instance\", syscall=\"unshare\"}[$__rate_interval])) / (sum(rate(mountstorm_container_starts_traced_total{%(selector)s, instance=~\"$instance\"}[$__rate_interval])) > 0)", $._configText),
               "datasource": {
                 "type": "prometheus",
                 "uid": "${datasource}",

@@ -5,7 +5,7 @@
  * inactive again at the first one it does not). Its states go to the landing page and, with
  * --alertmanager.url, to the notifier. It only reads a History; it never waits on anything.
  */
-import type { Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import type { Exposition } from '../exposition';
 import { parseDuration } from '../flags';
 import type { History } from '../sample/history';
@@ -78,7 +78,10 @@ export class Evaluator {
   private readonly states = new Map<string, AlertState>();
   private readonly metric: Gauge<'alertname' | 'severity' | 'state'> | undefined;
   private readonly causeMetric: Gauge<'cause'> | undefined;
+  private readonly tracedStarts: Counter | undefined;
   private cause: string | undefined;
+  /** The time of the latest point whose traced starts were counted. */
+  private countedAt: number | undefined;
 
   /** The spec's node alerts. */
   readonly alerts: readonly AlertSpec[] = ALERTS.filter((a) => a.node);
@@ -109,6 +112,11 @@ export class Evaluator {
       'What makes the mount work of the container starts in the fast window, as the storm page names it: 1 for namespace_copies, per_layer_idmap_and_masked_paths, per_layer_idmap, masked_paths or other; all 0 without starts.',
       ['cause'],
     );
+    // The rules' form of the per-start tracefs figures divides by this, as the node's does by its points.
+    this.tracedStarts = exposition?.counter(
+      EVALUATOR_METRICS.startsTraced,
+      "Container starts (the start signal the page reads: the runtimes' records where a runtime directory is watched, else new mount namespaces) in the time tracing was armed: each sample's starts times the share of it that was traced. The per-start tracefs figures divide by it, so that a storm's first seconds, before on-demand tracing armed, do not dilute them.",
+    );
     this.export();
   }
 
@@ -121,6 +129,8 @@ export class Evaluator {
   evaluate(h: History): AlertState[] {
     const now = h.last?.t;
     if (now === undefined) return this.current();
+    if (this.countedAt !== now) this.tracedStarts?.inc(h.last?.tracedStarts ?? 0);
+    this.countedAt = now;
     this.cause = signal('startRate').node(h, this.cfg) ? stormCause(h, this.cfg) : undefined;
     for (const a of this.alerts) {
       const s = this.states.get(a.name) as AlertState;

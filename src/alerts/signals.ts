@@ -9,6 +9,7 @@ import type { AlertsConfig } from './config';
 import {
   CONTAINERS_METRICS,
   CPU_METRICS,
+  EVALUATOR_METRICS,
   MOUNTS_METRICS,
   NAMESPACES_METRICS,
   PROBES_METRICS,
@@ -147,14 +148,30 @@ const idmapRate = rate(
   'mount_setattr calls per second: the idmapped mounts made (tracefs)',
   { extra: 'syscall="mount_setattr"' },
 );
-const lockWaitRate = rate(
-  'lockWaitRate',
-  'instance:mountstorm_mount_lock_wait_seconds',
-  TRACEFS_METRICS.mountLockWaitSeconds,
-  'lockWait',
-  'seconds per second that tasks in mount syscalls wait on contended locks (tracefs)',
-  { format: 'humanizeDuration' },
+const madeRate = rate(
+  'madeRate',
+  'instance:mountstorm_mounts_created',
+  TRACEFS_METRICS.mountsCreated,
+  'mountsMade',
+  'new mounts made per second by mount syscalls, in every mount namespace, short-lived ones included (tracefs; 0 while on-demand tracing is disarmed)',
 );
+/**
+ * Lock wait per second of the time tracing was armed: on-demand tracing arms a second or two into
+ * a storm, and seconds per wall-clock second over the window would count those seconds as calm.
+ */
+const lockWaitRate: Signal = {
+  id: 'lockWaitRate',
+  record: (cfg) => `instance:mountstorm_mount_lock_wait_seconds:rate${fastWindow(cfg)}`,
+  promql: (cfg) =>
+    `sum by (instance) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}${selector(cfg)}[${fastWindow(cfg)}]))\n/\n(sum by (instance) (rate(${TRACEFS_METRICS.traceArmedSeconds}${selector(cfg)}[${fastWindow(cfg)}])) > 0)`,
+  node: (h, cfg) => {
+    const wait = h.increase('lockWait', nodeWindowMs(cfg));
+    const traced = h.increase('tracedSeconds', nodeWindowMs(cfg));
+    return wait !== undefined && traced !== undefined && traced > 0 ? wait / traced : undefined;
+  },
+  format: 'humanizeDuration',
+  help: 'seconds per second that tasks in mount syscalls wait on contended locks, over the time tracing was armed (tracefs)',
+};
 const mountSecondsRate = rate(
   'mountSecondsRate',
   'instance:mountstorm_mount_syscall_seconds',
@@ -228,6 +245,14 @@ const startRate: Signal = {
   reads: [runtimeStartRate.id, nsStartRate.id, runtimeDirs.id],
   help: "container starts per second: the runtimes' records where a runtime directory is watched, else new mount namespaces",
 };
+/** The start signal over the time tracing was armed: what the per-start tracefs figures divide by. */
+const tracedStartRate = rate(
+  'tracedStartRate',
+  'instance:mountstorm_container_starts_traced',
+  EVALUATOR_METRICS.startsTraced,
+  'tracedStarts',
+  'container starts per second (the start signal) in the time tracing was armed: what the per-start tracefs figures divide by',
+);
 const bundleReadRate = rate(
   'bundleReadRate',
   'instance:mountstorm_container_image_starts',
@@ -279,12 +304,14 @@ const ALL_SIGNALS: Signal[] = [
   churnRate,
   eventRate,
   syscallRate,
+  madeRate,
   idmapRate,
   lockWaitRate,
   runtimeStartRate,
   nsStartRate,
   runtimeDirs,
   startRate,
+  tracedStartRate,
   bundleReadRate,
   maskedPathRate,
   perCpuMaskedPathRate,
@@ -297,8 +324,8 @@ const ALL_SIGNALS: Signal[] = [
     'copySecondsPerStart',
     'instance:mountstorm_mount_namespace_copy_seconds_per_start',
     copySecondsRate,
-    startRate,
-    ['copySeconds', 'starts'],
+    tracedStartRate,
+    ['copySeconds', 'tracedStarts'],
     "seconds per container start inside unshare(CLONE_NEWNS): each start's copy of the table (the signature of a copy storm)",
     'humanizeDuration',
   ),
@@ -315,9 +342,17 @@ const ALL_SIGNALS: Signal[] = [
     'syscallsPerStart',
     'instance:mountstorm_mount_syscalls_per_start',
     syscallRate,
-    startRate,
-    ['syscalls', 'starts'],
+    tracedStartRate,
+    ['syscalls', 'tracedStarts'],
     'mount syscalls per container start: the storm signature (~450 per-layer, ~54 common-parent)',
+  ),
+  ratio(
+    'madePerStart',
+    'instance:mountstorm_mounts_created_per_start',
+    madeRate,
+    tracedStartRate,
+    ['mountsMade', 'tracedStarts'],
+    'new mounts made per container start, in every mount namespace: the storm signature in table changes (each mount made is attached and detached: ~102 per-layer, 192 and more at 192 masked CPUs, 4 common-parent)',
   ),
   ratio(
     'eventsPerStart',
@@ -331,8 +366,8 @@ const ALL_SIGNALS: Signal[] = [
     'idmapsPerStart',
     'instance:mountstorm_idmapped_mounts_per_start',
     idmapRate,
-    startRate,
-    ['idmaps', 'starts'],
+    tracedStartRate,
+    ['idmaps', 'tracedStarts'],
     'idmapped mounts made per container start (one per layer and round per-layer, 2 common-parent)',
   ),
   ratio(

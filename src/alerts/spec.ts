@@ -154,11 +154,13 @@ const lockWaitRising: Condition = {
 
 /**
  * The storm's signature: per-start mount work far above a common-parent runtime's, in mount
- * syscalls, mounts attached and detached, or time copying the table into new namespaces.
+ * syscalls, new mounts made, mounts attached and detached, or time copying the table into new
+ * namespaces.
  */
 const signature: Condition = {
   any: [
     { signal: 'syscallsPerStart', above: 'stormSyscallsPerStart' },
+    { signal: 'madePerStart', above: 'stormMountsMadePerStart' },
     { signal: 'eventsPerStart', above: 'stormEventsPerStart' },
     { signal: 'copySecondsPerStart', above: 'stormCopySecondsPerStart' },
   ],
@@ -177,8 +179,10 @@ export const ALERTS: readonly AlertSpec[] = [
       '{instance} makes ',
       { signal: 'syscallsPerStart' },
       ' mount syscalls (',
+      { signal: 'madePerStart' },
+      ' new mounts, each attached and detached again; ',
       { signal: 'eventsPerStart' },
-      ' mounts attached and detached) per container start, at ',
+      ' attach and detach events seen) per container start, at ',
       { signal: 'startRate' },
       ' starts/s',
       START_SIGNAL,

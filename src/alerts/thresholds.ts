@@ -24,6 +24,17 @@ export const THRESHOLDS = {
    * runtime mounts per layer (from about 13 layers up).
    */
   stormSyscallsPerStart: 150,
+  /**
+   * …or new mounts made per start above this, counted from the mount syscalls that succeeded in
+   * every mount namespace (a container's own lives milliseconds, too short for fanotify's marks).
+   * Each mount made is attached and detached again: two table changes under mount_lock and
+   * namespace_sem. Measured per start (BENCHMARKS.md): the per-layer drill 102, the per-CPU masks
+   * 108 at 96 CPUs and 204 at 192, 100-bind containers 100 (their 101 syscalls under the 150 above,
+   * their own namespaces gone before fanotify's marks), the common-parent drill 4; 50-bind
+   * containers (50) left readers at 3-44 µs and ~1.6 ms of lock wait per start: no page. On a host
+   * of more than ~60 CPUs every start with the per-CPU masks passes it.
+   */
+  stormMountsMadePerStart: 75,
   /** …or mount attach/detach events (fanotify) per start above this (per-layer: ~4 per layer). */
   stormEventsPerStart: 80,
   /**
@@ -74,8 +85,13 @@ export const THRESHOLDS = {
    * not tell a storm, which is why the page needs the signature too.
    */
   leadingMeasuredLockWaitRatio: 0.02,
-  /** The storm page: held this long (the signature and the start rate already rule out churn). */
-  stormFor: '2s',
+  /**
+   * The storm page: held this long, two samples in a row on the node (the signature, the start rate
+   * and lock wait over 10 s windows already rule out churn and blips). An independent storm of
+   * 100-bind containers paged 3.8-3.9 s after its first start with 1 s, 3.8-5.6 s with 2 s
+   * (bench/independent-page.ts, BENCHMARKS.md); through Prometheus either is the next evaluation.
+   */
+  stormFor: '1s',
   /**
    * …and kept firing this long after its condition last held (Prometheus's keep_firing_for), so a
    * dip of one clause mid-storm does not resolve the page: on two vCPUs a paced per-layer storm's

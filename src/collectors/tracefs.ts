@@ -49,6 +49,8 @@ export interface TracefsSnapshot {
   calls: Array<{ syscall: string; socket: string; count: number }>;
   /** The sum of `calls`. */
   syscalls: number;
+  /** New mounts the syscalls that succeeded made (mount(2) of a filesystem or a bind, open_tree(OPEN_TREE_CLONE), fsmount), in every mount namespace. */
+  mountsMade: number;
   errors: Array<{ syscall: string; errno: string; count: number }>;
   byProcess: Array<{ comm: string; count: number }>;
   /** By the step of a container start the caller is (src/sources/tracefs/actors.ts). */
@@ -69,6 +71,8 @@ export interface TracefsSnapshot {
   /** The events are enabled (always, or armed on demand), and since when (Unix ms). */
   armed: boolean;
   armedSince?: number;
+  /** Seconds since the last sample that the events were armed: what the counts above cover. */
+  tracedSeconds: number;
   /** Times tracing was armed since the last sample. */
   arms: number;
   /** When the events are enabled: always, or armed on demand by the cheap signals. */
@@ -78,6 +82,8 @@ export interface TracefsSnapshot {
 export class TracefsCollector implements Collector<TracefsSnapshot> {
   readonly name = 'tracefs';
   private readonly calls;
+  private readonly created;
+  private readonly armedSeconds;
   private readonly duration;
   private readonly errors;
   private readonly byProcess;
@@ -97,6 +103,9 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
   private arming: Promise<void> | undefined;
   private lastSignal = 0;
   private arms = 0;
+  /** When the previous sample took its counts (Unix ms), and the armed time of spells that ended since. */
+  private lastTake: number | undefined;
+  private armedEndedMs = 0;
   private lastAttempt = -Infinity;
   private readonly topology: TopologyCache;
 
@@ -109,6 +118,14 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       M.mountSyscalls,
       'Mount-family syscalls entered, from tracefs syscall tracepoints, by syscall and the socket of the CPU that ran it (unshare, setns and clone only with CLONE_NEWNS).',
       ['syscall', 'socket'],
+    );
+    this.created = e.counter(
+      M.mountsCreated,
+      'New mounts made by mount syscalls that succeeded, in every mount namespace (short-lived ones included), from tracefs: mount(2) of a filesystem or a bind, open_tree(OPEN_TREE_CLONE), fsmount; a recursive bind or clone counts once. Each is attached and detached again, by umount or with its mount namespace: two mount table changes under the mount locks.',
+    );
+    this.armedSeconds = e.counter(
+      M.traceArmedSeconds,
+      'Seconds the syscall and lock tracepoints were enabled: the time the tracefs counts cover (all of it in mode always).',
     );
     this.duration = e.bucketHistogram(
       M.mountSyscallDurationSeconds,
@@ -203,6 +220,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     this.arming = source
       .arm(false)
       .then(() => {
+        this.armedEndedMs += this.armedSpellMs(Date.now());
         this.armed = false;
         this.ctx.log.info('tracefs: disarmed: no storm signal for a while', {
           calm_ms: this.options.calmMs,
@@ -287,9 +305,14 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     if (d.lastParseError)
       this.ctx.log.failure('tracefs:parse', 'warn', 'tracefs: unparsable trace_pipe line', { err: d.lastParseError });
     const socketOf = (cpu: number) => topology.cpus.get(cpu)?.socket ?? 'unknown';
+    const now = Date.now();
+    const tracedSeconds = (this.armedEndedMs + (this.armed ? this.armedSpellMs(now) : 0)) / 1000;
+    this.armedEndedMs = 0;
+    this.lastTake = now;
     return {
       calls: d.calls.map((c) => ({ syscall: c.syscall, socket: socketOf(c.cpu), count: c.count })),
       syscalls: d.calls.reduce((n, c) => n + c.count, 0),
+      mountsMade: d.mountsMade,
       errors: d.errors,
       byProcess: d.byProcess,
       byActor: d.byActor,
@@ -304,9 +327,16 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       sockets: [...new Set([...topology.cpus.values()].map((p) => p.socket))],
       armed: this.armed,
       armedSince: this.armedSince,
+      tracedSeconds,
       arms: this.takeArms(),
       mode: this.options.mode,
     };
+  }
+
+  /** The armed spell's time since the previous take (or since it began, if later), up to `now`. */
+  private armedSpellMs(now: number): number {
+    const since = Math.max(this.armedSince ?? now, this.lastTake ?? -Infinity);
+    return Math.max(0, now - since);
   }
 
   private takeArms(): number {
@@ -319,6 +349,8 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     // Every syscall starts at 0 on every socket, so the first calls of a storm are a rate, not a new series.
     for (const t of TRACED_SYSCALLS) for (const socket of s.sockets) this.calls.inc({ syscall: t.name, socket }, 0);
     for (const c of s.calls) this.calls.inc({ syscall: c.syscall, socket: c.socket }, c.count);
+    this.created.inc(s.mountsMade);
+    this.armedSeconds.inc(s.tracedSeconds);
     for (const e of s.errors) this.errors.inc({ syscall: e.syscall, errno: e.errno }, e.count);
     for (const p of s.byProcess) this.byProcess.inc({ comm: p.comm }, p.count);
     // Every actor from the first sample with data on (none before: no tracefs, no syscall series).

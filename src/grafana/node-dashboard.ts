@@ -359,18 +359,22 @@ export function nodeDashboard(cfg: AlertsConfig): dashboard.Dashboard {
       ts(
         'Mount work per container start',
         'short',
-        'The storm signature: mount syscalls, mounts attached and detached, and idmapped mounts made per container start. A runtime that idmaps every layer makes ~450 syscalls per start at 50 layers; one that idmaps their common parent ~54 whatever the depth.',
+        'The storm signature: mount syscalls, new mounts made (each attached and detached again, in every mount namespace), mounts attached and detached (fanotify, marked namespaces only), and idmapped mounts made per container start. A runtime that idmaps every layer makes ~450 syscalls and ~102 new mounts per start at 50 layers; one that idmaps their common parent ~54 syscalls whatever the depth. The tracefs figures divide by the starts of the time tracing was armed.',
         [
           q(
-            `sum(rate(${TRACEFS_METRICS.mountSyscalls}{${I}}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`,
+            `sum(rate(${TRACEFS_METRICS.mountSyscalls}{${I}}[${R}])) / (sum(rate(${EVALUATOR_METRICS.startsTraced}{${I}}[${R}])) > 0)`,
             'mount syscalls',
+          ),
+          q(
+            `sum(rate(${TRACEFS_METRICS.mountsCreated}{${I}}[${R}])) / (sum(rate(${EVALUATOR_METRICS.startsTraced}{${I}}[${R}])) > 0)`,
+            'new mounts',
           ),
           q(
             `sum(rate(${NAMESPACES_METRICS.mountEvents}{${I}}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`,
             'mounts attached + detached',
           ),
           q(
-            `sum(rate(${TRACEFS_METRICS.mountSyscalls}{${I}, syscall="mount_setattr"}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`,
+            `sum(rate(${TRACEFS_METRICS.mountSyscalls}{${I}, syscall="mount_setattr"}[${R}])) / (sum(rate(${EVALUATOR_METRICS.startsTraced}{${I}}[${R}])) > 0)`,
             'idmapped mounts made',
           ),
         ],
@@ -385,14 +389,14 @@ export function nodeDashboard(cfg: AlertsConfig): dashboard.Dashboard {
       ts(
         'Time in mount syscalls per container start',
         's',
-        "Seconds each container start spends inside mount-family syscalls (lock wait included), and of them inside unshare(CLONE_NEWNS): its new mount namespace copying the whole table under namespace_sem held for writing. More than 5 ms per start copying is a copy storm's signature; copies taking most of the time name it the cause (tracefs).",
+        "Seconds each container start spends inside mount-family syscalls (lock wait included), and of them inside unshare(CLONE_NEWNS): its new mount namespace copying the whole table under namespace_sem held for writing. More than 5 ms per start copying is a copy storm's signature; copies taking most of the time name it the cause (tracefs; per start of the time tracing was armed).",
         [
           q(
-            `sum(rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum{${I}}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`,
+            `sum(rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum{${I}}[${R}])) / (sum(rate(${EVALUATOR_METRICS.startsTraced}{${I}}[${R}])) > 0)`,
             'in mount syscalls',
           ),
           q(
-            `sum(rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum{${I}, syscall="unshare"}[${R}])) / (sum(rate(${CONTAINERS_METRICS.containerStarts}{${I}}[${R}])) > 0)`,
+            `sum(rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum{${I}, syscall="unshare"}[${R}])) / (sum(rate(${EVALUATOR_METRICS.startsTraced}{${I}}[${R}])) > 0)`,
             'copying the table (unshare)',
           ),
         ],

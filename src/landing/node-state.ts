@@ -54,7 +54,7 @@ export interface NodeState {
   /**
    * What a container start costs on this node, before any storm: the mounts kubelet's and
    * containerd's per-CPU masks add to every start (one per CPU), what the starts of the fast window
-   * masked and idmapped per start, the mounts every new mount namespace copies (the watched table)
+   * masked, idmapped and mounted per start, the mounts every new mount namespace copies (the watched table)
    * and the time each spent copying, and the cause the storm page would name for those starts.
    */
   startCost: {
@@ -62,6 +62,8 @@ export interface NodeState {
     maskedPathsPerStart?: number;
     perCpuMaskedPathsPerStart?: number;
     idmapsPerStart?: number;
+    /** New mounts made per start by the mount syscalls, in every namespace (tracefs). */
+    madePerStart?: number;
     tableCopied?: number;
     /** Seconds per start inside unshare(CLONE_NEWNS) (tracefs): the copies' time. */
     copySecondsPerStart?: number;
@@ -153,6 +155,7 @@ export class NodeStateView {
         maskedPathsPerStart: this.value('maskedPathsPerStart'),
         perCpuMaskedPathsPerStart: this.value('perCpuMaskedPathsPerStart'),
         idmapsPerStart: this.value('idmapsPerStart'),
+        madePerStart: this.value('madePerStart'),
         tableCopied: m?.entries,
         copySecondsPerStart: this.value('copySecondsPerStart'),
         cause: this.evaluator.stormCause(),

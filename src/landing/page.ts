@@ -134,6 +134,7 @@ async function refresh() {
   set('maskedPerStart', c.maskedPathsPerStart, c.maskedPathsPerStart == null ? '–' : c.maskedPathsPerStart.toFixed(0));
   set('perCpuMaskedPerStart', c.perCpuMaskedPathsPerStart, c.perCpuMaskedPathsPerStart == null ? '–' : c.perCpuMaskedPathsPerStart.toFixed(0));
   set('idmapsPerStart', c.idmapsPerStart, c.idmapsPerStart == null ? '–' : c.idmapsPerStart.toFixed(0));
+  set('madePerStart', c.madePerStart, c.madePerStart == null ? '–' : c.madePerStart.toFixed(0));
   set('tableCopied', c.tableCopied, fmtInt(c.tableCopied));
   set('copyPerStart', c.copySecondsPerStart, c.copySecondsPerStart == null ? '–' : (c.copySecondsPerStart * 1000).toFixed(2) + ' ms');
   set('cause', c.cause, c.cause ? c.cause.replace(/_/g, ' ') : 'no container started in the window');
@@ -192,6 +193,7 @@ ${card('Topology', '<span data-field="sockets">–</span> × socket', '<span dat
 <tr><td>per-CPU masked paths (kubelet and containerd since 2025-2026: one thermal_throttle mask per CPU)</td><td><span data-field="cpus">–</span> mounts per start, one per CPU of this host</td></tr>
 <tr><td>masked paths per start seen (linux.maskedPaths of the bundles)</td><td><span data-field="maskedPerStart">–</span>, <span data-field="perCpuMaskedPerStart">–</span> of them per CPU</td></tr>
 <tr><td>idmapped mounts per start (tracefs: a runtime that idmaps every layer makes 2 per layer)</td><td><span data-field="idmapsPerStart">–</span></td></tr>
+<tr><td>new mounts per start (tracefs: mounts, binds and clones made in every mount namespace, the container's own included; each attached and detached again)</td><td><span data-field="madePerStart">–</span></td></tr>
 <tr><td>mounts every new mount namespace copies (the watched table, under namespace_sem)</td><td><span data-field="tableCopied">–</span>, <span data-field="copyPerStart">–</span> per start copying (tracefs: time inside unshare)</td></tr>
 <tr><td>what the storm page would name for these starts</td><td><span data-field="cause">–</span></td></tr>
 <tr><td>container starts since the exporter started, by runtime</td><td><span data-field="startsByRuntime">–</span></td></tr>

@@ -10,6 +10,10 @@ type Reader = (s: Sample) => number | undefined;
 const runtimeStarts = (s: Sample): number | undefined =>
   s.parts.containers && [...s.parts.containers.starts.values()].reduce((a, b) => a + b, 0);
 
+/** The start signal's count this sample: the runtimes' records where a runtime directory is watched, else new mount namespaces. */
+const starts = (s: Sample): number | undefined =>
+  startSignal(s) === 'runtime' ? runtimeStarts(s) : s.parts.namespaces?.created;
+
 /**
  * Where a sample's container starts come from: `runtime` where a runtime directory is watched (its
  * records are exact), else `kernel` (new mount namespaces: every container start makes one, and so
@@ -27,6 +31,20 @@ export function startSignal(s: Sample): 'runtime' | 'kernel' {
 const COUNTS = {
   /** tracefs: mount-family syscalls, seconds of lock wait, events lost. */
   syscalls: (s) => s.parts.tracefs?.syscalls,
+  /** New mounts made by the mount syscalls that succeeded, in every mount namespace. */
+  mountsMade: (s) => s.parts.tracefs?.mountsMade,
+  /** Seconds of the sample that tracing was armed: what the tracefs counts cover. */
+  tracedSeconds: (s) => s.parts.tracefs?.tracedSeconds,
+  /**
+   * The starts of the time tracing was armed: what the per-start tracefs figures divide by, so that
+   * a storm's first seconds, before on-demand tracing armed, do not dilute them. The sample's starts
+   * times the share of it that was traced (undefined without tracefs).
+   */
+  tracedStarts: (s) => {
+    const t = s.parts.tracefs;
+    const n = starts(s);
+    return t && n !== undefined && s.seconds > 0 ? n * Math.min(1, t.tracedSeconds / s.seconds) : undefined;
+  },
   /** mount_setattr calls: the idmapped mounts made. */
   idmaps: (s) => s.parts.tracefs?.calls.reduce((n, c) => (c.syscall === 'mount_setattr' ? n + c.count : n), 0),
   lockWait: (s) => s.parts.tracefs?.lockWaitSeconds,
@@ -49,7 +67,7 @@ const COUNTS = {
    * The start signal the per-start figures divide by: the runtimes' records where a runtime
    * directory is watched, else the kernel's new mount namespaces (startSignal says which).
    */
-  starts: (s) => (startSignal(s) === 'runtime' ? runtimeStarts(s) : s.parts.namespaces?.created),
+  starts,
   /** Starts whose bundle was read (the images they named, summed), and their masked paths (linux.maskedPaths), and those per CPU. */
   bundlesRead: (s) =>
     s.parts.containers ? [...s.parts.containers.images.values()].reduce((a, b) => a + b, 0) : undefined,

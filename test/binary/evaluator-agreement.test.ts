@@ -47,6 +47,10 @@ interface Segment {
   seconds: number;
   starts: number;
   syscallsPerStart: number;
+  /** New mounts made per start. */
+  madePerStart: number;
+  /** Eighths of the second that tracing was armed (on demand: a storm's first seconds are not traced); tracefs counts only then. */
+  traced8: number;
   eventsPerStart: number;
   /** Seconds per start inside unshare(CLONE_NEWNS), in 1/1024 s (exact in binary). */
   copy1024PerStart: number;
@@ -67,6 +71,8 @@ const segment = fc.record({
   seconds: fc.integer({ min: 2, max: 25 }),
   starts: fc.integer({ min: 0, max: 8 }),
   syscallsPerStart: fc.constantFrom(12, 54, 100, 151, 300, 404, 450),
+  madePerStart: fc.constantFrom(4, 50, 76, 102, 204),
+  traced8: fc.constantFrom(0, 4, 8, 8, 8),
   eventsPerStart: fc.constantFrom(2, 8, 40, 81, 120, 204),
   copy1024PerStart: fc.constantFrom(0, 1, 4, 6, 31),
   lockWait64: fc.integer({ min: 0, max: 32 }),
@@ -90,7 +96,9 @@ function perSecond(s: Scenario): Omit<Segment, 'seconds'>[] {
 function sampleAt(t: number, x: Omit<Segment, 'seconds'>, s: Scenario): Sample {
   const first = t === 0; // the first sample has no interval behind it: nothing counted yet
   const starts = first ? 0 : x.starts;
-  const syscalls = starts * x.syscallsPerStart;
+  // What tracing saw: the part of the second it was armed.
+  const traced = first ? 0 : x.traced8 / 8;
+  const syscalls = starts * x.syscallsPerStart * traced;
   const parts: Record<string, unknown> = {
     containers: {
       // Without a watched runtime directory the runtime sees nothing; the kernel's namespaces count the starts.
@@ -110,9 +118,11 @@ function sampleAt(t: number, x: Omit<Segment, 'seconds'>, s: Scenario): Sample {
     parts.tracefs = {
       calls: [{ syscall: 'move_mount', socket: '0', count: syscalls }],
       syscalls,
-      lockWaitSeconds: first ? 0 : x.lockWait64 / 64,
+      mountsMade: starts * x.madePerStart * traced,
+      tracedSeconds: traced,
+      lockWaitSeconds: first ? 0 : (x.lockWait64 / 64) * traced,
       lost: 0,
-      durations: [{ syscall: 'unshare', counts: [], sum: (starts * x.copy1024PerStart) / 1024 }],
+      durations: [{ syscall: 'unshare', counts: [], sum: ((starts * x.copy1024PerStart) / 1024) * traced }],
     };
   parts.namespaces = {
     created: s.runtime ? 0 : starts,
@@ -144,17 +154,25 @@ function promtoolSeries(instance: string, s: Scenario): { series: string; values
     },
   ];
   if (s.tracefs) {
+    const traced = (x: Omit<Segment, 'seconds'>) => x.traced8 / 8;
     out.push({
       series: `mountstorm_mount_syscalls_total{${l},socket="0",syscall="move_mount"}`,
-      values: cum((x) => x.starts * x.syscallsPerStart),
+      values: cum((x) => x.starts * x.syscallsPerStart * traced(x)),
     });
     out.push({
+      series: `mountstorm_mounts_created_total{${l}}`,
+      values: cum((x) => x.starts * x.madePerStart * traced(x)),
+    });
+    out.push({ series: `mountstorm_trace_armed_seconds_total{${l}}`, values: cum((x) => traced(x)) });
+    // What the node's evaluator exports: the start signal's starts times the share of each second traced.
+    out.push({ series: `mountstorm_container_starts_traced_total{${l}}`, values: cum((x) => x.starts * traced(x)) });
+    out.push({
       series: `mountstorm_mount_syscall_duration_seconds_sum{${l},syscall="unshare"}`,
-      values: cum((x) => (x.starts * x.copy1024PerStart) / 1024),
+      values: cum((x) => ((x.starts * x.copy1024PerStart) / 1024) * traced(x)),
     });
     out.push({
       series: `mountstorm_mount_lock_wait_seconds_total{${l},syscall="move_mount",kind="rwsem_write"}`,
-      values: cum((x) => x.lockWait64 / 64),
+      values: cum((x) => (x.lockWait64 / 64) * traced(x)),
     });
   }
   if (s.fanotify)

@@ -189,6 +189,8 @@ describe('landing page during a real storm', () => {
         // (one per-CPU mask each), and the table every new mount namespace copies…
         expect(await page.locator('[data-field="cause"]').textContent()).toBe('per layer idmap');
         expect(Number(await value(page, 'idmapsPerStart'))).toBeGreaterThan(10);
+        // The per-layer drill makes 102 new mounts per start: over the signature's 75.
+        expect(Number(await value(page, 'madePerStart'))).toBeGreaterThan(75);
         expect(Number(await value(page, 'cpus'))).toBe(os.cpus().length);
         expect(Number(await value(page, 'tableCopied'))).toBeGreaterThan(0);
         // …and the time each start spent copying it (tracefs): the drill's threads make no namespace,

@@ -182,6 +182,10 @@ describe.each(['6.1', '6.12'])("Debian's %s cloud kernel under qemu", (series) =
     expect(traced).toBeLessThanOrEqual(drillSyscalls(s));
     expect(s.page).toMatch(/the runtime idmaps every image layer \(\d+ idmapped mounts per start/);
     expect(s.page).not.toMatch(/the OCI runtime masks/);
+    // New mounts per start, from each mount and open_tree entry's flags as this kernel's format lays
+    // them out: ~102 (a clone per layer and round, the overlay, the layer store), over the 75 threshold.
+    expect(Number(/\((\d+) new mounts, each attached and detached again/.exec(s.page ?? '')?.[1])).toBeGreaterThan(75);
+    expect(sum(s.samples, 'mountstorm_mounts_created_total')).toBeGreaterThan(0);
   });
 
   guestTest("common-parent churn at the per-layer storm's start rate: counted, no page", () => {

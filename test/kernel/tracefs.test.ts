@@ -95,6 +95,8 @@ describe.each(['raw', 'text'] as const)('tracefs collector, real kernel, reading
     expect([2 * K, 2 * K + 1]).toContain(byHelper);
     expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'mount' })).toBe(K);
     expect(delta(before, after, 'mountstorm_mount_syscalls_total', { syscall: 'umount' })).toBe(K);
+    // Each tmpfs mount made one new mount; the umounts and the setns none.
+    expect(delta(before, after, 'mountstorm_mounts_created_total')).toBe(K);
     expect(delta(before, after, 'mountstorm_mount_syscall_duration_seconds_count', { syscall: 'mount' })).toBe(K);
     expect(delta(before, after, 'mountstorm_mount_syscall_duration_seconds_count', { syscall: 'umount' })).toBe(K);
     expect(delta(before, after, 'mountstorm_mount_syscall_duration_seconds_sum', { syscall: 'mount' })).toBeGreaterThan(
@@ -209,6 +211,10 @@ rootTest('raw pages and text, read side by side by two exporters, count the same
       // One clock, two reads per event (one per instance): microseconds apart, never more per call.
       expect(Math.abs(rawSum - textSum)).toBeLessThan(n * 20e-6 + 0.01 * textSum);
     }
+    // The new mounts, from each entry's flags as each format carries them: the same count.
+    const made = d(rawBefore, rawAfter, 'mountstorm_mounts_created_total');
+    expect(made).toBeGreaterThanOrEqual(20 * 10);
+    expect(made).toBe(d(textBefore, textAfter, 'mountstorm_mounts_created_total'));
     expect(sum(rawAfter, 'mountstorm_trace_parse_errors_total')).toBe(0);
     expect(sum(rawAfter, 'mountstorm_trace_events_lost_total')).toBe(0);
   } finally {

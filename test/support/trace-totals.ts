@@ -10,6 +10,7 @@ export interface KeyedTotals {
   lastParseError?: string;
   lost: number;
   callsByCpu: Record<string, number>;
+  mountsMade: number;
   errors: Record<string, number>;
   byProcess: Record<string, number>;
   byActor: Record<string, number>;
@@ -24,6 +25,7 @@ export function keyed(d: TraceDelta): KeyedTotals {
     parseErrors: d.parseErrors,
     lost: d.lost,
     callsByCpu: {},
+    mountsMade: d.mountsMade,
     errors: {},
     byProcess: {},
     byActor: {},

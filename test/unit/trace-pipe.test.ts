@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { ParseError } from '../../src/errors';
 import { LATENCY_BUCKETS } from '../../src/exposition';
 import { ENTER, EXIT, LOCK_BEGIN, LOCK_END, mergeDeltas, TraceAggregator } from '../../src/sources/tracefs/aggregator';
-import { LOCK_KINDS, lockKindIndex, tracedSyscall } from '../../src/sources/tracefs/events';
+import { LOCK_KINDS, lockKindIndex, makesMount, tracedSyscall } from '../../src/sources/tracefs/events';
 import { parseTraceLine } from '../../src/sources/tracefs/trace-pipe';
 import { FIXTURES } from '../support/env';
 import { keyed, sumWhere, Totals, type KeyedTotals } from '../support/trace-totals';
@@ -29,7 +29,25 @@ describe('trace_pipe lines', () => {
       parseTraceLine(
         '   runc:[2:INIT]-9-1234    [013] d..1.  12.000001: sys_mount(dev_name: 0x1, dir_name: 0x2, type: 0, flags: 0x1000, data: 0)',
       ),
-    ).toEqual({ kind: 'enter', syscall: 'mount', comm: 'runc:[2:INIT]-9', tid: 1234, cpu: 13, ts: 12.000001 });
+    ).toEqual({
+      kind: 'enter',
+      syscall: 'mount',
+      comm: 'runc:[2:INIT]-9',
+      tid: 1234,
+      cpu: 13,
+      ts: 12.000001,
+      flags: 0x1000,
+    });
+    // Zero prints as "0"; open_tree's flags are read too; a mount entry without them is malformed.
+    expect(
+      parseTraceLine('p-5 [000] ..... 1.0: sys_mount(dev_name: 0x1, dir_name: 0x2, type: 0x3, flags: 0, data: 0)'),
+    ).toMatchObject({ kind: 'enter', syscall: 'mount', flags: 0 });
+    expect(
+      parseTraceLine('p-5 [000] ..... 1.0: sys_open_tree(dfd: 0xffffff9c, filename: 0x4, flags: 0x80001)'),
+    ).toMatchObject({ kind: 'enter', syscall: 'open_tree', flags: 0x80001 });
+    expect(() => parseTraceLine('p-5 [000] ..... 1.0: sys_mount(dev_name: 0x1)')).toThrow(
+      /sys_mount entry without flags/,
+    );
   });
 
   test('record-tgid column and the <...> comm', () => {
@@ -98,6 +116,11 @@ describe('aggregating a captured trace', () => {
     expect(t.inflight).toBe(0);
   });
 
+  test('new mounts made: the mounts that succeeded, not the one that failed nor the make-private', () => {
+    // 253 mount(2) calls: 252 with flags 0 (one failed with ENOENT), and "/" made private (MS_REC|MS_PRIVATE).
+    expect(t.mountsMade).toBe(251);
+  });
+
   test('errors by errno, processes by name', () => {
     expect(t.errors).toEqual({ 'umount\tEINVAL': 1, 'mount\tENOENT': 1 });
     expect(t.byProcess['kubelet -x']).toBe(22);
@@ -126,9 +149,68 @@ describe('aggregating a captured trace', () => {
   });
 });
 
+describe('new mounts made', () => {
+  const id = (name: string) => tracedSyscall(name);
+  test("mount(2) by path_mount()'s order: a remount or bind remount makes none, a bind makes one, a propagation change or move none, else a new mount", () => {
+    const MS = { RDONLY: 1, REMOUNT: 32, BIND: 4096, MOVE: 8192, REC: 16384, PRIVATE: 1 << 18, SHARED: 1 << 20 };
+    const mount = (flags: number) => makesMount(id('mount'), flags);
+    expect(mount(0)).toBe(true);
+    expect(mount(MS.RDONLY)).toBe(true);
+    expect(mount(MS.BIND)).toBe(true);
+    expect(mount(MS.BIND | MS.REC)).toBe(true);
+    // MS_BIND wins over a propagation flag, as in path_mount().
+    expect(mount(MS.BIND | MS.PRIVATE)).toBe(true);
+    expect(mount(MS.REMOUNT | MS.RDONLY)).toBe(false);
+    expect(mount(MS.REMOUNT | MS.BIND | MS.RDONLY)).toBe(false);
+    expect(mount(MS.REC | MS.PRIVATE)).toBe(false);
+    expect(mount(MS.SHARED)).toBe(false);
+    expect(mount(MS.MOVE)).toBe(false);
+    // The magic number old callers put in the top 16 bits is dropped, as the kernel drops it.
+    expect(mount(0xc0ed0000)).toBe(true);
+    expect(mount(0xc0ed0000 | MS.REMOUNT)).toBe(false);
+    expect(makesMount(id('open_tree'), 1)).toBe(true); // OPEN_TREE_CLONE
+    expect(makesMount(id('open_tree'), 1 | 0x8000)).toBe(true); // | AT_RECURSIVE
+    expect(makesMount(id('open_tree'), 0x80000)).toBe(false); // O_CLOEXEC only: an fd to a mount, no copy
+    expect(makesMount(id('fsmount'), 0)).toBe(true);
+    for (const other of ['umount', 'move_mount', 'mount_setattr', 'fsopen', 'fsconfig', 'unshare', 'setns'])
+      expect(makesMount(id(other), 0)).toBe(false);
+  });
+
+  test('counted when the call succeeds, by the flags of its own entry', () => {
+    const line = (tid: number, ts: number, body: string) => `p-${tid} [000] ..... ${ts.toFixed(6)}: ${body}\n`;
+    const mount = (flags: string) => `sys_mount(dev_name: 0x1, dir_name: 0x2, type: 0x3, flags: ${flags}, data: 0)`;
+    const a = new TraceAggregator({ buckets: LATENCY_BUCKETS, topProcesses: 10, maxInflight: 100 });
+    a.feed(
+      [
+        // Two tasks interleaved: a bind that succeeds and a remount that succeeds.
+        line(1, 1.0, mount('0x1000')),
+        line(2, 1.1, mount('0x20')),
+        line(2, 1.2, 'sys_mount -> 0x0'),
+        line(1, 1.3, 'sys_mount -> 0x0'),
+        // A new mount that fails (ENOENT), a clone that succeeds (fd 5), an fsmount (fd 6).
+        line(3, 2.0, mount('0')),
+        line(3, 2.1, 'sys_mount -> 0xfffffffffffffffe'),
+        line(3, 2.2, 'sys_open_tree(dfd: 0xffffff9c, filename: 0x4, flags: 0x80001)'),
+        line(3, 2.3, 'sys_open_tree -> 0x5'),
+        line(3, 2.4, 'sys_fsmount(fs_fd: 0x3, flags: 0, attr_flags: 0)'),
+        line(3, 2.5, 'sys_fsmount -> 0x6'),
+        // The move that attaches the clone makes nothing new.
+        line(
+          3,
+          2.6,
+          'sys_move_mount(from_dfd: 0x5, from_pathname: 0x7, to_dfd: 0xffffff9c, to_pathname: 0x8, flags: 0x4)',
+        ),
+        line(3, 2.7, 'sys_move_mount -> 0x0'),
+      ].join(''),
+    );
+    expect(a.take().mountsMade).toBe(3);
+    expect(a.take().mountsMade).toBe(0);
+  });
+});
+
 describe('bounds', () => {
   const enter = (tid: number, ts: number, comm = 'p') =>
-    `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
+    `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0, dir_name: 0, type: 0, flags: 0, data: 0)\n`;
   const exit = (tid: number, ts: number, ret = '0x0') => `p-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount -> ${ret}\n`;
 
   test("the readers' opens of a mount table file are counted by process, apart from the mount syscalls", () => {
@@ -281,7 +363,7 @@ describe('bounds', () => {
 
 describe('what changed since the last take', () => {
   const enter = (tid: number, ts: number, comm = 'p') =>
-    `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0)\n`;
+    `${comm}-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount(dev_name: 0, dir_name: 0, type: 0, flags: 0, data: 0)\n`;
   const exit = (tid: number, ts: number, ret = '0x0') => `p-${tid} [000] ..... ${ts.toFixed(6)}: sys_mount -> ${ret}\n`;
 
   test('take() hands over each count once: a second take holds only what came after the first', () => {

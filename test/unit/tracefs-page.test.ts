@@ -197,7 +197,8 @@ class PageWriter {
 const MINI_FORMATS = new Map([
   [
     'syscalls/sys_enter_mount',
-    'name: sys_enter_mount\nID: 7\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n',
+    // Its flags where this layout says, not where this kernel puts them (offset 40).
+    'name: sys_enter_mount\nID: 7\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:unsigned long flags;\toffset:8;\tsize:8;\tsigned:0;\n',
   ],
   [
     'syscalls/sys_exit_mount',
@@ -230,9 +231,26 @@ describe('trace_pipe_raw records, each kind the ring buffer writes', () => {
     const t1 = 5e9 + 100;
     const t2 = t1 + 3 * 2 ** 27 + 5 + 7 + 1000;
     expect(out).toEqual([
-      { kind: 'enter', syscall: 'mount', comm: '<...>', tid: 42, cpu: 3, ts: t1 / 1e9 },
+      { kind: 'enter', syscall: 'mount', comm: '<...>', tid: 42, cpu: 3, ts: t1 / 1e9, flags: 0 },
       { kind: 'exit', syscall: 'mount', comm: '<...>', tid: 42, cpu: 3, ts: t2 / 1e9, ret: -2 },
       { kind: 'lock_begin', comm: '<...>', tid: 43, cpu: 3, ts: (t2 + 50) / 1e9, flags: 33 },
+    ]);
+  });
+
+  test("a mount entry's flags: what tells a new mount or bind from a remount or a propagation change", () => {
+    const flags = (v: bigint) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(v);
+      return b;
+    };
+    // MS_BIND, MS_REC|MS_PRIVATE, and the old magic number in the top bits with MS_REMOUNT.
+    const page = new PageWriter(1)
+      .event(1, 7, 1, flags(0x1000n))
+      .event(1, 7, 2, flags(0x44000n))
+      .event(1, 7, 3, flags(0xc0ed0020n))
+      .commit();
+    expect(decode(page, MINI).out.map((e) => (e.kind === 'enter' ? e.flags : undefined))).toEqual([
+      0x1000, 0x44000, 0xc0ed0020,
     ]);
   });
 

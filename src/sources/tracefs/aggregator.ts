@@ -8,7 +8,7 @@
  */
 import { errorMessage, ParseError } from '../../errors';
 import { errnoName } from '../../kernel/errno';
-import { isReaderSyscall, LOCK_KINDS, lockKindIndex, syscallId, TRACED_SYSCALLS } from './events';
+import { isReaderSyscall, LOCK_KINDS, lockKindIndex, makesMount, syscallId, TRACED_SYSCALLS } from './events';
 import { ACTORS, actorOf, type Actor } from './actors';
 import { TaskTable } from './task-table';
 import { parseTraceLine, type TraceEvent } from './trace-pipe';
@@ -50,6 +50,11 @@ export interface TraceDelta {
    */
   lost: number;
   calls: Array<{ syscall: string; cpu: number; count: number }>;
+  /**
+   * New mounts made by the syscalls that returned success (makesMount: mount(2) of a filesystem or
+   * a bind, open_tree(OPEN_TREE_CLONE), fsmount), in every mount namespace, short-lived ones included.
+   */
+  mountsMade: number;
   errors: Array<{ syscall: string; errno: string; count: number }>;
   byProcess: Array<{ comm: string; count: number }>;
   /** The same by container-start actor (actorOf the name), whatever the top-processes cut. */
@@ -86,6 +91,7 @@ export class TraceAggregator {
   private lostInStream = 0;
   /** Calls of each traced syscall by CPU. */
   private readonly calls: number[][] = TRACED_SYSCALLS.map(() => []);
+  private mountsMade = 0;
   /** Errors by syscall × 65536 + errno. */
   private readonly errors = new Map<number, number>();
   /** Seconds of lock wait and waits ended, [syscall × LOCK_KINDS.length + kind]. */
@@ -200,7 +206,7 @@ export class TraceAggregator {
   event(ev: TraceEvent): void {
     switch (ev.kind) {
       case 'enter':
-        this.account(ENTER, syscallId(ev.syscall), ev.tid, ev.cpu, ev.ts, 0, ev.comm);
+        this.account(ENTER, syscallId(ev.syscall), ev.tid, ev.cpu, ev.ts, ev.flags ?? 0, ev.comm);
         break;
       case 'exit':
         this.account(EXIT, syscallId(ev.syscall), ev.tid, ev.cpu, ev.ts, ev.ret);
@@ -224,8 +230,8 @@ export class TraceAggregator {
 
   /**
    * Accounts one event without allocating (the raw reader's path). `syscall`: its syscallId()
-   * (traced ones and the readers' opens count; others are ignored); `value`: an exit's return value
-   * or a lock_begin's flags;
+   * (traced ones and the readers' opens count; others are ignored); `value`: an exit's return value,
+   * a lock_begin's flags, or a mount or open_tree entry's flags (FLAGS_READ);
    * `text`: for ENTER the kernel's name for the task where it gave one (else resolveComm is asked),
    * for NAME the task's new name.
    */
@@ -249,6 +255,7 @@ export class TraceAggregator {
       T.syscall[k] = syscall;
       T.start[k] = ts;
       T.lockStart[k] = -1;
+      T.makes[k] = makesMount(syscall, value) ? 1 : 0;
       return;
     }
     this.events++;
@@ -269,7 +276,8 @@ export class TraceAggregator {
       T.syscall[k] = -1;
       this.active--;
       this.observe(syscall, Math.max(0, ts - (T.start[k] as number)));
-      if (value < 0) {
+      if (value >= 0) this.mountsMade += T.makes[k] as number;
+      else {
         const key = syscall * 65536 + Math.min(-value, 65535);
         this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
       }
@@ -326,6 +334,7 @@ export class TraceAggregator {
       lastParseError: this.lastParseError,
       lost: this.lostInStream,
       calls: [],
+      mountsMade: this.mountsMade,
       errors: [],
       byProcess: [],
       byActor: [],
@@ -339,6 +348,7 @@ export class TraceAggregator {
     this.parseErrors = 0;
     this.lastParseError = undefined;
     this.lostInStream = 0;
+    this.mountsMade = 0;
     this.calls.forEach((byCpu, s) => {
       byCpu.forEach((count, cpu) => {
         if (count > 0) d.calls.push({ syscall: TRACED_SYSCALLS[s]?.name as string, cpu, count });
@@ -423,6 +433,7 @@ export function mergeDeltas(a: TraceDelta, b: TraceDelta): TraceDelta {
       (x) => `${x.syscall}\t${x.cpu}`,
       (i, x) => (i.count += x.count),
     ),
+    mountsMade: a.mountsMade + b.mountsMade,
     errors: sumBy(
       [...a.errors, ...b.errors],
       (x) => `${x.syscall}\t${x.errno}`,

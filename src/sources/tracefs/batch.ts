@@ -1,12 +1,12 @@
 /** Decoded trace events in columns, so that decoding allocates nothing per event. */
 import { ENTER, EXIT, LOCK_BEGIN, NAME, type TraceAggregator } from './aggregator';
-import { syscallName } from './events';
+import { FLAGS_READ, syscallName } from './events';
 import type { TimedEvent } from './trace-pipe';
 
 /**
  * Decoded events, one column per field, so that decoding allocates nothing per event. Times are in
- * seconds; `syscall` is a syscall event's syscallId(); `value` is an exit's return value or a
- * contention_begin's flags; `name` is a NAME event's new name.
+ * seconds; `syscall` is a syscall event's syscallId(); `value` is an exit's return value, a
+ * contention_begin's flags or a mount or open_tree entry's flags; `name` is a NAME event's new name.
  */
 export class RawBatch {
   n = 0;
@@ -67,8 +67,12 @@ export class RawBatch {
   event(i: number): TimedEvent {
     const base = { comm: '<...>', tid: this.tid[i] as number, cpu: this.cpu[i] as number, ts: this.ts[i] as number };
     switch (this.kind[i]) {
-      case ENTER:
-        return { kind: 'enter', syscall: syscallName(this.syscall[i] as number), ...base };
+      case ENTER: {
+        const syscall = syscallName(this.syscall[i] as number);
+        return FLAGS_READ.has(syscall)
+          ? { kind: 'enter', syscall, ...base, flags: this.value[i] as number }
+          : { kind: 'enter', syscall, ...base };
+      }
       case EXIT:
         return { kind: 'exit', syscall: syscallName(this.syscall[i] as number), ...base, ret: this.value[i] as number };
       case LOCK_BEGIN:

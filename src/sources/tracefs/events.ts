@@ -28,6 +28,43 @@ export const TRACED_SYSCALLS: ReadonlyArray<{ name: string; enterFilter?: string
 
 /** Traced syscall name → its index in TRACED_SYSCALLS, the number the aggregator takes. */
 const TRACED = new Map(TRACED_SYSCALLS.map((s, i) => [s.name, i]));
+
+/** mount(2) flags (include/uapi/linux/mount.h) that choose what path_mount() does. */
+const MS = {
+  REMOUNT: 32,
+  BIND: 4096,
+  MOVE: 8192,
+  PROPAGATION: (1 << 17) | (1 << 18) | (1 << 19) | (1 << 20), // UNBINDABLE | PRIVATE | SLAVE | SHARED
+  /** The magic number old callers put in the top 16 bits; the kernel drops it. */
+  MGC_MSK: 0xffff0000,
+  MGC_VAL: 0xc0ed0000,
+} as const;
+const OPEN_TREE_CLONE = 1;
+/** The syscalls whose entry's `flags` say whether they make a mount: read by the decoders. */
+export const FLAGS_READ = new Set(['mount', 'open_tree']);
+const MOUNT_ID = TRACED.get('mount') as number;
+const OPEN_TREE_ID = TRACED.get('open_tree') as number;
+const FSMOUNT_ID = TRACED.get('fsmount') as number;
+
+/**
+ * Whether a call of a traced syscall with these entry `flags` makes a new mount, if it succeeds:
+ * mount(2) of a filesystem or a bind (path_mount()'s order: a remount or a bind remount makes
+ * none, then MS_BIND makes one, then a propagation change or MS_MOVE makes none, else a new
+ * mount), open_tree(OPEN_TREE_CLONE) (a detached copy, attached later by move_mount or used as a
+ * layer), fsmount (a new mount of a configured filesystem). A recursive bind or clone copies a
+ * subtree: counted as one. Every mount made is attached and detached again (by umount, or with its
+ * mount namespace, which no syscall shows): two table changes under the mount locks.
+ */
+export function makesMount(syscall: number, flags: number): boolean {
+  if (syscall === FSMOUNT_ID) return true;
+  if (syscall === OPEN_TREE_ID) return (flags & OPEN_TREE_CLONE) !== 0;
+  if (syscall !== MOUNT_ID) return false;
+  let f = flags >>> 0;
+  if ((f & MS.MGC_MSK) >>> 0 === MS.MGC_VAL) f &= ~MS.MGC_MSK;
+  if (f & MS.REMOUNT) return false;
+  if (f & MS.BIND) return true;
+  return (f & (MS.PROPAGATION | MS.MOVE)) === 0;
+}
 /** Names beyond the traced ones: syscalls whose events an instance recorded but the aggregator ignores. */
 const SYSCALL_NAMES = TRACED_SYSCALLS.map((s) => s.name);
 const SYSCALL_IDS = new Map(TRACED);

@@ -6,7 +6,7 @@
  */
 import { ParseError } from '../../errors';
 import { ENTER, EXIT, LOCK_BEGIN, LOCK_END, NAME } from './aggregator';
-import { syscallId } from './events';
+import { FLAGS_READ, syscallId } from './events';
 
 export interface FieldFormat {
   offset: number;
@@ -87,7 +87,7 @@ export interface Decoder {
   kind: number;
   /** syscallId() of a syscall event's name; -1 for others. */
   syscall: number;
-  /** The exit's ret, contention_begin's flags, or a NAME event's name (char[] or __data_loc string). */
+  /** The exit's ret, contention_begin's flags, mount or open_tree entry's flags, or a NAME event's name (char[] or __data_loc string). */
   value: FieldFormat | undefined;
   /** NAME events: the task renamed (not always the one that ran the event). */
   target?: FieldFormat;
@@ -132,7 +132,11 @@ export function rawLayout(headerPage: string, headerEvent: string, formats: Read
     const need = (...fs: FieldFormat[]) => Math.max(...fs.map((x) => x.offset + x.size));
     const sys = /^syscalls\/sys_(enter|exit)_(\w+)$/.exec(event);
     let d: Decoder;
-    if (sys && sys[1] === 'enter')
+    if (sys && sys[1] === 'enter' && FLAGS_READ.has(sys[2] as string)) {
+      // The flags that say whether the call makes a mount (makesMount); the low 32 bits are read.
+      const flags = field(f, 'flags', [8, 4], source);
+      d = { event, kind: ENTER, syscall: syscallId(sys[2] as string), value: flags, need: need(p, flags) };
+    } else if (sys && sys[1] === 'enter')
       d = { event, kind: ENTER, syscall: syscallId(sys[2] as string), value: undefined, need: need(p) };
     else if (sys) {
       const ret = field(f, 'ret', [8, 4], source);

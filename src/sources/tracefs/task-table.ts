@@ -18,6 +18,8 @@ export class TaskTable {
   lockStart = new Float64Array(0);
   /** Index in LOCK_KINDS. */
   lockKind = new Uint8Array(0);
+  /** 1: its syscall in flight makes a mount if it succeeds (makesMount). */
+  makes = new Uint8Array(0);
   /** Its by-process slot, where its name came from resolveComm; -1: not asked yet. */
   slot = new Int32Array(0);
 
@@ -50,6 +52,7 @@ export class TaskTable {
     this.start[i] = 0;
     this.lockStart[i] = -1;
     this.lockKind[i] = 0;
+    this.makes[i] = 0;
     this.slot[i] = -1;
     this.size++;
     return i;
@@ -74,6 +77,7 @@ export class TaskTable {
       start: this.start,
       lockStart: this.lockStart,
       lockKind: this.lockKind,
+      makes: this.makes,
       slot: this.slot,
     };
     const n = 1 << bits;
@@ -84,6 +88,7 @@ export class TaskTable {
     this.start = new Float64Array(n);
     this.lockStart = new Float64Array(n);
     this.lockKind = new Uint8Array(n);
+    this.makes = new Uint8Array(n);
     this.slot = new Int32Array(n);
     this.size = 0;
     for (const j of kept) {
@@ -92,6 +97,7 @@ export class TaskTable {
       this.start[i] = old.start[j] as number;
       this.lockStart[i] = old.lockStart[j] as number;
       this.lockKind[i] = old.lockKind[j] as number;
+      this.makes[i] = old.makes[j] as number;
       this.slot[i] = old.slot[j] as number;
     }
   }

@@ -2,7 +2,7 @@
  * Pure parser for the text lines of a tracefs instance's `trace_pipe`, for the events the tracefs
  * collector enables:
  *
- *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: sys_mount(dev_name: 0x…, …)
+ *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: sys_mount(dev_name: 0x…, …, flags: 0x…, data: 0x…)
  *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: sys_mount -> 0xfffffffffffffff0
  *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: contention_begin: 00000000abcd (flags=SPIN|MUTEX)
  *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: contention_end: 00000000abcd (ret=0)
@@ -12,10 +12,10 @@
  * `<...>` means the kernel's comm cache had no name for the task.
  */
 import { ParseError } from '../../errors';
-import { LOCK_FLAGS } from './events';
+import { FLAGS_READ, LOCK_FLAGS } from './events';
 
 export type TraceEvent =
-  | { kind: 'enter'; syscall: string; comm: string; tid: number; cpu: number; ts: number }
+  | { kind: 'enter'; syscall: string; comm: string; tid: number; cpu: number; ts: number; flags?: number }
   | { kind: 'exit'; syscall: string; comm: string; tid: number; cpu: number; ts: number; ret: number }
   | { kind: 'lock_begin'; comm: string; tid: number; cpu: number; ts: number; flags: number }
   | { kind: 'lock_end'; comm: string; tid: number; cpu: number; ts: number }
@@ -73,7 +73,15 @@ export function parseTraceLine(line: string, source = 'trace_pipe', lineNo = 0):
       if (!/^0x[0-9a-f]+$/.test(hex)) throw new ParseError(source, lineNo, `bad syscall return value "${hex}"`);
       return { kind: 'exit', syscall: body.slice(4, arrow), comm, tid, cpu, ts, ret: parseRet(hex) };
     }
-    if (paren > 4) return { kind: 'enter', syscall: body.slice(4, paren), comm, tid, cpu, ts };
+    if (paren > 4) {
+      const syscall = body.slice(4, paren);
+      if (!FLAGS_READ.has(syscall)) return { kind: 'enter', syscall, comm, tid, cpu, ts };
+      // mount and open_tree: the flags that say whether the call makes a mount (its low 32 bits).
+      // The kernel prints each argument as %#lx: "0" for zero, else "0x…".
+      const m = /[(\s]flags: (?:0x([0-9a-f]+)|0)[,)]/.exec(body);
+      if (!m) throw new ParseError(source, lineNo, `sys_${syscall} entry without flags`);
+      return { kind: 'enter', syscall, comm, tid, cpu, ts, flags: Number.parseInt((m[1] ?? '0').slice(-8), 16) };
+    }
     throw new ParseError(source, lineNo, `bad syscall event "${body.slice(0, 60)}"`);
   }
   if (body.startsWith('contention_begin: ')) {
