@@ -144,6 +144,29 @@ export const START_SIGNAL: DescriptionCases = {
   ],
 };
 
+/**
+ * The readers, where they are counted (--collector.tracefs.readers): every open of a mount table
+ * file is a read of the whole table under namespace_sem, and systemd re-reads it on every change,
+ * so a mount storm brings a reader storm on the same lock.
+ */
+export const READERS: DescriptionCases = {
+  cases: [
+    {
+      id: 'counted',
+      when: { signal: 'tableOpenRate', present: true },
+      text: [
+        ' Readers opened the mount table ',
+        { signal: 'tableOpenRate' },
+        ' times a second, each open a read of all ',
+        { signal: 'entries' },
+        ` mounts under namespace_sem that the mounts above wait out (systemd re-reads it on every change, systemd issue 42375; ${TRACEFS_METRICS.mountTableOpensByProcess} names the readers).`,
+      ],
+    },
+  ],
+  otherwiseId: 'not_counted',
+  otherwise: [],
+};
+
 /** Lock wait rising: the probe's estimate, or lock wait measured inside mount syscalls. */
 const lockWaitRising: Condition = {
   any: [
@@ -194,7 +217,9 @@ export const ALERTS: readonly AlertSpec[] = [
       { signal: 'lockWaitRate' },
       ' per second inside mount syscalls, mount table reads ',
       { signal: 'nsEstimate' },
-      ' slower than baseline. Pod health checks fail within ~30 s if this continues.',
+      ' slower than baseline.',
+      READERS,
+      ' Pod health checks fail within ~30 s if this continues.',
     ],
     condition: { all: [signature, { signal: 'startRate', above: 'stormStartsPerSecond' }, lockWaitRising] },
   },

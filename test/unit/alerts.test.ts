@@ -202,6 +202,8 @@ function sample(
     /** New mounts the syscalls made (default 0), and the seconds of the sample tracing was armed (default: all of it). */
     made?: number;
     traced?: number;
+    /** Opens of the mount table by its readers (counted only with --collector.tracefs.readers). */
+    opens?: number;
   },
 ): Sample {
   const parts: Record<string, unknown> = { probes: { namespace_sem: { estimate: x.ns ?? 0 } } };
@@ -246,6 +248,7 @@ function sample(
       syscalls: x.syscalls,
       mountsMade: x.made ?? 0,
       tracedSeconds: x.traced ?? 1,
+      tableOpens: x.opens,
       lockWaitSeconds: x.lockWait ?? 0,
       lost: 0,
       durations: [
@@ -400,6 +403,25 @@ describe('the node evaluator', () => {
     expect(paged?.description).toContain('101 mount syscalls (100 new mounts, each attached and detached again');
     expect(paged?.description).toContain('neither per-layer idmapping');
     expect(phase(50)?.phase).toBe('inactive');
+  });
+
+  test('the page names the readers where they are counted, and says nothing of them where they are not', () => {
+    const describe = (opens?: number) => {
+      const h = new History();
+      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+      for (let t = 0; t < 8; t++) {
+        h.add(sample(t, t === 0 ? { starts: 0, syscalls: 0, events: 0, opens } : { ...storm, opens, entries: 1200 }));
+        ev.evaluate(h);
+      }
+      return ev.current().find((a) => a.name === 'MountStormImminent')?.description ?? '';
+    };
+    // systemd re-reading a 1,200-mount table 30 times a second, for the 7 s after the first sample
+    // (the 10 s window's rate, as the rule's: 24 a second).
+    expect(describe(30)).toMatch(
+      /slower than baseline\. Readers opened the mount table 24 times a second, each open a read of all 1\.2k mounts under namespace_sem/,
+    );
+    expect(describe(undefined)).not.toMatch(/Readers/);
+    expect(describe(undefined)).toMatch(/slower than baseline\. Pod health checks/);
   });
 
   test("a storm's first seconds, before on-demand tracing armed, do not dilute the per-start figures nor lock wait", () => {
