@@ -9,10 +9,10 @@
 // same round.
 // Each container lives LIFE seconds (0: it exits as soon as its mounts are made).
 // usage (root, after npm run build): node dist/bench/independent-page.js [rounds=3] [seconds=20] [workers=8] [binds=100] [rate=20] [life=0]
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnBindStorm } from '../test/support/bind-storm';
 import { REPO } from '../test/support/env';
 import { median } from './stats';
 import { firstChild, metricSum, serveInNamespace, sleep } from './proc';
@@ -25,7 +25,6 @@ const binds = Number(args[3] ?? 100);
 const rate = Number(args[4] ?? 20);
 const life = Number(args[5] ?? 0);
 const cli = path.join(REPO, 'dist/src/cli.js');
-const storm = path.join(REPO, 'test/support/bind-storm.py');
 const ARMS = { defaults: [] as string[], 'tracing always': ['--collector.tracefs.mode=always'] };
 type Arm = keyof typeof ARMS;
 
@@ -73,24 +72,19 @@ async function once(arm: Arm, port: number): Promise<Result> {
     const before = await figures(url);
     let paged: number | undefined;
     const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(
-        'unshare',
-        [
-          '--mount',
-          '--propagation',
-          'private',
-          'sh',
-          '-c',
-          `mkdir -p "$1" && mount -t tmpfs none "$1" && exec python3 "$2" "$3" "$1" ${workers} ${seconds} ${binds} ${rate} ${life}`,
-          'sh',
-          path.join(dir, 'scratch'),
-          storm,
-          tasks,
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
+      const p = spawnBindStorm({
+        tasks,
+        scratch: path.join(dir, 'scratch'),
+        workers,
+        seconds,
+        binds,
+        rate,
+        life,
+        stdout: 'pipe',
+      });
+      p.stderr?.pipe(process.stderr);
       let text = '';
-      p.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      p.stdout?.on('data', (d: Buffer) => (text += d.toString()));
       const watch = setInterval(() => {
         const m = /ts=(\S+) level=\w+ msg="node alert firing" alertname=MountStormImminent/.exec(log);
         if (m && paged === undefined) paged = Date.parse(m[1] as string) / 1000;

@@ -19,7 +19,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
+import { spawnBindStorm } from '../support/bind-storm';
+import { CLI, IS_ROOT, requireInCi, testIf } from '../support/env';
 import { startExporter, stormPage, type RunningExporter } from '../support/exporter';
 
 requireInCi(IS_ROOT, 'root for real storms and tracefs');
@@ -40,24 +41,7 @@ function drill(exp: RunningExporter, tasks: string, args: string[]): Promise<str
  */
 function bindStorm(exp: RunningExporter, tasks: string, binds: number, seconds: number): Promise<string | undefined> {
   const scratch = path.join(tasks, '..', `${path.basename(tasks)}-scratch`);
-  const storm = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mkdir -p "$1" && mount -t tmpfs none "$1" && exec python3 "$2" "$3" "$1" 8 "$4" "$5" 0 0',
-      'sh',
-      scratch,
-      path.join(REPO, 'test/support/bind-storm.py'),
-      tasks,
-      String(seconds),
-      String(binds),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const storm = spawnBindStorm({ tasks, scratch, workers: 8, seconds, binds });
   return untilPage(exp, storm).finally(() => fs.rmSync(scratch, { recursive: true, force: true }));
 }
 

@@ -264,6 +264,17 @@ function sample(
 describe('the node evaluator', () => {
   const storm = { starts: 4, syscalls: 1616, made: 408, events: 816, lockWait: 0.25, ns: 0.00003, idmaps: 400 };
   const fixed = { starts: 4, syscalls: 216, events: 32, lockWait: 0.25, ns: 0.003 };
+  type Input = Parameters<typeof sample>[1];
+  /** The storm page after 8 samples: a first with nothing counted yet, then `x` each second. */
+  const imminentAfter = (x: Input, first: Input = { starts: 0, syscalls: 0, events: 0 }) => {
+    const h = new History();
+    const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
+    for (let t = 0; t < 8; t++) {
+      h.add(sample(t, t === 0 ? first : x));
+      ev.evaluate(h);
+    }
+    return ev.current().find((a) => a.name === 'MountStormImminent');
+  };
 
   test('pending when the condition first holds, firing after `for`, kept firing for keep_firing_for after it last held, then inactive', () => {
     const h = new History();
@@ -308,14 +319,8 @@ describe('the node evaluator', () => {
   });
 
   test('the page names the storm it sees: masked paths, per-layer idmapping, both, or neither; never the per-layer fix for masks', () => {
-    const describe = (x: Partial<typeof storm> & Parameters<typeof sample>[1]) => {
-      const h = new History();
-      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
-      for (let t = 0; t < 8; t++) {
-        h.add(sample(t, t === 0 ? { starts: 0, syscalls: 0, events: 0 } : { ...storm, ...x }));
-        ev.evaluate(h);
-      }
-      const a = ev.current().find((a) => a.name === 'MountStormImminent');
+    const describe = (x: Partial<typeof storm> & Input) => {
+      const a = imminentAfter({ ...storm, ...x });
       expect(a?.phase).toBe('firing');
       return a?.description ?? '';
     };
@@ -359,45 +364,24 @@ describe('the node evaluator', () => {
   });
 
   test('a copy storm pages on its time per start alone: few mount syscalls, each start copying a big table', () => {
-    const phase = (copySeconds: number) => {
-      const h = new History();
-      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
-      for (let t = 0; t < 8; t++) {
-        h.add(
-          sample(
-            t,
-            t === 0
-              ? { starts: 0, syscalls: 0, events: 0 }
-              : { starts: 4, syscalls: 8, events: 8, lockWait: 0.1, mountSeconds: copySeconds + 0.001, copySeconds },
-          ),
-        );
-        ev.evaluate(h);
-      }
-      return ev.current().find((a) => a.name === 'MountStormImminent')?.phase;
-    };
+    const phase = (copySeconds: number) =>
+      imminentAfter({
+        starts: 4,
+        syscalls: 8,
+        events: 8,
+        lockWait: 0.1,
+        mountSeconds: copySeconds + 0.001,
+        copySeconds,
+      })?.phase;
     // 7.5 ms per start (2,000 mounts here) against the 5 ms threshold; 0.9 ms (500 mounts) does not page.
     expect(phase(0.03)).toBe('firing');
     expect(phase(0.0036)).toBe('inactive');
   });
 
   test('new mounts per start page a storm of few syscalls: 100 binds per start pages, 50 do not', () => {
-    const phase = (made: number) => {
-      const h = new History();
-      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
-      for (let t = 0; t < 8; t++) {
-        // bench/independent: per start an unshare, / made private and the binds (101 syscalls at 100).
-        h.add(
-          sample(
-            t,
-            t === 0
-              ? { starts: 0, syscalls: 0 }
-              : { starts: 20, syscalls: 20 * (made + 1), made: 20 * made, lockWait: 0.09 },
-          ),
-        );
-        ev.evaluate(h);
-      }
-      return ev.current().find((a) => a.name === 'MountStormImminent');
-    };
+    // test/support/bind-storm.py: per start an unshare, / made private and the binds (101 syscalls at 100).
+    const phase = (made: number) =>
+      imminentAfter({ starts: 20, syscalls: 20 * (made + 1), made: 20 * made, lockWait: 0.09 });
     const paged = phase(100);
     expect(paged?.phase).toBe('firing');
     expect(paged?.description).toContain('101 mount syscalls (100 new mounts, each attached and detached again');
@@ -406,15 +390,9 @@ describe('the node evaluator', () => {
   });
 
   test('the page names the readers where they are counted, and says nothing of them where they are not', () => {
-    const describe = (opens?: number) => {
-      const h = new History();
-      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
-      for (let t = 0; t < 8; t++) {
-        h.add(sample(t, t === 0 ? { starts: 0, syscalls: 0, events: 0, opens } : { ...storm, opens, entries: 1200 }));
-        ev.evaluate(h);
-      }
-      return ev.current().find((a) => a.name === 'MountStormImminent')?.description ?? '';
-    };
+    const describe = (opens?: number) =>
+      imminentAfter({ ...storm, opens, entries: 1200 }, { starts: 0, syscalls: 0, events: 0, opens })?.description ??
+      '';
     // systemd re-reading a 1,200-mount table 30 times a second, for the 7 s after the first sample
     // (the 10 s window's rate, as the rule's: 24 a second).
     expect(describe(30)).toMatch(
@@ -471,15 +449,7 @@ describe('the node evaluator', () => {
   });
 
   test('the description names the image behind the most mount work: starts × layers where overlays were found, else starts', () => {
-    const describe = (layers?: { web: number; db: number }) => {
-      const h = new History();
-      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1');
-      for (let t = 0; t < 8; t++) {
-        h.add(sample(t, t === 0 ? { starts: 0, syscalls: 0, events: 0 } : { ...storm, layers }));
-        ev.evaluate(h);
-      }
-      return ev.current().find((a) => a.name === 'MountStormImminent')?.description ?? '';
-    };
+    const describe = (layers?: { web: number; db: number }) => imminentAfter({ ...storm, layers })?.description ?? '';
     // web: 3 starts a second of 5 layers (15 layer mounts); db: 1 of 100 (100).
     expect(describe({ web: 5, db: 100 })).toContain('most of them registry.example/db:2:');
     // web: 3 × 50 = 150 against db's 1 × 100.
