@@ -184,7 +184,7 @@ describe('the page names the storm it sees', () => {
   );
 
   rootTest(
-    'the same storm with 50 binds per container: no page, though every one of its new mounts is counted',
+    'the same storm with 50 binds per container: no page, though its new mounts are counted (about 50 per start)',
     async () => {
       const before = await (await fetch(`${exp.url}/metrics`)).text();
       expect(await bindStorm(exp, tasks, 50, 12)).toBeUndefined();
