@@ -88,6 +88,13 @@ function rate(
   };
 }
 
+/** One count's increase over the fast window per another's, where the other is above 0 (rate ÷ rate, as the rules divide). */
+function increaseRatio(h: History, cfg: AlertsConfig, [num, den]: [PointKey, PointKey]): number | undefined {
+  const n = h.increase(num, nodeWindowMs(cfg));
+  const d = h.increase(den, nodeWindowMs(cfg));
+  return n !== undefined && d !== undefined && d > 0 ? n / d : undefined;
+}
+
 /** One fast-window rate per another (per container start, per new overlay), where the other is above 0. */
 function ratio(
   id: string,
@@ -102,11 +109,7 @@ function ratio(
     id,
     record: (cfg) => `${base}:ratio${fastWindow(cfg)}`,
     promql: (cfg) => `${num.record(cfg)} / (${den.record(cfg)} > 0)`,
-    node: (h, cfg) => {
-      const n = h.increase(keys[0], nodeWindowMs(cfg));
-      const d = h.increase(keys[1], nodeWindowMs(cfg));
-      return n !== undefined && d !== undefined && d > 0 ? n / d : undefined;
-    },
+    node: (h, cfg) => increaseRatio(h, cfg, keys),
     format,
     reads: [num.id, den.id],
     help,
@@ -164,11 +167,7 @@ const lockWaitRate: Signal = {
   record: (cfg) => `instance:mountstorm_mount_lock_wait_seconds:rate${fastWindow(cfg)}`,
   promql: (cfg) =>
     `sum by (instance) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}${selector(cfg)}[${fastWindow(cfg)}]))\n/\n(sum by (instance) (rate(${TRACEFS_METRICS.traceArmedSeconds}${selector(cfg)}[${fastWindow(cfg)}])) > 0)`,
-  node: (h, cfg) => {
-    const wait = h.increase('lockWait', nodeWindowMs(cfg));
-    const traced = h.increase('tracedSeconds', nodeWindowMs(cfg));
-    return wait !== undefined && traced !== undefined && traced > 0 ? wait / traced : undefined;
-  },
+  node: (h, cfg) => increaseRatio(h, cfg, ['lockWait', 'tracedSeconds']),
   format: 'humanizeDuration',
   help: 'seconds per second that tasks in mount syscalls wait on contended locks, over the time tracing was armed (tracefs)',
 };

@@ -132,13 +132,17 @@ export function rawLayout(headerPage: string, headerEvent: string, formats: Read
     const need = (...fs: FieldFormat[]) => Math.max(...fs.map((x) => x.offset + x.size));
     const sys = /^syscalls\/sys_(enter|exit)_(\w+)$/.exec(event);
     let d: Decoder;
-    if (sys && sys[1] === 'enter' && FLAGS_READ.has(sys[2] as string)) {
-      // The flags that say whether the call makes a mount (makesMount); the low 32 bits are read.
-      const flags = field(f, 'flags', [8, 4], source);
-      d = { event, kind: ENTER, syscall: syscallId(sys[2] as string), value: flags, need: need(p, flags) };
-    } else if (sys && sys[1] === 'enter')
-      d = { event, kind: ENTER, syscall: syscallId(sys[2] as string), value: undefined, need: need(p) };
-    else if (sys) {
+    if (sys && sys[1] === 'enter') {
+      // mount and open_tree: the flags that say whether the call makes a mount (makesMount); the low 32 bits are read.
+      const flags = FLAGS_READ.has(sys[2] as string) ? field(f, 'flags', [8, 4], source) : undefined;
+      d = {
+        event,
+        kind: ENTER,
+        syscall: syscallId(sys[2] as string),
+        value: flags,
+        need: flags ? need(p, flags) : need(p),
+      };
+    } else if (sys) {
       const ret = field(f, 'ret', [8, 4], source);
       d = { event, kind: EXIT, syscall: syscallId(sys[2] as string), value: ret, need: need(p, ret) };
     } else if (event === 'lock/contention_begin') {
