@@ -1,9 +1,10 @@
 // Where the exporter's memory goes: its RSS and threads after SETTLE s idle, on its defaults, with
-// each worker thread's collectors off in turn, and under V8 flags that trim a heap; beside
-// a bare Node HTTP server and one that also starts an empty worker thread (what an isolate costs by
-// itself), all in the same run. Each exporter runs alone in a private mount namespace (`serve
-// --mount.pid=self`), one after another.
-// usage (root, after npm run build): node dist/bench/memory.js [settle=15]
+// the worker thread's collectors off, the event loop's kernel-event collectors off, the host
+// collector off, and under V8 flags that trim a heap; beside a bare Node HTTP server and one that
+// also starts an empty worker thread (what an isolate costs by itself), and, with --baseline,
+// another build's exporter on its defaults, all in the same run. Each exporter runs alone in a
+// private mount namespace (`serve --mount.pid=self`), one after another.
+// usage (root, after npm run build): node dist/bench/memory.js [settle=15] [--baseline=/path/to/other/checkout]
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,10 +12,12 @@ import * as path from 'node:path';
 import { REPO } from '../test/support/env';
 import { firstChild, sleep } from './proc';
 
-const settle = Number(process.argv[2] ?? 15);
+const args = process.argv.slice(2);
+const baseline = args.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
+const settle = Number(args.find((a) => !a.startsWith('--')) ?? 15);
 const CLI = path.join(REPO, 'dist/src/cli.js');
 
-const ARMS: Array<{ name: string; node?: string[]; flags?: string[]; script?: string }> = [
+const ARMS: Array<{ name: string; node?: string[]; flags?: string[]; script?: string; cli?: string }> = [
   { name: 'bare Node HTTP server', script: "require('node:http').createServer((q, s) => s.end('ok')).listen(0)" },
   {
     name: 'bare Node HTTP server + one empty worker thread',
@@ -27,13 +30,19 @@ const ARMS: Array<{ name: string; node?: string[]; flags?: string[]; script?: st
     name: 'exporter, no mounts, no probes (the mount-locks worker)',
     flags: ['--no-collector.mounts', '--no-collector.probes'],
   },
-  { name: 'exporter, no tracefs (the kernel-events worker stays)', flags: ['--no-collector.tracefs'] },
   {
-    name: 'exporter, no tracefs, no namespaces (the kernel-events worker)',
+    name: 'exporter, no tracefs, no namespaces (on the event loop)',
     flags: ['--no-collector.tracefs', '--no-collector.namespaces'],
+  },
+  {
+    name: 'exporter, no host (systeminformation, loaded only where the host has no DMI)',
+    flags: ['--no-collector.host'],
   },
   { name: 'exporter, --max-semi-space-size=1', node: ['--max-semi-space-size=1'] },
   { name: 'exporter, --v8-pool-size=1', node: ['--v8-pool-size=1'] },
+  ...(baseline
+    ? [{ name: `baseline exporter (${baseline}), defaults`, cli: path.join(baseline, 'dist/src/cli.js') }]
+    : []),
 ];
 
 function status(pid: number): { rss: number; threads: number } {
@@ -51,7 +60,7 @@ function status(pid: number): { rss: number; threads: number } {
       ? [...(a.node ?? []), '-e', a.script]
       : [
           ...(a.node ?? []),
-          CLI,
+          a.cli ?? CLI,
           'serve',
           `--web.listen-address=127.0.0.1:${19_960 + i}`,
           '--mount.pid=self',
@@ -76,7 +85,7 @@ function status(pid: number): { rss: number; threads: number } {
   console.log(
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), kernel ${os.release()}, node ${process.version}`,
   );
-  console.log(`Command: node dist/bench/memory.js ${settle}`);
+  console.log(`Command: node dist/bench/memory.js ${args.join(' ')}`);
   console.log('');
   console.log('| process | RSS | threads |');
   console.log('|---|---|---|');

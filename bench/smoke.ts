@@ -29,22 +29,29 @@ const WARM_S = 8;
 const CLI = path.join(REPO, 'dist/src/cli.js');
 
 /**
- * The limits, each with today's figures beside it (2026-12-06, local, 20k mounts, four runs). A
- * text reading every sample (+1 kernel read per sample) would cross the CPU ones; a listmount reading
- * every sample costs too little to (0.18× → 0.30× quiet), and the exact read count catches it.
+ * The limits, each with today's figures beside it (2026-12-07, local, 20k mounts, four runs of this
+ * build beside two of the build before, ca0e464). A text reading every sample (+1 kernel read per
+ * sample) would cross the CPU ones; a listmount reading every sample costs too little to (0.18× →
+ * 0.30× quiet), and the exact read count catches it.
  */
 const LIMITS = {
-  /** Today 0.34–0.38×; the target is below 0.5× (issue #32). */
-  changingPerKernelRead: 0.9,
-  /** Today 0.13–0.18×: the quiet table is not read. */
+  /**
+   * Today 0.34–0.44× (a fresh exporter's first round up to 0.60×); the target is below 0.5× (issue
+   * #32). The table's size read every 10 ms while it merely changes (ca0e464: 0.68×, 0.84×) crosses it.
+   */
+  changingPerKernelRead: 0.65,
+  /** Today 0.20–0.24× (0.13–0.18× on 2026-12-06): the quiet table is not read. */
   quietPerKernelRead: 0.55,
   /**
    * Exact, not timed: the change watch reads a quiet table only every 60 s (its safety net); one
    * read a sample is the regression this check is for.
    */
   quietReadsPerSample: 0.25,
-  /** Today 2.23–2.28× (95–96 MiB against 43 MiB); the target is 60 MiB, about 1.4× (issue #32). */
-  rssPerBareNode: 2.8,
+  /**
+   * Today 1.70–1.74× (72.5–74.6 MiB against 42.8 MiB); the target is 60 MiB, about 1.4× (issue #32).
+   * A second worker thread (an isolate: ca0e464 had two, 1.89× and 1.91×) crosses it.
+   */
+  rssPerBareNode: 1.85,
 };
 
 rerunInPrivateNamespaces(__filename, args);

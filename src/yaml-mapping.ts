@@ -4,7 +4,6 @@
  * schema, or a ConfigError naming the file.
  */
 import * as fs from 'node:fs';
-import * as yaml from 'js-yaml';
 import { ConfigError, errorMessage } from './errors';
 
 /** The file's text; a ConfigError `<what>: cannot read <file>: …` otherwise. */
@@ -25,6 +24,9 @@ export function parseYamlMapping(
   file: string,
   mapping = 'a mapping',
 ): { doc: Record<string, unknown> | undefined; fail: (why: string) => ConfigError } {
+  // Loaded at the first settings file, not at import: a node run on flags alone never needs it (#32).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- synchronous, and only when a file is read
+  const yaml = require('js-yaml') as typeof import('js-yaml');
   let doc: unknown;
   try {
     doc = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });

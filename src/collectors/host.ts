@@ -4,7 +4,6 @@
  * platform has no DMI (device-tree ARM boards, some VMs) systeminformation knows the other places.
  */
 import { promises as fs } from 'node:fs';
-import * as si from 'systeminformation';
 import { defineCollector, type Collector, type CollectorContext } from './collector';
 import { HOST_METRICS } from '../metric-names';
 
@@ -43,6 +42,8 @@ export class HostCollector implements Collector<HostSnapshot> {
       let model = await dmi(this.ctx.paths.sys('class/dmi/id/product_name'));
       // systeminformation reads the host's own /sys and /proc: only ask it about the real host.
       if ((vendor === undefined || model === undefined) && this.ctx.paths.sysfs === '/sys') {
+        // Loaded only here: it is a large library (about 7 MiB of RSS, #32) that most hosts never need.
+        const si = await import('systeminformation');
         const sys = await si.system();
         vendor ??= sys.manufacturer || undefined;
         model ??= sys.model || undefined;

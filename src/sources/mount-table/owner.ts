@@ -8,8 +8,11 @@
  *
  * The table's size comes every sample without reading it: NS_MNT_GET_INFO on the namespace's nsfs
  * file (Linux 6.12+, a fraction of a microsecond, no lock). While the namespace changes, the size
- * is also taken every 10 ms between samples, and its peak reported: a storm's per-layer mounts live
- * for milliseconds and are gone by the next sample.
+ * is also taken between samples, and its peak reported: a storm's per-layer mounts live for
+ * milliseconds and are gone by the next sample. Every 100 ms while it merely changes (pods coming
+ * and going), every 10 ms once mounts are seen to come and go between two readings, or the size to
+ * move by SWING: each reading is a wakeup of the thread, and a node whose pods come and go does not
+ * pay a hundred a second (#32).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,14 +43,17 @@ export interface TableAnswer {
   reading?: TableReading;
   /** Why change-driven reads are off (every sample reads), while they are. */
   watchBroken?: string;
-  /** Entries now, and the most at any 10 ms reading since the last sample (NS_MNT_GET_INFO); absent without it. */
+  /** Entries now, and the most at any reading since the last sample (NS_MNT_GET_INFO, every 10–100 ms while it changes); absent without it. */
   size?: { entries: number; peak: number };
   /** Why the size comes from the readings only, where NS_MNT_GET_INFO does not work. */
   sizeUnavailable?: string;
 }
 
-/** Readings of the size between samples, while the namespace changes. */
-const PEAK_EVERY_MS = 10;
+/** Readings of the size between samples while the namespace changes: slow, and fast once it storms. */
+export const PEAK_SLOW_MS = 100;
+export const PEAK_FAST_MS = 10;
+/** A size that moves this much between readings, or a peak this far above both ends of a sample, reads fast. */
+const SWING = 8;
 
 function readMountMax(file: string): number | undefined {
   let v: string;
@@ -83,12 +89,25 @@ export function openTable(
   return { table, first: table.sample() };
 }
 
+/**
+ * How often the size is read until the next sample: not at all while the namespace is still; every
+ * PEAK_FAST_MS where, since the last reading, the size moved by SWING or more, or rose that far above
+ * both ends and fell back (mounts that came and went: a storm); every PEAK_SLOW_MS otherwise.
+ */
+export function peakReadEvery(changing: boolean, before: number, entries: number, peak: number): number {
+  if (!changing) return 0;
+  const swung = Math.abs(entries - before) >= SWING || peak - Math.max(entries, before) >= SWING;
+  return swung ? PEAK_FAST_MS : PEAK_SLOW_MS;
+}
+
 /** The namespace's size by NS_MNT_GET_INFO, and its peak between samples while it changes. */
 class TableSize {
   private fd: number | undefined;
   private readonly buf = Buffer.alloc(16);
   private peak = 0;
+  private last = 0;
   private timer: NodeJS.Timeout | undefined;
+  private every = 0;
   readonly unavailable: string | undefined;
 
   constructor(mountinfoPath: string) {
@@ -107,20 +126,30 @@ class TableSize {
     return mountNamespaceInfo(this.fd as number, this.buf).mounts;
   }
 
-  /** The size now and the peak since the last call; while `changing`, readings go on every 10 ms. */
+  /** Readings every `ms` from now (none for 0); a fast reading that sees the table still, slows down. */
+  private readEvery(ms: number): void {
+    if (ms === this.every) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.every = ms;
+    if (ms === 0) return;
+    this.timer = setInterval(() => {
+      const n = this.now();
+      if (peakReadEvery(true, this.last, n, n) === PEAK_FAST_MS) this.readEvery(PEAK_FAST_MS);
+      this.last = n;
+      this.peak = Math.max(this.peak, n);
+    }, ms);
+  }
+
+  /** The size now and the peak since the last call; while `changing`, readings go on between calls. */
   take(changing: boolean): { entries: number; peak: number } | undefined {
     if (this.fd === undefined) return undefined;
+    const before = this.last;
     const entries = this.now();
     const peak = Math.max(this.peak, entries);
     this.peak = entries;
-    if (changing && !this.timer) {
-      this.timer = setInterval(() => {
-        this.peak = Math.max(this.peak, this.now());
-      }, PEAK_EVERY_MS);
-    } else if (!changing && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
+    this.last = entries;
+    this.readEvery(peakReadEvery(changing, before, entries, peak));
     return { entries, peak };
   }
 }
