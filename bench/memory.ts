@@ -1,8 +1,8 @@
 // Where the exporter's memory goes: its RSS and threads after SETTLE s idle, on its defaults, with
-// the worker thread's collectors off, the event loop's kernel-event collectors off, the host
-// collector off, and under V8 flags that trim a heap; beside a bare Node HTTP server and one that
-// also starts an empty worker thread (what an isolate costs by itself), and, with --baseline,
-// another build's exporter on its defaults, all in the same run. Each exporter runs alone in a
+// each worker thread's collectors off in turn, the host collector off, and under V8 flags that trim
+// a heap; beside a bare Node HTTP server and one that also starts an empty worker thread (what an
+// isolate costs by itself), and, with --baseline, another build's exporter on its defaults, all in
+// the same run. Each exporter runs alone in a
 // private mount namespace (`serve --mount.pid=self`), one after another.
 // usage (root, after npm run build): node dist/bench/memory.js [settle=15] [--baseline=/path/to/other/checkout]
 import { spawn } from 'node:child_process';
@@ -30,8 +30,9 @@ const ARMS: Array<{ name: string; node?: string[]; flags?: string[]; script?: st
     name: 'exporter, no mounts, no probes (the mount-locks worker)',
     flags: ['--no-collector.mounts', '--no-collector.probes'],
   },
+  { name: 'exporter, no tracefs (the kernel-events worker stays)', flags: ['--no-collector.tracefs'] },
   {
-    name: 'exporter, no tracefs, no namespaces (on the event loop)',
+    name: 'exporter, no tracefs, no namespaces (the kernel-events worker)',
     flags: ['--no-collector.tracefs', '--no-collector.namespaces'],
   },
   {

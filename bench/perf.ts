@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import autocannon from 'autocannon';
 import type { CollectorContext } from '../src/collectors/collector';
 import { MountsCollector } from '../src/collectors/mounts';
+import { KernelEventsThread } from '../src/sources/kernel-events/source';
 import { MountLocksThread } from '../src/sources/mount-locks/source';
 import { Exposition } from '../src/exposition';
 import { HostPaths } from '../src/fs/paths';
@@ -70,7 +71,7 @@ async function openCollector(method: 'mountinfo' | 'listmount') {
     log: new Logger('error'),
     exposition,
     mountinfoPath: MI,
-    threads: { mountLocks: new MountLocksThread() },
+    threads: { mountLocks: new MountLocksThread(), kernelEvents: new KernelEventsThread() },
   };
   const c = new MountsCollector(ctx, method);
   const update = async () => {

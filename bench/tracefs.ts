@@ -102,7 +102,7 @@ async function startUnreadInstance(bufferSizeKb = 512, capture?: string) {
     const { TraceInstance } = require(${JSON.stringify(path.join(REPO, 'dist/src/sources/tracefs/instance'))});
     const { locateTracefs } = require(${JSON.stringify(path.join(REPO, 'dist/src/sources/tracefs/locate'))});
     const { HostPaths } = require(${JSON.stringify(path.join(REPO, 'dist/src/fs/paths'))});
-    TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: ${bufferSizeKb}, format: 'raw', armed: true }, { removedStale() {}, warn() {} }).then((inst) => {
+    const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: ${bufferSizeKb}, format: 'raw', armed: true }, { removedStale() {}, warn() {} });
     process.on('SIGUSR2', () => {
       const out = ${JSON.stringify(capture ?? '')};
       const src = inst.stream;
@@ -123,8 +123,7 @@ async function startUnreadInstance(bufferSizeKb = 512, capture?: string) {
     });
     process.stdout.write('ready ' + inst.dir + '\\n');
     process.on('SIGTERM', () => process.exit(0));
-    setInterval(() => {}, 1000);
-    });`;
+    setInterval(() => {}, 1000);`;
   const p = spawn('unshare', ['--mount', '--propagation', 'private', process.execPath, '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -22,8 +22,8 @@ function openMetricsRegistry(): Registry<RegistryContentType> {
 }
 
 /**
- * A histogram filled with bucket counts aggregated elsewhere (the trace source counts durations into
- * the same buckets), so a storm's hundred thousand syscalls a second cost one add per bucket
+ * A histogram filled with bucket counts aggregated elsewhere (the kernel-events thread counts durations
+ * into the same buckets), so a storm's hundred thousand syscalls a second cost one add per bucket
  * here instead of one observe() each. A prom-client Histogram (its constructor validates the name,
  * labels and buckets, and registries render it as their own) whose values come from these counts.
  */

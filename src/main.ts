@@ -15,6 +15,7 @@ import { Exposition } from './exposition';
 import { HostPaths } from './fs/paths';
 import type { Logger } from './log';
 import { Sampler } from './sample/sampler';
+import { KernelEventsThread } from './sources/kernel-events/source';
 import { MountLocksThread } from './sources/mount-locks/source';
 import { NodeStateView } from './landing/node-state';
 import { createApp } from './server';
@@ -143,7 +144,7 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
     log,
     exposition,
     mountinfoPath: paths.proc(config.mountPid, 'mountinfo'),
-    threads: { mountLocks: new MountLocksThread() },
+    threads: { mountLocks: new MountLocksThread(), kernelEvents: new KernelEventsThread() },
   };
   const collectors = createCollectors(config, ctx);
   const sampler = new Sampler(collectors, exposition, log, config.sampleIntervalMs, config.sampleTimeoutMs);
@@ -263,7 +264,7 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
         await watcher?.close();
         await clientWatcher?.close();
         await sampler.stop();
-        await ctx.threads.mountLocks.close();
+        await Promise.all([ctx.threads.mountLocks.close(), ctx.threads.kernelEvents.close()]);
         notifier?.close();
       })();
       return closing;

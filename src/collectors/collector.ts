@@ -9,6 +9,7 @@ import type { Exposition } from '../exposition';
 import type { FlagSpec, FlagValue } from '../flags';
 import type { HostPaths } from '../fs/paths';
 import type { Logger } from '../log';
+import type { KernelEventsThread } from '../sources/kernel-events/source';
 import type { MountLocksThread } from '../sources/mount-locks/source';
 
 /** What every collector is given besides its own options: the path seam and the sampling it runs under. */
@@ -23,12 +24,12 @@ export interface CollectorContext {
   /** The watched mountinfo, through the procfs seam. */
   mountinfoPath: string;
   /**
-   * The worker thread the sources whose calls wait on the mount locks share (src/sources/mount-locks/),
-   * so the event loop never waits behind a storm; a V8 isolate of its own (#32). What never waits on
-   * those locks (the trace, the mount-namespaces watcher) runs on the event loop. Whoever made the
-   * context closes it, after the collectors.
+   * The worker threads sources share, each a V8 isolate of its own (#32): one for the work that
+   * waits on the mount locks (src/sources/mount-locks/), one for the kernel's reports that must
+   * never wait behind them (src/sources/kernel-events/). Whoever made the context closes them,
+   * after the collectors.
    */
-  threads: { mountLocks: MountLocksThread };
+  threads: { mountLocks: MountLocksThread; kernelEvents: KernelEventsThread };
 }
 
 export interface Collector<Part = unknown> {

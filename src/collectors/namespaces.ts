@@ -1,7 +1,7 @@
 /**
  * Mount namespaces, and the mounts attached to and detached from them. Where the kernel has the
  * nsfs walk (Linux 6.12+) and fanotify mount events (6.15+), the mount-namespaces watcher
- * (src/sources/mount-namespaces/, on the event loop) counts every namespace with its
+ * (src/sources/mount-namespaces/, on the kernel-events thread) counts every namespace with its
  * mounts and every attach and detach, exactly and without touching a mount table; otherwise the
  * /proc/*\/ns/mnt links are scanned (processes may exit mid-scan) and churn is left to the mounts
  * collector's table diff.
@@ -131,17 +131,20 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
         'Mount namespaces whose mount events are counted (every one with --collector.namespaces.events=node).',
       ),
     );
-    this.source = new MountNamespacesSource({
-      watchedNs: ctx.paths.proc(ctx.mountPid, 'ns/mnt'),
-      fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'),
-      procfs: ctx.paths.procfs,
-      leakScanMs: options.leakScanMs ?? LEAK_SCAN_MS,
-      scope: options.events,
-      walkIntervalMs: ctx.sampleIntervalMs,
-      hotPerSecond: options.stormRate,
-    });
+    this.source = new MountNamespacesSource(
+      {
+        watchedNs: ctx.paths.proc(ctx.mountPid, 'ns/mnt'),
+        fallbackNs: ctx.paths.proc('thread-self', 'ns/mnt'),
+        procfs: ctx.paths.procfs,
+        leakScanMs: options.leakScanMs ?? LEAK_SCAN_MS,
+        scope: options.events,
+        walkIntervalMs: ctx.sampleIntervalMs,
+        hotPerSecond: options.stormRate,
+      },
+      ctx.threads.kernelEvents,
+    );
     this.source.errors((message) =>
-      ctx.log.failure('namespaces:watcher', 'warn', 'mount namespaces watcher', { err: message }),
+      ctx.log.failure('namespaces:thread', 'warn', 'mount namespaces watcher', { err: message }),
     );
   }
 
@@ -150,10 +153,10 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
     this.source.hot(listener);
   }
 
-  private say(): void {
+  private async say(): Promise<void> {
     if (this.said) return;
     this.said = true;
-    const r = this.source.facilities;
+    const r = await this.source.ready;
     const log = this.ctx.log;
     if (r.walk.ok) log.info('namespaces: counting every mount namespace with NS_MNT_GET_NEXT');
     else log.info('namespaces: scanning /proc/*/ns/mnt', { reason: r.walk.reason });
@@ -167,8 +170,8 @@ export class NamespacesCollector implements Collector<NamespacesSnapshot> {
   }
 
   async collect(): Promise<NamespacesSnapshot> {
-    this.say();
-    const r = this.source.read();
+    await this.say();
+    const r = await this.source.read();
     const events = r.events && { ...r.events, scope: this.scope, namespaces: r.walk?.marked ?? 1 };
     if (r.walk)
       return {

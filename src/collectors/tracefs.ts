@@ -1,7 +1,7 @@
 /**
  * Exact mount syscall accounting and measured lock wait, from the kernel's own tracepoints. Probes
- * estimate; these count. The trace source (src/sources/tracefs/source.ts) owns the instance, drains
- * it between samples, and hands over what changed since the last one; this collector places each
+ * estimate; these count. The trace owner (src/sources/tracefs/), on the kernel-events thread,
+ * owns the instance and hands over what changed since the last sample; this collector places each
  * CPU on its socket and adds it to the counters. Where tracefs cannot be used (no privileges, no
  * tracefs, a kernel without syscall tracepoints) the collector has no data and says why once; it
  * retries every minute.
@@ -100,6 +100,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
   private source: TraceSource | undefined;
   private armed = false;
   private armedSince: number | undefined;
+  private arming: Promise<void> | undefined;
   private lastSignal = 0;
   private arms = 0;
   /** When the previous sample took its counts (Unix ms), and the armed time of spells that ended since. */
@@ -190,57 +191,67 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
    */
   hint(reason: string): void {
     this.lastSignal = Date.now();
-    if (this.options.mode !== 'on-demand' || this.armed || !this.source) return;
-    try {
-      this.source.arm(true);
-    } catch (err) {
-      this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not arm', { err: errorMessage(err) });
-      return;
-    }
-    this.armed = true;
-    this.armedSince = Date.now();
-    this.arms++;
-    this.ctx.log.info('tracefs: armed: a mount storm may be starting', { reason });
+    if (this.options.mode !== 'on-demand' || this.armed || this.arming || !this.source) return;
+    const source = this.source;
+    this.arming = source
+      .arm(true)
+      .then(() => {
+        this.armed = true;
+        this.armedSince = Date.now();
+        this.arms++;
+        this.ctx.log.info('tracefs: armed: a mount storm may be starting', { reason });
+      })
+      .catch((err: unknown) =>
+        this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not arm', { err: errorMessage(err) }),
+      )
+      .finally(() => (this.arming = undefined));
   }
 
   private maybeDisarm(): void {
     if (
       this.options.mode !== 'on-demand' ||
       !this.armed ||
+      this.arming ||
       !this.source ||
       Date.now() - this.lastSignal < this.options.calmMs
     )
       return;
-    try {
-      this.source.arm(false);
-    } catch (err) {
-      this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not disarm', { err: errorMessage(err) });
-      return;
-    }
-    this.armedEndedMs += this.armedSpellMs(Date.now());
-    this.armed = false;
-    this.ctx.log.info('tracefs: disarmed: no storm signal for a while', {
-      calm_ms: this.options.calmMs,
-      armed_ms: Date.now() - (this.armedSince ?? Date.now()),
-    });
-    this.armedSince = undefined;
+    const source = this.source;
+    this.arming = source
+      .arm(false)
+      .then(() => {
+        this.armedEndedMs += this.armedSpellMs(Date.now());
+        this.armed = false;
+        this.ctx.log.info('tracefs: disarmed: no storm signal for a while', {
+          calm_ms: this.options.calmMs,
+          armed_ms: Date.now() - (this.armedSince ?? Date.now()),
+        });
+        this.armedSince = undefined;
+      })
+      .catch((err: unknown) =>
+        this.ctx.log.failure('tracefs:arm', 'warn', 'tracefs: could not disarm', { err: errorMessage(err) }),
+      )
+      .finally(() => (this.arming = undefined));
   }
 
   private async start(): Promise<TraceSource> {
     const o = this.options;
-    const source = await TraceSource.open({
-      procfs: this.ctx.paths.procfs,
-      sysfs: this.ctx.paths.sysfs,
-      tracefsPath: o.path,
-      bufferSizeKb: o.bufferSizeKb,
-      format: o.format,
-      readers: o.readers,
-      armed: o.mode === 'always',
-      buckets: LATENCY_BUCKETS,
-      topProcesses: o.topProcesses,
-      maxInflight: MAX_INFLIGHT,
-      pollMs: POLL_MS,
-    });
+    const source = await TraceSource.open(
+      {
+        procfs: this.ctx.paths.procfs,
+        sysfs: this.ctx.paths.sysfs,
+        tracefsPath: o.path,
+        bufferSizeKb: o.bufferSizeKb,
+        format: o.format,
+        readers: o.readers,
+        armed: o.mode === 'always',
+        buckets: LATENCY_BUCKETS,
+        topProcesses: o.topProcesses,
+        maxInflight: MAX_INFLIGHT,
+        pollMs: POLL_MS,
+      },
+      this.ctx.threads.kernelEvents,
+    );
     const i = source.opened;
     const log = this.ctx.log;
     for (const name of i.removedStale)
@@ -267,7 +278,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       this.ctx.log.warn('tracefs: the reader stopped; starting a new instance', {
         err: errorMessage(this.source.dead),
       });
-      this.source.close();
+      await this.source.close().catch(() => undefined);
       this.source = undefined;
     }
     if (!this.source) {
@@ -285,7 +296,7 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
       }
     }
     this.maybeDisarm();
-    const { delta: d, readError } = this.source.take();
+    const { delta: d, readError } = await this.source.take();
     const topology = await this.topology.get();
     if (readError)
       throw new Error(
@@ -358,11 +369,10 @@ export class TracefsCollector implements Collector<TracefsSnapshot> {
     this.modeGauge.set({ mode: this.options.mode }, 1);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     const s = this.source;
     this.source = undefined;
-    s?.close();
-    return Promise.resolve();
+    await s?.close();
   }
 }
 

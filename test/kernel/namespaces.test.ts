@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { bufferSizeFor } from '../../src/sources/tracefs/source';
+import { bufferSizeFor } from '../../src/sources/tracefs/owner';
 import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
 import { inMountNamespace, startExporter, type RunningExporter } from '../support/exporter';
 import { has, sum, total, type Sample } from '../support/metrics';

@@ -1,8 +1,8 @@
 /**
- * The exporter's worker thread, against the real kernel: the work that waits on the mount locks
- * (the table's readings, the probes: mount-locks) shares a thread, and what the kernel reports as it
- * happens (the trace, the mount namespaces) runs on the event loop, so a reading stuck behind a lock
- * never holds up the count of the storm that holds it. The stall is made as in
+ * The exporter's two worker threads, against the real kernel: the work that waits on the mount
+ * locks (the table's readings, the probes: mount-locks) shares a thread, and what the kernel reports
+ * as it happens (the trace, the mount namespaces: kernel-events) has the other, so a reading stuck
+ * behind a lock never holds up the count of the storm that holds it. The stall is made as in
  * test/binary/stall.test.ts: a FIFO in place of the watched mountinfo, whose open() blocks like a
  * reader stuck behind mount writers, until the test lets it through.
  */

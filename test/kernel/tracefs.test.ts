@@ -233,10 +233,11 @@ rootTest(
     const { locateTracefs } = require(${lib('sources/tracefs/locate')});
     const { HostPaths } = require(${lib('fs/paths')});
     const at = Number(process.argv[1]); while (Date.now() < at);
-    TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: 64, format: 'raw' }, { removedStale() {}, warn() {} }).then((inst) => {
+    try {
+      const inst = TraceInstance.create(locateTracefs(new HostPaths(), undefined), { bufferSizeKb: 64, format: 'raw' }, { removedStale() {}, warn() {} });
       process.stdout.write('ok ' + inst.name);
       setTimeout(() => { inst.remove(); process.exit(0); }, 500);
-    }, (err) => { process.stdout.write('failed ' + err.message); process.exit(1); });`;
+    } catch (err) { process.stdout.write('failed ' + err.message); process.exit(1); }`;
     // All start at the same instant (a time a second ahead, passed to each).
     const once = (at: number) =>
       new Promise<string>((resolve) => {

@@ -1,7 +1,7 @@
 /** The fanotify mount-event records parser, and the ring buffer's auto size: pure. */
 import { FAN_EVENT_INFO_TYPE_MNT, FAN_MNT_ATTACH, FAN_MNT_DETACH, FAN_Q_OVERFLOW } from '../../src/kernel/fanotify';
 import { countMountEvents, type MountEventCounts } from '../../src/sources/mount-namespaces/records';
-import { bufferSizeFor } from '../../src/sources/tracefs/source';
+import { bufferSizeFor } from '../../src/sources/tracefs/owner';
 
 /** One event as the kernel writes it: metadata (24 bytes), then a mount info record (16) unless `noInfo`. */
 function event(mask: number, pid: number, mountId: bigint, noInfo = false): Buffer {

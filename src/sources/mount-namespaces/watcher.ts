@@ -1,7 +1,8 @@
 /**
  * The mount-namespaces watcher: every mount namespace of the host, and every mount attached to or
  * detached from them, without reading a mount table or tracing a syscall. It runs on the
- * exporter's event loop, as the trace source does: neither ever waits on the mount locks.
+ * kernel-events thread (src/sources/kernel-events/thread.ts), beside the trace owner: neither ever
+ * waits on the mount locks.
  *
  *  - The walk (NS_MNT_GET_PREV/NEXT, Linux 6.12+), once per sample interval: how many namespaces,
  *    their mounts in all, the largest. It finds namespaces no process lives in (held by a bind
@@ -11,10 +12,11 @@
  *    finds (the mount locks are global: a storm in any namespace is the node's); `watched` marks
  *    the watched one only.
  *
- * The watcher waits for events in poll(2) on a thread of libuv's pool (so the event loop, and the
- * trace source's drains, go on meanwhile), and wakes for the next walk; the counts go into counters
- * the source reads deltas of. An attach rate past `hotPerSecond` over 100 ms is told at once
- * (`hot`), so tracing can be armed within a sample.
+ * The watcher waits for events in poll(2) on a thread of libuv's pool (so the thread's event loop,
+ * and the trace owner's drains, go on meanwhile), and wakes for the next walk; the counts go to the
+ * main thread through shared memory, so nothing waits on a message. An attach rate past
+ * `hotPerSecond` over 100 ms is told to the main thread at once (`hot`), so tracing can be armed
+ * within a sample.
  */
 import * as fs from 'node:fs';
 import { errorMessage } from '../../errors';
@@ -27,7 +29,7 @@ export type EventScope = 'node' | 'watched' | 'off';
 export interface NamespacesSettings {
   /** The watched namespace's nsfs file, <procfs>/<pid>/ns/mnt. */
   watchedNs: string;
-  /** Where the walk starts when the watched namespace cannot be opened: this process's own, under path.procfs. */
+  /** Where the walk starts when the watched namespace cannot be opened: this thread's own, under path.procfs. */
   fallbackNs: string;
   /** path.procfs: whose processes' ns/mnt links say which namespaces a process holds. */
   procfs: string;
@@ -37,18 +39,18 @@ export interface NamespacesSettings {
   walkIntervalMs: number;
   /** Attaches per second, over 100 ms, that count as a storm starting. */
   hotPerSecond: number;
-  /** attach, detach, overflows, malformed, created (COUNTER): the watcher adds, the source reads deltas. */
-  counters: BigInt64Array;
+  /** BigInt64: attach, detach, overflows, malformed, created (COUNTER). */
+  counters: SharedArrayBuffer;
 }
 
 /**
- * Counters the watcher adds to and the source reads deltas of. created: mount namespaces the walk
+ * Counters the thread adds to and the source reads deltas of. created: mount namespaces the walk
  * found that no earlier walk had (64-bit ids, never reused: the first walk only learns them).
  */
 export const COUNTER = { attach: 0, detach: 1, overflows: 2, malformed: 3, created: 4 } as const;
 export const COUNTERS = 5;
 
-/** What the watcher could set up: each facility, or why not. */
+/** What the thread could set up: each facility, or why not. */
 export interface NamespacesReady {
   type: 'ready';
   walk: { ok: true } | { ok: false; reason: string };
@@ -111,16 +113,13 @@ function processNamespaces(procfs: string): { held: Set<number>; unreadable: num
 
 /**
  * Starts watching; everything it learns goes to `post` (ready first; stopped last, after stop()).
- * Setting up is synchronous; from then on the watcher runs on the event loop, with its waits on
- * libuv's pool.
+ * Setting up is synchronous; from then on the watcher runs on the event loop of the thread that
+ * started it, with its waits on libuv's pool.
  */
 export function watchNamespaces(data: NamespacesSettings, post: (m: NamespacesMessage) => void): { stop(): void } {
-  const counters = data.counters;
-  const add = (i: number, n: number) => {
-    if (n) counters[i] = (counters[i] as bigint) + BigInt(n);
-  };
+  const counters = new BigInt64Array(data.counters);
   // The watched namespace's descriptor; where it cannot be opened (PID 1's needs ptrace access),
-  // the walk starts from this process's own namespace: any nsfs descriptor leads to all of them.
+  // the walk starts from this thread's own namespace: any nsfs descriptor leads to all of them.
   let watched: number | undefined;
   let watchedWhy = '';
   try {
@@ -209,7 +208,7 @@ export function watchNamespaces(data: NamespacesSettings, post: (m: NamespacesMe
     if (known) {
       let created = 0;
       for (const id of seen) if (!known.has(id)) created++;
-      add(COUNTER.created, created);
+      if (created) Atomics.add(counters, COUNTER.created, BigInt(created));
     }
     known = seen;
     if (byInode) {
@@ -249,10 +248,10 @@ export function watchNamespaces(data: NamespacesSettings, post: (m: NamespacesMe
       if (n === 0) break;
       counts.attach = counts.detach = counts.overflows = counts.malformed = 0;
       countMountEvents(buf, n, counts);
-      add(COUNTER.attach, counts.attach);
-      add(COUNTER.detach, counts.detach);
-      add(COUNTER.overflows, counts.overflows);
-      add(COUNTER.malformed, counts.malformed);
+      Atomics.add(counters, COUNTER.attach, BigInt(counts.attach));
+      Atomics.add(counters, COUNTER.detach, BigInt(counts.detach));
+      if (counts.overflows) Atomics.add(counters, COUNTER.overflows, BigInt(counts.overflows));
+      if (counts.malformed) Atomics.add(counters, COUNTER.malformed, BigInt(counts.malformed));
       const t = Date.now();
       if (t - windowStart >= HOT_WINDOW_MS) {
         windowStart = t;
@@ -273,19 +272,7 @@ export function watchNamespaces(data: NamespacesSettings, post: (m: NamespacesMe
     fs.closeSync(start);
     post({ type: 'stopped' });
   };
-  /** Runs a step of the watcher; a throw is a bug, not the kernel's doing (its errors are posted where they happen): said, and tried again in a second. */
-  const guarded =
-    <A extends unknown[]>(fn: (...args: A) => void) =>
-    (...args: A): void => {
-      try {
-        fn(...args);
-      } catch (err) {
-        post({ type: 'error', message: `mount namespaces watcher: ${errorMessage(err)}` });
-        if (stopping) finish();
-        else timer = setTimeout(step, 1000);
-      }
-    };
-  const step = guarded((): void => {
+  const step = (): void => {
     timer = undefined;
     if (stopping) return finish();
     const now = Date.now();
@@ -303,23 +290,19 @@ export function watchNamespaces(data: NamespacesSettings, post: (m: NamespacesMe
       timer = setTimeout(step, wait);
       return;
     }
-    waitEventsLater(
-      fan,
-      wait,
-      guarded((err: Error | undefined, ready: boolean) => {
-        if (err) {
-          post({ type: 'error', message: `mount events: ${errorMessage(err)}` });
-          if (!stopping) timer = setTimeout(step, 1000);
-          else finish();
-          return;
-        }
-        if (ready && !stopping) {
-          readAll();
-          timer = setTimeout(step, EVENT_BATCH_MS);
-        } else step();
-      }),
-    );
-  });
+    waitEventsLater(fan, wait, (err, ready) => {
+      if (err) {
+        post({ type: 'error', message: `mount events: ${errorMessage(err)}` });
+        if (!stopping) timer = setTimeout(step, 1000);
+        else finish();
+        return;
+      }
+      if (ready && !stopping) {
+        readAll();
+        timer = setTimeout(step, EVENT_BATCH_MS);
+      } else step();
+    });
+  };
   step();
   return {
     stop() {

@@ -45,7 +45,7 @@ export interface TraceDelta {
   lastParseError?: string;
   /**
    * Events lost before they were read: the stream's own loss markers ("[LOST n EVENTS]", a page's
-   * missed-events count). The trace source puts the ring buffer's per-CPU counts here instead where
+   * missed-events count). The kernel-events thread puts the ring buffer's per-CPU counts here instead where
    * it can read them: they count the same events, and every one of them.
    */
   lost: number;

@@ -1,9 +1,8 @@
 /**
  * The exporter's own tracefs instance (`instances/mountstorm-<pid>`): never the global buffer or
- * another tool's instance. Created, read and removed by the trace source (source.ts) on the event loop:
- * nothing here waits on the mount locks or blocks in a read, and only creation waits (on timers) for
- * its turn on `instances/`. removeInstance() is synchronous, so the 'exit' handler can call it after a
- * fatal error.
+ * another tool's instance. Created, read and removed by the kernel-events thread; everything here is
+ * synchronous, and removeInstance() also works from the main thread's 'exit' handler after a fatal
+ * error (the descriptors are the process's, whichever thread opened them).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,12 +16,12 @@ import { releaseTracefs, type TracefsMount } from './locate';
 /** How the instance's events are read: the ring buffer's binary pages per CPU, or the kernel's text. */
 export type TraceFormat = 'auto' | 'raw' | 'text';
 
-/** Descriptors the trace source reads, opened non-blocking so they close with the instance. */
+/** Descriptors the kernel-events thread reads, opened non-blocking so they close with the instance. */
 export type TraceStream =
   | { format: 'text'; fd: number }
   | { format: 'raw'; cpus: Array<{ cpu: number; fd: number }>; layout: RawLayout; pageSize: number };
 
-/** What it takes to remove an instance: plain data. */
+/** What it takes to remove an instance: plain data, so any thread can do it. */
 export interface InstanceHandle {
   dir: string;
   /** Every descriptor open on the instance: it cannot be removed while one is. */
@@ -186,7 +185,7 @@ export class TraceInstance {
     tracefs: TracefsMount,
     opts: InstanceOptions,
     log: { removedStale(name: string): void; warn(msg: string): void },
-  ): Promise<TraceInstance> {
+  ): TraceInstance {
     return withDirLock(path.join(tracefs.dir, 'instances'), () => {
       const instances = path.join(tracefs.dir, 'instances');
       for (const name of removeStaleInstances(tracefs.dir)) log.removedStale(name);

@@ -8,12 +8,10 @@
  * gives EBUSY), so every other `mountstorm-*` instance that rmdir accepts belonged to an exporter
  * that is gone. Exporters starting together take turns (flock on `instances/`) from removing stale
  * instances to pinning their new one, so none takes another's instance, made but not yet pinned,
- * for a dead exporter's. Called by the trace source when it opens its instance, on the event loop: the
- * turn is waited for on timers.
+ * for a dead exporter's. Synchronous and may wait: called from the kernel-events thread only.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setTimeout } from 'node:timers/promises';
 import { errnoCode } from '../../errors';
 import { tryLockExclusive } from '../../kernel/flock';
 
@@ -31,11 +29,11 @@ export function closeQuietly(fd: number): void {
 
 /**
  * Runs `fn` holding an exclusive flock on `dir` (closing the descriptor releases it). Waits, in
- * 10 ms timer steps (never blocked in the kernel, nor holding up the event loop), up to LOCK_WAIT_MS
- * for another holder; goes ahead unlocked where locking fails or takes longer, since no holder takes
- * seconds and instance creation copes with a lost race anyway.
+ * 10 ms steps and never blocked in the kernel, up to LOCK_WAIT_MS for another holder; goes ahead
+ * unlocked where locking fails or takes longer, since no holder takes seconds and instance
+ * creation copes with a lost race anyway.
  */
-export async function withDirLock<T>(dir: string, fn: () => T): Promise<T> {
+export function withDirLock<T>(dir: string, fn: () => T): T {
   let fd: number;
   try {
     fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
@@ -44,7 +42,8 @@ export async function withDirLock<T>(dir: string, fn: () => T): Promise<T> {
   }
   try {
     const deadline = Date.now() + LOCK_WAIT_MS;
-    while (tryLockExclusive(fd) === 'busy' && Date.now() < deadline) await setTimeout(10);
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (tryLockExclusive(fd) === 'busy' && Date.now() < deadline) Atomics.wait(pause, 0, 0, 10);
     return fn();
   } finally {
     closeQuietly(fd);

@@ -2,8 +2,7 @@
  * Where tracefs is: the configured path, else <sysfs>/kernel/tracing, else
  * <sysfs>/kernel/debug/tracing. Where none is mounted and <sysfs> is a real sysfs, tracefs is
  * mounted at <sysfs>/kernel/tracing (where systemd would have mounted it), as perf and bpftrace do.
- * Synchronous, at the trace source's open: the mount(2), where there is one, is the one call of the
- * trace source that may wait on the mount locks (once, at start).
+ * Synchronous: called from the kernel-events thread, never the event loop.
  */
 import * as fs from 'node:fs';
 import { errorMessage, UnsupportedError } from '../../errors';

@@ -1,315 +1,97 @@
 /**
- * The tracefs source: everything the exporter does with tracefs, on its event loop. It finds (or
- * mounts) tracefs, takes its turn on `instances/`, creates and opens the exporter's instance, drains
- * it every few milliseconds while armed (non-blocking reads: it never sits in a read), folds the
- * events into what changed since the last take, reads the per-CPU loss counters, and removes the
- * instance on close() or, after a fatal error, from the process's 'exit' handler.
- *
- * None of this waits on the mount locks, so it shares the event loop with the sampler (#32: it had
- * a worker thread, a V8 isolate of about 8 MiB, of its own). The one exception is mounting tracefs
- * where none is mounted: a mount(2), once, at open. What a drain costs the loop during a storm is
- * measured by bench/event-loop.ts (BENCHMARKS.md).
- *
- * Two streams: the binary pages of every CPU's trace_pipe_raw (the default; no formatting in the
- * kernel), or the text of trace_pipe. Raw pages come per CPU, so each drain merges them by time
- * before accounting (TimeMerge): a task that migrates between its syscall's entry and exit, or
- * sleeps on a lock on one CPU and wakes on another, is paired right.
+ * The tracefs source as the main thread sees it: a trace owner (owner.ts) on the kernel-events
+ * thread that owns the instance, asked once per sample for what changed since the last sample.
+ * Nothing here touches the kernel, except in the one place that must: when the thread can no longer
+ * remove its instance (it died, or the process is exiting after a fatal error), the 'exit' handler
+ * removes it synchronously.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import { StringDecoder } from 'node:string_decoder';
-import { errnoCode, errorMessage, ParseError } from '../../errors';
-import { HostPaths } from '../../fs/paths';
-import { MonotonicDelta } from '../monotonic-delta';
-import { TraceAggregator, type TraceDelta } from './aggregator';
-import { accountEvent, type RawBatch } from './batch';
-import { removeInstance, TraceInstance, type InstanceHandle, type TraceFormat, type TraceStream } from './instance';
-import { locateTracefs, releaseTracefs } from './locate';
-import { TimeMerge } from './merge';
-import { TaskNames } from './names';
-import { decodePage } from './page';
+import { UnsupportedError } from '../../errors';
+import type { KernelEventsThread } from '../kernel-events/source';
+import type { TraceDelta } from './aggregator';
+import { removeInstance, type InstanceHandle } from './instance';
+import type { OpenedInstance, TraceRequest, TraceSettings } from './owner';
 
-export interface TraceSettings {
-  procfs: string;
-  sysfs: string;
-  /** --collector.tracefs.path, or undefined to look in the usual places. */
-  tracefsPath: string | undefined;
-  /** Ring buffer per CPU in KiB, or 'auto' (sized from the CPU count: bufferSizeFor()). */
-  bufferSizeKb: number | 'auto';
-  format: TraceFormat;
-  /** Enable the readers' events (opens of mount table files) too. */
-  readers: boolean;
-  /** Record from the start (mode always), or wait for an 'arm' request (on-demand). */
-  armed: boolean;
-  buckets: number[];
-  topProcesses: number;
-  maxInflight: number;
-  pollMs: number;
-}
+const ANSWER_TIMEOUT_MS = 5_000;
+/** Opening takes a turn on instances/, which may wait up to 5 s for another exporter. */
+const OPEN_TIMEOUT_MS = 15_000;
 
-/**
- * The ring buffer per CPU for `cpus` CPUs, in KiB: 32 MiB in all, between 512 KiB and 8 MiB per CPU.
- * At 100,000 mount-family syscalls a second (about 15 MB/s of events) that holds a second of events
- * the reader could not drain, on two CPUs as on 64, for a few tens of MiB of kernel memory at most.
- */
-export function bufferSizeFor(cpus: number): number {
-  return Math.min(8192, Math.max(512, Math.floor(32768 / Math.max(1, cpus))));
-}
-
-/** What was opened, for the log. */
-export interface OpenedInstance {
-  bufferSizeKb: number;
-  handle: InstanceHandle;
-  format: 'raw' | 'text';
-  enabled: string[];
-  missing: string[];
-  textReason: string | undefined;
-  removedStale: string[];
-  warnings: string[];
-}
-
-const CHUNK = 1 << 20;
-/** At most this much is read per drain, so the event loop goes on even under a flood. */
-const MAX_DRAIN = 64 << 20;
-/** A syscall in flight longer than this lost its exit (task killed, or events overwritten). */
-const INFLIGHT_MAX_AGE_S = 300;
-/** Names are asked for again after this long (see TaskNames). */
-const NAME_TTL_MS = 1000;
-/** Drains come every pollMs, or every BUSY_POLL_MS while a drain found a CPU's buffer an eighth full. */
-const BUSY_POLL_MS = 10;
-
-/** Reads until EAGAIN or `budget` bytes, handing each read's length to `chunk`; returns the bytes read. */
-function readAll(
-  fd: number,
-  buf: Buffer,
-  budget: number,
-  chunk: (n: number) => void,
-): { total: number; error?: string; gone?: boolean } {
-  let total = 0;
-  while (total < budget) {
-    let n: number;
-    try {
-      n = fs.readSync(fd, buf, 0, buf.length, null);
-    } catch (err) {
-      const code = errnoCode(err);
-      // ENODEV: this CPU's buffer is offline (a CPU taken down); it has nothing to read.
-      if (code === 'EAGAIN' || code === 'EINTR' || code === 'ENODEV') break;
-      // EBADF: the instance was removed and its descriptor closed; nothing more will come.
-      return { total, error: errorMessage(err), gone: code === 'EBADF' };
-    }
-    if (n === 0) break;
-    total += n;
-    chunk(n);
-  }
-  return { total };
-}
-
-/** One instance, opened by open(), read until close(). */
 export class TraceSource {
-  private instance: TraceInstance | undefined;
-  private agg: TraceAggregator | undefined;
-  private drainStream: () => void = () => undefined;
-  private names: TaskNames | undefined;
-  private namesAt = 0;
-  private readError: string | undefined;
-  private closed = false;
-  private failure: Error | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  /** Bytes read by the last drain from the busiest CPU, against its buffer: how soon to drain again. */
-  private busiest = 0;
-  private bufferBytes = 0;
-  private readonly lostStats = new MonotonicDelta();
-  private sinceExpire = 0;
-
   private handle: InstanceHandle | undefined;
-  private readonly onExit = () => this.remove();
+  private acked = true;
+  private readonly onExit = () => this.removeHere();
 
-  private openedAs: OpenedInstance | undefined;
-
-  private constructor(private readonly settings: TraceSettings) {}
-
-  /** Opens the instance; rejects with UnsupportedError saying why where tracefs cannot be used. */
-  static async open(settings: TraceSettings): Promise<TraceSource> {
-    const s = new TraceSource(settings);
-    s.openedAs = await s.openInstance();
-    return s;
+  private constructor(
+    private readonly thread: KernelEventsThread,
+    private readonly owner: number,
+    /** The thread's generation the instance was opened in: a thread started since has none of it. */
+    private readonly generation: number,
+    readonly opened: OpenedInstance,
+  ) {
+    this.handle = opened.handle;
+    process.on('exit', this.onExit);
   }
 
-  /** What was opened. */
-  get opened(): OpenedInstance {
-    if (!this.openedAs) throw new Error('the trace instance is not open');
-    return this.openedAs;
-  }
-
-  /** Why draining stopped, once it has (the collector then replaces the source whole). */
-  get dead(): Error | undefined {
-    return this.failure;
-  }
-
-  /** A read's outcome: a read error stands until a read succeeds; EBADF ends the instance. */
-  private read(fd: number, buf: Buffer, budget: number, chunk: (n: number) => void): number {
-    const r = readAll(fd, buf, budget, chunk);
-    if (r.error !== undefined) {
-      this.readError = r.error;
-      if (r.gone) this.closed = true;
-    } else if (r.total > 0) this.readError = undefined;
-    return r.total;
-  }
-
-  private textDrain(a: TraceAggregator, fd: number): () => void {
-    const decoder = new StringDecoder('utf8');
-    const buf = Buffer.allocUnsafe(CHUNK);
-    return () => {
-      this.busiest = this.read(fd, buf, MAX_DRAIN, (n) => a.feed(decoder.write(buf.subarray(0, n))));
-    };
-  }
-
-  private rawDrain(
-    a: TraceAggregator,
-    stream: Extract<TraceStream, { format: 'raw' }>,
-    monoClock: boolean,
-  ): () => void {
-    const buf = Buffer.allocUnsafe(stream.pageSize);
-    const merge = new TimeMerge(monoClock);
-    const emit = (b: RawBatch, i: number) => accountEvent(a, b, i);
-    return () => {
-      const now = Number(process.hrtime.bigint()) / 1e9;
-      let budget = MAX_DRAIN;
-      this.busiest = 0;
-      for (const { cpu, fd } of stream.cpus) {
-        if (this.closed) break;
-        merge.startRun();
-        const got = this.read(fd, buf, budget, (n) => {
-          const r = decodePage(buf, n, cpu, stream.layout, merge.pending);
-          if (r.missed > 0) a.lost(r.missed);
-          if (r.error) a.malformed(new ParseError(`per_cpu/cpu${cpu}/trace_pipe_raw`, 0, r.error));
-        });
-        budget -= got;
-        this.busiest = Math.max(this.busiest, got);
-      }
-      merge.release(now, emit);
-    };
-  }
-
-  private drain(): void {
-    if (this.closed || !this.agg) return;
-    const now = Date.now();
-    if (this.names && now - this.namesAt >= NAME_TTL_MS) {
-      this.namesAt = now;
-      this.names.expire();
-      this.agg.forgetNames();
-    }
-    this.drainStream();
-  }
-
-  /** Drains while armed: every pollMs, sooner while the buffers fill fast; stops when disarmed. */
-  private schedule(): void {
-    clearTimeout(this.timer);
-    if (this.closed || !this.instance?.armed) return;
-    const wait = this.busiest * 8 >= this.bufferBytes ? BUSY_POLL_MS : this.settings.pollMs;
-    this.timer = setTimeout(() => {
-      try {
-        this.drain();
-        this.sinceExpire += wait;
-        if (this.sinceExpire >= 10_000) {
-          this.sinceExpire = 0;
-          this.agg?.expire(INFLIGHT_MAX_AGE_S);
-        }
-      } catch (err) {
-        // A bug, not the kernel's doing (read errors are kept as readError): stop, and say why.
-        this.failure = err instanceof Error ? err : new Error(String(err));
-        return;
-      }
-      this.schedule();
-    }, wait);
-    this.timer.unref();
-  }
-
-  private async openInstance(): Promise<OpenedInstance> {
-    const data = this.settings;
-    const paths = new HostPaths(data.procfs, data.sysfs);
-    const tracefs = locateTracefs(paths, data.tracefsPath);
-    const removedStale: string[] = [];
-    const warnings: string[] = [];
-    const bufferSizeKb = data.bufferSizeKb === 'auto' ? bufferSizeFor(os.cpus().length) : data.bufferSizeKb;
-    this.bufferBytes = bufferSizeKb * 1024;
-    let instance: TraceInstance;
+  /** Opens the instance on the thread; rejects with UnsupportedError saying why where tracefs cannot be used. */
+  static async open(settings: TraceSettings, thread: KernelEventsThread): Promise<TraceSource> {
+    const owner = thread.newOwner();
+    let answer;
     try {
-      instance = await TraceInstance.create(
-        tracefs,
-        { bufferSizeKb, format: data.format, readers: data.readers, armed: data.armed },
-        { removedStale: (n) => removedStale.push(n), warn: (m) => warnings.push(m) },
+      answer = await thread.trace(
+        owner,
+        { op: 'open', settings },
+        OPEN_TIMEOUT_MS,
+        () => new UnsupportedError(`the trace thread did not open an instance within ${OPEN_TIMEOUT_MS} ms`),
       );
     } catch (err) {
-      releaseTracefs(tracefs);
-      throw err;
+      throw err instanceof UnsupportedError ? err : new UnsupportedError((err as Error).message, { cause: err });
     }
-    this.instance = instance;
-    this.handle = instance.handle;
-    process.on('exit', this.onExit);
-    const stream = instance.stream;
-    const taskNames = new TaskNames(data.procfs, tracefs.dir, stream.format === 'raw');
-    this.names = taskNames;
-    const a = new TraceAggregator({
-      buckets: data.buckets,
-      topProcesses: data.topProcesses,
-      maxInflight: data.maxInflight,
-      resolveComm: (tid) => taskNames.resolve(tid),
-      // An exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry its new name.
-      onName: (tid, comm) => taskNames.rename(tid, comm),
-    });
-    this.agg = a;
-    this.drainStream =
-      stream.format === 'raw' ? this.rawDrain(a, stream, instance.monoClock) : this.textDrain(a, stream.fd);
-    this.schedule();
-    return {
-      bufferSizeKb,
-      handle: instance.handle,
-      format: stream.format,
-      enabled: instance.enabled,
-      missing: instance.missing,
-      textReason: instance.textReason,
-      removedStale,
-      warnings,
-    };
+    return new TraceSource(thread, owner, thread.generation, answer.opened as OpenedInstance);
   }
 
-  /** Enables (or disables) the instance's events, draining what was recorded before disarming: while none is enabled the host pays nothing for tracing. */
-  arm(on: boolean): void {
-    if (!this.instance) throw new Error('the trace instance is not open');
-    if (!on) this.drain();
-    this.instance.arm(on);
-    if (!on) this.drain();
-    this.schedule();
+  /** Why the thread that holds the instance is gone, once it is (the source is then replaced whole). */
+  get dead(): Error | undefined {
+    return this.thread.generation === this.generation
+      ? undefined
+      : (this.thread.lastFailure ?? new Error('the trace thread ended'));
   }
 
-  /** Events lost since the last take: the per-CPU stats where they can be read, else the stream's own markers. */
-  private lostSinceLast(delta: TraceDelta): number {
-    // Disarmed, nothing is recorded, so nothing can be lost: the stats are not read.
-    const byCpu = this.instance?.armed ? this.instance.lostByCpu() : new Map<string, number>();
-    if (byCpu.size === 0) return delta.lost;
-    let lost = 0;
-    for (const [cpu, v] of byCpu) lost += this.lostStats.delta(cpu, v);
-    return lost;
+  private call(req: TraceRequest, what: string) {
+    return this.thread.trace(
+      this.owner,
+      req,
+      ANSWER_TIMEOUT_MS,
+      () => new Error(`trace thread did not ${what} within ${ANSWER_TIMEOUT_MS} ms`),
+    );
   }
 
-  /** What was recorded since the last take, and the read error that stands, if any. */
-  take(): { delta: TraceDelta; readError?: string } {
-    if (!this.agg) throw new Error('the trace instance is not open');
-    this.drain();
-    const delta = this.agg.take();
-    delta.lost = this.lostSinceLast(delta);
-    return { delta, readError: this.readError };
+  /** What the thread read since the last call that was answered (a late answer is sent again, with what came since). */
+  async take(): Promise<{ delta: TraceDelta; readError?: string }> {
+    const acked = this.acked;
+    this.acked = false;
+    const a = await this.call({ op: 'take', acked }, 'answer');
+    this.acked = true;
+    return { delta: a.delta as TraceDelta, readError: a.readError };
   }
 
-  /** Stops draining and removes the instance. */
-  close(): void {
-    clearTimeout(this.timer);
-    this.closed = true;
-    this.remove();
+  /** Enables (or disables) the instance's events: while none is enabled the host pays nothing for tracing. */
+  async arm(on: boolean): Promise<void> {
+    await this.call({ op: 'arm', on }, on ? 'arm' : 'disarm');
   }
 
-  private remove(): void {
+  /** The thread removes its instance; where it cannot, this thread does. */
+  async close(): Promise<void> {
+    try {
+      if (!this.dead) {
+        await this.call({ op: 'close' }, 'close');
+        this.handle = undefined;
+      }
+    } catch {
+      // the thread is stuck or gone: removed below
+    }
+    this.removeHere();
+  }
+
+  private removeHere(): void {
     process.off('exit', this.onExit);
     if (this.handle) removeInstance(this.handle);
     this.handle = undefined;
