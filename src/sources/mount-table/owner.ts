@@ -105,6 +105,7 @@ class TableSize {
   private fd: number | undefined;
   private readonly buf = Buffer.alloc(16);
   private peak = 0;
+  /** The size at the latest reading, between samples or at one. */
   private last = 0;
   private timer: NodeJS.Timeout | undefined;
   private every = 0;
@@ -114,7 +115,7 @@ class TableSize {
     const ns = path.join(path.dirname(mountinfoPath), 'ns', 'mnt');
     try {
       this.fd = fs.openSync(ns, 'r');
-      mountNamespaceInfo(this.fd, this.buf);
+      this.last = mountNamespaceInfo(this.fd, this.buf).mounts;
     } catch (err) {
       if (this.fd !== undefined) fs.closeSync(this.fd);
       this.fd = undefined;
@@ -126,7 +127,7 @@ class TableSize {
     return mountNamespaceInfo(this.fd as number, this.buf).mounts;
   }
 
-  /** Readings every `ms` from now (none for 0); a fast reading that sees the table still, slows down. */
+  /** Readings every `ms` from now (none for 0); one that sees the size swing reads fast at once, and each take() decides again. */
   private readEvery(ms: number): void {
     if (ms === this.every) return;
     clearInterval(this.timer);
