@@ -2,8 +2,8 @@
 // each worker thread's collectors off in turn, the host collector off, and under V8 flags that trim
 // a heap; beside a bare Node HTTP server and one that also starts an empty worker thread (what an
 // isolate costs by itself), and, with --baseline, another build's exporter on its defaults, all in
-// the same run. Each exporter runs alone in a
-// private mount namespace (`serve --mount.pid=self`), one after another.
+// the same run. Each exporter runs alone in a private mount namespace (`serve --mount.pid=self`),
+// one after another.
 // usage (root, after npm run build): node dist/bench/memory.js [settle=15] [--baseline=/path/to/other/checkout]
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
