@@ -12,10 +12,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnBindStorm } from '../test/support/bind-storm';
 import { REPO } from '../test/support/env';
 import { median } from './stats';
-import { firstChild, metricSum, serveInNamespace, sleep } from './proc';
+import { firstChild, metricSum, pageFiredAt, runBindStorm, serveInNamespace, sleep } from './proc';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[0] ?? 3);
@@ -71,31 +70,10 @@ async function once(arm: Arm, port: number): Promise<Result> {
     const url = `http://127.0.0.1:${port}`;
     const before = await figures(url);
     let paged: number | undefined;
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawnBindStorm({
-        tasks,
-        scratch: path.join(dir, 'scratch'),
-        workers,
-        seconds,
-        binds,
-        rate,
-        life,
-        stdout: 'pipe',
-      });
-      p.stderr?.pipe(process.stderr);
-      let text = '';
-      p.stdout?.on('data', (d: Buffer) => (text += d.toString()));
-      const watch = setInterval(() => {
-        const m = /ts=(\S+) level=\w+ msg="node alert firing" alertname=MountStormImminent/.exec(log);
-        if (m && paged === undefined) paged = Date.parse(m[1] as string) / 1000;
-      }, 20);
-      p.on('exit', (code) => {
-        clearInterval(watch);
-        if (code === 0) resolve(text);
-        else reject(new Error(`the storm failed (${code})`));
-      });
-    });
-    const r = JSON.parse(out) as { first: number; starts: number };
+    const r = await runBindStorm(
+      { tasks, scratch: path.join(dir, 'scratch'), workers, seconds, binds, rate, life },
+      () => (paged ??= pageFiredAt(log)),
+    );
     await sleep(2500); // two samples: the storm's last starts and syscalls in the counters
     const after = await figures(url);
     const starts = after.starts - before.starts;

@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
+import { spawnBindStorm, type BindStorm } from '../test/support/bind-storm';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -111,4 +112,32 @@ export async function stopProcess(p: ChildProcess): Promise<void> {
   const exited = new Promise((r) => p.once('exit', r));
   p.kill('SIGTERM');
   await exited;
+}
+
+/** When an exporter's log says its node storm page first fired (Unix seconds), or undefined. */
+export function pageFiredAt(log: string): number | undefined {
+  const m = /ts=(\S+) level=\w+ msg="node alert firing" alertname=MountStormImminent/.exec(log);
+  return m ? Date.parse(m[1] as string) / 1000 : undefined;
+}
+
+/**
+ * Runs test/support/bind-storm.py to its end, calling `tick` every 20 ms meanwhile; resolves with
+ * its closing line: the first start's Unix time and the starts.
+ */
+export function runBindStorm(
+  o: Omit<BindStorm, 'stdout'>,
+  tick: () => void,
+): Promise<{ first: number; starts: number }> {
+  return new Promise((resolve, reject) => {
+    const p = spawnBindStorm({ ...o, stdout: 'pipe' });
+    p.stderr?.pipe(process.stderr);
+    let text = '';
+    p.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+    const watch = setInterval(tick, 20);
+    p.on('exit', (code) => {
+      clearInterval(watch);
+      if (code === 0) resolve(JSON.parse(text) as { first: number; starts: number });
+      else reject(new Error(`the storm failed (${code})`));
+    });
+  });
 }

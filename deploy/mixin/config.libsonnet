@@ -23,6 +23,8 @@
     perLayerIdmapsPerStart: 10,
     manyMaskedPathsPerStart: 32,
     namespaceCopyShare: 0.5,
+    readerTimeShare: 0.5,
+    tableReadMicrosecondsPerMount: 0.6,
     pressureSyscallsPerSecond: 500,
     pressureEventsPerSecond: 200,
     pressureChurnPerSecond: 50,

@@ -109,7 +109,7 @@ export class Evaluator {
     );
     this.causeMetric = exposition?.gauge(
       EVALUATOR_METRICS.stormCause,
-      'What makes the mount work of the container starts in the fast window, as the storm page names it: 1 for namespace_copies, per_layer_idmap_and_masked_paths, per_layer_idmap, masked_paths or other; all 0 without starts.',
+      `What makes the mount work of the container starts in the fast window, or the readers that hold the table longer than it, as the storm page names it: 1 for ${STORM_CAUSE.cases.map((c) => c.id).join(', ')} or ${STORM_CAUSE.otherwiseId}; all 0 without starts.`,
       ['cause'],
     );
     // The rules' form of the per-start tracefs figures divides by this, as the node's does by its points.

@@ -194,6 +194,68 @@ const tableOpenRate = rate(
   'tableOpens',
   'opens of a mount table file per second by its readers, each reading every mount under namespace_sem (tracefs with --collector.tracefs.readers)',
 );
+const entries = gauge(
+  'entries',
+  'instance:mountstorm_mount_table_entries',
+  MOUNTS_METRICS.mountTableEntries,
+  'entries',
+  'humanize',
+  'mounts in the watched table',
+);
+/**
+ * The readers' time reading the mount table, seconds per second, estimated: their opens × the
+ * watched table's mounts × what reading one mount costs (each open of a mount table file reads it
+ * all, namespace_sem held for reading).
+ */
+const readSecondsRate: Signal = {
+  id: 'readSecondsRate',
+  record: (cfg) => `instance:mountstorm_mount_table_read_seconds:rate${fastWindow(cfg)}`,
+  promql: (cfg) =>
+    `${tableOpenRate.record(cfg)} * on (instance) ${entries.record(cfg)} * ${cfg.thresholds.tableReadMicrosecondsPerMount} / 1000000`,
+  node: (h, cfg) => {
+    const opens = tableOpenRate.node(h, cfg);
+    const mounts = entries.node(h, cfg);
+    return opens !== undefined && mounts !== undefined
+      ? (opens * mounts * cfg.thresholds.tableReadMicrosecondsPerMount) / 1e6
+      : undefined;
+  },
+  format: 'humanizeDuration',
+  reads: ['tableOpenRate', 'entries'],
+  help: "the readers' time reading the mount table, seconds per second, estimated: their opens × the watched table's mounts × tableReadMicrosecondsPerMount (tracefs with --collector.tracefs.readers)",
+};
+/**
+ * The mounts' own work: seconds per second inside mount-family syscalls less the lock wait in them.
+ * What they wait for is other holders' time (the readers' among it), not their own.
+ */
+const mountWorkRate: Signal = {
+  id: 'mountWorkRate',
+  record: (cfg) => `instance:mountstorm_mount_syscall_work_seconds:rate${fastWindow(cfg)}`,
+  promql: (cfg) =>
+    `clamp_min(${mountSecondsRate.record(cfg)} - on (instance) sum by (instance) (rate(${TRACEFS_METRICS.mountLockWaitSeconds}${selector(cfg)}[${fastWindow(cfg)}])), 0)`,
+  node: (h, cfg) => {
+    const inside = h.rate('mountSeconds', nodeWindowMs(cfg));
+    const waiting = h.rate('lockWait', nodeWindowMs(cfg));
+    return inside !== undefined && waiting !== undefined ? Math.max(0, inside - waiting) : undefined;
+  },
+  format: 'humanizeDuration',
+  reads: ['mountSecondsRate'],
+  help: "seconds per second inside mount-family syscalls less the lock wait in them: the mounts' own work (tracefs)",
+};
+/** The readers' share of their reading and the mounts' own work together. */
+const readerShare: Signal = {
+  id: 'readerShare',
+  record: (cfg) => `instance:mountstorm_mount_table_reader_share:ratio${fastWindow(cfg)}`,
+  promql: (cfg) =>
+    `${readSecondsRate.record(cfg)} / ((${readSecondsRate.record(cfg)} + on (instance) ${mountWorkRate.record(cfg)}) > 0)`,
+  node: (h, cfg) => {
+    const read = readSecondsRate.node(h, cfg);
+    const work = mountWorkRate.node(h, cfg);
+    return read !== undefined && work !== undefined && read + work > 0 ? read / (read + work) : undefined;
+  },
+  format: 'humanizePercentage',
+  reads: ['readSecondsRate', 'mountWorkRate'],
+  help: "the readers' share of their reading and the mounts' own work together: above 0.5 names the readers as the cause",
+};
 const eventRate = rate(
   'eventRate',
   'instance:mountstorm_mount_events',
@@ -288,14 +350,6 @@ const newLayers = rate(
   'newLayers',
   'lower layers of the overlays appearing, per second',
 );
-const entries = gauge(
-  'entries',
-  'instance:mountstorm_mount_table_entries',
-  MOUNTS_METRICS.mountTableEntries,
-  'entries',
-  'humanize',
-  'mounts in the watched table',
-);
 
 /** Every signal, by id; recording rules are rendered in this order. */
 const ALL_SIGNALS: Signal[] = [
@@ -319,6 +373,9 @@ const ALL_SIGNALS: Signal[] = [
   mountSecondsRate,
   copySecondsRate,
   tableOpenRate,
+  readSecondsRate,
+  mountWorkRate,
+  readerShare,
   ratio(
     'copySecondsPerStart',
     'instance:mountstorm_mount_namespace_copy_seconds_per_start',

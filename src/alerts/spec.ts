@@ -101,13 +101,29 @@ const NAMESPACE_COPIES_TEXT: DescriptionPart[] = [
   ' mounts), and every reader of the mount table waits out each copy. The copy grows with the table: unmount what the host no longer needs (MountTableRunawayGrowth and MountStormNamespacesLeaked find leaks), spread the starts out; Linux 7.0 lets a runtime make a namespace from one tree (OPEN_TREE_NAMESPACE) instead of a copy of the whole table',
 ];
 
+/** Readers hold the mount table longer than the mounts work: their reading above half of it and the mounts' own work together. */
+const READERS_DOMINATE: Condition = { signal: 'readerShare', above: 'readerTimeShare' };
+const READERS_TEXT: DescriptionPart[] = [
+  'readers hold the mount table longer than the mounts work on it: they opened it ',
+  { signal: 'tableOpenRate' },
+  ' times a second, each open a read of all ',
+  { signal: 'entries' },
+  ' mounts with namespace_sem held for reading (about ',
+  { signal: 'readSecondsRate' },
+  ' of reading a second, ',
+  { signal: 'readerShare' },
+  ` of it and the mounts' own work together, lock wait aside), and every mount waits out the reads. systemd re-reads the whole table on every change (systemd issue 42375); systemd PR 42528 follows fanotify mount events instead (kernel 6.15+, libmount 2.42+). ${TRACEFS_METRICS.mountTableOpensByProcess} names the readers; a smaller table makes each read shorter, fewer concurrent starts make fewer changes to re-read`,
+];
+
 /**
- * The storm the page names: its cause, its count per start, and the fixes known for it. Namespace
- * copies first: where they take most of the time in mount syscalls, they are the storm whatever
- * else the starts mount.
+ * The storm the page names: its cause, its count per start, and the fixes known for it. Readers
+ * first: where their reading outweighs all the time in mount syscalls, the storm is theirs whatever
+ * the starts mount. Then namespace copies: where they take most of the time in mount syscalls, they
+ * are the storm whatever else the starts mount.
  */
 export const STORM_CAUSE: DescriptionCases = {
   cases: [
+    { id: 'readers', when: READERS_DOMINATE, text: READERS_TEXT },
     { id: 'namespace_copies', when: NAMESPACE_COPIES, text: NAMESPACE_COPIES_TEXT },
     {
       id: 'per_layer_idmap_and_masked_paths',
@@ -145,12 +161,14 @@ export const START_SIGNAL: DescriptionCases = {
 };
 
 /**
- * The readers, where they are counted (--collector.tracefs.readers): every open of a mount table
- * file is a read of the whole table under namespace_sem, and systemd re-reads it on every change,
- * so a mount storm brings a reader storm on the same lock.
+ * The readers, where they are counted (--collector.tracefs.readers) and not the cause named: every
+ * open of a mount table file is a read of the whole table under namespace_sem, and systemd re-reads
+ * it on every change, so a mount storm brings a reader storm on the same lock.
  */
 export const READERS: DescriptionCases = {
   cases: [
+    // Named as the cause already: nothing more to say of them.
+    { id: 'named', when: READERS_DOMINATE, text: [] },
     {
       id: 'counted',
       when: { signal: 'tableOpenRate', present: true },

@@ -67,6 +67,23 @@ export const THRESHOLDS = {
    * unshare(CLONE_NEWNS). The drill's copy modes spent 98-99 % there, every other mode 0 %.
    */
   namespaceCopyShare: 0.5,
+  /**
+   * Readers: more than this share of the readers' time reading the mount table and the mounts' own
+   * work (the time inside mount syscalls less their lock wait) together is the readers'
+   * (--collector.tracefs.readers). Each open of a mount table file reads the whole table,
+   * namespace_sem held for reading chunk by chunk, and every mount (a writer) waits out the chunk
+   * being read: above half, readers re-reading on every change (systemd, systemd issue 42375) hold
+   * the lock longer than the storm's mounts work under it. The lock wait is left out as it is the
+   * readers' hold seen from the mounts: with two readers of a 5,000-mount table beside a 100-bind
+   * storm it was 0.68 of the mounts' 0.72 s/s, against 0.005 without them (BENCHMARKS.md).
+   */
+  readerTimeShare: 0.5,
+  /**
+   * What reading one mount of the table costs the kernel, for the readers' time (their opens × the
+   * table's mounts × this). Measured here (bench/table-read.ts, BENCHMARKS.md): a whole read of
+   * /proc/self/mountinfo of 1,000 to 20,000 mounts. Set a host's own figure from the same bench.
+   */
+  tableReadMicrosecondsPerMount: 0.6,
 
   /** Heavy mount load, signature or not (a warning at most): mount-family syscalls per second… */
   pressureSyscallsPerSecond: 500,

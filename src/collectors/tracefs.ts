@@ -424,7 +424,7 @@ export const tracefsCollector = defineCollector({
       name: 'readers',
       kind: 'bool',
       default: false,
-      help: `Also count opens of mount table files (/proc/<pid>/mountinfo, /proc/mounts …) by process in ${M.mountTableOpensByProcess}: the readers that re-read the whole table on every change (systemd, kubelet). Its in-kernel filter reads every opened path on the host while the tracepoints are enabled: here about 450 ns per open of any file, 18 % of an open + close (BENCHMARKS.md). Linux 5.17+.`,
+      help: `Also count opens of mount table files (/proc/<pid>/mountinfo, /proc/mounts …) by process in ${M.mountTableOpensByProcess}: the readers that re-read the whole table on every change (systemd, kubelet). The storm page names them as its cause where their reading outlasts the mounts' own work (alerts/README.md). Its in-kernel filter reads every opened path on the host while the tracepoints are enabled: here about 450 ns per open of any file, 18 % of an open + close (BENCHMARKS.md). Linux 5.17+.`,
     },
     {
       name: 'top-processes',

@@ -189,7 +189,13 @@ rootTest('raw pages and text, read side by side by two exporters, count the same
     startExporter([...BASE_ARGS, `--collector.tracefs.format=${f}`], { privateNamespaces: true });
   const [raw, text] = await Promise.all([start('raw'), start('text')]);
   try {
-    const [rawBefore, textBefore] = await Promise.all([raw.waitSamples(1), text.waitSamples(1)]);
+    // Each mounts tracefs in its own namespace as it starts its trace, and proc with it: mounts the
+    // other one counts if its own trace is already on. So both trace first, then a drain (100 ms)
+    // and a sample go by before the counts are taken.
+    const tracing = /tracing mount syscalls" instance=/;
+    while (!tracing.test(raw.logs()) || !tracing.test(text.logs()))
+      await Promise.all([raw.waitSamples(1), text.waitSamples(1)]);
+    const [rawBefore, textBefore] = await Promise.all([raw.waitSamples(2), text.waitSamples(2)]);
     // Started together: neither took the other's half-made instance for a dead exporter's.
     expect(raw.logs()).toMatch(/tracing mount syscalls" instance=\S+ format=raw/);
     expect(text.logs()).toMatch(/tracing mount syscalls" instance=\S+ format=text/);
