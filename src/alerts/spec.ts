@@ -117,9 +117,9 @@ const READERS_TEXT: DescriptionPart[] = [
 
 /**
  * The storm the page names: its cause, its count per start, and the fixes known for it. Readers
- * first: where their reading outweighs all the time in mount syscalls, the storm is theirs whatever
- * the starts mount. Then namespace copies: where they take most of the time in mount syscalls, they
- * are the storm whatever else the starts mount.
+ * first: where their reading outweighs the mounts' own work, the storm is theirs whatever the starts
+ * mount. Then namespace copies: where they take most of the time in mount syscalls, they are the
+ * storm whatever else the starts mount.
  */
 export const STORM_CAUSE: DescriptionCases = {
   cases: [

@@ -75,13 +75,14 @@ export const THRESHOLDS = {
    * being read: above half, readers re-reading on every change (systemd, systemd issue 42375) hold
    * the lock longer than the storm's mounts work under it. The lock wait is left out as it is the
    * readers' hold seen from the mounts: with two readers of a 5,000-mount table beside a 100-bind
-   * storm it was 0.68 of the mounts' 0.72 s/s, against 0.005 without them (BENCHMARKS.md).
+   * storm it was 0.76 of the mounts' 0.80 s/s, against 0.005 without them (BENCHMARKS.md).
    */
   readerTimeShare: 0.5,
   /**
    * What reading one mount of the table costs the kernel, for the readers' time (their opens × the
-   * table's mounts × this). Measured here (bench/table-read.ts, BENCHMARKS.md): a whole read of
-   * /proc/self/mountinfo of 1,000 to 20,000 mounts. Set a host's own figure from the same bench.
+   * table's mounts × this). Measured here (bench/table-read.ts, BENCHMARKS.md), a whole read of
+   * /proc/self/mountinfo: 0.54-0.60 µs a mount at 1,000-5,000 mounts, 0.92 at 20,000 (longer lines,
+   * an overlay's many lowerdirs, cost more). Set a host's own figure from the same bench.
    */
   tableReadMicrosecondsPerMount: 0.6,
 
