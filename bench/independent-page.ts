@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO } from '../test/support/env';
 import { median } from './stats';
-import { firstChild, metricSum, pageFiredAt, runBindStorm, serveInNamespace, sleep } from './proc';
+import { firstChild, metricSums, pageFiredAt, runBindStorm, serveInNamespace, sleep } from './proc';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[0] ?? 3);
@@ -44,11 +44,7 @@ const FIGURES = {
   events: 'mountstorm_mount_events_total',
   lockWait: 'mountstorm_mount_lock_wait_seconds_total',
 } as const;
-async function figures(url: string): Promise<Record<keyof typeof FIGURES, number>> {
-  const out = {} as Record<keyof typeof FIGURES, number>;
-  for (const [k, name] of Object.entries(FIGURES)) out[k as keyof typeof FIGURES] = await metricSum(url, name);
-  return out;
-}
+const figures = (url: string) => metricSums(url, FIGURES);
 
 async function once(arm: Arm, port: number): Promise<Result> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-indep-'));

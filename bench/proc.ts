@@ -41,6 +41,13 @@ export async function metricSum(url: string, name: string): Promise<number> {
   return n;
 }
 
+/** Several metrics, each summed over its series (metricSum), under the keys they are given by. */
+export async function metricSums<K extends string>(url: string, names: Record<K, string>): Promise<Record<K, number>> {
+  const out = {} as Record<K, number>;
+  for (const [k, name] of Object.entries(names) as Array<[K, string]>) out[k] = await metricSum(url, name);
+  return out;
+}
+
 /**
  * `mountstorm serve` as a node runs it, its log on stderr: a mount namespace of its own (so the
  * tracefs it mounts where none is goes with it), the host's PIDs and /proc. `unshare --fork` does not

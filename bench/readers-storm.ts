@@ -18,7 +18,7 @@ import { DEFAULT_ALERTS_CONFIG } from '../src/alerts/config';
 import { exited, spawnBigTable, spawnTableReaders } from '../test/support/big-table';
 import { REPO } from '../test/support/env';
 import { median } from './stats';
-import { metricSum, pageFiredAt, runBindStorm, sleep } from './proc';
+import { metricSums, pageFiredAt, runBindStorm, sleep } from './proc';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[0] ?? 2);
@@ -45,11 +45,7 @@ const FIGURES = {
   mountSeconds: 'mountstorm_mount_syscall_duration_seconds_sum',
   lockWait: 'mountstorm_mount_lock_wait_seconds_total',
 } as const;
-async function figures(url: string): Promise<Record<keyof typeof FIGURES, number>> {
-  const out = {} as Record<keyof typeof FIGURES, number>;
-  for (const [k, name] of Object.entries(FIGURES)) out[k as keyof typeof FIGURES] = await metricSum(url, name);
-  return out;
-}
+const figures = (url: string) => metricSums(url, FIGURES);
 
 async function once(readers: number, port: number): Promise<Result> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-readers-'));
