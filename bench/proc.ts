@@ -113,9 +113,9 @@ export async function started(p: ChildProcess, ready: RegExp): Promise<void> {
   }
 }
 
-/** SIGTERM, and its exit. */
+/** SIGTERM, and its exit (at once where it has exited, by a signal too). */
 export async function stopProcess(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return;
+  if (p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise((r) => p.once('exit', r));
   p.kill('SIGTERM');
   await exited;

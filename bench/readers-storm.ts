@@ -18,7 +18,7 @@ import { DEFAULT_ALERTS_CONFIG } from '../src/alerts/config';
 import { exited, spawnBigTable, spawnTableReaders } from '../test/support/big-table';
 import { REPO } from '../test/support/env';
 import { median } from './stats';
-import { metricSums, pageFiredAt, runBindStorm, sleep } from './proc';
+import { metricSums, pageFiredAt, runBindStorm, sleep, stopProcess } from './proc';
 
 const args = process.argv.slice(2);
 const rounds = Number(args[0] ?? 2);
@@ -117,10 +117,8 @@ async function once(readers: number, port: number): Promise<Result> {
       cause,
     };
   } finally {
-    reading?.kill('SIGTERM');
-    if (reading) await exited(reading);
-    exp?.kill('SIGTERM');
-    if (exp) await exited(exp);
+    if (reading) await stopProcess(reading);
+    if (exp) await stopProcess(exp);
     holder.stdin?.end();
     await exited(holder);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -73,12 +73,16 @@ async function untilPage(exp: RunningExporter, storm: ReturnType<typeof spawn>):
   }
 }
 
-/** The exporter a hostPID DaemonSet runs (1 s samples), watching a task directory of its own. */
-async function node(extra: string[] = []): Promise<{ exp: RunningExporter; tasks: string }> {
+/**
+ * The exporter a hostPID DaemonSet runs (1 s samples), watching a task directory of its own, in a
+ * mount namespace of its own or in `mountNamespaceOf`'s.
+ */
+async function node(extra: string[] = [], mountNamespaceOf?: number): Promise<{ exp: RunningExporter; tasks: string }> {
   const tasks = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-causes-'));
-  const exp = await startExporter(['--sample.interval=1s', `--collector.containers.task-dir=${tasks}`, ...extra], {
-    ownMountNamespace: true,
-  });
+  const exp = await startExporter(
+    ['--sample.interval=1s', `--collector.containers.task-dir=${tasks}`, ...extra],
+    mountNamespaceOf === undefined ? { ownMountNamespace: true } : { mountNamespaceOf },
+  );
   await exp.waitSamples(3);
   return { exp, tasks };
 }
@@ -246,19 +250,14 @@ describe('readers the storm brings', () => {
   beforeEach(async () => {
     if (!IS_ROOT) return;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mountstorm-readers-'));
-    tasks = path.join(dir, 'tasks');
-    fs.mkdirSync(tasks);
     // The node's table: 5,000 mounts in a mount namespace of its own, held while stdin is open.
     table = await spawnBigTable(path.join(dir, 'table'), 5000);
     // The exporter watches that table, as a node's exporter watches the host's.
-    exp = await startExporter(
-      ['--sample.interval=1s', `--collector.containers.task-dir=${tasks}`, '--collector.tracefs.readers'],
-      { mountNamespaceOf: table.pid as number },
-    );
-    await exp.waitSamples(3);
+    ({ exp, tasks } = await node(['--collector.tracefs.readers'], table.pid));
   });
   afterEach(async () => {
     await exp?.stop('SIGTERM');
+    if (tasks) fs.rmSync(tasks, { recursive: true, force: true });
     table?.stdin?.end();
     if (table) await exited(table);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
