@@ -159,6 +159,9 @@ describe.each(['6.1', '6.12'])("Debian's %s cloud kernel under qemu", (series) =
     const log = scenario('quiet').log;
     for (const re of want.logs) expect(log).toMatch(re);
     expect(log).toMatch(/msg="the storm page can fire here/);
+    // Raw pages decoded with this kernel's formats (the naming events' too: fork's names are char[16] on 6.1).
+    expect(log).toMatch(/msg="tracefs: tracing mount syscalls" .*format=raw /);
+    expect(log).not.toMatch(/reading trace_pipe text/);
   });
 
   guestTest('a quiet node: no page, tracing never armed', () => {

@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isInitialPidNamespace } from '../../src/sources/tracefs/names';
 import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
+import { startExporter, type StartOptions } from '../support/exporter';
+import { total } from '../support/metrics';
 
 const INIT = 'pid:[4026531836]';
 
@@ -21,3 +23,58 @@ testIf(IS_ROOT, 'needs root to make a PID namespace')(
     ).toBe('false');
   },
 );
+
+describe.each([
+  ['the host PID namespace (hostPID): /proc names live tasks', { ownMountNamespace: true }],
+  ['a PID namespace of its own: saved_cmdlines names them', { privateNamespaces: true }],
+] as Array<[string, StartOptions]>)('raw records, exporter in %s', (_, where) => {
+  testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for tracefs and real mounts')(
+    "a forked task's mounts count under the name it had then, though it exec'd before they were read",
+    async () => {
+      const K = 11;
+      const dir = fs.mkdtempSync('/tmp/mountstorm-fork-');
+      // A symlink gives the helper a name of its own; its child starts with that name (fork), makes
+      // its mounts, and exec's sleep within microseconds: long before the exporter reads the records.
+      const helper = path.join(dir, 'ms-forker');
+      // The interpreter itself (PATH's python3 may be a wrapper script, such as pyenv's).
+      const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
+      fs.symlinkSync(python.trim(), helper);
+      fs.mkdirSync(path.join(dir, 'm'));
+      const exp = await startExporter(
+        [
+          '--sample.interval=200ms',
+          '--no-collector.containers',
+          '--no-collector.namespaces',
+          '--collector.tracefs.mode=always',
+          '--collector.tracefs.format=raw',
+        ],
+        where,
+      );
+      let sleeper = 0;
+      try {
+        const before = await exp.waitSamples(2);
+        const script = path.join(REPO, 'test/support/fork-mount-exec.py');
+        // In the exporter's mount namespace, so the mounts touch nothing else.
+        const out = execFileSync(
+          'nsenter',
+          ['-t', String(exp.pid), '-m', '--', helper, script, path.join(dir, 'm'), String(K)],
+          {
+            encoding: 'utf8',
+          },
+        );
+        sleeper = Number(out.trim());
+        expect(fs.readFileSync(`/proc/${sleeper}/comm`, 'utf8').trim()).toBe('sleep');
+        const after = await exp.waitSamples(3);
+        const by = (comm: string) =>
+          total(after, 'mountstorm_mount_syscalls_by_process_total', { comm }) -
+          total(before, 'mountstorm_mount_syscalls_by_process_total', { comm });
+        expect(by('ms-forker')).toBe(2 * K);
+        expect(by('sleep')).toBe(0);
+      } finally {
+        if (sleeper > 0) process.kill(sleeper, 'SIGKILL');
+        await exp.stop('SIGTERM');
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});

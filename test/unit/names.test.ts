@@ -58,7 +58,7 @@ describe('task names', () => {
     expect(names.resolve(20)).toBe('kubelet');
   });
 
-  test('answers, found or not, hold until expire(); rename() takes effect at once', () => {
+  test('answers, found or not, hold until expire(); an event name() takes effect at once', () => {
     const proc = fakeProcfs(root, INIT, { 20: 'kubelet' });
     const names = new TaskNames(proc, tracefs, true);
     expect(names.resolve(20)).toBe('kubelet');
@@ -67,11 +67,41 @@ describe('task names', () => {
     fs.appendFileSync(path.join(tracefs, 'saved_cmdlines'), '30 late\n');
     expect(names.resolve(20)).toBe('kubelet');
     expect(names.resolve(30)).toBeUndefined();
-    names.rename(20, 'exec-d');
-    expect(names.resolve(20)).toBe('exec-d');
+    names.name(30, 'forked');
+    expect(names.resolve(30)).toBe('forked');
     names.expire();
     expect(names.resolve(20)).toBe('kubelet-2');
-    expect(names.resolve(30)).toBe('late');
+  });
+
+  test("an event's name outlives expire(), over what /proc says after an exec, until unused for 30 expiries", () => {
+    // Task 20 was forked as "runc" (the event) and has exec'd "sleep" by the time its records are read.
+    const proc = fakeProcfs(root, INIT, { 20: 'sleep', 21: 'sleep' });
+    const names = new TaskNames(proc, tracefs, true);
+    names.name(20, 'runc');
+    names.name(21, 'runc');
+    for (let i = 0; i < 61; i++) {
+      names.expire();
+      expect(names.resolve(20)).toBe('runc');
+    }
+    // 21, never asked again: dropped after two generations of 30, then /proc answers.
+    expect(names.resolve(21)).toBe('sleep');
+    names.name(20, 'sleep');
+    expect(names.resolve(20)).toBe('sleep');
+  });
+
+  test('a fork storm ages event names by count: at most two generations of 16,384 tasks are kept', () => {
+    const names = new TaskNames(fakeProcfs(root, INIT, {}), tracefs, true);
+    for (let tid = 1000; tid < 1000 + 3 * 16_384; tid++) names.name(tid, `t${tid}`);
+    expect(names.resolve(1000)).toBeUndefined();
+    expect(names.resolve(1000 + 16_384)).toBe(`t${1000 + 16_384}`);
+    expect(names.resolve(1000 + 3 * 16_384 - 1)).toBe(`t${1000 + 3 * 16_384 - 1}`);
+  });
+
+  test("clear() forgets the events' names too (disarmed, nothing records an exec)", () => {
+    const names = new TaskNames(fakeProcfs(root, INIT, { 20: 'sleep' }), tracefs, true);
+    names.name(20, 'runc');
+    names.clear();
+    expect(names.resolve(20)).toBe('sleep');
   });
 
   test('an unreadable procfs counts as another namespace', () => {

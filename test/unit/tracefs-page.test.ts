@@ -75,7 +75,7 @@ describe('trace_pipe_raw pages captured from this kernel', () => {
     expect(CPUS.length).toBeGreaterThanOrEqual(1);
     let total = 0;
     for (const cpu of CPUS) {
-      // The raw instance also recorded exec and task_rename (the text one did not): set aside here.
+      // The raw instance also recorded fork and task_rename (the text one did not): set aside here.
       const raw = events(decodeCpu(cpu)).filter((e) => e.kind !== 'name');
       const text = TEXT.filter((e) => e.cpu === cpu);
       expect(raw.map(strip)).toEqual(text.map(strip));
@@ -90,7 +90,7 @@ describe('trace_pipe_raw pages captured from this kernel', () => {
     expect(total).toBeGreaterThan(500);
   });
 
-  test('exec and PR_SET_NAME events name the tasks: what the kernel calls them, cut to 15 bytes', () => {
+  test("fork and task_rename events (PR_SET_NAME, and every exec) name the tasks: the kernel's names, cut to 15 bytes", () => {
     const names = CPUS.flatMap((cpu) => events(decodeCpu(cpu))).filter((e) => e.kind === 'name');
     const by = new Set(names.map((e) => (e.kind === 'name' ? e.name : '')));
     // trace-lib.sh: python3 renames itself "kubelet -x"; mount(8), umount(8), unshare(1) are exec'd.
@@ -100,7 +100,7 @@ describe('trace_pipe_raw pages captured from this kernel', () => {
 
   test('aggregated, raw and text give the same totals; the workload of trace-lib.sh is all there', () => {
     const agg = (feed: (a: TraceAggregator) => void, named = false): KeyedTotals => {
-      // Raw: names only from the exec and rename events in the capture (no saved_cmdlines, no /proc).
+      // Raw: names only from the fork and rename events in the capture (no saved_cmdlines, no /proc).
       const names = new Map<number, string>();
       const a = new TraceAggregator({
         buckets: LATENCY_BUCKETS,
@@ -136,15 +136,21 @@ describe('trace_pipe_raw pages captured from this kernel', () => {
       expect(Math.abs((raw.durations[k]?.sum ?? 0) - d.sum)).toBeLessThan(d.count * 10e-6);
     }
     expect(raw.errors).toMatchObject({ 'umount\tEINVAL': 1, 'mount\tENOENT': 1 });
-    // The workload's tmpfs, 10 + 1 by "kubelet -x", 8 × 30 by mount(8), and unshare -m making / private.
+    // The workload's tmpfs, 3 by the forked python3, 10 + 1 by "kubelet -x", 8 × 30 by mount(8), and
+    // unshare -m making / private.
     const mounts = Object.entries(raw.callsByCpu)
       .filter(([k]) => k.startsWith('mount\t'))
       .reduce((s, [, v]) => s + v, 0);
-    expect(mounts).toBe(1 + 10 + 1 + 240 + 1);
-    // Each task under its name when it made the call. trace_pipe names a task when the line is read:
-    // unshare(1) had exec'd true(1) by then.
-    expect(raw.byProcess).toEqual({ mount: 241, umount: 241, 'kubelet -x': 22, unshare: 2 });
-    expect(text.byProcess).toEqual({ mount: 241, umount: 241, 'kubelet -x': 22, true: 2 });
+    expect(mounts).toBe(1 + 3 + 10 + 1 + 240 + 1);
+    // Each task under its name when it made the call: the forked python3 by its fork alone (this
+    // aggregator has no /proc to ask). trace_pipe names a task when the line is read: unshare(1) and
+    // the python3 child had exec'd true(1) by then.
+    expect(raw.byProcess).toEqual({ mount: 241, umount: 241, 'kubelet -x': 22, unshare: 2, python3: 6 });
+    // The kernel's comm cache missed some of the short-lived mount(8) and umount(8) tasks in this
+    // capture: "<...>", which this aggregator (no /proc) counts as "unknown".
+    const { mount, umount, unknown, ...rest } = text.byProcess;
+    expect(rest).toEqual({ 'kubelet -x': 22, true: 8 });
+    expect((mount ?? 0) + (umount ?? 0) + (unknown ?? 0)).toBe(2 * 241);
   });
 });
 
@@ -237,6 +243,44 @@ describe('trace_pipe_raw records, each kind the ring buffer writes', () => {
     ]);
   });
 
+  test("a fork names the child with its parent's name: child_comm as char[16] (6.1) or __data_loc (6.18)", () => {
+    const common =
+      '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n';
+    // include/trace/events/sched.h before its comm fields became strings, as Debian's 6.1 has it.
+    const old = `name: sched_process_fork\nID: 11\nformat:\n${common}\tfield:char parent_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:pid_t parent_pid;\toffset:24;\tsize:4;\tsigned:1;\n\tfield:char child_comm[16];\toffset:28;\tsize:16;\tsigned:0;\n\tfield:pid_t child_pid;\toffset:44;\tsize:4;\tsigned:1;\n`;
+    const fork = (pid: number, child: number, comm: string) => {
+      const b = Buffer.alloc(40);
+      b.write('containerd-shim', 0);
+      b.writeInt32LE(pid, 16);
+      b.write(comm, 20);
+      b.writeInt32LE(child, 36);
+      return b;
+    };
+    const oldLayout = rawLayout(
+      read('header_page'),
+      read('header_event'),
+      new Map([['sched/sched_process_fork', old]]),
+    );
+    const a = decode(new PageWriter(1).event(1, 11, 100, fork(100, 4242, 'runc')).commit(), oldLayout).out;
+    expect(a).toEqual([{ kind: 'name', comm: '<...>', tid: 4242, cpu: 0, ts: 2e-9, name: 'runc' }]);
+    // The captured 6.18 format: the names are __data_loc strings after the fixed fields.
+    const now = read('events/sched/sched_process_fork/format');
+    expect(parseEventFormat(now).fields.get('child_comm')).toMatchObject({ size: 4, dataLoc: true });
+    const layout = rawLayout(read('header_page'), read('header_event'), new Map([['sched/sched_process_fork', now]]));
+    const id = parseEventFormat(now).id;
+    const f = Buffer.alloc(32);
+    f.writeUInt32LE((5 << 16) | 24, 0); // parent_comm "shim\0" at byte 24 of the event
+    f.writeInt32LE(100, 4);
+    f.writeUInt32LE((5 << 16) | 29, 8); // child_comm "runc\0" at byte 29
+    f.writeInt32LE(4243, 12);
+    f.write('shim\0runc\0', 16);
+    const b = decode(new PageWriter(1).event(1, id, 100, f).commit(), layout).out;
+    expect(b).toEqual([{ kind: 'name', comm: '<...>', tid: 4243, cpu: 0, ts: 2e-9, name: 'runc' }]);
+    // A name that points outside its event is an error, not a read past it.
+    f.writeUInt32LE((5 << 16) | 200, 8);
+    expect(decode(new PageWriter(1).event(1, id, 100, f).commit(), layout).r.error).toMatch(/has a name outside it/);
+  });
+
   test("a mount entry's flags: what tells a new mount or bind from a remount or a propagation change", () => {
     const flags = (v: bigint) => {
       const b = Buffer.alloc(8);
@@ -295,7 +339,7 @@ describe('formats', () => {
   test('field offsets come from the format files, not from this kernel', () => {
     const f = parseEventFormat(read('events/syscalls/sys_exit_mount/format'));
     expect(f.name).toBe('sys_exit_mount');
-    expect(f.fields.get('ret')).toEqual({ offset: 16, size: 8, signed: true });
+    expect(f.fields.get('ret')).toEqual({ offset: 16, size: 8, signed: true, dataLoc: false });
     expect(parseHeaderPage(read('header_page'))).toEqual({
       timestampOffset: 0,
       commitOffset: 8,

@@ -23,7 +23,7 @@ export const ENTER = 0;
 export const EXIT = 1;
 export const LOCK_BEGIN = 2;
 export const LOCK_END = 3;
-/** A task's name changed (exec, or PR_SET_NAME): `text` holds the new name, `tid` the task. */
+/** A task was named (fork, exec, or PR_SET_NAME): `text` holds the name, `tid` the task. */
 export const NAME = 4;
 
 /**
@@ -74,7 +74,7 @@ export interface AggregatorOptions {
   maxInflight: number;
   /** Resolves "<...>" (the kernel's comm cache missed) to a name, e.g. from /proc/<tid>/comm. */
   resolveComm?: (tid: number) => string | undefined;
-  /** Told of a NAME event: from then on, `tid` is called `comm`. */
+  /** Told of a NAME event (fork, exec, PR_SET_NAME): from then on, `tid` is called `comm`. */
   onName?: (tid: number, comm: string) => void;
 }
 

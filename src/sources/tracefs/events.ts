@@ -121,8 +121,15 @@ export function tracedEvents(readers = false): Array<{ event: string; filter?: s
   return events;
 }
 
-/** Events that rename a task, read with raw pages only (trace_pipe names tasks itself). */
-export const NAME_EVENTS = ['sched/sched_process_exec', 'task/task_rename'];
+/**
+ * Events that name a task, read with raw pages only (trace_pipe names tasks itself): a new task's
+ * name at fork, and every rename after, PR_SET_NAME's and each exec's (the kernel traces task_rename
+ * whenever it sets a task's name, with the name it sets, which sched_process_exec's file name does
+ * not always give: fexecve's is /dev/fd/N). In time order with the syscalls, they name each call's
+ * task as it was called when it made the call, however late the reader reads the record: runc's init
+ * makes its mounts as "runc:[2:INIT]" and then exec's the container's process.
+ */
+export const NAME_EVENTS = ['sched/sched_process_fork', 'task/task_rename'];
 
 /** lock:contention_begin flag bits (include/trace/events/lock.h, LCB_F_*). */
 export const LOCK_FLAGS = { SPIN: 1, READ: 2, WRITE: 4, RT: 8, PERCPU: 16, MUTEX: 32 } as const;

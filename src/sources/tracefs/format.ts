@@ -12,6 +12,8 @@ export interface FieldFormat {
   offset: number;
   size: number;
   signed: boolean;
+  /** A `__data_loc` field: a u32 whose low 16 bits are the data's offset in the event, the high 16 its length. */
+  dataLoc: boolean;
 }
 
 export interface EventFormat {
@@ -30,7 +32,12 @@ function parseFields(text: string, source: string): Map<string, FieldFormat> {
     // "unsigned short common_type", "char * dev_name", "char data[4080]"? (the name is the last word)
     const name = /([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[\d*\])?\s*$/.exec(m[1] as string)?.[1];
     if (!name) throw new ParseError(source, 0, `field without a name: ${JSON.stringify(m[1])}`);
-    fields.set(name, { offset: Number(m[2]), size: Number(m[3]), signed: m[4] === '1' });
+    fields.set(name, {
+      offset: Number(m[2]),
+      size: Number(m[3]),
+      signed: m[4] === '1',
+      dataLoc: (m[1] as string).startsWith('__data_loc'),
+    });
   }
   return fields;
 }
@@ -91,8 +98,6 @@ export interface Decoder {
   value: FieldFormat | undefined;
   /** NAME events: the task renamed (not always the one that ran the event). */
   target?: FieldFormat;
-  /** NAME events: the name is the last path component of an exec'd file name (__data_loc). */
-  execPath?: boolean;
   /** Bytes of the event the fields read span. */
   need: number;
 }
@@ -109,6 +114,17 @@ function field(f: EventFormat, name: string, sizes: number[], source: string): F
   const v = f.fields.get(name);
   if (!v || !sizes.includes(v.size))
     throw new ParseError(source, 0, `event ${f.name} has no ${name} field of size ${sizes.join(' or ')}`);
+  return v;
+}
+
+/**
+ * A string field: `char name[16]` in the event, or a `__data_loc char[]` (the event's fields that
+ * hold a task's name became these in 6.x kernels: sched_process_fork's child_comm on 6.18).
+ */
+function stringField(f: EventFormat, name: string, source: string): FieldFormat {
+  const v = f.fields.get(name);
+  if (!v || !(v.dataLoc ? v.size === 4 : v.size === 16))
+    throw new ParseError(source, 0, `event ${f.name} has no ${name} field of char[16] or __data_loc char[]`);
   return v;
 }
 
@@ -150,12 +166,13 @@ export function rawLayout(headerPage: string, headerEvent: string, formats: Read
       d = { event, kind: LOCK_BEGIN, syscall: -1, value: flags, need: need(p, flags) };
     } else if (event === 'lock/contention_end')
       d = { event, kind: LOCK_END, syscall: -1, value: undefined, need: need(p) };
-    else if (event === 'sched/sched_process_exec') {
-      const filename = field(f, 'filename', [4], source);
-      const target = field(f, 'pid', [4], source);
-      d = { event, kind: NAME, syscall: -1, value: filename, target, execPath: true, need: need(p, filename, target) };
+    else if (event === 'sched/sched_process_fork') {
+      // A new task (a thread too) starts with its parent's name; the event is recorded before it first runs.
+      const childComm = stringField(f, 'child_comm', source);
+      const target = field(f, 'child_pid', [4], source);
+      d = { event, kind: NAME, syscall: -1, value: childComm, target, need: need(p, childComm, target) };
     } else if (event === 'task/task_rename') {
-      const newcomm = field(f, 'newcomm', [16], source);
+      const newcomm = stringField(f, 'newcomm', source);
       const target = f.fields.get('pid')?.size === 4 ? (f.fields.get('pid') as FieldFormat) : p;
       d = { event, kind: NAME, syscall: -1, value: newcomm, target, need: need(p, newcomm, target) };
     } else throw new ParseError(source, 0, `no raw decoder for event ${event}`);

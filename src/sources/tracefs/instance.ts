@@ -122,7 +122,7 @@ export class TraceInstance {
       }
       let raw: TraceStream | undefined;
       if (opts.format !== 'text') {
-        // Raw records carry a pid, not a name: exec and PR_SET_NAME events keep the reader's names right.
+        // Raw records carry a pid, not a name: fork, exec and PR_SET_NAME events name each task at the time.
         const naming = NAME_EVENTS.filter((e) => fs.existsSync(path.join(dir, 'events', e)));
         this.enabled.push(...naming);
         try {

@@ -9,8 +9,15 @@
  * Answers, found or not, hold until expire() (the reader calls it every second): a storm's busy
  * threads cost one small read a second, not one per event, and saved_cmdlines (thousands of lines on
  * recent kernels, formatted by the kernel at every read) is read at most once per expiry, and only
- * when a task has gone. A task that exec's or renames itself is renamed at once (rename(), from its
- * sched_process_exec or task_rename event).
+ * when a task has gone.
+ *
+ * Those sources give a task's name when its record is read, not when it made the call. The trace's
+ * own events name it at the time instead (name(), from sched_process_fork and task_rename, which
+ * the kernel records at every exec too, in time order with the syscalls), and those names win: a task
+ * born while tracing is named from its fork on, whatever it exec's into before its records are read.
+ * They are kept past expire() (a rename is final until the next event), for at least
+ * EVENT_NAME_GENERATIONS expiries after a task's last event or lookup, and at most
+ * EVENT_NAMES_MAX tasks a generation (a fork storm ages them sooner): then /proc answers again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,8 +37,18 @@ export function isInitialPidNamespace(procfs: string): boolean {
   }
 }
 
+/** Expiries (seconds, as the reader calls expire()) an event's name outlives its task's last use. */
+const EVENT_NAME_GENERATIONS = 30;
+/** Tasks named by events kept a generation: a fork storm of tens of thousands a second ages them sooner. */
+const EVENT_NAMES_MAX = 16_384;
+
 export class TaskNames {
+  /** Looked up in /proc or saved_cmdlines (null: neither knew): forgotten at every expire(). */
   private readonly known = new Map<number, string | null>();
+  /** Named by the trace's events: this generation's, and the one before (still answered, moved up when used). */
+  private named = new Map<number, string>();
+  private namedBefore = new Map<number, string>();
+  private expiries = 0;
   private cmdlines: Map<number, string> | undefined;
   /** Whether /proc/<tid> is the task a trace event's pid names. */
   readonly procfsUsable: boolean;
@@ -47,6 +64,13 @@ export class TaskNames {
 
   /** The task's name; undefined where neither source knows it. */
   resolve(tid: number): string | undefined {
+    const named = this.named.get(tid);
+    if (named !== undefined) return named;
+    const before = this.namedBefore.get(tid);
+    if (before !== undefined) {
+      this.name(tid, before);
+      return before;
+    }
     const known = this.known.get(tid);
     if (known !== undefined) return known ?? undefined;
     let name = this.procfsUsable ? this.procComm(tid) : undefined;
@@ -58,14 +82,33 @@ export class TaskNames {
     return name;
   }
 
-  rename(tid: number, comm: string): void {
-    this.known.set(tid, comm);
+  /** From a trace event (fork, or a rename: PR_SET_NAME or exec): `tid` is called `comm` from this event on. */
+  name(tid: number, comm: string): void {
+    if (this.named.size >= EVENT_NAMES_MAX) this.age();
+    this.named.set(tid, comm);
   }
 
-  /** Forgets every answer: names are read again as they are asked for. */
+  /** Forgets the answers /proc and saved_cmdlines gave; ages the events' names a step. */
   expire(): void {
     this.known.clear();
     this.cmdlines = undefined;
+    if (++this.expiries >= EVENT_NAME_GENERATIONS) this.age();
+  }
+
+  /** Forgets every name, the events' too: for when nothing records them (tracing disarmed), so they may go stale. */
+  clear(): void {
+    this.known.clear();
+    this.cmdlines = undefined;
+    this.named.clear();
+    this.namedBefore.clear();
+    this.expiries = 0;
+  }
+
+  /** Event names not used for a generation are dropped. */
+  private age(): void {
+    this.expiries = 0;
+    this.namedBefore = this.named;
+    this.named = new Map();
   }
 
   private procComm(tid: number): string | undefined {

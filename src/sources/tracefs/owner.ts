@@ -227,8 +227,8 @@ export class TraceOwner {
       topProcesses: data.topProcesses,
       maxInflight: data.maxInflight,
       resolveComm: (tid) => taskNames.resolve(tid),
-      // An exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry its new name.
-      onName: (tid, comm) => taskNames.rename(tid, comm),
+      // A fork, exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry this name.
+      onName: (tid, comm) => taskNames.name(tid, comm),
     });
     this.agg = a;
     this.drainStream =
@@ -251,7 +251,12 @@ export class TraceOwner {
     if (!this.instance) throw new Error('the trace instance is not open');
     if (!on) this.drain();
     this.instance.arm(on);
-    if (!on) this.drain();
+    if (!on) {
+      this.drain();
+      // Disarmed, no fork, exec or rename is recorded: the events' names could go stale.
+      this.names?.clear();
+      this.agg?.forgetNames();
+    }
     this.schedule();
   }
 

@@ -50,16 +50,15 @@ function readU64(v: DataView, off: number): number {
 const COMM_BYTES = 15;
 
 /**
- * The new name a NAME event gives: task_rename's newcomm, or for an exec what the kernel names the
- * task, the file name's last component (kbasename) cut to 15 bytes. undefined: the string is not
- * inside the event.
+ * The name a NAME event gives (task_rename's newcomm, a fork's child_comm), cut to 15 bytes.
+ * undefined: the string is not inside the event.
  */
 function taskName(buf: Buffer, data: number, end: number, d: Decoder): string | undefined {
   const f = d.value as FieldFormat;
   let from = data + f.offset;
   let to = from + f.size;
-  if (d.execPath) {
-    // __data_loc: the string's offset in the event (low 16 bits) and length (high 16 bits).
+  if (f.dataLoc) {
+    // The string's offset in the event (low 16 bits) and length (high 16 bits).
     const loc = buf.readUInt32LE(from);
     from = data + (loc & 0xffff);
     to = from + (loc >>> 16);
@@ -67,10 +66,6 @@ function taskName(buf: Buffer, data: number, end: number, d: Decoder): string | 
   if (from > end || to > end) return undefined;
   const nul = buf.indexOf(0, from);
   if (nul >= 0 && nul < to) to = nul;
-  if (d.execPath) {
-    const slash = buf.lastIndexOf(0x2f, to - 1);
-    if (slash >= from) from = slash + 1;
-  }
   return buf.toString('utf8', from, Math.min(to, from + COMM_BYTES));
 }
 
