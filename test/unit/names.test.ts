@@ -67,10 +67,11 @@ describe('task names', () => {
     fs.appendFileSync(path.join(tracefs, 'saved_cmdlines'), '30 late\n');
     expect(names.resolve(20)).toBe('kubelet');
     expect(names.resolve(30)).toBeUndefined();
-    names.name(30, 'forked');
-    expect(names.resolve(30)).toBe('forked');
+    names.name(31, 'forked');
+    expect(names.resolve(31)).toBe('forked');
     names.expire();
     expect(names.resolve(20)).toBe('kubelet-2');
+    expect(names.resolve(30)).toBe('late');
   });
 
   test("an event's name outlives expire(), over what /proc says after an exec, until unused for 30 expiries", () => {

@@ -246,7 +246,7 @@ describe('trace_pipe_raw records, each kind the ring buffer writes', () => {
   test("a fork names the child with its parent's name: child_comm as char[16] (6.1) or __data_loc (6.18)", () => {
     const common =
       '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n';
-    // include/trace/events/sched.h before its comm fields became strings, as Debian's 6.1 has it.
+    // include/trace/events/sched.h before its comm fields became __data_loc strings.
     const old = `name: sched_process_fork\nID: 11\nformat:\n${common}\tfield:char parent_comm[16];\toffset:8;\tsize:16;\tsigned:0;\n\tfield:pid_t parent_pid;\toffset:24;\tsize:4;\tsigned:1;\n\tfield:char child_comm[16];\toffset:28;\tsize:16;\tsigned:0;\n\tfield:pid_t child_pid;\toffset:44;\tsize:4;\tsigned:1;\n`;
     const fork = (pid: number, child: number, comm: string) => {
       const b = Buffer.alloc(40);
