@@ -1,4 +1,8 @@
-/** Task names for raw trace records against the real /proc, in and out of a PID namespace of its own. */
+/**
+ * Task names for trace records against the real kernel: raw records (a pid each) with the real /proc,
+ * in and out of a PID namespace of its own, and trace_pipe's text (a name each, the kernel's when the
+ * line is read); in both, the trace's fork and rename events name each call's task as it was then.
+ */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,9 +29,10 @@ testIf(IS_ROOT, 'needs root to make a PID namespace')(
 );
 
 describe.each([
-  ['the host PID namespace (hostPID): /proc names live tasks', { ownMountNamespace: true }],
-  ['a PID namespace of its own: saved_cmdlines names them', { privateNamespaces: true }],
-] as Array<[string, StartOptions]>)('raw records, exporter in %s', (_, where) => {
+  ['raw records', 'the host PID namespace (hostPID): /proc names live tasks', { ownMountNamespace: true }],
+  ['raw records', 'a PID namespace of its own: saved_cmdlines names them', { privateNamespaces: true }],
+  ['trace_pipe text', 'a PID namespace of its own', { privateNamespaces: true }],
+] as Array<[string, string, StartOptions]>)('%s, exporter in %s', (format, _, where) => {
   testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for tracefs and real mounts')(
     "a forked task's mounts count under the name it had then, though it exec'd before they were read",
     async () => {
@@ -46,7 +51,7 @@ describe.each([
           '--no-collector.containers',
           '--no-collector.namespaces',
           '--collector.tracefs.mode=always',
-          '--collector.tracefs.format=raw',
+          `--collector.tracefs.format=${format === 'raw records' ? 'raw' : 'text'}`,
         ],
         where,
       );

@@ -1,4 +1,4 @@
-/** Task names for raw trace records: /proc only where its PIDs are the ones trace events carry. */
+/** Task names for trace records: the trace's own events first, /proc only where its PIDs are the ones trace events carry. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -96,6 +96,18 @@ describe('task names', () => {
     expect(names.resolve(1000)).toBeUndefined();
     expect(names.resolve(1000 + 16_384)).toBe(`t${1000 + 16_384}`);
     expect(names.resolve(1000 + 3 * 16_384 - 1)).toBe(`t${1000 + 3 * 16_384 - 1}`);
+  });
+
+  test("eventName() answers from the events alone (trace_pipe's text has a name of its own for the rest)", () => {
+    const names = new TaskNames(fakeProcfs(root, INIT, { 20: 'sleep', 21: 'kubelet' }), tracefs, false);
+    names.name(20, 'runc');
+    expect(names.eventName(20)).toBe('runc');
+    expect(names.eventName(21)).toBeUndefined();
+    // Asking keeps a name of the generation before.
+    for (let i = 0; i < 30; i++) names.expire();
+    expect(names.eventName(20)).toBe('runc');
+    for (let i = 0; i < 30; i++) names.expire();
+    expect(names.eventName(20)).toBe('runc');
   });
 
   test("clear() forgets the events' names too (disarmed, nothing records an exec)", () => {

@@ -81,6 +81,40 @@ describe('trace_pipe lines', () => {
     ]);
   });
 
+  test("fork and task_rename lines name a task: the child's name at fork, the new name at exec or PR_SET_NAME", () => {
+    expect(
+      parseTraceLine(
+        '         python3-4021    [001] ..... 6647.1: sched_process_fork: comm=python3 pid=4021 child_comm=python3 child_pid=4022',
+      ),
+    ).toEqual({ kind: 'name', comm: 'python3', tid: 4022, cpu: 1, ts: 6647.1, name: 'python3' });
+    // The line's own comm is the task's name when the line is read; the event's fields say what it was.
+    expect(
+      parseTraceLine(
+        '            true-4022    [000] ..... 6647.2: task_rename: pid=4022 oldcomm=python3 newcomm=true oom_score_adj=0',
+      ),
+    ).toEqual({ kind: 'name', comm: 'true', tid: 4022, cpu: 0, ts: 6647.2, name: 'true' });
+    // A kernel whose task_rename has no pid field renames the task that ran the event.
+    expect(
+      parseTraceLine('  sh-77 [000] ..... 1.0: task_rename: oldcomm=sh newcomm=mount oom_score_adj=-1000'),
+    ).toMatchObject({ kind: 'name', tid: 77, name: 'mount' });
+    // Names hold spaces, dashes and the words of the format: a comm is at most 15 bytes, and a rename's
+    // last " newcomm=" is taken.
+    expect(
+      parseTraceLine(
+        'a child_comm=b-9 [000] ..... 1.0: sched_process_fork: comm=a child_comm=b pid=9 child_comm=a child_comm=b child_pid=10',
+      ),
+    ).toMatchObject({ kind: 'name', tid: 10, name: 'a child_comm=b' });
+    expect(
+      parseTraceLine('x-9 [000] ..... 1.0: task_rename: pid=9 oldcomm=x newcomm=y newcomm=kubelet -x oom_score_adj=0'),
+    ).toMatchObject({ kind: 'name', tid: 9, name: 'kubelet -x' });
+    expect(() => parseTraceLine('x-9 [000] ..... 1.0: sched_process_fork: comm=x pid=9', 'trace_pipe', 3)).toThrow(
+      /trace_pipe:3: sched_process_fork without child_comm/,
+    );
+    expect(() => parseTraceLine('x-9 [000] ..... 1.0: task_rename: pid=9 oldcomm=x', 'trace_pipe', 4)).toThrow(
+      /trace_pipe:4: task_rename without newcomm/,
+    );
+  });
+
   test('lost-events marker', () => {
     expect(parseTraceLine('CPU:3 [LOST 120 EVENTS]')).toEqual({ kind: 'lost', cpu: 3, count: 120 });
   });
@@ -239,6 +273,37 @@ describe('bounds', () => {
     expect(d.durations.map((x) => x.syscall)).toEqual(['mount']);
     expect(d.inflight).toBe(0);
     expect(a.take().tableOpens).toBe(0);
+  });
+
+  test("a task is counted under the name the trace's events gave it when it made the call, not the line's", () => {
+    // A child forked as python3 mounts, then exec's true(1) before its lines are read: trace_pipe
+    // prints "true" on all of them. PR_SET_NAME renames the parent mid-way.
+    const fork = (ts: number) =>
+      `python3-1 [000] ..... ${ts.toFixed(6)}: sched_process_fork: comm=python3 pid=1 child_comm=python3 child_pid=2\n`;
+    const rename = (tid: number, ts: number, from: string, to: string) =>
+      `${to}-${tid} [000] ..... ${ts.toFixed(6)}: task_rename: pid=${tid} oldcomm=${from} newcomm=${to} oom_score_adj=0\n`;
+    const text =
+      fork(1) +
+      enter(2, 1.1, 'true') +
+      exit(2, 1.2) +
+      rename(2, 1.3, 'python3', 'true') +
+      enter(2, 1.4, 'true') +
+      exit(2, 1.5) +
+      enter(1, 1.6, 'kubelet -x') +
+      exit(1, 1.7) +
+      rename(1, 1.8, 'python3', 'kubelet -x') +
+      enter(1, 1.9, 'kubelet -x') +
+      exit(1, 2.0) +
+      enter(3, 2.1, 'runc');
+    const names = new Map<number, string>();
+    const named = aggregate([text], {
+      onName: (tid, c) => names.set(tid, c),
+      eventName: (tid) => names.get(tid),
+    });
+    // The parent's first mount came before the rename, but its fork is not in this trace: the line's name.
+    expect(named.byProcess).toEqual({ python3: 1, true: 1, 'kubelet -x': 2, runc: 1 });
+    // Without the events' names, the lines' own.
+    expect(aggregate([text]).byProcess).toEqual({ true: 2, 'kubelet -x': 2, runc: 1 });
   });
 
   test('process names beyond the limit are "other", and a named one keeps its series', () => {

@@ -76,6 +76,11 @@ export interface AggregatorOptions {
   resolveComm?: (tid: number) => string | undefined;
   /** Told of a NAME event (fork, exec, PR_SET_NAME): from then on, `tid` is called `comm`. */
   onName?: (tid: number, comm: string) => void;
+  /**
+   * The name NAME events gave `tid`, if any: it wins over the name a trace_pipe line carries, which
+   * is the task's name when the line is read, not when it made the call.
+   */
+  eventName?: (tid: number) => string | undefined;
 }
 
 export class TraceAggregator {
@@ -143,6 +148,15 @@ export class TraceAggregator {
   /** Events the stream says it lost before the ones that follow. */
   lost(count: number): void {
     this.lostInStream += count;
+  }
+
+  /**
+   * The by-process slot of a task (`entry` its TaskTable entry, or -1) whose event carried `text`
+   * (trace_pipe's name for it, "<...>" where the kernel's cache had none) or no name (raw records).
+   */
+  private slotOfTask(entry: number, tid: number, text: string | undefined): number {
+    if (text === undefined || text === '<...>') return this.resolvedSlot(entry, tid);
+    return this.slotFor(this.opts.eventName?.(tid) ?? text);
   }
 
   /** The by-process slot of a task (`entry` its TaskTable entry, or -1) whose event carried no name. */
@@ -248,7 +262,7 @@ export class TraceAggregator {
       const byCpu = this.calls[syscall] as number[];
       byCpu[cpu] = (byCpu[cpu] ?? 0) + 1;
       const k = this.task(tid);
-      const slot = text !== undefined && text !== '<...>' ? this.slotFor(text) : this.resolvedSlot(k, tid);
+      const slot = this.slotOfTask(k, tid, text);
       this.slotCalls[slot] = (this.slotCalls[slot] as number) + 1;
       if (k < 0 || !traced.exit) return;
       if ((T.syscall[k] as number) < 0) this.active++;
@@ -300,8 +314,7 @@ export class TraceAggregator {
   private opened(tid: number, ts: number, text: string | undefined): void {
     this.events++;
     this.lastTs = ts;
-    const slot =
-      text !== undefined && text !== '<...>' ? this.slotFor(text) : this.resolvedSlot(this.tasks.find(tid), tid);
+    const slot = this.slotOfTask(this.tasks.find(tid), tid, text);
     this.slotOpens[slot] = (this.slotOpens[slot] as number) + 1;
   }
 

@@ -120,17 +120,16 @@ export class TraceInstance {
       if (!this.enabled.some((e) => e.startsWith('syscalls/'))) {
         throw new UnsupportedError('the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)');
       }
+      // Fork, exec and PR_SET_NAME events name each task at the time of its calls: raw records carry a
+      // pid, not a name, and trace_pipe names a task when its line is read (by then it may have exec'd).
+      this.enabled.push(...NAME_EVENTS.filter((e) => fs.existsSync(path.join(dir, 'events', e))));
       let raw: TraceStream | undefined;
       if (opts.format !== 'text') {
-        // Raw records carry a pid, not a name: fork, exec and PR_SET_NAME events name each task at the time.
-        const naming = NAME_EVENTS.filter((e) => fs.existsSync(path.join(dir, 'events', e)));
-        this.enabled.push(...naming);
         try {
           raw = this.openRaw();
         } catch (err) {
           if (opts.format === 'raw') throw err;
           this.textReason = errorMessage(err);
-          this.enabled.splice(this.enabled.length - naming.length);
         }
       }
       this.stream = raw ?? { format: 'text', fd: pinFd };

@@ -1,6 +1,6 @@
 /**
- * Task names for the trace reader. trace_pipe lines carry the kernel's name for the task; raw
- * records carry only its pid. A live task's name is read from /proc/<tid>/comm, where that procfs is
+ * Task names for the trace reader. trace_pipe lines carry the kernel's name for the task when the
+ * line is read; raw records carry only its pid. A live task's name is read from /proc/<tid>/comm, where that procfs is
  * the initial PID namespace's (trace events carry that namespace's pids: in any other, the same
  * number is another task or none). A task that has exited (a storm's short-lived mount helpers often
  * have by the time their events are read) is looked up in the kernel's pid → comm cache,
@@ -11,10 +11,11 @@
  * recent kernels, formatted by the kernel at every read) is read at most once per expiry, and only
  * when a task has gone.
  *
- * Those sources give a task's name when its record is read, not when it made the call. The trace's
- * own events name it at the time instead (name(), from sched_process_fork and task_rename, which
- * the kernel records at every exec too, in time order with the syscalls), and those names win: a task
- * born while tracing is named from its fork on, whatever it exec's into before its records are read.
+ * Those sources, like trace_pipe's own text, give a task's name when its record is read, not when it
+ * made the call. The trace's own events name it at the time instead (name(), from sched_process_fork
+ * and task_rename, which the kernel records at every exec too, in time order with the syscalls), and
+ * those names win: a task born while tracing is named from its fork on, whatever it exec's into before
+ * its records are read.
  * They are kept past expire() (a rename is final until the next event), for at least
  * EVENT_NAME_GENERATIONS expiries after a task's last event or lookup, and at most
  * EVENT_NAMES_MAX tasks a generation (a fork storm ages them sooner): then /proc answers again.
@@ -62,15 +63,10 @@ export class TaskNames {
     this.procfsUsable = isInitialPidNamespace(procfs);
   }
 
-  /** The task's name; undefined where neither source knows it. */
+  /** The task's name; undefined where no source knows it. */
   resolve(tid: number): string | undefined {
-    const named = this.named.get(tid);
+    const named = this.eventName(tid);
     if (named !== undefined) return named;
-    const before = this.namedBefore.get(tid);
-    if (before !== undefined) {
-      this.name(tid, before);
-      return before;
-    }
     const known = this.known.get(tid);
     if (known !== undefined) return known ?? undefined;
     let name = this.procfsUsable ? this.procComm(tid) : undefined;
@@ -80,6 +76,15 @@ export class TaskNames {
     }
     this.known.set(tid, name ?? null);
     return name;
+  }
+
+  /** The name the trace's events gave the task, if they did: its name at the time of its calls. */
+  eventName(tid: number): string | undefined {
+    const named = this.named.get(tid);
+    if (named !== undefined) return named;
+    const before = this.namedBefore.get(tid);
+    if (before !== undefined) this.name(tid, before);
+    return before;
   }
 
   /** From a trace event (fork, or a rename: PR_SET_NAME or exec): `tid` is called `comm` from this event on. */

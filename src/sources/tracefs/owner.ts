@@ -229,6 +229,7 @@ export class TraceOwner {
       resolveComm: (tid) => taskNames.resolve(tid),
       // A fork, exec or PR_SET_NAME, in time order with the syscalls: the task's later events carry this name.
       onName: (tid, comm) => taskNames.name(tid, comm),
+      eventName: (tid) => taskNames.eventName(tid),
     });
     this.agg = a;
     this.drainStream =

@@ -6,10 +6,13 @@
  *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: sys_mount -> 0xfffffffffffffff0
  *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: contention_begin: 00000000abcd (flags=SPIN|MUTEX)
  *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: contention_end: 00000000abcd (ret=0)
+ *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: sched_process_fork: comm=sh pid=10 child_comm=sh child_pid=11
+ *   <comm>-<tid>  [<cpu>] <irq flags> <secs>.<usecs>: task_rename: pid=11 oldcomm=sh newcomm=mount oom_score_adj=0
  *   CPU:3 [LOST 120 EVENTS]
  *
  * The comm may contain spaces and dashes (the tid is the last "-<digits>" before the CPU column);
- * `<...>` means the kernel's comm cache had no name for the task.
+ * `<...>` means the kernel's comm cache had no name for the task. That comm is the task's name when
+ * the line is read; the fork and rename lines give its names at the time (NAME_EVENTS).
  */
 import { ParseError } from '../../errors';
 import { FLAGS_READ, LOCK_FLAGS } from './events';
@@ -27,6 +30,11 @@ export type TraceEvent =
 export type TimedEvent = Exclude<TraceEvent, { kind: 'lost' } | { kind: 'other' }>;
 
 const HEAD = /^\s*(.*?)-(\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(\d+)\]\s+\S+\s+(\d+\.\d+): /;
+// A comm is at most 15 bytes, so " pid=<n> child_comm=" (18 or more) ends the parent's name for sure;
+// the child's is its parent's. A rename's old and new names may each hold " newcomm=" (a task can call
+// itself anything): the last one is taken, so only a task that names itself so can be misnamed.
+const FORK = /^comm=.*? pid=-?\d+ child_comm=(.*) child_pid=(\d+)\s*$/;
+const RENAME = /^(?:pid=(\d+) )?oldcomm=.* newcomm=(.*) oom_score_adj=-?\d+\s*$/;
 const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]$/;
 
 function parseFlags(text: string, source: string, lineNo: number): number {
@@ -90,5 +98,16 @@ export function parseTraceLine(line: string, source = 'trace_pipe', lineNo = 0):
     return { kind: 'lock_begin', comm, tid, cpu, ts, flags: parseFlags(m[1] as string, source, lineNo) };
   }
   if (body.startsWith('contention_end: ')) return { kind: 'lock_end', comm, tid, cpu, ts };
+  if (body.startsWith('sched_process_fork: ')) {
+    const m = FORK.exec(body.slice(20));
+    if (!m) throw new ParseError(source, lineNo, 'sched_process_fork without child_comm and child_pid');
+    return { kind: 'name', comm, tid: Number(m[2]), cpu, ts, name: m[1] as string };
+  }
+  if (body.startsWith('task_rename: ')) {
+    // Kernels whose event has no pid field rename the task that ran it (exec, PR_SET_NAME).
+    const m = RENAME.exec(body.slice(13));
+    if (!m) throw new ParseError(source, lineNo, 'task_rename without newcomm');
+    return { kind: 'name', comm, tid: m[1] === undefined ? tid : Number(m[1]), cpu, ts, name: m[2] as string };
+  }
   return { kind: 'other' };
 }
