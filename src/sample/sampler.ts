@@ -61,7 +61,10 @@ export class Sampler {
   private running: Promise<void> | undefined;
   private readonly cpuBase = process.cpuUsage();
   private stopped = false;
-  private readonly stuck = new Set<Collector>();
+  /** Collectors still running from an earlier sample (late), and whether they are past timeoutMs (failed). */
+  private readonly pending = new Map<Collector, { failed: boolean }>();
+  /** How long a sample waits for a collector: half an interval, at most timeoutMs. */
+  private readonly waitMs: number;
   /** Parts that came after their collector's deadline: applied with the next sample, so no count is lost. */
   private readonly late = new Map<Collector, unknown>();
   private readonly listeners: Array<(s: Sample) => void> = [];
@@ -74,6 +77,7 @@ export class Sampler {
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
   ) {
+    this.waitMs = Math.min(timeoutMs, intervalMs / 2);
     const e = exposition;
     this.success = e.gauge(M.sampleCollectorSuccess, 'Whether the collector succeeded in the last sample.', [
       'collector',
@@ -112,35 +116,52 @@ export class Sampler {
   }
 
   /**
-   * Runs one collector with a deadline. A collector stuck in the kernel past the deadline is marked
-   * failed, and is not started again until its stuck call returns: the other collectors keep their
-   * cadence, and no threads pile up behind a stalled lock.
+   * Runs one collector for a sample. The sample waits for it at most half an interval (waitMs): a
+   * collector still running then, stuck behind the mount locks in a storm say, is late, not failed:
+   * the sample goes on without its part, so the others (the trace, the starts: what pages) keep
+   * their cadence, and its part is applied with the first sample after it comes, so no count is
+   * lost. It is not started again until it returns, so no threads pile up behind a stalled lock.
+   * Still running after timeoutMs, it is failed until it returns.
    */
   private async runOne(c: Collector): Promise<{ ok: boolean; seconds: number; part?: unknown }> {
     const start = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
-    if (this.stuck.has(c)) return { ok: false, seconds: 0 };
+    const pending = this.pending.get(c);
+    if (pending) return { ok: !pending.failed, seconds: 0 };
     let timer: NodeJS.Timeout | undefined;
     const collected = c.collect();
-    const deadline = new Promise<'timeout'>(
-      (resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)),
-    );
+    const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.waitMs)));
     try {
       const r = await Promise.race([collected.then((part) => ({ part })), deadline]);
-      if (r === 'timeout') {
-        this.stuck.add(c);
+      if (r === 'late') {
+        const state = { failed: false };
+        this.pending.set(c, state);
+        const timedOut = () => {
+          state.failed = true;
+          this.log.failure(`collector:${c.name}`, 'error', 'collector timed out', {
+            collector: c.name,
+            timeout_ms: this.timeoutMs,
+          });
+        };
+        const failTimer = this.timeoutMs > this.waitMs ? setTimeout(timedOut, this.timeoutMs - this.waitMs) : undefined;
+        if (!failTimer) timedOut();
         collected.then(
           (part) => {
-            this.stuck.delete(c);
+            clearTimeout(failTimer);
+            this.pending.delete(c);
             if (part !== undefined) this.late.set(c, part);
+            this.log.recovered(`collector:${c.name}`, `collector ${c.name} succeeded again`);
           },
-          () => this.stuck.delete(c),
+          (err: unknown) => {
+            clearTimeout(failTimer);
+            this.pending.delete(c);
+            this.log.failure(`collector:${c.name}`, 'error', 'collector failed', {
+              collector: c.name,
+              err: errorMessage(err),
+            });
+          },
         );
-        this.log.failure(`collector:${c.name}`, 'error', 'collector timed out', {
-          collector: c.name,
-          timeout_ms: this.timeoutMs,
-        });
-        return { ok: false, seconds: elapsed() };
+        return { ok: !state.failed, seconds: elapsed() };
       }
       this.log.recovered(`collector:${c.name}`, `collector ${c.name} succeeded again`);
       return { ok: true, seconds: elapsed(), part: r.part };

@@ -71,6 +71,43 @@ test('a part that comes after its deadline is applied with the next sample, not 
   }
 });
 
+test("a collector still running half an interval in is late, not failed: the sample goes on without it, the others' parts in; failed only past the timeout", async () => {
+  const e = new Exposition();
+  const fast = new Scripted('tracefs');
+  const slow = new Scripted('mounts');
+  let calls = 0;
+  let release: (v: number) => void = () => undefined;
+  const stalled = new Promise<number>((r) => (release = r));
+  slow.collect = () => (++calls === 1 ? stalled : Promise.resolve(10));
+  const logged: string[] = [];
+  // 200 ms interval: samples wait 100 ms for a collector; failed after 400 ms.
+  const sampler = new Sampler([fast, slow], e, new Logger('info', (l) => logged.push(l)), 200, 400);
+  const seen: Sample[] = [];
+  sampler.onSample((s) => seen.push(s));
+  try {
+    await sampler.sampleOnce();
+    await sampler.sampleOnce();
+    expect(seen.map((s) => s.parts)).toEqual([{ tracefs: 1 }, { tracefs: 1 }]);
+    expect(seen.map((s) => s.collectors.mounts?.ok)).toEqual([true, true]);
+    expect(calls).toBe(1); // not started again while its call is stuck
+    expect(logged.join('')).not.toMatch(/timed out/);
+    await sleep(400);
+    await sampler.sampleOnce();
+    expect(seen[2]?.collectors.mounts?.ok).toBe(false);
+    expect(logged.join('')).toMatch(/msg="collector timed out" collector=mounts timeout_ms=400/);
+    expect(await e.render('prometheus')).toMatch(/^mountstorm_sample_collector_success\{collector="mounts"\} 0$/m);
+    release(9);
+    await stalled;
+    await sampler.sampleOnce();
+    // Its late part first, then this sample's own.
+    expect(slow.applied).toEqual([9, 10]);
+    expect(seen[3]?.collectors.mounts?.ok).toBe(true);
+    expect(calls).toBe(2);
+  } finally {
+    await sampler.stop();
+  }
+});
+
 test('event-loop delay: a block of the loop shows in the sample that follows it, and only there', async () => {
   const e = new Exposition();
   const sampler = new Sampler([], e, new Logger('error', () => undefined), 60_000, 1000);
