@@ -151,7 +151,7 @@ export async function serve(config: Readonly<Config>, log: Logger): Promise<Runn
 
   // The node's samples, its own evaluation of the storm alerts, and (with --alertmanager.url) its page.
   const history = new History();
-  const evaluator = new Evaluator(alertsConfig, am.instance, exposition);
+  const evaluator = new Evaluator(alertsConfig, am.instance, exposition, config.sampleIntervalMs);
   const notifier =
     am.urls.length > 0
       ? new Notifier(

@@ -82,15 +82,25 @@ export class Evaluator {
   private cause: string | undefined;
   /** The time of the latest point whose traced starts were counted. */
   private countedAt: number | undefined;
+  /** How much sooner than `for` consecutive samples may say a condition has held for `for`. */
+  private readonly slackMs: number;
 
   /** The spec's node alerts. */
   readonly alerts: readonly AlertSpec[] = ALERTS.filter((a) => a.node);
 
+  /**
+   * `sampleIntervalMs`: the node's samples come about that far apart, each stamped when it completes,
+   * so consecutive samples may be a little less than an interval apart. A condition held across
+   * samples that span `for` to within half an interval has held for `for`: a storm page with `for`
+   * 1 s fires at the second sample that holds it, not at the third when the two came 0.98 s apart.
+   */
   constructor(
     private readonly cfg: AlertsConfig,
     private readonly instance: string,
     exposition?: Exposition,
+    sampleIntervalMs = 0,
   ) {
+    this.slackMs = sampleIntervalMs / 2;
     for (const a of this.alerts) {
       if (!a.condition) throw new Error(`alert spec: node alert ${a.name} has no condition`);
       this.states.set(a.name, {
@@ -144,7 +154,7 @@ export class Evaluator {
         }
         if (
           s.phase === 'pending' &&
-          now - (s.activeAt as number) >= (parseDuration(this.cfg.thresholds[a.for]) as number)
+          now - (s.activeAt as number) + this.slackMs >= (parseDuration(this.cfg.thresholds[a.for]) as number)
         ) {
           s.phase = 'firing';
           s.firedAt = now;

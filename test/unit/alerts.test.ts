@@ -276,6 +276,33 @@ describe('the node evaluator', () => {
     return ev.current().find((a) => a.name === 'MountStormImminent');
   };
 
+  test("`for` as the samples measure it: held on two samples 0.98 s apart is held for the storm page's 1 s, to within half the sample interval", () => {
+    /** The storm page's phases at samples every second until it is pending, then at each of `after` (s after that). */
+    const run = (after: number[], sampleIntervalMs?: number) => {
+      const h = new History();
+      const ev = new Evaluator(DEFAULT_ALERTS_CONFIG, 'n1', undefined, sampleIntervalMs);
+      const phase = () => ev.current().find((a) => a.name === 'MountStormImminent')?.phase;
+      h.add(sample(0, { starts: 0, syscalls: 0, events: 0 }));
+      ev.evaluate(h);
+      let t = 0;
+      while (phase() !== 'pending') {
+        if (++t > 8) throw new Error('never pending');
+        h.add(sample(t, storm));
+        ev.evaluate(h);
+      }
+      return after.map((dt) => {
+        h.add(sample(t + dt, storm));
+        ev.evaluate(h);
+        return phase();
+      });
+    };
+    // The next sample 0.98 s later: firing where samples come every second, short of 1 s where exact.
+    expect(run([0.98], 1000)).toEqual(['firing']);
+    expect(run([0.98])).toEqual(['pending']);
+    // Never sooner than half an interval before `for`: 0.4 s later is not enough, 1 s later is.
+    expect(run([0.4, 1], 1000)).toEqual(['pending', 'firing']);
+  });
+
   test('pending when the condition first holds, firing after `for`, kept firing for keep_firing_for after it last held, then inactive', () => {
     const h = new History();
     // The 0.05 s/s lock-wait threshold of before: lock wait then holds from the third sample on.
