@@ -8,15 +8,20 @@
 // --alertmanager.url). Reported per arm: onset to page, median and each, and ÷ always-on's in the
 // same round.
 // Each container lives LIFE seconds (0: it exits as soon as its mounts are made).
-// usage (root, after npm run build): node dist/bench/independent-page.js [rounds=3] [seconds=20] [workers=8] [binds=100] [rate=20] [life=0]
+// --timeline: where onset to page goes, per round: when tracing armed (its log line), and each of the
+// exporter's samples from the first start to the page as its landing page's state gave them (polled
+// every 100 ms, each sample at the first poll that saw it): the page's phase and its condition's
+// figures against their thresholds.
+// usage (root, after npm run build): node dist/bench/independent-page.js [rounds=3] [seconds=20] [workers=8] [binds=100] [rate=20] [life=0] [--timeline]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO } from '../test/support/env';
 import { median } from './stats';
-import { firstChild, metricSums, pageFiredAt, runBindStorm, serveInNamespace, sleep } from './proc';
+import { firstChild, metricSums, pageFiredAt, runBindStorm, serveInNamespace, sleep, watchStormPage } from './proc';
 
-const args = process.argv.slice(2);
+const timeline = process.argv.includes('--timeline');
+const args = process.argv.slice(2).filter((a) => a !== '--timeline');
 const rounds = Number(args[0] ?? 3);
 const seconds = Number(args[1] ?? 20);
 const workers = Number(args[2] ?? 8);
@@ -66,10 +71,12 @@ async function once(arm: Arm, port: number): Promise<Result> {
     const url = `http://127.0.0.1:${port}`;
     const before = await figures(url);
     let paged: number | undefined;
+    const watch = timeline ? watchStormPage(url) : undefined;
     const r = await runBindStorm(
       { tasks, scratch: path.join(dir, 'scratch'), workers, seconds, binds, rate, life },
       () => (paged ??= pageFiredAt(log)),
     );
+    if (watch) process.stderr.write(`${arm}, from the first start:\n${await watch.stop(log, r.first, paged)}`);
     await sleep(2500); // two samples: the storm's last starts and syscalls in the counters
     const after = await figures(url);
     const starts = after.starts - before.starts;
@@ -106,7 +113,7 @@ async function once(arm: Arm, port: number): Promise<Result> {
     `\nMachine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), kernel ${os.release()}, node ${process.version}`,
   );
   console.log(
-    `Command: node dist/bench/independent-page.js ${rounds} ${seconds} ${workers} ${binds} ${rate} ${life}\n`,
+    `Command: node dist/bench/independent-page.js ${rounds} ${seconds} ${workers} ${binds} ${rate} ${life}${timeline ? ' --timeline' : ''}\n`,
   );
   console.log(
     '| exporter | onset to page, median (each) | ÷ tracing always (same round, median) | starts/s | mount syscalls per start | new mounts made per start | mount events per start | lock wait (s/s) |',

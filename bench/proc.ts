@@ -128,6 +128,55 @@ export function pageFiredAt(log: string): number | undefined {
 }
 
 /**
+ * Where onset to page goes: polls an exporter's landing-page state every 100 ms until stopped, and
+ * keeps each of its samples (the first poll that saw it: its time, the storm page's phase, and its
+ * condition's figures against their thresholds). stop() renders them from a second before `first`
+ * (the storm's first start, Unix seconds) to just after `paged`, with when tracing armed and which
+ * collectors timed out or came back (from the exporter's `log`).
+ */
+export function watchStormPage(url: string): {
+  stop(log: string, first: number, paged: number | undefined): Promise<string>;
+} {
+  const samples = new Map<number, [number, string]>();
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      try {
+        const st = (await (await fetch(`${url}/api/state`)).json()) as {
+          samples: number;
+          conditions: Array<{ alert: string; holds: boolean; phase?: string; detail: string }>;
+        };
+        const c = st.conditions.find((x) => x.alert === 'MountStormImminent');
+        if (c && !samples.has(st.samples))
+          samples.set(st.samples, [Date.now() / 1000, `${c.phase ?? '-'}${c.holds ? ' (holds)' : ''}: ${c.detail}`]);
+      } catch {
+        // a poll lost under the storm's load: the next one reads the same samples
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop(log, first, paged) {
+      polling = false;
+      await poll;
+      const at = (t: number) => `${(t - first).toFixed(2).padStart(6)} s`;
+      const lines: Array<[number, string]> = [];
+      // When tracing armed, and collectors that timed out or came back (their names: the sample waited on them).
+      for (const m of log.matchAll(
+        /ts=(\S+) level=\w+ msg="(tracefs: armed|collector timed out|collector \w+ succeeded again)[^"]*"(?: collector=(\w+))?/g,
+      ))
+        lines.push([Date.parse(m[1] as string) / 1000, `${m[2]}${m[3] ? ` (${m[3]})` : ''}`]);
+      for (const [t, line] of samples.values())
+        if (t >= first - 1 && (paged === undefined || t <= paged + 0.5)) lines.push([t, line]);
+      return lines
+        .sort((a, b) => a[0] - b[0])
+        .map(([t, line]) => `${at(t)}  ${line}\n`)
+        .join('');
+    },
+  };
+}
+
+/**
  * Runs test/support/bind-storm.py to its end, calling `tick` every 20 ms meanwhile; resolves with
  * its closing line: the first start's Unix time and the starts.
  */

@@ -1,6 +1,7 @@
 // A big mount table for the benchmarks that need one: TABLE bind mounts on a tmpfs of its own, in
 // the caller's mount namespace (a private one: every mount vanishes with it), and one more mount
 // that can be replaced by an identical one (the table changes, its size does not).
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { mount, MS_BIND, MNT_DETACH, umount2 } from '../src/kernel/mount';
 
@@ -24,6 +25,11 @@ export interface BigTable {
   flip(): void;
   /** Flips `perSecond` times a second until stopped. */
   churn(perSecond: number): { stop(): void };
+  /**
+   * The same from a process of its own (mount(8) and umount(8) in a shell loop): in a storm a flip
+   * waits on the mount locks, and this process's event loop (a benchmark reading the exporter) must not.
+   */
+  churnApart(perSecond: number): { stop(): void };
   remove(): void;
 }
 
@@ -47,6 +53,21 @@ export function bigTable(n: number): BigTable {
     churn(perSecond) {
       const t = setInterval(flip, 1000 / perSecond);
       return { stop: () => clearInterval(t) };
+    },
+    churnApart(perSecond) {
+      const loop = spawn(
+        'sh',
+        [
+          '-c',
+          'while :; do umount "$1"; mount --bind "$2" "$1"; sleep "$3"; done',
+          'sh',
+          `${base}/flip`,
+          `${base}/src`,
+          String(1 / perSecond),
+        ],
+        { stdio: 'ignore' },
+      );
+      return { stop: () => loop.kill('SIGKILL') };
     },
     remove() {
       umount2(base, MNT_DETACH);

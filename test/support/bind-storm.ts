@@ -21,28 +21,29 @@ export interface BindStorm {
   life?: number;
   /** Its stdout (one JSON line at the end: the first start's Unix time, the starts): piped, or ignored. */
   stdout?: 'pipe' | 'ignore';
+  /** A process whose mount namespace the storm starts from (its containers copy that table); else the caller's. */
+  enter?: number;
 }
 
 export function spawnBindStorm(o: BindStorm): ChildProcess {
-  return spawn(
+  const argv = [
     'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mkdir -p "$1" && mount -t tmpfs none "$1" && exec python3 "$2" "$3" "$1" "$4" "$5" "$6" "$7" "$8"',
-      'sh',
-      o.scratch,
-      path.join(REPO, 'test/support/bind-storm.py'),
-      o.tasks,
-      String(o.workers),
-      String(o.seconds),
-      String(o.binds),
-      String(o.rate ?? 0),
-      String(o.life ?? 0),
-    ],
-    { stdio: ['ignore', o.stdout ?? 'ignore', 'pipe'] },
-  );
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    'mkdir -p "$1" && mount -t tmpfs none "$1" && exec python3 "$2" "$3" "$1" "$4" "$5" "$6" "$7" "$8"',
+    'sh',
+    o.scratch,
+    path.join(REPO, 'test/support/bind-storm.py'),
+    o.tasks,
+    String(o.workers),
+    String(o.seconds),
+    String(o.binds),
+    String(o.rate ?? 0),
+    String(o.life ?? 0),
+  ];
+  const [cmd, ...rest] = o.enter === undefined ? argv : ['nsenter', '-t', String(o.enter), '-m', '--', ...argv];
+  return spawn(cmd as string, rest, { stdio: ['ignore', o.stdout ?? 'ignore', 'pipe'] });
 }
