@@ -8,10 +8,10 @@
 // --alertmanager.url). Reported per arm: onset to page, median and each, and ÷ always-on's in the
 // same round.
 // Each container lives LIFE seconds (0: it exits as soon as its mounts are made).
-// --timeline: where onset to page goes, per round: when tracing armed (its log line), and each of the
-// exporter's samples from the first start to the page as its landing page's state gave them (polled
-// every 100 ms, each sample at the first poll that saw it): the page's phase and its condition's
-// figures against their thresholds.
+// --timeline: where onset to page goes, per round (bench/proc.ts watchStormPage): when tracing armed
+// and which collectors timed out (the exporter's log), and each of its samples from the first start
+// to the page as its landing page's state gave them (polled every 100 ms, each sample at the first
+// poll that saw it): the page's phase and its condition's figures against their thresholds.
 // usage (root, after npm run build): node dist/bench/independent-page.js [rounds=3] [seconds=20] [workers=8] [binds=100] [rate=20] [life=0] [--timeline]
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -123,11 +123,12 @@ export function tracedEvents(readers = false): Array<{ event: string; filter?: s
 
 /**
  * Events that name a task, read in either format (raw records carry only a pid; trace_pipe's text
- * names a task as it is called when the line is read): a new task's name at fork, and every rename after, PR_SET_NAME's and each exec's (the kernel traces task_rename
- * whenever it sets a task's name, with the name it sets, which sched_process_exec's file name does
- * not always give: fexecve's is /dev/fd/N). In time order with the syscalls, they name each call's
- * task as it was called when it made the call, however late the reader reads the record: runc's init
- * makes its mounts as "runc:[2:INIT]" and then exec's the container's process.
+ * names a task as it is called when the line is read): a new task's name at fork, and every rename
+ * after, PR_SET_NAME's and each exec's (the kernel traces task_rename whenever it sets a task's
+ * name, with the name it sets, which sched_process_exec's file name does not always give: fexecve's
+ * is /dev/fd/N). In time order with the syscalls, they name each call's task as it was called when
+ * it made the call, however late the reader reads the record: runc's init makes its mounts as
+ * "runc:[2:INIT]" and then exec's the container's process.
  */
 export const NAME_EVENTS = ['sched/sched_process_fork', 'task/task_rename'];
 

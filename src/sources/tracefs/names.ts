@@ -1,10 +1,10 @@
 /**
  * Task names for the trace reader. trace_pipe lines carry the kernel's name for the task when the
- * line is read; raw records carry only its pid. A live task's name is read from /proc/<tid>/comm, where that procfs is
- * the initial PID namespace's (trace events carry that namespace's pids: in any other, the same
- * number is another task or none). A task that has exited (a storm's short-lived mount helpers often
- * have by the time their events are read) is looked up in the kernel's pid → comm cache,
- * saved_cmdlines, which trace_pipe uses too.
+ * line is read; raw records carry only its pid. A live task's name is read from /proc/<tid>/comm,
+ * where that procfs is the initial PID namespace's (trace events carry that namespace's pids: in any
+ * other, the same number is another task or none). A task that has exited (a storm's short-lived
+ * mount helpers often have by the time their events are read) is looked up in the kernel's pid →
+ * comm cache, saved_cmdlines, which trace_pipe uses too.
  *
  * Answers, found or not, hold until expire() (the reader calls it every second): a storm's busy
  * threads cost one small read a second, not one per event, and saved_cmdlines (thousands of lines on
@@ -14,11 +14,10 @@
  * Those sources, like trace_pipe's own text, give a task's name when its record is read, not when it
  * made the call. The trace's own events name it at the time instead (name(), from sched_process_fork
  * and task_rename, which the kernel records at every exec too, in time order with the syscalls), and
- * those names win: a task born while tracing is named from its fork on, whatever it exec's into before
- * its records are read.
- * They are kept past expire() (a rename is final until the next event), for at least
- * EVENT_NAME_GENERATIONS expiries after a task's last event or lookup, and at most
- * EVENT_NAMES_MAX tasks a generation (a fork storm ages them sooner): then /proc answers again.
+ * those names win (eventName()): a task born while tracing is named from its fork on, whatever it
+ * exec's into before its records are read. They are kept past expire() (a rename is final until the
+ * next event), for at least EVENT_NAME_GENERATIONS expiries after a task's last event or lookup, and
+ * at most EVENT_NAMES_MAX tasks a generation (a fork storm ages them sooner): then /proc answers again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
