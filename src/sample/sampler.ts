@@ -119,8 +119,8 @@ export class Sampler {
    * Runs one collector for a sample. The sample waits for it at most half an interval (waitMs): a
    * collector still running then, stuck behind the mount locks in a storm say, is late, not failed:
    * the sample goes on without its part, so the others (the trace, the starts: what pages) keep
-   * their cadence, and its part is applied with the first sample after it comes, so no count is
-   * lost. It is not started again until it returns, so no threads pile up behind a stalled lock.
+   * their cadence, and its part is applied with the first sample after it comes, in place of a
+   * fresh one, so no count is lost and no gauge it set is hidden. It is not started again until it returns, so no threads pile up behind a stalled lock.
    * Still running after timeoutMs, it is failed until it returns.
    */
   private async runOne(c: Collector): Promise<{ ok: boolean; seconds: number; part?: unknown }> {
@@ -128,6 +128,9 @@ export class Sampler {
     const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
     const pending = this.pending.get(c);
     if (pending) return { ok: !pending.failed, seconds: 0 };
+    // A late part that has come is this sample's, alone: a fresh part applied after it would hide
+    // its gauges (a probe's estimate, stuck because the lock was held, is the figure that matters).
+    if (this.late.has(c)) return { ok: true, seconds: 0 };
     let timer: NodeJS.Timeout | undefined;
     const collected = c.collect();
     const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.waitMs)));
