@@ -120,8 +120,9 @@ export class Sampler {
    * collector still running then, stuck behind the mount locks in a storm say, is late, not failed:
    * the sample goes on without its part, so the others (the trace, the starts: what pages) keep
    * their cadence, and its part is applied with the first sample after it comes, in place of a
-   * fresh one, so no count is lost and no gauge it set is hidden. It is not started again until it returns, so no threads pile up behind a stalled lock.
-   * Still running after timeoutMs, it is failed until it returns.
+   * fresh one, so no count is lost and no gauge it set is hidden. It is not started again until it
+   * returns, so no threads pile up behind a stalled lock. Still running after timeoutMs, it is
+   * failed until it returns.
    */
   private async runOne(c: Collector): Promise<{ ok: boolean; seconds: number; part?: unknown }> {
     const start = process.hrtime.bigint();
