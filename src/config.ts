@@ -104,7 +104,7 @@ const OWN_FLAGS: FlagSpec[] = [
     name: 'sample.timeout',
     kind: 'duration',
     default: 15000,
-    help: 'A collector still running after this long is marked failed until it returns (not restarted meanwhile). A sample waits for a collector at most half the sample interval; one still running then is late: its part comes with a later sample.',
+    help: 'A collector still running after this long is marked failed until it returns (not restarted meanwhile). A sample after the first waits for a collector at most half the sample interval; one still running then is late: its part comes with a later sample. The first sample waits up to this long, so the first scrape has every series.',
     check: (v) => ((v as number) >= 50 ? undefined : 'must be at least 50ms'),
   },
   {

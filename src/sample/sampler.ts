@@ -63,8 +63,10 @@ export class Sampler {
   private stopped = false;
   /** Collectors still running from an earlier sample (late), and whether they are past timeoutMs (failed). */
   private readonly pending = new Map<Collector, { failed: boolean }>();
-  /** How long a sample waits for a collector: half an interval, at most timeoutMs. */
+  /** How long a sample after the first waits for a collector: half an interval, at most timeoutMs. */
   private readonly waitMs: number;
+  /** Whether a sample has completed: the first waits for every collector up to timeoutMs. */
+  private sampled = false;
   /** Parts that came after their collector's deadline: applied with the next sample, so no count is lost. */
   private readonly late = new Map<Collector, unknown>();
   private readonly listeners: Array<(s: Sample) => void> = [];
@@ -122,7 +124,8 @@ export class Sampler {
    * their cadence, and its part is applied with the first sample after it comes, in place of a
    * fresh one, so no count is lost and no gauge it set is hidden. It is not started again until it
    * returns, so no threads pile up behind a stalled lock. Still running after timeoutMs, it is
-   * failed until it returns.
+   * failed until it returns. The first sample waits up to timeoutMs: it sets every collector's
+   * baseline and series, and scrapes see data only once it completes, so the first scrape is whole.
    */
   private async runOne(c: Collector): Promise<{ ok: boolean; seconds: number; part?: unknown }> {
     const start = process.hrtime.bigint();
@@ -134,7 +137,8 @@ export class Sampler {
     if (this.late.has(c)) return { ok: true, seconds: 0 };
     let timer: NodeJS.Timeout | undefined;
     const collected = c.collect();
-    const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.waitMs)));
+    const waitMs = this.sampled ? this.waitMs : this.timeoutMs;
+    const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
     try {
       const r = await Promise.race([collected.then((part) => ({ part })), deadline]);
       if (r === 'late') {
@@ -147,7 +151,7 @@ export class Sampler {
             timeout_ms: this.timeoutMs,
           });
         };
-        const failTimer = this.timeoutMs > this.waitMs ? setTimeout(timedOut, this.timeoutMs - this.waitMs) : undefined;
+        const failTimer = this.timeoutMs > waitMs ? setTimeout(timedOut, this.timeoutMs - waitMs) : undefined;
         if (!failTimer) timedOut();
         collected.then(
           (part) => {
@@ -195,6 +199,7 @@ export class Sampler {
       collectors: {},
     };
     this.lastAt = now;
+    this.sampled = true;
     this.collectors.forEach((c, i) => {
       const r = results[i] as { ok: boolean; seconds: number; part?: unknown };
       let ok = r.ok;

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { buildImage } from '../support/containerd';
 import { startExporter, stormPage, type RunningExporter } from '../support/exporter';
 import { CLI, IS_ROOT, hasCommand, requireInCi, testIf } from '../support/env';
-import { sum, type Sample } from '../support/metrics';
+import { has, sum, type Sample } from '../support/metrics';
 import { DEFAULT_ALERTS_CONFIG } from '../../src/alerts/config';
 import { RUN_FLAGS, startPodmanNode, type PodmanNode } from '../support/podman';
 
@@ -75,7 +75,11 @@ podmanTest(
         ],
         { mountNamespaceOf: node.pid },
       );
-      const kernelBefore = sum(await kernel.waitSamples(2), 'mountstorm_mount_namespaces_created_total');
+      // Its first namespace walk: the baseline the starts are counted from.
+      const kernelBefore = sum(
+        await until(kernel, (m) => has(m, 'mountstorm_mount_namespaces_created_total'), 'the first namespace walk'),
+        'mountstorm_mount_namespaces_created_total',
+      );
       const before = await exp.waitSamples(1);
       const syscallsBefore = sum(before, 'mountstorm_mount_syscalls_total');
 

@@ -182,8 +182,8 @@ rootTest('node scope: a namespace made after the start is found by the walk, and
     ownMountNamespace: true,
   });
   try {
-    // The first walk comes with a sample after it is in: samples do not wait for a collector past
-    // half an interval, so the walk's series may follow the first samples.
+    // The first sample waits for the walk (up to --sample.timeout); waiting for its series keeps
+    // the test from assuming which sample that is.
     const m0 = await until(exp, (m) => has(m, 'mountstorm_mount_namespaces_method', { method: 'nsfs' }));
     expect(sum(m0, 'mountstorm_mount_namespaces_method', { method: 'nsfs' })).toBe(1);
     expect(sum(m0, 'mountstorm_mount_namespaces_mounts')).toBeGreaterThan(0);

@@ -82,34 +82,56 @@ test("a collector still running half an interval in is late, not failed: the sam
   let calls = 0;
   let release: (v: number) => void = () => undefined;
   const stalled = new Promise<number>((r) => (release = r));
-  slow.collect = () => (++calls === 1 ? stalled : Promise.resolve(10));
+  slow.collect = () => (++calls === 2 ? stalled : Promise.resolve(10));
   const logged: string[] = [];
-  // 200 ms interval: samples wait 100 ms for a collector; failed after 400 ms.
+  // 200 ms interval: samples after the first wait 100 ms for a collector; failed after 400 ms.
   const sampler = new Sampler([fast, slow], e, new Logger('info', (l) => logged.push(l)), 200, 400);
   const seen: Sample[] = [];
   sampler.onSample((s) => seen.push(s));
   try {
     await sampler.sampleOnce();
     await sampler.sampleOnce();
-    expect(seen.map((s) => s.parts)).toEqual([{ tracefs: 1 }, { tracefs: 1 }]);
-    expect(seen.map((s) => s.collectors.mounts?.ok)).toEqual([true, true]);
-    expect(calls).toBe(1); // not started again while its call is stuck
+    await sampler.sampleOnce();
+    expect(seen.map((s) => s.parts)).toEqual([{ tracefs: 1, mounts: 10 }, { tracefs: 1 }, { tracefs: 1 }]);
+    expect(seen.map((s) => s.collectors.mounts?.ok)).toEqual([true, true, true]);
+    expect(calls).toBe(2); // not started again while its call is stuck
     expect(logged.join('')).not.toMatch(/timed out/);
     await sleep(400);
     await sampler.sampleOnce();
-    expect(seen[2]?.collectors.mounts?.ok).toBe(false);
+    expect(seen[3]?.collectors.mounts?.ok).toBe(false);
     expect(logged.join('')).toMatch(/msg="collector timed out" collector=mounts timeout_ms=400/);
     expect(await e.render('prometheus')).toMatch(/^mountstorm_sample_collector_success\{collector="mounts"\} 0$/m);
     release(9);
     await stalled;
     // Its late part is the next sample's, in place of a fresh one; the sample after starts it again.
     await sampler.sampleOnce();
-    expect(slow.applied).toEqual([9]);
-    expect(seen[3]?.collectors.mounts?.ok).toBe(true);
-    expect(calls).toBe(1);
-    await sampler.sampleOnce();
-    expect(slow.applied).toEqual([9, 10]);
+    expect(slow.applied).toEqual([10, 9]);
+    expect(seen[4]?.collectors.mounts?.ok).toBe(true);
     expect(calls).toBe(2);
+    await sampler.sampleOnce();
+    expect(slow.applied).toEqual([10, 9, 10]);
+    expect(calls).toBe(3);
+  } finally {
+    await sampler.stop();
+  }
+});
+
+test('the first sample waits for every collector up to the timeout, so the first scrape has every series; later samples wait half an interval', async () => {
+  const e = new Exposition();
+  const slow = new Scripted('namespaces');
+  const after = (ms: number, v: number) => new Promise<number>((r) => setTimeout(() => r(v), ms));
+  // 200 ms interval (later samples wait 100 ms), 2 s timeout: a walk that takes 300 ms.
+  let calls = 0;
+  slow.collect = () => after(300, ++calls);
+  const sampler = new Sampler([slow], e, new Logger('error', () => undefined), 200, 2000);
+  const seen: Sample[] = [];
+  sampler.onSample((s) => seen.push(s));
+  try {
+    await sampler.sampleOnce();
+    expect(seen[0]?.parts).toEqual({ namespaces: 1 });
+    await sampler.sampleOnce();
+    expect(seen[1]?.parts).toEqual({});
+    expect(seen[1]?.collectors.namespaces?.ok).toBe(true);
   } finally {
     await sampler.stop();
   }
