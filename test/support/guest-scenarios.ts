@@ -154,6 +154,19 @@ function load(name: string, seconds: number, rate: number): Load | undefined {
   }
 }
 
+/** The storm page's condition now (/api/state): its phase and detail; undefined where the state cannot be read. */
+async function stormCondition(exp: RunningExporter): Promise<string | undefined> {
+  try {
+    const state = (await (await fetch(`${exp.url}/api/state`)).json()) as {
+      conditions?: { alert: string; holds: boolean; phase?: string; detail: string }[];
+    };
+    const c = state.conditions?.find((x) => x.alert === 'MountStormImminent');
+    return c && `${c.phase ?? (c.holds ? 'holds' : 'not held')}: ${c.detail}`;
+  } catch {
+    return undefined;
+  }
+}
+
 async function scenario(name: string, seconds: number, rate: number): Promise<void> {
   const exp: RunningExporter = await startExporter([], { timeoutMs: 60_000 });
   try {
@@ -164,9 +177,14 @@ async function scenario(name: string, seconds: number, rate: number): Promise<vo
     let over = false;
     const result = l?.done.then((r) => ((over = true), r));
     const until = began + seconds * 1000;
+    // The storm page's condition at each sample, as the landing page gives it: what a test that
+    // finds no page says about why.
+    const condition: string[] = [];
     while (l ? !over : Date.now() < until) {
       await exp.waitSamples(1, 60_000);
       if (pageAfter === undefined && stormPage(exp) !== undefined) pageAfter = (Date.now() - began) / 1000;
+      const c = await stormCondition(exp);
+      if (c) condition.push(`${((Date.now() - began) / 1000).toFixed(1)} s: ${c}`);
     }
     // The samples that cover the load's last seconds.
     await exp.waitSamples(3, 60_000);
@@ -180,6 +198,7 @@ async function scenario(name: string, seconds: number, rate: number): Promise<vo
       load: await result,
       page: stormPage(exp),
       pageAfterSeconds: pageAfter,
+      condition,
       metrics,
       log: exp.logs(),
     });
