@@ -148,7 +148,11 @@ describe.each(['6.1', '6.12'])("Debian's %s cloud kernel under qemu", (series) =
     // Boot, five scenarios of SECONDS each with an exporter started fresh, power off: about 3 minutes.
     report = parse(await bootGuest(kernel, [String(SECONDS), '5', ...SCENARIOS], 540_000));
     // How close each page came to the load's end, in CI's log: a margin seen before it is crossed.
-    const pages = [...report.scenarios.values()].map((s) => `${s.name} ${s.pageAfterSeconds?.toFixed(1) ?? '-'}`);
+    const pages = [...report.scenarios.values()].map((s) => {
+      const r = s.load?.report as { containers?: number; wallSeconds?: number } | undefined;
+      const load = r?.wallSeconds ? ` (load ${r.wallSeconds.toFixed(1)} s, ${r.containers} starts)` : '';
+      return `${s.name} ${s.pageAfterSeconds?.toFixed(1) ?? '-'}${load}`;
+    });
     console.log(`${report.release}: page, seconds after the load began (of ${SECONDS}): ${pages.join(', ')}`);
   }, 600_000);
   const scenario = (name: string) => {
