@@ -65,8 +65,6 @@ export class Sampler {
   private readonly pending = new Map<Collector, { failed: boolean }>();
   /** How long a sample after the first waits for a collector: half an interval, at most timeoutMs. */
   private readonly waitMs: number;
-  /** Whether a sample has completed: the first waits for every collector up to timeoutMs. */
-  private sampled = false;
   /** Parts that came after their collector's deadline: applied with the next sample, so no count is lost. */
   private readonly late = new Map<Collector, unknown>();
   private readonly listeners: Array<(s: Sample) => void> = [];
@@ -137,7 +135,8 @@ export class Sampler {
     if (this.late.has(c)) return { ok: true, seconds: 0 };
     let timer: NodeJS.Timeout | undefined;
     const collected = c.collect();
-    const waitMs = this.sampled ? this.waitMs : this.timeoutMs;
+    // Before the first sample has completed (no lastAt yet), up to timeoutMs.
+    const waitMs = this.lastAt === undefined ? this.timeoutMs : this.waitMs;
     const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
     try {
       const r = await Promise.race([collected.then((part) => ({ part })), deadline]);
@@ -199,7 +198,6 @@ export class Sampler {
       collectors: {},
     };
     this.lastAt = now;
-    this.sampled = true;
     this.collectors.forEach((c, i) => {
       const r = results[i] as { ok: boolean; seconds: number; part?: unknown };
       let ok = r.ok;
