@@ -37,7 +37,7 @@ function sum(text: string, name: string, filter: (labels: string) => boolean = (
 }
 
 type Figures = Record<
-  'starts' | 'syscalls' | 'made' | 'idmaps' | 'events' | 'lockWait' | 'lost' | 'ns' | 'work' | 'copy',
+  'starts' | 'syscalls' | 'made' | 'idmaps' | 'events' | 'lockWait' | 'lost' | 'ns' | 'work' | 'copy' | 'copyWait',
   number
 >;
 
@@ -54,6 +54,7 @@ async function figures(url: string): Promise<Figures> {
     ns: sum(t, 'mountstorm_lock_wait_estimate_seconds', (l) => l.includes('lock="namespace_sem"')),
     work: sum(t, 'mountstorm_mount_syscall_duration_seconds_sum'),
     copy: sum(t, 'mountstorm_mount_syscall_duration_seconds_sum', (l) => l.includes('syscall="unshare"')),
+    copyWait: sum(t, 'mountstorm_mount_lock_wait_seconds_total', (l) => l.includes('syscall="unshare"')),
   };
 }
 
@@ -70,6 +71,8 @@ interface Run {
   /** Seconds inside mount-family syscalls per start, and of them inside unshare(CLONE_NEWNS); the first per second. */
   workPerStart: number;
   copyPerStart: number;
+  /** Of the time inside unshare per start, the lock wait: the rest is the copy holding namespace_sem. */
+  copyWaitPerStart: number;
   workPerSecond: number;
   nsMax: number;
   lost: number;
@@ -136,6 +139,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
     lockWaitPerSecond: d.lockWait / wall,
     workPerStart: d.work / d.starts,
     copyPerStart: d.copy / d.starts,
+    copyWaitPerStart: d.copyWait / d.starts,
     workPerSecond: d.work / wall,
     nsMax,
     lost: d.lost,
@@ -170,7 +174,7 @@ async function run(url: string, taskDir: string, mode: string, concurrency: numb
           const x = await run(url, taskDir, mode, c);
           (res[`${mode} ${c}`] ??= []).push(x);
           process.stderr.write(
-            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.madePerStart.toFixed(1)} mounts made/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, in mount syscalls ${(x.workPerStart * 1000).toFixed(2)} ms/start (unshare ${(x.copyPerStart * 1000).toFixed(2)}), ${x.workPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}, exporter CPU ${(x.exporterCpu * 1000).toFixed(0)} ms/s\n`,
+            `round ${r + 1} ${mode} ×${c}: ${x.starts} starts (${x.containers} made), ${x.startsPerSecond.toFixed(1)}/s, ${x.syscallsPerStart.toFixed(1)} syscalls/start, ${x.madePerStart.toFixed(1)} mounts made/start, ${x.eventsPerStart.toFixed(1)} events/start, ${x.idmapsPerStart.toFixed(1)} idmaps/start, lock wait ${x.lockWaitPerSecond.toFixed(3)} s/s, in mount syscalls ${(x.workPerStart * 1000).toFixed(2)} ms/start (unshare ${(x.copyPerStart * 1000).toFixed(2)}, lock wait ${(x.copyWaitPerStart * 1000).toFixed(2)}), ${x.workPerSecond.toFixed(3)} s/s, ns max ${(x.nsMax * 1000).toFixed(2)} ms, lost ${x.lost}, exporter CPU ${(x.exporterCpu * 1000).toFixed(0)} ms/s\n`,
           );
           await sleep(3000);
         }

@@ -19,6 +19,7 @@
     stormMountsMadePerStart: 75,
     stormEventsPerStart: 80,
     stormCopySecondsPerStart: 0.005,
+    stormCopyLoad: 0.1,
     stormStartsPerSecond: 0.5,
     perLayerIdmapsPerStart: 10,
     manyMaskedPathsPerStart: 32,

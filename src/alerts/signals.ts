@@ -187,6 +187,19 @@ const copySecondsRate = rate(
   'seconds per second inside unshare(CLONE_NEWNS): new mount namespaces copying the table under namespace_sem (tracefs; clone and clone3 are not timed)',
   { extra: 'syscall="unshare"', format: 'humanizeDuration' },
 );
+/**
+ * Seconds inside unshare(CLONE_NEWNS) per second of the time tracing was armed (as lockWaitRate):
+ * how much of the node's time namespace copies took, namespace_sem held for writing through each.
+ */
+const copyLoad: Signal = {
+  id: 'copyLoad',
+  record: (cfg) => `instance:mountstorm_mount_namespace_copy_seconds_per_armed_second:ratio${fastWindow(cfg)}`,
+  promql: (cfg) =>
+    `sum by (instance) (rate(${TRACEFS_METRICS.mountSyscallDurationSeconds}_sum${selector(cfg, 'syscall="unshare"')}[${fastWindow(cfg)}]))\n/\n(sum by (instance) (rate(${TRACEFS_METRICS.traceArmedSeconds}${selector(cfg)}[${fastWindow(cfg)}])) > 0)`,
+  node: (h, cfg) => increaseRatio(h, cfg, ['copySeconds', 'tracedSeconds']),
+  format: 'humanizeDuration',
+  help: 'seconds per second inside unshare(CLONE_NEWNS), over the time tracing was armed: how much of the time namespace copies held namespace_sem for writing, or waited to (tracefs)',
+};
 const tableOpenRate = rate(
   'tableOpenRate',
   'instance:mountstorm_mount_table_opens',
@@ -372,6 +385,7 @@ const ALL_SIGNALS: Signal[] = [
   newLayers,
   mountSecondsRate,
   copySecondsRate,
+  copyLoad,
   tableOpenRate,
   readSecondsRate,
   mountWorkRate,

@@ -196,14 +196,20 @@ const lockWaitRising: Condition = {
 /**
  * The storm's signature: per-start mount work far above a common-parent runtime's, in mount
  * syscalls, new mounts made, mounts attached and detached, or time copying the table into new
- * namespaces.
+ * namespaces (long copies that together take a share of the node's time: a copy's time per start
+ * is wall-clock, and a busy CPU stretches the copies of a small table too).
  */
 const signature: Condition = {
   any: [
     { signal: 'syscallsPerStart', above: 'stormSyscallsPerStart' },
     { signal: 'madePerStart', above: 'stormMountsMadePerStart' },
     { signal: 'eventsPerStart', above: 'stormEventsPerStart' },
-    { signal: 'copySecondsPerStart', above: 'stormCopySecondsPerStart' },
+    {
+      all: [
+        { signal: 'copySecondsPerStart', above: 'stormCopySecondsPerStart' },
+        { signal: 'copyLoad', above: 'stormCopyLoad' },
+      ],
+    },
   ],
 };
 

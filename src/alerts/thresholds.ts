@@ -47,6 +47,17 @@ export const THRESHOLDS = {
    * (cross-socket cache lines), so a time reaches its threshold at a smaller table there.
    */
   stormCopySecondsPerStart: 0.005,
+  /**
+   * …and the copies together above this many seconds per second (of the time tracing was armed):
+   * the copies hold namespace_sem for writing long enough, often enough, to keep readers waiting.
+   * The time per start alone is wall-clock time, and on a busy node a copy of a small table takes
+   * longer waiting for the lock and a CPU: a burst of plain podman starts (a table of ~100 mounts,
+   * 1.5 starts/s on two busy vCPUs) once spent 6.5 ms per start inside unshare, 0.01 s/s. Measured
+   * here, 8 starts at a time (bench/signature.ts, BENCHMARKS.md): copies of 5,000 mounts 0.43 s/s
+   * (11.8 ms per start, 37 starts/s), of 2,000 0.15 s/s (2.7 ms), of 500 0.04 s/s (0.65 ms); about
+   * 1 µs per mount copied, one at a time.
+   */
+  stormCopyLoad: 0.1,
   /** …at a start rate that can hurt: container starts per second. */
   stormStartsPerSecond: 0.5,
 

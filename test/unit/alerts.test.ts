@@ -391,18 +391,24 @@ describe('the node evaluator', () => {
   });
 
   test('a copy storm pages on its time per start alone: few mount syscalls, each start copying a big table', () => {
-    const phase = (copySeconds: number) =>
+    const phase = (starts: number, copySeconds: number) =>
       imminentAfter({
-        starts: 4,
-        syscalls: 8,
-        events: 8,
+        starts,
+        syscalls: 2 * starts,
+        events: 2 * starts,
         lockWait: 0.1,
         mountSeconds: copySeconds + 0.001,
         copySeconds,
       })?.phase;
-    // 7.5 ms per start (2,000 mounts here) against the 5 ms threshold; 0.9 ms (500 mounts) does not page.
-    expect(phase(0.03)).toBe('firing');
-    expect(phase(0.0036)).toBe('inactive');
+    // 5,000 mounts copied at 20 starts/s: 12 ms per start against the 5 ms threshold, 0.24 s/s of copies.
+    expect(phase(20, 0.24)).toBe('firing');
+    // 500 mounts: 0.9 ms per start does not page.
+    expect(phase(20, 0.018)).toBe('inactive');
+    // A small table's copies stretched to 6.5 ms each by a busy node (a burst of plain podman starts,
+    // 1.5 a second): long per start, but 0.01 s/s together, under stormCopyLoad.
+    expect(phase(1.5, 0.00975)).toBe('inactive');
+    // The same copies at 20 starts/s take 0.13 s/s: a storm.
+    expect(phase(20, 0.13)).toBe('firing');
   });
 
   test('new mounts per start page a storm of few syscalls: 100 binds per start pages, 50 do not', () => {
