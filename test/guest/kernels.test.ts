@@ -184,6 +184,8 @@ describe.each(['6.1', '6.12'])("Debian's %s cloud kernel under qemu", (series) =
   guestTest('a quiet node: no page, tracing never armed', () => {
     const s = scenario('quiet');
     expect(s.page).toBeUndefined();
+    // The log's arming lines name what armed it, should anything.
+    expect(s.log.match(/msg="tracefs: armed[^\n]*/g) ?? []).toEqual([]);
     expect(sum(s.samples, 'mountstorm_trace_arms_total')).toBe(0);
     expect(sum(s.samples, 'mountstorm_trace_armed')).toBe(0);
     expect(sum(s.samples, 'mountstorm_storm_page_capable')).toBe(1);
@@ -203,9 +205,13 @@ describe.each(['6.1', '6.12'])("Debian's %s cloud kernel under qemu", (series) =
     expect(page(s)).toMatch(/the runtime idmaps every image layer \(\d+ idmapped mounts per start/);
     expect(s.page).not.toMatch(/the OCI runtime masks/);
     // New mounts per start, from each mount and open_tree entry's flags as this kernel's format lays
-    // them out: ~102 (a clone per layer and round, the overlay, the layer store), over the 75 threshold.
-    expect(Number(/\((\d+) new mounts, each attached and detached again/.exec(s.page ?? '')?.[1])).toBeGreaterThan(75);
-    expect(sum(s.samples, 'mountstorm_mounts_created_total')).toBeGreaterThan(0);
+    // them out: ~102 (a clone per layer and round, the overlay, the layer store), over the 75 threshold,
+    // over the whole load. The page's own figure is its window's when it fired: a storm's first traced
+    // seconds, which on a slow guest can read lower (61 once on 6.1, paged on its 233 syscalls per start).
+    expect(s.page).toMatch(/\(\d+ new mounts, each attached and detached again/);
+    const madePerStart =
+      sum(s.samples, 'mountstorm_mounts_created_total') / sum(s.samples, 'mountstorm_container_starts_traced_total');
+    expect(madePerStart).toBeGreaterThan(75);
   });
 
   guestTest("common-parent churn at the per-layer storm's start rate: counted, no page", () => {
