@@ -53,18 +53,8 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
       ...(userns ? { linux: { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] } } : {}),
     });
 
-  type Samples = Awaited<ReturnType<Awaited<ReturnType<typeof startExporter>>['waitSamples']>>;
-  async function until(
-    exp: Awaited<ReturnType<typeof startExporter>>,
-    done: (m: Samples) => boolean,
-    what: string,
-  ): Promise<Samples> {
-    for (let i = 0; ; i++) {
-      const m = await exp.waitSamples(1);
-      if (done(m)) return exp.waitSamples(2);
-      if (i > 200) throw new Error(`never: ${what}\n${exp.logs().slice(-2000)}`);
-    }
-  }
+  /** Each condition within 40 s of samples, then two samples more: what the counts settle to. */
+  const S = { timeoutMs: 40_000, settle: 2 };
 
   test('images, user namespaces and every kind of bad bundle counted exactly; the exporter serves on; each cause logged once', async () => {
     const root = fs.mkdtempSync('/tmp/mountstorm-rootfs-');
@@ -103,13 +93,13 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
       const late = bundle('k8s.io', 'written-late');
       setTimeout(() => fs.writeFileSync(path.join(late, 'config.json'), cri('registry.example/web:1', false)), 300);
 
-      const m = await until(
-        exp,
+      const m = await exp.until(
         (x) =>
           total(x, 'mountstorm_container_starts_total') === 14 &&
           total(x, 'mountstorm_container_bundle_errors_total') === 7 &&
           total(x, 'mountstorm_container_image_starts_total') === 7,
         '14 starts, 7 read, 7 errors',
+        S,
       );
       expect(sum(m, 'mountstorm_container_image_starts_total', { image: 'registry.example/web:1' })).toBe(4);
       expect(sum(m, 'mountstorm_container_image_starts_total', { image: 'registry.example/db:2' })).toBe(2);
@@ -149,7 +139,7 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
         fs.mkdirSync(path.join(task, id));
         fs.writeFileSync(path.join(task, id, 'config.json'), cri('registry.example/web:1', true));
       }
-      const m = await until(exp, (x) => total(x, 'mountstorm_container_starts_total') === 2, '2 starts');
+      const m = await exp.until((x) => total(x, 'mountstorm_container_starts_total') === 2, '2 starts', S);
       expect(total(m, 'mountstorm_container_image_starts_total')).toBe(0);
       expect(total(m, 'mountstorm_container_userns_starts_total')).toBe(0);
       expect(total(m, 'mountstorm_container_bundle_errors_total')).toBe(0);
@@ -176,10 +166,10 @@ describe('containers collector: each bundle read once (real files: CRI, ctr, hos
         fs.mkdirSync(d);
         fs.writeFileSync(path.join(d, 'config.json'), cri(`registry.example/app-${i}:1`, false));
       }
-      const m = await until(
-        exp,
+      const m = await exp.until(
         (x) => total(x, 'mountstorm_container_image_starts_total') === 1000,
         '1000 image starts',
+        S,
       );
       const series = m.filter((x) => x.name === 'mountstorm_container_image_starts_total');
       expect(series.length).toBeLessThanOrEqual(6);

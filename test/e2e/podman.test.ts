@@ -39,13 +39,8 @@ const MASKS_IMAGE = 'localhost/mountstorm/masks:1';
 const CPUS = 768;
 const PER_CPU = Array.from({ length: CPUS }, (_, n) => `/masks/cpu${n}/thermal_throttle`);
 
-async function until(exp: RunningExporter, ok: (m: Sample[]) => boolean, what: string): Promise<Sample[]> {
-  for (let i = 0; ; i++) {
-    const m = await exp.waitSamples(1);
-    if (ok(m)) return m;
-    if (i > 150) throw new Error(`never: ${what}\n${exp.logs().slice(-3000)}`);
-  }
-}
+/** How long each condition may take: podman's starts are slow on two vCPUs. */
+const T = { timeoutMs: 150_000 };
 
 podmanTest(
   "real podman, found on the exporter's defaults: each start counted as podman's, its image named, user namespaces and layers exactly, the start's mounts by step; the kernel's start signal sees the same starts",
@@ -64,7 +59,7 @@ podmanTest(
       });
       // The graph root's overlay-containers exists once an image is stored; the run root's once a
       // container is: the exporter watches each as it appears.
-      await until(exp, (m) => sum(m, 'mountstorm_container_task_dirs_watched') >= 1, 'the graph root watched');
+      await exp.until((m) => sum(m, 'mountstorm_container_task_dirs_watched') >= 1, 'the graph root watched', T);
       // The kernel's start signal, from an exporter that is given no runtime directory.
       kernel = await startExporter(
         [
@@ -77,7 +72,7 @@ podmanTest(
       );
       // Its first namespace walk: the baseline the starts are counted from.
       const kernelBefore = sum(
-        await until(kernel, (m) => has(m, 'mountstorm_mount_namespaces_created_total'), 'the first namespace walk'),
+        await kernel.until((m) => has(m, 'mountstorm_mount_namespaces_created_total'), 'the first namespace walk', T),
         'mountstorm_mount_namespaces_created_total',
       );
       const before = await exp.waitSamples(1);
@@ -94,17 +89,17 @@ podmanTest(
         const was = ociSteps(await exp.waitSamples(1));
         for (let i = 0; i < 2; i++) await node.podman(['run', '--detach', ...RUN_FLAGS, IMAGE], oci);
         await node.podman(['run', '--detach', ...RUN_FLAGS, ...userns, IMAGE], oci);
-        await until(exp, (x) => starts(x) >= 3 * (n + 1), `3 starts with ${oci}`);
+        await exp.until((x) => starts(x) >= 3 * (n + 1), `3 starts with ${oci}`, T);
         byOci[oci] = ociSteps(await exp.waitSamples(2)) - was;
       }
       expect(byOci.runc).toBeGreaterThan(0);
       expect(byOci.crun).toBeGreaterThan(0);
 
-      let m = await until(
-        exp,
+      let m = await exp.until(
         (x) =>
           starts(x) >= 6 && sum(x, 'mountstorm_container_image_start_layers_total', { image: IMAGE }) >= 6 * LAYERS,
         '6 podman starts with their layers',
+        T,
       );
       m = await exp.waitSamples(3);
       expect({
@@ -220,7 +215,7 @@ podmanTest(
       await node.load(path.join(dir, 'image.tar'), MASKS_IMAGE);
       // The exporter on its defaults (1 s samples, tracing armed on demand), in the node's namespace.
       exp = await startExporter([], { mountNamespaceOf: node.pid });
-      await until(exp, (m) => sum(m, 'mountstorm_container_task_dirs_watched') >= 1, 'the graph root watched');
+      await exp.until((m) => sum(m, 'mountstorm_container_task_dirs_watched') >= 1, 'the graph root watched', T);
 
       // Plain starts, as many at a time: a start rate that could hurt, but little mount work each.
       const plain = await burst(node, exp, [], 40);

@@ -9,20 +9,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IS_ROOT, REPO, requireInCi, testIf } from '../support/env';
-import { inMountNamespace, startExporter, type RunningExporter } from '../support/exporter';
+import { inMountNamespace, startExporter } from '../support/exporter';
 import { has, sum, type Sample } from '../support/metrics';
 
 requireInCi(IS_ROOT, 'root for real (idmapped) mounts');
 const rootTest = testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for idmapped mounts');
 const IDMAP = path.join(REPO, 'dist/test/support/idmap-mount.js');
 
-async function until(exp: RunningExporter, cond: (m: Sample[]) => boolean, what: string): Promise<Sample[]> {
-  for (let i = 0; ; i++) {
-    const m = await exp.waitSamples(1);
-    if (cond(m)) return m;
-    if (i > 100) throw new Error(`never: ${what}`);
-  }
-}
+/** How long each condition may take: 20 s of 200 ms samples. */
+const T = { timeoutMs: 20_000 };
 
 describe.each(['listmount', 'mountinfo'])('idmapped mounts that outlive their start (%s)', (method) => {
   rootTest(
@@ -41,27 +36,27 @@ describe.each(['listmount', 'mountinfo'])('idmapped mounts that outlive their st
       );
       const dir = fs.mkdtempSync('/tmp/mountstorm-idmap-');
       try {
-        const m0 = await until(exp, (m) => has(m, 'mountstorm_idmapped_mounts_lingering'), 'the gauge');
+        const m0 = await exp.until((m) => has(m, 'mountstorm_idmapped_mounts_lingering'), 'the gauge', T);
         expect(sum(m0, 'mountstorm_idmapped_mounts_lingering')).toBe(0);
         inMountNamespace(exp, `mount -t tmpfs base ${dir}; mkdir ${dir}/src ${dir}/left ${dir}/brief`);
         // Brief ones, as a runtime makes them per layer: made and unmounted at once, 20 times.
         inMountNamespace(exp, `${process.execPath} ${IDMAP} brief ${dir}/src ${dir}/brief 20`);
         // One left behind.
         inMountNamespace(exp, `${process.execPath} ${IDMAP} leave ${dir}/src ${dir}/left`);
-        const seen = await until(
-          exp,
+        const seen = await exp.until(
           (m) => sum(m, 'mountstorm_idmapped_mounts') === 1,
           'the idmapped mount in a reading',
+          T,
         );
         expect(sum(seen, 'mountstorm_idmapped_mounts_lingering')).toBe(0); // younger than 2 s
-        const lingering = await until(
-          exp,
+        const lingering = await exp.until(
           (m) => sum(m, 'mountstorm_idmapped_mounts_lingering') === 1,
           'the mount lingering',
+          T,
         );
         expect(sum(lingering, 'mountstorm_idmapped_mounts_older_than', { age: '1m' })).toBe(0); // 2 s old
         inMountNamespace(exp, `umount ${dir}/left`);
-        const gone = await until(exp, (m) => sum(m, 'mountstorm_idmapped_mounts') === 0, 'the mount gone');
+        const gone = await exp.until((m) => sum(m, 'mountstorm_idmapped_mounts') === 0, 'the mount gone', T);
         expect(sum(gone, 'mountstorm_idmapped_mounts_lingering')).toBe(0);
         expect(sum(gone, 'mountstorm_idmapped_mounts_older_than', { age: '1m' })).toBe(0);
       } finally {
@@ -93,7 +88,7 @@ describe.each(['listmount', 'mountinfo'])(
         const dir = fs.mkdtempSync('/tmp/mountstorm-tmpmounts-');
         const lingering = (m: Sample[]) => sum(m, 'mountstorm_runtime_temp_mounts_lingering');
         try {
-          await until(exp, (m) => has(m, 'mountstorm_runtime_temp_mounts_lingering'), 'the gauge');
+          await exp.until((m) => has(m, 'mountstorm_runtime_temp_mounts_lingering'), 'the gauge', T);
           // containerd's root, with its temporary mount directory; a look-alike beside it.
           const tmp = `${dir}/var/lib/containerd/tmpmounts`;
           inMountNamespace(
@@ -110,19 +105,19 @@ describe.each(['listmount', 'mountinfo'])(
             exp,
             `mount -t tmpfs t ${tmp}/containerd-mount222; mount --bind ${dir}/notmp ${dir}/snap/ovl-idmapped333; mount -t tmpfs t ${dir}/notmp/containerd-mount444`,
           );
-          const seen = await until(
-            exp,
+          const seen = await exp.until(
             (m) => sum(m, 'mountstorm_mounts', { fstype: 'tmpfs' }) >= 3,
             'the mounts in a reading',
+            T,
           );
           expect(lingering(seen)).toBe(0); // younger than 2 s
-          const left = await until(exp, (m) => lingering(m) === 2, 'the two lingering');
+          const left = await exp.until((m) => lingering(m) === 2, 'the two lingering', T);
           expect(sum(left, 'mountstorm_runtime_temp_mounts_older_than', { age: '1m' })).toBe(0);
           expect(sum(left, 'mountstorm_idmapped_mounts_lingering')).toBe(0); // not idmapped ones
           await exp.waitSamples(3);
           expect(lingering(await exp.metrics())).toBe(2); // not the look-alike, whatever the wait
           inMountNamespace(exp, `umount ${tmp}/containerd-mount222 ${dir}/snap/ovl-idmapped333`);
-          const gone = await until(exp, (m) => lingering(m) === 0, 'the leftovers gone');
+          const gone = await exp.until((m) => lingering(m) === 0, 'the leftovers gone', T);
           expect(sum(gone, 'mountstorm_runtime_temp_mounts_older_than', { age: '1m' })).toBe(0);
         } finally {
           await exp.stop();

@@ -20,15 +20,8 @@ const MOUNT_K = path.join(REPO, 'dist/test/support/mount-k.js');
 const delta = (a: Sample[], b: Sample[], name: string, labels?: Record<string, string>) =>
   total(b, name, labels) - total(a, name, labels);
 
-async function until(exp: RunningExporter, cond: (m: Sample[]) => boolean, timeoutMs = 20_000): Promise<Sample[]> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const m = await exp.metrics();
-    if (cond(m)) return m;
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** How long each condition may take: 20 s of samples. */
+const T = { timeoutMs: 20_000 };
 
 describe('the watched namespace, without reading its table or tracing', () => {
   let exp: RunningExporter;
@@ -144,7 +137,7 @@ rootTest(
     const dir = fs.mkdtempSync('/tmp/mountstorm-leak-');
     let helper: ReturnType<typeof spawn> | undefined;
     try {
-      const m0 = await until(exp, (m) => has(m, 'mountstorm_mount_namespaces_unheld'));
+      const m0 = await exp.until((m) => has(m, 'mountstorm_mount_namespaces_unheld'), 'the unheld gauge', T);
       const before = sum(m0, 'mountstorm_mount_namespaces_unheld');
       const beforeMounts = sum(m0, 'mountstorm_mount_namespaces_unheld_mounts');
       // A helper in a namespace of its own pins a new namespace (with 3 extra tmpfs mounts in it) on a
@@ -158,15 +151,20 @@ rootTest(
         h.stdout?.on('data', (d: Buffer) => d.toString().includes('pinned') && resolve());
         h.on('exit', (code) => reject(new Error(`the pin helper exited (${code})`)));
       });
-      const leaked = await until(exp, (m) => sum(m, 'mountstorm_mount_namespaces_unheld') === before + 1);
+      const leaked = await exp.until(
+        (m) => sum(m, 'mountstorm_mount_namespaces_unheld') === before + 1,
+        'the pinned namespace',
+        T,
+      );
       // The pinned namespace is a copy of the helper's (the exporter's table and the pin tmpfs) plus three.
       expect(sum(leaked, 'mountstorm_mount_namespaces_unheld_mounts')).toBeGreaterThan(beforeMounts + 3);
       h.kill('SIGKILL'); // its namespace goes, with the bind mount that held the pinned one
-      await until(
-        exp,
+      await exp.until(
         (m) =>
           sum(m, 'mountstorm_mount_namespaces_unheld') === before &&
           sum(m, 'mountstorm_mount_namespaces_unheld_mounts') === beforeMounts,
+        'the pinned namespace gone',
+        T,
       );
     } finally {
       helper?.kill('SIGKILL');
@@ -184,7 +182,11 @@ rootTest('node scope: a namespace made after the start is found by the walk, and
   try {
     // The first sample waits for the walk (up to --sample.timeout); waiting for its series keeps
     // the test from assuming which sample that is.
-    const m0 = await until(exp, (m) => has(m, 'mountstorm_mount_namespaces_method', { method: 'nsfs' }));
+    const m0 = await exp.until(
+      (m) => has(m, 'mountstorm_mount_namespaces_method', { method: 'nsfs' }),
+      'the nsfs walk',
+      T,
+    );
     expect(sum(m0, 'mountstorm_mount_namespaces_method', { method: 'nsfs' })).toBe(1);
     expect(sum(m0, 'mountstorm_mount_namespaces_mounts')).toBeGreaterThan(0);
     const K = 200;
@@ -202,11 +204,12 @@ rootTest('node scope: a namespace made after the start is found by the walk, and
       ],
       { stdio: ['pipe', 'inherit', 'inherit'] },
     );
-    const found = await until(
-      exp,
+    const found = await exp.until(
       (m) =>
         sum(m, 'mountstorm_mount_namespaces') > sum(m0, 'mountstorm_mount_namespaces') &&
         sum(m, 'mountstorm_mount_events_namespaces') > sum(m0, 'mountstorm_mount_events_namespaces'),
+      'the new namespaces found and marked',
+      T,
     );
     await exp.waitSamples(1);
     const before = await exp.metrics();
@@ -280,7 +283,7 @@ rootTest(
         ).trim(),
       );
     try {
-      let m = await until(exp, (x) => has(x, 'mountstorm_trace_mode'));
+      let m = await exp.until((x) => has(x, 'mountstorm_trace_mode'), 'the trace mode', T);
       expect(sum(m, 'mountstorm_trace_armed')).toBe(0);
       expect(sum(m, 'mountstorm_trace_mode', { mode: 'on-demand' })).toBe(1);
       expect(enabled()).toBe(0);
@@ -291,7 +294,7 @@ rootTest(
       inMountNamespace(exp, `mount -t tmpfs arm ${dir}; mkdir ${dir}/k`);
       // A burst far above 200 mount events/s: armed at once.
       inMountNamespace(exp, `${process.execPath} ${MOUNT_K} ${dir}/k 500`);
-      m = await until(exp, (x) => sum(x, 'mountstorm_trace_armed') === 1);
+      m = await exp.until((x) => sum(x, 'mountstorm_trace_armed') === 1, 'armed', T);
       expect(enabled()).toBe(1);
       expect(sum(m, 'mountstorm_trace_arms_total')).toBe(1);
       expect(exp.logs()).toMatch(/tracefs: armed: a mount storm may be starting" reason="mount events at \d+\/s"/);
@@ -301,15 +304,16 @@ rootTest(
       inMountNamespace(exp, `ln -s ${process.execPath} ${named}`);
       const before = await exp.waitSamples(1);
       inMountNamespace(exp, `${named} ${MOUNT_K} ${dir}/k ${K}`);
-      const after = await until(
-        exp,
+      const after = await exp.until(
         (x) => total(x, 'mountstorm_mount_syscalls_by_process_total', { comm: 'mountstorm-arm' }) >= 2 * K,
+        'the mounts traced',
+        T,
       );
       expect(delta(before, after, 'mountstorm_mount_syscalls_by_process_total', { comm: 'mountstorm-arm' })).toBe(
         2 * K,
       );
       // Quiet for --collector.tracefs.calm: disarmed, nothing enabled again.
-      m = await until(exp, (x) => sum(x, 'mountstorm_trace_armed') === 0);
+      m = await exp.until((x) => sum(x, 'mountstorm_trace_armed') === 0, 'disarmed', T);
       expect(enabled()).toBe(0);
       expect(exp.logs()).toMatch(/tracefs: disarmed: no storm signal for a while/);
       inMountNamespace(exp, `umount ${dir}`);

@@ -46,15 +46,12 @@ testIf(IS_ROOT, 'needs root (CAP_SYS_ADMIN) for overlay mounts')(
         '--log.level=debug',
       ]);
       const e = exp;
-      for (let i = 0; sum(await e.waitSamples(1), 'mountstorm_container_task_dirs_watched') !== 1; i++)
-        if (i > 50) throw new Error('the task directory was never watched');
-      const until = async (done: (m: Sample[]) => boolean, what: string) => {
-        for (let i = 0; ; i++) {
-          const m = await e.waitSamples(1);
-          if (done(m)) return e.waitSamples(2);
-          if (i > 150) throw new Error(`never: ${what}\n${e.logs().slice(-2000)}`);
-        }
-      };
+      await e.until((m) => sum(m, 'mountstorm_container_task_dirs_watched') === 1, 'the task directory watched', {
+        timeoutMs: 30_000,
+      });
+      // Each condition within 30 s of samples, then two samples more: what the counts settle to.
+      const until = (done: (m: Sample[]) => boolean, what: string) =>
+        e.until(done, what, { timeoutMs: 30_000, settle: 2 });
       const deep = 'registry.example/deep:1';
       const shallow = 'registry.example/shallow:1';
       // Mounted before the bundle shows (the watch sees the directory first anyway), and after it.

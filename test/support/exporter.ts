@@ -13,6 +13,16 @@ export interface RunningExporter {
   metrics(): Promise<Sample[]>;
   /** Waits until `samples` more samples have completed after this call. */
   waitSamples(samples: number, timeoutMs?: number): Promise<Sample[]>;
+  /**
+   * The metrics once `done` holds of them, looked at after each new sample for up to `timeoutMs`
+   * (default 60 s), then `settle` samples later (default 0: at once); else throws naming `what`, with
+   * the log's tail.
+   */
+  until(
+    done: (m: Sample[]) => boolean,
+    what: string,
+    opts?: { timeoutMs?: number; settle?: number },
+  ): Promise<Sample[]>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -78,20 +88,29 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
   }
   if (wrapped && pid < 0) pid = childPid(proc.pid as number) ?? -1;
   const metrics = async () => parseExposition(await (await fetch(`${url}/metrics`)).text());
+  const waitSamples = async (n: number, timeoutMs = 20_000) => {
+    const start = sum(await metrics(), 'mountstorm_samples_total');
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const m = await metrics();
+      if (sum(m, 'mountstorm_samples_total') >= start + n) return m;
+      if (Date.now() > end) throw new Error(`no ${n} samples within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   return {
     proc,
     url,
     pid,
     logs: () => out,
     metrics,
-    async waitSamples(n, timeoutMs = 20_000) {
-      const start = sum(await metrics(), 'mountstorm_samples_total');
+    waitSamples,
+    async until(done, what, { timeoutMs = 60_000, settle = 0 } = {}) {
       const end = Date.now() + timeoutMs;
       for (;;) {
-        const m = await metrics();
-        if (sum(m, 'mountstorm_samples_total') >= start + n) return m;
-        if (Date.now() > end) throw new Error(`no ${n} samples within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 50));
+        const m = await waitSamples(1);
+        if (done(m)) return settle > 0 ? waitSamples(settle) : m;
+        if (Date.now() > end) throw new Error(`never within ${timeoutMs} ms: ${what}\n${out.slice(-3000)}`);
       }
     },
     async stop(signal = 'SIGTERM') {
