@@ -12,11 +12,12 @@
 // Reported for each: the exporter's RSS before, its highest while the storm ran (read every 250 ms),
 // VmHWM after, its event loop's worst p99 (mountstorm_event_loop_delay_p99_seconds), the starts, and
 // whether and when it paged. Each --node-flags=F1,F2 runs another exporter through the same storms
-// under those Node flags (V8's heap sizes, say), after the one on its defaults. --timeline: each
+// under those Node flags (V8's heap sizes, say), after the one on its defaults; each --nice=N another
+// at that nice value (nice -n N: its threads' CPU weight against the storm's). --timeline: each
 // storm's samples from its first start to the page (bench/proc.ts watchStormPage).
 // #32's figure is at 100,000 mounts: on 2026-12-07's two vCPUs a 99,000-mount table took 8 minutes to
 // build, and the copying storm on it left hundreds of tasks in D state; 20,000 is the default.
-// usage (root, after npm run build): node dist/bench/storm-memory.js [table=20000] [seconds=30] [workers=8] [binds=100] [settle=20] [life=2] [--node-flags=…] [--timeline]
+// usage (root, after npm run build): node dist/bench/storm-memory.js [table=20000] [seconds=30] [workers=8] [binds=100] [settle=20] [life=2] [--node-flags=…] [--nice=N] [--timeline]
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -31,6 +32,13 @@ const timeline = argv.includes('--timeline');
 const args = argv.filter((a) => !a.startsWith('--'));
 /** Each --node-flags= another exporter arm, run under those Node flags (comma-separated). */
 const nodeFlags = argv.filter((a) => a.startsWith('--node-flags=')).map((a) => a.slice(13).split(','));
+const nices = argv.filter((a) => a.startsWith('--nice=')).map((a) => Number(a.slice(7)));
+/** The exporters run, one after the other: on their defaults, under each --node-flags, at each --nice. */
+const ARMS: Array<{ name: string; flags: string[]; nice?: number }> = [
+  { name: 'defaults', flags: [] },
+  ...nodeFlags.map((flags) => ({ name: flags.join(' '), flags })),
+  ...nices.map((nice) => ({ name: `nice ${nice}`, flags: [], nice })),
+];
 const table = Number(args[0] ?? 20_000);
 const seconds = Number(args[1] ?? 30);
 const workers = Number(args[2] ?? 8);
@@ -95,11 +103,17 @@ async function storm(name: string, exp: ChildProcess, url: string, dir: string, 
 }
 
 /** One exporter through both storms: its figures for each. */
-async function arm(flags: string[], dir: string, small: number, port: number): Promise<Array<[string, StormFigures]>> {
+async function arm(
+  { name: armName, flags, nice }: (typeof ARMS)[number],
+  dir: string,
+  small: number,
+  port: number,
+): Promise<Array<[string, StormFigures]>> {
   const url = `http://127.0.0.1:${port}`;
   const exp = spawn(
-    process.execPath,
+    nice === undefined ? process.execPath : 'nice',
     [
+      ...(nice === undefined ? [] : ['-n', String(nice), process.execPath]),
       ...flags,
       CLI,
       'serve',
@@ -130,7 +144,7 @@ async function arm(flags: string[], dir: string, small: number, port: number): P
         );
       results.push([name, f]);
       process.stderr.write(
-        `${flags.join(' ') || 'defaults'}, ${name}: ${f.starts} starts, RSS ${f.before.toFixed(1)} → highest ${f.highest.toFixed(1)} MiB (VmHWM ${f.hwm.toFixed(1)}), loop p99 ≤ ${(f.loopP99 * 1e3).toFixed(0)} ms, page ${f.onsetToPage?.toFixed(1) ?? 'never'}\n`,
+        `${armName}, ${name}: ${f.starts} starts, RSS ${f.before.toFixed(1)} → highest ${f.highest.toFixed(1)} MiB (VmHWM ${f.hwm.toFixed(1)}), loop p99 ≤ ${(f.loopP99 * 1e3).toFixed(0)} ms, page ${f.onsetToPage?.toFixed(1) ?? 'never'}\n`,
       );
       // The page resolves and tracing disarms before the next storm.
       await sleep(settle * 1000);
@@ -159,8 +173,7 @@ async function arm(flags: string[], dir: string, small: number, port: number): P
   let bareRss: number | undefined;
   try {
     await started(bare, /up/);
-    for (const [i, flags] of [[], ...nodeFlags].entries())
-      results.push([flags.join(' ') || 'defaults', await arm(flags, dir, small.pid as number, 19_960 + i)]);
+    for (const [i, a] of ARMS.entries()) results.push([a.name, await arm(a, dir, small.pid as number, 19_960 + i)]);
     bareRss = status(bare.pid as number, 'VmRSS');
   } finally {
     churn.stop();
@@ -174,7 +187,7 @@ async function arm(flags: string[], dir: string, small: number, port: number): P
     `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), kernel ${os.release()}, node ${process.version}; ${mounts} mounts, one replaced twice a second`,
   );
   console.log(
-    `Command: node dist/bench/storm-memory.js ${[table, seconds, workers, binds, settle, life].join(' ')}${nodeFlags.map((f) => ` --node-flags=${f.join(',')}`).join('')}${timeline ? ' --timeline' : ''}\n`,
+    `Command: node dist/bench/storm-memory.js ${[table, seconds, workers, binds, settle, life].join(' ')}${nodeFlags.map((f) => ` --node-flags=${f.join(',')}`).join('')}${nices.map((n) => ` --nice=${n}`).join('')}${timeline ? ' --timeline' : ''}\n`,
   );
   console.log(
     `| exporter | storm | starts/s | RSS before (MiB) | highest during (MiB) | VmHWM after (MiB) | highest ÷ bare Node (${bareRss.toFixed(1)} MiB) | event loop p99, worst | onset to page |`,
