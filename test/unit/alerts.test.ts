@@ -390,7 +390,7 @@ describe('the node evaluator', () => {
     expect(describe({ mountSeconds: 0.5, copySeconds: 0.12, entries: 5000, masked: 60 })).toContain(PER_LAYER_FIX);
   });
 
-  test('a copy storm pages on its time per start alone: few mount syscalls, each start copying a big table', () => {
+  test("a copy storm pages on its copies' time, per start and together: few mount syscalls, each start copying a big table", () => {
     const phase = (starts: number, copySeconds: number) =>
       imminentAfter({
         starts,
