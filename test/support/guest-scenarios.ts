@@ -210,6 +210,12 @@ async function scenario(name: string, seconds: number, rate: number): Promise<vo
       metrics,
       log: exp.logs(),
     });
+  } catch (err) {
+    // The exporter's own words: a guest keeps no other record of why it stopped answering.
+    throw new Error(
+      `the ${name} scenario: ${err instanceof Error ? err.message : String(err)}\nexporter log:\n${exp.logs().slice(-4000)}`,
+      { cause: err },
+    );
   } finally {
     await exp.stop('SIGTERM');
   }
