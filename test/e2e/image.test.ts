@@ -30,9 +30,10 @@ import {
   type RunningContainerd,
 } from '../support/containerd';
 import { containerFromSpec, CriClient, podSandboxFromSpec, stringField, type PodSpecLike } from '../support/cri';
+import { metricsAt, waitSamplesAt } from '../support/exporter';
 import { buildDockerfile, removeBuild, type BuiltImage } from '../support/image';
 import { kustomizeBuild, type K8sObject } from '../support/kustomize';
-import { parseExposition, sum, type Sample } from '../support/metrics';
+import { sum, type Sample } from '../support/metrics';
 
 const ready =
   IS_ROOT &&
@@ -208,10 +209,6 @@ function daemonSet(name: string): { objs: K8sObject[]; spec: PodSpecLike } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function metrics(url: string): Promise<Sample[]> {
-  return parseExposition(await (await fetch(`${url}/metrics`)).text());
-}
-
 function imminent(m: Sample[]): AlertState {
   const on = (state: string) => sum(m, 'mountstorm_node_alerts', { alertname: 'MountStormImminent', state }) === 1;
   return on('firing') ? 'firing' : on('pending') ? 'pending' : 'inactive';
@@ -252,7 +249,7 @@ async function storm(url: string, mode: string, taskDir: string, seconds: number
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   const seen: StormSeen = { mode, worst: 'inactive' };
   while (child.exitCode === null) {
-    const state = imminent(await metrics(url));
+    const state = imminent(await metricsAt(url));
     if (RANK[state] > RANK[seen.worst]) seen.worst = state;
     if (state === 'firing') {
       seen.firedAfter = began === undefined ? undefined : (Date.now() - began) / 1000;
@@ -272,13 +269,6 @@ async function storm(url: string, mode: string, taskDir: string, seconds: number
     seen.containers = undefined;
   }
   return seen;
-}
-
-/** Waits until the node's fast window (1 s samples) holds none of what came before. */
-async function windowPassed(url: string): Promise<void> {
-  const samples = async () => sum(await metrics(url), 'mountstorm_samples_total');
-  const until = (await samples()) + (parseDuration(THRESHOLDS.fastWindow) as number) / 1000 + 1;
-  while ((await samples()) < until) await sleep(250);
 }
 
 /** A tracefs mounted in containerd's mount namespace (gone with it), for a pod's /sys/kernel/tracing hostPath. */
@@ -346,12 +336,7 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
       if (healthz !== 200) await sleep(100);
     }
     // A few samples: the collectors' state settles (the first walk, the task directory's watch).
-    let m = await metrics(url);
-    const first = sum(m, 'mountstorm_samples_total');
-    while (sum(m, 'mountstorm_samples_total') < first + 3) {
-      await sleep(200);
-      m = await metrics(url);
-    }
+    const m = await waitSamplesAt(url, 3, 60_000);
     const collectors: Record<string, boolean> = {};
     for (const s of m.filter((x) => x.name === 'mountstorm_sample_collector_success'))
       collectors[s.labels.collector as string] = s.value === 1;
@@ -373,7 +358,8 @@ async function runOverlay(overlay: string): Promise<OverlayRun> {
     // Where the pod can page: the churn, which must not, then the storm, which must.
     const taskDir = path.join(state, 'io.containerd.runtime.v2.task');
     const churn = run.pageCapable ? await storm(url, 'common-parent-idmap', taskDir, CHURN_SECONDS) : undefined;
-    if (churn) await windowPassed(url);
+    // Until the node's fast window (1 s samples) holds none of the churn.
+    if (churn) await waitSamplesAt(url, (parseDuration(THRESHOLDS.fastWindow) as number) / 1000 + 1, 60_000);
     run.storms.push(await storm(url, 'per-layer-idmap', taskDir, STORM_SECONDS));
     if (churn) run.storms.push(churn);
     run.logs = readLogs();

@@ -53,6 +53,26 @@ function childPid(pid: number): number | undefined {
   }
 }
 
+/** The metrics of the exporter serving `url`. */
+export async function metricsAt(url: string): Promise<Sample[]> {
+  return parseExposition(await (await fetch(`${url}/metrics`)).text());
+}
+
+/**
+ * Waits until `n` more samples have completed after this call at the exporter serving `url` (one
+ * started here, or one in a pod); its metrics then.
+ */
+export async function waitSamplesAt(url: string, n: number, timeoutMs = 20_000): Promise<Sample[]> {
+  const start = sum(await metricsAt(url), 'mountstorm_samples_total');
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await metricsAt(url);
+    if (sum(m, 'mountstorm_samples_total') >= start + n) return m;
+    if (Date.now() > end) throw new Error(`no ${n} samples within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function startExporter(args: string[], opts: StartOptions = {}): Promise<RunningExporter> {
   const plain = [
     process.execPath,
@@ -87,17 +107,9 @@ export async function startExporter(args: string[], opts: StartOptions = {}): Pr
     else await new Promise((r) => setTimeout(r, 50));
   }
   if (wrapped && pid < 0) pid = childPid(proc.pid as number) ?? -1;
-  const metrics = async () => parseExposition(await (await fetch(`${url}/metrics`)).text());
-  const waitSamples = async (n: number, timeoutMs = 20_000) => {
-    const start = sum(await metrics(), 'mountstorm_samples_total');
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const m = await metrics();
-      if (sum(m, 'mountstorm_samples_total') >= start + n) return m;
-      if (Date.now() > end) throw new Error(`no ${n} samples within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const at = url;
+  const metrics = () => metricsAt(at);
+  const waitSamples = (n: number, timeoutMs?: number) => waitSamplesAt(at, n, timeoutMs);
   return {
     proc,
     url,
